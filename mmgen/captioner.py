@@ -688,6 +688,8 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
     res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
     if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes
     model, tok, h = res.model, res.tok, res.history
+    if any(type(p).__name__ == 'DTensor' for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
+        model = load_weights(Captioner(model.cfg), out / ('best.safetensors' if (out / 'best.safetensors').exists() else 'latest.safetensors')).to(next(model.parameters()).device).eval()
     if res.activations is not None:
         (out / 'activations.json').write_text(json.dumps(res.activations.stats))
         res.activations.plot(title='activation statistics during training').savefig(out / 'activations.png', dpi=80)

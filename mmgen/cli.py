@@ -6,7 +6,7 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #689ee6ae
 from __future__ import annotations
-import argparse, importlib, json, sys, time
+import argparse, ast, importlib, json, sys, time
 from pathlib import Path
 from .core import SYSTEMS
 
@@ -34,7 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--out', default=None, help='output folder (default: runs/SYSTEM)')
     t.add_argument('--epochs', type=int, default=None, help='epochs (default: the system\'s own)')
     t.add_argument('--full', action='store_true', help='full-size configuration (meant for a GPU)')
+    t.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', type=_key_value,
+                   help="override one option of the system's train function, e.g. --set moe=True --set lr=1e-3 "
+                        "--set parallel=fsdp (repeatable; VALUE is a Python literal, else a string)")
     return p
+
+def _key_value(s:str) -> tuple[str, object]:
+    "'lr=1e-3' -> ('lr', 0.001); a value that is no Python literal stays a string ('parallel=fsdp')."
+    k, sep, v = s.partition('=')
+    if not sep or not k.isidentifier(): raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a name, got {s!r}")
+    try: return k, ast.literal_eval(v)
+    except (ValueError, SyntaxError): return k, v
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `mmgen` console script."
@@ -50,7 +60,10 @@ def main(argv:list[str]|None=None) -> int:
     out = Path(args.out or f'runs/{args.system}')
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    metrics = systems[args.system].load()(out_dir=out, epochs=args.epochs, full=args.full)
+    metrics = systems[args.system].load()(out_dir=out, epochs=args.epochs, full=args.full, **dict(args.set))
     print(f"mmgen: trained {args.system} in {time.time()-t0:.0f}s -> {out}")
-    print(json.dumps(metrics, indent=2, default=str))
+    if metrics: print(json.dumps(metrics, indent=2, default=str))  # under torchrun only rank 0 returns metrics
     return 0
+
+if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen.cli` / `torchrun -m mmgen.cli ...`; not a kernel
+    sys.exit(main())

@@ -52,7 +52,7 @@ class CLIPLoss(nn.Module):
         if not 1 / max_scale <= init_temperature <= 1:
             raise ValueError(f"init_temperature must lie in [1/max_scale, 1] = [{1/max_scale:g}, 1], got {init_temperature}")
         self.max_scale = max_scale
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / init_temperature)), requires_grad=learnable)
+        self.logit_scale = nn.Parameter(torch.full((1,), math.log(1 / init_temperature)), requires_grad=learnable)  # (1,), not 0-d: FSDP2 shards dim 0
 
     @property
     def temperature(self) -> float: return math.exp(-self.logit_scale.item())
@@ -78,8 +78,8 @@ class SigLIPLoss(nn.Module):
                  learnable:bool=True, # train scale and bias (else fixed)
                 ):
         super().__init__()
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(init_scale)), requires_grad=learnable)
-        self.logit_bias = nn.Parameter(torch.tensor(float(init_bias)), requires_grad=learnable)
+        self.logit_scale = nn.Parameter(torch.full((1,), math.log(init_scale)), requires_grad=learnable)  # (1,): see CLIPLoss
+        self.logit_bias = nn.Parameter(torch.full((1,), float(init_bias)), requires_grad=learnable)
 
     def logits(self, img:torch.Tensor, txt:torch.Tensor) -> torch.Tensor:
         "(B_img, B_txt) match logits s·cos + b, for retrieval."

@@ -87,3 +87,19 @@ def test_single_process_resumes_fsdp_checkpoint(dist_runs, reference, tmp_path):
     h = fit(model, lf, tdl, vdl, replace(TrainConfig(**PARITY_CFG), out_dir=str(out)), resume=True)
     _close(h.losses, ref.losses, 'per-step train loss')
     for (k, p), q in zip(model.named_parameters(), ref_model.parameters()): _close(p.detach(), q.detach(), k)
+
+
+def test_captioner_fsdp2_from_the_command_line(tmp_path):
+    "`torchrun -m mmgen.cli train captioner --set parallel=fsdp`: the seed-004 system shards (its loss scalars too), trains, scores."
+    import json
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', IN_TEST='1')
+    for attempt in range(2):
+        cmd = _torchrun() + ['--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(_free_port()),
+                             '-m', 'mmgen.cli', 'train', 'captioner', '--out', str(tmp_path), '--epochs', '2',
+                             '--set', 'parallel=fsdp', '--set', 'device="cpu"']
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+        if r.returncode == 0 or 'address already in use' not in (r.stdout + r.stderr).lower(): break
+    assert r.returncode == 0, f"torchrun failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    m = json.loads((tmp_path/'metrics.json').read_text())
+    assert m['epochs'] == 2 and m['last_train_loss'] < m['first_loss'], m
+    assert (tmp_path/'best.safetensors').exists() and (tmp_path/'samples.png').exists()
