@@ -418,6 +418,7 @@ class CaptionRun:
     min_objects: int = 2            # fewest objects per scene
     max_objects: int = 2            # most objects per scene
     templates: tuple = ('rel',)     # caption templates ('rel': "a small red circle left of a large blue square")
+    order: str = 'reading'          # objects named left to right, so the caption is a function of the image (see `Shapes`)
     n_train: int = 20_000           # training scenes
     n_valid: int = 256              # validation scenes (loss, and greedy scores each epoch)
     n_test: int = 500               # held-out test scenes (final scores)
@@ -434,7 +435,7 @@ class CaptionRun:
 def shapes_data(run:CaptionRun) -> dict:
     "train/valid/test Shapes splits of `run` (disjoint index ranges), cached to disk if `run.cache_dir`."
     splits = shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.seed,
-                           min_objects=run.min_objects, max_objects=run.max_objects, templates=run.templates)
+                           min_objects=run.min_objects, max_objects=run.max_objects, templates=run.templates, order=run.order)
     if run.cache_dir:
         from mmgen.data import cache_dataset
         splits = {k: cache_dataset(v, Path(run.cache_dir) / k, num_workers=run.num_workers) for k, v in splits.items()}
@@ -637,7 +638,7 @@ PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fi
               dict(size=32, min_objects=1, max_objects=1, templates=('list',), n_train=384, n_valid=64, n_test=64,
                    batch_size=32, max_len=10, schedule=ScheduledSampling(max_rate=0.1, start=0.5)),
               dict(epochs=10, lr=2e-3, warmup_frac=0.05)),
-    'cpu':   (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0.1, arch='resnet10', stages=3),
+    'cpu':   (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0.1, arch='resnet10', stages=3, stem_stride=2),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=3000, n_valid=128, n_test=200,
                    batch_size=32, max_len=16),
               dict(epochs=8, lr=1.5e-3, warmup_frac=0.05)),

@@ -142,6 +142,7 @@ class Shapes(Dataset):
                  holdout:Sequence[tuple[str,str]]=(), # (colour, shape) pairs held out for compositional tests
                  holdout_mode:str='exclude', # 'exclude': never shown; 'only': every scene has at least one
                  supersample:int|None=None, # anti-aliasing factor (default: 4 up to 128 px, 2 above)
+                 order:str='random', # objects' order in attrs and caption: 'random' (as drawn) or 'reading' (left to right)
                 ):
         if not 1 <= min_objects <= max_objects <= 5: raise ValueError(f"need 1 <= min_objects <= max_objects <= 5, got {min_objects}, {max_objects}")
         if not 8 <= size <= 2048: raise ValueError(f"size must be in 8..2048 (32..512 is tested), got {size}")
@@ -151,6 +152,8 @@ class Shapes(Dataset):
         if bad := [h for h in self.holdout if h[0] not in COLORS or h[1] not in SHAPES]: raise ValueError(f"holdout pairs must be (colour, shape): {bad}")
         if holdout_mode not in ('exclude', 'only'): raise ValueError(f"holdout_mode must be 'exclude' or 'only', got {holdout_mode!r}")
         if holdout_mode == 'only' and not self.holdout: raise ValueError("holdout_mode='only' needs holdout pairs")
+        if order not in ('random', 'reading'): raise ValueError(f"order must be 'random' or 'reading', got {order!r}")
+        self.order = order
         self.n, self.size, self.seed, self.start = n, size, seed, start
         self.min_objects, self.max_objects, self.holdout_mode = min_objects, max_objects, holdout_mode
         self.supersample = supersample or (4 if size <= 128 else 2)
@@ -158,7 +161,7 @@ class Shapes(Dataset):
     def __len__(self): return self.n
     def __repr__(self):
         return (f"Shapes(n={self.n}, size={self.size}, seed={self.seed}, start={self.start}, objects={self.min_objects}..{self.max_objects}, "
-                f"templates={self.templates}, holdout={self.holdout}, holdout_mode={self.holdout_mode!r}, supersample={self.supersample})")
+                f"templates={self.templates}, holdout={self.holdout}, holdout_mode={self.holdout_mode!r}, supersample={self.supersample}, order={self.order!r})")
 
     def _index(self, i):
         if not -self.n <= i < self.n: raise IndexError(f"index {i} out of range for {self.n} scenes")
@@ -188,6 +191,7 @@ class Shapes(Dataset):
             else: raise RuntimeError(f"could not place {k} objects without overlap (index {i}); lower max_objects")
             attrs.append(dict(shape=shape, color=color, size=size, x=round(float(x), 4), y=round(float(y), 4)))
         template = self.templates[rng.integers(len(self.templates))]
+        if self.order == 'reading': attrs.sort(key=lambda o: (o['x'], o['y']))  # after every draw: same scene, canonical caption
         return attrs, TEMPLATES[template](attrs), template
 
     def render_attrs(self, attrs:list[dict]) -> Image.Image:

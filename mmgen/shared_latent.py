@@ -559,9 +559,10 @@ def shapes_data(img_size:int, # image side
                 seed:int=0, # Shapes seed
                 max_objects:int=3, # 1..max_objects shapes per scene
                 cache_dir:str|Path|None=None, # render once into uint8 caches here (None: render on the fly)
+                order:str='reading', # objects named left to right: one caption order per picture (see `mmgen.data.Shapes`)
                ) -> dict:
     "train / valid / test Shapes splits, cached if `cache_dir` is given."
-    splits = shapes_splits(n_train, n_valid, n_test, size=img_size, seed=seed, max_objects=max_objects)
+    splits = shapes_splits(n_train, n_valid, n_test, size=img_size, seed=seed, max_objects=max_objects, order=order)
     if cache_dir is not None: splits = {k: cache_dataset(v, Path(cache_dir) / f'{k}_{img_size}') for k, v in splits.items()}
     return splits
 
