@@ -25,6 +25,7 @@ from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import greedy, beam_search, sample
 from .losses import SigLIPLoss
 from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info
+from torch.distributed.tensor import DTensor
 
 # %% auto #0
 __all__ = ['PRESETS', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'check_causal',
@@ -689,8 +690,10 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
     res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
     if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes
     model, tok, h = res.model, res.tok, res.history
-    if any(type(p).__name__ == 'DTensor' for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
-        model = load_weights(Captioner(model.cfg), out / ('best.safetensors' if (out / 'best.safetensors').exists() else 'latest.safetensors')).to(next(model.parameters()).device).eval()
+    if any(isinstance(p, DTensor) for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
+        best = out / 'best.safetensors'
+        dev = next(model.parameters()).device
+        model = load_weights(Captioner(model.cfg), best if best.exists() else out / 'latest.safetensors').to(dev).eval()
     if res.activations is not None:
         (out / 'activations.json').write_text(json.dumps(res.activations.stats))
         res.activations.plot(title='activation statistics during training').savefig(out / 'activations.png', dpi=80)

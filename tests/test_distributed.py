@@ -28,17 +28,21 @@ def _torchrun() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, '-m', 'torch.distributed.run']
 
 
+def _run_2proc(args:list[str], timeout:int, **env):
+    "`torchrun --nproc_per_node 2 ARGS` on 127.0.0.1 (gloo); fails the test with both ranks' output tails."
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', **env)
+    for attempt in range(2):  # a second try only if the free port was taken in between
+        cmd = _torchrun() + ['--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(_free_port())] + args
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        if r.returncode == 0 or 'address already in use' not in (r.stdout + r.stderr).lower(): break
+    assert r.returncode == 0, f"torchrun failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+
+
 @pytest.fixture(scope='module')
 def dist_runs(tmp_path_factory) -> Path:
     "Run the 2-process check once; returns its output folder."
     out = tmp_path_factory.mktemp('dist')
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-    for attempt in range(2):  # a second try only if the free port was taken in between
-        cmd = _torchrun() + ['--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(_free_port()),
-                             '-m', 'mmgen.train', '--dist-check', str(out)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-        if r.returncode == 0 or 'address already in use' not in (r.stdout + r.stderr).lower(): break
-    assert r.returncode == 0, f"torchrun failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    _run_2proc(['-m', 'mmgen.train', '--dist-check', str(out)], timeout=300)
     return out
 
 
@@ -92,14 +96,8 @@ def test_single_process_resumes_fsdp_checkpoint(dist_runs, reference, tmp_path):
 def test_captioner_fsdp2_from_the_command_line(tmp_path):
     "`torchrun -m mmgen.cli train captioner --set parallel=fsdp`: the seed-004 system shards (its loss scalars too), trains, scores."
     import json
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', IN_TEST='1')
-    for attempt in range(2):
-        cmd = _torchrun() + ['--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(_free_port()),
-                             '-m', 'mmgen.cli', 'train', 'captioner', '--out', str(tmp_path), '--epochs', '2',
-                             '--set', 'parallel=fsdp', '--set', 'device="cpu"']
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-        if r.returncode == 0 or 'address already in use' not in (r.stdout + r.stderr).lower(): break
-    assert r.returncode == 0, f"torchrun failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    _run_2proc(['-m', 'mmgen.cli', 'train', 'captioner', '--out', str(tmp_path), '--epochs', '2',
+                '--set', 'parallel=fsdp', '--set', 'device="cpu"'], timeout=600, IN_TEST='1')
     m = json.loads((tmp_path/'metrics.json').read_text())
     assert m['epochs'] == 2 and m['last_train_loss'] < m['first_loss'], m
     assert (tmp_path/'best.safetensors').exists() and (tmp_path/'samples.png').exists()
