@@ -234,6 +234,10 @@ def _ffn_out(y) -> tuple[Tensor, Tensor|None]:
     "Split an FFN result into (out, aux_loss): a Tensor (aux None) or a tuple-like (out, aux_loss, ...)."
     return (y, None) if isinstance(y, Tensor) else (y[0], y[1])
 
+def _ffn_call(ffn:nn.Module, x:Tensor, padding_mask:Tensor|None):
+    "Call an FFN, passing the padding mask (of x's tokens) to those that declare `takes_padding_mask` (an MoE's statistics)."
+    return ffn(x, padding_mask=padding_mask) if getattr(ffn, 'takes_padding_mask', False) else ffn(x)
+
 class EncoderBlock(nn.Module):
     "Pre-norm transformer encoder block: bidirectional self-attention, then FFN."
     def __init__(self, d_model:int, # model width
@@ -257,7 +261,7 @@ class EncoderBlock(nn.Module):
         "Returns x (B, T, d_model), or (x, weights) with `need_weights`."
         a, w = self.attn(self.norm1(x), key_padding_mask=key_padding_mask, need_weights=need_weights)
         x = x + self.drop(a)
-        y, self.aux_loss = _ffn_out(self.ffn(self.norm2(x)))
+        y, self.aux_loss = _ffn_out(_ffn_call(self.ffn, self.norm2(x), key_padding_mask))
         x = x + y
         return (x, w) if need_weights else x
 
@@ -305,7 +309,7 @@ class DecoderBlock(nn.Module):
                                     cache=xc, need_weights=need_weights)
             x = x + self.drop(a)
         elif memory is not None: raise ValueError("this decoder block has no cross-attention, but `memory` was given")
-        y, aux = _ffn_out(self.ffn(self.norm3(x)))
+        y, aux = _ffn_out(_ffn_call(self.ffn, self.norm3(x), None if padding_mask is None else padding_mask[:, -x.shape[1]:]))
         x = x + y
         if aux is None: aux = x.new_zeros((), dtype=torch.float32)
         return (x, aux, dict(self=ws, cross=wc)) if need_weights else (x, aux)

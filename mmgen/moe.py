@@ -139,14 +139,18 @@ class Experts(nn.Module):
 def sequence_aux_loss(scores:torch.Tensor, # (B, T, E) router scores
                       indices:torch.Tensor, # (B, T, k) chosen experts
                       alpha:float=1.0, # weight α
+                      valid:torch.Tensor|None=None, # (B, T) bool, False = padding: left out of fᵢ and Pᵢ
                      ) -> torch.Tensor:
-    "DeepSeekMoE sequence-wise balance loss α·Σᵢ fᵢ·Pᵢ, averaged over the B sequences."
+    "DeepSeekMoE sequence-wise balance loss α·Σᵢ fᵢ·Pᵢ over each sequence's real tokens, averaged over the sequences."
     B, T, E = scores.shape; k = indices.shape[-1]
+    w = torch.ones(B, T, device=scores.device) if valid is None else valid.to(scores.device, torch.float32)
     counts = torch.zeros(B, E, device=scores.device).scatter_add_(1, indices.reshape(B, T * k),
-                                                                  torch.ones(B, T * k, device=scores.device))
-    f = counts * (E / (k * T))                                       # (B, E), 1 everywhere when balanced
-    P = (scores / scores.sum(-1, keepdim=True)).mean(1)              # (B, E), mean normalised score
-    return alpha * (f * P).sum(-1).mean()
+                                                                  w[..., None].expand(B, T, k).reshape(B, T * k))
+    n = w.sum(1, keepdim=True)                                       # (B, 1) real tokens per sequence
+    f = counts * E / (k * n.clamp(min=1))                            # (B, E), 1 everywhere when balanced
+    P = ((scores / scores.sum(-1, keepdim=True)) * w[..., None]).sum(1) / n.clamp(min=1)  # (B, E) mean normalised score
+    has = (n[:, 0] > 0).float()                                      # sequences that are all padding do not count
+    return alpha * ((f * P).sum(-1) * has).sum() / has.sum().clamp(min=1)
 
 # %% ../nbs/06_moe.ipynb #dd7c3543
 class MoEOutput(NamedTuple):
@@ -186,8 +190,11 @@ class MoE(nn.Module):
         if torch.compiler.is_compiling() and dt not in (torch.bfloat16, torch.float16): return 'bmm'  # no fp32 meta kernel
         return 'grouped_mm' if grouped_mm_ok(x.device, dt) else 'bmm'
 
+    takes_padding_mask = True  # transformer blocks pass their padding mask (`mmgen.attention`)
+
     def forward(self, x:torch.Tensor, # (..., T, D) tokens; the balance loss treats dim -2 as the sequence
                 impl:str|None=None, # override the config's dispatch path
+                padding_mask:torch.Tensor|None=None, # (..., T) bool, True = padding: computed, but left out of the balance statistics
                ) -> MoEOutput:
         cfg = self.cfg
         E, k, D = cfg.n_routed, cfg.top_k, x.shape[-1]
@@ -199,7 +206,7 @@ class MoE(nn.Module):
         # 1. sort token copies by expert
         flat = indices.flatten()                                  # (N*k,) expert of each copy
         order = flat.argsort(stable=True)                         # copies grouped by expert
-        counts = torch.bincount(flat, minlength=E)                # (E,)
+        counts = torch.bincount(flat, minlength=E)                # (E,) every copy, padding included (the dispatch sizes)
         # 2. all routed experts at once on the sorted rows
         routed = self.experts(xf.to(dt)[order // k], counts, impl)  # (N*k, D)
         # 3. back to token order, mixed with the gate weights
@@ -207,11 +214,13 @@ class MoE(nn.Module):
         out = torch.bmm(weights.to(dt).unsqueeze(1), routed).squeeze(1)           # (N, D)
         # 4. shared experts
         if self.shared is not None: out = out + self.shared.dense(xf.to(dt))
-        aux = (sequence_aux_loss(scores.view(-1, T, E), indices.view(-1, T, k), cfg.aux_loss_alpha)
+        valid = None if padding_mask is None else ~padding_mask.reshape(-1, T).to(x.device)
+        aux = (sequence_aux_loss(scores.view(-1, T, E), indices.view(-1, T, k), cfg.aux_loss_alpha, valid)
                if cfg.aux_loss_alpha > 0 else scores.new_zeros(()))
+        real = counts if valid is None else torch.bincount(flat, weights=valid.reshape(-1, 1).expand(-1, k).flatten().float(), minlength=E)
         if self.training and cfg.bias_update_speed > 0:
-            with torch.no_grad(): self.tokens_per_expert += counts
-        return MoEOutput(out.view(*x.shape[:-1], D), aux, (counts.float() / max(N * k, 1)).detach())
+            with torch.no_grad(): self.tokens_per_expert += real
+        return MoEOutput(out.view(*x.shape[:-1], D), aux, (real.float() / real.sum().clamp(min=1)).detach())
 
     @torch.no_grad()
     def update_bias(self, load:torch.Tensor|None=None, # (n_routed,) observed load; None: tokens counted since the last call
