@@ -26,13 +26,13 @@ from .train import fit, TrainConfig, History
 
 # %% auto #0
 __all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
-           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'shared_latent_loss',
-           'n_params', 'component_params', 'meta_model', 'md_table', 'saved_activation_bytes', 'train_memory_estimate',
-           'benchmark', 'AttributeClassifier', 'attr_targets', 'attribute_loss', 'predict_objects', 'score_objects',
-           'with_relations', 'stack_items', 'train_attribute_classifier', 'classifier_accuracy', 'retrieval_recall',
-           'psnr', 'encode_all', 'decode_latents', 'evaluate', 'interpolate', 'decode_path', 'shapes_data',
-           'fit_shared_latent', 'smoke_config', 'show_results', 'show_path', 'cpu_config', 'load_shared_latent',
-           'train']
+           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
+           'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table', 'saved_activation_bytes',
+           'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
+           'predict_objects', 'score_objects', 'with_relations', 'stack_items', 'train_attribute_classifier',
+           'classifier_accuracy', 'retrieval_recall', 'psnr', 'encode_all', 'sample_text_latents', 'decode_latents',
+           'evaluate', 'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'smoke_config', 'show_results',
+           'show_path', 'cpu_config', 'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -46,6 +46,8 @@ class SharedLatentConfig:
     dec_channels: int = 512        # channels of the first decoder map; halved at each upsampling
     dec_min_channels: int = 32     # floor for that halving
     img_norm: bool = True          # GroupNorm after each hidden (transposed) conv (seed: none)
+    enc_blocks: int = 0            # residual 3×3 blocks (torchvision BasicBlock) after each strided conv (seed: 0)
+    dec_blocks: int = 0            # residual 3×3 blocks after each hidden transposed conv (seed: 0)
     # the shared latent
     latent_dim: int = 1024         # size of the shared latent vector
     # text side
@@ -67,6 +69,10 @@ class SharedLatentConfig:
     center_latents: bool = True    # BatchNorm (no affine) on each latent before InfoNCE (seed: raw latents)
     w_match: float = 1.0           # MSE from the text latent to the stop-grad image latent (seed: absent)
     w_t2i: float = 1.0             # MSE of the image decoded from the *text* latent (seed: absent)
+    t2i_frozen: bool = True        # the t2i term trains the text encoder only (False: the image decoder too)
+    fg_weight: float = 10.0        # extra MSE weight on pixels away from the image's median colour (seed: 0, plain MSE)
+    text_noise: int = 16           # noise dims of a sampled text latent for caption → image (conditional IMLE; 0: deterministic)
+    imle_k: int = 8                # samples per caption; the one nearest its image's latent is trained (with text_noise)
     # optimisation
     lr: float = 1e-4               # Adam learning rate
     weight_decay: float = 1e-5     # Adam L2 weight decay
@@ -74,6 +80,8 @@ class SharedLatentConfig:
     grad_clip: float = 1.0         # gradient-norm clip
     epochs: int = 50               # epochs
     patience: int = 10             # early-stopping patience, in epochs
+    schedule: str = 'cosine'       # learning-rate schedule, `TrainConfig.schedule`: 'cosine' or 'constant' (seed)
+    warmup_frac: float = 0.05      # linear warmup as a fraction of all steps (seed: none)
 
     @classmethod
     def seed_literal(cls, variant:str='L', # one of SEED_VARIANTS: 'S', 'M', 'L', 'XL'
@@ -81,7 +89,8 @@ class SharedLatentConfig:
                      **kw):
         "The seed's specification taken literally (variant sizes as the seed lists them, all else as its 'L')."
         return cls(img_size=img_size, enc_pool=1, dec_start=img_size // 16, img_norm=False, n_mem=1,
-                   tie_weights=False, center_latents=False, w_match=0., w_t2i=0., **{**SEED_VARIANTS[variant], **kw})
+                   tie_weights=False, center_latents=False, w_match=0., w_t2i=0., schedule='constant', warmup_frac=0.,
+                   fg_weight=0., text_noise=0, **{**SEED_VARIANTS[variant], **kw})
 
     @classmethod
     def default(cls, variant:str='L', # one of MMGEN_VARIANTS: 'S', 'M', 'L', 'XL'
@@ -107,13 +116,19 @@ def _norm(c:int, on:bool) -> nn.Module:
     "GroupNorm with up to 8 groups when `on`, else identity."
     return nn.GroupNorm(math.gcd(8, c), c) if on else nn.Identity()
 
+def _blocks(c:int, n:int, norm:bool) -> list[nn.Module]:
+    "`n` torchvision ResNet basic blocks at width `c` (GroupNorm or none)."
+    from torchvision.models.resnet import BasicBlock
+    return [BasicBlock(c, c, norm_layer=lambda ch: _norm(ch, norm)) for _ in range(n)]
+
 class ImageEncoder(nn.Module):
     "Stride-2 4×4 convolutions → average pool to `enc_pool`² → Linear to the latent."
     def __init__(self, cfg:SharedLatentConfig):
         super().__init__()
         layers, c_in = [], 3
         for c in cfg.enc_channels:
-            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), _norm(c, cfg.img_norm), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), _norm(c, cfg.img_norm), nn.ReLU(inplace=True),
+                       *_blocks(c, cfg.enc_blocks, cfg.img_norm)]
             c_in = c
         self.convs = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(cfg.enc_pool)
@@ -136,7 +151,7 @@ class ImageDecoder(nn.Module):
             last = i == n_up - 1
             c_out = 3 if last else max(c // 2, cfg.dec_min_channels)
             layers.append(nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1))
-            layers += [nn.Tanh()] if last else [_norm(c_out, cfg.img_norm), nn.ReLU(inplace=True)]
+            layers += [nn.Tanh()] if last else [_norm(c_out, cfg.img_norm), nn.ReLU(inplace=True), *_blocks(c_out, cfg.dec_blocks, cfg.img_norm)]
             c = c_out
         self.deconvs = nn.Sequential(*layers)
 
@@ -146,15 +161,30 @@ class ImageDecoder(nn.Module):
 
 # %% ../nbs/10_shared_latent.ipynb #637425b6
 class TextLatentEncoder(nn.Module):
-    "Caption tokens → `TextEncoder` → mean over real tokens → Linear to the latent."
+    "Caption tokens → `TextEncoder` → mean over real tokens → Linear to the latent (+ a noise-driven offset, with `text_noise`)."
     def __init__(self, cfg:SharedLatentConfig, pad_id:int=0):
         super().__init__()
         self.encoder = TextEncoder(cfg.vocab_size, cfg.d_model, cfg.enc_layers, cfg.n_heads, cfg.d_ff, cfg.max_len,
                                    dropout=cfg.dropout, pad_id=pad_id)
         self.proj = nn.Linear(cfg.d_model, cfg.latent_dim)
+        self.noise_dim = cfg.text_noise
+        if self.noise_dim:  # offset(pooled, ε); a small last layer, so that draws start near the deterministic latent
+            self.sampler = nn.Sequential(nn.Linear(cfg.d_model + self.noise_dim, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.latent_dim))
+            nn.init.normal_(self.sampler[-1].weight, std=1e-3); nn.init.zeros_(self.sampler[-1].bias)
 
-    def forward(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,latent_dim)
-        return self.proj(self.encoder(tokens, padding_mask=pad_mask)[1])
+    def pooled(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,d_model)
+        return self.encoder(tokens, padding_mask=pad_mask)[1]
+
+    def latent(self, h:torch.Tensor, # (..., d_model) pooled text features
+               noise:torch.Tensor|None=None, # (..., text_noise) ε; None: ε = 0 (the deterministic latent)
+              ) -> torch.Tensor:  # (..., latent_dim)
+        z = self.proj(h)
+        if not self.noise_dim: return z
+        if noise is None: noise = h.new_zeros(*h.shape[:-1], self.noise_dim)
+        return z + self.sampler(torch.cat([h, noise.to(h.dtype)], -1))
+
+    def forward(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None, noise:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,latent_dim)
+        return self.latent(self.pooled(tokens, pad_mask), noise)
 
 class CaptionDecoder(nn.Module):
     "Latent → `n_mem` memory tokens → `TextDecoder` (teacher-forced logits, or driven by `mmgen.decoding`)."
@@ -178,7 +208,8 @@ class SharedLatentOutput(NamedTuple):
     z_txt: torch.Tensor                 # (B, latent_dim) text latent
     recon: torch.Tensor                 # (B, 3, H, W) image decoded from z_img
     logits: torch.Tensor                # (B, T-1, V) caption logits from z_img (teacher forcing)
-    recon_from_text: torch.Tensor|None  # (B, 3, H, W) image decoded from z_txt, or None
+    recon_from_text: torch.Tensor|None  # (B, 3, H, W) image decoded from z_gen, or None
+    z_gen: torch.Tensor                 # (B, latent_dim) the text latent trained to land on z_img (z_txt, or the IMLE pick)
 
 class SharedLatentModel(nn.Module):
     "Image encoder/decoder and text encoder/decoder meeting in one latent vector."
@@ -194,6 +225,22 @@ class SharedLatentModel(nn.Module):
 
     def encode_image(self, image:torch.Tensor) -> torch.Tensor: return self.image_encoder(image)
     def encode_text(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor: return self.text_encoder(tokens, pad_mask)
+    def sample_text_latent(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None, # (B,T) caption tokens
+                           generator:torch.Generator|None=None, # for reproducible draws
+                          ) -> torch.Tensor:
+        "A latent to generate an image from: with `text_noise`, one draw ε ~ N(0, I) per caption; else `encode_text`."
+        if not self.cfg.text_noise: return self.encode_text(tokens, pad_mask)
+        eps = torch.randn(tokens.shape[0], self.cfg.text_noise, generator=generator).to(tokens.device)
+        return self.text_encoder(tokens, pad_mask, eps)
+    def imle_pick(self, h:torch.Tensor, # (B,d_model) pooled text features
+                  z_target:torch.Tensor, # (B,latent_dim) image latents (not differentiated)
+                 ) -> torch.Tensor:
+        "Conditional IMLE (Li & Malik 2019): of `imle_k` draws per caption, the latent nearest its image's (B,latent_dim)."
+        B, k = h.shape[0], self.cfg.imle_k
+        eps = torch.randn(B, k, self.cfg.text_noise, device=h.device)
+        zs = self.text_encoder.latent(h[:, None].expand(B, k, h.shape[-1]), eps)   # (B,k,D)
+        best = (zs.detach().float() - z_target.detach().float()[:, None]).pow(2).sum(-1).argmin(1)
+        return zs[torch.arange(B, device=h.device), best]
     def decode_image(self, z:torch.Tensor) -> torch.Tensor: return self.image_decoder(z)
     def decode_image_frozen(self, z:torch.Tensor) -> torch.Tensor:
         "Decode with the decoder's weights detached: gradients reach `z` (the text encoder) only."
@@ -207,10 +254,12 @@ class SharedLatentModel(nn.Module):
                 tokens:torch.Tensor, # (B,T) BOS … EOS, padded
                 pad_mask:torch.Tensor|None=None, # (B,T) True = padding
                ) -> SharedLatentOutput:
-        z_img, z_txt = self.encode_image(image), self.encode_text(tokens, pad_mask)
+        z_img, h = self.encode_image(image), self.text_encoder.pooled(tokens, pad_mask)
+        z_txt = self.text_encoder.latent(h)
+        z_gen = self.imle_pick(h, z_img) if self.cfg.text_noise else z_txt
         logits = self.text_decoder(z_img, tokens[:, :-1], None if pad_mask is None else pad_mask[:, :-1])
-        rft = self.decode_image_frozen(z_txt) if self.cfg.w_t2i > 0 else None
-        return SharedLatentOutput(z_img, z_txt, self.decode_image(z_img), logits, rft)
+        rft = None if self.cfg.w_t2i <= 0 else self.decode_image_frozen(z_gen) if self.cfg.t2i_frozen else self.decode_image(z_gen)
+        return SharedLatentOutput(z_img, z_txt, self.decode_image(z_img), logits, rft, z_gen)
 
     @torch.no_grad()
     def caption(self, z:torch.Tensor, # (B,latent_dim) latents
@@ -224,6 +273,19 @@ class SharedLatentModel(nn.Module):
         return beam_search(dec, mem, bos_id, eos_id, L, beam_size=beam_size, pad_id=self.pad_id)[0]
 
 # %% ../nbs/10_shared_latent.ipynb #98d90549
+def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
+               target:torch.Tensor, # (B,3,H,W) originals in [-1, 1]
+               fg_weight:float=0., # extra weight on 'foreground' pixels (0: plain MSE)
+               thresh:float=0.1, # a pixel is foreground if a channel is this far from the image's median colour
+              ) -> torch.Tensor:
+    "MSE, optionally weighted up where the target differs from its median colour (its background, when objects are small)."
+    err = (pred.float() - target.float()).pow(2)
+    if fg_weight == 0: return err.mean()
+    t = target.float()
+    fg = (t - t.flatten(2).median(-1).values[..., None, None]).abs().amax(1, keepdim=True) > thresh
+    w = 1 + fg_weight * fg.float()
+    return (err * w).sum() / (w.sum() * err.shape[1])
+
 def shared_latent_loss(model:SharedLatentModel, # the model
                        batch:dict, # from `caption_collate`: image, tokens, pad_mask
                        state=None, # `mmgen.train` state (unused)
@@ -232,14 +294,14 @@ def shared_latent_loss(model:SharedLatentModel, # the model
     cfg, img, tok, pad = model.cfg, batch['image'], batch['tokens'], batch['pad_mask']
     out = model(img, tok, pad)
     tgt = tok[:, 1:].masked_fill(pad[:, 1:], -100)
-    d = dict(recon=F.mse_loss(out.recon.float(), img.float()),
+    d = dict(recon=recon_loss(out.recon, img, cfg.fg_weight),
              caption=F.cross_entropy(out.logits.float().flatten(0, 1), tgt.flatten(), ignore_index=-100),
              contrastive=clip_loss(*model.contrastive_features(out.z_img, out.z_txt), 1 / cfg.temperature))
     loss = cfg.w_recon * d['recon'] + cfg.w_caption * d['caption'] + cfg.w_contrastive * d['contrastive']
     if cfg.w_match > 0:
-        d['match'] = F.mse_loss(out.z_txt.float(), out.z_img.detach().float()); loss = loss + cfg.w_match * d['match']
+        d['match'] = F.mse_loss(out.z_gen.float(), out.z_img.detach().float()); loss = loss + cfg.w_match * d['match']
     if out.recon_from_text is not None:
-        d['t2i'] = F.mse_loss(out.recon_from_text.float(), img.float()); loss = loss + cfg.w_t2i * d['t2i']
+        d['t2i'] = recon_loss(out.recon_from_text, img, cfg.fg_weight); loss = loss + cfg.w_t2i * d['t2i']
     return dict(loss=loss, **d)
 
 # %% ../nbs/10_shared_latent.ipynb #5d6d3974
@@ -485,6 +547,16 @@ def encode_all(model:SharedLatentModel, tok, images:torch.Tensor, captions:list[
     return torch.cat(zi), torch.cat(zt)
 
 @torch.no_grad()
+def sample_text_latents(model:SharedLatentModel, tok, captions:list[str], seed:int=0, batch_size:int=64) -> torch.Tensor:
+    "One generation latent per caption (`SharedLatentModel.sample_text_latent`), reproducible from `seed`, on the CPU."
+    model.eval(); dev = next(model.parameters()).device
+    g, out = torch.Generator().manual_seed(seed), []
+    for s in range(0, len(captions), batch_size):
+        ids, pad = tok(captions[s:s + batch_size], model.cfg.max_len)
+        out.append(model.sample_text_latent(ids.to(dev), pad.to(dev), generator=g).float().cpu())
+    return torch.cat(out)
+
+@torch.no_grad()
 def decode_latents(model:SharedLatentModel, z:torch.Tensor, tok=None, batch_size:int=64, beam_size:int=1) -> dict:
     "Images (on the CPU) and, with a tokenizer, captions decoded from latents."
     model.eval(); dev = next(model.parameters()).device
@@ -504,7 +576,8 @@ def evaluate(model:SharedLatentModel, # trained model
             ) -> tuple[dict, dict]:
     "Held-out metrics, and the decoded outputs (reconstructions, captions, caption→image) for figures."
     z_img, z_txt = encode_all(model, tok, data['image'], data['caption'], batch_size)
-    from_img, from_txt = decode_latents(model, z_img, tok, batch_size), decode_latents(model, z_txt, None, batch_size)
+    z_gen = sample_text_latents(model, tok, data['caption'], batch_size=batch_size) if model.cfg.text_noise else z_txt
+    from_img, from_txt = decode_latents(model, z_img, tok, batch_size), decode_latents(model, z_gen, None, batch_size)
     caps = [score_caption(c, a) for c, a in zip(from_img['captions'], data['attrs'])]
     dev = next(model.parameters()).device
     with torch.no_grad(): f_img, f_txt = (f.cpu() for f in model.contrastive_features(z_img.to(dev), z_txt.to(dev)))
@@ -581,7 +654,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     train_dl = DataLoader(splits['train'], batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=True)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
-    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule='constant',
+    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
                        grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress,
                        out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps)
     hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
@@ -632,9 +705,9 @@ def show_path(model:SharedLatentModel, tok, z_a:torch.Tensor, z_b:torch.Tensor, 
 
 # %% ../nbs/10_shared_latent.ipynb #1db31b04
 def cpu_config(**kw) -> SharedLatentConfig:
-    "The corrected design at a CPU-friendly size: 64 px, width 128, 3 decoder layers, ~3M parameters."
-    return SharedLatentConfig.default('S', **{**dict(img_size=64, enc_channels=(32, 64, 128, 128), dec_channels=128,
-        dec_min_channels=32, latent_dim=256, d_model=128, n_heads=4, d_ff=512, enc_layers=2, dec_layers=3, max_len=48,
+    "The corrected design at a CPU-friendly size: 64 px, text width 128, a 256-wide image decoder, 4.5M parameters."
+    return SharedLatentConfig.default('S', **{**dict(img_size=64, enc_channels=(32, 64, 128, 128), dec_channels=256,
+        dec_min_channels=64, latent_dim=256, d_model=128, n_heads=4, d_ff=512, enc_layers=2, dec_layers=3, max_len=48,
         vocab_size=1024, dropout=0.1, batch_size=32, lr=1e-3, epochs=6, patience=None), **kw})
 
 def load_shared_latent(out_dir:str|Path, # folder written by `train`
