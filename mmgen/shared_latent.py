@@ -25,7 +25,7 @@ from .losses import clip_loss
 from .train import fit, TrainConfig, History
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
+__all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords', 'ImageDecoder',
            'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
            'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table', 'saved_activation_bytes',
            'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
@@ -48,6 +48,7 @@ class SharedLatentConfig:
     img_norm: bool = True          # GroupNorm after each hidden (transposed) conv (seed: none)
     enc_blocks: int = 0            # residual 3×3 blocks (torchvision BasicBlock) after each strided conv (seed: 0)
     dec_blocks: int = 0            # residual 3×3 blocks after each hidden transposed conv (seed: 0)
+    dec_coords: bool = False       # CoordConv: x, y coordinate channels into every transposed conv (seed: none)
     # the shared latent
     latent_dim: int = 1024         # size of the shared latent vector
     # text side
@@ -138,6 +139,14 @@ class ImageEncoder(nn.Module):
         return self.proj(self.pool(self.convs(x)).flatten(1))
 
 # %% ../nbs/10_shared_latent.ipynb #9e9b2b48
+class AddCoords(nn.Module):
+    "Append two channels holding each pixel's x and y in [-1, 1] (CoordConv, Liu et al. 2018)."
+    def forward(self, x:torch.Tensor) -> torch.Tensor:  # (B,C,H,W) -> (B,C+2,H,W)
+        B, _, H, W = x.shape
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, H, device=x.device, dtype=x.dtype),
+                                torch.linspace(-1, 1, W, device=x.device, dtype=x.dtype), indexing='ij')
+        return torch.cat([x, xs.expand(B, 1, H, W), ys.expand(B, 1, H, W)], 1)
+
 class ImageDecoder(nn.Module):
     "Linear to a `dec_start`² map → stride-2 4×4 transposed convolutions up to `img_size`² → Tanh."
     def __init__(self, cfg:SharedLatentConfig):
@@ -150,7 +159,8 @@ class ImageDecoder(nn.Module):
         for i in range(n_up):
             last = i == n_up - 1
             c_out = 3 if last else max(c // 2, cfg.dec_min_channels)
-            layers.append(nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1))
+            k = 2 if cfg.dec_coords else 0
+            layers += [AddCoords()] * (k > 0) + [nn.ConvTranspose2d(c + k, c_out, 4, stride=2, padding=1)]
             layers += [nn.Tanh()] if last else [_norm(c_out, cfg.img_norm), nn.ReLU(inplace=True), *_blocks(c_out, cfg.dec_blocks, cfg.img_norm)]
             c = c_out
         self.deconvs = nn.Sequential(*layers)
