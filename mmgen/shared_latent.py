@@ -727,7 +727,9 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
     "(model, tokenizer) from a training folder."
     from mmgen.train import load_weights
     out = Path(out_dir)
-    cfg = SharedLatentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads((out / 'config.json').read_text()).items()})
+    saved = json.loads((out / 'config.json').read_text())
+    saved.setdefault('text_noise', 0)  # saved before the text sampler existed: its checkpoint has none
+    cfg = SharedLatentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
     tok = BPETokenizer.load(out / 'tokenizer.json')
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
     load_weights(model, out / weights)
