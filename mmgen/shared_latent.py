@@ -247,7 +247,8 @@ class SharedLatentModel(nn.Module):
                  ) -> torch.Tensor:
         "Conditional IMLE (Li & Malik 2019): of `imle_k` draws per caption, the latent nearest its image's (B,latent_dim)."
         B, k = h.shape[0], self.cfg.imle_k
-        eps = torch.randn(B, k, self.cfg.text_noise, device=h.device)
+        g = None if self.training else torch.Generator(h.device).manual_seed(0)  # evaluation: the same draws every time
+        eps = torch.randn(B, k, self.cfg.text_noise, device=h.device, generator=g)
         zs = self.text_encoder.latent(h[:, None].expand(B, k, h.shape[-1]), eps)   # (B,k,D)
         best = (zs.detach().float() - z_target.detach().float()[:, None]).pow(2).sum(-1).argmin(1)
         return zs[torch.arange(B, device=h.device), best]
