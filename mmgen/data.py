@@ -15,7 +15,8 @@ image; `AbstractArt`: `adjectives` and `params`; `PairedDigits` / `PairedCIFAR10
 - `caption_collate(tokenizer, max_len)` is the DataLoader `collate_fn`: it stacks `image`, tokenizes the captions
   into `tokens` and `pad_mask` (bool, `True` = padding) and passes every other key through as a list.
 - `cache_dataset(ds, path)` renders a dataset once into a uint8 `images.npy` and an `items.jsonl`, and returns a
-  `CachedDataset` with the same items; it reuses the cache while `repr(ds)` and `len(ds)` are unchanged.
+  `CachedDataset` with the same items; it reuses the cache while `repr(ds)` and `len(ds)` are unchanged, and refuses
+  a dataset that augments (`augment=True`), whose cache would freeze one epoch's draws.
 - `CaptionFolder(root, captions)` (a CSV or JSONL file, or `(path, caption)` pairs, image paths relative to
   `root`) and `coco_captions(images_dir, annotations_json)` load real images, one item per caption; unreadable
   images are skipped and reported in one warning.
