@@ -259,11 +259,11 @@ def shapes_splits(n_train:int, n_valid:int, n_test:int, # split sizes
 # %% ../nbs/01_data.ipynb #20e73046
 _KEYS = ('shape', 'color', 'size')
 
-def score_caption(caption:str, # a model's caption
+def score_caption(caption:str|list[dict], # a model's caption (or its `parse_caption` output)
                   attrs:list[dict], # the scene's ground truth
                  ) -> dict:
     "Exact scores of a caption against a Shapes scene: object precision/recall, attribute accuracy, relation accuracy, exact."
-    pred = parse_caption(caption, strict=False)
+    pred = parse_caption(caption, strict=False) if isinstance(caption, str) else caption
     truth = {tuple(o[k] for k in _KEYS): o for o in attrs}
     found = [tuple(p[k] for k in _KEYS) in truth for p in pred]
     rels = [relation_holds(truth[tuple(p[k] for k in _KEYS)], truth[tuple(q[k] for k in _KEYS)], p['rel'])

@@ -30,9 +30,11 @@ __all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig
            'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table', 'saved_activation_bytes',
            'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
            'predict_objects', 'score_objects', 'with_relations', 'stack_items', 'train_attribute_classifier',
-           'classifier_accuracy', 'retrieval_recall', 'psnr', 'encode_all', 'sample_text_latents', 'decode_latents',
-           'evaluate', 'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'smoke_config', 'show_results',
-           'show_path', 'cpu_config', 'load_shared_latent', 'train']
+           'classifier_accuracy', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
+           'load_prior', 'prior_latents', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'encode_all',
+           'sample_text_latents', 'decode_latents', 'score_generations', 'evaluate', 'interpolate', 'decode_path',
+           'shapes_data', 'fit_shared_latent', 'smoke_config', 'show_results', 'show_path', 'cpu_config',
+           'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -530,22 +532,162 @@ def classifier_accuracy(clf:AttributeClassifier, data:dict, batch_size:int=128) 
     return {k: float(np.nanmean([s[k] for s in scores])) for k in scores[0]}
 
 # %% ../nbs/10_shared_latent.ipynb #f8259519
+class LatentPrior(nn.Module):
+    "Velocity field v(x_t, t | caption features) of a conditional flow from N(0, I) to standardised image latents."
+    def __init__(self, latent_dim:int, # size of the image latents it generates
+                 cond_dim:int, # size of the caption features it is conditioned on
+                 width:int=512, # hidden width of the residual MLP
+                 depth:int=4, # residual blocks
+                 p_uncond:float=0.1, # fraction of training pairs whose caption is dropped (classifier-free guidance)
+                 n_freq:int=32, # sinusoidal features of t
+                ):
+        super().__init__()
+        self.latent_dim, self.cond_dim, self.p_uncond = latent_dim, cond_dim, p_uncond
+        self.register_buffer('mu', torch.zeros(latent_dim)); self.register_buffer('sd', torch.ones(latent_dim))  # latent statistics
+        self.register_buffer('freqs', torch.exp(torch.linspace(0, math.log(1000), n_freq)))
+        self.inp = nn.Linear(latent_dim + cond_dim + 2 * n_freq, width)
+        self.blocks = nn.ModuleList([nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+                                     for _ in range(depth)])
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, latent_dim))
+        self.null = nn.Parameter(torch.zeros(cond_dim))  # the 'no caption' condition
+
+    def forward(self, x:torch.Tensor, # (B,latent_dim) standardised latents at time t
+                t:torch.Tensor, # (B,) times in [0, 1]
+                c:torch.Tensor, # (B,cond_dim) caption features (or `null`)
+               ) -> torch.Tensor:  # (B,latent_dim) velocity
+        f = t[:, None].to(x.dtype) * self.freqs
+        h = self.inp(torch.cat([x, c.to(x.dtype), f.sin(), f.cos()], -1))
+        for b in self.blocks: h = h + b(h)
+        return self.out(h)
+
+    def velocity(self, x, t, c, guidance:float=1.) -> torch.Tensor:
+        "Guided velocity: v(x|∅) + guidance·(v(x|c) − v(x|∅)); guidance 1 is the conditional velocity alone."
+        v = self(x, t, c)
+        if guidance == 1: return v
+        u = self(x, t, self.null.expand_as(c))
+        return u + guidance * (v - u)
+
+    @torch.no_grad()
+    def sample(self, c:torch.Tensor, # (B,cond_dim) caption features
+               steps:int=32, # Euler steps from t = 0 to 1
+               guidance:float=2., # classifier-free guidance scale
+               generator:torch.Generator|None=None, # for reproducible noise (on the CPU)
+              ) -> torch.Tensor:  # (B,latent_dim) image latents, in the autoencoder's units
+        "Draw one image latent per caption."
+        x = torch.randn(c.shape[0], self.latent_dim, generator=generator).to(c.device, self.mu.dtype)
+        for i in range(steps):
+            t = torch.full((c.shape[0],), i / steps, device=c.device)
+            x = x + self.velocity(x, t, c, guidance) / steps
+        return x * self.sd + self.mu
+
+def prior_loss(prior:LatentPrior, # the prior
+               batch:dict, # z (B,latent_dim) image latents, cond (B,cond_dim) caption features
+               state=None, # `mmgen.train` state (unused)
+              ) -> dict:
+    "Flow-matching loss: MSE between the predicted velocity and x − ε on the straight path, captions dropped at p_uncond."
+    x1 = (batch['z'].float() - prior.mu) / prior.sd
+    c = batch['cond'].float()
+    drop = torch.rand(c.shape[0], device=c.device) < prior.p_uncond
+    c = torch.where(drop[:, None], prior.null.expand_as(c), c)
+    x0, t = torch.randn_like(x1), torch.rand(x1.shape[0], device=x1.device)
+    xt = (1 - t[:, None]) * x0 + t[:, None] * x1
+    return dict(loss=F.mse_loss(prior(xt, t, c).float(), x1 - x0))
+
+# %% ../nbs/10_shared_latent.ipynb #0ac3d884
+@torch.no_grad()
+def text_features(model:SharedLatentModel, tok, captions:list[str], batch_size:int=256) -> torch.Tensor:
+    "Pooled caption features (N,d_model) from the model's text encoder, on the CPU: what `LatentPrior` is conditioned on."
+    model.eval(); dev = next(model.parameters()).device
+    out = []
+    for s in range(0, len(captions), batch_size):
+        ids, pad = tok(captions[s:s + batch_size], model.cfg.max_len)
+        out.append(model.text_encoder.pooled(ids.to(dev), pad.to(dev)).float().cpu())
+    return torch.cat(out)
+
+@torch.no_grad()
+def prior_pairs(model:SharedLatentModel, tok, ds, batch_size:int=256) -> list[dict]:
+    "(image latent, caption features) of every item of `ds`, as a list of dicts for a DataLoader."
+    model.eval(); dev = next(model.parameters()).device
+    pairs = []
+    for s in range(0, len(ds), batch_size):
+        items = [ds[i] for i in range(s, min(s + batch_size, len(ds)))]
+        z = model.encode_image(torch.stack([it['image'] for it in items]).to(dev)).float().cpu()
+        c = text_features(model, tok, [it['caption'] for it in items], batch_size)
+        pairs += [dict(z=zi, cond=ci) for zi, ci in zip(z, c)]
+    return pairs
+
+def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
+              tok, # its tokenizer
+              splits:dict, # 'train' and 'valid' datasets with image / caption
+              steps:int=3000, # optimiser steps
+              width:int=1024, depth:int=4, p_uncond:float=0.1, # `LatentPrior` sizes
+              batch_size:int=256, lr:float=1e-3, # optimiser
+              out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
+              device:str|None=None, progress:bool=True,
+             ) -> tuple:
+    "Train a `LatentPrior` on the frozen model's (image latent, caption features) pairs; returns (prior, History)."
+    train_pairs, valid_pairs = prior_pairs(model, tok, splits['train']), prior_pairs(model, tok, splits['valid'])
+    z = torch.stack([p['z'] for p in train_pairs])
+    prior = LatentPrior(z.shape[1], train_pairs[0]['cond'].shape[0], width, depth, p_uncond)
+    prior.mu.copy_(z.mean(0)); prior.sd.copy_(z.std(0) + 1e-4)
+    bs = min(batch_size, len(train_pairs))
+    train_dl = DataLoader(train_pairs, batch_size=bs, shuffle=True, drop_last=True)
+    tcfg = TrainConfig(epochs=math.ceil(steps / (len(train_pairs) // bs)), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
+                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50,
+                       out_dir=None if out_dir is None else str(out_dir))
+    hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
+    if out_dir is not None:
+        (Path(out_dir) / 'prior_config.json').write_text(json.dumps(dict(latent_dim=prior.latent_dim, cond_dim=prior.cond_dim, width=width, depth=depth, p_uncond=p_uncond)))
+    return prior.eval(), hist
+
+def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes it to out_dir/'prior')
+               weights:str='latest.safetensors', # which checkpoint
+               device='cpu') -> LatentPrior:
+    "A trained `LatentPrior` from its folder."
+    from mmgen.train import load_weights
+    prior = LatentPrior(**json.loads((Path(out_dir) / 'prior_config.json').read_text()))
+    load_weights(prior, Path(out_dir) / weights)
+    return prior.to(device).eval()
+
+@torch.no_grad()
+def prior_latents(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
+                  guidance:float=2., steps:int=32, seed:int=0, batch_size:int=256) -> torch.Tensor:
+    "One image latent per caption drawn from the prior (reproducible from `seed`), on the CPU."
+    dev = next(prior.parameters()).device
+    c, g = text_features(model, tok, captions, batch_size), torch.Generator().manual_seed(seed)
+    return torch.cat([prior.sample(cb.to(dev), steps, guidance, g).float().cpu() for cb in c.split(batch_size)])
+
+# %% ../nbs/10_shared_latent.ipynb #6d032609
 def retrieval_recall(z_img:torch.Tensor, # (N,D) image latents
                      z_txt:torch.Tensor, # (N,D) text latents, row i describes image i
                      ks=(1, 5), # recall cut-offs
+                     relevant:torch.Tensor|None=None, # (N,N) bool, [i, j]: caption j is a correct description of image i (None: only j = i)
                     ) -> dict:
-    "R@k image→text and text→image by cosine similarity."
+    "R@k image→text and text→image by cosine similarity: a hit is a relevant partner among the top k."
     sim = F.normalize(z_img.float(), dim=-1) @ F.normalize(z_txt.float(), dim=-1).T
-    ranks_i2t = (sim > sim.diag()[:, None]).sum(1)   # how many captions beat the right one
-    ranks_t2i = (sim.T > sim.diag()[:, None]).sum(1)
-    return {f'{d}_R@{k}': float((r < k).float().mean()) for k in ks for d, r in (('i2t', ranks_i2t), ('t2i', ranks_t2i))}
+    rel = torch.eye(len(sim), dtype=torch.bool) if relevant is None else relevant.bool().cpu()
+    K = min(max(ks), len(sim))
+    hits = dict(i2t=rel.gather(1, sim.topk(K, 1).indices.cpu()), t2i=rel.T.gather(1, sim.T.topk(K, 1).indices.cpu()))  # (N,K)
+    return {f'{d}_R@{k}': float(h[:, :k].any(1).float().mean()) for k in ks for d, h in hits.items()}
+
+def caption_relevance(captions:list[str], # N captions
+                      attrs_list:list[list[dict]], # N scenes' ground truth
+                     ) -> torch.Tensor:
+    "(N,N) bool: [i, j] when caption j describes scene i exactly (`score_caption`'s exact: same objects, sizes, relations)."
+    parsed = [parse_caption(c, strict=False) for c in captions]
+    return torch.tensor([[score_caption(p, a)['exact'] for p in parsed] for a in attrs_list])
+
+def tie_ceiling(relevant:torch.Tensor) -> dict:
+    "Expected R@1 of a perfect retriever that cannot tell correct descriptions apart (ranks them in random order)."
+    r = relevant.float()
+    return dict(i2t=float((1 / r.sum(1)).mean()), t2i=float((1 / r.sum(0)).mean()))
 
 def psnr(x:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
     "Per-image PSNR in dB for images in [-1, 1] (peak-to-peak 2)."
     mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(4 / mse.clamp(min=1e-10))
 
-# %% ../nbs/10_shared_latent.ipynb #389e2a0b
+# %% ../nbs/10_shared_latent.ipynb #f491409a
 @torch.no_grad()
 def encode_all(model:SharedLatentModel, tok, images:torch.Tensor, captions:list[str], batch_size:int=64) -> tuple:
     "Image and text latents (on the CPU) of a set of pairs."
@@ -579,34 +721,58 @@ def decode_latents(model:SharedLatentModel, z:torch.Tensor, tok=None, batch_size
             caps += [tok.decode(t) for t in model.caption(zb, tok.bos_id, tok.eos_id, beam_size=beam_size).cpu()]
     return dict(images=torch.cat(imgs), captions=caps)
 
+def score_generations(model:SharedLatentModel, tok, # trained model and its tokenizer
+                      data:dict, # held-out `stack_items` output: caption, attrs
+                      z_gen:torch.Tensor, # (N,latent_dim) one generation latent per caption
+                      clf:AttributeClassifier|None=None, # reads the generated images
+                      batch_size:int=64) -> tuple[dict, dict]:
+    "Caption → image scores of generation latents: the classifier reading the images, and the caption decoder reading the latents."
+    out = decode_latents(model, z_gen, tok, batch_size)
+    recap = [score_caption(c, a) for c, a in zip(out['captions'], data['attrs'])]  # does the latent say what the caption said?
+    m = dict(recaption_exact=float(np.mean([r['exact'] for r in recap])), recaption_objects=float(np.mean([r['recall'] for r in recap])))
+    if clf is not None:
+        dev = next(clf.parameters()).device
+        pred = sum((predict_objects(clf, b.to(dev)) for b in out['images'].split(128)), [])
+        sc = [score_objects(p, parse_caption(c, strict=False)) for p, c in zip(pred, data['caption'])]
+        for k in ('objects', 'sizes', 'relations', 'exact'): m[k] = float(np.nanmean([x[k] for x in sc]))
+    return m, out
+
 def evaluate(model:SharedLatentModel, # trained model
              tok, # its tokenizer
              data:dict, # held-out `stack_items` output: image, caption, attrs
              clf:AttributeClassifier|None=None, # attribute classifier for caption → image (and reconstructions)
              batch_size:int=64, # inference batch
+             prior:LatentPrior|None=None, # caption → image through this prior (else the model's own text latent/sampler)
+             guidance:float=2., # the prior's classifier-free guidance
             ) -> tuple[dict, dict]:
     "Held-out metrics, and the decoded outputs (reconstructions, captions, caption→image) for figures."
     z_img, z_txt = encode_all(model, tok, data['image'], data['caption'], batch_size)
-    z_gen = sample_text_latents(model, tok, data['caption'], batch_size=batch_size) if model.cfg.text_noise else z_txt
-    from_img, from_txt = decode_latents(model, z_img, tok, batch_size), decode_latents(model, z_gen, None, batch_size)
+    own = sample_text_latents(model, tok, data['caption'], batch_size=batch_size) if model.cfg.text_noise else z_txt
+    z_gen = own if prior is None else prior_latents(prior, model, tok, data['caption'], guidance)
+    from_img = decode_latents(model, z_img, tok, batch_size)
     caps = [score_caption(c, a) for c, a in zip(from_img['captions'], data['attrs'])]
     dev = next(model.parameters()).device
     with torch.no_grad(): f_img, f_txt = (f.cpu() for f in model.contrastive_features(z_img.to(dev), z_txt.to(dev)))
+    rel = caption_relevance(data['caption'], data['attrs'])  # other scenes' captions can describe an image exactly too
     m = dict(n=len(data['caption']), psnr=float(psnr(from_img['images'], data['image']).mean()),
              caption_exact=float(np.mean([s['exact'] for s in caps])),
              caption_objects=float(np.mean([s['recall'] for s in caps])),
              caption_string_exact=float(np.mean([c == r for c, r in zip(from_img['captions'], data['caption'])])),
              **retrieval_recall(f_img, f_txt),
+             **{f'{k}_content': v for k, v in retrieval_recall(f_img, f_txt, relevant=rel).items()},
+             **{f'{k}_R@1_ceiling': v for k, v in tie_ceiling(rel).items()},
              latent_match_cos=float(F.cosine_similarity(z_img, z_txt).mean()),
              latent_norm_ratio=float((z_txt.norm(dim=1) / z_img.norm(dim=1)).mean()))
+    gm, from_txt = score_generations(model, tok, data, z_gen, clf, batch_size)
+    m.update({f't2i_{k}': v for k, v in gm.items()})
+    if prior is not None and model.cfg.text_noise:  # the model's own sampler too, for comparison
+        m.update({f't2i_sampler_{k}': v for k, v in score_generations(model, tok, data, own, clf, batch_size)[0].items()})
     if clf is not None:
         dev = next(clf.parameters()).device
-        read = lambda x: sum((predict_objects(clf, b.to(dev)) for b in x.split(128)), [])
-        t2i = [score_objects(p, parse_caption(c, strict=False)) for p, c in zip(read(from_txt['images']), data['caption'])]
-        rec = [score_objects(p, with_relations(a)) for p, a in zip(read(from_img['images']), data['attrs'])]
-        for name, sc in (('t2i', t2i), ('recon', rec)):
-            for k in ('objects', 'sizes', 'relations', 'exact'): m[f'{name}_{k}'] = float(np.nanmean([s[k] for s in sc]))
-    return m, dict(z_img=z_img, z_txt=z_txt, recon=from_img['images'], captions=from_img['captions'], t2i=from_txt['images'])
+        rec = [score_objects(p, with_relations(a)) for p, a in zip(sum((predict_objects(clf, b.to(dev)) for b in from_img['images'].split(128)), []), data['attrs'])]
+        for k in ('objects', 'sizes', 'relations', 'exact'): m[f'recon_{k}'] = float(np.nanmean([x[k] for x in rec]))
+    return m, dict(z_img=z_img, z_txt=z_txt, recon=from_img['images'], captions=from_img['captions'], t2i=from_txt['images'],
+                   t2i_captions=from_txt['captions'])
 
 # %% ../nbs/10_shared_latent.ipynb #054d3d93
 def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
@@ -691,14 +857,14 @@ def show_results(data:dict, # held-out `stack_items` output
                  n:int=6, # columns
                  title:str|None=None, # figure title
                 ):
-    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption."
+    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again)."
     import textwrap
     fig, axs = plt.subplots(3, n, figsize=(1.9 * n, 6.6))
     w = lambda s: textwrap.fill(s, 30)
     for j in range(n):
         _img(axs[0, j], data['image'][j], w(data['caption'][j]))
         _img(axs[1, j], outs['recon'][j].clamp(-1, 1), w('→ ' + outs['captions'][j]))
-        _img(axs[2, j], outs['t2i'][j].clamp(-1, 1))
+        _img(axs[2, j], outs['t2i'][j].clamp(-1, 1), w('↺ ' + outs['t2i_captions'][j]) if outs.get('t2i_captions') else None)
     for ax, lab in zip(axs[:, 0], ('input + reference', 'reconstruction + caption', 'caption → image')):
         ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=8)
     if title: fig.suptitle(title, fontsize=9)
@@ -748,9 +914,10 @@ def train(out_dir:str|Path, # output folder
           max_objects:int=3, # shapes per scene: 1..max_objects
           device:str|None=None, # default: the best available
           progress:bool=True, # progress bars
+          prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 3000 CPU / 5000 full; 0: none)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
-    "Train the shared-latent model on Shapes, evaluate it on held-out scenes, write weights, metrics and samples."
+    "Train the shared-latent model on Shapes, then its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = default_device(device)
@@ -771,12 +938,16 @@ def train(out_dir:str|Path, # output folder
     from mmgen.train import load_weights
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
+    prior_steps = {'smoke': 100, 'cpu': 3000, 'full': 5000}[preset] if prior_steps is None else prior_steps
+    prior = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress)[0] if prior_steps else None
+    t_prior = time.time() - t0 - t_train
     n_clf, clf_epochs = {'smoke': (384, 2), 'cpu': (2000, 6), 'full': (6000, 10)}[preset]
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
-    metrics, outs = evaluate(model, tok, test, clf)
+    metrics, outs = evaluate(model, tok, test, clf, prior=prior)
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), device=gpu_name(), train_seconds=t_train,
+                   prior_steps=prior_steps, prior_seconds=t_prior,
                    classifier=classifier_accuracy(clf, test), **metrics,
                    **{f'final_{k}': v for k, v in hist.epochs[-1].items() if k.startswith(('train_', 'valid_'))},
                    total_seconds=time.time() - t0)
