@@ -2,7 +2,8 @@
 
 `mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]`
 calls that system's `train(out_dir=DIR, epochs=N, full=..., **overrides)` and prints the metrics it returns as JSON.
-`--out` defaults to `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`),
+Each system trains on its embedded (generated) dataset, with no download, and writes a checkpoint, a metrics JSON and
+a sample grid to `--out`, which defaults to `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`),
 else kept as a string (`--set parallel=fsdp`), and which keys are accepted is up to the system's `train` (the
 captioner takes any field of its configs, the demo any `TrainConfig` field).
 

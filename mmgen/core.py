@@ -1,5 +1,7 @@
 """Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
 
+Every notebook starts here; every other module needs these four things.
+
 - `set_seed(seed)` seeds Python, NumPy and torch together. `default_device()` picks CUDA, then Apple MPS, then
   the CPU. `amp_dtype(device)` is the autocast dtype: `None` (plain fp32) off CUDA; on CUDA bf16 when
   the GPU computes bf16 natively (compute capability ≥ 8.0), else fp16 (which needs a `GradScaler`).
