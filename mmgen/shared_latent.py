@@ -2,7 +2,7 @@
 
 `train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: it
 trains a preset (`smoke` under `IN_TEST`, `cpu` by default: 64 px, 4.5M parameters; `full` with `full=True`: the
-seed-sized corrected design, 53M parameters, or the seed's own with `literal=True`) on Shapes, then fits the
+seed-sized corrected design, 52M parameters, or the seed's own with `literal=True`) on Shapes, then fits the
 caption → image prior, and writes `best.safetensors`, `tokenizer.json`, `config.json`, `history.json`,
 `prior/`, `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
 `load_shared_latent(out_dir)` gives back `(model, tokenizer)`, `load_prior(out_dir / 'prior')` the prior.
@@ -12,8 +12,8 @@ Keyword overrides name fields of `SharedLatentConfig`.
   alone is 537M parameters at 512 px); `SharedLatentConfig.default(variant)` the corrected design with the same
   interfaces and the seed's S/M/L/XL sizes. `component_params`, `train_memory_estimate` and `benchmark` measure them.
 - `SharedLatentModel`: `encode_image`, `decode_image`, `encode_text`, `caption(z, bos, eos, beam_size)`;
-  `shared_latent_loss` is its `loss_fn` for `mmgen.train.fit` (reconstruction, caption, InfoNCE, and the added
-  latent-matching and text → image terms).
+  `shared_latent_loss` is its `loss_fn` for `mmgen.train.fit` (reconstruction, caption, InfoNCE, the added
+  latent-matching term and an optional text → image term).
 - `LatentPrior`, `fit_prior`, `prior_latents`: caption → image latents by conditional flow matching, with
   classifier-free guidance.
 - `evaluate` scores a model on held-out Shapes: PSNR, caption exact match, R@k (plain, and counting every caption
@@ -51,10 +51,10 @@ __all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig
            'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
            'predict_objects', 'score_objects', 'with_relations', 'stack_items', 'train_attribute_classifier',
            'classifier_accuracy', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
-           'load_prior', 'prior_latents', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'encode_all',
-           'sample_text_latents', 'decode_latents', 'score_generations', 'evaluate', 'interpolate', 'decode_path',
-           'shapes_data', 'fit_shared_latent', 'smoke_config', 'show_results', 'show_path', 'cpu_config',
-           'load_shared_latent', 'train']
+           'load_prior', 'prior_latents', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr',
+           'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'score_generations', 'evaluate',
+           'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'smoke_config', 'show_results',
+           'show_path', 'cpu_config', 'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -67,7 +67,8 @@ class SharedLatentConfig:
     dec_start: int = 4             # side of the first decoder feature map (seed: img_size // 16)
     dec_channels: int = 512        # channels of the first decoder map; halved at each upsampling
     dec_min_channels: int = 32     # floor for that halving
-    img_norm: bool = True          # GroupNorm after each hidden (transposed) conv (seed: none)
+    enc_norm: bool = False         # GroupNorm after each hidden conv of the image encoder (seed: none; GroupNorm hides shape, measured below)
+    dec_norm: bool = False         # GroupNorm after each hidden transposed conv of the image decoder (seed: none)
     enc_blocks: int = 0            # residual 3×3 blocks (torchvision BasicBlock) after each strided conv (seed: 0)
     dec_blocks: int = 0            # residual 3×3 blocks after each hidden transposed conv (seed: 0)
     dec_coords: bool = False       # CoordConv: x, y coordinate channels into every transposed conv (seed: none)
@@ -91,10 +92,10 @@ class SharedLatentConfig:
     temperature: float = 0.07      # InfoNCE temperature (fixed)
     center_latents: bool = True    # BatchNorm (no affine) on each latent before InfoNCE (seed: raw latents)
     w_match: float = 1.0           # MSE from the text latent to the stop-grad image latent (seed: absent)
-    w_t2i: float = 1.0             # MSE of the image decoded from the *text* latent (seed: absent)
+    w_t2i: float = 0.              # MSE of the image decoded from the *text* latent (seed: absent; off: the prior does caption → image)
     t2i_frozen: bool = True        # the t2i term trains the text encoder only (False: the image decoder too)
     fg_weight: float = 10.0        # extra MSE weight on pixels away from the image's median colour (seed: 0, plain MSE)
-    text_noise: int = 16           # noise dims of a sampled text latent for caption → image (conditional IMLE; 0: deterministic)
+    text_noise: int = 0            # noise dims of a sampled text latent for caption → image (conditional IMLE, with w_t2i; 0: deterministic)
     imle_k: int = 8                # samples per caption; the one nearest its image's latent is trained (with text_noise)
     # optimisation
     lr: float = 1e-4               # Adam learning rate
@@ -111,7 +112,7 @@ class SharedLatentConfig:
                      img_size:int=512, # resolution; the decoder still starts at img_size // 16 as the seed's does
                      **kw):
         "The seed's specification taken literally (variant sizes as the seed lists them, all else as its 'L')."
-        return cls(img_size=img_size, enc_pool=1, dec_start=img_size // 16, img_norm=False, n_mem=1,
+        return cls(img_size=img_size, enc_pool=1, dec_start=img_size // 16, enc_norm=False, dec_norm=False, n_mem=1,
                    tie_weights=False, center_latents=False, w_match=0., w_t2i=0., schedule='constant', warmup_frac=0.,
                    fg_weight=0., text_noise=0, **{**SEED_VARIANTS[variant], **kw})
 
@@ -150,8 +151,8 @@ class ImageEncoder(nn.Module):
         super().__init__()
         layers, c_in = [], 3
         for c in cfg.enc_channels:
-            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), _norm(c, cfg.img_norm), nn.ReLU(inplace=True),
-                       *_blocks(c, cfg.enc_blocks, cfg.img_norm)]
+            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), _norm(c, cfg.enc_norm), nn.ReLU(inplace=True),
+                       *_blocks(c, cfg.enc_blocks, cfg.enc_norm)]
             c_in = c
         self.convs = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(cfg.enc_pool)
@@ -183,7 +184,7 @@ class ImageDecoder(nn.Module):
             c_out = 3 if last else max(c // 2, cfg.dec_min_channels)
             k = 2 if cfg.dec_coords else 0
             layers += [AddCoords()] * (k > 0) + [nn.ConvTranspose2d(c + k, c_out, 4, stride=2, padding=1)]
-            layers += [nn.Tanh()] if last else [_norm(c_out, cfg.img_norm), nn.ReLU(inplace=True), *_blocks(c_out, cfg.dec_blocks, cfg.img_norm)]
+            layers += [nn.Tanh()] if last else [_norm(c_out, cfg.dec_norm), nn.ReLU(inplace=True), *_blocks(c_out, cfg.dec_blocks, cfg.dec_norm)]
             c = c_out
         self.deconvs = nn.Sequential(*layers)
 
@@ -710,6 +711,28 @@ def psnr(x:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
     mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(4 / mse.clamp(min=1e-10))
 
+# %% ../nbs/10_shared_latent.ipynb #898e2e66
+def latent_probe(encode, # images (B,3,H,W) in [-1, 1] -> latents (B,D), e.g. `model.encode_image`
+                 img_size:int, # Shapes resolution the encoder takes
+                 n_train:int=2500, n_test:int=500, # one-object scenes to fit the probes on / to score them on
+                 start:int=2 * 10**6, # Shapes index offset (far from every training split)
+                 batch_size:int=256) -> dict:
+    "Held-out accuracy of linear probes reading a lone object's shape, colour and size from its latent."
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    ds = Shapes(n_train + n_test, size=img_size, seed=0, start=start, min_objects=1, max_objects=1)
+    objs = [ds.scene(i)[0][0] for i in range(len(ds))]
+    with torch.no_grad():
+        z = torch.cat([encode(torch.stack([ds[i]['image'] for i in range(s, min(s + batch_size, len(ds)))])).float().cpu()
+                       for s in range(0, len(ds), batch_size)]).numpy()
+    res = {}
+    for k, names in (('shape', list(SHAPES)), ('color', list(COLORS)), ('size', list(SIZES))):
+        y = np.array([names.index(o[k]) for o in objs])
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(z[:n_train], y[:n_train])
+        res[k] = float(probe.score(z[n_train:], y[n_train:]))
+    return res
+
 # %% ../nbs/10_shared_latent.ipynb #f491409a
 @torch.no_grad()
 def encode_all(model:SharedLatentModel, tok, images:torch.Tensor, captions:list[str], batch_size:int=64) -> tuple:
@@ -919,6 +942,7 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
     out = Path(out_dir)
     saved = json.loads((out / 'config.json').read_text())
     saved.setdefault('text_noise', 0)  # saved before the text sampler existed: its checkpoint has none
+    if 'img_norm' in saved: saved['enc_norm'] = saved['dec_norm'] = saved.pop('img_norm')  # one switch for both, before the split
     cfg = SharedLatentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
     tok = BPETokenizer.load(out / 'tokenizer.json')
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
@@ -968,10 +992,11 @@ def train(out_dir:str|Path, # output folder
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
     metrics, outs = evaluate(model, tok, test, clf, prior=prior)
+    model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *((600, 200) if preset == 'smoke' else (2500, 500)))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), device=gpu_name(), train_seconds=t_train,
                    prior_steps=prior_steps, prior_seconds=t_prior,
-                   classifier=classifier_accuracy(clf, test), **metrics,
+                   classifier=classifier_accuracy(clf, test), **metrics, **{f'probe_{k}': v for k, v in probe.items()},
                    **{f'final_{k}': v for k, v in hist.epochs[-1].items() if k.startswith(('train_', 'valid_'))},
                    total_seconds=time.time() - t0)
     show_results(test, outs, n=8, title=f"shared latent, {metrics['design']}, {cfg.img_size}px, {metrics['device']}").savefig(out / 'samples.png', dpi=110)
