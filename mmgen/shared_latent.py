@@ -14,7 +14,8 @@ Keyword overrides name fields of `SharedLatentConfig`.
 - `SharedLatentModel`: `encode_image`, `decode_image`, `encode_text`, `caption(z, bos, eos, beam_size)`;
   `shared_latent_loss` is its `loss_fn` for `mmgen.train.fit` (reconstruction, caption, InfoNCE, the added
   latent-matching term and an optional text → image term).
-- `finetune_decoder`: a second stage that trains the image decoder alone on the frozen encoder's latents.
+- `finetune_decoder`: a second stage that trains the image decoder alone on the frozen encoder's latents
+  (reconstruction plus `feature_loss`, a perceptual term read through the frozen encoder).
 - `LatentPrior`, `fit_prior`, `prior_latents`: caption → image latents by conditional flow matching, with
   classifier-free guidance.
 - `evaluate` scores a model on held-out Shapes: PSNR, caption exact match, R@k (plain, and counting every caption
@@ -55,8 +56,8 @@ __all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig
            'classifier_accuracy', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
            'load_prior', 'prior_latents', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr',
            'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'score_generations', 'evaluate',
-           'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'finetune_decoder', 'smoke_config',
-           'show_results', 'show_path', 'cpu_config', 'load_shared_latent', 'train']
+           'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder',
+           'smoke_config', 'show_results', 'show_path', 'cpu_config', 'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -162,6 +163,14 @@ class ImageEncoder(nn.Module):
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:  # (B,3,H,W) in [-1,1] -> (B,latent_dim)
         return self.proj(self.pool(self.convs(x)).flatten(1))
+
+    def features(self, x:torch.Tensor) -> list[torch.Tensor]:  # (B,3,H,W) -> one (B,C,H/2^k,W/2^k) map per strided stage
+        "The activation map at the end of each strided stage (after its ReLU and residual blocks), as a perceptual loss reads them."
+        feats = []
+        for i, m in enumerate(self.convs):
+            if isinstance(m, nn.Conv2d) and i > 0: feats.append(x)
+            x = m(x)
+        return feats + [x]
 
 # %% ../nbs/10_shared_latent.ipynb #9e9b2b48
 class AddCoords(nn.Module):
@@ -889,19 +898,33 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     return model, tok, hist
 
 # %% ../nbs/10_shared_latent.ipynb #2da607c2
+def feature_loss(enc:ImageEncoder, # frozen image encoder: its stage activations are the features
+                 pred:torch.Tensor, # (B,3,H,W) decoded images
+                 target:torch.Tensor, # (B,3,H,W) originals
+                ) -> torch.Tensor:
+    "Perceptual loss with the model's own encoder as the feature network: per-stage MSE between activations, each over the target's mean square."
+    with torch.no_grad(): ft = enc.features(target)
+    fp = enc.features(pred)
+    return sum(F.mse_loss(p.float(), t.float()) / t.float().pow(2).mean().clamp_min(1e-6) for p, t in zip(fp, ft)) / len(ft)
+
 def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder stays frozen
                      splits:dict, # 'train' and 'valid' datasets with images
-                     steps:int=4000, # optimiser steps
+                     steps:int=8000, # optimiser steps
                      lr:float=1e-3, # peak learning rate (Adam, warmup then cosine)
                      batch_size:int=32, # batch
+                     w_feat:float=1., # weight of `feature_loss` through the frozen encoder (0: reconstruction alone)
                      device:str|None=None, progress:bool=True,
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
     enc.requires_grad_(False)
     def loss_fn(dec, batch, state=None):
-        with torch.no_grad(): z = enc(batch['image'])
-        return dict(loss=recon_loss(dec(z), batch['image'], cfg.fg_weight))
+        x = batch['image']
+        with torch.no_grad(): z = enc(x)
+        y = dec(z)
+        d = dict(recon=recon_loss(y, x, cfg.fg_weight))
+        if w_feat: d['feat'] = feature_loss(enc, y, x)
+        return dict(loss=d['recon'] + w_feat * d.get('feat', 0.), **d)
     collate = caption_collate()
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
@@ -985,7 +1008,7 @@ def train(out_dir:str|Path, # output folder
           max_objects:int=3, # shapes per scene: 1..max_objects
           device:str|None=None, # default: the best available
           progress:bool=True, # progress bars
-          decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 4000 CPU / 5000 full; 0: none)
+          decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 8000 CPU / 8000 full; 0: none)
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 3000 CPU / 5000 full; 0: none)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
@@ -1010,7 +1033,7 @@ def train(out_dir:str|Path, # output folder
     from mmgen.train import load_weights
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
-    decoder_steps = {'smoke': 20, 'cpu': 4000, 'full': 5000}[preset] if decoder_steps is None else decoder_steps
+    decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 8000}[preset] if decoder_steps is None else decoder_steps
     if decoder_steps:
         from mmgen.train import save_weights
         finetune_decoder(model, splits, decoder_steps, device=str(dev), progress=progress)
