@@ -3,9 +3,10 @@
 `train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: it
 trains a preset (`smoke` under `IN_TEST`, `cpu` by default: 64 px, 4.5M parameters; `full` with `full=True`: the
 seed-sized corrected design, 52M parameters, or the seed's own with `literal=True`) on Shapes, fine-tunes its
-image decoder on the frozen latents, fits the caption → image prior, and writes `best.safetensors`, `tokenizer.json`, `config.json`, `history.json`,
-`prior/`, `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
-`load_shared_latent(out_dir)` gives back `(model, tokenizer)`, `load_prior(out_dir / 'prior')` the prior.
+image decoder on the frozen latents, fits the caption → image prior and an image refiner, and writes `best.safetensors`, `tokenizer.json`, `config.json`, `history.json`,
+`prior/`, `refiner/`, `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
+`load_shared_latent(out_dir)` gives back `(model, tokenizer)`, `load_prior(out_dir / 'prior')` the prior,
+`load_refiner(out_dir / 'refiner')` the refiner.
 Keyword overrides name fields of `SharedLatentConfig`.
 
 - `SharedLatentConfig.seed_literal(variant)` is the seed's specification as written (its decoder's first Linear
@@ -18,6 +19,8 @@ Keyword overrides name fields of `SharedLatentConfig`.
   (reconstruction plus `feature_loss`, a perceptual term read through the frozen encoder).
 - `LatentPrior`, `fit_prior`, `prior_latents`: caption → image latents by conditional flow matching, with
   classifier-free guidance.
+- `ImageRefiner`, `fit_refiner`, `refine_images`: a third stage, a conditional flow over the residual between a
+  scene and the decoder's drawing of its latent (DiffuseVAE's idea), which turns the decoder's blobs into outlines.
 - `evaluate` scores a model on held-out Shapes: PSNR, caption exact match, R@k (plain, and counting every caption
   that describes the image exactly), and caption → image read by `AttributeClassifier`; `latent_probe` reads a lone
   object's shape, colour and size linearly from image latents.
@@ -48,16 +51,18 @@ from .losses import clip_loss
 from .train import fit, TrainConfig, History
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords', 'ImageDecoder',
-           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
-           'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table', 'saved_activation_bytes',
-           'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
-           'predict_objects', 'score_objects', 'with_relations', 'stack_items', 'train_attribute_classifier',
-           'classifier_accuracy', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
-           'load_prior', 'prior_latents', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr',
-           'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'score_generations', 'evaluate',
-           'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder',
-           'smoke_config', 'show_results', 'show_path', 'cpu_config', 'load_shared_latent', 'train']
+__all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'REFINE_GUIDANCE', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords',
+           'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
+           'recon_loss', 'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table',
+           'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets',
+           'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items',
+           'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'euler_flow', 'LatentPrior', 'prior_loss',
+           'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'retrieval_recall',
+           'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe', 'encode_all', 'sample_text_latents',
+           'decode_latents', 'object_scores', 'score_generations', 'evaluate', 'interpolate', 'decode_path',
+           'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'FiLMBlock',
+           'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images', 'show_results', 'show_path',
+           'cpu_config', 'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -564,6 +569,21 @@ def classifier_accuracy(clf:AttributeClassifier, data:dict, batch_size:int=128) 
     return {k: float(np.nanmean([s[k] for s in scores])) for k in scores[0]}
 
 # %% ../nbs/10_shared_latent.ipynb #f8259519
+def flow_path(x1:torch.Tensor, # (B,...) data
+             ) -> tuple:  # x_t, t (B,), and the velocity x1 − x0 to regress
+    "A point on the straight path x_t = (1 − t)·x0 + t·x1 from noise x0 ~ N(0, I) to the data, at t ~ U(0, 1) (rectified flow)."
+    x0, t = torch.randn_like(x1), torch.rand(x1.shape[0], device=x1.device)
+    tb = t.view(-1, *[1] * (x1.ndim - 1))
+    return (1 - tb) * x0 + tb * x1, t, x1 - x0
+
+def euler_flow(velocity, # velocity(x, t) -> dx/dt, t of shape (B,)
+               x:torch.Tensor, # (B,...) the noise at t = 0
+               steps:int=32, # Euler steps
+              ) -> torch.Tensor:
+    "Integrate dx/dt = velocity(x, t) from t = 0 to 1."
+    for i in range(steps): x = x + velocity(x, torch.full((x.shape[0],), i / steps, device=x.device)) / steps
+    return x
+
 class LatentPrior(nn.Module):
     "Velocity field v(x_t, t | caption features) of a conditional flow from N(0, I) to standardised image latents."
     def __init__(self, latent_dim:int, # size of the image latents it generates
@@ -607,10 +627,7 @@ class LatentPrior(nn.Module):
               ) -> torch.Tensor:  # (B,latent_dim) image latents, in the autoencoder's units
         "Draw one image latent per caption."
         x = torch.randn(c.shape[0], self.latent_dim, generator=generator).to(c.device, self.mu.dtype)
-        for i in range(steps):
-            t = torch.full((c.shape[0],), i / steps, device=c.device)
-            x = x + self.velocity(x, t, c, guidance) / steps
-        return x * self.sd + self.mu
+        return euler_flow(lambda x, t: self.velocity(x, t, c, guidance), x, steps) * self.sd + self.mu
 
 def prior_loss(prior:LatentPrior, # the prior
                batch:dict, # z (B,latent_dim) image latents, cond (B,cond_dim) caption features
@@ -621,9 +638,8 @@ def prior_loss(prior:LatentPrior, # the prior
     c = batch['cond'].float()
     drop = torch.rand(c.shape[0], device=c.device) < prior.p_uncond
     c = torch.where(drop[:, None], prior.null.expand_as(c), c)
-    x0, t = torch.randn_like(x1), torch.rand(x1.shape[0], device=x1.device)
-    xt = (1 - t[:, None]) * x0 + t[:, None] * x1
-    return dict(loss=F.mse_loss(prior(xt, t, c).float(), x1 - x0))
+    xt, t, v = flow_path(x1)
+    return dict(loss=F.mse_loss(prior(xt, t, c).float(), v))
 
 # %% ../nbs/10_shared_latent.ipynb #0ac3d884
 @torch.no_grad()
@@ -778,6 +794,15 @@ def decode_latents(model:SharedLatentModel, z:torch.Tensor, tok=None, batch_size
             caps += [tok.decode(t) for t in model.caption(zb, tok.bos_id, tok.eos_id, beam_size=beam_size).cpu()]
     return dict(images=torch.cat(imgs), captions=caps)
 
+def object_scores(clf:AttributeClassifier, # reads the images
+                  images:torch.Tensor, # (N,3,H,W) images
+                  named:list[list[dict]], # what each should show: ground-truth attrs or `parse_caption` output
+                 ) -> dict:
+    "Mean `score_objects` of what the classifier sees in each image against what it should show."
+    dev = next(clf.parameters()).device
+    sc = [score_objects(p, n) for p, n in zip(sum((predict_objects(clf, b.to(dev)) for b in images.split(128)), []), named)]
+    return {k: float(np.nanmean([x[k] for x in sc])) for k in ('objects', 'sizes', 'relations', 'exact')}
+
 def score_generations(model:SharedLatentModel, tok, # trained model and its tokenizer
                       data:dict, # held-out `stack_items` output: caption, attrs
                       z_gen:torch.Tensor, # (N,latent_dim) one generation latent per caption
@@ -787,11 +812,7 @@ def score_generations(model:SharedLatentModel, tok, # trained model and its toke
     out = decode_latents(model, z_gen, tok, batch_size)
     recap = [score_caption(c, a) for c, a in zip(out['captions'], data['attrs'])]  # does the latent say what the caption said?
     m = dict(recaption_exact=float(np.mean([r['exact'] for r in recap])), recaption_objects=float(np.mean([r['recall'] for r in recap])))
-    if clf is not None:
-        dev = next(clf.parameters()).device
-        pred = sum((predict_objects(clf, b.to(dev)) for b in out['images'].split(128)), [])
-        sc = [score_objects(p, parse_caption(c, strict=False)) for p, c in zip(pred, data['caption'])]
-        for k in ('objects', 'sizes', 'relations', 'exact'): m[k] = float(np.nanmean([x[k] for x in sc]))
+    if clf is not None: m.update(object_scores(clf, out['images'], [parse_caption(c, strict=False) for c in data['caption']]))
     return m, out
 
 def evaluate(model:SharedLatentModel, # trained model
@@ -801,6 +822,8 @@ def evaluate(model:SharedLatentModel, # trained model
              batch_size:int=64, # inference batch
              prior:LatentPrior|None=None, # caption → image through this prior (else the model's own text latent/sampler)
              guidance:float=2., # the prior's classifier-free guidance
+             refiner:ImageRefiner|None=None, # also score reconstructions and caption → image with the decoder's images refined
+             refine_guidance:float=1., refine_steps:int=24, # the refiner's guidance and Euler steps
             ) -> tuple[dict, dict]:
     "Held-out metrics, and the decoded outputs (reconstructions, captions, caption→image) for figures."
     z_img, z_txt = encode_all(model, tok, data['image'], data['caption'], batch_size)
@@ -824,12 +847,18 @@ def evaluate(model:SharedLatentModel, # trained model
     m.update({f't2i_{k}': v for k, v in gm.items()})
     if prior is not None and model.cfg.text_noise:  # the model's own sampler too, for comparison
         m.update({f't2i_sampler_{k}': v for k, v in score_generations(model, tok, data, own, clf, batch_size)[0].items()})
-    if clf is not None:
-        dev = next(clf.parameters()).device
-        rec = [score_objects(p, with_relations(a)) for p, a in zip(sum((predict_objects(clf, b.to(dev)) for b in from_img['images'].split(128)), []), data['attrs'])]
-        for k in ('objects', 'sizes', 'relations', 'exact'): m[f'recon_{k}'] = float(np.nanmean([x[k] for x in rec]))
-    return m, dict(z_img=z_img, z_txt=z_txt, recon=from_img['images'], captions=from_img['captions'], t2i=from_txt['images'],
-                   t2i_captions=from_txt['captions'])
+    truth = [with_relations(a) for a in data['attrs']]
+    if clf is not None: m.update({f'recon_{k}': v for k, v in object_scores(clf, from_img['images'], truth).items()})
+    outs = dict(z_img=z_img, z_txt=z_txt, z_gen=z_gen, recon=from_img['images'], captions=from_img['captions'], t2i=from_txt['images'],
+                t2i_captions=from_txt['captions'])
+    if refiner is not None:
+        outs['recon_refined'] = refine_images(refiner, model, z_img, refine_steps, refine_guidance, seed=0)
+        outs['t2i_refined'] = refine_images(refiner, model, z_gen, refine_steps, refine_guidance, seed=1)
+        m['refined_psnr'] = float(psnr(outs['recon_refined'], data['image']).mean())
+        if clf is not None:
+            m.update({f'refined_recon_{k}': v for k, v in object_scores(clf, outs['recon_refined'], truth).items()})
+            m.update({f'refined_t2i_{k}': v for k, v in object_scores(clf, outs['t2i_refined'], [parse_caption(c, strict=False) for c in data['caption']]).items()})
+    return m, outs
 
 # %% ../nbs/10_shared_latent.ipynb #054d3d93
 def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
@@ -940,6 +969,155 @@ def smoke_config(**kw) -> SharedLatentConfig:
         latent_dim=128, d_model=64, n_heads=2, d_ff=256, enc_layers=1, dec_layers=2, max_len=48, vocab_size=1024,
         dropout=0., batch_size=16, lr=1e-3, epochs=3, patience=None), **kw})
 
+# %% ../nbs/10_shared_latent.ipynb #feffe1e1
+REFINE_GUIDANCE = 1.  # classifier-free guidance of the refiner on the latent: none (guidance 2 measured no better, below)
+
+class FiLMBlock(nn.Module):
+    "Residual block: GroupNorm, SiLU, 3×3 conv, twice; the second norm scaled and shifted by an embedding (FiLM). Starts as the identity."
+    def __init__(self, c_in:int, c_out:int, emb:int):
+        super().__init__()
+        self.n1, self.c1 = nn.GroupNorm(math.gcd(8, c_in), c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.n2, self.c2 = nn.GroupNorm(math.gcd(8, c_out), c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.film = nn.Linear(emb, 2 * c_out)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        nn.init.zeros_(self.c2.weight); nn.init.zeros_(self.c2.bias)
+
+    def forward(self, x:torch.Tensor, e:torch.Tensor) -> torch.Tensor:  # (B,c_in,H,W), (B,emb) -> (B,c_out,H,W)
+        s, b = self.film(e)[..., None, None].chunk(2, 1)
+        h = self.c1(F.silu(self.n1(x)))
+        return self.skip(x) + self.c2(F.silu(self.n2(h) * (1 + s) + b))
+
+class ImageRefiner(nn.Module):
+    "Velocity field of a conditional flow over the residual (image − decoder output), given the decoder output and the latent: a small U-Net."
+    def __init__(self, latent_dim:int, # size of the latents it is conditioned on
+                 chans:tuple=(32, 64, 128), # U-Net widths, one level each (each level halves the side)
+                 emb:int=256, # width of the (time, latent) embedding
+                 patch:int=2, # pixel-unshuffle factor: the U-Net runs at img_size / patch
+                 p_uncond:float=0., # fraction of training images whose latent is dropped (> 0 for classifier-free guidance)
+                 n_freq:int=32, # sinusoidal features of t
+                ):
+        super().__init__()
+        self.latent_dim, self.patch, self.p_uncond = latent_dim, patch, p_uncond
+        self.register_buffer('scale', torch.ones(()))  # std of the residual, set from data by `fit_refiner`
+        self.register_buffer('freqs', torch.exp(torch.linspace(0, math.log(1000), n_freq)))
+        self.null = nn.Parameter(torch.zeros(latent_dim))  # the 'no latent' condition
+        self.emb = nn.Sequential(nn.Linear(latent_dim + 2 * n_freq, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.inp = nn.Conv2d(6 * patch**2, chans[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        c = chans[0]
+        for co in chans: self.down.append(FiLMBlock(c, co, emb)); c = co
+        self.mid = FiLMBlock(c, c, emb)
+        self.up = nn.ModuleList()
+        for co in reversed(chans): self.up.append(FiLMBlock(c + co, co, emb)); c = co
+        self.out = nn.Sequential(nn.GroupNorm(math.gcd(8, c), c), nn.SiLU(), nn.Conv2d(c, 3 * patch**2, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight); nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x:torch.Tensor, # (B,3,H,W) residual at time t, in units of `scale`
+                t:torch.Tensor, # (B,) times in [0, 1]
+                y:torch.Tensor, # (B,3,H,W) the image decoder's output
+                z:torch.Tensor, # (B,latent_dim) latents (or `null`)
+               ) -> torch.Tensor:  # (B,3,H,W) velocity
+        f = t[:, None].to(x.dtype) * self.freqs
+        e = self.emb(torch.cat([z.to(x.dtype), f.sin(), f.cos()], -1))
+        h, skips = self.inp(F.pixel_unshuffle(torch.cat([x, y.to(x.dtype)], 1), self.patch)), []
+        for i, b in enumerate(self.down):
+            if i: h = F.avg_pool2d(h, 2)
+            h = b(h, e); skips.append(h)
+        h = self.mid(h, e)
+        for b, s in zip(self.up, reversed(skips)):
+            if h.shape[-1] != s.shape[-1]: h = F.interpolate(h, scale_factor=2, mode='nearest')
+            h = b(torch.cat([h, s], 1), e)
+        return F.pixel_shuffle(self.out(h), self.patch)
+
+    def velocity(self, x, t, y, z, guidance:float=1.) -> torch.Tensor:
+        "Guided velocity: v(x|y,∅) + guidance·(v(x|y,z) − v(x|y,∅)); guidance 1 is the conditional velocity alone."
+        v = self(x, t, y, z)
+        if guidance == 1: return v
+        u = self(x, t, y, self.null.expand_as(z))
+        return u + guidance * (v - u)
+
+    @torch.no_grad()
+    def sample(self, y:torch.Tensor, # (B,3,H,W) image decoder outputs
+               z:torch.Tensor, # (B,latent_dim) the latents they were decoded from
+               steps:int=24, # Euler steps from t = 0 to 1
+               guidance:float=1., # classifier-free guidance on the latent
+               generator:torch.Generator|None=None, # for reproducible noise (on the CPU)
+              ) -> torch.Tensor:  # (B,3,H,W) refined images in [-1, 1]
+        "One refined image per decoder output: y plus a residual drawn from the flow."
+        x = torch.randn(y.shape, generator=generator).to(y.device, self.scale.dtype)
+        x = euler_flow(lambda x, t: self.velocity(x, t, y, z, guidance), x, steps)
+        return (y + x * self.scale).clamp(-1, 1)
+
+def refiner_loss(refiner:ImageRefiner, # the refiner
+                 x:torch.Tensor, # (B,3,H,W) original images
+                 y:torch.Tensor, # (B,3,H,W) the image decoder's outputs for them
+                 z:torch.Tensor, # (B,latent_dim) their latents
+                ) -> torch.Tensor:
+    "Flow-matching loss on the scaled residual (x − y)/scale, latents dropped at p_uncond."
+    drop = torch.rand(z.shape[0], device=z.device) < refiner.p_uncond
+    z = torch.where(drop[:, None], refiner.null.expand_as(z), z)
+    xt, t, v = flow_path((x.float() - y.float()) / refiner.scale)
+    return F.mse_loss(refiner(xt, t, y, z).float(), v)
+
+
+# %% ../nbs/10_shared_latent.ipynb #2cb81175
+def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its decoder's outputs are what gets refined
+                splits:dict, # 'train' and 'valid' datasets with images
+                steps:int=3000, # optimiser steps
+                chans:tuple=(32, 64, 128), patch:int=2, p_uncond:float=0., # `ImageRefiner` sizes
+                batch_size:int=32, lr:float=1e-3, # optimiser (Adam, warmup then cosine)
+                ema:float=0.999, # EMA decay of the weights kept (`mmgen.train.EMA`)
+                out_dir:str|Path|None=None, # weights, config and history (None: nothing written)
+                device:str|None=None, progress:bool=True,
+               ) -> tuple:
+    "Train an `ImageRefiner` on the frozen model's reconstructions of the training images; returns (refiner with EMA weights, History)."
+    from mmgen.train import EMA
+    dev = default_device(device)
+    model.to(dev).eval().requires_grad_(False)
+    collate = caption_collate()
+    train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
+    valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
+    def recon(x):
+        with torch.no_grad(): z = model.encode_image(x); return model.decode_image(z), z
+    refiner = ImageRefiner(model.cfg.latent_dim, chans, patch=patch, p_uncond=p_uncond)
+    x = collate([splits['train'][i] for i in range(min(256, len(splits['train'])))])['image'].to(dev)
+    refiner.scale.fill_(float((x - recon(x)[0]).std()))  # the residual in units of its own spread
+    def loss_fn(r, batch, state=None):
+        y, z = recon(batch['image'])
+        return dict(loss=refiner_loss(r, batch['image'], y, z))
+    tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.03,
+                       grad_clip=1.0, device=str(dev), progress=progress, verbose=False)
+    try: hist = fit(refiner, loss_fn, train_dl, valid_dl, tcfg, callbacks=[EMA(refiner, ema)])
+    finally: model.requires_grad_(True)
+    if out_dir is not None:
+        from mmgen.train import save_weights
+        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+        save_weights(refiner, out / 'refiner.safetensors', dict(steps=steps))
+        hist.to_json(out / 'history.json')
+        (out / 'refiner_config.json').write_text(json.dumps(dict(latent_dim=refiner.latent_dim, chans=list(chans), patch=patch, p_uncond=p_uncond)))
+    return refiner.eval(), hist
+
+def load_refiner(out_dir:str|Path, # folder written by `fit_refiner` (`train` writes it to out_dir/'refiner')
+                 weights:str='refiner.safetensors', device='cpu') -> ImageRefiner:
+    "A trained `ImageRefiner` from its folder."
+    from mmgen.train import load_weights
+    cfg = json.loads((Path(out_dir) / 'refiner_config.json').read_text())
+    refiner = ImageRefiner(**{**cfg, 'chans': tuple(cfg['chans'])})
+    load_weights(refiner, Path(out_dir) / weights)
+    return refiner.to(device).eval()
+
+@torch.no_grad()
+def refine_images(refiner:ImageRefiner, model:SharedLatentModel, z:torch.Tensor, # (N,latent_dim) latents
+                  steps:int=24, guidance:float=1., seed:int=0, batch_size:int=100) -> torch.Tensor:
+    "The model's decoded images of `z`, refined (on the CPU; reproducible from `seed`)."
+    dev, g = next(refiner.parameters()).device, torch.Generator().manual_seed(seed)
+    out = []
+    for zb in z.split(batch_size):
+        zb = zb.to(dev)
+        out.append(refiner.sample(model.decode_image(zb).float(), zb, steps, guidance, g).float().cpu())
+    return torch.cat(out)
+
+
 # %% ../nbs/10_shared_latent.ipynb #50b262bd
 def _img(ax, x, title=None):
     ax.imshow(to_uint8(x), interpolation='nearest'); ax.axis('off')
@@ -950,15 +1128,19 @@ def show_results(data:dict, # held-out `stack_items` output
                  n:int=6, # columns
                  title:str|None=None, # figure title
                 ):
-    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again)."
+    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again); each decoded row followed by its refined version when `outs` has one."
     import textwrap
-    fig, axs = plt.subplots(3, n, figsize=(1.9 * n, 7.4))  # room for three-line titles over each row
+    ref = 'recon_refined' in outs
+    fig, axs = plt.subplots(5 if ref else 3, n, figsize=(1.9 * n, 11.2 if ref else 7.4))  # room for three-line titles over each row
     w = lambda s: textwrap.fill(s, 30)
+    rows = ['input + reference', 'reconstruction + caption'] + ['refined'] * ref + ['caption → image'] + ['refined'] * ref
     for j in range(n):
         _img(axs[0, j], data['image'][j], w(data['caption'][j]))
         _img(axs[1, j], outs['recon'][j].clamp(-1, 1), w('→ ' + outs['captions'][j]))
-        _img(axs[2, j], outs['t2i'][j].clamp(-1, 1), w('↺ ' + outs['t2i_captions'][j]) if outs.get('t2i_captions') else None)
-    for ax, lab in zip(axs[:, 0], ('input + reference', 'reconstruction + caption', 'caption → image')):
+        if ref: _img(axs[2, j], outs['recon_refined'][j])
+        _img(axs[2 + ref, j], outs['t2i'][j].clamp(-1, 1), w('↺ ' + outs['t2i_captions'][j]) if outs.get('t2i_captions') else None)
+        if ref: _img(axs[4, j], outs['t2i_refined'][j])
+    for ax, lab in zip(axs[:, 0], rows):
         ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=8)
     if title: fig.suptitle(title, fontsize=9)
     fig.tight_layout(); plt.close(fig)
@@ -1010,9 +1192,11 @@ def train(out_dir:str|Path, # output folder
           progress:bool=True, # progress bars
           decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 8000 CPU / 8000 full; 0: none)
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 3000 CPU / 5000 full; 0: none)
+          refiner_steps:int|None=None, # steps of the `ImageRefiner` on the decoder's images (default 20 smoke / 3000 CPU / 5000 full; 0: none)
+          refine_guidance:float=REFINE_GUIDANCE, # its classifier-free guidance on the latent, when sampling
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
-    "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
+    "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior and its image refiner; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = default_device(device)
@@ -1042,14 +1226,18 @@ def train(out_dir:str|Path, # output folder
     prior_steps = {'smoke': 100, 'cpu': 3000, 'full': 5000}[preset] if prior_steps is None else prior_steps
     prior = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress)[0] if prior_steps else None
     t_prior = time.time() - t0 - t_train - t_dec
+    refiner_steps = {'smoke': 20, 'cpu': 3000, 'full': 5000}[preset] if refiner_steps is None else refiner_steps
+    refiner = fit_refiner(model, splits, refiner_steps, out_dir=out / 'refiner', device=str(dev), progress=progress)[0] if refiner_steps else None
+    t_refiner = time.time() - t0 - t_train - t_dec - t_prior
     n_clf, clf_epochs = {'smoke': (384, 2), 'cpu': (2000, 6), 'full': (6000, 10)}[preset]
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
-    metrics, outs = evaluate(model, tok, test, clf, prior=prior)
+    metrics, outs = evaluate(model, tok, test, clf, prior=prior, refiner=refiner, refine_guidance=refine_guidance)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *((600, 200) if preset == 'smoke' else (2500, 500)))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
+                   refiner_steps=refiner_steps, refiner_seconds=t_refiner, refine_guidance=refine_guidance,
                    classifier=classifier_accuracy(clf, test), **metrics, **{f'probe_{k}': v for k, v in probe.items()},
                    **{f'final_{k}': v for k, v in hist.epochs[-1].items() if k.startswith(('train_', 'valid_'))},
                    total_seconds=time.time() - t0)

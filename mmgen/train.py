@@ -56,8 +56,8 @@ __all__ = ['PARITY_CFG', 'to_device', 'TrainConfig', 'param_groups', 'make_optim
            'make_scheduler', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks', 'dist_info',
            'make_loader', 'model_state', 'save_weights', 'weights_diff', 'load_weights', 'weights_metadata',
            'rng_state', 'set_rng_state', 'History', 'TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger',
-           'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'demo_picture', 'FourierMLP', 'render',
-           'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'dist_check', 'main']
+           'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'demo_picture', 'FourierMLP',
+           'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'dist_check', 'main']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -696,6 +696,21 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
     if out is not None and rank == 0: hist.to_json(out/'history.json')
     _call('after_fit')
     return hist
+
+# %% ../nbs/03_train.ipynb #9b92408b
+class EMA(Callback):
+    "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
+    def __init__(self, model:nn.Module, # the model given to `fit` (single process or DDP)
+                 decay:float=0.999, # weight of the running average at each step
+                ):
+        self.model, self.decay, self.avg = model, decay, None
+    def before_fit(self, state):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        self.avg = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
+    def after_step(self, state): self.avg.update_parameters(self.model)
+    @torch.no_grad()
+    def after_fit(self, state):
+        for p, q in zip(self.model.state_dict().values(), self.avg.module.state_dict().values()): p.copy_(q)
 
 # %% ../nbs/03_train.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
