@@ -56,13 +56,13 @@ __all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'REFINE_GUIDANCE', 
            'recon_loss', 'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table',
            'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets',
            'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items',
-           'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'euler_flow', 'LatentPrior', 'prior_loss',
-           'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'retrieval_recall',
-           'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe', 'encode_all', 'sample_text_latents',
-           'decode_latents', 'object_scores', 'score_generations', 'evaluate', 'interpolate', 'decode_path',
-           'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'FiLMBlock',
-           'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images', 'show_results', 'show_path',
-           'cpu_config', 'load_shared_latent', 'train']
+           'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'time_features', 'euler_flow',
+           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents',
+           'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe', 'encode_all',
+           'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations', 'evaluate', 'interpolate',
+           'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config',
+           'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images', 'show_results',
+           'show_path', 'cpu_config', 'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -576,6 +576,13 @@ def flow_path(x1:torch.Tensor, # (B,...) data
     tb = t.view(-1, *[1] * (x1.ndim - 1))
     return (1 - tb) * x0 + tb * x1, t, x1 - x0
 
+def time_features(t:torch.Tensor, # (B,) times in [0, 1]
+                  freqs:torch.Tensor, # (n_freq,) angular frequencies
+                 ) -> torch.Tensor:  # (B, 2·n_freq)
+    "Sinusoidal features of the flow time: sin and cos of t·freqs."
+    f = t[:, None] * freqs
+    return torch.cat([f.sin(), f.cos()], -1)
+
 def euler_flow(velocity, # velocity(x, t) -> dx/dt, t of shape (B,)
                x:torch.Tensor, # (B,...) the noise at t = 0
                steps:int=32, # Euler steps
@@ -607,8 +614,7 @@ class LatentPrior(nn.Module):
                 t:torch.Tensor, # (B,) times in [0, 1]
                 c:torch.Tensor, # (B,cond_dim) caption features (or `null`)
                ) -> torch.Tensor:  # (B,latent_dim) velocity
-        f = t[:, None].to(x.dtype) * self.freqs
-        h = self.inp(torch.cat([x, c.to(x.dtype), f.sin(), f.cos()], -1))
+        h = self.inp(torch.cat([x, c.to(x.dtype), time_features(t.to(x.dtype), self.freqs)], -1))
         for b in self.blocks: h = h + b(h)
         return self.out(h)
 
@@ -1017,8 +1023,7 @@ class ImageRefiner(nn.Module):
                 y:torch.Tensor, # (B,3,H,W) the image decoder's output
                 z:torch.Tensor, # (B,latent_dim) latents (or `null`)
                ) -> torch.Tensor:  # (B,3,H,W) velocity
-        f = t[:, None].to(x.dtype) * self.freqs
-        e = self.emb(torch.cat([z.to(x.dtype), f.sin(), f.cos()], -1))
+        e = self.emb(torch.cat([z.to(x.dtype), time_features(t.to(x.dtype), self.freqs)], -1))
         h, skips = self.inp(F.pixel_unshuffle(torch.cat([x, y.to(x.dtype)], 1), self.patch)), []
         for i, b in enumerate(self.down):
             if i: h = F.avg_pool2d(h, 2)
