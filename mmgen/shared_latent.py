@@ -951,8 +951,8 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      device:str|None=None, progress:bool=True,
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
+    from mmgen.train import frozen
     enc, cfg = model.image_encoder.eval(), model.cfg
-    enc.requires_grad_(False)
     def loss_fn(dec, batch, state=None):
         x = batch['image']
         with torch.no_grad(): z = enc(x)
@@ -965,8 +965,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
                        grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False)
-    try: return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
-    finally: enc.requires_grad_(True)
+    with frozen(enc): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
 # %% ../nbs/10_shared_latent.ipynb #79af45b4
 def smoke_config(**kw) -> SharedLatentConfig:
@@ -1076,9 +1075,9 @@ def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its deco
                 device:str|None=None, progress:bool=True,
                ) -> tuple:
     "Train an `ImageRefiner` on the frozen model's reconstructions of the training images; returns (refiner with EMA weights, History)."
-    from mmgen.train import EMA
+    from mmgen.train import EMA, frozen
     dev = default_device(device)
-    model.to(dev).eval().requires_grad_(False)
+    model.to(dev).eval()
     collate = caption_collate()
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
@@ -1092,8 +1091,7 @@ def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its deco
         return dict(loss=refiner_loss(r, batch['image'], y, z))
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.03,
                        grad_clip=1.0, device=str(dev), progress=progress, verbose=False)
-    try: hist = fit(refiner, loss_fn, train_dl, valid_dl, tcfg, callbacks=[EMA(refiner, ema)])
-    finally: model.requires_grad_(True)
+    with frozen(model): hist = fit(refiner, loss_fn, train_dl, valid_dl, tcfg, callbacks=[EMA(refiner, ema)])
     if out_dir is not None:
         from mmgen.train import save_weights
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)

@@ -56,8 +56,8 @@ __all__ = ['PARITY_CFG', 'to_device', 'TrainConfig', 'param_groups', 'make_optim
            'make_scheduler', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks', 'dist_info',
            'make_loader', 'model_state', 'save_weights', 'weights_diff', 'load_weights', 'weights_metadata',
            'rng_state', 'set_rng_state', 'History', 'TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger',
-           'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'demo_picture', 'FourierMLP',
-           'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'dist_check', 'main']
+           'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'frozen', 'demo_picture',
+           'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'dist_check', 'main']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -711,6 +711,17 @@ class EMA(Callback):
     @torch.no_grad()
     def after_fit(self, state):
         for p, q in zip(self.model.state_dict().values(), self.avg.module.state_dict().values()): p.copy_(q)
+
+# %% ../nbs/03_train.ipynb #7bd2d15e
+@contextlib.contextmanager
+def frozen(*modules:nn.Module):
+    "Within the block, no parameter of `modules` requires grad; afterwards each has the flag it had before."
+    params = list(dict.fromkeys(p for m in modules for p in m.parameters()))
+    flags = [p.requires_grad for p in params]
+    for p in params: p.requires_grad_(False)
+    try: yield
+    finally:
+        for p, f in zip(params, flags): p.requires_grad_(f)
 
 # %% ../nbs/03_train.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
