@@ -51,7 +51,7 @@ from .losses import clip_loss
 from .train import fit, TrainConfig, History
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'REFINE_GUIDANCE', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords',
+__all__ = ['SEED_VARIANTS', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords',
            'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
            'recon_loss', 'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table',
            'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets',
@@ -136,6 +136,7 @@ SEED_VARIANTS = {  # the three numbers the seed's 'Model Variants' section gives
     'M':  dict(latent_dim=512,  d_model=256, vocab_size=5000),
     'L':  dict(latent_dim=1024, d_model=512, vocab_size=8000),
     'XL': dict(latent_dim=2048, d_model=768, vocab_size=12000)}
+REFINE_GUIDANCE = 1.  # classifier-free guidance of the `ImageRefiner` on the latent: none (guidance 2 measured no better, below)
 SEED_CLAIMS = {'S': 5e6, 'M': 15e6, 'L': 50e6, 'XL': 150e6}  # the seed's parameter claims per variant
 MMGEN_VARIANTS = {  # the corrected variants: CNN widths, heads (64-d each) and FFN (4×) scale with the width
     'S':  dict(enc_channels=(16, 32, 64, 128),  dec_channels=128, dec_min_channels=16, n_heads=2,  d_ff=512,  enc_layers=2, tie_weights=False),
@@ -829,7 +830,7 @@ def evaluate(model:SharedLatentModel, # trained model
              prior:LatentPrior|None=None, # caption → image through this prior (else the model's own text latent/sampler)
              guidance:float=2., # the prior's classifier-free guidance
              refiner:ImageRefiner|None=None, # also score reconstructions and caption → image with the decoder's images refined
-             refine_guidance:float=1., refine_steps:int=24, # the refiner's guidance and Euler steps
+             refine_guidance:float=REFINE_GUIDANCE, refine_steps:int=24, # the refiner's guidance and Euler steps
             ) -> tuple[dict, dict]:
     "Held-out metrics, and the decoded outputs (reconstructions, captions, caption→image) for figures."
     z_img, z_txt = encode_all(model, tok, data['image'], data['caption'], batch_size)
@@ -975,8 +976,6 @@ def smoke_config(**kw) -> SharedLatentConfig:
         dropout=0., batch_size=16, lr=1e-3, epochs=3, patience=None), **kw})
 
 # %% ../nbs/10_shared_latent.ipynb #feffe1e1
-REFINE_GUIDANCE = 1.  # classifier-free guidance of the refiner on the latent: none (guidance 2 measured no better, below)
-
 class FiLMBlock(nn.Module):
     "Residual block: GroupNorm, SiLU, 3×3 conv, twice; the second norm scaled and shifted by an embedding (FiLM). Starts as the identity."
     def __init__(self, c_in:int, c_out:int, emb:int):
