@@ -48,7 +48,7 @@ from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
 from .losses import clip_loss
-from .train import fit, TrainConfig, History
+from .train import fit, TrainConfig, History, EMA, frozen
 
 # %% auto #0
 __all__ = ['SEED_VARIANTS', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords',
@@ -57,12 +57,12 @@ __all__ = ['SEED_VARIANTS', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 
            'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets',
            'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items',
            'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'time_features', 'euler_flow',
-           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents',
-           'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe', 'encode_all',
-           'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations', 'evaluate', 'interpolate',
-           'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config',
-           'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images', 'show_results',
-           'show_path', 'cpu_config', 'load_shared_latent', 'train']
+           'drop_condition', 'guided', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
+           'load_prior', 'prior_latents', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr',
+           'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations',
+           'evaluate', 'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss',
+           'finetune_decoder', 'smoke_config', 'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner',
+           'load_refiner', 'refine_images', 'show_results', 'show_path', 'cpu_config', 'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -592,6 +592,25 @@ def euler_flow(velocity, # velocity(x, t) -> dx/dt, t of shape (B,)
     for i in range(steps): x = x + velocity(x, torch.full((x.shape[0],), i / steps, device=x.device)) / steps
     return x
 
+def drop_condition(c:torch.Tensor, # (B,D) conditions
+                   null:torch.Tensor, # (D,) the learned 'no condition'
+                   p:float, # fraction replaced
+                  ) -> torch.Tensor:
+    "`c` with a random fraction `p` of its rows replaced by `null`, for classifier-free guidance (Ho & Salimans 2022)."
+    drop = torch.rand(c.shape[0], device=c.device) < p
+    return torch.where(drop[:, None], null.expand_as(c), c)
+
+def guided(velocity, # velocity(condition) -> the velocity given that condition
+           c:torch.Tensor, # (B,D) conditions
+           null:torch.Tensor, # (D,) the 'no condition'
+           guidance:float=1., # 1: the conditional velocity alone
+          ) -> torch.Tensor:
+    "Classifier-free guidance: v(∅) + guidance·(v(c) − v(∅))."
+    v = velocity(c)
+    if guidance == 1: return v
+    u = velocity(null.expand_as(c))
+    return u + guidance * (v - u)
+
 class LatentPrior(nn.Module):
     "Velocity field v(x_t, t | caption features) of a conditional flow from N(0, I) to standardised image latents."
     def __init__(self, latent_dim:int, # size of the image latents it generates
@@ -621,10 +640,7 @@ class LatentPrior(nn.Module):
 
     def velocity(self, x, t, c, guidance:float=1.) -> torch.Tensor:
         "Guided velocity: v(x|∅) + guidance·(v(x|c) − v(x|∅)); guidance 1 is the conditional velocity alone."
-        v = self(x, t, c)
-        if guidance == 1: return v
-        u = self(x, t, self.null.expand_as(c))
-        return u + guidance * (v - u)
+        return guided(lambda c: self(x, t, c), c, self.null, guidance)
 
     @torch.no_grad()
     def sample(self, c:torch.Tensor, # (B,cond_dim) caption features
@@ -643,8 +659,7 @@ def prior_loss(prior:LatentPrior, # the prior
     "Flow-matching loss: MSE between the predicted velocity and x − ε on the straight path, captions dropped at p_uncond."
     x1 = (batch['z'].float() - prior.mu) / prior.sd
     c = batch['cond'].float()
-    drop = torch.rand(c.shape[0], device=c.device) < prior.p_uncond
-    c = torch.where(drop[:, None], prior.null.expand_as(c), c)
+    c = drop_condition(c, prior.null, prior.p_uncond)
     xt, t, v = flow_path(x1)
     return dict(loss=F.mse_loss(prior(xt, t, c).float(), v))
 
@@ -952,7 +967,6 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      device:str|None=None, progress:bool=True,
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
-    from mmgen.train import frozen
     enc, cfg = model.image_encoder.eval(), model.cfg
     def loss_fn(dec, batch, state=None):
         x = batch['image']
@@ -1034,10 +1048,7 @@ class ImageRefiner(nn.Module):
 
     def velocity(self, x, t, y, z, guidance:float=1.) -> torch.Tensor:
         "Guided velocity: v(x|y,∅) + guidance·(v(x|y,z) − v(x|y,∅)); guidance 1 is the conditional velocity alone."
-        v = self(x, t, y, z)
-        if guidance == 1: return v
-        u = self(x, t, y, self.null.expand_as(z))
-        return u + guidance * (v - u)
+        return guided(lambda z: self(x, t, y, z), z, self.null, guidance)
 
     @torch.no_grad()
     def sample(self, y:torch.Tensor, # (B,3,H,W) image decoder outputs
@@ -1057,8 +1068,7 @@ def refiner_loss(refiner:ImageRefiner, # the refiner
                  z:torch.Tensor, # (B,latent_dim) their latents
                 ) -> torch.Tensor:
     "Flow-matching loss on the scaled residual (x − y)/scale, latents dropped at p_uncond."
-    drop = torch.rand(z.shape[0], device=z.device) < refiner.p_uncond
-    z = torch.where(drop[:, None], refiner.null.expand_as(z), z)
+    z = drop_condition(z, refiner.null, refiner.p_uncond)
     xt, t, v = flow_path((x.float() - y.float()) / refiner.scale)
     return F.mse_loss(refiner(xt, t, y, z).float(), v)
 
@@ -1074,7 +1084,6 @@ def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its deco
                 device:str|None=None, progress:bool=True,
                ) -> tuple:
     "Train an `ImageRefiner` on the frozen model's reconstructions of the training images; returns (refiner with EMA weights, History)."
-    from mmgen.train import EMA, frozen
     dev = default_device(device)
     model.to(dev).eval()
     collate = caption_collate()
