@@ -22,7 +22,8 @@ Keyword overrides name fields of `SharedLatentConfig`.
 - `ImageRefiner`, `fit_refiner`, `refine_images`: a third stage, a conditional flow over the residual between a
   scene and the decoder's drawing of its latent (DiffuseVAE's idea), which turns the decoder's blobs into outlines.
 - `evaluate` scores a model on held-out Shapes: PSNR, caption exact match, R@k (plain, and counting every caption
-  that describes the image exactly), and caption → image read by `AttributeClassifier`; `latent_probe` reads a lone
+  that describes the image exactly), and caption → image read by `AttributeClassifier`, trained on renders that
+  `degrade` blurs and noises so that it reads soft drawings too (`blur_images` for a fixed blur); `latent_probe` reads a lone
   object's shape, colour and size linearly from image latents.
 - `interpolate(z_a, z_b, steps)` and `decode_path` walk the latent space (the explorers notebook builds on them).
 
@@ -39,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
+from torchvision.transforms.v2 import functional as tvF
 import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, smoke, config_dict, register_system
@@ -55,8 +57,8 @@ __all__ = ['SEED_VARIANTS', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 
            'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
            'recon_loss', 'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table',
            'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets',
-           'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items',
-           'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'time_features', 'euler_flow',
+           'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items', 'blur_images',
+           'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'time_features', 'euler_flow',
            'drop_condition', 'guided', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
            'load_prior', 'prior_latents', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr',
            'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations',
@@ -541,6 +543,24 @@ def stack_items(ds, # a Shapes-like dataset
     return dict(image=torch.stack([it['image'] for it in items]), caption=[it['caption'] for it in items],
                 attrs=[it['attrs'] for it in items])
 
+def blur_images(x:torch.Tensor, # (B,3,H,W) images
+                sigma:float, # Gaussian σ in pixels of a 64-px image (scaled with the side, so a figure means the same at any size)
+               ) -> torch.Tensor:
+    "Gaussian blur (torchvision's), kernel ±3σ."
+    s = sigma * x.shape[-1] / 64
+    if s < 0.05: return x
+    k = 2 * math.ceil(3 * s) + 1
+    return tvF.gaussian_blur(x, [k, k], [s, s])
+
+def degrade(x:torch.Tensor, # (B,3,H,W) images in [-1, 1]
+            blur:float=2., # most Gaussian-blur σ, in pixels of a 64-px image (scaled with the side); one σ ~ U(0, blur) per quarter-batch
+            noise:float=0.1, # most pixel-noise std; one std ~ U(0, noise) per image
+           ) -> torch.Tensor:
+    "Blur and noise that change no attribute of a Shapes object, but that a generated image may show (uses the global RNG)."
+    if blur > 0: x = torch.cat([blur_images(c, float(torch.rand(())) * blur) for c in x.chunk(4)])
+    if noise > 0: x = x + torch.randn_like(x) * torch.rand(x.shape[0], 1, 1, 1, device=x.device) * noise
+    return x.clamp(-1, 1)
+
 def train_attribute_classifier(data:dict, # `stack_items` output (training scenes)
                                epochs:int=8, # passes
                                batch_size:int=64, # batch
@@ -548,8 +568,10 @@ def train_attribute_classifier(data:dict, # `stack_items` output (training scene
                                width:int=32, # first conv width
                                device='cpu', # where to train
                                seed:int=0, # init / shuffle seed
+                               blur:float=2., # `degrade` each batch: most blur σ (px at 64 px; 0 with noise 0: crisp renders only)
+                               noise:float=0.1, # and most pixel-noise std
                               ) -> AttributeClassifier:
-    "Fit an `AttributeClassifier` on rendered Shapes with their ground-truth attrs."
+    "Fit an `AttributeClassifier` on rendered Shapes with their ground-truth attrs, degraded by random blur and noise so that it reads blurry images too."
     set_seed(seed)
     clf = AttributeClassifier(width).to(device)
     opt = torch.optim.Adam(clf.parameters(), lr=lr)
@@ -558,7 +580,7 @@ def train_attribute_classifier(data:dict, # `stack_items` output (training scene
     for ep in range(epochs):
         clf.train()
         for idx in torch.randperm(N).split(batch_size):
-            loss = attribute_loss(clf, data['image'][idx].to(device), [data['attrs'][i] for i in idx])
+            loss = attribute_loss(clf, degrade(data['image'][idx].to(device), blur, noise), [data['attrs'][i] for i in idx])
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return clf.eval()
 
@@ -1249,7 +1271,8 @@ def train(out_dir:str|Path, # output folder
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
                    refiner_steps=refiner_steps, refiner_seconds=t_refiner, refine_guidance=refine_guidance,
-                   classifier=classifier_accuracy(clf, test), **metrics, **{f'probe_{k}': v for k, v in probe.items()},
+                   classifier=classifier_accuracy(clf, test),
+                   classifier_blurred=classifier_accuracy(clf, dict(test, image=blur_images(test['image'], 1.))), **metrics, **{f'probe_{k}': v for k, v in probe.items()},
                    **{f'final_{k}': v for k, v in hist.epochs[-1].items() if k.startswith(('train_', 'valid_'))},
                    total_seconds=time.time() - t0)
     show_results(test, outs, n=8, title=f"shared latent, {metrics['design']}, {cfg.img_size}px, {metrics['device']}").savefig(out / 'samples.png', dpi=110)
