@@ -18,11 +18,13 @@ Keyword overrides name fields of `SharedLatentConfig`.
 - `finetune_decoder`: a second stage that trains the image decoder alone on the frozen encoder's latents
   (reconstruction plus `feature_loss`, a perceptual term read through the frozen encoder).
 - `LatentPrior`, `fit_prior`, `prior_latents`: caption → image latents by conditional flow matching, with
-  classifier-free guidance.
+  classifier-free guidance; `prior_candidates` draws several per caption and `best_of` keeps the one whose decoded
+  image the model itself reads as most like the caption (`rerank_scores`: contrastive similarity and caption
+  log-likelihood of the re-encoded image).
 - `ImageRefiner`, `fit_refiner`, `refine_images`: a third stage, a conditional flow over the residual between a
   scene and the decoder's drawing of its latent (DiffuseVAE's idea), which turns the decoder's blobs into outlines.
 - `evaluate` scores a model on held-out Shapes: PSNR, caption exact match, R@k (plain, and counting every caption
-  that describes the image exactly), and caption → image read by `AttributeClassifier`, trained on renders that
+  that describes the image exactly), and caption → image (one draw, and the best of `candidates`) read by `AttributeClassifier`, one report per object, trained on renders that
   `degrade` blurs and noises so that it reads soft drawings too (`blur_images` for a fixed blur); `latent_probe` reads a lone
   object's shape, colour and size linearly from image latents.
 - `interpolate(z_a, z_b, steps)` and `decode_path` walk the latent space (the explorers notebook builds on them).
@@ -50,21 +52,22 @@ from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
 from .losses import clip_loss
-from .train import fit, TrainConfig, History, EMA, frozen
+from .train import fit, TrainConfig, History, EMA, frozen, load_weights, save_weights
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords',
-           'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
-           'recon_loss', 'shared_latent_loss', 'n_params', 'component_params', 'meta_model', 'md_table',
-           'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'AttributeClassifier', 'attr_targets',
-           'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items', 'blur_images',
-           'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'time_features', 'euler_flow',
-           'drop_condition', 'guided', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
-           'load_prior', 'prior_latents', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr',
-           'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations',
-           'evaluate', 'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss',
-           'finetune_decoder', 'smoke_config', 'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner',
-           'load_refiner', 'refine_images', 'show_results', 'show_path', 'cpu_config', 'load_shared_latent', 'train']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig',
+           'ImageEncoder', 'AddCoords', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput',
+           'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'n_params', 'component_params', 'meta_model',
+           'md_table', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'AttributeClassifier',
+           'attr_targets', 'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items',
+           'blur_images', 'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'time_features',
+           'euler_flow', 'drop_condition', 'guided', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs',
+           'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents', 'rerank_scores', 'best_of',
+           'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe', 'encode_all',
+           'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations', 'evaluate', 'interpolate',
+           'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config',
+           'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images', 'show_results',
+           'show_path', 'cpu_config', 'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -138,6 +141,7 @@ SEED_VARIANTS = {  # the three numbers the seed's 'Model Variants' section gives
     'M':  dict(latent_dim=512,  d_model=256, vocab_size=5000),
     'L':  dict(latent_dim=1024, d_model=512, vocab_size=8000),
     'XL': dict(latent_dim=2048, d_model=768, vocab_size=12000)}
+PRIOR_GUIDANCE = 3.   # classifier-free guidance of the caption → image `LatentPrior` (1, 2, 3 compared below; 3 draws the most objects)
 REFINE_GUIDANCE = 1.  # classifier-free guidance of the `ImageRefiner` on the latent: none (guidance 2 measured no better, below)
 SEED_CLAIMS = {'S': 5e6, 'M': 15e6, 'L': 50e6, 'XL': 150e6}  # the seed's parameter claims per variant
 MMGEN_VARIANTS = {  # the corrected variants: CNN widths, heads (64-d each) and FFN (4×) scale with the width
@@ -502,16 +506,22 @@ def attribute_loss(clf:AttributeClassifier, images:torch.Tensor, attrs_list:list
             + 5 * F.mse_loss(out[..., -2:][m].sigmoid(), t['offset'][m]))
 
 @torch.no_grad()
-def predict_objects(clf:AttributeClassifier, images:torch.Tensor, thresh:float=0.5) -> list[list[dict]]:
-    "Objects the classifier sees in each image, as Shapes attr dicts (colour, shape, size, x, y)."
+def predict_objects(clf:AttributeClassifier, images:torch.Tensor,
+                    thresh:float=0.5, # objectness above which a cell reports an object
+                    min_dist:float=0.12, # one report per object: a cell within this distance (fraction of the side) of a more confident report is dropped (0: keep all)
+                   ) -> list[list[dict]]:
+    "Objects the classifier sees in each image, as Shapes attr dicts (colour, shape, size, x, y, conf), most confident first."
     clf.eval(); out = clf(images); G = out.shape[1]
     res = []
     for b in range(out.shape[0]):
-        objs = []
-        for gy, gx in (out[b, ..., 0].sigmoid() > thresh).nonzero().tolist():
+        objs, p = [], out[b, ..., 0].sigmoid()
+        cells = sorted((p > thresh).nonzero().tolist(), key=lambda c: -float(p[c[0], c[1]]))
+        for gy, gx in cells:
             o = out[b, gy, gx]; dx, dy = o[-2:].sigmoid().tolist()
+            x, y = (gx + dx) / G, (gy + dy) / G
+            if any(math.hypot(x - q['x'], y - q['y']) < min_dist for q in objs): continue  # non-maximum suppression
             objs.append(dict(color=list(COLORS)[o[1:1+_NC].argmax()], shape=SHAPES[o[1+_NC:1+_NC+_NS].argmax()],
-                             size=list(SIZES)[o[1+_NC+_NS:1+_NC+_NS+_NZ].argmax()], x=(gx + dx) / G, y=(gy + dy) / G))
+                             size=list(SIZES)[o[1+_NC+_NS:1+_NC+_NS+_NZ].argmax()], x=x, y=y, conf=float(p[gy, gx])))
         res.append(objs)
     return res
 
@@ -728,7 +738,6 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
                        grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50)
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)  # epochs are short: save once, at the end
     if out_dir is not None:
-        from mmgen.train import save_weights
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
         save_weights(prior, out / 'prior.safetensors', dict(steps=steps))
         hist.to_json(out / 'history.json')
@@ -739,18 +748,63 @@ def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes
                weights:str='prior.safetensors', # which checkpoint
                device='cpu') -> LatentPrior:
     "A trained `LatentPrior` from its folder."
-    from mmgen.train import load_weights
     prior = LatentPrior(**json.loads((Path(out_dir) / 'prior_config.json').read_text()))
     load_weights(prior, Path(out_dir) / weights)
     return prior.to(device).eval()
 
 @torch.no_grad()
-def prior_latents(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
-                  guidance:float=2., steps:int=32, seed:int=0, batch_size:int=256) -> torch.Tensor:
-    "One image latent per caption drawn from the prior (reproducible from `seed`), on the CPU."
+def prior_candidates(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
+                     k:int=1, # draws per caption
+                     guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256) -> torch.Tensor:
+    "(N,k,latent_dim): `k` image latents per caption drawn from the prior (reproducible from `seed`; the first draw does not depend on `k`), on the CPU."
     dev = next(prior.parameters()).device
     c, g = text_features(model, tok, captions, batch_size), torch.Generator().manual_seed(seed)
-    return torch.cat([prior.sample(cb.to(dev), steps, guidance, g).float().cpu() for cb in c.split(batch_size)])
+    return torch.stack([torch.cat([prior.sample(cb.to(dev), steps, guidance, g).float().cpu() for cb in c.split(batch_size)])
+                        for _ in range(k)], 1)
+
+@torch.no_grad()
+def prior_latents(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
+                  guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256,
+                  candidates:int=1, # > 1: draw this many per caption and keep the `best_of` them
+                 ) -> torch.Tensor:
+    "One image latent per caption drawn from the prior (reproducible from `seed`), on the CPU."
+    z = prior_candidates(prior, model, tok, captions, candidates, guidance, steps, seed, batch_size)
+    return z[:, 0] if candidates == 1 else best_of(model, tok, captions, z, batch_size)[0]
+
+# %% ../nbs/10_shared_latent.ipynb #d689b9bc
+@torch.no_grad()
+def rerank_scores(model:SharedLatentModel, tok, captions:list[str],
+                  z:torch.Tensor, # (N,latent_dim) one latent per caption
+                  batch_size:int=256) -> dict:
+    "The model's own reading of the image decoded from each latent, re-encoded: 'contrastive', its cosine with the caption (the features InfoNCE and retrieval compare), and 'caption_logp', the caption decoder's log-likelihood of the caption; (N,) each."
+    model.eval(); dev = next(model.parameters()).device
+    sim, logp = [], []
+    for s in range(0, len(captions), batch_size):
+        ids, pad = (t.to(dev) for t in tok(captions[s:s + batch_size], model.cfg.max_len))
+        z2 = model.encode_image(model.decode_image(z[s:s + batch_size].to(dev)))
+        fi, ft = model.contrastive_features(z2, model.encode_text(ids, pad))
+        logits = model.text_decoder(z2, ids[:, :-1], pad[:, :-1])
+        tgt = ids[:, 1:].masked_fill(pad[:, 1:], -100)
+        logp.append(-F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=-100, reduction='none').sum(1).cpu())
+        sim.append((fi * ft).sum(-1).cpu())
+    return dict(contrastive=torch.cat(sim), caption_logp=torch.cat(logp))
+
+def _standardise(a:torch.Tensor) -> torch.Tensor:  # (N,K) -> (N,K): each row to mean 0, std 1 (zeros for K = 1)
+    "Each row to mean 0 and std 1, in float64; a row whose spread is under 1e-4 of its size (float32 noise, not a ranking) is divided by that floor instead."
+    a = a.double()
+    if a.shape[1] < 2: return torch.zeros_like(a)
+    return (a - a.mean(1, keepdim=True)) / a.std(1, keepdim=True).clamp_min(1e-4 * a.abs().mean(1, keepdim=True) + 1e-12)
+
+def best_of(model:SharedLatentModel, tok, captions:list[str],
+            z:torch.Tensor, # (N,K,latent_dim) K candidate latents per caption
+            batch_size:int=256) -> tuple:
+    "Per caption, the candidate whose decoded image the model reads as most like the caption (both `rerank_scores`, each standardised over the K): (N,latent_dim) latents, (N,) indices, (N,K) scores."
+    N, K, D = z.shape
+    sc = rerank_scores(model, tok, [c for c in captions for _ in range(K)], z.reshape(N * K, D), batch_size)
+    sc = {k: v.view(N, K) for k, v in sc.items()}
+    total = _standardise(sc['contrastive']) + _standardise(sc['caption_logp'])
+    idx = total.argmax(1)
+    return z[torch.arange(N), idx], idx, dict(sc, total=total)
 
 # %% ../nbs/10_shared_latent.ipynb #6d032609
 def retrieval_recall(z_img:torch.Tensor, # (N,D) image latents
@@ -865,14 +919,16 @@ def evaluate(model:SharedLatentModel, # trained model
              clf:AttributeClassifier|None=None, # attribute classifier for caption → image (and reconstructions)
              batch_size:int=64, # inference batch
              prior:LatentPrior|None=None, # caption → image through this prior (else the model's own text latent/sampler)
-             guidance:float=2., # the prior's classifier-free guidance
+             guidance:float=PRIOR_GUIDANCE, # the prior's classifier-free guidance
+             candidates:int=32, # with a prior, also score the `best_of` this many draws per caption (1: only the single draw)
              refiner:ImageRefiner|None=None, # also score reconstructions and caption → image with the decoder's images refined
              refine_guidance:float=REFINE_GUIDANCE, refine_steps:int=24, # the refiner's guidance and Euler steps
             ) -> tuple[dict, dict]:
     "Held-out metrics, and the decoded outputs (reconstructions, captions, caption→image) for figures."
     z_img, z_txt = encode_all(model, tok, data['image'], data['caption'], batch_size)
     own = sample_text_latents(model, tok, data['caption'], batch_size=batch_size) if model.cfg.text_noise else z_txt
-    z_gen = own if prior is None else prior_latents(prior, model, tok, data['caption'], guidance)
+    cand = None if prior is None else prior_candidates(prior, model, tok, data['caption'], candidates, guidance)
+    z_gen = own if prior is None else cand[:, 0]  # the single draw: the same latents whatever `candidates` is
     from_img = decode_latents(model, z_img, tok, batch_size)
     caps = [score_caption(c, a) for c, a in zip(from_img['captions'], data['attrs'])]
     dev = next(model.parameters()).device
@@ -889,19 +945,24 @@ def evaluate(model:SharedLatentModel, # trained model
              latent_norm_ratio=float((z_txt.norm(dim=1) / z_img.norm(dim=1)).mean()))
     gm, from_txt = score_generations(model, tok, data, z_gen, clf, batch_size)
     m.update({f't2i_{k}': v for k, v in gm.items()})
+    if cand is not None and candidates > 1:  # best of `candidates` draws, picked by the model's own reading of their images
+        z_best = best_of(model, tok, data['caption'], cand, batch_size)[0]
+        bm, from_best = score_generations(model, tok, data, z_best, clf, batch_size)
+        m.update(t2i_candidates=candidates, **{f't2i_best_{k}': v for k, v in bm.items()})
     if prior is not None and model.cfg.text_noise:  # the model's own sampler too, for comparison
         m.update({f't2i_sampler_{k}': v for k, v in score_generations(model, tok, data, own, clf, batch_size)[0].items()})
     truth = [with_relations(a) for a in data['attrs']]
     if clf is not None: m.update({f'recon_{k}': v for k, v in object_scores(clf, from_img['images'], truth).items()})
     outs = dict(z_img=z_img, z_txt=z_txt, z_gen=z_gen, recon=from_img['images'], captions=from_img['captions'], t2i=from_txt['images'],
                 t2i_captions=from_txt['captions'])
+    if cand is not None and candidates > 1: outs.update(z_best=z_best, t2i_best=from_best['images'], t2i_best_captions=from_best['captions'])
     if refiner is not None:
         outs['recon_refined'] = refine_images(refiner, model, z_img, refine_steps, refine_guidance, seed=0)
-        outs['t2i_refined'] = refine_images(refiner, model, z_gen, refine_steps, refine_guidance, seed=1)
+        outs['t2i_refined'] = refine_images(refiner, model, outs.get('z_best', z_gen), refine_steps, refine_guidance, seed=1)
         m['refined_psnr'] = float(psnr(outs['recon_refined'], data['image']).mean())
         if clf is not None:
             m.update({f'refined_recon_{k}': v for k, v in object_scores(clf, outs['recon_refined'], truth).items()})
-            m.update({f'refined_t2i_{k}': v for k, v in object_scores(clf, outs['t2i_refined'], [parse_caption(c, strict=False) for c in data['caption']]).items()})
+            m.update({f"refined_t2i{'_best' * ('z_best' in outs)}_{k}": v for k, v in object_scores(clf, outs['t2i_refined'], [parse_caption(c, strict=False) for c in data['caption']]).items()})
     return m, outs
 
 # %% ../nbs/10_shared_latent.ipynb #054d3d93
@@ -1123,7 +1184,6 @@ def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its deco
                        grad_clip=1.0, device=str(dev), progress=progress, verbose=False)
     with frozen(model): hist = fit(refiner, loss_fn, train_dl, valid_dl, tcfg, callbacks=[EMA(refiner, ema)])
     if out_dir is not None:
-        from mmgen.train import save_weights
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
         save_weights(refiner, out / 'refiner.safetensors', dict(steps=steps))
         hist.to_json(out / 'history.json')
@@ -1133,7 +1193,6 @@ def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its deco
 def load_refiner(out_dir:str|Path, # folder written by `fit_refiner` (`train` writes it to out_dir/'refiner')
                  weights:str='refiner.safetensors', device='cpu') -> ImageRefiner:
     "A trained `ImageRefiner` from its folder."
-    from mmgen.train import load_weights
     cfg = json.loads((Path(out_dir) / 'refiner_config.json').read_text())
     refiner = ImageRefiner(**{**cfg, 'chans': tuple(cfg['chans'])})
     load_weights(refiner, Path(out_dir) / weights)
@@ -1161,17 +1220,19 @@ def show_results(data:dict, # held-out `stack_items` output
                  n:int=6, # columns
                  title:str|None=None, # figure title
                 ):
-    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again); each decoded row followed by its refined version when `outs` has one."
+    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (the best of the prior's draws when `outs` has them; ↺: its latent captioned again); each decoded row followed by its refined version when `outs` has one."
     import textwrap
     ref = 'recon_refined' in outs
     fig, axs = plt.subplots(5 if ref else 3, n, figsize=(1.9 * n, 11.2 if ref else 7.4))  # room for three-line titles over each row
     w = lambda s: textwrap.fill(s, 30)
-    rows = ['input + reference', 'reconstruction + caption'] + ['refined'] * ref + ['caption → image'] + ['refined'] * ref
+    best = 't2i_best' in outs
+    rows = ['input + reference', 'reconstruction + caption'] + ['refined'] * ref + ['caption → image' + ' (best of draws)' * best] + ['refined'] * ref
+    t2i, t2i_caps = (outs['t2i_best'], outs['t2i_best_captions']) if best else (outs['t2i'], outs.get('t2i_captions'))
     for j in range(n):
         _img(axs[0, j], data['image'][j], w(data['caption'][j]))
         _img(axs[1, j], outs['recon'][j].clamp(-1, 1), w('→ ' + outs['captions'][j]))
         if ref: _img(axs[2, j], outs['recon_refined'][j])
-        _img(axs[2 + ref, j], outs['t2i'][j].clamp(-1, 1), w('↺ ' + outs['t2i_captions'][j]) if outs.get('t2i_captions') else None)
+        _img(axs[2 + ref, j], t2i[j].clamp(-1, 1), w('↺ ' + t2i_caps[j]) if t2i_caps else None)
         if ref: _img(axs[4, j], outs['t2i_refined'][j])
     for ax, lab in zip(axs[:, 0], rows):
         ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=8)
@@ -1200,7 +1261,6 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
                        weights:str='best.safetensors', # which checkpoint
                       ) -> tuple:
     "(model, tokenizer) from a training folder."
-    from mmgen.train import load_weights
     out = Path(out_dir)
     saved = json.loads((out / 'config.json').read_text())
     saved.setdefault('text_noise', 0)  # saved before the text sampler existed: its checkpoint has none
@@ -1227,6 +1287,7 @@ def train(out_dir:str|Path, # output folder
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 3000 CPU / 5000 full; 0: none)
           refiner_steps:int|None=None, # steps of the `ImageRefiner` on the decoder's images (default 20 smoke / 3000 CPU / 5000 full; 0: none)
           refine_guidance:float=REFINE_GUIDANCE, # its classifier-free guidance on the latent, when sampling
+          candidates:int|None=None, # caption → image is also scored as the `best_of` this many prior draws (default 4 smoke / 32 CPU / 32 full; 1: off)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior and its image refiner; evaluate on held-out scenes; write weights, metrics and samples."
@@ -1247,12 +1308,10 @@ def train(out_dir:str|Path, # output folder
     set_seed(0)
     splits = shapes_data(cfg.img_size, n_train, n_eval // 2, n_eval, max_objects=max_objects, cache_dir=out / 'cache')
     model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress)
-    from mmgen.train import load_weights
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 8000}[preset] if decoder_steps is None else decoder_steps
     if decoder_steps:
-        from mmgen.train import save_weights
         finetune_decoder(model, splits, decoder_steps, device=str(dev), progress=progress)
         save_weights(model, out / 'best.safetensors', dict(stage='finetune_decoder', steps=decoder_steps))
     t_dec = time.time() - t0 - t_train
@@ -1265,7 +1324,8 @@ def train(out_dir:str|Path, # output folder
     n_clf, clf_epochs = {'smoke': (384, 2), 'cpu': (2000, 6), 'full': (6000, 10)}[preset]
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
-    metrics, outs = evaluate(model, tok, test, clf, prior=prior, refiner=refiner, refine_guidance=refine_guidance)
+    candidates = {'smoke': 4, 'cpu': 32, 'full': 32}[preset] if candidates is None else candidates
+    metrics, outs = evaluate(model, tok, test, clf, prior=prior, refiner=refiner, refine_guidance=refine_guidance, candidates=candidates)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *((600, 200) if preset == 'smoke' else (2500, 500)))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), device=gpu_name(), train_seconds=t_train,
