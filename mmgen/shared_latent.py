@@ -62,7 +62,7 @@ __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 
            'attr_targets', 'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items',
            'blur_images', 'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'time_features',
            'euler_flow', 'drop_condition', 'guided', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs',
-           'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents', 'rerank_scores', 'best_of',
+           'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents', 'rerank_scores', 'rerank_total', 'best_of',
            'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe', 'encode_all',
            'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations', 'evaluate', 'interpolate',
            'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config',
@@ -795,6 +795,10 @@ def _standardise(a:torch.Tensor) -> torch.Tensor:  # (N,K) -> (N,K): each row to
     if a.shape[1] < 2: return torch.zeros_like(a)
     return (a - a.mean(1, keepdim=True)) / a.std(1, keepdim=True).clamp_min(1e-4 * a.abs().mean(1, keepdim=True) + 1e-12)
 
+def rerank_total(scores:dict) -> torch.Tensor:  # `rerank_scores` as (N,K) tensors -> (N,K)
+    "What `best_of` maximises: the two scores, each standardised over a caption's K candidates, summed."
+    return _standardise(scores['contrastive']) + _standardise(scores['caption_logp'])
+
 def best_of(model:SharedLatentModel, tok, captions:list[str],
             z:torch.Tensor, # (N,K,latent_dim) K candidate latents per caption
             batch_size:int=256) -> tuple:
@@ -802,7 +806,7 @@ def best_of(model:SharedLatentModel, tok, captions:list[str],
     N, K, D = z.shape
     sc = rerank_scores(model, tok, [c for c in captions for _ in range(K)], z.reshape(N * K, D), batch_size)
     sc = {k: v.view(N, K) for k, v in sc.items()}
-    total = _standardise(sc['contrastive']) + _standardise(sc['caption_logp'])
+    total = rerank_total(sc)
     idx = total.argmax(1)
     return z[torch.arange(N), idx], idx, dict(sc, total=total)
 
