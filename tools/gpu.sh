@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Run one notebook's `#| cuda` cells on the lent GPU machine and bring the executed notebook home.
+#
+# Here, once (wheels for what the device image lacks: nbdev, execnb, IPython, open_clip, ipywidgets; ~12 MB, ignored):
+#   bash tools/gpu.sh --wheels
+# Then, through the device tool: run(command="bash tools/gpu.sh nbs/10_shared_latent.ipynb", carry=[".whl"], timeout_s=590)
+# and back here: cp <files_at>/10_shared_latent.ipynb nbs/ && nbdev-clean && git diff --stat
+# The machine's image has torch, torchvision, safetensors, tokenizers, sacrebleu, scikit-learn, matplotlib, tqdm
+# (/work/.library/device/KINDS.md); mmgen itself runs from the checkout through PYTHONPATH.
+set -euo pipefail
+if [[ "${1:-}" == "--wheels" ]]; then
+  mkdir -p .whl
+  for p in ipython ipython-pygments-lexers jedi parso matplotlib-inline pexpect ptyprocess prompt_toolkit wcwidth \
+           stack_data asttokens executing pure_eval traitlets decorator execnb fastcore nbdev astunparse fastgit ghapi \
+           watchdog open_clip_torch ftfy ipywidgets comm widgetsnbextension jupyterlab_widgets; do
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl "$p"
+  done
+  du -sh .whl; exit 0
+fi
+nb="${1:?usage: tools/gpu.sh nbs/NN_name.ipynb | --wheels}"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH MPLBACKEND=module://matplotlib_inline.backend_inline
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+start=$(date +%s)
+status=0; nbdev-test --flags cuda --save --cell-timeout 0 "$nb" || status=$?
+echo "nbdev-test --flags cuda: rc $status after $(( $(date +%s) - start )) s"
+cp "$nb" "${OUT:-/tmp}/"
+ls runs/*/metrics.json 2>/dev/null && cp --parents runs/*/metrics.json runs/*/samples.png "${OUT:-/tmp}/" 2>/dev/null || true
+exit $status
