@@ -26,5 +26,6 @@ start=$(date +%s)
 status=0; nbdev-test --flags cuda --save --cell-timeout 0 "$nb" || status=$?
 echo "nbdev-test --flags cuda: rc $status after $(( $(date +%s) - start )) s"
 cp "$nb" "${OUT:-/tmp}/"
-ls runs/*/metrics.json 2>/dev/null && cp --parents runs/*/metrics.json runs/*/samples.png "${OUT:-/tmp}/" 2>/dev/null || true
+# nbdev-test runs a notebook from its own folder, so a cell's runs/ lands beside the notebook
+(cd "$(dirname "$nb")" && cp --parents runs/*/metrics.json runs/*/samples.png "${OUT:-/tmp}/" 2>/dev/null) || true
 exit $status
