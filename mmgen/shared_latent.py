@@ -7,7 +7,9 @@ image decoder on the frozen latents, fits the caption → image prior and an ima
 `prior/`, `refiner/`, `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
 `load_shared_latent(out_dir)` gives back `(model, tokenizer)`, `load_prior(out_dir / 'prior')` the prior,
 `load_refiner(out_dir / 'refiner')` the refiner.
-Keyword overrides name fields of `SharedLatentConfig`.
+Keyword overrides name fields of `SharedLatentConfig`. `budget_s` bounds the four training stages' wall time
+(shared out by `BUDGET_SHARES`; each re-plans its steps and schedule to end on time, `TrainConfig.max_seconds`), so a
+run fits a GPU lease or a Kaggle session: `mmgen train shared-latent --full --set budget_s=600`.
 
 - `SharedLatentConfig.seed_literal(variant)` is the seed's specification as written (its decoder's first Linear
   alone is 537M parameters at 512 px); `SharedLatentConfig.default(variant)` the corrected design with the same
@@ -55,19 +57,19 @@ from .losses import clip_loss
 from .train import fit, TrainConfig, History, EMA, frozen, load_weights, save_weights
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'SharedLatentConfig',
-           'ImageEncoder', 'AddCoords', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput',
-           'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'n_params', 'component_params', 'meta_model',
-           'md_table', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'AttributeClassifier',
-           'attr_targets', 'attribute_loss', 'predict_objects', 'score_objects', 'with_relations', 'stack_items',
-           'blur_images', 'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'flow_path', 'time_features',
-           'euler_flow', 'drop_condition', 'guided', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs',
-           'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents', 'rerank_scores', 'rerank_total', 'best_of',
-           'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe', 'encode_all',
-           'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations', 'evaluate', 'interpolate',
-           'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config',
-           'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images', 'show_results',
-           'show_path', 'cpu_config', 'load_shared_latent', 'train']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'BUDGET_SHARES',
+           'SharedLatentConfig', 'ImageEncoder', 'AddCoords', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
+           'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'n_params',
+           'component_params', 'meta_model', 'md_table', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark',
+           'AttributeClassifier', 'attr_targets', 'attribute_loss', 'predict_objects', 'score_objects',
+           'with_relations', 'stack_items', 'blur_images', 'degrade', 'train_attribute_classifier',
+           'classifier_accuracy', 'flow_path', 'time_features', 'euler_flow', 'drop_condition', 'guided', 'LatentPrior',
+           'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents',
+           'rerank_scores', 'rerank_total', 'best_of', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr',
+           'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations',
+           'evaluate', 'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss',
+           'finetune_decoder', 'smoke_config', 'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner',
+           'load_refiner', 'refine_images', 'show_results', 'show_path', 'cpu_config', 'load_shared_latent', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -726,6 +728,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               batch_size:int=256, lr:float=1e-3, # optimiser
               out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
               device:str|None=None, progress:bool=True,
+              max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
              ) -> tuple:
     "Train a `LatentPrior` on the frozen model's (image latent, caption features) pairs; returns (prior, History)."
     train_pairs, valid_pairs = prior_pairs(model, tok, splits['train']), prior_pairs(model, tok, splits['valid'])
@@ -735,7 +738,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     bs = min(batch_size, len(train_pairs))
     train_dl = DataLoader(train_pairs, batch_size=bs, shuffle=True, drop_last=True)
     tcfg = TrainConfig(epochs=math.ceil(steps / (len(train_pairs) // bs)), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
-                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50)
+                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds)
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)  # epochs are short: save once, at the end
     if out_dir is not None:
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -1018,6 +1021,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       amp:str='auto', # `TrainConfig.amp`
                       progress:bool=True, # tqdm bars and a line per epoch
                       max_steps:int|None=None, # stop after this many steps
+                      max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                      ) -> tuple:
     "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History)."
     tok = BPETokenizer.train(_captions(splits['train']), vocab_size=cfg.vocab_size)
@@ -1028,7 +1032,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
     tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
                        grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress,
-                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps)
+                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds)
     hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
     if out_dir is not None:
         tok.save(Path(out_dir) / 'tokenizer.json')
@@ -1052,6 +1056,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      batch_size:int=32, # batch
                      w_feat:float=1., # weight of `feature_loss` through the frozen encoder (0: reconstruction alone)
                      device:str|None=None, progress:bool=True,
+                     max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -1066,7 +1071,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False)
+                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds)
     with frozen(enc): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
 # %% ../nbs/10_shared_latent.ipynb #79af45b4
@@ -1169,6 +1174,7 @@ def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its deco
                 ema:float=0.999, # EMA decay of the weights kept (`mmgen.train.EMA`)
                 out_dir:str|Path|None=None, # weights, config and history (None: nothing written)
                 device:str|None=None, progress:bool=True,
+                max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                ) -> tuple:
     "Train an `ImageRefiner` on the frozen model's reconstructions of the training images; returns (refiner with EMA weights, History)."
     dev = default_device(device)
@@ -1185,7 +1191,7 @@ def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its deco
         y, z = recon(batch['image'])
         return dict(loss=refiner_loss(r, batch['image'], y, z))
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.03,
-                       grad_clip=1.0, device=str(dev), progress=progress, verbose=False)
+                       grad_clip=1.0, device=str(dev), progress=progress, verbose=False, max_seconds=max_seconds)
     with frozen(model): hist = fit(refiner, loss_fn, train_dl, valid_dl, tcfg, callbacks=[EMA(refiner, ema)])
     if out_dir is not None:
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -1275,6 +1281,8 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
     load_weights(model, out / weights)
     return model.to(device).eval(), tok
 
+BUDGET_SHARES = dict(joint=0.45, decoder=0.25, prior=0.1, refiner=0.2)   # how `train(budget_s=...)` shares its time out
+
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes')
 def train(out_dir:str|Path, # output folder
           epochs:int|None=None, # default: the config's (6 on the CPU; 6 for full)
@@ -1292,6 +1300,7 @@ def train(out_dir:str|Path, # output folder
           refiner_steps:int|None=None, # steps of the `ImageRefiner` on the decoder's images (default 20 smoke / 3000 CPU / 5000 full; 0: none)
           refine_guidance:float=REFINE_GUIDANCE, # its classifier-free guidance on the latent, when sampling
           candidates:int|None=None, # caption → image is also scored as the `best_of` this many prior draws (default 4 smoke / 32 CPU / 32 full; 1: off)
+          budget_s:float|None=None, # wall-clock budget of the four training stages, shared out by `BUDGET_SHARES`: each ends early, its schedule re-planned (None: the step counts decide)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior and its image refiner; evaluate on held-out scenes; write weights, metrics and samples."
@@ -1311,19 +1320,23 @@ def train(out_dir:str|Path, # output folder
         n_train, n_eval = n_train or (384 if test else 4000), n_eval or (64 if test else 400)
     set_seed(0)
     splits = shapes_data(cfg.img_size, n_train, n_eval // 2, n_eval, max_objects=max_objects, cache_dir=out / 'cache')
-    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress)
+    secs = lambda stage: None if budget_s is None else budget_s * BUDGET_SHARES[stage]
+    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'))
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 8000}[preset] if decoder_steps is None else decoder_steps
     if decoder_steps:
-        finetune_decoder(model, splits, decoder_steps, device=str(dev), progress=progress)
+        dhist = finetune_decoder(model, splits, decoder_steps, device=str(dev), progress=progress, max_seconds=secs('decoder'))
+        decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
         save_weights(model, out / 'best.safetensors', dict(stage='finetune_decoder', steps=decoder_steps))
     t_dec = time.time() - t0 - t_train
     prior_steps = {'smoke': 100, 'cpu': 3000, 'full': 5000}[preset] if prior_steps is None else prior_steps
-    prior = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress)[0] if prior_steps else None
+    prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior')) if prior_steps else (None, None)
+    prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
     refiner_steps = {'smoke': 20, 'cpu': 3000, 'full': 5000}[preset] if refiner_steps is None else refiner_steps
-    refiner = fit_refiner(model, splits, refiner_steps, out_dir=out / 'refiner', device=str(dev), progress=progress)[0] if refiner_steps else None
+    refiner, rhist = fit_refiner(model, splits, refiner_steps, out_dir=out / 'refiner', device=str(dev), progress=progress, max_seconds=secs('refiner')) if refiner_steps else (None, None)
+    refiner_steps = len(rhist.steps) if rhist else 0
     t_refiner = time.time() - t0 - t_train - t_dec - t_prior
     n_clf, clf_epochs = {'smoke': (384, 2), 'cpu': (2000, 6), 'full': (6000, 10)}[preset]
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
@@ -1332,7 +1345,7 @@ def train(out_dir:str|Path, # output folder
     metrics, outs = evaluate(model, tok, test, clf, prior=prior, refiner=refiner, refine_guidance=refine_guidance, candidates=candidates)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *((600, 200) if preset == 'smoke' else (2500, 500)))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
-                   params=n_params(model), n_train=n_train, epochs=len(hist.epochs), device=gpu_name(), train_seconds=t_train,
+                   params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
                    refiner_steps=refiner_steps, refiner_seconds=t_refiner, refine_guidance=refine_guidance,
                    classifier=classifier_accuracy(clf, test),

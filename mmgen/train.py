@@ -53,11 +53,12 @@ from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_di
 
 # %% auto #0
 __all__ = ['PARITY_CFG', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
-           'make_scheduler', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks', 'dist_info',
-           'make_loader', 'model_state', 'save_weights', 'weights_diff', 'load_weights', 'weights_metadata',
-           'rng_state', 'set_rng_state', 'History', 'TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger',
-           'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'frozen', 'demo_picture',
-           'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'dist_check', 'main']
+           'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks',
+           'dist_info', 'make_loader', 'model_state', 'save_weights', 'weights_diff', 'load_weights',
+           'weights_metadata', 'rng_state', 'set_rng_state', 'History', 'TrainState', 'Callback', 'TensorBoardLogger',
+           'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'frozen',
+           'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'dist_check',
+           'main']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -77,6 +78,7 @@ def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) hold
 class TrainConfig:
     epochs: int = 10                  # passes over the training data
     max_steps: int|None = None        # stop after this many optimiser steps in total (None: epochs decide)
+    max_seconds: float|None = None    # end after about this much wall time: the step total is re-planned from the measured rate, the schedule follows
     lr: float = 3e-4                  # peak learning rate
     weight_decay: float = 0.01        # decoupled weight decay (never applied to biases, norms or other 1-D params)
     optimizer: str = 'adamw'          # 'adamw' | 'adam'
@@ -147,10 +149,24 @@ def warmup_steps(cfg:TrainConfig, # uses warmup_steps, warmup_frac
 def make_scheduler(opt:torch.optim.Optimizer, # optimiser whose lr is scheduled
                    cfg:TrainConfig, # uses schedule, warmup_*, min_lr_frac
                    total:int, # steps in the run
+                   plan:list|None=None, # filled with [total, warmup]; change it later and the schedule follows (`replan`)
                   ) -> torch.optim.lr_scheduler.LambdaLR:
     "A per-step LambdaLR following `lr_factor`."
-    w = warmup_steps(cfg, total)
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, w, cfg.schedule, cfg.min_lr_frac))
+    plan = [] if plan is None else plan
+    plan[:] = [total, warmup_steps(cfg, total)]
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, plan[0], plan[1], cfg.schedule, cfg.min_lr_frac))
+
+def replan(plan:list, # [total, warmup] of `make_scheduler`, changed in place
+           cfg:TrainConfig, # uses warmup_*
+           step:int, # optimiser steps taken
+           rate:float, # steps per second, measured
+           seconds_left:float, # of the run's `max_seconds`
+           cap:int, # most steps the run may take (epochs and max_steps)
+          ) -> int:
+    "Re-plan the step total to what `rate` fits into `seconds_left` (no fewer than the steps taken, at most `cap`); the warmup is re-derived from it."
+    total = max(step, min(cap, step + int(rate * max(seconds_left, 0.))))
+    plan[:] = [total, warmup_steps(cfg, total)]
+    return total
 
 # %% ../nbs/03_train.ipynb #d1546397
 def resolve_amp(amp:str, # 'auto' | 'bf16' | 'fp16' | 'off'
@@ -528,7 +544,7 @@ def _save_latest(model, opt, sched, scaler, state, out, best_value, bad_epochs, 
         st = dict(format=1, step=state.step, epoch=state.epoch, batch=state.batch, optimizer=osd,
                   scheduler=sched.state_dict(), scaler=scaler.state_dict() if scaler else None, rng=[r[0] for r in rngs], epoch_rng=[r[1] for r in rngs],
                   history=state.history.to_dict(), best_value=best_value, bad_epochs=bad_epochs,
-                  world_size=state.world_size, config=cfg)
+                  world_size=state.world_size, config=cfg, plan=[state.total_steps, warmup_steps(state.cfg, state.total_steps)] if state.cfg.max_seconds is not None else None)
         _atomic(out/'latest_state.pt', lambda p: torch.save(st, p))
         state.history.to_json(out/'history.json')
     if state.world_size > 1: dist.barrier()
@@ -547,6 +563,9 @@ def _load_latest(model, opt, sched, scaler, out:Path, rank:int) -> dict:
     return st
 
 # %% ../nbs/03_train.ipynb #62307c14
+_clock = time.perf_counter   # what `max_seconds` is measured with (a test swaps in a fake clock)
+_CAL_SKIP, _CAL_STEPS = 2, 10   # max_seconds: steps left untimed at the start of a run, then steps timed before the first re-plan
+
 def fit(model:nn.Module, # the model; trained in place (sharded in place under FSDP2)
         loss_fn:Callable, # loss_fn(model, batch, state) -> {'loss': Tensor, other components...}
         train_dl:Iterable, # training batches (has len); `make_loader` for exact resume and sharding
@@ -584,8 +603,9 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
     n_batches = len(train_dl)
     if n_batches == 0: raise ValueError("train_dl is empty")
     spe = math.ceil(n_batches / cfg.grad_accum)  # optimiser steps per epoch
-    total = min(cfg.epochs * spe, cfg.max_steps or 10**12)
-    sched = make_scheduler(opt, cfg, total)
+    total = cap = min(cfg.epochs * spe, cfg.max_steps or 10**12)
+    plan = []
+    sched = make_scheduler(opt, cfg, total, plan)
     scaler = torch.amp.GradScaler('cuda') if use_scaler else None
 
     hist, best_value, bad, pending, epoch_rng = History(), math.inf, 0, None, None
@@ -595,6 +615,7 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
         state.step, state.epoch, state.batch = st['step'], st['epoch'], st['batch']
         hist = state.history = History.from_dict(st['history'])
         best_value, bad = st['best_value'], st['bad_epochs']
+        if cfg.max_seconds is not None and st.get('plan'): plan[:] = st['plan']; total = state.total_steps = plan[0]
         pick = lambda l: l[rank] if len(l) == world else l[0]   # same world size: this rank's RNG, else rank 0's
         pending = pick(st['rng']), pick(st['epoch_rng'])
         if rank == 0 and cfg.verbose: print(f"resumed from {out} at epoch {state.epoch}, step {state.step}")
@@ -612,6 +633,17 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
     def _save(): 
         if out is not None: _save_latest(model, opt, sched, scaler, state, out, best_value, bad, epoch_rng)
 
+    t_start, t_cal, s_cal, steps_here = _clock(), None, 0, 0
+    def _timed_plan():   # max_seconds: the step total that the rate measured since calibration began fits into the time left
+        now = _clock()
+        t = replan(plan, cfg, state.step, (state.step - s_cal) / max(now - t_cal, 1e-9), cfg.max_seconds - (now - t_start), cap)
+        if world > 1:    # every rank must stop at the same step: the slowest rank's plan
+            tt = torch.tensor([t], device=device); dist.all_reduce(tt, op=dist.ReduceOp.MIN); t = int(tt)
+            plan[:] = [t, warmup_steps(cfg, t)]
+        state.total_steps = t
+        for g, b, f in zip(opt.param_groups, sched.base_lrs, sched.lr_lambdas): g['lr'] = b * f(sched.last_epoch)  # the next step's lr, re-planned
+        sched._last_lr = [g['lr'] for g in opt.param_groups]
+        return t
     _call('before_fit')
     net.train(); keys = None
     if cfg.patience is not None and bad >= cfg.patience: state.stop, state.stop_reason = True, 'early stopping (before resume)'
@@ -663,6 +695,10 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
             if scaler: scaler.step(opt); scaler.update()
             else: opt.step()
             opt.zero_grad(set_to_none=True); sched.step(); state.step += 1
+            if cfg.max_seconds is not None:   # time the steps after the first few (compilation, caches), then re-plan once
+                steps_here += 1
+                if steps_here == _CAL_SKIP: t_cal, s_cal = _clock(), state.step
+                elif steps_here == _CAL_SKIP + _CAL_STEPS: total = _timed_plan()
             state.metrics = dict(logged, **({'grad_norm': gnorm} if cfg.grad_clip else {}))
             hist.log_step(step=state.step, epoch=state.epoch, lr=state.lr, **state.metrics)
             if state.step % cfg.log_every == 0: bar.set_postfix(loss=f"{logged['loss']:.4g}", lr=f'{state.lr:.2e}')
@@ -688,11 +724,13 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
         else: bad += 1
         if rank == 0 and cfg.verbose: print(f"epoch {state.epoch + 1}/{cfg.epochs}  step {state.step}  {_fmt(row)}  {row['seconds']:.1f}s" + ('  *' if improved else ''))
         if not partial: state.epoch, state.batch = state.epoch + 1, 0
+        if cfg.max_seconds is not None and steps_here > _CAL_SKIP + _CAL_STEPS: total = _timed_plan()   # validation included
         if cfg.patience is not None and bad >= cfg.patience:
             state.stop, state.stop_reason = True, f'early stopping: no improvement for {bad} epochs (best {best_value:.4g})'
         _save()
         _call('after_epoch')
-    hist.stop_reason = state.stop_reason or ('max_steps reached' if state.step >= total and state.epoch < cfg.epochs else 'finished')
+    hist.stop_reason = state.stop_reason or (f'max_seconds ({cfg.max_seconds:g}) reached: {total} of {cap} steps' if total < cap and state.step >= total
+                                             else 'max_steps reached' if state.step >= total and state.epoch < cfg.epochs else 'finished')
     if out is not None and rank == 0: hist.to_json(out/'history.json')
     _call('after_fit')
     return hist
