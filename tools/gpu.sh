@@ -4,6 +4,9 @@
 # Here, once (wheels for what the device image lacks: nbdev, execnb, IPython, open_clip, ipywidgets; ~12 MB, ignored):
 #   bash tools/gpu.sh --wheels
 # Then, through the device tool: run(command="bash tools/gpu.sh nbs/10_shared_latent.ipynb", carry=[".whl"], timeout_s=590)
+# or, to spend the lease on the GPU cells alone (the notebook's CPU-sized cells cost minutes), name them and the
+# cells they need: run(command="bash tools/gpu.sh nbs/10_shared_latent.ipynb 34226344,6d99af53 6d99af53", ...)
+# (cells to run, then the cells whose outputs are written back; tools/run_cells.py)
 # and back here: cp <files_at>/10_shared_latent.ipynb nbs/ && nbdev-clean && git diff --stat
 # The machine's image has torch, torchvision, safetensors, tokenizers, sacrebleu, scikit-learn, matplotlib, tqdm
 # (/work/.library/device/KINDS.md); mmgen itself runs from the checkout through PYTHONPATH.
@@ -18,13 +21,19 @@ if [[ "${1:-}" == "--wheels" ]]; then
   done
   du -sh .whl; exit 0
 fi
-nb="${1:?usage: tools/gpu.sh nbs/NN_name.ipynb | --wheels}"
+nb="${1:?usage: tools/gpu.sh nbs/NN_name.ipynb [CELL_IDS [BACK_IDS]] | --wheels}"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH MPLBACKEND=module://matplotlib_inline.backend_inline
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 start=$(date +%s)
-status=0; nbdev-test --flags cuda --save --cell-timeout 0 "$nb" || status=$?
-echo "nbdev-test --flags cuda: rc $status after $(( $(date +%s) - start )) s"
+status=0
+if [[ -n "${2:-}" ]]; then   # from the notebook's folder, as nbdev-test runs it (its runs/ lands there)
+  (cd "$(dirname "$nb")" && python3 "$OLDPWD/tools/run_cells.py" "$(basename "$nb")" "$2" ${3:+--back "$3"}) || status=$?
+  echo "tools/run_cells.py $2: rc $status after $(( $(date +%s) - start )) s"
+else
+  nbdev-test --flags cuda --save --cell-timeout 0 "$nb" || status=$?
+  echo "nbdev-test --flags cuda: rc $status after $(( $(date +%s) - start )) s"
+fi
 cp "$nb" "${OUT:-/tmp}/"
 # nbdev-test runs a notebook from its own folder, so a cell's runs/ lands beside the notebook
 (cd "$(dirname "$nb")" && cp --parents runs/*/metrics.json runs/*/samples.png "${OUT:-/tmp}/" 2>/dev/null) || true
