@@ -403,6 +403,7 @@ class TrainState:
     batch: int = 0               # micro-batches consumed in the current epoch
     phase: str = 'train'         # 'train' or 'valid'
     lr: float = 0.0              # learning rate of the last step
+    seconds: float = 0.0         # wall time of the run at its last save, resumes included (what `max_seconds` counts)
     metrics: dict = field(default_factory=dict)  # last step's logged values (floats)
     stop: bool = False           # set True (e.g. in a callback) to stop after this step
     stop_reason: str = ''        # why it stopped
@@ -544,7 +545,7 @@ def _save_latest(model, opt, sched, scaler, state, out, best_value, bad_epochs, 
         st = dict(format=1, step=state.step, epoch=state.epoch, batch=state.batch, optimizer=osd,
                   scheduler=sched.state_dict(), scaler=scaler.state_dict() if scaler else None, rng=[r[0] for r in rngs], epoch_rng=[r[1] for r in rngs],
                   history=state.history.to_dict(), best_value=best_value, bad_epochs=bad_epochs,
-                  world_size=state.world_size, config=cfg, plan=[state.total_steps, warmup_steps(state.cfg, state.total_steps)] if state.cfg.max_seconds is not None else None)
+                  world_size=state.world_size, config=cfg, seconds=state.seconds, plan=[state.total_steps, warmup_steps(state.cfg, state.total_steps)] if state.cfg.max_seconds is not None else None)
         _atomic(out/'latest_state.pt', lambda p: torch.save(st, p))
         state.history.to_json(out/'history.json')
     if state.world_size > 1: dist.barrier()
@@ -615,6 +616,7 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
         state.step, state.epoch, state.batch = st['step'], st['epoch'], st['batch']
         hist = state.history = History.from_dict(st['history'])
         best_value, bad = st['best_value'], st['bad_epochs']
+        state.seconds = st.get('seconds', 0.)
         if cfg.max_seconds is not None and st.get('plan'): plan[:] = st['plan']; total = state.total_steps = plan[0]
         pick = lambda l: l[rank] if len(l) == world else l[0]   # same world size: this rank's RNG, else rank 0's
         pending = pick(st['rng']), pick(st['epoch_rng'])
@@ -630,10 +632,11 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
         for cb in cbs:
             f = getattr(cb, ev, None)
             if f: f(state)
-    def _save(): 
+    def _save():
+        state.seconds = _clock() - t_start
         if out is not None: _save_latest(model, opt, sched, scaler, state, out, best_value, bad, epoch_rng)
 
-    t_start, t_cal, s_cal, steps_here = _clock(), None, 0, 0
+    t_start, t_cal, s_cal, steps_here = _clock() - state.seconds, None, 0, 0   # a resumed run continues the saved run's clock
     def _timed_plan():   # max_seconds: the step total that the rate measured since calibration began fits into the time left
         now = _clock()
         t = replan(plan, cfg, state.step, (state.step - s_cal) / max(now - t_cal, 1e-9), cfg.max_seconds - (now - t_start), cap)
