@@ -57,8 +57,8 @@ __all__ = ['PARITY_CFG', 'to_device', 'TrainConfig', 'param_groups', 'make_optim
            'dist_info', 'make_loader', 'model_state', 'save_weights', 'weights_diff', 'load_weights',
            'weights_metadata', 'rng_state', 'set_rng_state', 'History', 'TrainState', 'Callback', 'TensorBoardLogger',
            'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'frozen',
-           'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'dist_check',
-           'main']
+           'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
+           'dist_check', 'main']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -883,11 +883,25 @@ class StopAt(Callback):
     def after_step(self, state):
         if state.step == self.at: state.stop = True
 
+def budget_run(batch_size:int, # per-process batch
+               rate:float, # fake 'seconds' that pass per loss evaluation
+               max_seconds:float=40, # the run's budget, on that clock
+               epochs:int=20, # without the budget: 8 steps an epoch at a global batch of 8
+              ) -> History:
+    "The parity task under `max_seconds`, timed by a fake clock that advances `rate` per loss evaluation (the run's time is a count of its steps)."
+    global _clock
+    model, tdl, vdl, lf = parity_task(batch_size)
+    real, t = _clock, [0.]
+    def timed(m, b, s): t[0] += rate; return lf(m, b, s)
+    _clock = lambda: t[0]
+    try: return fit(model, timed, tdl, vdl, TrainConfig(**{**PARITY_CFG, 'epochs': epochs}, max_seconds=max_seconds))
+    finally: _clock = real
+
 def dist_check(out_dir:str|Path, # one sub-folder per run is written here
                local_batch:int=4, # per-rank batch
                stop_at:int=5, # step at which the resumed runs are interrupted
               ):
-    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed (call on every rank)."
+    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
     rank, world = init_distributed()
     out = Path(out_dir)
     for mode in ('ddp', 'fsdp'):
@@ -901,6 +915,9 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
         if world > 1: dist.barrier()
         model, tdl, vdl, lf = parity_task(local_batch, init_seed=1)   # other weights: the checkpoint must overwrite them
         fit(model, lf, tdl, vdl, cfg, resume=True)
+    h = budget_run(local_batch, rate=rank + 1)   # alone, rank 0 would plan about twice rank 1's steps: every rank must take one plan
+    (out/'ddp_budget').mkdir(parents=True, exist_ok=True)
+    (out/'ddp_budget'/f'rank{rank}.json').write_text(json.dumps(dict(losses=h.losses, lrs=[r['lr'] for r in h.steps], stop_reason=h.stop_reason)))
     if rank == 0: print(f'dist_check: {world} ranks x batch {local_batch}, runs in {out}')
 
 def main(argv:list[str]|None=None):

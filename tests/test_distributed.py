@@ -3,15 +3,16 @@
 `python -m mmgen.train --dist-check OUT` (launched here by torchrun) trains `mmgen.train.parity_task` four ways on
 2 ranks of batch 4: DDP, FSDP2, and each interrupted after 5 steps and resumed. Each must equal a single process
 with batch 8 (same global batch, same sample order) within 1e-5, step by step and in its final weights, and its
-checkpoints must load into a plain single-process model.
+checkpoints must load into a plain single-process model. A fifth run, under `max_seconds` with a fake clock that runs
+at a different rate on each rank, must end every rank at the slowest rank's plan.
 """
-import os, shutil, socket, subprocess, sys
+import json, os, shutil, socket, subprocess, sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest, torch
 
-from mmgen.train import PARITY_CFG, History, ParityNet, TrainConfig, fit, load_weights, parity_task
+from mmgen.train import PARITY_CFG, History, ParityNet, TrainConfig, budget_run, fit, load_weights, parity_task
 
 TOL = 1e-5
 RUNS = ['ddp', 'fsdp', 'ddp_resume', 'fsdp_resume']
@@ -101,3 +102,15 @@ def test_captioner_fsdp2_from_the_command_line(tmp_path):
     m = json.loads((tmp_path/'metrics.json').read_text())
     assert m['epochs'] == 2 and m['last_train_loss'] < m['first_loss'], m
     assert (tmp_path/'best.safetensors').exists() and (tmp_path/'samples.png').exists()
+
+
+def test_budget_takes_the_slowest_plan(dist_runs):
+    "max_seconds under DDP: rank r's clock counts r + 1 per loss evaluation; both ranks end where rank 1 alone would, with its schedule."
+    torch.set_num_threads(1)
+    r0, r1 = (json.loads((dist_runs/'ddp_budget'/f'rank{r}.json').read_text()) for r in (0, 1))
+    slow, fast = budget_run(8, rate=2), budget_run(8, rate=1)
+    assert len(r0['lrs']) == len(r1['lrs']) == len(slow.steps) < len(fast.steps), (len(r0['lrs']), len(r1['lrs']), len(slow.steps), len(fast.steps))
+    _close(r0['lrs'], [r['lr'] for r in slow.steps], 'rank 0 learning rates')
+    _close(r1['lrs'], r0['lrs'], 'rank 1 learning rates')
+    _close(r0['losses'], slow.losses, 'per-step train loss')
+    assert r0['stop_reason'] == r1['stop_reason'] == slow.stop_reason, (r0['stop_reason'], slow.stop_reason)
