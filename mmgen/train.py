@@ -645,7 +645,6 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
             plan[:] = [t, warmup_steps(cfg, t)]
         state.total_steps = t
         for g, b, f in zip(opt.param_groups, sched.base_lrs, sched.lr_lambdas): g['lr'] = b * f(sched.last_epoch)  # the next step's lr, re-planned
-        sched._last_lr = [g['lr'] for g in opt.param_groups]
         return t
     _call('before_fit')
     net.train(); keys = None
@@ -694,7 +693,7 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
                 if out is not None and rank == 0: hist.to_json(out/'history.json')
                 raise NonFiniteLossError(f"{hist.stop_reason} (components: {logged}); training stopped before the update; {kept}. "
                                          "Try a lower lr, grad_clip, or amp='off'.", hist)
-            state.lr = sched.get_last_lr()[0]
+            state.lr = opt.param_groups[0]['lr']   # the lr this step uses (a re-plan sets it between scheduler steps)
             if scaler: scaler.step(opt); scaler.update()
             else: opt.step()
             opt.zero_grad(set_to_none=True); sched.step(); state.step += 1
