@@ -56,7 +56,7 @@ __all__ = ['PARITY_CFG', 'to_device', 'TrainConfig', 'param_groups', 'make_optim
            'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks',
            'dist_info', 'make_loader', 'model_state', 'save_weights', 'weights_diff', 'load_weights',
            'weights_metadata', 'rng_state', 'set_rng_state', 'History', 'TrainState', 'Callback', 'TensorBoardLogger',
-           'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'frozen',
+           'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'frozen', 'fake_clock',
            'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
            'dist_check', 'main']
 
@@ -763,6 +763,18 @@ def frozen(*modules:nn.Module):
     finally:
         for p, f in zip(params, flags): p.requires_grad_(f)
 
+# %% ../nbs/03_train.ipynb #f4c1a7e2
+@contextlib.contextmanager
+def fake_clock(rate:float=1., # fake 'seconds' that each `tick()` adds
+              ):
+    "Swap the clock `max_seconds` is measured with for one that moves only when the `tick` it yields is called: a run that ticks once per loss evaluation lasts its step count × `rate`."
+    global _clock
+    real, t = _clock, [0.]
+    def tick(): t[0] += rate
+    _clock = lambda: t[0]
+    try: yield tick
+    finally: _clock = real
+
 # %% ../nbs/03_train.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
     "A generated RGB picture (3, size, size) in [0, 1]: rings, diagonal stripes and a gradient disc."
@@ -888,13 +900,10 @@ def budget_run(batch_size:int, # per-process batch
                epochs:int=20, # without the budget: 8 steps an epoch at a global batch of 8
               ) -> History:
     "The parity task under `max_seconds`, timed by a fake clock that advances `rate` per loss evaluation (the run's time is a count of its steps)."
-    global _clock
     model, tdl, vdl, lf = parity_task(batch_size)
-    real, t = _clock, [0.]
-    def timed(m, b, s): t[0] += rate; return lf(m, b, s)
-    _clock = lambda: t[0]
-    try: return fit(model, timed, tdl, vdl, TrainConfig(**{**PARITY_CFG, 'epochs': epochs}, max_seconds=max_seconds))
-    finally: _clock = real
+    with fake_clock(rate) as tick:
+        def timed(m, b, s): tick(); return lf(m, b, s)
+        return fit(model, timed, tdl, vdl, TrainConfig(**{**PARITY_CFG, 'epochs': epochs}, max_seconds=max_seconds))
 
 def dist_check(out_dir:str|Path, # one sub-folder per run is written here
                local_batch:int=4, # per-rank batch
