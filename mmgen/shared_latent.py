@@ -3,12 +3,12 @@
 `train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: it
 trains a preset (`smoke` under `IN_TEST`, `cpu` by default: 64 px, 4.5M parameters; `full` with `full=True`: the
 seed-sized corrected design, 52M parameters, or the seed's own with `literal=True`) on Shapes, fine-tunes its
-image decoder on the frozen latents, fits the caption → image prior and an image refiner, and writes `best.safetensors`, `tokenizer.json`, `config.json`, `history.json`,
-`prior/`, `refiner/`, `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
+image decoder on the frozen latents, fits the caption → image prior and (by default only in the `smoke` and `full` presets) an image refiner, and writes `best.safetensors`, `tokenizer.json`, `config.json`, `history.json`,
+`prior/`, `refiner/` (when fitted), `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
 `load_shared_latent(out_dir)` gives back `(model, tokenizer)`, `load_prior(out_dir / 'prior')` the prior,
 `load_refiner(out_dir / 'refiner')` the refiner.
-Keyword overrides name fields of `SharedLatentConfig`. `budget_s` bounds the four training stages' wall time
-(shared out by `BUDGET_SHARES`; each re-plans its steps and schedule to end on time, `TrainConfig.max_seconds`), so a
+Keyword overrides name fields of `SharedLatentConfig`. `budget_s` bounds the training stages' wall time
+(shared out by `BUDGET_SHARES` among the stages that run; each re-plans its steps and schedule to end on time, `TrainConfig.max_seconds`), so a
 run fits a GPU lease or a Kaggle session: `mmgen train shared-latent --full --set budget_s=600`.
 
 - `SharedLatentConfig.seed_literal(variant)` is the seed's specification as written (its decoder's first Linear
@@ -57,7 +57,7 @@ from .losses import clip_loss
 from .train import fit, TrainConfig, History, EMA, frozen, load_weights, save_weights
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'BUDGET_SHARES',
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'GOALS', 'BUDGET_SHARES',
            'SharedLatentConfig', 'ImageEncoder', 'AddCoords', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
            'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'n_params',
            'component_params', 'meta_model', 'md_table', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark',
@@ -69,7 +69,8 @@ __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 
            'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations',
            'evaluate', 'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss',
            'finetune_decoder', 'smoke_config', 'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner',
-           'load_refiner', 'refine_images', 'show_results', 'show_path', 'cpu_config', 'load_shared_latent', 'train']
+           'load_refiner', 'refine_images', 'show_results', 'show_path', 'goals_table', 'cpu_config',
+           'load_shared_latent', 'fresh_scenes', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -1056,6 +1057,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      batch_size:int=32, # batch
                      w_feat:float=1., # weight of `feature_loss` through the frozen encoder (0: reconstruction alone)
                      device:str|None=None, progress:bool=True,
+                     num_workers:int|None=None, # DataLoader workers rendering/reading scenes (None: 0 on the CPU, which needs its cores for the steps; up to 8 on a GPU)
                      max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
@@ -1068,7 +1070,9 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
         if w_feat: d['feat'] = feature_loss(enc, y, x)
         return dict(loss=d['recon'] + w_feat * d.get('feat', 0.), **d)
     collate = caption_collate()
-    train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
+    if num_workers is None: num_workers = min(8, (os.cpu_count() or 1) - 1) if default_device(device).type == 'cuda' else 0
+    train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
+                          num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
                        grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds)
@@ -1259,6 +1263,20 @@ def show_path(model:SharedLatentModel, tok, z_a:torch.Tensor, z_b:torch.Tensor, 
     fig.tight_layout(); plt.close(fig)
     return fig
 
+# %% ../nbs/10_shared_latent.ipynb #c0a15e7d
+GOALS = {'caption_exact': 0.8, 'i2t_R@1': 0.8, 't2i_R@1': 0.8, 'i2t_R@1_content': 0.8, 't2i_R@1_content': 0.8,
+         't2i_objects': 0.7, 't2i_best_objects': 0.7, 'refined_t2i_best_objects': 0.7}   # the issue's goals, on held-out Shapes
+
+def goals_table(m:dict, # metrics that `train` returns (and writes to metrics.json)
+                goals:dict=GOALS, # metric -> the least it should reach
+               ):
+    "Each goal beside the run's figure (goals it has no figure for are left out), then its PSNR and the objects found in its reconstructions."
+    note = lambda k: f"tie ceiling {m[k + '_ceiling']:.1%}" if k + '_ceiling' in m else ''
+    rows = [[k, f"{m[k]:.1%}", f"≥ {g:.0%}", 'met' if m[k] >= g else 'NOT met', note(k)] for k, g in goals.items() if k in m]
+    rows += [['psnr', f"{m['psnr']:.2f} dB", '', '', ''],
+             ['recon_objects', f"{m['recon_objects']:.1%}", '', '', 'what the decoder draws from image latents']]
+    return md_table(rows, [f"held-out metric ({m['n']} scenes, {m['device']})", 'value', 'goal', '', 'note'])
+
 # %% ../nbs/10_shared_latent.ipynb #1db31b04
 def cpu_config(**kw) -> SharedLatentConfig:
     "The corrected design at a CPU-friendly size: 64 px, text width 128, a 256-wide image decoder, 4.5M parameters."
@@ -1281,6 +1299,13 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
     load_weights(model, out / weights)
     return model.to(device).eval(), tok
 
+def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
+                 img_size:int, max_objects:int=3,
+                 start:int=10**7, # first Shapes index: past every split `shapes_data` makes (they start at 0)
+                ) -> Shapes:
+    "Shapes rendered on the fly from index `start` on: scenes no split holds, none read twice by a stage of `n` samples."
+    return Shapes(n, size=img_size, seed=0, start=start, max_objects=max_objects, order='reading')
+
 BUDGET_SHARES = dict(joint=0.45, decoder=0.25, prior=0.1, refiner=0.2)   # how `train(budget_s=...)` shares its time out
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes')
@@ -1295,15 +1320,16 @@ def train(out_dir:str|Path, # output folder
           max_objects:int=3, # shapes per scene: 1..max_objects
           device:str|None=None, # default: the best available
           progress:bool=True, # progress bars
-          decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 8000 CPU / 8000 full; 0: none)
+          decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 8000 CPU / 20000 full; 0: none)
+          decoder_fresh:bool=True, # the decoder stage reads a newly rendered scene for every sample (Shapes from index 10**7, disjoint from the splits) instead of cycling the training split
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 3000 CPU / 5000 full; 0: none)
-          refiner_steps:int|None=None, # steps of the `ImageRefiner` on the decoder's images (default 20 smoke / 3000 CPU / 5000 full; 0: none)
+          refiner_steps:int|None=None, # steps of the `ImageRefiner` on the decoder's images (default 20 smoke / 0 CPU / 5000 full; 0: none)
           refine_guidance:float=REFINE_GUIDANCE, # its classifier-free guidance on the latent, when sampling
           candidates:int|None=None, # caption → image is also scored as the `best_of` this many prior draws (default 4 smoke / 32 CPU / 32 full; 1: off)
-          budget_s:float|None=None, # wall-clock budget of the four training stages, shared out by `BUDGET_SHARES`: each ends early, its schedule re-planned (None: the step counts decide)
+          budget_s:float|None=None, # wall-clock budget of the training stages, shared out by `BUDGET_SHARES` among those that run: each ends early, its schedule re-planned (None: the step counts decide)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
-    "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior and its image refiner; evaluate on held-out scenes; write weights, metrics and samples."
+    "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior and (with `refiner_steps`) its image refiner; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = default_device(device)
@@ -1320,21 +1346,23 @@ def train(out_dir:str|Path, # output folder
         n_train, n_eval = n_train or (384 if test else 4000), n_eval or (64 if test else 400)
     set_seed(0)
     splits = shapes_data(cfg.img_size, n_train, n_eval // 2, n_eval, max_objects=max_objects, cache_dir=out / 'cache')
-    secs = lambda stage: None if budget_s is None else budget_s * BUDGET_SHARES[stage]
+    decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 20000}[preset] if decoder_steps is None else decoder_steps
+    prior_steps = {'smoke': 100, 'cpu': 3000, 'full': 5000}[preset] if prior_steps is None else prior_steps
+    refiner_steps = {'smoke': 20, 'cpu': 0, 'full': 5000}[preset] if refiner_steps is None else refiner_steps
+    runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps, refiner=refiner_steps)   # a stage that does not run leaves its share to the others
+    secs = lambda stage: None if budget_s is None else budget_s * BUDGET_SHARES[stage] / sum(v for k, v in BUDGET_SHARES.items() if runs[k])
     model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'))
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
-    decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 8000}[preset] if decoder_steps is None else decoder_steps
     if decoder_steps:
-        dhist = finetune_decoder(model, splits, decoder_steps, device=str(dev), progress=progress, max_seconds=secs('decoder'))
+        dsplits = dict(splits, train=fresh_scenes(decoder_steps * 32, cfg.img_size, max_objects)) if decoder_fresh else splits
+        dhist = finetune_decoder(model, dsplits, decoder_steps, device=str(dev), progress=progress, max_seconds=secs('decoder'))
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
         save_weights(model, out / 'best.safetensors', dict(stage='finetune_decoder', steps=decoder_steps))
     t_dec = time.time() - t0 - t_train
-    prior_steps = {'smoke': 100, 'cpu': 3000, 'full': 5000}[preset] if prior_steps is None else prior_steps
     prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior')) if prior_steps else (None, None)
     prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
-    refiner_steps = {'smoke': 20, 'cpu': 3000, 'full': 5000}[preset] if refiner_steps is None else refiner_steps
     refiner, rhist = fit_refiner(model, splits, refiner_steps, out_dir=out / 'refiner', device=str(dev), progress=progress, max_seconds=secs('refiner')) if refiner_steps else (None, None)
     refiner_steps = len(rhist.steps) if rhist else 0
     t_refiner = time.time() - t0 - t_train - t_dec - t_prior
@@ -1346,7 +1374,7 @@ def train(out_dir:str|Path, # output folder
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *((600, 200) if preset == 'smoke' else (2500, 500)))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
-                   decoder_steps=decoder_steps, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
+                   decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
                    refiner_steps=refiner_steps, refiner_seconds=t_refiner, refine_guidance=refine_guidance,
                    classifier=classifier_accuracy(clf, test),
                    classifier_blurred=classifier_accuracy(clf, dict(test, image=blur_images(test['image'], 1.))), **metrics, **{f'probe_{k}': v for k, v in probe.items()},
