@@ -3,10 +3,11 @@
 `train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: it
 trains a preset (`smoke` under `IN_TEST`, `cpu` by default: 64 px, 4.5M parameters; `full` with `full=True`: the
 seed-sized corrected design, 52M parameters, or the seed's own with `literal=True`) on Shapes, fine-tunes its
-image decoder on the frozen latents, fits the caption → image prior and (by default only in the `smoke` and `full` presets) an image refiner, and writes `best.safetensors`, `tokenizer.json`, `config.json`, `history.json`,
-`prior/`, `refiner/` (when fitted), `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
+image decoder on the frozen latents, fits the caption → image prior, (by default only in the `smoke` and `full` presets) an image refiner
+and (opt-in, `judge_steps`) two `CaptionJudge`s, and writes `best.safetensors`, `tokenizer.json`, `config.json`, `history.json`,
+`prior/`, `refiner/` and `judge_recon/`, `judge_degrade/` (when fitted), `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
 `load_shared_latent(out_dir)` gives back `(model, tokenizer)`, `load_prior(out_dir / 'prior')` the prior,
-`load_refiner(out_dir / 'refiner')` the refiner.
+`load_refiner(out_dir / 'refiner')` the refiner, `load_judge(out_dir / 'judge_recon', model)` a judge.
 Keyword overrides name fields of `SharedLatentConfig`. `budget_s` bounds the training stages' wall time
 (shared out by `BUDGET_SHARES` among the stages that run; each re-plans its steps and schedule to end on time, `TrainConfig.max_seconds`), so a
 run fits a GPU lease or a Kaggle session: `mmgen train shared-latent --full --set budget_s=600`.
@@ -22,11 +23,13 @@ run fits a GPU lease or a Kaggle session: `mmgen train shared-latent --full --se
 - `LatentPrior`, `fit_prior`, `prior_latents`: caption → image latents by conditional flow matching, with
   classifier-free guidance; `prior_candidates` draws several per caption and `best_of` keeps the one whose decoded
   image the model itself reads as most like the caption (`rerank_scores`: contrastive similarity and caption
-  log-likelihood of the re-encoded image).
+  log-likelihood of the re-encoded image), joined by the readings of `judges` if given.
+- `CaptionJudge`, `fit_judge`, `judge_scores`: a contrastive reader of generated pictures trained apart from the model's
+  image encoder, on what its decoder draws, with NegCLIP hard negatives (`hard_negatives`), that `best_of` consults.
 - `ImageRefiner`, `fit_refiner`, `refine_images`: a third stage, a conditional flow over the residual between a
   scene and the decoder's drawing of its latent (DiffuseVAE's idea), which turns the decoder's blobs into outlines.
 - `evaluate` scores a model on held-out Shapes: PSNR, caption exact match, R@k (plain, and counting every caption
-  that describes the image exactly), and caption → image (one draw, and the best of `candidates`) read by `AttributeClassifier`, one report per object, trained on renders that
+  that describes the image exactly), and caption → image (one draw, the best of `candidates` by the model's own reading, and with `judges` by theirs too) read by `AttributeClassifier`, one report per object, trained on renders that
   `degrade` blurs and noises so that it reads soft drawings too (`blur_images` for a fixed blur); `latent_probe` reads a lone
   object's shape, colour and size linearly from image latents.
 - `interpolate(z_a, z_b, steps)` and `decode_path` walk the latent space (the explorers notebook builds on them).
@@ -37,10 +40,10 @@ Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 
 # %% ../nbs/10_shared_latent.ipynb #5f9cfe5f
 from __future__ import annotations
-import math, json, time, os
+import math, json, time, os, random
 from dataclasses import dataclass, field, fields, replace, asdict
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -49,7 +52,7 @@ import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, smoke, config_dict, register_system
 from .data import (Shapes, CaptionFolder, shapes_splits, caption_collate, show_batch, parse_caption, score_caption, relation,
-                        relation_holds, cache_dataset, to_uint8, SHAPES, COLORS, SIZES)
+                        relation_holds, cache_dataset, to_uint8, SHAPES, COLORS, SIZES, _OBJ_RE)
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
@@ -57,20 +60,20 @@ from .losses import clip_loss
 from .train import fit, TrainConfig, History, EMA, frozen, load_weights, save_weights
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'GOALS', 'BUDGET_SHARES',
-           'SharedLatentConfig', 'ImageEncoder', 'AddCoords', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
-           'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'n_params',
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'OWN_SCORES', 'GOALS',
+           'BUDGET_SHARES', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords', 'ImageDecoder', 'TextLatentEncoder',
+           'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'n_params',
            'component_params', 'meta_model', 'md_table', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark',
            'AttributeClassifier', 'attr_targets', 'attribute_loss', 'predict_objects', 'score_objects',
            'with_relations', 'stack_items', 'blur_images', 'degrade', 'train_attribute_classifier',
            'classifier_accuracy', 'flow_path', 'time_features', 'euler_flow', 'drop_condition', 'guided', 'LatentPrior',
            'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents',
-           'rerank_scores', 'rerank_total', 'best_of', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr',
-           'latent_probe', 'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations',
-           'evaluate', 'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss',
-           'finetune_decoder', 'smoke_config', 'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner',
-           'load_refiner', 'refine_images', 'show_results', 'show_path', 'goals_table', 'cpu_config',
-           'load_shared_latent', 'fresh_scenes', 'train']
+           'rerank_scores', 'rerank_total', 'best_of', 'hard_negatives', 'CaptionJudge', 'judge_loss', 'fit_judge',
+           'load_judge', 'judge_scores', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe',
+           'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations', 'evaluate',
+           'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder',
+           'smoke_config', 'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images',
+           'show_results', 'show_path', 'goals_table', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -779,19 +782,23 @@ def prior_latents(prior:LatentPrior, model:SharedLatentModel, tok, captions:list
 @torch.no_grad()
 def rerank_scores(model:SharedLatentModel, tok, captions:list[str],
                   z:torch.Tensor, # (N,latent_dim) one latent per caption
-                  batch_size:int=256) -> dict:
-    "The model's own reading of the image decoded from each latent, re-encoded: 'contrastive', its cosine with the caption (the features InfoNCE and retrieval compare), and 'caption_logp', the caption decoder's log-likelihood of the caption; (N,) each."
+                  batch_size:int=256,
+                  judges:Sequence=(), # `CaptionJudge`s that also read each decoded image: 'judge_0', 'judge_1', …
+                 ) -> dict:
+    "The model's own reading of the image decoded from each latent, re-encoded: 'contrastive', its cosine with the caption (the features InfoNCE and retrieval compare), and 'caption_logp', the caption decoder's log-likelihood of the caption; with `judges`, each judge's cosine of the image with the caption; (N,) each."
     model.eval(); dev = next(model.parameters()).device
-    sim, logp = [], []
+    sim, logp, js = [], [], [[] for _ in judges]
     for s in range(0, len(captions), batch_size):
         ids, pad = (t.to(dev) for t in tok(captions[s:s + batch_size], model.cfg.max_len))
-        z2 = model.encode_image(model.decode_image(z[s:s + batch_size].to(dev)))
+        img = model.decode_image(z[s:s + batch_size].to(dev))
+        z2 = model.encode_image(img)
         fi, ft = model.contrastive_features(z2, model.encode_text(ids, pad))
         logits = model.text_decoder(z2, ids[:, :-1], pad[:, :-1])
         tgt = ids[:, 1:].masked_fill(pad[:, 1:], -100)
         logp.append(-F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=-100, reduction='none').sum(1).cpu())
         sim.append((fi * ft).sum(-1).cpu())
-    return dict(contrastive=torch.cat(sim), caption_logp=torch.cat(logp))
+        for j, out in zip(judges, js): out.append(judge_scores(j, tok, captions[s:s + batch_size], img.float()))
+    return dict(contrastive=torch.cat(sim), caption_logp=torch.cat(logp), **{f'judge_{i}': torch.cat(o) for i, o in enumerate(js)})
 
 def _standardise(a:torch.Tensor) -> torch.Tensor:  # (N,K) -> (N,K): each row to mean 0, std 1 (zeros for K = 1)
     "Each row to mean 0 and std 1, in float64; a row whose spread is under 1e-4 of its size (float32 noise, not a ranking) is divided by that floor instead."
@@ -799,20 +806,132 @@ def _standardise(a:torch.Tensor) -> torch.Tensor:  # (N,K) -> (N,K): each row to
     if a.shape[1] < 2: return torch.zeros_like(a)
     return (a - a.mean(1, keepdim=True)) / a.std(1, keepdim=True).clamp_min(1e-4 * a.abs().mean(1, keepdim=True) + 1e-12)
 
-def rerank_total(scores:dict) -> torch.Tensor:  # `rerank_scores` as (N,K) tensors -> (N,K)
-    "What `best_of` maximises: the two scores, each standardised over a caption's K candidates, summed."
-    return _standardise(scores['contrastive']) + _standardise(scores['caption_logp'])
+OWN_SCORES = ('contrastive', 'caption_logp')   # the model's own reading of a draw, in `rerank_scores`
+
+def rerank_total(scores:dict, # `rerank_scores` as (N,K) tensors (a 'total' key is ignored)
+                 keys:Sequence[str]|None=None, # which scores to sum (default: all of them)
+                ) -> torch.Tensor:  # (N,K)
+    "What `best_of` maximises: the scores, each standardised over a caption's K candidates, summed with equal weights."
+    keys = [k for k in scores if k != 'total'] if keys is None else keys
+    return sum(_standardise(scores[k]) for k in keys)
 
 def best_of(model:SharedLatentModel, tok, captions:list[str],
             z:torch.Tensor, # (N,K,latent_dim) K candidate latents per caption
-            batch_size:int=256) -> tuple:
-    "Per caption, the candidate whose decoded image the model reads as most like the caption (both `rerank_scores`, each standardised over the K): (N,latent_dim) latents, (N,) indices, (N,K) scores."
+            batch_size:int=256,
+            judges:Sequence=(), # `CaptionJudge`s whose readings join the model's own (`rerank_scores`)
+           ) -> tuple:
+    "Per caption, the candidate whose decoded image reads as most like the caption (every `rerank_scores` score, each standardised over the K, summed): (N,latent_dim) latents, (N,) indices, (N,K) scores."
     N, K, D = z.shape
-    sc = rerank_scores(model, tok, [c for c in captions for _ in range(K)], z.reshape(N * K, D), batch_size)
+    sc = rerank_scores(model, tok, [c for c in captions for _ in range(K)], z.reshape(N * K, D), batch_size, judges)
     sc = {k: v.view(N, K) for k, v in sc.items()}
     total = rerank_total(sc)
     idx = total.argmax(1)
     return z[torch.arange(N), idx], idx, dict(sc, total=total)
+
+# %% ../nbs/10_shared_latent.ipynb #9f4d2c68
+def hard_negatives(caption:str, # a Shapes caption
+                   n:int, # how many
+                   rng:random.Random, # the draws
+                  ) -> list[str]:
+    "`n` distinct captions that each say one thing differently from `caption`: one object's shape, colour or size changed, or two objects' shapes swapped (NegCLIP's hard negatives, Yuksekgonul et al. 2023)."
+    ms, out = list(_OBJ_RE.finditer(caption)), []
+    if not ms: raise ValueError(f"hard_negatives needs a Shapes caption ('a <size> <colour> <shape>' …), got {caption!r}")
+    kinds = ['shape', 'shape', 'color', 'size'] + ['swap'] * (len(ms) > 1 and ms[0][3] != ms[1][3])
+    while len(out) < n:
+        kind = rng.choice(kinds)
+        if kind == 'swap': a, b = ms[:2]; s = caption[:a.start(3)] + b[3] + caption[a.end(3):b.start(3)] + a[3] + caption[b.end(3):]
+        else:
+            m, g = rng.choice(ms), ('size', 'color', 'shape').index(kind) + 1
+            s = caption[:m.start(g)] + rng.choice([w for w in (SIZES, COLORS, SHAPES)[g - 1] if w != m[g]]) + caption[m.end(g):]
+        if s not in out: out.append(s)
+    return out
+
+class CaptionJudge(nn.Module):
+    "A contrastive reader of generated pictures that owes nothing to the model's image encoder: a fresh `ImageEncoder` and a text encoder (a copy of the model's, to start), compared by cosine."
+    def __init__(self, cfg:SharedLatentConfig, pad_id:int=0):
+        super().__init__()
+        self.cfg = cfg
+        self.image_encoder, self.text_encoder = ImageEncoder(cfg), TextLatentEncoder(cfg, pad_id)
+        bn = lambda: nn.BatchNorm1d(cfg.latent_dim, affine=False) if cfg.center_latents else nn.Identity()
+        self.img_center, self.txt_center = bn(), bn()
+        self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))   # CLIP's learnt temperature
+
+    @classmethod
+    def from_model(cls, model:SharedLatentModel) -> 'CaptionJudge':
+        "A judge whose text side starts as a copy of `model`'s (its image side is new)."
+        j = cls(model.cfg, model.pad_id)
+        for name in ('text_encoder', 'img_center', 'txt_center'): getattr(j, name).load_state_dict(getattr(model, name).state_dict())
+        return j.to(next(model.parameters()).device)
+
+    def image_features(self, x:torch.Tensor) -> torch.Tensor: return F.normalize(self.img_center(self.image_encoder(x).float()), dim=-1)  # (B,3,H,W) -> (B,D)
+    def text_features(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,D)
+        return F.normalize(self.txt_center(self.text_encoder(tokens, pad_mask).float()), dim=-1)
+
+def judge_loss(judge:CaptionJudge, images:torch.Tensor, # (B,3,H,W)
+               tokens:torch.Tensor, pad_mask:torch.Tensor, # (B·(1+h),T): the B true captions, then h hard negatives of each
+              ) -> torch.Tensor:
+    "NegCLIP's InfoNCE: each image against all B·(1+h) captions (its own, the batch's others, every hard negative); each true caption against the B images."
+    fi, ft = judge.image_features(images), judge.text_features(tokens, pad_mask)
+    B = fi.shape[0]
+    L = judge.log_scale.exp().clamp(max=100) * fi @ ft.T   # (B, B·(1+h))
+    y = torch.arange(B, device=L.device)
+    return (F.cross_entropy(L, y) + F.cross_entropy(L[:, :B].T, y)) / 2
+
+def fit_judge(model:SharedLatentModel, # trained model (frozen here): its decoder draws what the judge learns to read
+              tok, # its tokenizer
+              splits:dict, # 'train' and 'valid' Shapes datasets with image / caption
+              steps:int=2000, # optimiser steps
+              images:str='recon', # what the judge reads: 'recon' the decoder's reconstructions of the training images, 'degrade' the images blurred and noised (`degrade`)
+              negatives:int=4, # hard negatives per caption (`hard_negatives`)
+              batch_size:int=64, lr:float=1e-3, weight_decay:float=0.01, seed:int=0,
+              out_dir:str|Path|None=None, # weights, config and history (None: nothing written)
+              device:str|None=None, progress:bool=True,
+              max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`)
+             ) -> tuple:
+    "Train a `CaptionJudge` with NegCLIP hard negatives on what the frozen model's decoder draws; returns (judge, History)."
+    if images not in ('recon', 'degrade'): raise ValueError(f"images must be 'recon' or 'degrade', got {images!r}")
+    dev = default_device(device)
+    model.to(dev).eval(); set_seed(seed)
+    judge, rng, collate = CaptionJudge.from_model(model).to(dev), random.Random(seed), caption_collate()
+    def view(x):   # what the judge reads in place of the real image
+        if images == 'degrade': return degrade(x)
+        with torch.no_grad(): return model.decode_image(model.encode_image(x)).float()
+    def loss_fn(j, batch, state=None):
+        caps = batch['caption']
+        ids, pad = tok(caps + [h for c in caps for h in hard_negatives(c, negatives, rng)], model.cfg.max_len)
+        return dict(loss=judge_loss(j, view(batch['image']), ids.to(dev), pad.to(dev)))
+    train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
+    valid_dl = DataLoader(splits['valid'], batch_size=batch_size, drop_last=True, collate_fn=collate)
+    tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=weight_decay, warmup_frac=0.05,
+                       grad_clip=1.0, amp='off', device=str(dev), progress=progress, verbose=False, log_every=50, max_seconds=max_seconds)
+    with frozen(model): hist = fit(judge, loss_fn, train_dl, valid_dl, tcfg)
+    if out_dir is not None:
+        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+        save_weights(judge, out / 'judge.safetensors', dict(steps=len(hist.steps), images=images))
+        hist.to_json(out / 'history.json')
+        (out / 'judge_config.json').write_text(json.dumps(dict(images=images, negatives=negatives, pad_id=model.pad_id)))
+    return judge.eval(), hist
+
+def load_judge(out_dir:str|Path, # folder written by `fit_judge` (`train` writes out_dir/'judge_recon' …)
+               model:SharedLatentModel, # the model it judges for (its config)
+               weights:str='judge.safetensors', device='cpu') -> CaptionJudge:
+    "A trained `CaptionJudge` from its folder."
+    cfg = json.loads((Path(out_dir) / 'judge_config.json').read_text())
+    judge = CaptionJudge(model.cfg, cfg['pad_id'])
+    load_weights(judge, Path(out_dir) / weights)
+    return judge.to(device).eval()
+
+@torch.no_grad()
+def judge_scores(judge:CaptionJudge, tok, captions:list[str],
+                 images:torch.Tensor, # (N,3,H,W): one picture per caption
+                 batch_size:int=256) -> torch.Tensor:
+    "(N,): the judge's cosine between each picture and its caption."
+    judge.eval(); dev = next(judge.parameters()).device
+    out = []
+    for s in range(0, len(captions), batch_size):
+        ids, pad = (t.to(dev) for t in tok(captions[s:s + batch_size], judge.cfg.max_len))
+        out.append((judge.image_features(images[s:s + batch_size].to(dev)) * judge.text_features(ids, pad)).sum(-1).cpu())
+    return torch.cat(out)
 
 # %% ../nbs/10_shared_latent.ipynb #6d032609
 def retrieval_recall(z_img:torch.Tensor, # (N,D) image latents
@@ -929,6 +1048,7 @@ def evaluate(model:SharedLatentModel, # trained model
              prior:LatentPrior|None=None, # caption → image through this prior (else the model's own text latent/sampler)
              guidance:float=PRIOR_GUIDANCE, # the prior's classifier-free guidance
              candidates:int=32, # with a prior, also score the `best_of` this many draws per caption (1: only the single draw)
+             judges:Sequence=(), # `CaptionJudge`s: the best of the draws is also picked with their readings joined to the model's (t2i_judged_*)
              refiner:ImageRefiner|None=None, # also score reconstructions and caption → image with the decoder's images refined
              refine_guidance:float=REFINE_GUIDANCE, refine_steps:int=24, # the refiner's guidance and Euler steps
             ) -> tuple[dict, dict]:
@@ -953,10 +1073,16 @@ def evaluate(model:SharedLatentModel, # trained model
              latent_norm_ratio=float((z_txt.norm(dim=1) / z_img.norm(dim=1)).mean()))
     gm, from_txt = score_generations(model, tok, data, z_gen, clf, batch_size)
     m.update({f't2i_{k}': v for k, v in gm.items()})
-    if cand is not None and candidates > 1:  # best of `candidates` draws, picked by the model's own reading of their images
-        z_best = best_of(model, tok, data['caption'], cand, batch_size)[0]
+    if cand is not None and candidates > 1:  # best of `candidates` draws, picked by the model's own reading of their images (and the judges')
+        sc = best_of(model, tok, data['caption'], cand, batch_size, judges)[2]
+        pick = lambda keys: cand[torch.arange(len(cand)), rerank_total(sc, keys).argmax(1)]
+        z_best = pick(OWN_SCORES)
         bm, from_best = score_generations(model, tok, data, z_best, clf, batch_size)
         m.update(t2i_candidates=candidates, **{f't2i_best_{k}': v for k, v in bm.items()})
+        if judges:
+            z_judged = pick(None)
+            jm, from_judged = score_generations(model, tok, data, z_judged, clf, batch_size)
+            m.update(t2i_judges=len(judges), **{f't2i_judged_{k}': v for k, v in jm.items()})
     if prior is not None and model.cfg.text_noise:  # the model's own sampler too, for comparison
         m.update({f't2i_sampler_{k}': v for k, v in score_generations(model, tok, data, own, clf, batch_size)[0].items()})
     truth = [with_relations(a) for a in data['attrs']]
@@ -964,6 +1090,7 @@ def evaluate(model:SharedLatentModel, # trained model
     outs = dict(z_img=z_img, z_txt=z_txt, z_gen=z_gen, recon=from_img['images'], captions=from_img['captions'], t2i=from_txt['images'],
                 t2i_captions=from_txt['captions'])
     if cand is not None and candidates > 1: outs.update(z_best=z_best, t2i_best=from_best['images'], t2i_best_captions=from_best['captions'])
+    if 't2i_judges' in m: outs.update(z_judged=z_judged, t2i_judged=from_judged['images'], t2i_judged_captions=from_judged['captions'])
     if refiner is not None:
         outs['recon_refined'] = refine_images(refiner, model, z_img, refine_steps, refine_guidance, seed=0)
         outs['t2i_refined'] = refine_images(refiner, model, outs.get('z_best', z_gen), refine_steps, refine_guidance, seed=1)
@@ -1234,14 +1361,14 @@ def show_results(data:dict, # held-out `stack_items` output
                  n:int=6, # columns
                  title:str|None=None, # figure title
                 ):
-    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (the best of the prior's draws when `outs` has them; ↺: its latent captioned again); each decoded row followed by its refined version when `outs` has one."
+    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (the best of the prior's draws when `outs` has them, the judges' pick if it has one and no refined images; ↺: its latent captioned again); each decoded row followed by its refined version when `outs` has one."
     import textwrap
     ref = 'recon_refined' in outs
     fig, axs = plt.subplots(5 if ref else 3, n, figsize=(1.9 * n, 11.2 if ref else 7.4))  # room for three-line titles over each row
     w = lambda s: textwrap.fill(s, 30)
-    best = 't2i_best' in outs
-    rows = ['input + reference', 'reconstruction + caption'] + ['refined'] * ref + ['caption → image' + ' (best of draws)' * best] + ['refined'] * ref
-    t2i, t2i_caps = (outs['t2i_best'], outs['t2i_best_captions']) if best else (outs['t2i'], outs.get('t2i_captions'))
+    best = next((k for k in ('t2i_judged', 't2i_best')[ref:] if k in outs), None)   # the refined row refines the model's own pick
+    rows = ['input + reference', 'reconstruction + caption'] + ['refined'] * ref + ['caption → image' + {'t2i_judged': ' (best of draws, judged)', 't2i_best': ' (best of draws)', None: ''}[best]] + ['refined'] * ref
+    t2i, t2i_caps = (outs[best], outs[best + '_captions']) if best else (outs['t2i'], outs.get('t2i_captions'))
     for j in range(n):
         _img(axs[0, j], data['image'][j], w(data['caption'][j]))
         _img(axs[1, j], outs['recon'][j].clamp(-1, 1), w('→ ' + outs['captions'][j]))
@@ -1265,7 +1392,7 @@ def show_path(model:SharedLatentModel, tok, z_a:torch.Tensor, z_b:torch.Tensor, 
 
 # %% ../nbs/10_shared_latent.ipynb #c0a15e7d
 GOALS = {'caption_exact': 0.8, 'i2t_R@1': 0.8, 't2i_R@1': 0.8, 'i2t_R@1_content': 0.8, 't2i_R@1_content': 0.8,
-         't2i_objects': 0.7, 't2i_best_objects': 0.7, 'refined_t2i_best_objects': 0.7}   # the issue's goals, on held-out Shapes
+         't2i_objects': 0.7, 't2i_best_objects': 0.7, 't2i_judged_objects': 0.7, 'refined_t2i_best_objects': 0.7}   # the issue's goals, on held-out Shapes
 
 def goals_table(m:dict, # metrics that `train` returns (and writes to metrics.json)
                 goals:dict=GOALS, # metric -> the least it should reach
@@ -1306,7 +1433,7 @@ def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
     "Shapes rendered on the fly from index `start` on: scenes no split holds, none read twice by a stage of `n` samples."
     return Shapes(n, size=img_size, seed=0, start=start, max_objects=max_objects, order='reading')
 
-BUDGET_SHARES = dict(joint=0.45, decoder=0.25, prior=0.1, refiner=0.2)   # how `train(budget_s=...)` shares its time out
+BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1, refiner=0.15, judge=0.1)   # how `train(budget_s=...)` shares its time out
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes')
 def train(out_dir:str|Path, # output folder
@@ -1325,11 +1452,13 @@ def train(out_dir:str|Path, # output folder
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 3000 CPU / 5000 full; 0: none)
           refiner_steps:int|None=None, # steps of the `ImageRefiner` on the decoder's images (default 20 smoke / 0 CPU / 5000 full; 0: none)
           refine_guidance:float=REFINE_GUIDANCE, # its classifier-free guidance on the latent, when sampling
+          judge_steps:int|None=None, # steps of each `CaptionJudge` that `best_of` also consults (default 20 smoke / 0 CPU / 0 full: opt-in, see the judges' section; 0: none)
+          judge_images:Sequence[str]=('recon', 'degrade'), # one judge per entry, reading what `fit_judge(images=...)` names
           candidates:int|None=None, # caption → image is also scored as the `best_of` this many prior draws (default 4 smoke / 32 CPU / 32 full; 1: off)
           budget_s:float|None=None, # wall-clock budget of the training stages, shared out by `BUDGET_SHARES` among those that run: each ends early, its schedule re-planned (None: the step counts decide)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
-    "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior and (with `refiner_steps`) its image refiner; evaluate on held-out scenes; write weights, metrics and samples."
+    "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior, (with `refiner_steps`) its image refiner and (with `judge_steps`) the `CaptionJudge`s that help pick the best draw; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = default_device(device)
@@ -1349,7 +1478,8 @@ def train(out_dir:str|Path, # output folder
     decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 20000}[preset] if decoder_steps is None else decoder_steps
     prior_steps = {'smoke': 100, 'cpu': 3000, 'full': 5000}[preset] if prior_steps is None else prior_steps
     refiner_steps = {'smoke': 20, 'cpu': 0, 'full': 5000}[preset] if refiner_steps is None else refiner_steps
-    runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps, refiner=refiner_steps)   # a stage that does not run leaves its share to the others
+    judge_steps = ({'smoke': 20, 'cpu': 0, 'full': 0}[preset] if judge_steps is None else judge_steps) if prior_steps else 0  # judges serve the prior's best_of
+    runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps, refiner=refiner_steps, judge=judge_steps * len(judge_images))   # a stage that does not run leaves its share to the others
     secs = lambda stage: None if budget_s is None else budget_s * BUDGET_SHARES[stage] / sum(v for k, v in BUDGET_SHARES.items() if runs[k])
     model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'))
     load_weights(model, out / 'best.safetensors'); model.to(dev)
@@ -1366,16 +1496,23 @@ def train(out_dir:str|Path, # output folder
     refiner, rhist = fit_refiner(model, splits, refiner_steps, out_dir=out / 'refiner', device=str(dev), progress=progress, max_seconds=secs('refiner')) if refiner_steps else (None, None)
     refiner_steps = len(rhist.steps) if rhist else 0
     t_refiner = time.time() - t0 - t_train - t_dec - t_prior
+    judges, jsteps = [], []
+    for kind in (judge_images if judge_steps else ()):
+        j, jhist = fit_judge(model, tok, splits, judge_steps, images=kind, out_dir=out / f'judge_{kind}', device=str(dev), progress=progress,
+                             max_seconds=None if budget_s is None else secs('judge') / len(judge_images))
+        judges.append(j); jsteps.append(len(jhist.steps))
+    t_judge = time.time() - t0 - t_train - t_dec - t_prior - t_refiner
     n_clf, clf_epochs = {'smoke': (384, 2), 'cpu': (2000, 6), 'full': (6000, 10)}[preset]
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
     candidates = {'smoke': 4, 'cpu': 32, 'full': 32}[preset] if candidates is None else candidates
-    metrics, outs = evaluate(model, tok, test, clf, prior=prior, refiner=refiner, refine_guidance=refine_guidance, candidates=candidates)
+    metrics, outs = evaluate(model, tok, test, clf, prior=prior, refiner=refiner, refine_guidance=refine_guidance, candidates=candidates, judges=judges)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *((600, 200) if preset == 'smoke' else (2500, 500)))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
                    refiner_steps=refiner_steps, refiner_seconds=t_refiner, refine_guidance=refine_guidance,
+                   judge_images=[k for k in judge_images if judge_steps], judge_steps=jsteps, judge_seconds=t_judge,
                    classifier=classifier_accuracy(clf, test),
                    classifier_blurred=classifier_accuracy(clf, dict(test, image=blur_images(test['image'], 1.))), **metrics, **{f'probe_{k}': v for k, v in probe.items()},
                    **{f'final_{k}': v for k, v in hist.epochs[-1].items() if k.startswith(('train_', 'valid_'))},
