@@ -73,7 +73,8 @@ __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 
            'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations', 'evaluate',
            'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder',
            'smoke_config', 'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images',
-           'show_results', 'show_path', 'goals_table', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train']
+           'show_results', 'show_path', 'goals_table', 'cpu_config', 'load_shared_latent', 'fresh_scenes',
+           'stage_budgets', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -1435,6 +1436,15 @@ def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
 
 BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1, refiner=0.15, judge=0.1)   # how `train(budget_s=...)` shares its time out
 
+def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
+                  runs:dict, # stage -> steps it will run (0: it does not run)
+                  shares:dict=BUDGET_SHARES, # stage -> its share
+                 ) -> dict:
+    "Seconds per stage: `budget_s` split in proportion to `shares` among the stages that run; None for a stage that does not run, or without a budget."
+    if missing := set(runs) - set(shares): raise ValueError(f"no budget share for stages {sorted(missing)}; shares has {sorted(shares)}")
+    total = sum(shares[k] for k, v in runs.items() if v)
+    return {k: None if budget_s is None or not v else budget_s * shares[k] / total for k, v in runs.items()}
+
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes')
 def train(out_dir:str|Path, # output folder
           epochs:int|None=None, # default: the config's (6 on the CPU; 6 for full)
@@ -1480,7 +1490,7 @@ def train(out_dir:str|Path, # output folder
     refiner_steps = {'smoke': 20, 'cpu': 0, 'full': 5000}[preset] if refiner_steps is None else refiner_steps
     judge_steps = ({'smoke': 20, 'cpu': 0, 'full': 0}[preset] if judge_steps is None else judge_steps) if prior_steps else 0  # judges serve the prior's best_of
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps, refiner=refiner_steps, judge=judge_steps * len(judge_images))   # a stage that does not run leaves its share to the others
-    secs = lambda stage: None if budget_s is None else budget_s * BUDGET_SHARES[stage] / sum(v for k, v in BUDGET_SHARES.items() if runs[k])
+    secs = stage_budgets(budget_s, runs).get
     model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'))
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
@@ -1499,7 +1509,7 @@ def train(out_dir:str|Path, # output folder
     judges, jsteps = [], []
     for kind in (judge_images if judge_steps else ()):
         j, jhist = fit_judge(model, tok, splits, judge_steps, images=kind, out_dir=out / f'judge_{kind}', device=str(dev), progress=progress,
-                             max_seconds=None if budget_s is None else secs('judge') / len(judge_images))
+                             max_seconds=None if secs('judge') is None else secs('judge') / len(judge_images))
         judges.append(j); jsteps.append(len(jhist.steps))
     t_judge = time.time() - t0 - t_train - t_dec - t_prior - t_refiner
     n_clf, clf_epochs = {'smoke': (384, 2), 'cpu': (2000, 6), 'full': (6000, 10)}[preset]
