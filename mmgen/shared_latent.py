@@ -893,7 +893,7 @@ def fit_judge(model:SharedLatentModel, # trained model (frozen here): its decode
     if images not in ('recon', 'degrade'): raise ValueError(f"images must be 'recon' or 'degrade', got {images!r}")
     dev = default_device(device)
     model.to(dev).eval(); set_seed(seed)
-    judge, rng, collate = CaptionJudge.from_model(model).to(dev), random.Random(seed), caption_collate()
+    judge, rng, collate = CaptionJudge.from_model(model), random.Random(seed), caption_collate()   # on the model's device
     def view(x):   # what the judge reads in place of the real image
         if images == 'degrade': return degrade(x)
         with torch.no_grad(): return model.decode_image(model.encode_image(x)).float()
