@@ -728,7 +728,7 @@ def prior_pairs(model:SharedLatentModel, tok, ds, batch_size:int=256) -> list[di
 def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               tok, # its tokenizer
               splits:dict, # 'train' and 'valid' datasets with image / caption
-              steps:int=3000, # optimiser steps
+              steps:int=12000, # optimiser steps (3,000 left the CPU run's prior undertrained: 'A longer prior' below)
               width:int=1024, depth:int=4, p_uncond:float=0.1, # `LatentPrior` sizes
               batch_size:int=256, lr:float=1e-3, # optimiser
               out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
@@ -1459,7 +1459,7 @@ def train(out_dir:str|Path, # output folder
           progress:bool=True, # progress bars
           decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 8000 CPU / 20000 full; 0: none)
           decoder_fresh:bool=True, # the decoder stage reads a newly rendered scene for every sample (Shapes from index 10**7, disjoint from the splits) instead of cycling the training split
-          prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 3000 CPU / 5000 full; 0: none)
+          prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 12000 CPU and full; 0: none)
           refiner_steps:int|None=None, # steps of the `ImageRefiner` on the decoder's images (default 20 smoke / 0 CPU / 5000 full; 0: none)
           refine_guidance:float=REFINE_GUIDANCE, # its classifier-free guidance on the latent, when sampling
           judge_steps:int|None=None, # steps of each `CaptionJudge` that `best_of` also consults (default 20 smoke / 0 CPU / 0 full: opt-in, see the judges' section; 0: none)
@@ -1486,7 +1486,7 @@ def train(out_dir:str|Path, # output folder
     set_seed(0)
     splits = shapes_data(cfg.img_size, n_train, n_eval // 2, n_eval, max_objects=max_objects, cache_dir=out / 'cache')
     decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 20000}[preset] if decoder_steps is None else decoder_steps
-    prior_steps = {'smoke': 100, 'cpu': 3000, 'full': 5000}[preset] if prior_steps is None else prior_steps
+    prior_steps = {'smoke': 100, 'cpu': 12000, 'full': 12000}[preset] if prior_steps is None else prior_steps
     refiner_steps = {'smoke': 20, 'cpu': 0, 'full': 5000}[preset] if refiner_steps is None else refiner_steps
     judge_steps = ({'smoke': 20, 'cpu': 0, 'full': 0}[preset] if judge_steps is None else judge_steps) if prior_steps else 0  # judges serve the prior's best_of
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps, refiner=refiner_steps, judge=judge_steps * len(judge_images))   # a stage that does not run leaves its share to the others
