@@ -728,7 +728,7 @@ def prior_pairs(model:SharedLatentModel, tok, ds, batch_size:int=256) -> list[di
 def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               tok, # its tokenizer
               splits:dict, # 'train' and 'valid' datasets with image / caption
-              steps:int=12000, # optimiser steps (3,000 left the CPU run's prior undertrained: 'A longer prior' below)
+              steps:int=12000, # optimiser steps (3,000 left the CPU run's prior undertrained: the notebook's 'A longer prior')
               width:int=1024, depth:int=4, p_uncond:float=0.1, # `LatentPrior` sizes
               batch_size:int=256, lr:float=1e-3, # optimiser
               out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
