@@ -1,7 +1,7 @@
 """ResNet visual tokens, a RoPE text decoder with cross-attention and optional DeepSeek MoE, SigLIP alignment and scheduled teacher forcing — with every bug the seed's author listed pinned by a test.
 
 `train(out_dir, epochs=None, full=False, data=None, preset=None, **kw)` is `mmgen train captioner`: it trains a
-preset (`smoke` under `IN_TEST`, `cpu` by default, `full` with `full=True`) on Shapes scenes (two objects and their
+preset (`smoke` under `IN_TEST`, `quick` by default, `cpu` or `full` by name, `full` with `full=True`) on Shapes scenes (two objects and their
 relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`, `history.json`, `tokenizer.json`,
 `captioner_config.json`, `metrics.json` (held-out scores) and `samples.png` into `out_dir`;
 `load_captioner(out_dir)` gives back `(model, tokenizer)`. Keyword overrides may name any field of
@@ -30,7 +30,7 @@ import gc, json, math, os, time, warnings
 from dataclasses import dataclass, field, fields, asdict, replace
 from itertools import permutations
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
@@ -38,21 +38,22 @@ import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system
-from .data import Shapes, shapes_splits, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES
+from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import greedy, beam_search, sample
 from .losses import SigLIPLoss
-from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info
+from .evaluation import md_table, time_call, n_params
+from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device
 from torch.distributed.tensor import DTensor
 
 # %% auto #0
-__all__ = ['PRESETS', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'check_causal',
-           'check_padding', 'gold_probability', 'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss',
-           'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun', 'shapes_data', 'evaluate_captions',
-           'MoEBiasUpdate', 'CaptionerResult', 'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'step_time',
-           'live_tensors', 'MemoryProbe', 'load_captioner', 'train', 'scores_table', 'compare_decoding']
+__all__ = ['PRESETS', 'SCORE_KEYS', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner',
+           'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss',
+           'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate',
+           'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'train_step',
+           'live_tensors', 'MemoryProbe', 'load_captioner', 'train', 'run_summary', 'score_rows', 'compare_decoding']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) or any torchvision resnet name
@@ -451,29 +452,10 @@ class CaptionRun:
     num_workers: int = 0            # DataLoader workers
     cache_dir: str|None = None      # pre-render the Shapes splits here (`mmgen.data.cache_dataset`); None: render on the fly
     eval_every_epoch: bool = True   # greedy-decode the validation split after every epoch (valid_exact, valid_bleu4)
+    channels_last: bool = False     # the model in channels-last memory format (oneDNN's faster convolution path on CPUs)
+    cpu_bf16: bool = False          # with amp='auto' on a CPU that computes bf16 natively (AVX512-BF16 or AMX): bf16 autocast
 
 # %% ../nbs/14_captioner.ipynb #3b9ec1af
-def shapes_data(run:CaptionRun) -> dict:
-    "train/valid/test Shapes splits of `run` (disjoint index ranges), cached to disk if `run.cache_dir`."
-    splits = shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.seed,
-                           min_objects=run.min_objects, max_objects=run.max_objects, templates=run.templates, order=run.order)
-    if run.cache_dir:
-        from mmgen.data import cache_dataset
-        splits = {k: cache_dataset(v, Path(run.cache_dir) / k, num_workers=run.num_workers) for k, v in splits.items()}
-    return splits
-
-def _captions_of(ds, limit:int|None=None) -> list[str]:
-    "The first `limit` (default all) captions of a dataset, without rendering or loading images when it can."
-    if isinstance(ds, torch.utils.data.Subset):
-        idx = list(ds.indices)[:limit]
-        caps = _captions_of(ds.dataset, max(idx) + 1 if idx else 0)
-        return [caps[i] for i in idx]
-    if hasattr(ds, 'captions'): caps = ds.captions() if limit is None else [ds.scene(i)[1] for i in range(min(limit, len(ds)))] if hasattr(ds, 'scene') else ds.captions()
-    elif hasattr(ds, 'items') and isinstance(ds.items, list): caps = [it['caption'] for it in ds.items]
-    elif hasattr(ds, 'rows'): caps = [r[1] for r in ds.rows]
-    else: caps = [ds[i]['caption'] for i in range(len(ds) if limit is None else min(limit, len(ds)))]
-    return caps[:limit]
-
 def _references(it:dict) -> list[str]:
     "A dataset item's correct captions: every object order for Shapes, else its caption."
     if 'attrs' in it and it.get('template') in TEMPLATES: return shapes_references(it['attrs'], it['template'])
@@ -511,6 +493,11 @@ class MoEBiasUpdate(Callback):
     def __init__(self, model:nn.Module): self.model = model
     def after_step(self, state): update_moe_biases(self.model)
 
+def cpu_has_bf16() -> bool:
+    "Does this CPU compute bf16 natively (AVX512-BF16 or AMX tiles)? Elsewhere bf16 autocast is emulated, slower than fp32."
+    try: return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError: return False   # a torch without these probes: assume not
+
 class CaptionerResult(NamedTuple):
     model: Captioner        # the trained model (best validation loss weights when out_dir was given)
     tok: Tokenizer          # its tokenizer
@@ -519,6 +506,7 @@ class CaptionerResult(NamedTuple):
     loaders: dict           # DataLoaders: train, valid, test
     seconds: float          # wall time of `fit`
     activations: ActivationStats|None  # per-layer activation statistics recorded in training (watch_every > 0)
+    train_cfg: TrainConfig|None = None  # the loop's configuration as run (amp resolved by `cpu_bf16`)
 
 def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fields (vocab and ids come from the tokenizer)
                   run:CaptionRun|None=None, # data and objective
@@ -530,13 +518,18 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
                  ) -> CaptionerResult:
     "Build data, tokenizer, loaders and model, then train with `mmgen.train.fit`."
     run, train_cfg = run or CaptionRun(), train_cfg or TrainConfig()
-    data = data or shapes_data(run)
-    tok = tok or WordTokenizer.from_texts(_captions_of(data['train']))
+    data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.seed, min_objects=run.min_objects,
+                                 max_objects=run.max_objects, templates=run.templates, order=run.order,
+                                 cache_dir=run.cache_dir, num_workers=run.num_workers)
+    tok = tok or WordTokenizer.from_texts(dataset_captions(data['train']))
     mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
     mc = {k: v for k, v in mc.items() if k not in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}
     mc.setdefault('max_len', run.max_len)
     set_seed(train_cfg.seed)
     model = Captioner(CaptionerConfig.for_tokenizer(tok, **mc))
+    if run.channels_last: model = model.to(memory_format=torch.channels_last)
+    if run.cpu_bf16 and train_cfg.amp == 'auto' and _pick_device(train_cfg).type == 'cpu' and cpu_has_bf16():
+        train_cfg = replace(train_cfg, amp='bf16')
     collate = caption_collate(tok, run.max_len)
     kw = dict(collate_fn=collate, num_workers=run.num_workers, persistent_workers=run.num_workers > 0,
               pin_memory=torch.cuda.is_available())
@@ -554,7 +547,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     seconds = time.time() - t0
     if train_cfg.out_dir and (Path(train_cfg.out_dir) / 'best.safetensors').exists():
         load_weights(model, Path(train_cfg.out_dir) / 'best.safetensors')
-    return CaptionerResult(model.eval(), tok, hist, data, loaders, seconds, acts)
+    return CaptionerResult(model.eval(), tok, hist, data, loaders, seconds, acts, train_cfg)
 
 # %% ../nbs/14_captioner.ipynb #30232b8d
 def caption_grid(model:Captioner, # trained captioner
@@ -600,24 +593,20 @@ def tf_table(h:History) -> list[dict]:
     return [dict(epoch=r['epoch'] + 1, rate=round(r.get('train_tf_rate', 0.), 4), replaced=round(r.get('train_tf_replaced', 0.), 4)) for r in h.epochs]
 
 # %% ../nbs/14_captioner.ipynb #16e41561
-def step_time(model:Captioner, # model to time (trained in place)
-              batch:dict, # one collated batch, already on the model's device
-              n:int=5, # timed steps
-              warmup:int=2, # untimed steps first
-              amp:torch.dtype|None=None, # autocast dtype (None: fp32)
-             ) -> float:
-    "Seconds per training step (forward + backward + AdamW) of `CaptionLoss` on `batch`."
+def train_step(model:Captioner, # model to step (trained in place)
+               batch:dict, # one collated batch, already on the model's device
+               amp:torch.dtype|None=None, # autocast dtype (None: fp32)
+               loss_fn:Callable|None=None, # default: `CaptionLoss()` (plain teacher forcing)
+               state=None, # passed to `loss_fn` (scheduled sampling reads its step and total_steps)
+              ) -> Callable[[], None]:
+    "A closure that runs one training step (forward + backward + AdamW) of `loss_fn` on `batch`; time it with `time_call`."
     dev = next(model.parameters()).device
-    opt, lf = torch.optim.AdamW(model.parameters(), lr=1e-4), CaptionLoss()
-    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
-    model.train()
-    for i in range(warmup + n):
-        if i == warmup: sync(); t0 = time.perf_counter()
-        with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
-            loss = lf(model, batch)['loss']
+    opt, lf = torch.optim.AdamW(model.parameters(), lr=1e-4), loss_fn or CaptionLoss()
+    def step():
+        model.train()
+        with torch.autocast(dev.type, dtype=amp, enabled=amp is not None): loss = lf(model, batch, state)['loss']
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-    sync()
-    return (time.perf_counter() - t0) / n
+    return step
 
 # %% ../nbs/14_captioner.ipynb #f2a84e34
 def _tensor(o) -> bool:
@@ -659,6 +648,10 @@ PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fi
               dict(size=32, min_objects=1, max_objects=1, templates=('list',), n_train=384, n_valid=64, n_test=64,
                    batch_size=32, max_len=10, schedule=ScheduledSampling(max_rate=0.1, start=0.5)),
               dict(epochs=10, lr=2e-3, warmup_frac=0.05)),
+    'quick': (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0., arch='resnet10', stages=3, stem_stride=4),
+              dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=10_000, n_valid=128, n_test=200,
+                   batch_size=32, max_len=16, schedule=None, channels_last=True, cpu_bf16=True),
+              dict(epochs=30, max_seconds=420, lr=1.5e-3, warmup_frac=0.05)),
     'cpu':   (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0.1, arch='resnet10', stages=3, stem_stride=2),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=3000, n_valid=128, n_test=200,
                    batch_size=32, max_len=16),
@@ -692,16 +685,17 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
 @register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes')
 def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
           epochs:int|None=None, # epochs (default: the preset's)
-          full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
+          full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `quick` otherwise
           data:dict|None=None, # your own splits {'train':, 'valid':, 'test':} (e.g. CaptionFolder / coco_captions)
-          preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full'
+          preset:str|None=None, # force a preset: 'smoke' | 'quick' | 'cpu' | 'full'
           callbacks:Sequence=(), # `fit` callbacks (e.g. `MemoryProbe`)
           watch_every:int=0, # record activation statistics every this many calls: activations.json / activations.png
           **kw, # overrides: any CaptionerConfig, CaptionRun or TrainConfig field (moe=True, lr=..., device=...)
          ) -> dict:
     "Train the captioner, score it on the held-out split, write metrics.json and samples.png; returns the metrics."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    preset = preset or ('full' if full else smoke('smoke', 'cpu'))
+    preset = preset or ('full' if full else smoke('smoke', 'quick'))
+    if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = _split_kw(kw, CaptionerConfig, CaptionRun, TrainConfig)
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')
@@ -723,33 +717,59 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
     test_dl = res.loaders['test'] or res.loaders['valid']
     scores, preds = evaluate_captions(model, test_dl, tok, method='greedy')
     n_imgs = len(h.steps) * run.batch_size
-    real_tokens = float(np.mean([len(tok.encode(c, run.max_len)) - 1 for c in _captions_of(res.data['train'], 2000)]))
+    real_tokens = float(np.mean([len(tok.encode(c, run.max_len)) - 1 for c in dataset_captions(res.data['train'], 2000)]))
     train_seconds = sum(r['seconds'] for r in h.epochs)
     items = [res.data['test' if 'test' in res.data else 'valid'][i] for i in range(min(16, len(test_dl.dataset)))]
     caption_grid(model, tok, items, title=f'captioner ({preset}): held-out captions').savefig(out / 'samples.png', dpi=80)
     first = float(np.mean(h.losses[:3]))
     dev = next(model.parameters()).device
     metrics = dict(system='captioner', preset=preset, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
-                   params=sum(p.numel() for p in model.parameters()), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
+                   params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
                    train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),
                    images_per_s=round(n_imgs / max(train_seconds, 1e-9), 1),
                    tokens_per_s=round(n_imgs * real_tokens / max(train_seconds, 1e-9), 1),
                    first_loss=first, last_train_loss=h.epochs[-1]['train_loss'], valid_loss=h.epochs[-1].get('valid_loss'),
                    valid_token_acc=h.epochs[-1].get('valid_token_acc'), teacher_forcing=tf_table(h),
-                   **{f'test_{k}': v for k, v in scores.items()}, samples=[dict(pred=p, truth=c) for p, c in zip(preds[:8], _captions_of(test_dl.dataset, 8))],
-                   stop_reason=h.stop_reason)
+                   **{f'test_{k}': v for k, v in scores.items()}, amp=res.train_cfg.amp, threads=torch.get_num_threads(),
+                   samples=[dict(pred=p, truth=it['caption'], correct=_is_correct(p, it)) for p, it in zip(preds, items[:8])],
+                   stop_reason=h.stop_reason,
+                   files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(out / 'samples.png')))
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
+    if tcfg.verbose: print(run_summary(metrics, out))
     return metrics
 
+def _is_correct(pred:str, item:dict) -> bool:
+    "Is `pred` one of the item's correct captions (any object order for Shapes)?"
+    norm = lambda s: ' '.join(s.lower().strip().rstrip('.').split())
+    return norm(pred) in {norm(r) for r in _references(item)}
+
+def run_summary(m:dict, # metrics returned by `train`
+                out:str|Path, # the run's folder
+                n:int=4, # sample captions shown
+               ) -> str:
+    "What `mmgen train captioner` prints at the end: held-out scores, a few captions next to the truth, where the files are."
+    shapes = m.get('test_exact') is not None
+    lines = [f"captioner ({m['preset']} preset): {m['params']/1e6:.2f} M parameters, {m['train_seconds']/60:.1f} min of training "
+             f"on {m['device']} ({m['threads']} threads, amp {m['amp']}), {m['steps']:,} steps, {m['images_per_s']:.0f} images/s",
+             f"held-out ({m['test_n']} images, greedy): " + (f"exact match {100*m['test_exact']:.1f} % (both objects and their relation), " if shapes else '')
+             + f"BLEU-4 {m['test_bleu4']:.1f}"]
+    for s in m['samples'][:n]: lines.append(f"  {'✓' if s['correct'] else '✗'} {s['pred']!r}" + ('' if s['correct'] else f"   truth: {s['truth']!r}"))
+    out = Path(out)
+    lines += [f"checkpoint {m['files']['checkpoint']}", f"metrics    {m['files']['metrics']}", f"samples    {m['files']['samples']}",
+              f"in Python: from mmgen.captioner import load_captioner; model, tok = load_captioner({str(out)!r}); model.caption(images, tok)"]
+    return '\n'.join(lines)
+
 # %% ../nbs/14_captioner.ipynb #4f9bd2e0
-def scores_table(rows:dict[str, dict], # name -> scores dict (see `score_captions`)
-                 keys:Sequence[str]=('exact', 'attributes', 'relations', 'string_exact', 'bleu4'), # columns
-                ) -> str:
-    "A markdown table of scores, one row per name."
-    head = '| | ' + ' | '.join(keys) + ' |\n|---|' + '---|' * len(keys) + '\n'
-    fmt = lambda k, v: ('–' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:.1f}' if k == 'bleu4'
-                        else f'{v:.1f} s' if k == 'seconds' else f'{100*v:.1f} %')
-    return head + '\n'.join(f'| {n} | ' + ' | '.join(fmt(k, r.get(k)) for k in keys) + ' |' for n, r in rows.items())
+SCORE_KEYS = ('exact', 'attributes', 'relations', 'string_exact', 'bleu4')  # the columns of a scores table
+
+def score_rows(runs:dict[str, dict], # name -> scores dict (see `score_captions`), optionally with 'seconds'
+               keys:Sequence[str]=SCORE_KEYS, # which scores, in order
+              ) -> list[tuple]:
+    "One row per run for `md_table(rows, ['', *keys], fmt=str)`: shares as %, BLEU-4 on 0–100, seconds as s."
+    def cell(k, v):
+        if v is None or (isinstance(v, float) and math.isnan(v)): return '–'
+        return f'{v:.1f}' if k == 'bleu4' else f'{v:.1f} s' if k == 'seconds' else f'{100*v:.1f} %'
+    return [(name, *(cell(k, r.get(k)) for k in keys)) for name, r in runs.items()]
 
 def compare_decoding(model:Captioner, tok:Tokenizer, dl, seed:int=0, **kw) -> dict:
     "Scores of greedy, beam (4) and top-p (0.9) captions on `dl`, with decoding seconds."
