@@ -27,6 +27,7 @@ Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
 # %% ../nbs/14_captioner.ipynb #449e13f9
 from __future__ import annotations
 import gc, json, math, os, time, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict, replace
 from itertools import permutations
 from pathlib import Path
@@ -53,7 +54,8 @@ __all__ = ['PRESETS', 'SCORE_KEYS', 'resnet_backbone', 'VisionEncoder', 'Caption
            'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss',
            'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate',
            'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'train_step',
-           'live_tensors', 'MemoryProbe', 'load_captioner', 'train', 'run_summary', 'score_rows', 'compare_decoding']
+           'live_tensors', 'MemoryProbe', 'cpu_threads', 'torch_threads', 'load_captioner', 'train', 'run_summary',
+           'score_rows', 'compare_decoding']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) or any torchvision resnet name
@@ -454,6 +456,7 @@ class CaptionRun:
     eval_every_epoch: bool = True   # greedy-decode the validation split after every epoch (valid_exact, valid_bleu4)
     channels_last: bool = False     # the model in channels-last memory format (oneDNN's faster convolution path on CPUs)
     cpu_bf16: bool = False          # with amp='auto' on a CPU that computes bf16 natively (AVX512-BF16 or AMX): bf16 autocast
+    cpu_threads: int|None = None    # torch threads for `train` (None: keep torch's; 0: all cores, or 1 when the load average says they are busy)
 
 # %% ../nbs/14_captioner.ipynb #3b9ec1af
 def _references(it:dict) -> list[str]:
@@ -643,6 +646,22 @@ class MemoryProbe(Callback):
         self.records[state.step] = rec
 
 # %% ../nbs/14_captioner.ipynb #cc4e4185
+def cpu_threads(setting:int|None, # None: keep torch's setting; n > 0: n threads; 0: all cores, or 1 if they are busy
+               ) -> int|None:
+    "Torch CPU threads for a run: with 0, all cores, or one when the load average says other jobs already keep them busy."
+    if setting is None or setting > 0: return setting
+    n = os.cpu_count() or 1
+    busy = hasattr(os, 'getloadavg') and os.getloadavg()[0] > n
+    return 1 if busy else n   # on busy cores, threads that wait for each other at every op run far slower than one
+
+@contextmanager
+def torch_threads(n:int|None): # threads inside the block (None: unchanged)
+    "Run the block with `n` torch CPU threads, then restore the previous number."
+    prev = torch.get_num_threads()
+    if n: torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(prev)
+
 PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fields
     'smoke': (dict(d_model=64, n_heads=4, d_ff=256, enc_layers=1, dec_layers=2, text_layers=1, dropout=0., arch='resnet10', stages=2),
               dict(size=32, min_objects=1, max_objects=1, templates=('list',), n_train=384, n_valid=64, n_test=64,
@@ -650,8 +669,8 @@ PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fi
               dict(epochs=10, lr=2e-3, warmup_frac=0.05)),
     'quick': (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0., arch='resnet10', stages=3, stem_stride=4),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=10_000, n_valid=128, n_test=200,
-                   batch_size=32, max_len=16, schedule=None, channels_last=True, cpu_bf16=True),
-              dict(epochs=30, max_seconds=420, lr=1.5e-3, warmup_frac=0.05)),
+                   batch_size=32, max_len=16, schedule=None, channels_last=True, cpu_bf16=True, cpu_threads=0),
+              dict(epochs=30, max_seconds=400, lr=1.5e-3, warmup_frac=0.05)),
     'cpu':   (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0.1, arch='resnet10', stages=3, stem_stride=2),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=3000, n_valid=128, n_test=200,
                    batch_size=32, max_len=16),
@@ -701,42 +720,44 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs else {})})
-    res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
-    if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes
-    model, tok, h = res.model, res.tok, res.history
-    if any(isinstance(p, DTensor) for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
-        best = out / 'best.safetensors'
+    with torch_threads(cpu_threads(run.cpu_threads)):   # e.g. one thread where other jobs keep the cores busy
+        res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
+        if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes
+        model, tok, h = res.model, res.tok, res.history
+        if any(isinstance(p, DTensor) for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
+            best = out / 'best.safetensors'
+            dev = next(model.parameters()).device
+            model = load_weights(Captioner(model.cfg), best if best.exists() else out / 'latest.safetensors').to(dev).eval()
+        if res.activations is not None:
+            (out / 'activations.json').write_text(json.dumps(res.activations.stats))
+            res.activations.plot(title='activation statistics during training').savefig(out / 'activations.png', dpi=80)
+        res.tok.save(out / 'tokenizer.json')
+        (out / 'captioner_config.json').write_text(json.dumps(asdict(model.cfg), indent=1))
+        # held-out scores and throughput
+        test_dl = res.loaders['test'] or res.loaders['valid']
+        scores, preds = evaluate_captions(model, test_dl, tok, method='greedy')
+        n_imgs = len(h.steps) * run.batch_size
+        real_tokens = float(np.mean([len(tok.encode(c, run.max_len)) - 1 for c in dataset_captions(res.data['train'], 2000)]))
+        train_seconds = sum(r['seconds'] for r in h.epochs)
+        items = [res.data['test' if 'test' in res.data else 'valid'][i] for i in range(min(16, len(test_dl.dataset)))]
+        caption_grid(model, tok, items, title=f'captioner ({preset}): held-out captions').savefig(out / 'samples.png', dpi=80)
+        first = float(np.mean(h.losses[:3]))
         dev = next(model.parameters()).device
-        model = load_weights(Captioner(model.cfg), best if best.exists() else out / 'latest.safetensors').to(dev).eval()
-    if res.activations is not None:
-        (out / 'activations.json').write_text(json.dumps(res.activations.stats))
-        res.activations.plot(title='activation statistics during training').savefig(out / 'activations.png', dpi=80)
-    res.tok.save(out / 'tokenizer.json')
-    (out / 'captioner_config.json').write_text(json.dumps(asdict(model.cfg), indent=1))
-    # held-out scores and throughput
-    test_dl = res.loaders['test'] or res.loaders['valid']
-    scores, preds = evaluate_captions(model, test_dl, tok, method='greedy')
-    n_imgs = len(h.steps) * run.batch_size
-    real_tokens = float(np.mean([len(tok.encode(c, run.max_len)) - 1 for c in dataset_captions(res.data['train'], 2000)]))
-    train_seconds = sum(r['seconds'] for r in h.epochs)
-    items = [res.data['test' if 'test' in res.data else 'valid'][i] for i in range(min(16, len(test_dl.dataset)))]
-    caption_grid(model, tok, items, title=f'captioner ({preset}): held-out captions').savefig(out / 'samples.png', dpi=80)
-    first = float(np.mean(h.losses[:3]))
-    dev = next(model.parameters()).device
-    metrics = dict(system='captioner', preset=preset, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
-                   params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
-                   train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),
-                   images_per_s=round(n_imgs / max(train_seconds, 1e-9), 1),
-                   tokens_per_s=round(n_imgs * real_tokens / max(train_seconds, 1e-9), 1),
-                   first_loss=first, last_train_loss=h.epochs[-1]['train_loss'], valid_loss=h.epochs[-1].get('valid_loss'),
-                   valid_token_acc=h.epochs[-1].get('valid_token_acc'), teacher_forcing=tf_table(h),
-                   **{f'test_{k}': v for k, v in scores.items()}, amp=res.train_cfg.amp, threads=torch.get_num_threads(),
-                   samples=[dict(pred=p, truth=it['caption'], correct=_is_correct(p, it)) for p, it in zip(preds, items[:8])],
-                   stop_reason=h.stop_reason,
-                   files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(out / 'samples.png')))
-    (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
-    if tcfg.verbose: print(run_summary(metrics, out))
-    return metrics
+        metrics = dict(system='captioner', preset=preset, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
+                       params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
+                       train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),
+                       images_per_s=round(n_imgs / max(train_seconds, 1e-9), 1),
+                       tokens_per_s=round(n_imgs * real_tokens / max(train_seconds, 1e-9), 1),
+                       first_loss=first, last_train_loss=h.epochs[-1]['train_loss'], valid_loss=h.epochs[-1].get('valid_loss'),
+                       valid_token_acc=h.epochs[-1].get('valid_token_acc'), teacher_forcing=tf_table(h),
+                       **{f'test_{k}': v for k, v in scores.items()}, amp=res.train_cfg.amp, threads=torch.get_num_threads(),
+                       load_average=round(os.getloadavg()[0], 1) if hasattr(os, 'getloadavg') else None,
+                       samples=[dict(pred=p, truth=it['caption'], correct=_is_correct(p, it)) for p, it in zip(preds, items[:8])],
+                       stop_reason=h.stop_reason,
+                       files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(out / 'samples.png')))
+        (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
+        if tcfg.verbose: print(run_summary(metrics, out))
+        return metrics
 
 def _is_correct(pred:str, item:dict) -> bool:
     "Is `pred` one of the item's correct captions (any object order for Shapes)?"
@@ -750,8 +771,8 @@ def run_summary(m:dict, # metrics returned by `train`
     "What `mmgen train captioner` prints at the end: held-out scores, a few captions next to the truth, where the files are."
     shapes = m.get('test_exact') is not None
     lines = [f"captioner ({m['preset']} preset): {m['params']/1e6:.2f} M parameters, {m['train_seconds']/60:.1f} min of training "
-             f"on {m['device']} ({m['threads']} threads, amp {m['amp']}), {m['steps']:,} steps, {m['images_per_s']:.0f} images/s",
-             f"held-out ({m['test_n']} images, greedy): " + (f"exact match {100*m['test_exact']:.1f} % (both objects and their relation), " if shapes else '')
+             f"on {m['device']} (torch threads: {m['threads']}, load average {m.get('load_average')}, amp: {m['amp']}), {m['steps']:,} steps, {m['images_per_s']:.0f} images/s",
+             f"held-out ({m['test_n']} images, greedy): " + (f"exact match {100*m['test_exact']:.1f} % (every object and relation right), " if shapes else '')
              + f"BLEU-4 {m['test_bleu4']:.1f}"]
     for s in m['samples'][:n]: lines.append(f"  {'✓' if s['correct'] else '✗'} {s['pred']!r}" + ('' if s['correct'] else f"   truth: {s['truth']!r}"))
     out = Path(out)
