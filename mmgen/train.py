@@ -694,7 +694,7 @@ def backward(self:_Run, batch, group:int, last:bool):
         with self.autocast(): d = _as_dict(self.loss_fn(self.net, batch, self.state))
         loss = d['loss'] / group
         (self.scaler.scale(loss) if self.scaler else loss).backward()
-    self.keys = list(d)
+    self.keys, self.last_out = list(d), d   # the last loss_fn output stays referenced until the next micro-batch, as in a plain loop
     v = torch.stack([t.detach().float().reshape(()) for t in d.values()]) / group
     self.acc = v if self.acc is None else self.acc + v
     self.state.batch += 1; self.bar.update(1)
