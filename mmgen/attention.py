@@ -10,7 +10,10 @@ Conventions, as in `nn.MultiheadAttention`: tensors are batch-first, and every p
 - For decoding, pass a cache and only the new tokens: positions continue from the cache's length, a cross-attention
   cache keeps the memory's keys and values from the first call (later calls may pass `memory=None`), and
   `cache.reorder(idx)` selects batch rows for beam search. `KVCache()` (self-attention) and `KVCache(static=True)`
-  (cross-attention) serve one layer; `TextDecoder.new_cache()` makes them all.
+  (cross-attention) serve one layer; `TextDecoder.new_cache()` makes them all. For CUDA graphs,
+  `TextDecoder.new_static_cache(batch_size, max_len, memory)` preallocates every layer's buffers (`StaticKVCache`:
+  written in place at a position held in a device tensor, fixed shapes, reordered in place) and computes the
+  memory's keys and values once; each call feeds new tokens at `cache.pos` and advances it.
 - Blocks are pre-norm. `DecoderBlock` returns `(x, aux_loss)`: its FFN slot takes any module, and an FFN returning
   `(out, aux_loss, ...)`, as `mmgen.moe.MoE` does, has its loss passed up (0 for a dense FFN). `EncoderBlock`
   returns `x` and keeps the FFN's loss in `.aux_loss`.

@@ -13,6 +13,10 @@ follows a two-part protocol: `decoder.new_cache()` returns a cache with `.reorde
   after top-k, then top-p filtering (`top_k_filter`, `top_p_filter`); `temperature=0` is greedy.
 - `memory_padding_mask` (`True` = padding) masks a padded memory; `memory=None` with `batch_size=B` decodes
   unconditionally; `use_cache=False` recomputes the prefix each step (the reference the cache is tested against).
+- `static_cache=True` decodes through `decoder.new_static_cache(batch_size, max_len, memory, memory_padding_mask)`
+  (preallocated K/V, one fixed-shape step per token, no host read but a `done` check every 8 steps); `graph='cuda'`
+  replays each step from a captured CUDA graph, `graph='compile'` from `torch.compile(mode="reduce-overhead")`.
+  The tokens equal the eager path's; the recorded graph is kept per decoder and batch shape for the next call.
 - They run under `torch.no_grad()` and warn when the decoder is in training mode (dropout on): call `.eval()`.
 - `strip_special(tokens, bos_id, eos_id, pad_id)` gives id lists for a tokenizer's `decode`;
   `sequence_logprob(decoder, memory, tokens, eos_id)` scores finished sequences by teacher forcing, for reranking.

@@ -17,7 +17,7 @@ from .core import gpu_name
 
 # %% auto #0
 __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call', 'cuda_peak_gb', 'retrieval_metrics',
-           'retrieval_report', 'psnr', 'Claim', 'ledger']
+           'retrieval_report', 'psnr', 'Claim', 'ledger', 'host_read']
 
 # %% ../nbs/09_evaluation.ipynb #55fd56c0
 class Table(str):
@@ -171,3 +171,13 @@ def ledger(claims:Sequence[Claim], # the seed's claims (or goals) with our measu
     rows = [(c.what, _show(c.seed, c.unit, c.kind), _show(c.measured, c.unit), '–' if c.measured is None else (c.machine or here),
              f"**{c.verdict()}**", c.why) for c in claims]
     return md_table(rows, ['claim', 'seed says', 'measured', 'machine', 'verdict', 'why'], fmt=str)
+
+# %% ../nbs/09_evaluation.ipynb #df0e1c5e
+def host_read(fn:Callable, # called with no arguments; real tensors it uses become data-free copies
+             ) -> str|None:
+    "The first op in `fn()` that reads tensor data back to the host (a GPU sync), or None."
+    from torch._subclasses.fake_tensor import FakeTensorMode, DataDependentOutputException, DynamicOutputShapeException
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=True): fn()
+    except (DataDependentOutputException, DynamicOutputShapeException) as e: return str(e.func)
+    return None
