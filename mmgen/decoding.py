@@ -109,12 +109,14 @@ class _StaticStepper:
 
     def _capture(self):
         "Record one step as a CUDA graph (after warm-up steps on a side stream, as torch.cuda.graphs asks); replay it per step."
+        ac = torch.is_autocast_enabled('cuda')  # autocast's cast-weight cache must not outlive a capture: off while recording
+        amp = lambda: torch.autocast('cuda', dtype=torch.get_autocast_dtype('cuda'), enabled=ac, cache_enabled=False)
         s = torch.cuda.Stream(); s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
+        with torch.cuda.stream(s), amp():
             for _ in range(2): self._eager()
         torch.cuda.current_stream().wait_stream(s)
         g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g): out = self._eager()
+        with torch.cuda.graph(g), amp(): out = self._eager()
         self.cache.reset()                               # the warm-up steps wrote at positions 0, 1: start again
         def replay(): g.replay(); return out
         return replay
