@@ -53,9 +53,9 @@ from . import shared_latent as sl
 from . import captioner as cap
 
 # %% auto #0
-__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'held_out_scenes', 'smoke_shared_latent', 'LatentExplorer', 'latent_explorer',
-           'record_attention', 'token_grid', 'token_map', 'overlay', 'AttentionModel', 'captioner_attention',
-           'attention_maps', 'smoke_captioner', 'AttentionExplorer', 'attention_explorer']
+__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'paste', 'held_out_scenes', 'smoke_shared_latent', 'LatentExplorer',
+           'latent_explorer', 'record_attention', 'token_grid', 'token_map', 'overlay', 'AttentionModel',
+           'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer', 'attention_explorer']
 
 # %% ../nbs/15_explorers.ipynb #a1c3e509
 def _rgb(img:torch.Tensor|np.ndarray) -> np.ndarray:
@@ -85,6 +85,20 @@ def strip(images:Sequence, # (3,H,W) tensors in [-1, 1] or (H,W,3) uint8 arrays,
         ImageDraw.Draw(im).rectangle([x0, 0, x0 + width - 1, width - 1], outline=(255, 140, 0), width=3)
         out = np.asarray(im)
     return out
+
+def paste(pngs:Sequence[bytes], # PNG images (empty ones are skipped)
+          across:bool=True, # side by side; False: one under another
+          gap:int=8, # white pixels between them
+         ) -> bytes:
+    "PNG images joined on white into one PNG: a still of a widget's drawings, for pages where widgets do not run."
+    ims = [Image.open(io.BytesIO(p)).convert('RGB') for p in pngs if p]
+    if not ims: raise ValueError("nothing to paste: every image is empty")
+    ws, hs = [i.width for i in ims], [i.height for i in ims]
+    size = (sum(ws) + gap * (len(ims) - 1), max(hs)) if across else (max(ws), sum(hs) + gap * (len(ims) - 1))
+    out, pos = Image.new('RGB', size, 'white'), 0
+    for im in ims:
+        out.paste(im, (pos, 0) if across else (0, pos)); pos += (im.width if across else im.height) + gap
+    return to_png(np.asarray(out))
 
 # %% ../nbs/15_explorers.ipynb #a1c3e50c
 HELD_OUT_START = 10**8  # first Shapes index the explorers show: past every split and fresh-scene stage the systems train on
@@ -137,6 +151,7 @@ class _Explorer(W.VBox):
         self.model, self._muted = None, False
         super().__init__()
 
+    def snapshot(self) -> bytes: raise NotImplementedError  # PNG of what the widget draws now
     def say(self, note:str): self.note.value = f'<b>{html.escape(type(self).__name__)}</b> · {html.escape(note)}'
     def fail(self, msg:str): self.error.value = f'<span style="color:#b00">⚠ {html.escape(msg)}</span>'
 
@@ -242,6 +257,10 @@ class LatentExplorer(_Explorer):
         rows = ''.join(f'<tr style="{"font-weight:bold;color:#c60" if i == k else ""}"><td>{i / (self.steps - 1):.2f}</td>'
                        f'<td>{html.escape(c)}</td></tr>' for i, c in enumerate(self.path['captions']))
         self.path_captions.value = f'<table style="font-size:0.85em">{rows}</table>'
+
+    def snapshot(self) -> bytes:
+        "PNG of the endpoints and the point at t (above) and the path's strip (below)."
+        return paste([paste([self.a_view.value, self.view.value, self.b_view.value]), self.strip_view.value], across=False)
 
 def latent_explorer(folder:str|Path|None=None, # a `mmgen train shared-latent` output folder; None: train a smoke model
                     **kw, # `LatentExplorer` options: steps, n_scenes, width
@@ -460,6 +479,10 @@ class AttentionExplorer(_Explorer):
         amap = token_map(self.maps['cross'], self.dec_layer.value, None if self.all_heads.value else self.dec_head.value, k, self.maps['grid'], self.model.n_prefix)
         self.cross_view.value = to_png(overlay(self.image, amap, self.width))
         self.words.value = ' '.join(f'<b style="color:#c60">{html.escape(w)}</b>' if i == k else html.escape(w) for i, w in enumerate(self.maps['words']))
+
+    def snapshot(self) -> bytes:
+        "PNG of the self-attention and cross-attention drawings, side by side."
+        return paste([self.self_view.value, self.cross_view.value])
 
 def attention_explorer(folder:str|Path|None=None, # a `mmgen train captioner` output folder; None: train a smoke captioner
                        model:AttentionModel|None=None, # explore this model instead (e.g. a ViT; see `AttentionModel`)
