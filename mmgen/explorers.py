@@ -323,7 +323,7 @@ def overlay(image:torch.Tensor|np.ndarray, # (3,H,W) in [-1, 1], or (H,W,3) uint
             amap:np.ndarray, # (rows, cols) attention over the token grid
             width:int=192, # output side
             cmap:str='inferno', # matplotlib colormap name
-            alpha:float=0.8, # opacity of the colour where the attention is largest
+            alpha:float=0.6, # opacity of the colour where the attention is largest
             mark:tuple[int, int]|None=None, # (row, col) of a token to outline (the query)
            ) -> np.ndarray:
     "The attention map over the image, each token a block, (width·H/W, width, 3) uint8."
@@ -402,6 +402,10 @@ def smoke_captioner(seconds:float=smoke(6, 20), # training budget (`TrainConfig.
     return _SMOKE['captioner']
 
 # %% ../nbs/15_explorers.ipynb #b2c3e514
+def _spread(amap:np.ndarray, n_keys:int) -> str:
+    "A line saying how peaked a drawn map is: its smallest and largest weight beside the uniform 1/n_keys (the colours are scaled to the largest)."
+    return f'<small>weights {amap.min():.3f}–{amap.max():.3f} (uniform: {1 / n_keys:.3f})</small>'
+
 class AttentionExplorer(_Explorer):
     "Seed 004 (or any `AttentionModel`): self-attention over the visual tokens, and each generated word's cross-attention, drawn over the image."
     def __init__(self, n_scenes:int=16, # held-out scenes in the dropdown
@@ -413,15 +417,15 @@ class AttentionExplorer(_Explorer):
         self.layer, self.head = W.IntText(0, description='layer', layout=W.Layout(width='160px')), W.IntText(0, description='head', layout=W.Layout(width='160px'))
         self.all_heads = W.Checkbox(False, description='mean over heads', indent=False)
         self.query = W.IntSlider(-1, min=-1, max=0, description='query')
-        self.self_view = W.Image(format='png', width=width)
+        self.self_view, self.self_info = W.Image(format='png', width=width), W.HTML()
         self.dec_layer, self.dec_head = W.IntText(0, description='layer', layout=W.Layout(width='160px')), W.IntText(0, description='head', layout=W.Layout(width='160px'))
         self.word = W.IntSlider(0, min=0, max=0, description='word')
-        self.cross_view = W.Image(format='png', width=width)
+        self.cross_view, self.cross_info = W.Image(format='png', width=width), W.HTML()
         self.words = W.HTML()
         self.self_panel = W.VBox([W.HTML('<b>self-attention over the visual tokens</b>'), W.HBox([self.layer, self.head]),
-                                  self.all_heads, self.query, self.self_view])
+                                  self.all_heads, self.query, self.self_view, self.self_info])
         self.cross_panel = W.VBox([W.HTML('<b>cross-attention: word → image</b>'), W.HBox([self.dec_layer, self.dec_head]),
-                                   self.word, self.cross_view, self.words])
+                                   self.word, self.cross_view, self.cross_info, self.words])
         self.children = [self.note, self.error, self.scene, W.HBox([self.self_panel, self.cross_panel]), W.HBox([self.folder, self.load_button])]
         self.on([self.scene], self.analyse)
         self.on([self.layer, self.head, self.all_heads, self.query], self.draw_self)
@@ -471,6 +475,7 @@ class AttentionExplorer(_Explorer):
         q, g, p = self.query.value, self.maps['grid'], self.model.n_prefix
         amap = token_map(self.maps['self'], self.layer.value, None if self.all_heads.value else self.head.value, None if q < 0 else q, g, p)
         self.self_view.value = to_png(overlay(self.image, amap, self.width, mark=divmod(q - p, g[1]) if q >= p else None))
+        self.self_info.value = _spread(amap, self.maps['self'].shape[-1])
 
     def draw_cross(self):
         "The cross-attention map of the position that wrote the chosen word, and the caption with that word marked."
@@ -478,6 +483,7 @@ class AttentionExplorer(_Explorer):
         k = self.word.value
         amap = token_map(self.maps['cross'], self.dec_layer.value, None if self.all_heads.value else self.dec_head.value, k, self.maps['grid'], self.model.n_prefix)
         self.cross_view.value = to_png(overlay(self.image, amap, self.width))
+        self.cross_info.value = _spread(amap, self.maps['cross'].shape[-1])
         self.words.value = ' '.join(f'<b style="color:#c60">{html.escape(w)}</b>' if i == k else html.escape(w) for i, w in enumerate(self.maps['words']))
 
     def snapshot(self) -> bytes:
