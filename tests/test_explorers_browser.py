@@ -30,6 +30,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def chromium() -> str:
+    "The Chromium binary, or a skip (the only reason this test skips)."
+    path = chromium_path()
+    if path is None: pytest.skip('no Chromium binary (apt-get install -y chromium, or set MMGEN_CHROMIUM)')
+    return path
+
+
+@pytest.fixture
 def lab(tmp_path):
     "A headless JupyterLab serving a copy of the notebook (the repository's copy is never saved over): yields (url, token, log path)."
     root = tmp_path / 'root'; root.mkdir()
@@ -75,9 +83,7 @@ def img_hashes(page) -> list[str]:
     return [hashlib.sha256(s.encode()).hexdigest()[:16] for s in srcs]
 
 
-def test_explorers_in_chromium(lab):
-    chromium = chromium_path()
-    if chromium is None: pytest.skip('no Chromium binary (apt-get install -y chromium, or set MMGEN_CHROMIUM)')
+def test_explorers_in_chromium(chromium, lab):   # chromium first: without it, skip before starting JupyterLab
     from playwright.sync_api import sync_playwright   # a dev dependency: missing, the test fails
     url, token, log = lab
     with sync_playwright() as p:
