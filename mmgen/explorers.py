@@ -44,7 +44,7 @@ import ipywidgets as W
 from PIL import Image, ImageDraw
 from matplotlib import colormaps
 from .core import IN_TEST, set_seed, smoke
-from .data import Shapes, to_uint8
+from .data import Shapes, shapes_splits, to_uint8
 from .attention import EncoderBlock, TextDecoder
 from .decoding import greedy
 from .train import TrainConfig
@@ -53,9 +53,10 @@ from . import shared_latent as sl
 from . import captioner as cap
 
 # %% auto #0
-__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'paste', 'held_out_scenes', 'smoke_shared_latent', 'LatentExplorer',
-           'latent_explorer', 'record_attention', 'token_grid', 'token_map', 'overlay', 'AttentionModel',
-           'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer', 'attention_explorer']
+__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'paste', 'held_out_scenes', 'caption_latent', 'smoke_shared_latent',
+           'LatentExplorer', 'latent_explorer', 'record_attention', 'token_grid', 'token_map', 'overlay',
+           'AttentionModel', 'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer',
+           'attention_explorer']
 
 # %% ../nbs/15_explorers.ipynb #a1c3e509
 def _rgb(img:torch.Tensor|np.ndarray) -> np.ndarray:
@@ -121,6 +122,16 @@ def _checkpoint(folder:str|Path, # a training output folder
         raise FileNotFoundError(f"no checkpoint in {str(p)!r}: missing {', '.join(missing)} (train one with `{hint}`)")
     return p
 
+@torch.no_grad()
+def caption_latent(model:sl.SharedLatentModel, # seed 000's model
+                   tok, # its tokenizer
+                   caption:str, # any text; the tokenizer truncates it to the model's max_len
+                  ) -> torch.Tensor:
+    "A caption's text latent (D,) on the CPU: `model.encode_text` of its tokens."
+    dev = next(model.parameters()).device
+    ids, pad = tok([caption], model.cfg.max_len)
+    return model.eval().encode_text(ids.to(dev), pad.to(dev))[0].float().cpu()
+
 _SMOKE = {}  # system -> (model, tokenizer, what was trained): each smoke model is trained once per process
 
 def _quietly(fn, *a, **kw):
@@ -132,7 +143,7 @@ def smoke_shared_latent(seconds:float=smoke(6, 20), # training budget (`TrainCon
     "(model, tokenizer, note): a smoke-sized shared-latent model (`smoke_config`, 32 px) trained for about `seconds` on Shapes."
     if 'shared_latent' not in _SMOKE:
         set_seed(0); t0 = time.time()
-        splits = sl.shapes_data(32, 512, 32, 8)
+        splits = shapes_splits(512, 32, 8, size=32, max_objects=3, order='reading')
         model, tok, h = _quietly(sl.fit_shared_latent, sl.smoke_config(epochs=40), splits, progress=False, max_seconds=seconds)
         _SMOKE['shared_latent'] = (model.eval(), tok, f"a smoke model (32 px, {n_params(model)/1e6:.1f}M parameters) "
                                    f"trained just now for {len(h.steps)} steps, {time.time() - t0:.0f} s")
@@ -234,7 +245,7 @@ class LatentExplorer(_Explorer):
         scene, text, view = (self.a_scene, self.a_text, self.a_view) if which == 'a' else (self.b_scene, self.b_text, self.b_view)
         if text.value.strip():
             view.value = to_png(np.full((8, 8, 3), 230, np.uint8), 64)   # a caption has no picture
-            return sl.sample_text_latents(self.model, self.tok, [text.value.strip()])[0]
+            return caption_latent(self.model, self.tok, text.value.strip())
         img = self.scenes[scene.value]['image']
         view.value = to_png(img, 64)
         dev = next(self.model.parameters()).device
