@@ -20,7 +20,7 @@ __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call',
            'retrieval_report', 'psnr', 'Claim', 'ledger', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
            'predict_objects', 'score_objects', 'with_relations', 'object_scores', 'stack_items', 'blur_images',
            'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'tie_ceiling', 'retrieval_recall',
-           'caption_relevance', 'latent_probe']
+           'caption_relevance', 'latent_probe', 'host_read']
 
 # %% ../nbs/09_evaluation.ipynb #55fd56c0
 class Table(str):
@@ -396,3 +396,13 @@ def latent_probe(encode, # images (B,3,H,W) in [-1, 1] -> latents (B,D), e.g. `m
         probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(z[:n_train], y[:n_train])
         res[k] = float(probe.score(z[n_train:], y[n_train:]))
     return res
+
+# %% ../nbs/09_evaluation.ipynb #df0e1c5e
+def host_read(fn:Callable, # called with no arguments; real tensors it uses become data-free copies
+             ) -> str|None:
+    "The first op in `fn()` that reads tensor data back to the host (a GPU sync), or None."
+    from torch._subclasses.fake_tensor import FakeTensorMode, DataDependentOutputException, DynamicOutputShapeException
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=True): fn()
+    except (DataDependentOutputException, DynamicOutputShapeException) as e: return str(e.func)
+    return None

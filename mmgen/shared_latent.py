@@ -698,6 +698,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      device:str|None=None, progress:bool=True,
                      num_workers:int|None=None, # DataLoader workers rendering/reading scenes (None: 0 on the CPU, which needs its cores for the steps; up to 8 on a GPU)
                      max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
+                     out_dir:str|Path|None=None, # the stage's own checkpoints (`fit`'s latest/best), so that `mmgen train --resume` goes on inside it
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -714,7 +715,8 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds)
+                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds,
+                       out_dir=None if out_dir is None else str(out_dir))
     with frozen(enc): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
 # %% ../nbs/10_shared_latent.ipynb #79af45b4
@@ -781,7 +783,7 @@ def cpu_config(**kw) -> SharedLatentConfig:
 
 def load_shared_latent(out_dir:str|Path, # folder written by `train`
                        device='cpu', # where to load
-                       weights:str='best.safetensors', # which checkpoint
+                       weights:str|None=None, # which checkpoint (None: `model.safetensors`, the whole recipe's weights, else the joint stage's `best.safetensors`)
                       ) -> tuple:
     "(model, tokenizer) from a training folder."
     out = Path(out_dir)
@@ -794,7 +796,7 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
     cfg = SharedLatentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
     tok = BPETokenizer.load(out / 'tokenizer.json')
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
-    load_weights(model, out / weights)
+    load_weights(model, out / (weights or next(w for w in ('model.safetensors', 'best.safetensors') if (out / w).exists() or w == 'best.safetensors')))
     return model.to(device).eval(), tok
 
 def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
@@ -859,9 +861,9 @@ def train(out_dir:str|Path, # output folder
     t_train = time.time() - t0
     if decoder_steps:
         dsplits = dict(splits, train=fresh_scenes(decoder_steps * 32, cfg.img_size, max_objects)) if decoder_fresh else splits
-        dhist = finetune_decoder(model, dsplits, decoder_steps, device=str(dev), progress=progress, max_seconds=secs('decoder'))
+        dhist = finetune_decoder(model, dsplits, decoder_steps, device=str(dev), progress=progress, max_seconds=secs('decoder'), out_dir=out / 'decoder')
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
-        save_weights(model, out / 'best.safetensors', dict(stage='finetune_decoder', steps=decoder_steps))
+    save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
     t_dec = time.time() - t0 - t_train
     prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior')) if prior_steps else (None, None)
     prior_steps = len(phist.steps) if phist else 0
