@@ -777,6 +777,7 @@ def run_summary(m:dict, # metrics returned by `train`
     for s in m['samples'][:n]: lines.append(f"  {'✓' if s['correct'] else '✗'} {s['pred']!r}" + ('' if s['correct'] else f"   truth: {s['truth']!r}"))
     out = Path(out)
     lines += [f"checkpoint {m['files']['checkpoint']}", f"metrics    {m['files']['metrics']}", f"samples    {m['files']['samples']}",
+              f"caption your own images: mmgen caption {out} IMAGE.png ...",
               f"in Python: from mmgen.captioner import load_captioner; model, tok = load_captioner({str(out)!r}); model.caption(images, tok)"]
     return '\n'.join(lines)
 
