@@ -27,12 +27,12 @@ from .train import fit, TrainConfig, make_loader, History
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'MISSPELL', 'SYNONYMS',
            'is_held_out', 'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer',
-           'VQConfig', 'Res', 'VQVAE', 'vq_loss', 'train_vqvae', 'encode_all', 'code_usage', 'adjective_agreement',
-           'codebook_stats', 'PriorConfig', 'CodePrior', 'prior_loss', 'null_prompt', 'sample_codes',
-           'attribute_control', 'diversity', 'check_prompt', 'ArtGenerator', 'prompt_batch', 'train_prior', 'train',
-           'axis_targets', 'TextProbe', 'probe_loss', 'full_size_encoder']
+           'VQConfig', 'Res', 'VQVAE', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
+           'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior', 'prior_loss', 'null_prompt',
+           'sample_codes', 'attribute_control', 'diversity', 'check_prompt', 'ArtGenerator', 'prompt_batch',
+           'train_prior', 'train', 'axis_targets', 'TextProbe', 'probe_loss', 'full_size_encoder']
 
-# %% ../nbs/12_vq_art.ipynb #c0ef54ed
+# %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
 READABLE = ('temperature', 'saturation', 'value', 'texture')  # axes that `recover_adjectives` reads from pixels
 
@@ -56,7 +56,7 @@ def art_tensors(n:int, # pictures to render
         i += 1
     return torch.stack(imgs), caps
 
-# %% ../nbs/12_vq_art.ipynb #e29a6dfc
+# %% ../nbs/12_vq_art.ipynb #d1757723
 class QuantOut(NamedTuple):
     "What a quantiser returns: quantised latents, code indices, and its auxiliary loss."
     quantized: Tensor  # (B, D, H, W) straight-through quantised latents
@@ -78,7 +78,7 @@ def kmeans(x:Tensor, # (N, D) points
         if cosine: c = F.normalize(c, dim=1)
     return c
 
-# %% ../nbs/12_vq_art.ipynb #e7d18fde
+# %% ../nbs/12_vq_art.ipynb #5322b87b
 class VectorQuantizer(nn.Module):
     "Nearest-code quantiser with straight-through gradients; EMA, k-means init, dead-code restart and low-dim cosine lookup as switches."
     def __init__(self, n_codes:int=512, # codebook size (the seed's 512)
@@ -119,7 +119,7 @@ class VectorQuantizer(nn.Module):
             self.embed.data.copy_(kmeans(z, self.n_codes, cosine=self.cosine)); self.ema_sum.copy_(self.embed.data)
             self.ema_size.fill_(1.); self.initted.fill_(True); idx = self.lookup(z)
         hits = torch.bincount(idx, minlength=self.n_codes).float()
-        self.usage.mul_(.99).add_(hits, alpha=.01)
+        self.usage.mul_(.9).add_(hits, alpha=.1)  # a code unused for ~30 steps falls below 0.03
         if self.ema is not None:
             self.ema_size.mul_(self.ema).add_(hits, alpha=1 - self.ema)
             self.ema_sum.mul_(self.ema).add_(torch.zeros_like(self.ema_sum).index_add_(0, idx, z), alpha=1 - self.ema)
@@ -149,7 +149,7 @@ class VectorQuantizer(nn.Module):
         "Quantised latents (B, D, H, W) of code indices (B, H, W)."
         return self.proj_out(self.codebook()[idx]).permute(0, 3, 1, 2)
 
-# %% ../nbs/12_vq_art.ipynb #2b9ee0e1
+# %% ../nbs/12_vq_art.ipynb #0cb53b56
 class FSQuantizer(nn.Module):
     "Finite scalar quantisation: bounded projection rounded to `levels` per dimension; codes = prod(levels)."
     def __init__(self, levels:Sequence[int]=(8, 8, 8), # levels per dimension (8*8*8 = 512 codes)
@@ -184,7 +184,7 @@ class FSQuantizer(nn.Module):
         c = (idx[..., None] // self.basis) % self.levels
         return self.proj_out(c / (self.levels // 2) - 1).permute(0, 3, 1, 2)
 
-# %% ../nbs/12_vq_art.ipynb #e721da22
+# %% ../nbs/12_vq_art.ipynb #8d220709
 class LibQuantizer(nn.Module):
     "vector-quantize-pytorch's `VectorQuantize` or `FSQ` behind the `QuantOut` interface (imported lazily)."
     def __init__(self, kind:str='vq', # 'vq' (VectorQuantize) or 'fsq' (FSQ)
@@ -213,7 +213,7 @@ class LibQuantizer(nn.Module):
         out = self.q.indices_to_codes(idx.reshape(B, H * W)) if self.kind == 'fsq' else self.q.get_output_from_indices(idx.reshape(B, H * W))
         return out.reshape(B, H, W, -1).permute(0, 3, 1, 2)
 
-# %% ../nbs/12_vq_art.ipynb #fd986475
+# %% ../nbs/12_vq_art.ipynb #b5bc4b6c
 @dataclass
 class VQConfig:
     size: int = 32              # image side (pixels)
@@ -274,7 +274,23 @@ def vq_loss(model, batch, state):
     p = torch.bincount(q.indices.flatten(), minlength=model.quantizer.n_codes).float(); p = p / p.sum()
     return {'loss': rec + q.loss, 'rec': rec, 'ppl': torch.exp(-(p * p.clamp(min=1e-12).log()).sum())}
 
-# %% ../nbs/12_vq_art.ipynb #900962c9
+# %% ../nbs/12_vq_art.ipynb #cf19ea7f
+def fit_steps(model:nn.Module, # model to train in place
+              loss_fn, # mmgen.train loss function (model, batch, state) -> dict
+              tensors:Sequence[Tensor], # the training tensors, batched together (TensorDataset)
+              steps:int, # optimiser steps
+              batch_size:int=64, # examples per step
+              lr:float=1e-3, # peak learning rate
+              seed:int=0, # shuffling seed
+              warmup:int=50, # at most this many warmup steps (and at most a tenth of the run)
+              **kw, # more TrainConfig fields (weight_decay=, device=, out_dir=...)
+             ) -> History:
+    "`mmgen.train.fit` for a number of steps over in-memory tensors, quietly."
+    dl = make_loader(TensorDataset(*tensors), batch_size, drop_last=True)
+    tc = TrainConfig(**{**dict(epochs=math.ceil(steps / len(dl)), max_steps=steps, lr=lr, warmup_steps=min(warmup, steps // 10),
+                               progress=False, verbose=False, seed=seed), **kw})
+    return fit(model, loss_fn, dl, cfg=tc)
+
 def train_vqvae(cfg:VQConfig, # model configuration (its `quantizer` names the row)
                 x_train:Tensor, # (N,3,H,W) training pictures in [-1,1]
                 steps:int=300, # optimiser steps
@@ -286,10 +302,7 @@ def train_vqvae(cfg:VQConfig, # model configuration (its `quantizer` names the r
     "Train a VQ-VAE on `x_train` for `steps` optimiser steps; returns the model (eval mode) and its History."
     set_seed(seed)
     model = VQVAE(cfg)
-    dl = make_loader(TensorDataset(x_train), batch_size, drop_last=True)
-    tc = TrainConfig(epochs=math.ceil(steps / len(dl)), max_steps=steps, lr=lr, warmup_steps=min(50, steps // 10),
-                     weight_decay=0., progress=False, verbose=False, seed=seed, **kw)
-    h = fit(model, vq_loss, dl, cfg=tc)
+    h = fit_steps(model, vq_loss, (x_train,), steps, batch_size, lr, seed, warmup=50, weight_decay=0., **kw)
     return model.eval(), h
 
 @torch.no_grad()
@@ -324,7 +337,7 @@ def codebook_stats(model:VQVAE, # a trained VQ-VAE
     mse01 = float(F.mse_loss((rec + 1) / 2, (x + 1) / 2))
     return dict(usage=usage, perplexity=ppl, mse=mse01, psnr=float(psnr(rec, x).mean()), agree=adjective_agreement(x, rec))
 
-# %% ../nbs/12_vq_art.ipynb #ffa9e801
+# %% ../nbs/12_vq_art.ipynb #d4dc216e
 @dataclass
 class PriorConfig:
     vocab_size: int = 20        # text tokens (tokenizer.vocab_size)
@@ -371,7 +384,7 @@ class CodePrior(nn.Module):
         for blk in self.blocks: x = blk(x, key_padding_mask=kpm)
         return self.head(self.norm(x[:, L:]))
 
-# %% ../nbs/12_vq_art.ipynb #dee6c0cc
+# %% ../nbs/12_vq_art.ipynb #cf5a645d
 def prior_loss(model, batch, state):
     "Cross-entropy on masked code positions (all of them for the direct head); text dropped for a share of examples."
     tokens, pad_mask, codes = batch
@@ -388,7 +401,7 @@ def prior_loss(model, batch, state):
     acc = (logits[masked].argmax(-1) == codes[masked]).float().mean()
     return {'loss': loss, 'acc': acc}
 
-# %% ../nbs/12_vq_art.ipynb #b797d200
+# %% ../nbs/12_vq_art.ipynb #fc2179a4
 def null_prompt(tokens:Tensor, pad_mask:Tensor) -> tuple[Tensor, Tensor]:
     "The prompt with every word removed (BOS EOS only), the unconditional input used by guidance."
     return tokens, torch.arange(tokens.shape[1], device=tokens.device).expand_as(pad_mask) >= 2
@@ -425,7 +438,7 @@ def sample_codes(prior:CodePrior, # a trained prior
         codes = torch.where(unknown & keep, draw, codes)
     return codes
 
-# %% ../nbs/12_vq_art.ipynb #697d6cb1
+# %% ../nbs/12_vq_art.ipynb #fd511ca8
 AXIS_OF = {w: ax for ax, pair in ART_AXES.items() for w in pair}  # adjective -> its axis
 
 def attribute_control(images:Tensor, # (B,3,H,W) generated pictures
@@ -451,7 +464,7 @@ def diversity(images:Tensor, # (n,3,H,W) draws for one prompt
     n = len(f)
     return dict(pixel_dist=float(d.sum() / (n * (n - 1))), distinct=len({tuple(c.tolist()) for c in codes}))
 
-# %% ../nbs/12_vq_art.ipynb #9c722e5b
+# %% ../nbs/12_vq_art.ipynb #c3915d2d
 MAX_ADJECTIVES = 5  # AbstractArt captions hold 3-5 adjectives; prompts may hold fewer
 
 def check_prompt(prompt, # one prompt: adjectives separated by spaces or commas
@@ -473,7 +486,7 @@ def check_prompt(prompt, # one prompt: adjectives separated by spaces or commas
         known = [w for w in known if not (AXIS_OF.get(w) in clash and w != clash[AXIS_OF[w]][-1])]
     return ' '.join(dict.fromkeys(known))
 
-# %% ../nbs/12_vq_art.ipynb #ec2ddbd4
+# %% ../nbs/12_vq_art.ipynb #5fe3986e
 class ArtGenerator(nn.Module):
     "Text → picture: `check_prompt`, tokenizer, `CodePrior`, then the VQ-VAE decoder; a list of prompts is one batch."
     def __init__(self, tokenizer:Tokenizer, # word tokenizer of the prompts
@@ -510,7 +523,7 @@ class ArtGenerator(nn.Module):
         side = self.prior.cfg.grid
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
 
-# %% ../nbs/12_vq_art.ipynb #6b77a5d9
+# %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields)
     'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize'), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256),
               dict(n_train=384, n_test=64, vq_steps=30, prior_steps=40, batch_size=32)),
@@ -536,10 +549,7 @@ def train_prior(cfg:PriorConfig, # prior configuration (masked=False: the seed's
     "Train a `CodePrior` on pre-computed code grids; returns it in eval mode with its History."
     set_seed(seed)
     prior = CodePrior(cfg)
-    dl = make_loader(TensorDataset(tokens, pad_mask, codes), batch_size, drop_last=True)
-    tc = TrainConfig(epochs=math.ceil(steps / len(dl)), max_steps=steps, lr=lr, warmup_steps=min(100, steps // 10),
-                     weight_decay=0.01, progress=False, verbose=False, seed=seed, **kw)
-    h = fit(prior, prior_loss, dl, cfg=tc)
+    h = fit_steps(prior, prior_loss, (tokens, pad_mask, codes), steps, batch_size, lr, seed, warmup=100, weight_decay=0.01, **kw)
     return prior.eval(), h
 
 @register_system('vq-art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt')
@@ -588,7 +598,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     fig.savefig(out / 'samples.png', dpi=100); plt.close(fig)
     return m
 
-# %% ../nbs/12_vq_art.ipynb #5d45f502
+# %% ../nbs/12_vq_art.ipynb #0a009d98
 MISSPELL = {w: w[:-2] + w[-1] for w in ART_VOCAB}  # one letter dropped: warm -> wam, vivid -> vivd
 SYNONYMS = {'hot': 'warm', 'cold': 'cool', 'dull': 'muted', 'saturated': 'vivid', 'dim': 'dark', 'luminous': 'bright',
             'empty': 'sparse', 'crowded': 'dense', 'angular': 'geometric', 'natural': 'organic', 'serene': 'calm',
