@@ -496,15 +496,17 @@ class ArtGenerator(nn.Module):
                  temperature:float=1.0, # sampling temperature
                  top_p:float|None=0.9, # nucleus mass
                  guidance:float=0.0, # classifier-free guidance weight
+                 vocab:Sequence[str]|None=None, # the known words (None: a WordTokenizer's words, else ART_VOCAB)
                 ):
         super().__init__()
         self.tokenizer, self.prior, self.vqvae = tokenizer, prior.eval(), vqvae.eval()
+        self.vocab = list(vocab) if vocab is not None else (tokenizer.itos[4:] if isinstance(tokenizer, WordTokenizer) else ART_VOCAB)
         self.opts = dict(steps=steps, temperature=temperature, top_p=top_p, guidance=guidance)
 
     def tokens(self, prompts:Sequence[str]) -> tuple[Tensor, Tensor]:
         "Checked prompts → (ids, pad_mask) on the model's device."
         dev = next(self.prior.parameters()).device
-        ids, pm = self.tokenizer([check_prompt(p) for p in prompts], self.prior.cfg.max_text)
+        ids, pm = self.tokenizer([check_prompt(p, self.vocab) for p in prompts], self.prior.cfg.max_text)
         return ids.to(dev), pm.to(dev)
 
     @torch.no_grad()
@@ -557,6 +559,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           epochs:int|None=None, # prior epochs over the training codes (default: the preset's steps)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full'
+          data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
           **kw, # overrides: any VQConfig, PriorConfig or run field (quantizer='all (ours)', vq_steps=..., device=...)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
@@ -571,9 +574,16 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         else: raise TypeError(f"train(): unknown override {k!r}; expected a VQConfig or PriorConfig field or one of {sorted(rk)}")
     vcfg = VQConfig(**vk)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    x_tr, cap_tr = art_tensors(rk['n_train'], vcfg.size)
-    x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, start=10**6)
-    _, cap_ho = art_tensors(rk['n_test'], vcfg.size, start=2 * 10**6, held_out=True)
+    if data is None:
+        x_tr, cap_tr = art_tensors(rk['n_train'], vcfg.size)
+        x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, start=10**6)
+        _, cap_ho = art_tensors(rk['n_test'], vcfg.size, start=2 * 10**6, held_out=True)
+    else:
+        if not isinstance(data, dict) or not {'train', 'test'} <= set(data): raise ValueError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
+        (x_tr, cap_tr), (x_te, cap_te) = [(torch.stack([it['image'] for it in its]), [it['caption'] for it in its])
+                                          for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
+        if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ValueError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
+        cap_ho = cap_te  # your test captions are the prompts
     tc = dict(device=dev) if dev else {}
     vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], **tc)
     stats = codebook_stats(vq, x_te)
@@ -585,7 +595,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], **tc)
     gen = ArtGenerator(tok, prior, vq, guidance=2.0)
     imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
-    m = dict(preset=preset, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho),
+    m = dict(preset=preset, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
              prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'])
     save_weights(vq, out / 'vqvae.safetensors', dict(kind='vqvae')); save_weights(prior, out / 'prior.safetensors', dict(kind='prior'))
     tok.save(out / 'tokenizer.json')
