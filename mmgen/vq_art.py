@@ -608,7 +608,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     fig.savefig(out / 'samples.png', dpi=100); plt.close(fig)
     return m
 
-# %% ../nbs/12_vq_art.ipynb #0a009d98
+# %% ../nbs/12_vq_art.ipynb #01befb6d
 MISSPELL = {w: w[:-2] + w[-1] for w in ART_VOCAB}  # one letter dropped: warm -> wam, vivid -> vivd
 SYNONYMS = {'hot': 'warm', 'cold': 'cool', 'dull': 'muted', 'saturated': 'vivid', 'dim': 'dark', 'luminous': 'bright',
             'empty': 'sparse', 'crowded': 'dense', 'angular': 'geometric', 'natural': 'organic', 'serene': 'calm',
