@@ -4,12 +4,13 @@ Modules:
 
 - `mmgen.attention`: Multi-head attention on `F.scaled_dot_product_attention` with masks done right, a KV cache, pre-norm encoder and decoder blocks, FFNs, ViT patches, and the text encoder/decoder every seed system uses.
 - `mmgen.captioner`: ResNet visual tokens, a RoPE text decoder with cross-attention and optional DeepSeek MoE, SigLIP alignment and scheduled teacher forcing — with every bug the seed's author listed pinned by a test.
-- `mmgen.cli`: `mmgen list` and `mmgen train SYSTEM` — every registered system, trainable from a terminal.
+- `mmgen.cli`: `mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors) and `mmgen caption RUN IMAGE`.
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
 - `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits; loaders for real data; collate, grids and a render cache.
 - `mmgen.decoding`: Greedy, beam search and sampling (temperature / top-k / top-p) on a KV cache, for any decoder that exposes the cache interface.
 - `mmgen.distilled`: A tiny ViT student that a CPU can run, distilled from a frozen CLIP teacher whose embeddings are cached once, with a 2-layer caption decoder — and the three places where the seed's design is wrong, measured and fixed.
 - `mmgen.evaluation`: One place for what every system measures: parameter counts, timers, memory, size on disk, retrieval metrics, PSNR, result tables, and the seed-claims ledger that opens every system notebook.
+- `mmgen.explorers`: ipywidgets over the trained systems: walk seed 000's shared latent between two scenes or captions, and read the captioner's attention heads — image tokens to image tokens, and each generated word to the image.
 - `mmgen.losses`: CLIP's InfoNCE with a learnable temperature, SigLIP's sigmoid loss with a learnable scale and bias, and cosine distillation — each checked against open_clip, forward and gradients.
 - `mmgen.moe`: DeepSeekMoE / DeepSeek-V3 feed-forward: shared experts, fine-grained routed SwiGLU experts, top-k routing with an explicit load-balancing loss or bias-based balancing, and a dispatch with no Python loop over tokens or experts.
 - `mmgen.rope`: RoPE with cached cos/sin, a position offset for KV-cache decoding and a configurable base θ.

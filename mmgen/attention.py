@@ -10,7 +10,10 @@ Conventions, as in `nn.MultiheadAttention`: tensors are batch-first, and every p
 - For decoding, pass a cache and only the new tokens: positions continue from the cache's length, a cross-attention
   cache keeps the memory's keys and values from the first call (later calls may pass `memory=None`), and
   `cache.reorder(idx)` selects batch rows for beam search. `KVCache()` (self-attention) and `KVCache(static=True)`
-  (cross-attention) serve one layer; `TextDecoder.new_cache()` makes them all.
+  (cross-attention) serve one layer; `TextDecoder.new_cache()` makes them all. For CUDA graphs,
+  `TextDecoder.new_static_cache(batch_size, max_len, memory)` preallocates every layer's buffers (`StaticKVCache`:
+  written in place at a position held in a device tensor, fixed shapes, reordered in place) and computes the
+  memory's keys and values once; each call feeds new tokens at `cache.pos` and advances it.
 - Blocks are pre-norm. `DecoderBlock` returns `(x, aux_loss)`: its FFN slot takes any module, and an FFN returning
   `(out, aux_loss, ...)`, as `mmgen.moe.MoE` does, has its loss passed up (0 for a dense FFN). `EncoderBlock`
   returns `x` and keeps the FFN's loss in `.aux_loss`.
@@ -35,8 +38,9 @@ import torch.nn.functional as F
 from .rope import RotaryEmbedding
 
 # %% auto #0
-__all__ = ['KVCache', 'offset_causal_mask', 'MultiHeadAttention', 'MLP', 'SwiGLU', 'init_weights', 'EncoderBlock', 'LayerCache',
-           'DecoderBlock', 'PatchEmbed', 'TextEncoder', 'DecoderCache', 'DecoderOutput', 'TextDecoder']
+__all__ = ['KVCache', 'offset_causal_mask', 'StaticKVCache', 'MultiHeadAttention', 'MLP', 'SwiGLU', 'init_weights',
+           'EncoderBlock', 'LayerCache', 'DecoderBlock', 'PatchEmbed', 'TextEncoder', 'DecoderCache',
+           'StaticDecoderCache', 'DecoderOutput', 'TextDecoder']
 
 # %% ../nbs/05_attention.ipynb #4af1d7d3
 class KVCache:
@@ -87,6 +91,46 @@ def offset_causal_mask(T:int, # new queries
     "Bool (T, S) mask, True = may attend: query i (at position S-T+i) sees keys 0..S-T+i."
     return torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=S - T)
 
+# %% ../nbs/05_attention.ipynb #c5be8f3d
+class StaticKVCache:
+    "Preallocated keys/values of one self-attention layer, written in place at a position held in a device tensor (fixed shapes, no host sync)."
+    static = False  # a self-attention cache (the cross-attention one is a filled `KVCache(static=True)`)
+    def __init__(self, batch_size:int, # rows decoded together (beams included)
+                 n_heads:int, # attention heads
+                 max_len:int, # positions the buffers hold
+                 head_dim:int, # width of one head
+                 pos:Tensor, # (1,) long tensor on `device`: tokens written so far, shared by a decoder's layers
+                 dtype:torch.dtype=torch.float32, # dtype of the keys/values (the attention's compute dtype)
+                 device=None, # where the buffers live
+                ):
+        self.k = torch.zeros(batch_size, n_heads, max_len, head_dim, dtype=dtype, device=device)  # (B, H, S_max, hd)
+        self.v = torch.zeros_like(self.k)
+        self.pos = pos
+
+    @property
+    def max_len(self) -> int: return self.k.shape[2]
+
+    def write(self, k:Tensor, # (B, H, T, head_dim) new keys
+              v:Tensor, # (B, H, T, head_dim) new values
+             ) -> tuple[Tensor, Tensor, Tensor]:
+        "Store new keys/values at positions pos..pos+T-1; return the whole buffers and the (T, max_len) bool mask of the keys each new query sees."
+        T = k.shape[2]
+        at = self.pos + torch.arange(T, device=self.pos.device)            # (T,) positions of the new tokens
+        self.k.index_copy_(2, at, k.to(self.k.dtype)); self.v.index_copy_(2, at, v.to(self.v.dtype))
+        allowed = torch.arange(self.max_len, device=at.device)[None, :] <= at[:, None]  # causal, over written keys only
+        return self.k, self.v, allowed
+
+    def reorder(self, idx:Tensor, # (B,) rows to keep, in order (repeats allowed); the batch size cannot change
+               ) -> StaticKVCache:
+        "Select batch rows in place, keeping the buffers' memory (a captured graph reads it); returns self."
+        if idx.shape[0] != self.k.shape[0]:
+            raise ValueError(f"a static cache keeps its batch size {self.k.shape[0]}, got {idx.shape[0]} rows")
+        self.k.copy_(self.k.index_select(0, idx)); self.v.copy_(self.v.index_select(0, idx))
+        return self
+
+    def __repr__(self): return f"StaticKVCache(batch={self.k.shape[0]}, max_len={self.max_len}, dtype={self.k.dtype})"
+
+
 # %% ../nbs/05_attention.ipynb #92da0d4d
 class MultiHeadAttention(nn.Module):
     "Multi-head self-/cross-attention on SDPA with causal + padding masks, optional RoPE and a KV cache."
@@ -118,12 +162,13 @@ class MultiHeadAttention(nn.Module):
                 context:Tensor|None=None, # (B, S, kv_dim) keys/values for cross-attention; None = self-attention
                 key_padding_mask:Tensor|None=None, # (B, S) bool, True = padding; with a self-attention cache (B, T) for the new keys or (B, L+T)
                 is_causal:bool=False, # causal self-attention (query t sees keys ≤ t)
-                cache:KVCache|None=None, # KV cache for incremental decoding (updated in place)
+                cache:KVCache|StaticKVCache|None=None, # KV cache for incremental decoding (updated in place)
                 need_weights:bool=False, # also return the per-head weights (B, H, T, S) via the manual path
                ) -> tuple[Tensor, Tensor|None]:
         "Attend from `x` to itself or to `context`; returns (out (B, T, d_model), weights or None)."
         B, T, D = x.shape  # batch, new tokens, width
         q = self._heads(self.q_proj(x))  # (B, H, T, hd)
+        if isinstance(cache, StaticKVCache): return self._static_step(x, q, cache, key_padding_mask, is_causal, need_weights)
         kpm = key_padding_mask
         cross = context is not None or (cache is not None and cache.static)
         if cross:
@@ -166,6 +211,19 @@ class MultiHeadAttention(nn.Module):
         out = self.out_proj(out.transpose(1, 2).reshape(B, T, D))
         if row_ok is not None: out = out * row_ok[:, 0]  # (B, T or 1, 1): fully masked queries give 0
         return out, w
+
+    def _static_step(self, x, q, cache, key_padding_mask, is_causal, need_weights):
+        "Causal self-attention of the new tokens through a `StaticKVCache`: fixed shapes, positions from `cache.pos`."
+        if key_padding_mask is not None or not is_causal:
+            raise ValueError("a StaticKVCache serves causal self-attention without a padding mask (decoding)")
+        B, T, D = x.shape
+        k, v = self._kv(x)
+        if self.rope is not None: q, k = self.rope(q, offset=cache.pos), self.rope(k, offset=cache.pos)
+        k, v, allowed = cache.write(k, v)  # (B, H, S_max, hd) x 2, (T, S_max)
+        dropout_p = self.dropout if self.training else 0.
+        if need_weights: out, w = self._attend_with_weights(q, k.to(q.dtype), v.to(q.dtype), allowed, dropout_p)
+        else: out, w = F.scaled_dot_product_attention(q, k.to(q.dtype), v.to(q.dtype), attn_mask=allowed, dropout_p=dropout_p), None
+        return self.out_proj(out.transpose(1, 2).reshape(B, T, D)), w
 
     def _attend_with_weights(self, q, k, v, allowed, dropout_p):
         "Readable attention: scores, masked softmax, weighted sum; returns (out, weights (B, H, T, S))."
@@ -397,6 +455,43 @@ class DecoderCache:
     def __len__(self): return len(self.layers)
     def __repr__(self): return f"DecoderCache(n_layers={len(self.layers)}, length={self.length})"
 
+class StaticDecoderCache:
+    "Preallocated caches of every layer of a `TextDecoder`: self-attention K/V for `max_len` positions, the memory's K/V, and the position as a device tensor."
+    def __init__(self, layers:list[LayerCache], # per layer (StaticKVCache, filled KVCache(static=True))
+                 pos:Tensor, # (1,) long: tokens written so far, shared with every layer's StaticKVCache
+                ):
+        self.layers, self.pos = layers, pos
+
+    @property
+    def batch_size(self) -> int: return self.layers[0].self_kv.k.shape[0]
+    @property
+    def max_len(self) -> int: return self.layers[0].self_kv.max_len
+
+    def reset(self) -> StaticDecoderCache:
+        "Start again at position 0 (the buffers are overwritten as decoding proceeds); returns self."
+        self.pos.zero_(); return self
+
+    def reorder(self, idx:Tensor, # (B,) batch rows to keep, in order (repeats allowed); the batch size cannot change
+               ) -> StaticDecoderCache:
+        "Select batch rows of every cache in place, keeping every buffer's memory; returns self."
+        for lc in self.layers:
+            lc.self_kv.reorder(idx)
+            ck = lc.cross_kv
+            if ck.k is not None:
+                ck.k.copy_(ck.k.index_select(0, idx)); ck.v.copy_(ck.v.index_select(0, idx))
+                if ck.mask is not None: ck.mask.copy_(ck.mask.index_select(0, idx))
+        return self
+
+    def buffers(self) -> list[Tensor]:
+        "Every tensor the decode step reads or writes (for `torch._dynamo.mark_static_address`)."
+        ts = [self.pos]
+        for lc in self.layers: ts += [t for t in (lc.self_kv.k, lc.self_kv.v, lc.cross_kv.k, lc.cross_kv.v, lc.cross_kv.mask) if t is not None]
+        return ts
+
+    def __getitem__(self, i): return self.layers[i]
+    def __len__(self): return len(self.layers)
+    def __repr__(self): return f"StaticDecoderCache(n_layers={len(self.layers)}, batch={self.batch_size}, max_len={self.max_len})"
+
 class DecoderOutput(NamedTuple):
     "What `TextDecoder` returns."
     logits: Tensor         # (B, T, vocab_size)
@@ -440,15 +535,46 @@ class TextDecoder(nn.Module):
         "An empty cache for incremental decoding with this decoder."
         return DecoderCache(len(self.blocks))
 
+    def new_static_cache(self, batch_size:int, # rows decoded together (beams included)
+                         max_len:int, # positions to hold, BOS included
+                         memory:Tensor|None=None, # (batch_size, S, memory_dim): its K/V are computed here, once
+                         memory_padding_mask:Tensor|None=None, # (batch_size, S) bool, True = padding
+                         dtype:torch.dtype|None=None, # keys/values dtype; default the autocast dtype if on, else the weights'
+                         device=None, # default the weights' device
+                        ) -> StaticDecoderCache:
+        "A preallocated cache for fixed-shape decoding steps (CUDA graphs, `torch.compile(mode='reduce-overhead')`)."
+        w = self.tok_emb.weight
+        device = torch.device(device) if device is not None else w.device
+        if dtype is None: dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else w.dtype
+        if self.pos_emb is not None and max_len > self.max_len:
+            raise ValueError(f"max_len={max_len} exceeds the learned position table (max_len={self.max_len})")
+        cross = self.blocks[0].cross_attn is not None if len(self.blocks) else False
+        if cross and memory is None: raise ValueError("this decoder cross-attends: pass `memory` to new_static_cache")
+        if not cross and memory is not None: raise ValueError("this decoder has no cross-attention, but `memory` was given")
+        if memory is not None and memory.shape[0] != batch_size:
+            raise ValueError(f"memory has {memory.shape[0]} rows, expected batch_size={batch_size}")
+        if self.rope is not None: self.rope.cos_sin(max_len, device)  # the table the steps index into
+        pos = torch.zeros(1, dtype=torch.long, device=device)
+        layers = []
+        for blk in self.blocks:
+            a = blk.self_attn
+            sk, ck = StaticKVCache(batch_size, a.n_heads, max_len, a.head_dim, pos, dtype, device), KVCache(static=True)
+            if cross:
+                k, v = blk.cross_attn._kv(memory)  # own copies: reorder() writes into them in place
+                ck.append(k.to(dtype, copy=True), v.to(dtype, copy=True), None if memory_padding_mask is None else memory_padding_mask.clone())
+            layers.append(LayerCache(sk, ck))
+        return StaticDecoderCache(layers, pos)
+
     def forward(self, tokens:Tensor, # (B, T) token ids (with a cache: only the new ones)
                 memory:Tensor|None=None, # (B, S, memory_dim) e.g. image tokens; may be None once cached
                 padding_mask:Tensor|None=None, # (B, T) bool, True = padding; with a cache (B, T) new or (B, L+T)
                 memory_padding_mask:Tensor|None=None, # (B, S) bool, True = padding
-                cache:DecoderCache|None=None, # updated in place; positions start at cache.length
+                cache:DecoderCache|StaticDecoderCache|None=None, # updated in place; positions start at cache.length (cache.pos)
                 need_weights:bool=False, # also return attention weights per layer
                ) -> DecoderOutput:
         "Next-token logits for every position of `tokens`."
         B, T = tokens.shape
+        if isinstance(cache, StaticDecoderCache): return self._static_forward(tokens, cache, padding_mask, need_weights)
         L = cache.length if cache is not None else 0  # position of tokens[:, 0]
         if self.pos_emb is not None and L + T > self.max_len:
             raise ValueError(f"positions up to {L + T} exceed the learned table (max_len={self.max_len})")
@@ -461,3 +587,19 @@ class TextDecoder(nn.Module):
             x, aux = out[0], aux + out[1]
             if need_weights: attn.append(out[2])
         return DecoderOutput(self.head(self.norm(x)), aux, attn)
+
+    def _static_forward(self, tokens, cache, padding_mask, need_weights):
+        "Logits for new tokens at positions cache.pos.. through a static cache, which then advances by T (in place)."
+        if padding_mask is not None: raise ValueError("decoding through a StaticDecoderCache takes no padding_mask")
+        T = tokens.shape[1]
+        x = self.tok_emb(tokens)
+        if self.pos_emb is not None: x = x + self.pos_emb(cache.pos + torch.arange(T, device=tokens.device))
+        x = self.drop(x)
+        aux, attn = x.new_zeros((), dtype=torch.float32), ([] if need_weights else None)
+        for blk, lc in zip(self.blocks, cache.layers):
+            out = blk(x, None, None, None, lc, need_weights)  # the memory's K/V and mask are in the cache
+            x, aux = out[0], aux + out[1]
+            if need_weights: attn.append(out[2])
+        cache.pos.add_(T)
+        return DecoderOutput(self.head(self.norm(x)), aux, attn)
+

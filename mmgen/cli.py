@@ -1,18 +1,27 @@
-"""`mmgen list` and `mmgen train SYSTEM` — every registered system, trainable from a terminal.
+"""`mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors) and `mmgen caption RUN IMAGE`.
 
-`mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]`
-calls that system's `train(out_dir=DIR, epochs=N, full=..., **overrides)` and prints the metrics it returns as JSON.
-Each system trains on its embedded (generated) dataset, with no download, and writes a checkpoint, a metrics JSON and
-a sample grid to `--out`, which defaults to `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`),
-else kept as a string (`--set parallel=fsdp`), and which keys are accepted is up to the system's `train` (the
-captioner takes any field of its configs, the demo any `TrainConfig` field).
+`mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]
+[--resume | --overwrite] [--save-every N] [--save-minutes T]` calls that system's `train(out_dir=DIR, epochs=N,
+full=..., **overrides)` and prints the metrics it returns as JSON. Each system trains on its embedded (generated)
+dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
+`runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
+(`--set parallel=fsdp`). `mmgen train NAME --help` lists every option of that system with its default and meaning
+(read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
+refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
+
+A stopped run goes on: Ctrl-C finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
+the command that goes on) and exits with status 130; `--resume` continues step for step, through every `fit` the
+system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
+default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
+`--overwrite` says what to do with it; `--resume` with other options is refused naming them. Errors in what the user
+asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption DIR IMAGE...` captions images with the
+captioner trained into DIR.
 
 A system registers itself with `mmgen.core.register_system`; the command sees it only if its module is listed in
-`SYSTEM_MODULES`, which `load_systems()` imports (`mmgen list` therefore imports every system module). A system
-that trains with `mmgen.train.fit` (the captioner, the demo) runs on several GPUs or CPU processes when the same
-command is launched by `torchrun`, with DDP unless `--set parallel=fsdp`:
-`torchrun --nproc_per_node 8 -m mmgen.cli train captioner --full --set parallel=fsdp`. `main(argv)` runs the
-command in-process and returns its exit status (2 for an unknown system).
+`SYSTEM_MODULES`, which `load_systems()` imports. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
+processes when the same command is launched by `torchrun`, with DDP unless `--set parallel=fsdp`:
+`torchrun --nproc_per_node 8 -m mmgen.cli train captioner --full --set parallel=fsdp`. `main(argv)` runs the command
+in-process and returns its exit status.
 
 Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 
@@ -20,15 +29,16 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 
 # %% ../nbs/16_cli.ipynb #689ee6ae
 from __future__ import annotations
-import argparse, ast, importlib, json, sys, time
+import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, sys, time
 from pathlib import Path
-from .core import SYSTEMS
+from fastcore.docments import docments
+from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'load_systems', 'main']
+__all__ = ['SYSTEM_MODULES', 'RUN_FILE', 'load_systems', 'system_options', 'check_overrides', 'prepare_out', 'main']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
-SYSTEM_MODULES = ['mmgen.train', 'mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
+SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
                   'mmgen.paired_retrieval', 'mmgen.captioner']  # (a module not yet in the library is skipped)
 
 def load_systems(modules=SYSTEM_MODULES) -> dict:
@@ -39,20 +49,76 @@ def load_systems(modules=SYSTEM_MODULES) -> dict:
             if e.name != m: raise  # a real missing dependency inside an existing module must surface
     return SYSTEMS
 
-# %% ../nbs/16_cli.ipynb #a21b901c
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='mmgen', description='mmgen: a notebook-first workbook for multimodal generation')
-    sub = p.add_subparsers(dest='cmd', required=True)
-    sub.add_parser('list', help='list the trainable systems')
-    t = sub.add_parser('train', help='train a system on its embedded dataset')
-    t.add_argument('system', help='system name (see `mmgen list`)')
-    t.add_argument('--out', default=None, help='output folder (default: runs/SYSTEM)')
-    t.add_argument('--epochs', type=int, default=None, help='epochs (default: the system\'s own)')
-    t.add_argument('--full', action='store_true', help='full-size configuration (meant for a GPU)')
-    t.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', type=_key_value,
-                   help="override one option of the system's train function, e.g. --set moe=True --set lr=1e-3 "
-                        "--set parallel=fsdp (repeatable; VALUE is a Python literal, else a string)")
-    return p
+# %% ../nbs/16_cli.ipynb #c1100002
+_FLAGS = ('out_dir', 'epochs', 'full')          # the command's own flags
+_SIMPLE = re.compile(r'\b(int|float|bool|str|tuple)\b')   # annotations a command line can give
+
+def _anno(a) -> str: return a if isinstance(a, str) else getattr(a, '__name__', str(a))
+
+def _option_classes(spec:SystemSpec, fn) -> tuple:
+    "The config dataclasses whose fields the train function's **kw takes: declared, else named in its **kw comment."
+    if spec.options: return spec.options
+    d = docments(fn, full=True)
+    kw = next((k for k, v in d.items() if v.get('kind') == 4), None)   # VAR_KEYWORD
+    text = ' '.join(str(d[k]['docment'] or '') for k in (kw, 'return') if k in d)   # fastcore files a last comment under 'return'
+    mod = sys.modules[fn.__module__]
+    cls = [getattr(mod, n, None) for n in dict.fromkeys(re.findall(r'\b[A-Z]\w+', text))]
+    return tuple(c for c in cls if dataclasses.is_dataclass(c))
+
+def system_options(spec:SystemSpec) -> dict[str, tuple]:
+    "Every option `--set` can give `spec`'s train function: name -> (default, type, meaning)."
+    fn, out = spec.load(), {}
+    for k, v in docments(fn, full=True).items():
+        if k in _FLAGS or k == 'return' or v.get('kind') in (2, 4) or not _SIMPLE.search(_anno(v['anno'])): continue
+        out[k] = (v['default'], _anno(v['anno']), v['docment'] or '')
+    for c in _option_classes(spec, fn):
+        for k, v in docments(c, full=True).items():
+            if k not in ('return', *_FLAGS) and k not in out: out[k] = (v['default'], _anno(v['anno']), v['docment'] or '')
+    return out
+
+# %% ../nbs/16_cli.ipynb #c1100006
+def _fits(v, anno:str) -> bool:
+    "Whether a --set value can be what the annotation says (ints pass for floats; None where the type allows it)."
+    if v is None: return 'None' in anno
+    kinds = set(re.findall(r'\b(int|float|bool|str|tuple|list|dict)\b', anno))
+    if not kinds: return True                        # an annotation the command line does not judge
+    if isinstance(v, bool): return 'bool' in kinds
+    if isinstance(v, int): return bool(kinds & {'int', 'float'})
+    if isinstance(v, float): return 'float' in kinds
+    if isinstance(v, (tuple, list)): return bool(kinds & {'tuple', 'list'})
+    return type(v).__name__ in kinds
+
+def check_overrides(name:str, # the system's command-line name
+                    overrides:dict, # --set KEY=VALUE pairs
+                    options:dict, # `system_options` of the system
+                   ):
+    "Refuse an unknown key (naming the nearest valid ones) or a value of the wrong type (naming the type), in one line."
+    for k, v in overrides.items():
+        if k in _FLAGS: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
+        if k not in options:
+            near = difflib.get_close_matches(k, list(options), n=3, cutoff=0.5)
+            raise UserError(f"unknown option {k!r} for {name}" + (f"; did you mean {' or '.join(near)}?" if near else '')
+                            + f" (`mmgen train {name} --help` lists all {len(options)})")
+        default, anno, doc = options[k]
+        if not _fits(v, anno): raise UserError(f"--set {k}={v!r}: expected {anno} ({doc}), got {type(v).__name__}")
+
+# %% ../nbs/16_cli.ipynb #c1100008
+class _Parser(argparse.ArgumentParser):
+    "argparse, but a usage error is one line (what was wrong, where the help is) and exit status 2."
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+def _positive(s:str) -> int:
+    try: n = int(s)
+    except ValueError: n = None
+    if n is None or n < 1: raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {s!r}")
+    return n
+
+def _minutes(s:str) -> float:
+    try: t = float(s)
+    except ValueError: t = -1
+    if not t >= 0: raise argparse.ArgumentTypeError(f"expected minutes >= 0 (0: off), got {s!r}")
+    return t
 
 def _key_value(s:str) -> tuple[str, object]:
     "'lr=1e-3' -> ('lr', 0.001); a value that is no Python literal stays a string ('parallel=fsdp')."
@@ -61,24 +127,128 @@ def _key_value(s:str) -> tuple[str, object]:
     try: return k, ast.literal_eval(v)
     except (ValueError, SyntaxError): return k, v
 
-def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `mmgen` console script."
-    args = _parser().parse_args(argv)
-    systems = load_systems()
-    if args.cmd == 'list':
-        w = max(map(len, systems), default=0)
-        for name, spec in sorted(systems.items()): print(f"{name:<{w}}  {spec.doc}")
-        return 0
-    if args.system not in systems:
-        print(f"mmgen: unknown system {args.system!r}; expected one of: {', '.join(sorted(systems))}", file=sys.stderr)
-        return 2
-    out = Path(args.out or f'runs/{args.system}')
+def _options_help(spec:SystemSpec) -> str:
+    "The --help epilog: every option with its default and meaning."
+    rows = [(k if d in (dataclasses.MISSING, inspect.Parameter.empty) else f"{k}={d!r}", doc)
+            for k, (d, a, doc) in system_options(spec).items()]
+    w = min(max((len(r[0]) for r in rows), default=0), 34)
+    return f"options of {spec.name} (--set KEY=VALUE; shown with their defaults):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
+
+def _parser(spec:SystemSpec|None=None) -> argparse.ArgumentParser:
+    "The command line; with `spec`, `mmgen train NAME --help` ends with that system's options."
+    p = _Parser(prog='mmgen', description='mmgen: a notebook-first workbook for multimodal generation')
+    sub = p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
+    sub.add_parser('list', help='list the trainable systems')
+    t = sub.add_parser('train', help='train a system on its embedded dataset', formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=_options_help(spec) if spec else 'mmgen train NAME --help lists the options of system NAME')
+    t.add_argument('system', help='system name (see `mmgen list`)')
+    t.add_argument('--out', default=None, help='output folder (default: runs/SYSTEM)')
+    t.add_argument('--epochs', type=_positive, default=None, help="epochs (default: the system's own)")
+    t.add_argument('--full', action='store_true', help='full-size configuration (meant for a GPU)')
+    t.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', type=_key_value,
+                   help="override one option of the system (listed below), e.g. --set moe=True --set lr=1e-3 "
+                        "(repeatable; VALUE is a Python literal, else a string)")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument('--resume', action='store_true', help='go on from the last state saved in --out (after Ctrl-C or a kill)')
+    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds another run')
+    t.add_argument('--save-every', type=_positive, default=None, metavar='STEPS', help='also save the resumable state every STEPS steps')
+    t.add_argument('--save-minutes', type=_minutes, default=None, metavar='T', help='save it every T minutes (default 5; 0: off)')
+    c = sub.add_parser('caption', help='caption images with a captioner trained by `mmgen train captioner`')
+    c.add_argument('run', help='folder written by `mmgen train captioner` (e.g. runs/captioner)')
+    c.add_argument('images', nargs='+', help='image files (any format PIL reads)')
+    return p
+
+# %% ../nbs/16_cli.ipynb #c110000a
+RUN_FILE = 'mmgen_run.json'   # what started the run in a folder: system and options (compared on --resume)
+
+def _record(args) -> dict: return dict(system=args.system, full=args.full, epochs=args.epochs, set=dict(args.set))
+
+def _go_on(args, out:Path) -> str:
+    "The command that resumes this run."
+    sets = [f"--set {shlex.quote(f'{k}={v!r}' if isinstance(v, str) and not v.isidentifier() else f'{k}={v}')}" for k, v in args.set]
+    return ' '.join(['mmgen train', args.system, '--out', shlex.quote(str(out))] + ['--full'] * args.full
+                    + ([f'--epochs {args.epochs}'] if args.epochs else []) + sets + ['--resume'])
+
+def prepare_out(out:Path, # the run folder
+                args, # parsed `mmgen train` arguments
+               ):
+    "Refuse a folder holding another run (unless --resume / --overwrite) and a --resume with other options; record this run's."
+    states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
+    held = states or rec_file.exists()
+    if held and not (args.resume or args.overwrite):
+        raise UserError(f"{out} holds another run ({(states or [rec_file])[0]}): go on with it with --resume, "
+                        f"or start over with --overwrite (or pick another --out)")
+    if args.resume and rec_file.exists():
+        old, new = json.loads(rec_file.read_text()), json.loads(json.dumps(_record(args), default=str))
+        diff = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in ('system', 'full', 'epochs') if old.get(k) != new[k]]
+        diff += [f"--set {k}: {old['set'].get(k, '(unset)')!r} -> {new['set'].get(k, '(unset)')!r}"
+                 for k in sorted(set(old.get('set', {})) | set(new['set'])) if old.get('set', {}).get(k) != new['set'].get(k)]
+        if diff: raise UserError(f"cannot resume {out} with other options ({'; '.join(diff)}): repeat the options it was started with")
+    if args.overwrite:
+        for f in states + [rec_file]: f.unlink(missing_ok=True)   # the old run's resumable state; its other files are overwritten
     out.mkdir(parents=True, exist_ok=True)
+    rec_file.write_text(json.dumps(_record(args), indent=1, default=str))
+
+# %% ../nbs/16_cli.ipynb #c110000c
+def _train(args, systems) -> int:
+    from mmgen.train import fit_options, TrainingInterrupted
+    spec = systems[args.system]
+    overrides = dict(args.set)
+    check_overrides(args.system, overrides, system_options(spec))
+    out = Path(args.out or f'runs/{args.system}')
+    if int(os.environ.get('RANK', 0)) == 0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
     t0 = time.time()
-    metrics = systems[args.system].load()(out_dir=out, epochs=args.epochs, full=args.full, **dict(args.set))
+    try:
+        with fit_options(resume=args.resume, save_every=args.save_every, save_minutes=args.save_minutes):
+            metrics = spec.load()(out_dir=out, epochs=args.epochs, full=args.full, **overrides)
+    except TrainingInterrupted as e:
+        print(f"mmgen: stopped by Ctrl-C at step {e.step} (epoch {e.epoch + 1}); saved {e.saved}; go on with: {_go_on(args, out)}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        states = sorted(out.rglob('latest_state.pt'), key=lambda p: p.stat().st_mtime)
+        print(f"mmgen: interrupted outside a training step; " + (f"the last saved state is {states[-1]}; go on with: {_go_on(args, out)}"
+              if states else "no training state was saved yet"), file=sys.stderr)
+        return 130
     print(f"mmgen: trained {args.system} in {time.time()-t0:.0f}s -> {out}")
     if metrics: print(json.dumps(metrics, indent=2, default=str))  # under torchrun only rank 0 returns metrics
     return 0
+
+def _caption(args) -> int:
+    from mmgen.captioner import load_captioner
+    from mmgen.data import load_image, to_tensor
+    run = Path(args.run)
+    need = [run / 'captioner_config.json', run / 'tokenizer.json', run / 'best.safetensors']
+    if missing := [p.name for p in need if not p.exists()]:
+        raise UserError(f"{run} holds no trained captioner (missing {', '.join(missing)}): train one with `mmgen train captioner --out {run}`")
+    model, tok = load_captioner(run)
+    size = json.loads((run / 'metrics.json').read_text()).get('image_size', 64) if (run / 'metrics.json').exists() else 64
+    for f in args.images:
+        try: img = to_tensor(load_image(f, size))
+        except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
+        print(f"{f}: {model.caption(img[None], tok)[0]}")
+    return 0
+
+def main(argv:list[str]|None=None) -> int:
+    "Entry point of the `mmgen` console script; returns the exit status (2: a usage error, 130: stopped by Ctrl-C)."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    systems = load_systems()
+    spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
+    try: args = _parser(spec).parse_args(argv)
+    except SystemExit as e: return e.code if isinstance(e.code, int) else 2
+    try:
+        if args.cmd == 'list':
+            w = max(map(len, systems), default=0)
+            for name, s in sorted(systems.items()): print(f"{name:<{w}}  {s.doc}")
+            return 0
+        if args.cmd == 'caption': return _caption(args)
+        if args.system not in systems:
+            near = difflib.get_close_matches(args.system, list(systems), n=2)
+            raise UserError(f"unknown system {args.system!r}" + (f"; did you mean {' or '.join(near)}?" if near else '')
+                            + f" (expected one of: {', '.join(sorted(systems))})")
+        return _train(args, systems)
+    except UserError as e:
+        print(f"mmgen: {e}", file=sys.stderr)
+        return 2
 
 if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen.cli` / `torchrun -m mmgen.cli ...`; not a kernel
     sys.exit(main())

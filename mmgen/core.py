@@ -10,8 +10,12 @@ Every notebook starts here; every other module needs these four things.
   `small` under test, unless `force_full=True`.
 - A *system* is a function `train(out_dir, epochs=None, full=False, **kw) -> dict` of final metrics.
   `@register_system('name', doc='one line')` records its module and function name in `SYSTEMS`, and
-  `mmgen train name` runs it. `SYSTEMS` fills as the defining modules are imported; the command imports them
+  `mmgen train name` runs it; `options=(SomeConfig, TrainConfig)` names the config dataclasses whose fields its
+  `**kw` accepts, so `mmgen train name --help` can list them and `--set` can check them. `SYSTEMS` fills as the defining modules are imported; the command imports them
   through `mmgen.cli.load_systems`.
+- `UserError` is an error in what the user asked for (a value out of range, a folder that holds another run, a corrupt
+  checkpoint); its message says what was expected and what came. `mmgen` prints it in one line, without a traceback.
+  `ConfigError` is the one for configuration values.
 
 Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
@@ -27,7 +31,7 @@ import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'smoke', 'config_dict', 'SystemSpec',
-           'register_system']
+           'register_system', 'UserError', 'ConfigError']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = bool(os.environ.get('IN_TEST'))  # set by `nbdev-test`: configs shrink to smoke size
@@ -76,6 +80,7 @@ class SystemSpec:
     module: str        # module that defines the train function, e.g. 'mmgen.captioner'
     fn: str            # the train function's name in that module
     doc: str = ''      # one line shown by `mmgen list`
+    options: tuple = ()  # config dataclasses whose fields the train function's **kw accepts (for --help and --set)
 
     def load(self) -> Callable:
         "Import and return the train function."
@@ -85,9 +90,17 @@ SYSTEMS: dict[str, SystemSpec] = {}
 
 def register_system(name:str, # command-line name
                     doc:str='', # one-line description for `mmgen list`
+                    options:tuple=(), # config dataclasses whose fields `**kw` accepts, e.g. (CaptionerConfig, TrainConfig)
                    ):
     "Decorator: make a `train(out_dir, epochs=None, full=False, **kw)` function trainable as `mmgen train name`."
     def _inner(f):
-        SYSTEMS[name] = SystemSpec(name, f.__module__, f.__name__, doc or (f.__doc__ or '').strip().split('\n')[0])
+        SYSTEMS[name] = SystemSpec(name, f.__module__, f.__name__, doc or (f.__doc__ or '').strip().split('\n')[0], tuple(options))
         return f
     return _inner
+
+# %% ../nbs/00_core.ipynb #c0e1a7b2
+class UserError(Exception):
+    "An error in what the user asked for; the message says what was expected and what came (`mmgen` prints it in one line)."
+
+class ConfigError(UserError, ValueError):
+    "A configuration value outside what its field allows."

@@ -13,6 +13,10 @@ follows a two-part protocol: `decoder.new_cache()` returns a cache with `.reorde
   after top-k, then top-p filtering (`top_k_filter`, `top_p_filter`); `temperature=0` is greedy.
 - `memory_padding_mask` (`True` = padding) masks a padded memory; `memory=None` with `batch_size=B` decodes
   unconditionally; `use_cache=False` recomputes the prefix each step (the reference the cache is tested against).
+- `static_cache=True` decodes through `decoder.new_static_cache(batch_size, max_len, memory, memory_padding_mask)`
+  (preallocated K/V, one fixed-shape step per token, no host read but a `done` check every 8 steps); `graph='cuda'`
+  replays each step from a captured CUDA graph, `graph='compile'` from `torch.compile(mode="reduce-overhead")`.
+  The tokens equal the eager path's; the recorded graph is kept per decoder and batch shape for the next call.
 - They run under `torch.no_grad()` and warn when the decoder is in training mode (dropout on): call `.eval()`.
 - `strip_special(tokens, bos_id, eos_id, pad_id)` gives id lists for a tokenizer's `decode`;
   `sequence_logprob(decoder, memory, tokens, eos_id)` scores finished sequences by teacher forcing, for reranking.
@@ -23,7 +27,7 @@ Docs: https://mmgen-dev.github.io/mmgen/decoding.html.md"""
 
 # %% ../nbs/07_decoding.ipynb #d2beeb3e
 from __future__ import annotations
-import warnings
+import functools, warnings, weakref
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -80,27 +84,121 @@ class _Stepper:
         "Batch rows now continue rows `idx` of the previous step."
         if self.cache is not None: self.cache.reorder(idx)
 
+class _StaticStepper:
+    "Next-token logits through a preallocated cache, one token per call (fixed shapes): eager, compiled, or one replayed CUDA graph."
+    def __init__(self, decoder, memory, memory_padding_mask, batch_size, max_len, graph):
+        if getattr(decoder, 'training', False):
+            warnings.warn("decoding with a model in training mode: dropout is active (call `.eval()` first)")
+        dev = memory.device if memory is not None else _device_of(decoder)
+        if graph == 'cuda' and dev.type != 'cuda': raise ValueError(f"graph='cuda' captures a CUDA graph: the decoder is on {dev}")
+        self.decoder, self.graph = decoder, graph
+        self.cache = decoder.new_static_cache(batch_size, max_len, memory, memory_padding_mask)
+        self.tok = torch.zeros(batch_size, 1, dtype=torch.long, device=dev)  # the step's input, always this tensor
+        self.fed, self.run = 0, self._eager
+        if graph == 'compile':
+            for t in [self.tok, *self.cache.buffers()]: torch._dynamo.mark_static_address(t)
+            self.run = self._compiled
+        elif graph == 'cuda': self.run = self._capture()
+        elif graph is not None: raise ValueError(f"graph must be None, 'compile' or 'cuda', got {graph!r}")
+
+    def _eager(self)->Tensor: return _logits_of(self.decoder(self.tok, cache=self.cache))[:, -1].float()
+
+    def _compiled(self)->Tensor:
+        torch.compiler.cudagraph_mark_step_begin()  # the previous step's output has been consumed
+        return _compiled_step()(self.decoder, self.tok, self.cache)
+
+    def _capture(self):
+        "Record one step as a CUDA graph (after warm-up steps on a side stream, as torch.cuda.graphs asks); replay it per step."
+        ac = torch.is_autocast_enabled('cuda')  # autocast's cast-weight cache must not outlive a capture: off while recording
+        amp = lambda: torch.autocast('cuda', dtype=torch.get_autocast_dtype('cuda'), enabled=ac, cache_enabled=False)
+        s = torch.cuda.Stream(); s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s), amp():
+            for _ in range(2): self._eager()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g), amp(): out = self._eager()
+        self.cache.reset()                               # the warm-up steps wrote at positions 0, 1: start again
+        def replay(): g.replay(); return out
+        return replay
+
+    def refill(self, memory, memory_padding_mask):
+        "Start a new batch on the same buffers: the memory's K/V copied in place, position 0."
+        fresh = self.decoder.new_static_cache(self.cache.batch_size, 1, memory, memory_padding_mask)
+        for lc, f in zip(self.cache.layers, fresh.layers):
+            for a, b in ((lc.cross_kv.k, f.cross_kv.k), (lc.cross_kv.v, f.cross_kv.v), (lc.cross_kv.mask, f.cross_kv.mask)):
+                if a is not None: a.copy_(b)
+        self.cache.reset(); self.fed = 0
+        return self
+
+    def __call__(self, seq:Tensor)->Tensor:
+        "Float logits (N, V) for the position after `seq` (N, t); one new token per call."
+        if seq.shape[1] != self.fed + 1: raise RuntimeError("a static stepper takes one new token per call")
+        self.tok.copy_(seq[:, -1:]); self.fed += 1
+        return self.run()
+
+    def reorder(self, idx:Tensor):
+        "Batch rows now continue rows `idx` of the previous step (in place: the buffers keep their memory)."
+        self.cache.reorder(idx)
+
+def _decode_step(decoder, tok, cache):
+    "One fixed-shape decoding step: float logits (B, V) of the next token."
+    return _logits_of(decoder(tok, cache=cache))[:, -1].float()
+
+@functools.cache
+def _compiled_step():
+    "`_decode_step` under torch.compile(mode='reduce-overhead'): inductor kernels replayed from CUDA graphs; compiled once per process."
+    return torch.compile(_decode_step, mode='reduce-overhead')
+
+_GRAPHED = weakref.WeakKeyDictionary()  # decoder -> {key: _StaticStepper}: captured steps reused across calls
+
+def _stepper(decoder, memory, memory_padding_mask, use_cache, static_cache, graph, batch_size, max_len):
+    "The stepper a decoding loop asks for logits: growing cache, no cache, or a static one (its graphs kept per decoder and shape)."
+    if graph is not None: static_cache = True
+    if not static_cache: return _Stepper(decoder, memory, memory_padding_mask, use_cache)
+    if not use_cache: raise ValueError("static_cache=True (or graph=...) decodes through a cache: use_cache must stay True")
+    if graph is None: return _StaticStepper(decoder, memory, memory_padding_mask, batch_size, max_len, None)
+    key = (graph, batch_size, max_len, None if memory is None else (tuple(memory.shape), memory.dtype, memory.device),
+           memory_padding_mask is None, torch.is_autocast_enabled(_device_of(decoder).type),
+           tuple(p.data_ptr() for p in decoder.parameters()))   # new weights (a .to(), a .half()) mean a new graph
+    pool = _GRAPHED.setdefault(decoder, {})
+    if key in pool: return pool[key].refill(memory, memory_padding_mask)
+    pool.clear()                                         # one graph per decoder: the last shape used
+    pool[key] = st = _StaticStepper(decoder, memory, memory_padding_mask, batch_size, max_len, graph)
+    return st
+
+def _device_of(decoder) -> torch.device:
+    "Where a decoder's parameters (or buffers) live."
+    return next(iter([*decoder.parameters(), *decoder.buffers()]), torch.zeros(())).device
+
+def _trim(seq:Tensor, eos_id:int)->Tensor:
+    "Drop the columns after the step at which every row had ended: where the step-by-step loop would have stopped."
+    is_eos = seq[:, 1:] == eos_id
+    if not bool(is_eos.any(1).all()): return seq
+    return seq[:, :int(is_eos.int().argmax(1).max()) + 2]
+
 def _start(decoder, memory, bos_id, max_len, batch_size, n=1):
     "A BOS column (B*n, 1) on the decoder's device, and B."
     if max_len < 2: raise ValueError(f"max_len={max_len}: need room for BOS and at least one token")
     if memory is None and batch_size is None: raise ValueError("pass `memory`, or `batch_size` for an unconditional decoder")
     B = memory.shape[0] if memory is not None else batch_size
-    if memory is not None: dev = memory.device
-    else: dev = next(iter([*decoder.parameters(), *decoder.buffers()]), torch.zeros(())).device
+    dev = memory.device if memory is not None else _device_of(decoder)
     return torch.full((B * n, 1), bos_id, dtype=torch.long, device=dev), B
 
 @torch.no_grad()
-def _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size):
+def _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size,
+              static_cache=False, graph=None, check_every=8):
     "The loop shared by `greedy` and `sample`: `pick(logits (B, V)) -> (B,)` chooses each next token."
     seq, B = _start(decoder, memory, bos_id, max_len, batch_size)
     done = torch.zeros(B, dtype=torch.bool, device=seq.device)
-    step = _Stepper(decoder, memory, memory_padding_mask, use_cache)
-    for _ in range(max_len - 1):
+    step = _stepper(decoder, memory, memory_padding_mask, use_cache, static_cache, graph, B, max_len)
+    static = isinstance(step, _StaticStepper)
+    every = check_every if static else 1                   # `done.all()` reads the device: a static loop asks less often
+    for i in range(max_len - 1):
         nxt = pick(step(seq)).masked_fill(done, pad_id)   # finished rows get padding
         seq = torch.cat([seq, nxt[:, None]], 1)
         done |= nxt == eos_id
-        if done.all(): break
-    return seq
+        if (i + 1) % every == 0 and done.all(): break
+    return _trim(seq, eos_id) if static else seq
 
 # %% ../nbs/07_decoding.ipynb #f79e4a8e
 def greedy(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` with `new_cache()`
@@ -112,10 +210,12 @@ def greedy(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` w
            use_cache:bool=True, # False recomputes the whole prefix each step (reference, benchmark)
            pad_id:int=0, # filler after EOS
            batch_size:int|None=None, # number of sequences when `memory` is None
+           static_cache:bool=False, # preallocated KV cache, one fixed-shape step per token (see "Decoding without launch overhead")
+           graph:str|None=None, # 'compile' (torch.compile, mode reduce-overhead) or 'cuda' (a captured CUDA graph); implies static_cache
           )->Tensor:
     "The most probable token at every step -> (B, L) tokens: BOS, ..., EOS, pad."
     return _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id,
-                     lambda logits: logits.argmax(-1), batch_size)
+                     lambda logits: logits.argmax(-1), batch_size, static_cache, graph)
 
 # %% ../nbs/07_decoding.ipynb #a9da9dad
 def sample(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` with `new_cache()`
@@ -131,13 +231,16 @@ def sample(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` w
            top_p:float|None=None, # draw only from the nucleus of mass p (after top-k)
            generator:torch.Generator|None=None, # on the decoder's device, for reproducible draws
            batch_size:int|None=None, # number of sequences when `memory` is None
+           static_cache:bool=False, # preallocated KV cache, one fixed-shape step per token (see "Decoding without launch overhead")
+           graph:str|None=None, # 'compile' (torch.compile, mode reduce-overhead) or 'cuda' (a captured CUDA graph); implies static_cache
           )->Tensor:
     "Draw each next token from the tempered, top-k / top-p filtered distribution -> (B, L) tokens."
     def pick(logits):
         if temperature == 0: return logits.argmax(-1)
         logits = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
         return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
-    return _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size)
+    return _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size,
+                     static_cache, graph)
 
 # %% ../nbs/07_decoding.ipynb #897957ba
 def gnmt_length_penalty(n:int|Tensor, # generated tokens, EOS included, BOS not
@@ -159,6 +262,8 @@ def beam_search(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache
                 length_penalty:float=1.0, # GNMT alpha: score = log p / ((5 + n) / 6) ** alpha
                 n_best:int=1, # hypotheses returned per condition, best first (<= beam_size)
                 batch_size:int|None=None, # number of sequences when `memory` is None
+                static_cache:bool=False, # preallocated KV cache, one fixed-shape step per token (see "Decoding without launch overhead")
+                graph:str|None=None, # 'compile' (torch.compile, mode reduce-overhead) or 'cuda' (a captured CUDA graph); implies static_cache
                ):
     "Beam search -> (tokens (B, L), scores (B,)); with n_best > 1, (B, n_best, L) and (B, n_best)."
     K = beam_size
@@ -167,7 +272,7 @@ def beam_search(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache
     dev, ninf = seq.device, float('-inf')
     if memory is not None: memory = memory.repeat_interleave(K, 0)
     if memory_padding_mask is not None: memory_padding_mask = memory_padding_mask.repeat_interleave(K, 0)
-    step = _Stepper(decoder, memory, memory_padding_mask, use_cache)
+    step = _stepper(decoder, memory, memory_padding_mask, use_cache, static_cache, graph, B * K, max_len)
     lp = lambda n: gnmt_length_penalty(n, length_penalty)
     live = torch.full((B, K), ninf, device=dev); live[:, 0] = 0.  # summed log-probs; one live beam to start
     fin_tok = torch.full((B, K, max_len), pad_id, dtype=torch.long, device=dev)  # pool of finished hypotheses

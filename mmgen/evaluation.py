@@ -17,7 +17,10 @@ from .core import gpu_name
 
 # %% auto #0
 __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call', 'cuda_peak_gb', 'retrieval_metrics',
-           'retrieval_report', 'psnr', 'Claim', 'ledger']
+           'retrieval_report', 'psnr', 'Claim', 'ledger', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
+           'predict_objects', 'score_objects', 'with_relations', 'object_scores', 'stack_items', 'blur_images',
+           'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'tie_ceiling', 'retrieval_recall',
+           'caption_relevance', 'latent_probe', 'host_read']
 
 # %% ../nbs/09_evaluation.ipynb #55fd56c0
 class Table(str):
@@ -171,3 +174,235 @@ def ledger(claims:Sequence[Claim], # the seed's claims (or goals) with our measu
     rows = [(c.what, _show(c.seed, c.unit, c.kind), _show(c.measured, c.unit), '–' if c.measured is None else (c.machine or here),
              f"**{c.verdict()}**", c.why) for c in claims]
     return md_table(rows, ['claim', 'seed says', 'measured', 'machine', 'verdict', 'why'], fmt=str)
+
+# %% ../nbs/09_evaluation.ipynb #a1e70002
+import numpy as np
+from .data import COLORS, SHAPES, SIZES, relation, relation_holds
+
+_NC, _NS, _NZ = len(COLORS), len(SHAPES), len(SIZES)
+
+class AttributeClassifier(nn.Module):
+    "Grid detector: per cell, objectness, colour, shape and size logits, and the centre's offset in the cell."
+    def __init__(self, width:int=32, # channels of the first conv
+                 n_pool:int=3, # 2× poolings: the grid is img_size / 2**n_pool cells a side
+                ):
+        super().__init__()
+        layers, c = [], 3
+        for i in range(n_pool):
+            c_out = width * min(2**i, 2)
+            layers += [nn.Conv2d(c, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c = c_out
+        layers += [nn.Conv2d(c, 2 * c, 3, padding=2, dilation=2), nn.BatchNorm2d(2 * c), nn.ReLU(inplace=True),
+                   nn.Conv2d(2 * c, 1 + _NC + _NS + _NZ + 2, 1)]
+        self.net, self.stride = nn.Sequential(*layers), 2**n_pool
+
+    def forward(self, x:torch.Tensor) -> torch.Tensor:  # (B,3,H,W) -> (B,G,G,18) per-cell outputs
+        return self.net(x).permute(0, 2, 3, 1)
+
+def attr_targets(attrs_list:list[list[dict]], G:int) -> dict:
+    "Per-cell targets on a G×G grid: obj (B,G,G) float; colour, shape, size (B,G,G) long, -100 where empty; offset (B,G,G,2)."
+    B = len(attrs_list)
+    obj, off = torch.zeros(B, G, G), torch.zeros(B, G, G, 2)
+    cls = {k: torch.full((B, G, G), -100, dtype=torch.long) for k in ('color', 'shape', 'size')}
+    for b, attrs in enumerate(attrs_list):
+        for o in attrs:
+            gx, gy = min(int(o['x'] * G), G - 1), min(int(o['y'] * G), G - 1)
+            obj[b, gy, gx] = 1.; off[b, gy, gx] = torch.tensor([o['x'] * G - gx, o['y'] * G - gy])
+            for k, names in (('color', list(COLORS)), ('shape', list(SHAPES)), ('size', list(SIZES))): cls[k][b, gy, gx] = names.index(o[k])
+    return dict(obj=obj, offset=off, **cls)
+
+def attribute_loss(clf:AttributeClassifier, images:torch.Tensor, attrs_list:list[list[dict]]) -> torch.Tensor:
+    "Objectness BCE everywhere; colour, shape, size cross-entropy and offset MSE at the cells holding a centre."
+    out = clf(images)
+    t = {k: v.to(images.device) for k, v in attr_targets(attrs_list, out.shape[1]).items()}
+    m = t['obj'].bool()
+    col, shp, siz = out[..., 1:1+_NC], out[..., 1+_NC:1+_NC+_NS], out[..., 1+_NC+_NS:1+_NC+_NS+_NZ]
+    return (F.binary_cross_entropy_with_logits(out[..., 0], t['obj'], pos_weight=torch.tensor(4., device=images.device))
+            + F.cross_entropy(col[m], t['color'][m]) + F.cross_entropy(shp[m], t['shape'][m]) + F.cross_entropy(siz[m], t['size'][m])
+            + 5 * F.mse_loss(out[..., -2:][m].sigmoid(), t['offset'][m]))
+
+@torch.no_grad()
+def predict_objects(clf:nn.Module, # an `AttributeClassifier` (or anything returning its (B,G,G,18) outputs)
+                    images:torch.Tensor, # (B,3,H,W)
+                    thresh:float=0.5, # objectness above which a cell reports an object
+                    min_dist:float=0.12, # one report per object: a cell within this distance (fraction of the side) of a more confident report is dropped (0: keep all)
+                   ) -> list[list[dict]]:
+    "Objects the classifier sees in each image, as Shapes attr dicts (colour, shape, size, x, y, conf), most confident first."
+    clf.eval(); out = clf(images); G = out.shape[1]
+    res = []
+    for b in range(out.shape[0]):
+        objs, p = [], out[b, ..., 0].sigmoid()
+        cells = sorted((p > thresh).nonzero().tolist(), key=lambda c: -float(p[c[0], c[1]]))
+        for gy, gx in cells:
+            o = out[b, gy, gx]; dx, dy = o[-2:].sigmoid().tolist()
+            x, y = (gx + dx) / G, (gy + dy) / G
+            if any(math.hypot(x - q['x'], y - q['y']) < min_dist for q in objs): continue  # non-maximum suppression
+            objs.append(dict(color=list(COLORS)[o[1:1+_NC].argmax()], shape=SHAPES[o[1+_NC:1+_NC+_NS].argmax()],
+                             size=list(SIZES)[o[1+_NC+_NS:1+_NC+_NS+_NZ].argmax()], x=x, y=y, conf=float(p[gy, gx])))
+        res.append(objs)
+    return res
+
+def score_objects(pred:list[dict], # objects seen in an image (e.g. `predict_objects`)
+                  named:list[dict], # objects it should show: ground-truth attrs or `parse_caption` output (with 'rel')
+                 ) -> dict:
+    "Colour+shape recall, size accuracy, relation accuracy (on predicted centres), extras, exact."
+    seen = {(o['color'], o['shape']): o for o in pred}
+    hit = [(o['color'], o['shape']) in seen for o in named]
+    size_ok = [h and seen[(o['color'], o['shape'])]['size'] == o['size'] for o, h in zip(named, hit)]
+    rels = [relation_holds(seen[(a['color'], a['shape'])], seen[(b['color'], b['shape'])], a['rel'])
+            for a, b, ha, hb in zip(named, named[1:], hit, hit[1:]) if 'rel' in a and ha and hb]
+    n_rel = sum('rel' in a for a in named[:-1])
+    extra = len(set(seen) - {(o['color'], o['shape']) for o in named})
+    return dict(objects=float(np.mean(hit)), sizes=float(np.mean(size_ok)),
+                relations=sum(rels) / n_rel if n_rel else float('nan'), extras=extra,
+                exact=bool(all(size_ok) and extra == 0 and sum(rels) == n_rel))
+
+def with_relations(attrs:list[dict]) -> list[dict]:
+    "Ground-truth attrs with each object's relation to the next one added as 'rel' (as a caption states it)."
+    return [dict(o, rel=relation(o, attrs[k+1])) if k + 1 < len(attrs) else dict(o) for k, o in enumerate(attrs)]
+
+def object_scores(clf:nn.Module, # reads the images
+                  images:torch.Tensor, # (N,3,H,W) images
+                  named:list[list[dict]], # what each should show: ground-truth attrs or `parse_caption` output
+                 ) -> dict:
+    "Mean `score_objects` of what the classifier sees in each image against what it should show."
+    dev = next(clf.parameters()).device
+    sc = [score_objects(p, n) for p, n in zip(sum((predict_objects(clf, b.to(dev)) for b in images.split(128)), []), named)]
+    return {k: float(np.nanmean([x[k] for x in sc])) for k in ('objects', 'sizes', 'relations', 'exact')}
+
+
+# %% ../nbs/09_evaluation.ipynb #a1e70006
+from torchvision.transforms.v2 import functional as tvF
+from .core import set_seed
+
+def stack_items(ds, # a Shapes-like dataset
+                n:int|None=None, # first n items (default all)
+               ) -> dict:
+    "Render the first `n` items into one batch: image (N,3,H,W), caption list, attrs list."
+    items = [ds[i] for i in range(n or len(ds))]
+    return dict(image=torch.stack([it['image'] for it in items]), caption=[it['caption'] for it in items],
+                attrs=[it['attrs'] for it in items])
+
+def blur_images(x:torch.Tensor, # (B,3,H,W) images
+                sigma:float, # Gaussian σ in pixels of a 64-px image (scaled with the side, so a figure means the same at any size)
+               ) -> torch.Tensor:
+    "Gaussian blur (torchvision's), kernel ±3σ."
+    s = sigma * x.shape[-1] / 64
+    if s < 0.05: return x
+    k = 2 * math.ceil(3 * s) + 1
+    return tvF.gaussian_blur(x, [k, k], [s, s])
+
+def degrade(x:torch.Tensor, # (B,3,H,W) images in [-1, 1]
+            blur:float=2., # most Gaussian-blur σ, in pixels of a 64-px image (scaled with the side); one σ ~ U(0, blur) per quarter-batch
+            noise:float=0.1, # most pixel-noise std; one std ~ U(0, noise) per image
+           ) -> torch.Tensor:
+    "Blur and noise that change no attribute of a Shapes object, but that a generated image may show (uses the global RNG)."
+    if blur > 0: x = torch.cat([blur_images(c, float(torch.rand(())) * blur) for c in x.chunk(4)])
+    if noise > 0: x = x + torch.randn_like(x) * torch.rand(x.shape[0], 1, 1, 1, device=x.device) * noise
+    return x.clamp(-1, 1)
+
+def train_attribute_classifier(data:dict, # `stack_items` output (training scenes)
+                               epochs:int=8, # passes
+                               batch_size:int=64, # batch
+                               lr:float=2e-3, # Adam learning rate
+                               width:int=32, # first conv width
+                               device='cpu', # where to train
+                               seed:int=0, # init / shuffle seed
+                               blur:float=2., # `degrade` each batch: most blur σ (px at 64 px; 0 with noise 0: crisp renders only)
+                               noise:float=0.1, # and most pixel-noise std
+                              ) -> AttributeClassifier:
+    "Fit an `AttributeClassifier` on rendered Shapes with their ground-truth attrs, degraded by random blur and noise so that it reads blurry images too."
+    set_seed(seed)
+    clf = AttributeClassifier(width).to(device)
+    opt = torch.optim.Adam(clf.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * math.ceil(len(data['caption']) / batch_size))
+    N = len(data['caption'])
+    for ep in range(epochs):
+        clf.train()
+        for idx in torch.randperm(N).split(batch_size):
+            loss = attribute_loss(clf, degrade(data['image'][idx].to(device), blur, noise), [data['attrs'][i] for i in idx])
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    return clf.eval()
+
+def classifier_accuracy(clf:AttributeClassifier, data:dict, batch_size:int=128) -> dict:
+    "Held-out accuracy of the classifier against ground truth (objects, sizes, relations between true neighbours, exact)."
+    dev = next(clf.parameters()).device
+    pred = sum((predict_objects(clf, x.to(dev)) for x in data['image'].split(batch_size)), [])
+    scores = [score_objects(p, with_relations(a)) for p, a in zip(pred, data['attrs'])]
+    def mean(k):   # NaN entries (no relation to score) left out; NaN if there is none
+        v = [s[k] for s in scores if not (isinstance(s[k], float) and math.isnan(s[k]))]
+        return float(np.mean(v)) if v else float('nan')
+    return {k: mean(k) for k in scores[0]}
+
+
+# %% ../nbs/09_evaluation.ipynb #a1e7000a
+def tie_ceiling(relevant:torch.Tensor, # (N_img, N_txt) bool: text j describes image i
+               ) -> dict:
+    "Expected R@1 of a perfect retriever that cannot tell correct descriptions apart (ranks them in random order), each direction."
+    r = relevant.float()
+    return dict(i2t=float((1 / r.sum(1)).mean()), t2i=float((1 / r.sum(0)).mean()))
+
+
+# %% ../nbs/09_evaluation.ipynb #6d032609
+from .data import Shapes, parse_caption, score_caption
+
+def retrieval_recall(z_img:torch.Tensor, # (N,D) image latents
+                     z_txt:torch.Tensor, # (N,D) text latents, row i describes image i
+                     ks=(1, 5), # recall cut-offs
+                     relevant:torch.Tensor|None=None, # (N,N) bool, [i, j]: caption j is a correct description of image i (None: only j = i)
+                    ) -> dict:
+    "R@k image→text and text→image by cosine similarity: a hit is a relevant partner among the top k."
+    sim = F.normalize(z_img.float(), dim=-1) @ F.normalize(z_txt.float(), dim=-1).T
+    rel = torch.eye(len(sim), dtype=torch.bool) if relevant is None else relevant.bool().cpu()
+    K = min(max(ks), len(sim))
+    hits = dict(i2t=rel.gather(1, sim.topk(K, 1).indices.cpu()), t2i=rel.T.gather(1, sim.T.topk(K, 1).indices.cpu()))  # (N,K)
+    return {f'{d}_R@{k}': float(h[:, :k].any(1).float().mean()) for k in ks for d, h in hits.items()}
+
+def caption_relevance(captions:list[str], # N captions
+                      attrs_list:list[list[dict]], # N scenes' ground truth
+                     ) -> torch.Tensor:
+    "(N,N) bool: [i, j] when caption j describes scene i exactly (`score_caption`'s exact: same objects, sizes, relations)."
+    parsed = [parse_caption(c, strict=False) for c in captions]
+    return torch.tensor([[score_caption(p, a)['exact'] for p in parsed] for a in attrs_list])
+
+def tie_ceiling(relevant:torch.Tensor) -> dict:
+    "Expected R@1 of a perfect retriever that cannot tell correct descriptions apart (ranks them in random order)."
+    r = relevant.float()
+    return dict(i2t=float((1 / r.sum(1)).mean()), t2i=float((1 / r.sum(0)).mean()))
+
+def psnr(x:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
+    "Per-image PSNR in dB for images in [-1, 1] (peak-to-peak 2)."
+    mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(4 / mse.clamp(min=1e-10))
+
+# %% ../nbs/09_evaluation.ipynb #898e2e66
+def latent_probe(encode, # images (B,3,H,W) in [-1, 1] -> latents (B,D), e.g. `model.encode_image`
+                 img_size:int, # Shapes resolution the encoder takes
+                 n_train:int=2500, n_test:int=500, # one-object scenes to fit the probes on / to score them on
+                 start:int=2 * 10**6, # Shapes index offset (far from every training split)
+                 batch_size:int=256) -> dict:
+    "Held-out accuracy of linear probes reading a lone object's shape, colour and size from its latent."
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    ds = Shapes(n_train + n_test, size=img_size, seed=0, start=start, min_objects=1, max_objects=1)
+    objs = [ds.scene(i)[0][0] for i in range(len(ds))]
+    with torch.no_grad():
+        z = torch.cat([encode(torch.stack([ds[i]['image'] for i in range(s, min(s + batch_size, len(ds)))])).float().cpu()
+                       for s in range(0, len(ds), batch_size)]).numpy()
+    res = {}
+    for k, names in (('shape', list(SHAPES)), ('color', list(COLORS)), ('size', list(SIZES))):
+        y = np.array([names.index(o[k]) for o in objs])
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(z[:n_train], y[:n_train])
+        res[k] = float(probe.score(z[n_train:], y[n_train:]))
+    return res
+
+# %% ../nbs/09_evaluation.ipynb #df0e1c5e
+def host_read(fn:Callable, # called with no arguments; real tensors it uses become data-free copies
+             ) -> str|None:
+    "The first op in `fn()` that reads tensor data back to the host (a GPU sync), or None."
+    from torch._subclasses.fake_tensor import FakeTensorMode, DataDependentOutputException, DynamicOutputShapeException
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=True): fn()
+    except (DataDependentOutputException, DynamicOutputShapeException) as e: return str(e.func)
+    return None

@@ -13,10 +13,11 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 # %% auto #0
-__all__ = ['MoEConfig', 'GateOutput', 'Gate', 'swiglu', 'grouped_mm_ok', 'Experts', 'sequence_aux_loss', 'MoEOutput', 'MoE',
-           'update_moe_biases']
+__all__ = ['AUTO_IMPL', 'MoEConfig', 'GateOutput', 'Gate', 'swiglu', 'grouped_mm_ok', 'Experts', 'sequence_aux_loss', 'MoEOutput',
+           'MoE', 'update_moe_biases']
 
 # %% ../nbs/06_moe.ipynb #9f399582
 @dataclass
@@ -158,6 +159,8 @@ class MoEOutput(NamedTuple):
     aux_loss: torch.Tensor  # scalar sequence-wise balance loss (0 when aux_loss_alpha == 0)
     load: torch.Tensor      # (n_routed,) share of token copies each expert received, sums to 1
 
+AUTO_IMPL = {'cpu': 'bmm'}  # impl='auto' per device type, from the table in "Choosing the dispatch per device"
+
 def _compute_dtype(x:torch.Tensor) -> torch.dtype:
     "The dtype matmuls run in: the autocast dtype when autocast is on, else x's."
     t = x.device.type
@@ -181,9 +184,10 @@ class MoE(nn.Module):
             for w in (ex.w1, ex.w3, ex.w2): nn.init.trunc_normal_(w, std=w.shape[1] ** -0.5)  # 1/sqrt(fan_in)
 
     def resolve_impl(self, x:torch.Tensor, impl:str|None=None) -> str:
-        "The dispatch path `forward` takes for `x`: `impl` or the config's, with 'auto' → grouped_mm where it works, else bmm."
+        "The dispatch path `forward` takes for `x`: `impl` or the config's; 'auto' → the measured choice for the device (`AUTO_IMPL`), else grouped_mm where it works, else bmm."
         impl = impl or self.cfg.impl
         if impl != 'auto': return impl
+        if x.device.type in AUTO_IMPL: return AUTO_IMPL[x.device.type]
         dt = _compute_dtype(x)
         aligned = self.cfg.d_model % 8 == 0 and self.cfg.d_expert % 8 == 0  # CUDA grouped GEMMs need 16-byte rows
         if x.device.type == 'cuda' and not aligned: return 'bmm'
@@ -202,22 +206,26 @@ class MoE(nn.Module):
         impl, dt = self.resolve_impl(x, impl), _compute_dtype(x)
         xf = x.reshape(-1, D)                                     # (N, D) tokens
         N = xf.shape[0]
-        weights, indices, scores = self.gate(xf)                  # (N, k), (N, k), (N, E)
-        # 1. sort token copies by expert
-        flat = indices.flatten()                                  # (N*k,) expert of each copy
-        order = flat.argsort(stable=True)                         # copies grouped by expert
-        counts = torch.bincount(flat, minlength=E)                # (E,) every copy, padding included (the dispatch sizes)
-        # 2. all routed experts at once on the sorted rows
-        routed = self.experts(xf.to(dt)[order // k], counts, impl)  # (N*k, D)
-        # 3. back to token order, mixed with the gate weights
-        routed = torch.empty_like(routed).index_copy(0, order, routed).view(N, k, D)
-        out = torch.bmm(weights.to(dt).unsqueeze(1), routed).squeeze(1)           # (N, D)
-        # 4. shared experts
-        if self.shared is not None: out = out + self.shared.dense(xf.to(dt))
-        valid = None if padding_mask is None else ~padding_mask.reshape(-1, T).to(x.device)
-        aux = (sequence_aux_loss(scores.view(-1, T, E), indices.view(-1, T, k), cfg.aux_loss_alpha, valid)
-               if cfg.aux_loss_alpha > 0 else scores.new_zeros(()))
-        real = counts if valid is None else torch.bincount(flat, weights=valid.reshape(-1, 1).expand(-1, k).flatten().float(), minlength=E)
+        with record_function('moe.route'):
+            weights, indices, scores = self.gate(xf)              # (N, k), (N, k), (N, E)
+        with record_function('moe.permute'):                      # 1. sort token copies by expert
+            flat = indices.flatten()                              # (N*k,) expert of each copy
+            order = flat.argsort(stable=True)                     # copies grouped by expert
+            counts = flat.new_zeros(E).scatter_add_(0, flat, torch.ones_like(flat))  # (E,) copies per expert, padding included
+            xs = xf.to(dt)[order // k]                            # (N*k, D) sorted rows
+        with record_function('moe.experts'):                      # 2. all routed experts at once on the sorted rows
+            routed = self.experts(xs, counts, impl)               # (N*k, D)
+        with record_function('moe.unpermute'):                    # 3. back to token order, mixed with the gate weights
+            routed = torch.empty_like(routed).index_copy(0, order, routed).view(N, k, D)
+            out = torch.bmm(weights.to(dt).unsqueeze(1), routed).squeeze(1)       # (N, D)
+        if self.shared is not None:                               # 4. shared experts
+            with record_function('moe.shared'): out = out + self.shared.dense(xf.to(dt))
+        with record_function('moe.stats'):
+            valid = None if padding_mask is None else ~padding_mask.reshape(-1, T).to(x.device)
+            aux = (sequence_aux_loss(scores.view(-1, T, E), indices.view(-1, T, k), cfg.aux_loss_alpha, valid)
+                   if cfg.aux_loss_alpha > 0 else scores.new_zeros(()))
+            real = counts if valid is None else torch.zeros(E, device=x.device).scatter_add_(
+                0, flat, valid.reshape(-1, 1).expand(-1, k).flatten().float())   # copies of real tokens per expert
         if self.training and cfg.bias_update_speed > 0:
             with torch.no_grad(): self.tokens_per_expert += real
         return MoEOutput(out.view(*x.shape[:-1], D), aux, (real.float() / real.sum().clamp(min=1)).detach())

@@ -65,12 +65,17 @@ class RotaryEmbedding(nn.Module):
         return self._cos, self._sin
 
     def forward(self, x:torch.Tensor, # (B, H, T, head_dim) queries or keys
-                offset:int=0, # position of x's first token (the KV-cache length while decoding)
+                offset:int|torch.Tensor=0, # position of x's first token (the KV-cache length while decoding); a (1,) long tensor reads the table without a host sync
                ) -> torch.Tensor:
         "Rotate `x` at positions offset..offset+T-1."
         T = x.shape[-2]
-        cos, sin = self.cos_sin(offset + T, x.device)
-        cos, sin = cos[offset:offset + T], sin[offset:offset + T]  # (T, head_dim), broadcast over B, H
+        if isinstance(offset, torch.Tensor):  # a static cache's position: index the table, which must already cover it
+            cos, sin = self.cos_sin(T, x.device)
+            pos = offset.reshape(-1)[:1] + torch.arange(T, device=x.device)  # (T,) on the device
+            cos, sin = cos[pos], sin[pos]
+        else:
+            cos, sin = self.cos_sin(offset + T, x.device)
+            cos, sin = cos[offset:offset + T], sin[offset:offset + T]  # (T, head_dim), broadcast over B, H
         xf = x.float()
         return (xf * cos + rotate_half(xf) * sin).to(x.dtype)
 

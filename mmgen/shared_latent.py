@@ -1,38 +1,21 @@
 """Seed 000: an image encoder, an image decoder, a text encoder and a text decoder that all meet in one latent — the seed's specification measured, its errors shown, and a corrected design trained.
 
-`train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: it
-trains a preset (`smoke` under `IN_TEST`, `cpu` by default: 64 px, 4.5M parameters; `full` with `full=True`: the
-seed-sized corrected design, 52M parameters, or the seed's own with `literal=True`) on Shapes, fine-tunes its
-image decoder on the frozen latents, fits the caption → image prior, (by default only in the `smoke` and `full` presets) an image refiner
-and (opt-in, `judge_steps`) two `CaptionJudge`s, and writes `best.safetensors`, `tokenizer.json`, `config.json`, `history.json`,
-`prior/`, `refiner/` and `judge_recon/`, `judge_degrade/` (when fitted), `attribute_classifier.pt`, `metrics.json` and `samples.png` into `out_dir`.
-`load_shared_latent(out_dir)` gives back `(model, tokenizer)`, `load_prior(out_dir / 'prior')` the prior,
-`load_refiner(out_dir / 'refiner')` the refiner, `load_judge(out_dir / 'judge_recon', model)` a judge.
-Keyword overrides name fields of `SharedLatentConfig`. `budget_s` bounds the training stages' wall time
-(shared out by `BUDGET_SHARES` among the stages that run; each re-plans its steps and schedule to end on time, `TrainConfig.max_seconds`), so a
-run fits a GPU lease or a Kaggle session: `mmgen train shared-latent --full --set budget_s=600`.
+`train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: on Shapes it
+trains a preset (`smoke` under `IN_TEST`; `cpu` by default, 64 px, 4.5M parameters; `full`, the seed-sized corrected
+design, 52M parameters, or the seed's own with `literal=True`), fine-tunes the image decoder on the frozen latents
+(`finetune_decoder`), fits the caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`,
+`metrics.json` and `samples.png` into `out_dir`; `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
+`load_prior(out_dir / 'prior')` the prior. `budget_s` bounds the stages' wall time (`BUDGET_SHARES`).
 
-- `SharedLatentConfig.seed_literal(variant)` is the seed's specification as written (its decoder's first Linear
-  alone is 537M parameters at 512 px); `SharedLatentConfig.default(variant)` the corrected design with the same
-  interfaces and the seed's S/M/L/XL sizes. `component_params`, `train_memory_estimate` and `benchmark` measure them.
-- `SharedLatentModel`: `encode_image`, `decode_image`, `encode_text`, `caption(z, bos, eos, beam_size)`;
-  `shared_latent_loss` is its `loss_fn` for `mmgen.train.fit` (reconstruction, caption, InfoNCE, the added
-  latent-matching term and an optional text → image term).
-- `finetune_decoder`: a second stage that trains the image decoder alone on the frozen encoder's latents
-  (reconstruction plus `feature_loss`, a perceptual term read through the frozen encoder).
-- `LatentPrior`, `fit_prior`, `prior_latents`: caption → image latents by conditional flow matching, with
-  classifier-free guidance; `prior_candidates` draws several per caption and `best_of` keeps the one whose decoded
-  image the model itself reads as most like the caption (`rerank_scores`: contrastive similarity and caption
-  log-likelihood of the re-encoded image), joined by the readings of `judges` if given.
-- `CaptionJudge`, `fit_judge`, `judge_scores`: a contrastive reader of generated pictures trained apart from the model's
-  image encoder, on what its decoder draws, with NegCLIP hard negatives (`hard_negatives`), that `best_of` consults.
-- `ImageRefiner`, `fit_refiner`, `refine_images`: a third stage, a conditional flow over the residual between a
-  scene and the decoder's drawing of its latent (DiffuseVAE's idea), which turns the decoder's blobs into outlines.
-- `evaluate` scores a model on held-out Shapes: PSNR, caption exact match, R@k (plain, and counting every caption
-  that describes the image exactly), and caption → image (one draw, the best of `candidates` by the model's own reading, and with `judges` by theirs too) read by `AttributeClassifier`, one report per object, trained on renders that
-  `degrade` blurs and noises so that it reads soft drawings too (`blur_images` for a fixed blur); `latent_probe` reads a lone
-  object's shape, colour and size linearly from image latents.
-- `interpolate(z_a, z_b, steps)` and `decode_path` walk the latent space (the explorers notebook builds on them).
+- `SharedLatentConfig.seed_literal(variant)`: the seed's specification as written; `SharedLatentConfig.default(variant)`:
+  the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `component_params`,
+  `train_memory_estimate` and `benchmark` measure them.
+- `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, its `loss_fn`
+  for `mmgen.train.fit`; `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
+- `evaluate`, `latent_probe`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier;
+  `interpolate` and `decode_path` walk the latent space.
+
+What was tried and not kept lives in the lab record `10a_shared_latent_lab`, not in this module.
 
 Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 
@@ -40,41 +23,37 @@ Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 
 # %% ../nbs/10_shared_latent.ipynb #5f9cfe5f
 from __future__ import annotations
-import math, json, time, os, random
+import math, json, time, os
 from dataclasses import dataclass, field, fields, replace, asdict
 from pathlib import Path
 from typing import NamedTuple, Sequence
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
-from torchvision.transforms.v2 import functional as tvF
 import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, smoke, config_dict, register_system
-from .data import (Shapes, CaptionFolder, shapes_splits, caption_collate, show_batch, parse_caption, score_caption, relation,
-                        relation_holds, cache_dataset, to_uint8, SHAPES, COLORS, SIZES, _OBJ_RE)
+from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
+                        to_uint8, SHAPES, COLORS, SIZES)
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
 from .losses import clip_loss
-from .train import fit, TrainConfig, History, EMA, frozen, load_weights, save_weights
+from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
+                              object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images)
+from .train import fit, TrainConfig, History, frozen, load_weights, save_weights
+
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'REFINE_GUIDANCE', 'SEED_CLAIMS', 'MMGEN_VARIANTS', 'OWN_SCORES', 'GOALS',
-           'BUDGET_SHARES', 'SharedLatentConfig', 'ImageEncoder', 'AddCoords', 'ImageDecoder', 'TextLatentEncoder',
-           'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'n_params',
-           'component_params', 'meta_model', 'md_table', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark',
-           'AttributeClassifier', 'attr_targets', 'attribute_loss', 'predict_objects', 'score_objects',
-           'with_relations', 'stack_items', 'blur_images', 'degrade', 'train_attribute_classifier',
-           'classifier_accuracy', 'flow_path', 'time_features', 'euler_flow', 'drop_condition', 'guided', 'LatentPrior',
-           'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents',
-           'rerank_scores', 'rerank_total', 'best_of', 'hard_negatives', 'CaptionJudge', 'judge_loss', 'fit_judge',
-           'load_judge', 'judge_scores', 'retrieval_recall', 'caption_relevance', 'tie_ceiling', 'psnr', 'latent_probe',
-           'encode_all', 'sample_text_latents', 'decode_latents', 'object_scores', 'score_generations', 'evaluate',
-           'interpolate', 'decode_path', 'shapes_data', 'fit_shared_latent', 'feature_loss', 'finetune_decoder',
-           'smoke_config', 'FiLMBlock', 'ImageRefiner', 'refiner_loss', 'fit_refiner', 'load_refiner', 'refine_images',
-           'show_results', 'show_path', 'goals_table', 'cpu_config', 'load_shared_latent', 'fresh_scenes',
-           'stage_budgets', 'train']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'GOALS', 'BUDGET_SHARES',
+           'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
+           'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'component_params',
+           'meta_model', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'flow_path', 'time_features',
+           'euler_flow', 'drop_condition', 'guided', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs',
+           'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents', 'encode_all', 'decode_latents',
+           'score_generations', 'evaluate', 'interpolate', 'decode_path', 'fit_shared_latent', 'feature_loss',
+           'finetune_decoder', 'smoke_config', 'show_results', 'show_path', 'goal_claims', 'cpu_config',
+           'load_shared_latent', 'fresh_scenes', 'stage_budgets', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -89,9 +68,6 @@ class SharedLatentConfig:
     dec_min_channels: int = 32     # floor for that halving
     enc_norm: bool = False         # GroupNorm after each hidden conv of the image encoder (seed: none; GroupNorm hides shape, measured below)
     dec_norm: bool = False         # GroupNorm after each hidden transposed conv of the image decoder (seed: none)
-    enc_blocks: int = 0            # residual 3×3 blocks (torchvision BasicBlock) after each strided conv (seed: 0)
-    dec_blocks: int = 0            # residual 3×3 blocks after each hidden transposed conv (seed: 0)
-    dec_coords: bool = False       # CoordConv: x, y coordinate channels into every transposed conv (seed: none)
     # the shared latent
     latent_dim: int = 1024         # size of the shared latent vector
     # text side
@@ -115,8 +91,6 @@ class SharedLatentConfig:
     w_t2i: float = 0.              # MSE of the image decoded from the *text* latent (seed: absent; off: the prior does caption → image)
     t2i_frozen: bool = True        # the t2i term trains the text encoder only (False: the image decoder too)
     fg_weight: float = 10.0        # extra MSE weight on pixels away from the image's median colour (seed: 0, plain MSE)
-    text_noise: int = 0            # noise dims of a sampled text latent for caption → image (conditional IMLE, with w_t2i; 0: deterministic)
-    imle_k: int = 8                # samples per caption; the one nearest its image's latent is trained (with text_noise)
     # optimisation
     lr: float = 1e-4               # Adam learning rate
     weight_decay: float = 1e-5     # Adam L2 weight decay
@@ -134,7 +108,7 @@ class SharedLatentConfig:
         "The seed's specification taken literally (variant sizes as the seed lists them, all else as its 'L')."
         return cls(img_size=img_size, enc_pool=1, dec_start=img_size // 16, enc_norm=False, dec_norm=False, n_mem=1,
                    tie_weights=False, center_latents=False, w_match=0., w_t2i=0., schedule='constant', warmup_frac=0.,
-                   fg_weight=0., text_noise=0, **{**SEED_VARIANTS[variant], **kw})
+                   fg_weight=0., **{**SEED_VARIANTS[variant], **kw})
 
     @classmethod
     def default(cls, variant:str='L', # one of MMGEN_VARIANTS: 'S', 'M', 'L', 'XL'
@@ -148,9 +122,13 @@ SEED_VARIANTS = {  # the three numbers the seed's 'Model Variants' section gives
     'M':  dict(latent_dim=512,  d_model=256, vocab_size=5000),
     'L':  dict(latent_dim=1024, d_model=512, vocab_size=8000),
     'XL': dict(latent_dim=2048, d_model=768, vocab_size=12000)}
-PRIOR_GUIDANCE = 3.   # classifier-free guidance of the caption → image `LatentPrior` (1, 2, 3 compared below; 3 draws the most objects)
-REFINE_GUIDANCE = 1.  # classifier-free guidance of the `ImageRefiner` on the latent: none (guidance 2 measured no better, below)
+PRIOR_GUIDANCE = 3.   # classifier-free guidance of the caption → image `LatentPrior` (1, 2, 3 compared in the lab record; 3 draws the most objects)
 SEED_CLAIMS = {'S': 5e6, 'M': 15e6, 'L': 50e6, 'XL': 150e6}  # the seed's parameter claims per variant
+SEED_TABLE = {  # the seed's parameter table for its 'L' at 512², as it states it (keys: `component_params`'s; text where it gives no number)
+    'image encoder': 2.6e6, '  its convolutions': 2.1e6, '  its Linear to the latent': 0.5e6, 'image decoder': 2.7e6,
+    '  its first Linear': 0.5e6, '  its transposed convolutions': 2.2e6,
+    'text encoder (+ Linear to latent)': '4.1M "embedding" + 1.0M "linear" + 20.2M "other"?', 'text decoder (+ latent → memory)': 18.7e6,
+    '  latent → memory Linear': 0.5e6, '  token embedding': 4.1e6, '  transformer layers': 10e6, '  output projection': 4.1e6, 'total': 50e6}
 MMGEN_VARIANTS = {  # the corrected variants: CNN widths, heads (64-d each) and FFN (4×) scale with the width
     'S':  dict(enc_channels=(16, 32, 64, 128),  dec_channels=128, dec_min_channels=16, n_heads=2,  d_ff=512,  enc_layers=2, tie_weights=False),
     'M':  dict(enc_channels=(32, 64, 128, 256), dec_channels=256, dec_min_channels=32, n_heads=4,  d_ff=1024, enc_layers=2, tie_weights=False),
@@ -162,19 +140,13 @@ def _norm(c:int, on:bool) -> nn.Module:
     "GroupNorm with up to 8 groups when `on`, else identity."
     return nn.GroupNorm(math.gcd(8, c), c) if on else nn.Identity()
 
-def _blocks(c:int, n:int, norm:bool) -> list[nn.Module]:
-    "`n` torchvision ResNet basic blocks at width `c` (GroupNorm or none)."
-    from torchvision.models.resnet import BasicBlock
-    return [BasicBlock(c, c, norm_layer=lambda ch: _norm(ch, norm)) for _ in range(n)]
-
 class ImageEncoder(nn.Module):
     "Stride-2 4×4 convolutions → average pool to `enc_pool`² → Linear to the latent."
     def __init__(self, cfg:SharedLatentConfig):
         super().__init__()
         layers, c_in = [], 3
         for c in cfg.enc_channels:
-            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), _norm(c, cfg.enc_norm), nn.ReLU(inplace=True),
-                       *_blocks(c, cfg.enc_blocks, cfg.enc_norm)]
+            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), _norm(c, cfg.enc_norm), nn.ReLU(inplace=True)]
             c_in = c
         self.convs = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(cfg.enc_pool)
@@ -184,7 +156,7 @@ class ImageEncoder(nn.Module):
         return self.proj(self.pool(self.convs(x)).flatten(1))
 
     def features(self, x:torch.Tensor) -> list[torch.Tensor]:  # (B,3,H,W) -> one (B,C,H/2^k,W/2^k) map per strided stage
-        "The activation map at the end of each strided stage (after its ReLU and residual blocks), as a perceptual loss reads them."
+        "The activation map at the end of each strided stage (after its ReLU), as a perceptual loss reads them."
         feats = []
         for i, m in enumerate(self.convs):
             if isinstance(m, nn.Conv2d) and i > 0: feats.append(x)
@@ -192,14 +164,6 @@ class ImageEncoder(nn.Module):
         return feats + [x]
 
 # %% ../nbs/10_shared_latent.ipynb #9e9b2b48
-class AddCoords(nn.Module):
-    "Append two channels holding each pixel's x and y in [-1, 1] (CoordConv, Liu et al. 2018)."
-    def forward(self, x:torch.Tensor) -> torch.Tensor:  # (B,C,H,W) -> (B,C+2,H,W)
-        B, _, H, W = x.shape
-        ys, xs = torch.meshgrid(torch.linspace(-1, 1, H, device=x.device, dtype=x.dtype),
-                                torch.linspace(-1, 1, W, device=x.device, dtype=x.dtype), indexing='ij')
-        return torch.cat([x, xs.expand(B, 1, H, W), ys.expand(B, 1, H, W)], 1)
-
 class ImageDecoder(nn.Module):
     "Linear to a `dec_start`² map → stride-2 4×4 transposed convolutions up to `img_size`² → Tanh."
     def __init__(self, cfg:SharedLatentConfig):
@@ -212,9 +176,8 @@ class ImageDecoder(nn.Module):
         for i in range(n_up):
             last = i == n_up - 1
             c_out = 3 if last else max(c // 2, cfg.dec_min_channels)
-            k = 2 if cfg.dec_coords else 0
-            layers += [AddCoords()] * (k > 0) + [nn.ConvTranspose2d(c + k, c_out, 4, stride=2, padding=1)]
-            layers += [nn.Tanh()] if last else [_norm(c_out, cfg.dec_norm), nn.ReLU(inplace=True), *_blocks(c_out, cfg.dec_blocks, cfg.dec_norm)]
+            layers += [nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1)]
+            layers += [nn.Tanh()] if last else [_norm(c_out, cfg.dec_norm), nn.ReLU(inplace=True)]
             c = c_out
         self.deconvs = nn.Sequential(*layers)
 
@@ -224,30 +187,21 @@ class ImageDecoder(nn.Module):
 
 # %% ../nbs/10_shared_latent.ipynb #637425b6
 class TextLatentEncoder(nn.Module):
-    "Caption tokens → `TextEncoder` → mean over real tokens → Linear to the latent (+ a noise-driven offset, with `text_noise`)."
+    "Caption tokens → `TextEncoder` → mean over real tokens → Linear to the latent."
     def __init__(self, cfg:SharedLatentConfig, pad_id:int=0):
         super().__init__()
         self.encoder = TextEncoder(cfg.vocab_size, cfg.d_model, cfg.enc_layers, cfg.n_heads, cfg.d_ff, cfg.max_len,
                                    dropout=cfg.dropout, pad_id=pad_id)
         self.proj = nn.Linear(cfg.d_model, cfg.latent_dim)
-        self.noise_dim = cfg.text_noise
-        if self.noise_dim:  # offset(pooled, ε); a small last layer, so that draws start near the deterministic latent
-            self.sampler = nn.Sequential(nn.Linear(cfg.d_model + self.noise_dim, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.latent_dim))
-            nn.init.normal_(self.sampler[-1].weight, std=1e-3); nn.init.zeros_(self.sampler[-1].bias)
 
     def pooled(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,d_model)
         return self.encoder(tokens, padding_mask=pad_mask)[1]
 
-    def latent(self, h:torch.Tensor, # (..., d_model) pooled text features
-               noise:torch.Tensor|None=None, # (..., text_noise) ε; None: ε = 0 (the deterministic latent)
-              ) -> torch.Tensor:  # (..., latent_dim)
-        z = self.proj(h)
-        if not self.noise_dim: return z
-        if noise is None: noise = h.new_zeros(*h.shape[:-1], self.noise_dim)
-        return z + self.sampler(torch.cat([h, noise.to(h.dtype)], -1))
+    def latent(self, h:torch.Tensor) -> torch.Tensor:  # (..., d_model) pooled text features -> (..., latent_dim)
+        return self.proj(h)
 
-    def forward(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None, noise:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,latent_dim)
-        return self.latent(self.pooled(tokens, pad_mask), noise)
+    def forward(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,latent_dim)
+        return self.latent(self.pooled(tokens, pad_mask))
 
 class CaptionDecoder(nn.Module):
     "Latent → `n_mem` memory tokens → `TextDecoder` (teacher-forced logits, or driven by `mmgen.decoding`)."
@@ -265,6 +219,7 @@ class CaptionDecoder(nn.Module):
         "Next-token logits (B,T,V) for `tokens` (B,T) given the latent."
         return self.decoder(tokens, memory=self.memory(z), padding_mask=pad_mask).logits
 
+
 # %% ../nbs/10_shared_latent.ipynb #f99edad5
 class SharedLatentOutput(NamedTuple):
     z_img: torch.Tensor                 # (B, latent_dim) image latent
@@ -272,7 +227,7 @@ class SharedLatentOutput(NamedTuple):
     recon: torch.Tensor                 # (B, 3, H, W) image decoded from z_img
     logits: torch.Tensor                # (B, T-1, V) caption logits from z_img (teacher forcing)
     recon_from_text: torch.Tensor|None  # (B, 3, H, W) image decoded from z_gen, or None
-    z_gen: torch.Tensor                 # (B, latent_dim) the text latent trained to land on z_img (z_txt, or the IMLE pick)
+    z_gen: torch.Tensor                 # (B, latent_dim) the text latent `match` pulls onto z_img (z_txt here; a sampler's draw in the lab record's IMLE variant)
 
 class SharedLatentModel(nn.Module):
     "Image encoder/decoder and text encoder/decoder meeting in one latent vector."
@@ -288,23 +243,6 @@ class SharedLatentModel(nn.Module):
 
     def encode_image(self, image:torch.Tensor) -> torch.Tensor: return self.image_encoder(image)
     def encode_text(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor: return self.text_encoder(tokens, pad_mask)
-    def sample_text_latent(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None, # (B,T) caption tokens
-                           generator:torch.Generator|None=None, # for reproducible draws
-                          ) -> torch.Tensor:
-        "A latent to generate an image from: with `text_noise`, one draw ε ~ N(0, I) per caption; else `encode_text`."
-        if not self.cfg.text_noise: return self.encode_text(tokens, pad_mask)
-        eps = torch.randn(tokens.shape[0], self.cfg.text_noise, generator=generator).to(tokens.device)
-        return self.text_encoder(tokens, pad_mask, eps)
-    def imle_pick(self, h:torch.Tensor, # (B,d_model) pooled text features
-                  z_target:torch.Tensor, # (B,latent_dim) image latents (not differentiated)
-                 ) -> torch.Tensor:
-        "Conditional IMLE (Li & Malik 2019): of `imle_k` draws per caption, the latent nearest its image's (B,latent_dim)."
-        B, k = h.shape[0], self.cfg.imle_k
-        g = None if self.training else torch.Generator(h.device).manual_seed(0)  # evaluation: the same draws every time
-        eps = torch.randn(B, k, self.cfg.text_noise, device=h.device, generator=g)
-        zs = self.text_encoder.latent(h[:, None].expand(B, k, h.shape[-1]), eps)   # (B,k,D)
-        best = (zs.detach().float() - z_target.detach().float()[:, None]).pow(2).sum(-1).argmin(1)
-        return zs[torch.arange(B, device=h.device), best]
     def decode_image(self, z:torch.Tensor) -> torch.Tensor: return self.image_decoder(z)
     def decode_image_frozen(self, z:torch.Tensor) -> torch.Tensor:
         "Decode with the decoder's weights detached: gradients reach `z` (the text encoder) only."
@@ -318,12 +256,14 @@ class SharedLatentModel(nn.Module):
                 tokens:torch.Tensor, # (B,T) BOS … EOS, padded
                 pad_mask:torch.Tensor|None=None, # (B,T) True = padding
                ) -> SharedLatentOutput:
-        z_img, h = self.encode_image(image), self.text_encoder.pooled(tokens, pad_mask)
-        z_txt = self.text_encoder.latent(h)
-        z_gen = self.imle_pick(h, z_img) if self.cfg.text_noise else z_txt
+        z_img, z_txt = self.encode_image(image), self.encode_text(tokens, pad_mask)
         logits = self.text_decoder(z_img, tokens[:, :-1], None if pad_mask is None else pad_mask[:, :-1])
-        rft = None if self.cfg.w_t2i <= 0 else self.decode_image_frozen(z_gen) if self.cfg.t2i_frozen else self.decode_image(z_gen)
-        return SharedLatentOutput(z_img, z_txt, self.decode_image(z_img), logits, rft, z_gen)
+        return SharedLatentOutput(z_img, z_txt, self.decode_image(z_img), logits, self.text_to_image(z_txt), z_txt)
+
+    def text_to_image(self, z:torch.Tensor) -> torch.Tensor|None:
+        "The image decoded from text latents for the optional `t2i` term (None when `w_t2i` is 0)."
+        if self.cfg.w_t2i <= 0: return None
+        return self.decode_image_frozen(z) if self.cfg.t2i_frozen else self.decode_image(z)
 
     @torch.no_grad()
     def caption(self, z:torch.Tensor, # (B,latent_dim) latents
@@ -369,34 +309,21 @@ def shared_latent_loss(model:SharedLatentModel, # the model
     return dict(loss=loss, **d)
 
 # %% ../nbs/10_shared_latent.ipynb #5d6d3974
-def n_params(m:nn.Module) -> int:
-    "Number of parameters of `m`."
-    return sum(p.numel() for p in m.parameters())
-
 def component_params(model:SharedLatentModel) -> dict:
-    "Parameter counts per component, plus the pieces the seed itemises."
-    td, dec = model.text_decoder, model.text_decoder.decoder
-    emb = [m for m in dec.modules() if isinstance(m, nn.Embedding) and m.num_embeddings == model.cfg.vocab_size][0]
-    return {'image encoder': n_params(model.image_encoder),
-            'image decoder': n_params(model.image_decoder),
-            '  its first Linear': n_params(model.image_decoder.proj),
+    "Parameter counts per component, plus the pieces the seed itemises (keys as in `SEED_TABLE`)."
+    ie, idec, td, dec = model.image_encoder, model.image_decoder, model.text_decoder, model.text_decoder.decoder
+    head = 0 if model.cfg.tie_weights else n_params(dec.head)   # tied: the head is the token embedding, counted there
+    return {'image encoder': n_params(ie), '  its convolutions': n_params(ie.convs), '  its Linear to the latent': n_params(ie.proj),
+            'image decoder': n_params(idec), '  its first Linear': n_params(idec.proj), '  its transposed convolutions': n_params(idec.deconvs),
             'text encoder (+ Linear to latent)': n_params(model.text_encoder),
-            'text decoder (+ latent → memory)': n_params(td),
-            '  latent → memory Linear': n_params(td.to_memory),
-            '  token embedding': emb.weight.numel(),
+            'text decoder (+ latent → memory)': n_params(td), '  latent → memory Linear': n_params(td.to_memory),
+            '  token embedding': dec.tok_emb.weight.numel(), '  transformer layers': n_params(dec.blocks), '  output projection': head,
             'total': n_params(model)}
 
 def meta_model(cfg:SharedLatentConfig) -> SharedLatentModel:
     "Build the model on the meta device (shapes only, no memory)."
     with torch.device('meta'): return SharedLatentModel(cfg)
 
-def md_table(rows:list, headers:list):
-    "A markdown table for notebook display."
-    from IPython.display import Markdown
-    fmt = lambda v: f"{v/1e6:,.1f}M" if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= 1e4 else str(v)
-    lines = ['| ' + ' | '.join(headers) + ' |', '|' + '---|' * len(headers)]
-    lines += ['| ' + ' | '.join(fmt(v) for v in r) + ' |' for r in rows]
-    return Markdown('\n'.join(lines))
 
 # %% ../nbs/10_shared_latent.ipynb #2f57a972
 def saved_activation_bytes(cfg:SharedLatentConfig, # model to trace
@@ -423,20 +350,18 @@ def train_memory_estimate(cfg:SharedLatentConfig, batch_size:int=8) -> dict:
     return dict(params_M=P / 1e6, weights_grads_adam_GB=16 * P / 1e9, activations_GB=A / 1e9, total_GB=(16 * P + A) / 1e9)
 
 # %% ../nbs/10_shared_latent.ipynb #10fa10b4
-def _sync(device):
-    if torch.device(device).type == 'cuda': torch.cuda.synchronize()
-
 def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
               device='cpu', # where
               batch_size:int=8, # training batch
               steps:int=3, # timed training steps (after one warm-up)
               gen_len:int=100, # caption tokens generated per sample
               amp:bool=False, # bf16/fp16 autocast on CUDA
+              build=None, # cfg -> model (default `SharedLatentModel`; the lab record passes its variants)
              ) -> dict:
-    "Training throughput, peak memory (CUDA) and per-sample inference latency of a freshly built model."
+    "Training throughput, peak memory (CUDA) and per-sample inference latency of a freshly built model (median times, `time_call`)."
     device = torch.device(device)
     set_seed(0)
-    model = SharedLatentModel(cfg).to(device)
+    model = (build or SharedLatentModel)(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     S, T = cfg.img_size, min(gen_len, cfg.max_len)
     batch = dict(image=torch.rand(batch_size, 3, S, S, device=device) * 2 - 1,
@@ -449,164 +374,21 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
             loss = shared_latent_loss(model, batch)['loss']
         opt.zero_grad(set_to_none=True); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip); opt.step()
-    step(); _sync(device); t0 = time.perf_counter()
-    for _ in range(steps): step()
-    _sync(device); train_s = (time.perf_counter() - t0) / steps
-    res = dict(params_M=n_params(model) / 1e6, train_samples_per_s=batch_size / train_s,
+    train_s = time_call(step, n=steps, warmup=1, device=device)
+    res = dict(params_M=n_params(model) / 1e6, train_samples_per_s=batch_size / train_s,   # peak: weights, Adam state and activations
                peak_train_mem_GB=torch.cuda.max_memory_allocated() / 1e9 if device.type == 'cuda' else float('nan'))
     model.eval(); x = batch['image'][:1]
-    def timed(f, n=3):
-        f(); _sync(device); t0 = time.perf_counter()
-        for _ in range(n): out = f()
-        _sync(device); return (time.perf_counter() - t0) / n * 1e3
+    ms = lambda f, n=3: 1e3 * time_call(f, n=n, warmup=1, device=device)
     with torch.no_grad(), torch.autocast(device.type, dtype=dt, enabled=dt is not None):
         z = model.encode_image(x)
-        res['encode_ms'] = timed(lambda: model.encode_image(x))
-        res['decode_ms'] = timed(lambda: model.decode_image(z))
-        res['caption_ms'] = timed(lambda: model.caption(z, bos_id=1, eos_id=-1, max_len=T), n=1)
+        res['encode_ms'] = ms(lambda: model.encode_image(x))
+        res['decode_ms'] = ms(lambda: model.decode_image(z))
+        res['caption_ms'] = ms(lambda: model.caption(z, bos_id=1, eos_id=-1, max_len=T), n=1)
     res['total_ms'] = res['encode_ms'] + res['decode_ms'] + res['caption_ms']
     del model, opt
     if device.type == 'cuda': torch.cuda.empty_cache()
     return res
 
-# %% ../nbs/10_shared_latent.ipynb #c62e764e
-_NC, _NS, _NZ = len(COLORS), len(SHAPES), len(SIZES)
-
-class AttributeClassifier(nn.Module):
-    "Grid detector: per cell, objectness, colour, shape and size logits, and the centre's offset in the cell."
-    def __init__(self, width:int=32, # channels of the first conv
-                 n_pool:int=3, # 2× poolings: the grid is img_size / 2**n_pool cells a side
-                ):
-        super().__init__()
-        layers, c = [], 3
-        for i in range(n_pool):
-            c_out = width * min(2**i, 2)
-            layers += [nn.Conv2d(c, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
-            c = c_out
-        layers += [nn.Conv2d(c, 2 * c, 3, padding=2, dilation=2), nn.BatchNorm2d(2 * c), nn.ReLU(inplace=True),
-                   nn.Conv2d(2 * c, 1 + _NC + _NS + _NZ + 2, 1)]
-        self.net, self.stride = nn.Sequential(*layers), 2**n_pool
-
-    def forward(self, x:torch.Tensor) -> torch.Tensor:  # (B,3,H,W) -> (B,G,G,18) per-cell outputs
-        return self.net(x).permute(0, 2, 3, 1)
-
-def attr_targets(attrs_list:list[list[dict]], G:int) -> dict:
-    "Per-cell targets on a G×G grid: obj (B,G,G) float; colour, shape, size (B,G,G) long, -100 where empty; offset (B,G,G,2)."
-    B = len(attrs_list)
-    obj, off = torch.zeros(B, G, G), torch.zeros(B, G, G, 2)
-    cls = {k: torch.full((B, G, G), -100, dtype=torch.long) for k in ('color', 'shape', 'size')}
-    for b, attrs in enumerate(attrs_list):
-        for o in attrs:
-            gx, gy = min(int(o['x'] * G), G - 1), min(int(o['y'] * G), G - 1)
-            obj[b, gy, gx] = 1.; off[b, gy, gx] = torch.tensor([o['x'] * G - gx, o['y'] * G - gy])
-            for k, names in (('color', list(COLORS)), ('shape', list(SHAPES)), ('size', list(SIZES))): cls[k][b, gy, gx] = names.index(o[k])
-    return dict(obj=obj, offset=off, **cls)
-
-def attribute_loss(clf:AttributeClassifier, images:torch.Tensor, attrs_list:list[list[dict]]) -> torch.Tensor:
-    "Objectness BCE everywhere; colour, shape, size cross-entropy and offset MSE at the cells holding a centre."
-    out = clf(images)
-    t = {k: v.to(images.device) for k, v in attr_targets(attrs_list, out.shape[1]).items()}
-    m = t['obj'].bool()
-    col, shp, siz = out[..., 1:1+_NC], out[..., 1+_NC:1+_NC+_NS], out[..., 1+_NC+_NS:1+_NC+_NS+_NZ]
-    return (F.binary_cross_entropy_with_logits(out[..., 0], t['obj'], pos_weight=torch.tensor(4., device=images.device))
-            + F.cross_entropy(col[m], t['color'][m]) + F.cross_entropy(shp[m], t['shape'][m]) + F.cross_entropy(siz[m], t['size'][m])
-            + 5 * F.mse_loss(out[..., -2:][m].sigmoid(), t['offset'][m]))
-
-@torch.no_grad()
-def predict_objects(clf:AttributeClassifier, images:torch.Tensor,
-                    thresh:float=0.5, # objectness above which a cell reports an object
-                    min_dist:float=0.12, # one report per object: a cell within this distance (fraction of the side) of a more confident report is dropped (0: keep all)
-                   ) -> list[list[dict]]:
-    "Objects the classifier sees in each image, as Shapes attr dicts (colour, shape, size, x, y, conf), most confident first."
-    clf.eval(); out = clf(images); G = out.shape[1]
-    res = []
-    for b in range(out.shape[0]):
-        objs, p = [], out[b, ..., 0].sigmoid()
-        cells = sorted((p > thresh).nonzero().tolist(), key=lambda c: -float(p[c[0], c[1]]))
-        for gy, gx in cells:
-            o = out[b, gy, gx]; dx, dy = o[-2:].sigmoid().tolist()
-            x, y = (gx + dx) / G, (gy + dy) / G
-            if any(math.hypot(x - q['x'], y - q['y']) < min_dist for q in objs): continue  # non-maximum suppression
-            objs.append(dict(color=list(COLORS)[o[1:1+_NC].argmax()], shape=SHAPES[o[1+_NC:1+_NC+_NS].argmax()],
-                             size=list(SIZES)[o[1+_NC+_NS:1+_NC+_NS+_NZ].argmax()], x=x, y=y, conf=float(p[gy, gx])))
-        res.append(objs)
-    return res
-
-def score_objects(pred:list[dict], # objects seen in an image (e.g. `predict_objects`)
-                  named:list[dict], # objects it should show: ground-truth attrs or `parse_caption` output (with 'rel')
-                 ) -> dict:
-    "Colour+shape recall, size accuracy, relation accuracy (on predicted centres), extras, exact."
-    seen = {(o['color'], o['shape']): o for o in pred}
-    hit = [(o['color'], o['shape']) in seen for o in named]
-    size_ok = [h and seen[(o['color'], o['shape'])]['size'] == o['size'] for o, h in zip(named, hit)]
-    rels = [relation_holds(seen[(a['color'], a['shape'])], seen[(b['color'], b['shape'])], a['rel'])
-            for a, b, ha, hb in zip(named, named[1:], hit, hit[1:]) if 'rel' in a and ha and hb]
-    n_rel = sum('rel' in a for a in named[:-1])
-    extra = len(set(seen) - {(o['color'], o['shape']) for o in named})
-    return dict(objects=float(np.mean(hit)), sizes=float(np.mean(size_ok)),
-                relations=sum(rels) / n_rel if n_rel else float('nan'), extras=extra,
-                exact=bool(all(size_ok) and extra == 0 and sum(rels) == n_rel))
-
-def with_relations(attrs:list[dict]) -> list[dict]:
-    "Ground-truth attrs with each object's relation to the next one added as 'rel' (as a caption states it)."
-    return [dict(o, rel=relation(o, attrs[k+1])) if k + 1 < len(attrs) else dict(o) for k, o in enumerate(attrs)]
-
-# %% ../nbs/10_shared_latent.ipynb #de639525
-def stack_items(ds, # a Shapes-like dataset
-                n:int|None=None, # first n items (default all)
-               ) -> dict:
-    "Render the first `n` items into one batch: image (N,3,H,W), caption list, attrs list."
-    items = [ds[i] for i in range(n or len(ds))]
-    return dict(image=torch.stack([it['image'] for it in items]), caption=[it['caption'] for it in items],
-                attrs=[it['attrs'] for it in items])
-
-def blur_images(x:torch.Tensor, # (B,3,H,W) images
-                sigma:float, # Gaussian σ in pixels of a 64-px image (scaled with the side, so a figure means the same at any size)
-               ) -> torch.Tensor:
-    "Gaussian blur (torchvision's), kernel ±3σ."
-    s = sigma * x.shape[-1] / 64
-    if s < 0.05: return x
-    k = 2 * math.ceil(3 * s) + 1
-    return tvF.gaussian_blur(x, [k, k], [s, s])
-
-def degrade(x:torch.Tensor, # (B,3,H,W) images in [-1, 1]
-            blur:float=2., # most Gaussian-blur σ, in pixels of a 64-px image (scaled with the side); one σ ~ U(0, blur) per quarter-batch
-            noise:float=0.1, # most pixel-noise std; one std ~ U(0, noise) per image
-           ) -> torch.Tensor:
-    "Blur and noise that change no attribute of a Shapes object, but that a generated image may show (uses the global RNG)."
-    if blur > 0: x = torch.cat([blur_images(c, float(torch.rand(())) * blur) for c in x.chunk(4)])
-    if noise > 0: x = x + torch.randn_like(x) * torch.rand(x.shape[0], 1, 1, 1, device=x.device) * noise
-    return x.clamp(-1, 1)
-
-def train_attribute_classifier(data:dict, # `stack_items` output (training scenes)
-                               epochs:int=8, # passes
-                               batch_size:int=64, # batch
-                               lr:float=2e-3, # Adam learning rate
-                               width:int=32, # first conv width
-                               device='cpu', # where to train
-                               seed:int=0, # init / shuffle seed
-                               blur:float=2., # `degrade` each batch: most blur σ (px at 64 px; 0 with noise 0: crisp renders only)
-                               noise:float=0.1, # and most pixel-noise std
-                              ) -> AttributeClassifier:
-    "Fit an `AttributeClassifier` on rendered Shapes with their ground-truth attrs, degraded by random blur and noise so that it reads blurry images too."
-    set_seed(seed)
-    clf = AttributeClassifier(width).to(device)
-    opt = torch.optim.Adam(clf.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * math.ceil(len(data['caption']) / batch_size))
-    N = len(data['caption'])
-    for ep in range(epochs):
-        clf.train()
-        for idx in torch.randperm(N).split(batch_size):
-            loss = attribute_loss(clf, degrade(data['image'][idx].to(device), blur, noise), [data['attrs'][i] for i in idx])
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-    return clf.eval()
-
-def classifier_accuracy(clf:AttributeClassifier, data:dict, batch_size:int=128) -> dict:
-    "Held-out accuracy of the classifier against ground truth (objects, sizes, relations between true neighbours, exact)."
-    dev = next(clf.parameters()).device
-    pred = sum((predict_objects(clf, x.to(dev)) for x in data['image'].split(batch_size)), [])
-    scores = [score_objects(p, with_relations(a)) for p, a in zip(pred, data['attrs'])]
-    return {k: float(np.nanmean([s[k] for s in scores])) for k in scores[0]}
 
 # %% ../nbs/10_shared_latent.ipynb #f8259519
 def flow_path(x1:torch.Tensor, # (B,...) data
@@ -728,7 +510,7 @@ def prior_pairs(model:SharedLatentModel, tok, ds, batch_size:int=256) -> list[di
 def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               tok, # its tokenizer
               splits:dict, # 'train' and 'valid' datasets with image / caption
-              steps:int=12000, # optimiser steps (3,000 left the CPU run's prior undertrained: the notebook's 'A longer prior')
+              steps:int=12000, # optimiser steps (3,000 left the CPU run's prior undertrained: 'The prior, fitted longer' in the notebook)
               width:int=1024, depth:int=4, p_uncond:float=0.1, # `LatentPrior` sizes
               batch_size:int=256, lr:float=1e-3, # optimiser
               out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
@@ -772,219 +554,10 @@ def prior_candidates(prior:LatentPrior, model:SharedLatentModel, tok, captions:l
 
 @torch.no_grad()
 def prior_latents(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
-                  guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256,
-                  candidates:int=1, # > 1: draw this many per caption and keep the `best_of` them
-                 ) -> torch.Tensor:
-    "One image latent per caption drawn from the prior (reproducible from `seed`), on the CPU."
-    z = prior_candidates(prior, model, tok, captions, candidates, guidance, steps, seed, batch_size)
-    return z[:, 0] if candidates == 1 else best_of(model, tok, captions, z, batch_size)[0]
+                  guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256) -> torch.Tensor:
+    "One image latent per caption drawn from the prior (reproducible from `seed`; the first of `prior_candidates`), on the CPU: (N,latent_dim)."
+    return prior_candidates(prior, model, tok, captions, 1, guidance, steps, seed, batch_size)[:, 0]
 
-# %% ../nbs/10_shared_latent.ipynb #d689b9bc
-@torch.no_grad()
-def rerank_scores(model:SharedLatentModel, tok, captions:list[str],
-                  z:torch.Tensor, # (N,latent_dim) one latent per caption
-                  batch_size:int=256,
-                  judges:Sequence=(), # `CaptionJudge`s that also read each decoded image: 'judge_0', 'judge_1', …
-                 ) -> dict:
-    "The model's own reading of the image decoded from each latent, re-encoded: 'contrastive', its cosine with the caption (the features InfoNCE and retrieval compare), and 'caption_logp', the caption decoder's log-likelihood of the caption; with `judges`, each judge's cosine of the image with the caption; (N,) each."
-    model.eval(); dev = next(model.parameters()).device
-    sim, logp, js = [], [], [[] for _ in judges]
-    for s in range(0, len(captions), batch_size):
-        ids, pad = (t.to(dev) for t in tok(captions[s:s + batch_size], model.cfg.max_len))
-        img = model.decode_image(z[s:s + batch_size].to(dev))
-        z2 = model.encode_image(img)
-        fi, ft = model.contrastive_features(z2, model.encode_text(ids, pad))
-        logits = model.text_decoder(z2, ids[:, :-1], pad[:, :-1])
-        tgt = ids[:, 1:].masked_fill(pad[:, 1:], -100)
-        logp.append(-F.cross_entropy(logits.float().transpose(1, 2), tgt, ignore_index=-100, reduction='none').sum(1).cpu())
-        sim.append((fi * ft).sum(-1).cpu())
-        for j, out in zip(judges, js): out.append(judge_scores(j, tok, captions[s:s + batch_size], img.float()))
-    return dict(contrastive=torch.cat(sim), caption_logp=torch.cat(logp), **{f'judge_{i}': torch.cat(o) for i, o in enumerate(js)})
-
-def _standardise(a:torch.Tensor) -> torch.Tensor:  # (N,K) -> (N,K): each row to mean 0, std 1 (zeros for K = 1)
-    "Each row to mean 0 and std 1, in float64; a row whose spread is under 1e-4 of its size (float32 noise, not a ranking) is divided by that floor instead."
-    a = a.double()
-    if a.shape[1] < 2: return torch.zeros_like(a)
-    return (a - a.mean(1, keepdim=True)) / a.std(1, keepdim=True).clamp_min(1e-4 * a.abs().mean(1, keepdim=True) + 1e-12)
-
-OWN_SCORES = ('contrastive', 'caption_logp')   # the model's own reading of a draw, in `rerank_scores`
-
-def rerank_total(scores:dict, # `rerank_scores` as (N,K) tensors (a 'total' key is ignored)
-                 keys:Sequence[str]|None=None, # which scores to sum (default: all of them)
-                ) -> torch.Tensor:  # (N,K)
-    "What `best_of` maximises: the scores, each standardised over a caption's K candidates, summed with equal weights."
-    keys = [k for k in scores if k != 'total'] if keys is None else keys
-    return sum(_standardise(scores[k]) for k in keys)
-
-def best_of(model:SharedLatentModel, tok, captions:list[str],
-            z:torch.Tensor, # (N,K,latent_dim) K candidate latents per caption
-            batch_size:int=256,
-            judges:Sequence=(), # `CaptionJudge`s whose readings join the model's own (`rerank_scores`)
-           ) -> tuple:
-    "Per caption, the candidate whose decoded image reads as most like the caption (every `rerank_scores` score, each standardised over the K, summed): (N,latent_dim) latents, (N,) indices, (N,K) scores."
-    N, K, D = z.shape
-    sc = rerank_scores(model, tok, [c for c in captions for _ in range(K)], z.reshape(N * K, D), batch_size, judges)
-    sc = {k: v.view(N, K) for k, v in sc.items()}
-    total = rerank_total(sc)
-    idx = total.argmax(1)
-    return z[torch.arange(N), idx], idx, dict(sc, total=total)
-
-# %% ../nbs/10_shared_latent.ipynb #9f4d2c68
-def hard_negatives(caption:str, # a Shapes caption
-                   n:int, # how many
-                   rng:random.Random, # the draws
-                  ) -> list[str]:
-    "`n` distinct captions that each say one thing differently from `caption`: one object's shape, colour or size changed, or two objects' shapes swapped (NegCLIP's hard negatives, Yuksekgonul et al. 2023)."
-    ms, out = list(_OBJ_RE.finditer(caption)), []
-    if not ms: raise ValueError(f"hard_negatives needs a Shapes caption ('a <size> <colour> <shape>' …), got {caption!r}")
-    kinds = ['shape', 'shape', 'color', 'size'] + ['swap'] * (len(ms) > 1 and ms[0][3] != ms[1][3])
-    while len(out) < n:
-        kind = rng.choice(kinds)
-        if kind == 'swap': a, b = ms[:2]; s = caption[:a.start(3)] + b[3] + caption[a.end(3):b.start(3)] + a[3] + caption[b.end(3):]
-        else:
-            m, g = rng.choice(ms), ('size', 'color', 'shape').index(kind) + 1
-            s = caption[:m.start(g)] + rng.choice([w for w in (SIZES, COLORS, SHAPES)[g - 1] if w != m[g]]) + caption[m.end(g):]
-        if s not in out: out.append(s)
-    return out
-
-class CaptionJudge(nn.Module):
-    "A contrastive reader of generated pictures that owes nothing to the model's image encoder: a fresh `ImageEncoder` and a text encoder (a copy of the model's, to start), compared by cosine."
-    def __init__(self, cfg:SharedLatentConfig, pad_id:int=0):
-        super().__init__()
-        self.cfg = cfg
-        self.image_encoder, self.text_encoder = ImageEncoder(cfg), TextLatentEncoder(cfg, pad_id)
-        bn = lambda: nn.BatchNorm1d(cfg.latent_dim, affine=False) if cfg.center_latents else nn.Identity()
-        self.img_center, self.txt_center = bn(), bn()
-        self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))   # CLIP's learnt temperature
-
-    @classmethod
-    def from_model(cls, model:SharedLatentModel) -> 'CaptionJudge':
-        "A judge whose text side starts as a copy of `model`'s (its image side is new)."
-        j = cls(model.cfg, model.pad_id)
-        for name in ('text_encoder', 'img_center', 'txt_center'): getattr(j, name).load_state_dict(getattr(model, name).state_dict())
-        return j.to(next(model.parameters()).device)
-
-    def image_features(self, x:torch.Tensor) -> torch.Tensor: return F.normalize(self.img_center(self.image_encoder(x).float()), dim=-1)  # (B,3,H,W) -> (B,D)
-    def text_features(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,D)
-        return F.normalize(self.txt_center(self.text_encoder(tokens, pad_mask).float()), dim=-1)
-
-def judge_loss(judge:CaptionJudge, images:torch.Tensor, # (B,3,H,W)
-               tokens:torch.Tensor, pad_mask:torch.Tensor, # (B·(1+h),T): the B true captions, then h hard negatives of each
-              ) -> torch.Tensor:
-    "NegCLIP's InfoNCE: each image against all B·(1+h) captions (its own, the batch's others, every hard negative); each true caption against the B images."
-    fi, ft = judge.image_features(images), judge.text_features(tokens, pad_mask)
-    B = fi.shape[0]
-    L = judge.log_scale.exp().clamp(max=100) * fi @ ft.T   # (B, B·(1+h))
-    y = torch.arange(B, device=L.device)
-    return (F.cross_entropy(L, y) + F.cross_entropy(L[:, :B].T, y)) / 2
-
-def fit_judge(model:SharedLatentModel, # trained model (frozen here): its decoder draws what the judge learns to read
-              tok, # its tokenizer
-              splits:dict, # 'train' and 'valid' Shapes datasets with image / caption
-              steps:int=2000, # optimiser steps
-              images:str='recon', # what the judge reads: 'recon' the decoder's reconstructions of the training images, 'degrade' the images blurred and noised (`degrade`)
-              negatives:int=4, # hard negatives per caption (`hard_negatives`)
-              batch_size:int=64, lr:float=1e-3, weight_decay:float=0.01, seed:int=0,
-              out_dir:str|Path|None=None, # weights, config and history (None: nothing written)
-              device:str|None=None, progress:bool=True,
-              max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`)
-             ) -> tuple:
-    "Train a `CaptionJudge` with NegCLIP hard negatives on what the frozen model's decoder draws; returns (judge, History)."
-    if images not in ('recon', 'degrade'): raise ValueError(f"images must be 'recon' or 'degrade', got {images!r}")
-    dev = default_device(device)
-    model.to(dev).eval(); set_seed(seed)
-    judge, rng, collate = CaptionJudge.from_model(model), random.Random(seed), caption_collate()   # on the model's device
-    def view(x):   # what the judge reads in place of the real image
-        if images == 'degrade': return degrade(x)
-        with torch.no_grad(): return model.decode_image(model.encode_image(x)).float()
-    def loss_fn(j, batch, state=None):
-        caps = batch['caption']
-        ids, pad = tok(caps + [h for c in caps for h in hard_negatives(c, negatives, rng)], model.cfg.max_len)
-        return dict(loss=judge_loss(j, view(batch['image']), ids.to(dev), pad.to(dev)))
-    train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
-    valid_dl = DataLoader(splits['valid'], batch_size=batch_size, drop_last=True, collate_fn=collate)
-    tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=weight_decay, warmup_frac=0.05,
-                       grad_clip=1.0, amp='off', device=str(dev), progress=progress, verbose=False, log_every=50, max_seconds=max_seconds)
-    with frozen(model): hist = fit(judge, loss_fn, train_dl, valid_dl, tcfg)
-    if out_dir is not None:
-        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-        save_weights(judge, out / 'judge.safetensors', dict(steps=len(hist.steps), images=images))
-        hist.to_json(out / 'history.json')
-        (out / 'judge_config.json').write_text(json.dumps(dict(images=images, negatives=negatives, pad_id=model.pad_id)))
-    return judge.eval(), hist
-
-def load_judge(out_dir:str|Path, # folder written by `fit_judge` (`train` writes out_dir/'judge_recon' …)
-               model:SharedLatentModel, # the model it judges for (its config)
-               weights:str='judge.safetensors', device='cpu') -> CaptionJudge:
-    "A trained `CaptionJudge` from its folder."
-    cfg = json.loads((Path(out_dir) / 'judge_config.json').read_text())
-    judge = CaptionJudge(model.cfg, cfg['pad_id'])
-    load_weights(judge, Path(out_dir) / weights)
-    return judge.to(device).eval()
-
-@torch.no_grad()
-def judge_scores(judge:CaptionJudge, tok, captions:list[str],
-                 images:torch.Tensor, # (N,3,H,W): one picture per caption
-                 batch_size:int=256) -> torch.Tensor:
-    "(N,): the judge's cosine between each picture and its caption."
-    judge.eval(); dev = next(judge.parameters()).device
-    out = []
-    for s in range(0, len(captions), batch_size):
-        ids, pad = (t.to(dev) for t in tok(captions[s:s + batch_size], judge.cfg.max_len))
-        out.append((judge.image_features(images[s:s + batch_size].to(dev)) * judge.text_features(ids, pad)).sum(-1).cpu())
-    return torch.cat(out)
-
-# %% ../nbs/10_shared_latent.ipynb #6d032609
-def retrieval_recall(z_img:torch.Tensor, # (N,D) image latents
-                     z_txt:torch.Tensor, # (N,D) text latents, row i describes image i
-                     ks=(1, 5), # recall cut-offs
-                     relevant:torch.Tensor|None=None, # (N,N) bool, [i, j]: caption j is a correct description of image i (None: only j = i)
-                    ) -> dict:
-    "R@k image→text and text→image by cosine similarity: a hit is a relevant partner among the top k."
-    sim = F.normalize(z_img.float(), dim=-1) @ F.normalize(z_txt.float(), dim=-1).T
-    rel = torch.eye(len(sim), dtype=torch.bool) if relevant is None else relevant.bool().cpu()
-    K = min(max(ks), len(sim))
-    hits = dict(i2t=rel.gather(1, sim.topk(K, 1).indices.cpu()), t2i=rel.T.gather(1, sim.T.topk(K, 1).indices.cpu()))  # (N,K)
-    return {f'{d}_R@{k}': float(h[:, :k].any(1).float().mean()) for k in ks for d, h in hits.items()}
-
-def caption_relevance(captions:list[str], # N captions
-                      attrs_list:list[list[dict]], # N scenes' ground truth
-                     ) -> torch.Tensor:
-    "(N,N) bool: [i, j] when caption j describes scene i exactly (`score_caption`'s exact: same objects, sizes, relations)."
-    parsed = [parse_caption(c, strict=False) for c in captions]
-    return torch.tensor([[score_caption(p, a)['exact'] for p in parsed] for a in attrs_list])
-
-def tie_ceiling(relevant:torch.Tensor) -> dict:
-    "Expected R@1 of a perfect retriever that cannot tell correct descriptions apart (ranks them in random order)."
-    r = relevant.float()
-    return dict(i2t=float((1 / r.sum(1)).mean()), t2i=float((1 / r.sum(0)).mean()))
-
-def psnr(x:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
-    "Per-image PSNR in dB for images in [-1, 1] (peak-to-peak 2)."
-    mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(4 / mse.clamp(min=1e-10))
-
-# %% ../nbs/10_shared_latent.ipynb #898e2e66
-def latent_probe(encode, # images (B,3,H,W) in [-1, 1] -> latents (B,D), e.g. `model.encode_image`
-                 img_size:int, # Shapes resolution the encoder takes
-                 n_train:int=2500, n_test:int=500, # one-object scenes to fit the probes on / to score them on
-                 start:int=2 * 10**6, # Shapes index offset (far from every training split)
-                 batch_size:int=256) -> dict:
-    "Held-out accuracy of linear probes reading a lone object's shape, colour and size from its latent."
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    ds = Shapes(n_train + n_test, size=img_size, seed=0, start=start, min_objects=1, max_objects=1)
-    objs = [ds.scene(i)[0][0] for i in range(len(ds))]
-    with torch.no_grad():
-        z = torch.cat([encode(torch.stack([ds[i]['image'] for i in range(s, min(s + batch_size, len(ds)))])).float().cpu()
-                       for s in range(0, len(ds), batch_size)]).numpy()
-    res = {}
-    for k, names in (('shape', list(SHAPES)), ('color', list(COLORS)), ('size', list(SIZES))):
-        y = np.array([names.index(o[k]) for o in objs])
-        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(z[:n_train], y[:n_train])
-        res[k] = float(probe.score(z[n_train:], y[n_train:]))
-    return res
 
 # %% ../nbs/10_shared_latent.ipynb #f491409a
 @torch.no_grad()
@@ -999,16 +572,6 @@ def encode_all(model:SharedLatentModel, tok, images:torch.Tensor, captions:list[
     return torch.cat(zi), torch.cat(zt)
 
 @torch.no_grad()
-def sample_text_latents(model:SharedLatentModel, tok, captions:list[str], seed:int=0, batch_size:int=64) -> torch.Tensor:
-    "One generation latent per caption (`SharedLatentModel.sample_text_latent`), reproducible from `seed`, on the CPU."
-    model.eval(); dev = next(model.parameters()).device
-    g, out = torch.Generator().manual_seed(seed), []
-    for s in range(0, len(captions), batch_size):
-        ids, pad = tok(captions[s:s + batch_size], model.cfg.max_len)
-        out.append(model.sample_text_latent(ids.to(dev), pad.to(dev), generator=g).float().cpu())
-    return torch.cat(out)
-
-@torch.no_grad()
 def decode_latents(model:SharedLatentModel, z:torch.Tensor, tok=None, batch_size:int=64, beam_size:int=1) -> dict:
     "Images (on the CPU) and, with a tokenizer, captions decoded from latents."
     model.eval(); dev = next(model.parameters()).device
@@ -1019,15 +582,6 @@ def decode_latents(model:SharedLatentModel, z:torch.Tensor, tok=None, batch_size
         if tok is not None:
             caps += [tok.decode(t) for t in model.caption(zb, tok.bos_id, tok.eos_id, beam_size=beam_size).cpu()]
     return dict(images=torch.cat(imgs), captions=caps)
-
-def object_scores(clf:AttributeClassifier, # reads the images
-                  images:torch.Tensor, # (N,3,H,W) images
-                  named:list[list[dict]], # what each should show: ground-truth attrs or `parse_caption` output
-                 ) -> dict:
-    "Mean `score_objects` of what the classifier sees in each image against what it should show."
-    dev = next(clf.parameters()).device
-    sc = [score_objects(p, n) for p, n in zip(sum((predict_objects(clf, b.to(dev)) for b in images.split(128)), []), named)]
-    return {k: float(np.nanmean([x[k] for x in sc])) for k in ('objects', 'sizes', 'relations', 'exact')}
 
 def score_generations(model:SharedLatentModel, tok, # trained model and its tokenizer
                       data:dict, # held-out `stack_items` output: caption, attrs
@@ -1046,60 +600,34 @@ def evaluate(model:SharedLatentModel, # trained model
              data:dict, # held-out `stack_items` output: image, caption, attrs
              clf:AttributeClassifier|None=None, # attribute classifier for caption → image (and reconstructions)
              batch_size:int=64, # inference batch
-             prior:LatentPrior|None=None, # caption → image through this prior (else the model's own text latent/sampler)
+             prior:LatentPrior|None=None, # caption → image through one draw of this prior (else the model's own text latent)
              guidance:float=PRIOR_GUIDANCE, # the prior's classifier-free guidance
-             candidates:int=32, # with a prior, also score the `best_of` this many draws per caption (1: only the single draw)
-             judges:Sequence=(), # `CaptionJudge`s: the best of the draws is also picked with their readings joined to the model's (t2i_judged_*)
-             refiner:ImageRefiner|None=None, # also score reconstructions and caption → image with the decoder's images refined
-             refine_guidance:float=REFINE_GUIDANCE, refine_steps:int=24, # the refiner's guidance and Euler steps
             ) -> tuple[dict, dict]:
     "Held-out metrics, and the decoded outputs (reconstructions, captions, caption→image) for figures."
     z_img, z_txt = encode_all(model, tok, data['image'], data['caption'], batch_size)
-    own = sample_text_latents(model, tok, data['caption'], batch_size=batch_size) if model.cfg.text_noise else z_txt
-    cand = None if prior is None else prior_candidates(prior, model, tok, data['caption'], candidates, guidance)
-    z_gen = own if prior is None else cand[:, 0]  # the single draw: the same latents whatever `candidates` is
+    z_gen = z_txt if prior is None else prior_latents(prior, model, tok, data['caption'], guidance)
     from_img = decode_latents(model, z_img, tok, batch_size)
     caps = [score_caption(c, a) for c, a in zip(from_img['captions'], data['attrs'])]
     dev = next(model.parameters()).device
     with torch.no_grad(): f_img, f_txt = (f.cpu() for f in model.contrastive_features(z_img.to(dev), z_txt.to(dev)))
+    sim = f_img @ f_txt.T                                    # cosine: the features are L2-normalised
     rel = caption_relevance(data['caption'], data['attrs'])  # other scenes' captions can describe an image exactly too
     m = dict(n=len(data['caption']), psnr=float(psnr(from_img['images'], data['image']).mean()),
              caption_exact=float(np.mean([s['exact'] for s in caps])),
              caption_objects=float(np.mean([s['recall'] for s in caps])),
              caption_string_exact=float(np.mean([c == r for c, r in zip(from_img['captions'], data['caption'])])),
-             **retrieval_recall(f_img, f_txt),
-             **{f'{k}_content': v for k, v in retrieval_recall(f_img, f_txt, relevant=rel).items()},
+             **retrieval_report(sim, ks=(1, 5)),
+             **{f'{k}_content': v for k, v in retrieval_report(sim, rel, ks=(1, 5)).items()},
              **{f'{k}_R@1_ceiling': v for k, v in tie_ceiling(rel).items()},
              latent_match_cos=float(F.cosine_similarity(z_img, z_txt).mean()),
              latent_norm_ratio=float((z_txt.norm(dim=1) / z_img.norm(dim=1)).mean()))
     gm, from_txt = score_generations(model, tok, data, z_gen, clf, batch_size)
     m.update({f't2i_{k}': v for k, v in gm.items()})
-    if cand is not None and candidates > 1:  # best of `candidates` draws, picked by the model's own reading of their images (and the judges')
-        sc = best_of(model, tok, data['caption'], cand, batch_size, judges)[2]
-        pick = lambda keys: cand[torch.arange(len(cand)), rerank_total(sc, keys).argmax(1)]
-        z_best = pick(OWN_SCORES)
-        bm, from_best = score_generations(model, tok, data, z_best, clf, batch_size)
-        m.update(t2i_candidates=candidates, **{f't2i_best_{k}': v for k, v in bm.items()})
-        if judges:
-            z_judged = pick(None)
-            jm, from_judged = score_generations(model, tok, data, z_judged, clf, batch_size)
-            m.update(t2i_judges=len(judges), **{f't2i_judged_{k}': v for k, v in jm.items()})
-    if prior is not None and model.cfg.text_noise:  # the model's own sampler too, for comparison
-        m.update({f't2i_sampler_{k}': v for k, v in score_generations(model, tok, data, own, clf, batch_size)[0].items()})
-    truth = [with_relations(a) for a in data['attrs']]
-    if clf is not None: m.update({f'recon_{k}': v for k, v in object_scores(clf, from_img['images'], truth).items()})
+    if clf is not None: m.update({f'recon_{k}': v for k, v in object_scores(clf, from_img['images'], [with_relations(a) for a in data['attrs']]).items()})
     outs = dict(z_img=z_img, z_txt=z_txt, z_gen=z_gen, recon=from_img['images'], captions=from_img['captions'], t2i=from_txt['images'],
                 t2i_captions=from_txt['captions'])
-    if cand is not None and candidates > 1: outs.update(z_best=z_best, t2i_best=from_best['images'], t2i_best_captions=from_best['captions'])
-    if 't2i_judges' in m: outs.update(z_judged=z_judged, t2i_judged=from_judged['images'], t2i_judged_captions=from_judged['captions'])
-    if refiner is not None:
-        outs['recon_refined'] = refine_images(refiner, model, z_img, refine_steps, refine_guidance, seed=0)
-        outs['t2i_refined'] = refine_images(refiner, model, outs.get('z_best', z_gen), refine_steps, refine_guidance, seed=1)
-        m['refined_psnr'] = float(psnr(outs['recon_refined'], data['image']).mean())
-        if clf is not None:
-            m.update({f'refined_recon_{k}': v for k, v in object_scores(clf, outs['recon_refined'], truth).items()})
-            m.update({f"refined_t2i{'_best' * ('z_best' in outs)}_{k}": v for k, v in object_scores(clf, outs['t2i_refined'], [parse_caption(c, strict=False) for c in data['caption']]).items()})
     return m, outs
+
 
 # %% ../nbs/10_shared_latent.ipynb #054d3d93
 def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
@@ -1126,23 +654,6 @@ def decode_path(model:SharedLatentModel, # trained model
     return decode_latents(model, zs, tok)
 
 # %% ../nbs/10_shared_latent.ipynb #2ef3a64b
-def _captions(ds) -> list[str]:
-    if hasattr(ds, 'captions'): return ds.captions()
-    if hasattr(ds, 'items'): return [it['caption'] for it in ds.items]
-    return [ds[i]['caption'] for i in range(len(ds))]
-
-def shapes_data(img_size:int, # image side
-                n_train:int, n_valid:int, n_test:int, # split sizes (disjoint scene indices)
-                seed:int=0, # Shapes seed
-                max_objects:int=3, # 1..max_objects shapes per scene
-                cache_dir:str|Path|None=None, # render once into uint8 caches here (None: render on the fly)
-                order:str='reading', # objects named left to right: one caption order per picture (see `mmgen.data.Shapes`)
-               ) -> dict:
-    "train / valid / test Shapes splits, cached if `cache_dir` is given."
-    splits = shapes_splits(n_train, n_valid, n_test, size=img_size, seed=seed, max_objects=max_objects, order=order)
-    if cache_dir is not None: splits = {k: cache_dataset(v, Path(cache_dir) / f'{k}_{img_size}') for k, v in splits.items()}
-    return splits
-
 def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       splits:dict, # 'train' and 'valid' datasets with image / caption
                       out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
@@ -1153,7 +664,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                      ) -> tuple:
     "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History)."
-    tok = BPETokenizer.train(_captions(splits['train']), vocab_size=cfg.vocab_size)
+    tok = BPETokenizer.train(dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
     collate = caption_collate(tok, cfg.max_len)
     train_dl = DataLoader(splits['train'], batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=True)
@@ -1187,6 +698,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      device:str|None=None, progress:bool=True,
                      num_workers:int|None=None, # DataLoader workers rendering/reading scenes (None: 0 on the CPU, which needs its cores for the steps; up to 8 on a GPU)
                      max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
+                     out_dir:str|Path|None=None, # the stage's own checkpoints (`fit`'s latest/best), so that `mmgen train --resume` goes on inside it
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -1203,7 +715,8 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds)
+                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds,
+                       out_dir=None if out_dir is None else str(out_dir))
     with frozen(enc): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
 # %% ../nbs/10_shared_latent.ipynb #79af45b4
@@ -1213,197 +726,53 @@ def smoke_config(**kw) -> SharedLatentConfig:
         latent_dim=128, d_model=64, n_heads=2, d_ff=256, enc_layers=1, dec_layers=2, max_len=48, vocab_size=1024,
         dropout=0., batch_size=16, lr=1e-3, epochs=3, patience=None), **kw})
 
-# %% ../nbs/10_shared_latent.ipynb #feffe1e1
-class FiLMBlock(nn.Module):
-    "Residual block: GroupNorm, SiLU, 3×3 conv, twice; the second norm scaled and shifted by an embedding (FiLM). Starts as the identity."
-    def __init__(self, c_in:int, c_out:int, emb:int):
-        super().__init__()
-        self.n1, self.c1 = nn.GroupNorm(math.gcd(8, c_in), c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.n2, self.c2 = nn.GroupNorm(math.gcd(8, c_out), c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
-        self.film = nn.Linear(emb, 2 * c_out)
-        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
-        nn.init.zeros_(self.c2.weight); nn.init.zeros_(self.c2.bias)
-
-    def forward(self, x:torch.Tensor, e:torch.Tensor) -> torch.Tensor:  # (B,c_in,H,W), (B,emb) -> (B,c_out,H,W)
-        s, b = self.film(e)[..., None, None].chunk(2, 1)
-        h = self.c1(F.silu(self.n1(x)))
-        return self.skip(x) + self.c2(F.silu(self.n2(h) * (1 + s) + b))
-
-class ImageRefiner(nn.Module):
-    "Velocity field of a conditional flow over the residual (image − decoder output), given the decoder output and the latent: a small U-Net."
-    def __init__(self, latent_dim:int, # size of the latents it is conditioned on
-                 chans:tuple=(32, 64, 128), # U-Net widths, one level each (each level halves the side)
-                 emb:int=256, # width of the (time, latent) embedding
-                 patch:int=2, # pixel-unshuffle factor: the U-Net runs at img_size / patch
-                 p_uncond:float=0., # fraction of training images whose latent is dropped (> 0 for classifier-free guidance)
-                 n_freq:int=32, # sinusoidal features of t
-                ):
-        super().__init__()
-        self.latent_dim, self.patch, self.p_uncond = latent_dim, patch, p_uncond
-        self.register_buffer('scale', torch.ones(()))  # std of the residual, set from data by `fit_refiner`
-        self.register_buffer('freqs', torch.exp(torch.linspace(0, math.log(1000), n_freq)))
-        self.null = nn.Parameter(torch.zeros(latent_dim))  # the 'no latent' condition
-        self.emb = nn.Sequential(nn.Linear(latent_dim + 2 * n_freq, emb), nn.SiLU(), nn.Linear(emb, emb))
-        self.inp = nn.Conv2d(6 * patch**2, chans[0], 3, padding=1)
-        self.down = nn.ModuleList()
-        c = chans[0]
-        for co in chans: self.down.append(FiLMBlock(c, co, emb)); c = co
-        self.mid = FiLMBlock(c, c, emb)
-        self.up = nn.ModuleList()
-        for co in reversed(chans): self.up.append(FiLMBlock(c + co, co, emb)); c = co
-        self.out = nn.Sequential(nn.GroupNorm(math.gcd(8, c), c), nn.SiLU(), nn.Conv2d(c, 3 * patch**2, 3, padding=1))
-        nn.init.zeros_(self.out[-1].weight); nn.init.zeros_(self.out[-1].bias)
-
-    def forward(self, x:torch.Tensor, # (B,3,H,W) residual at time t, in units of `scale`
-                t:torch.Tensor, # (B,) times in [0, 1]
-                y:torch.Tensor, # (B,3,H,W) the image decoder's output
-                z:torch.Tensor, # (B,latent_dim) latents (or `null`)
-               ) -> torch.Tensor:  # (B,3,H,W) velocity
-        e = self.emb(torch.cat([z.to(x.dtype), time_features(t.to(x.dtype), self.freqs)], -1))
-        h, skips = self.inp(F.pixel_unshuffle(torch.cat([x, y.to(x.dtype)], 1), self.patch)), []
-        for i, b in enumerate(self.down):
-            if i: h = F.avg_pool2d(h, 2)
-            h = b(h, e); skips.append(h)
-        h = self.mid(h, e)
-        for b, s in zip(self.up, reversed(skips)):
-            if h.shape[-1] != s.shape[-1]: h = F.interpolate(h, scale_factor=2, mode='nearest')
-            h = b(torch.cat([h, s], 1), e)
-        return F.pixel_shuffle(self.out(h), self.patch)
-
-    def velocity(self, x, t, y, z, guidance:float=1.) -> torch.Tensor:
-        "Guided velocity: v(x|y,∅) + guidance·(v(x|y,z) − v(x|y,∅)); guidance 1 is the conditional velocity alone."
-        return guided(lambda z: self(x, t, y, z), z, self.null, guidance)
-
-    @torch.no_grad()
-    def sample(self, y:torch.Tensor, # (B,3,H,W) image decoder outputs
-               z:torch.Tensor, # (B,latent_dim) the latents they were decoded from
-               steps:int=24, # Euler steps from t = 0 to 1
-               guidance:float=1., # classifier-free guidance on the latent
-               generator:torch.Generator|None=None, # for reproducible noise (on the CPU)
-              ) -> torch.Tensor:  # (B,3,H,W) refined images in [-1, 1]
-        "One refined image per decoder output: y plus a residual drawn from the flow."
-        x = torch.randn(y.shape, generator=generator).to(y.device, self.scale.dtype)
-        x = euler_flow(lambda x, t: self.velocity(x, t, y, z, guidance), x, steps)
-        return (y + x * self.scale).clamp(-1, 1)
-
-def refiner_loss(refiner:ImageRefiner, # the refiner
-                 x:torch.Tensor, # (B,3,H,W) original images
-                 y:torch.Tensor, # (B,3,H,W) the image decoder's outputs for them
-                 z:torch.Tensor, # (B,latent_dim) their latents
-                ) -> torch.Tensor:
-    "Flow-matching loss on the scaled residual (x − y)/scale, latents dropped at p_uncond."
-    z = drop_condition(z, refiner.null, refiner.p_uncond)
-    xt, t, v = flow_path((x.float() - y.float()) / refiner.scale)
-    return F.mse_loss(refiner(xt, t, y, z).float(), v)
-
-
-# %% ../nbs/10_shared_latent.ipynb #2cb81175
-def fit_refiner(model:SharedLatentModel, # trained model (frozen here); its decoder's outputs are what gets refined
-                splits:dict, # 'train' and 'valid' datasets with images
-                steps:int=3000, # optimiser steps
-                chans:tuple=(32, 64, 128), patch:int=2, p_uncond:float=0., # `ImageRefiner` sizes
-                batch_size:int=32, lr:float=1e-3, # optimiser (Adam, warmup then cosine)
-                ema:float=0.999, # EMA decay of the weights kept (`mmgen.train.EMA`)
-                out_dir:str|Path|None=None, # weights, config and history (None: nothing written)
-                device:str|None=None, progress:bool=True,
-                max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
-               ) -> tuple:
-    "Train an `ImageRefiner` on the frozen model's reconstructions of the training images; returns (refiner with EMA weights, History)."
-    dev = default_device(device)
-    model.to(dev).eval()
-    collate = caption_collate()
-    train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
-    valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
-    def recon(x):
-        with torch.no_grad(): z = model.encode_image(x); return model.decode_image(z), z
-    refiner = ImageRefiner(model.cfg.latent_dim, chans, patch=patch, p_uncond=p_uncond)
-    x = collate([splits['train'][i] for i in range(min(256, len(splits['train'])))])['image'].to(dev)
-    refiner.scale.fill_(float((x - recon(x)[0]).std()))  # the residual in units of its own spread
-    def loss_fn(r, batch, state=None):
-        y, z = recon(batch['image'])
-        return dict(loss=refiner_loss(r, batch['image'], y, z))
-    tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.03,
-                       grad_clip=1.0, device=str(dev), progress=progress, verbose=False, max_seconds=max_seconds)
-    with frozen(model): hist = fit(refiner, loss_fn, train_dl, valid_dl, tcfg, callbacks=[EMA(refiner, ema)])
-    if out_dir is not None:
-        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-        save_weights(refiner, out / 'refiner.safetensors', dict(steps=steps))
-        hist.to_json(out / 'history.json')
-        (out / 'refiner_config.json').write_text(json.dumps(dict(latent_dim=refiner.latent_dim, chans=list(chans), patch=patch, p_uncond=p_uncond)))
-    return refiner.eval(), hist
-
-def load_refiner(out_dir:str|Path, # folder written by `fit_refiner` (`train` writes it to out_dir/'refiner')
-                 weights:str='refiner.safetensors', device='cpu') -> ImageRefiner:
-    "A trained `ImageRefiner` from its folder."
-    cfg = json.loads((Path(out_dir) / 'refiner_config.json').read_text())
-    refiner = ImageRefiner(**{**cfg, 'chans': tuple(cfg['chans'])})
-    load_weights(refiner, Path(out_dir) / weights)
-    return refiner.to(device).eval()
-
-@torch.no_grad()
-def refine_images(refiner:ImageRefiner, model:SharedLatentModel, z:torch.Tensor, # (N,latent_dim) latents
-                  steps:int=24, guidance:float=1., seed:int=0, batch_size:int=100) -> torch.Tensor:
-    "The model's decoded images of `z`, refined (on the CPU; reproducible from `seed`)."
-    dev, g = next(refiner.parameters()).device, torch.Generator().manual_seed(seed)
-    out = []
-    for zb in z.split(batch_size):
-        zb = zb.to(dev)
-        out.append(refiner.sample(model.decode_image(zb).float(), zb, steps, guidance, g).float().cpu())
-    return torch.cat(out)
-
-
 # %% ../nbs/10_shared_latent.ipynb #50b262bd
 def _img(ax, x, title=None):
     ax.imshow(to_uint8(x), interpolation='nearest'); ax.axis('off')
-    if title: ax.set_title(title, fontsize=6.5, wrap=True)
+    if title: ax.set_title(title, fontsize=6, wrap=True)
 
 def show_results(data:dict, # held-out `stack_items` output
                  outs:dict, # second value returned by `evaluate`
-                 n:int=6, # columns
+                 n:int=8, # columns
                  title:str|None=None, # figure title
                 ):
-    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (the best of the prior's draws when `outs` has them, the judges' pick if it has one and no refined images; ↺: its latent captioned again); each decoded row followed by its refined version when `outs` has one."
+    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again; a 't2i_best' entry, if `outs` has one, instead of 't2i')."
     import textwrap
-    ref = 'recon_refined' in outs
-    fig, axs = plt.subplots(5 if ref else 3, n, figsize=(1.9 * n, 11.2 if ref else 7.4))  # room for three-line titles over each row
-    w = lambda s: textwrap.fill(s, 30)
-    best = next((k for k in ('t2i_judged', 't2i_best')[ref:] if k in outs), None)   # the refined row refines the model's own pick
-    rows = ['input + reference', 'reconstruction + caption'] + ['refined'] * ref + ['caption → image' + {'t2i_judged': ' (best of draws, judged)', 't2i_best': ' (best of draws)', None: ''}[best]] + ['refined'] * ref
-    t2i, t2i_caps = (outs[best], outs[best + '_captions']) if best else (outs['t2i'], outs.get('t2i_captions'))
+    fig, axs = plt.subplots(3, n, figsize=(min(10, 1.25 * n), 5.4))  # room for three-line titles over each row
+    w = lambda s: textwrap.fill(s, 26)
+    best = 't2i_best' if 't2i_best' in outs else 't2i'
     for j in range(n):
         _img(axs[0, j], data['image'][j], w(data['caption'][j]))
         _img(axs[1, j], outs['recon'][j].clamp(-1, 1), w('→ ' + outs['captions'][j]))
-        if ref: _img(axs[2, j], outs['recon_refined'][j])
-        _img(axs[2 + ref, j], t2i[j].clamp(-1, 1), w('↺ ' + t2i_caps[j]) if t2i_caps else None)
-        if ref: _img(axs[4, j], outs['t2i_refined'][j])
-    for ax, lab in zip(axs[:, 0], rows):
-        ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=8)
-    if title: fig.suptitle(title, fontsize=9)
+        _img(axs[2, j], outs[best][j].clamp(-1, 1), w('↺ ' + outs[best + '_captions'][j]) if outs.get(best + '_captions') else None)
+    for ax, lab in zip(axs[:, 0], ['input + reference', 'reconstruction + caption', 'caption → image' + ' (best of draws)' * (best == 't2i_best')]):
+        ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=7)
+    if title: fig.suptitle(title, fontsize=8)
     fig.tight_layout(); plt.close(fig)
     return fig
 
 def show_path(model:SharedLatentModel, tok, z_a:torch.Tensor, z_b:torch.Tensor, steps:int=7, mode:str='slerp'):
     "The images and captions decoded along `interpolate(z_a, z_b, steps, mode)`."
-    out = decode_path(model, interpolate(z_a, z_b, steps, mode), tok)
-    fig, axs = plt.subplots(1, steps, figsize=(1.9 * steps, 2.4))
     import textwrap
-    for ax, x, c in zip(axs, out['images'], out['captions']): _img(ax, x.clamp(-1, 1), textwrap.fill(c, 28))
+    out = decode_path(model, interpolate(z_a, z_b, steps, mode), tok)
+    fig, axs = plt.subplots(1, steps, figsize=(min(10, 1.4 * steps), 2.2))
+    for ax, x, c in zip(axs, out['images'], out['captions']): _img(ax, x.clamp(-1, 1), textwrap.fill(c, 24))
     fig.tight_layout(); plt.close(fig)
     return fig
 
+
 # %% ../nbs/10_shared_latent.ipynb #c0a15e7d
 GOALS = {'caption_exact': 0.8, 'i2t_R@1': 0.8, 't2i_R@1': 0.8, 'i2t_R@1_content': 0.8, 't2i_R@1_content': 0.8,
-         't2i_objects': 0.7, 't2i_best_objects': 0.7, 't2i_judged_objects': 0.7, 'refined_t2i_best_objects': 0.7}   # the issue's goals, on held-out Shapes
+         't2i_objects': 0.7}   # the issue's goals on held-out Shapes: metric -> the least it should reach
 
-def goals_table(m:dict, # metrics that `train` returns (and writes to metrics.json)
+def goal_claims(m:dict, # metrics that `train` returns (and writes to metrics.json)
                 goals:dict=GOALS, # metric -> the least it should reach
-               ):
-    "Each goal beside the run's figure (goals it has no figure for are left out), then its PSNR and the objects found in its reconstructions."
-    note = lambda k: f"tie ceiling {m[k + '_ceiling']:.1%}" if k + '_ceiling' in m else ''
-    rows = [[k, f"{m[k]:.1%}", f"≥ {g:.0%}", 'met' if m[k] >= g else 'NOT met', note(k)] for k, g in goals.items() if k in m]
-    rows += [['psnr', f"{m['psnr']:.2f} dB", '', '', ''],
-             ['recon_objects', f"{m['recon_objects']:.1%}", '', '', 'what the decoder draws from image latents']]
-    return md_table(rows, [f"held-out metric ({m['n']} scenes, {m['device']})", 'value', 'goal', '', 'note'])
+                machine:str|None=None, # where the run was made (default: m['device'])
+               ) -> list[Claim]:
+    "Each goal as a `Claim` (kind 'min', in %) beside the run's figure, for `mmgen.evaluation.ledger`; a goal the run has no figure for is 'not measured here'."
+    why = lambda k: f"tie ceiling {m[k + '_ceiling']:.1%}: an image cannot tell its caption from another exactly true one" if k + '_ceiling' in m else ''
+    return [Claim(k, 100 * g, 100 * m[k] if k in m else None, '%', 'min', machine or m.get('device', ''), why(k)) for k, g in goals.items()]
+
 
 # %% ../nbs/10_shared_latent.ipynb #1db31b04
 def cpu_config(**kw) -> SharedLatentConfig:
@@ -1414,27 +783,30 @@ def cpu_config(**kw) -> SharedLatentConfig:
 
 def load_shared_latent(out_dir:str|Path, # folder written by `train`
                        device='cpu', # where to load
-                       weights:str='best.safetensors', # which checkpoint
+                       weights:str|None=None, # which checkpoint (None: `model.safetensors`, the whole recipe's weights, else the joint stage's `best.safetensors`)
                       ) -> tuple:
     "(model, tokenizer) from a training folder."
     out = Path(out_dir)
     saved = json.loads((out / 'config.json').read_text())
-    saved.setdefault('text_noise', 0)  # saved before the text sampler existed: its checkpoint has none
+    if saved.pop('text_noise', 0): raise ValueError(f"{out} holds a model with the IMLE text sampler (text_noise > 0): load it with the lab record's `ImleModel` (10a_shared_latent_lab)")
+    saved.pop('imle_k', None)
     if 'img_norm' in saved: saved['enc_norm'] = saved['dec_norm'] = saved.pop('img_norm')  # one switch for both, before the split
+    for k in ('enc_blocks', 'dec_blocks', 'dec_coords'):   # options of tries that did not enter the recipe (the lab record)
+        if v := saved.pop(k, 0): raise ValueError(f"{out} was trained with {k}={v!r}, an option this module no longer has")
     cfg = SharedLatentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
     tok = BPETokenizer.load(out / 'tokenizer.json')
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
-    load_weights(model, out / weights)
+    load_weights(model, out / (weights or next(w for w in ('model.safetensors', 'best.safetensors') if (out / w).exists() or w == 'best.safetensors')))
     return model.to(device).eval(), tok
 
 def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
                  img_size:int, max_objects:int=3,
-                 start:int=10**7, # first Shapes index: past every split `shapes_data` makes (they start at 0)
+                 start:int=10**7, # first Shapes index: past every split `shapes_splits` makes here (they start at 0)
                 ) -> Shapes:
     "Shapes rendered on the fly from index `start` on: scenes no split holds, none read twice by a stage of `n` samples."
     return Shapes(n, size=img_size, seed=0, start=start, max_objects=max_objects, order='reading')
 
-BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1, refiner=0.15, judge=0.1)   # how `train(budget_s=...)` shares its time out
+BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1)   # how `train(budget_s=...)` shares its time out (in proportion, among the stages that run)
 
 def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
                   runs:dict, # stage -> steps it will run (0: it does not run)
@@ -1447,7 +819,7 @@ def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes')
 def train(out_dir:str|Path, # output folder
-          epochs:int|None=None, # default: the config's (6 on the CPU; 6 for full)
+          epochs:int|None=None, # default: the preset's (2 smoke, 6 CPU, 6 full)
           full:bool=False, # the seed-sized model (meant for a GPU) instead of the CPU-sized one
           preset:str|None=None, # 'smoke', 'cpu' or 'full'; default 'full' if `full`, else 'smoke' under IN_TEST, 'cpu' otherwise
           img_size:int|None=None, # default 64 (CPU) / 128 (full)
@@ -1460,15 +832,10 @@ def train(out_dir:str|Path, # output folder
           decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 8000 CPU / 20000 full; 0: none)
           decoder_fresh:bool=True, # the decoder stage reads a newly rendered scene for every sample (Shapes from index 10**7, disjoint from the splits) instead of cycling the training split
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 12000 CPU and full; 0: none)
-          refiner_steps:int|None=None, # steps of the `ImageRefiner` on the decoder's images (default 20 smoke / 0 CPU / 5000 full; 0: none)
-          refine_guidance:float=REFINE_GUIDANCE, # its classifier-free guidance on the latent, when sampling
-          judge_steps:int|None=None, # steps of each `CaptionJudge` that `best_of` also consults (default 20 smoke / 0 CPU / 0 full: opt-in, see the judges' section; 0: none)
-          judge_images:Sequence[str]=('recon', 'degrade'), # one judge per entry, reading what `fit_judge(images=...)` names
-          candidates:int|None=None, # caption → image is also scored as the `best_of` this many prior draws (default 4 smoke / 32 CPU / 32 full; 1: off)
           budget_s:float|None=None, # wall-clock budget of the training stages, shared out by `BUDGET_SHARES` among those that run: each ends early, its schedule re-planned (None: the step counts decide)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
-    "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior, (with `refiner_steps`) its image refiner and (with `judge_steps`) the `CaptionJudge`s that help pick the best draw; evaluate on held-out scenes; write weights, metrics and samples."
+    "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = default_device(device)
@@ -1484,50 +851,36 @@ def train(out_dir:str|Path, # output folder
         cfg = smoke_config(img_size=img_size or 32, epochs=epochs or 2, **kw) if test else cpu_config(img_size=img_size or 64, epochs=epochs or 6, **kw)
         n_train, n_eval = n_train or (384 if test else 4000), n_eval or (64 if test else 400)
     set_seed(0)
-    splits = shapes_data(cfg.img_size, n_train, n_eval // 2, n_eval, max_objects=max_objects, cache_dir=out / 'cache')
+    splits = shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache')
     decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 20000}[preset] if decoder_steps is None else decoder_steps
     prior_steps = {'smoke': 100, 'cpu': 12000, 'full': 12000}[preset] if prior_steps is None else prior_steps
-    refiner_steps = {'smoke': 20, 'cpu': 0, 'full': 5000}[preset] if refiner_steps is None else refiner_steps
-    judge_steps = ({'smoke': 20, 'cpu': 0, 'full': 0}[preset] if judge_steps is None else judge_steps) if prior_steps else 0  # judges serve the prior's best_of
-    runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps, refiner=refiner_steps, judge=judge_steps * len(judge_images))   # a stage that does not run leaves its share to the others
+    runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
     secs = stage_budgets(budget_s, runs).get
     model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'))
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     if decoder_steps:
         dsplits = dict(splits, train=fresh_scenes(decoder_steps * 32, cfg.img_size, max_objects)) if decoder_fresh else splits
-        dhist = finetune_decoder(model, dsplits, decoder_steps, device=str(dev), progress=progress, max_seconds=secs('decoder'))
+        dhist = finetune_decoder(model, dsplits, decoder_steps, device=str(dev), progress=progress, max_seconds=secs('decoder'), out_dir=out / 'decoder')
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
-        save_weights(model, out / 'best.safetensors', dict(stage='finetune_decoder', steps=decoder_steps))
+    save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
     t_dec = time.time() - t0 - t_train
     prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior')) if prior_steps else (None, None)
     prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
-    refiner, rhist = fit_refiner(model, splits, refiner_steps, out_dir=out / 'refiner', device=str(dev), progress=progress, max_seconds=secs('refiner')) if refiner_steps else (None, None)
-    refiner_steps = len(rhist.steps) if rhist else 0
-    t_refiner = time.time() - t0 - t_train - t_dec - t_prior
-    judges, jsteps = [], []
-    for kind in (judge_images if judge_steps else ()):
-        j, jhist = fit_judge(model, tok, splits, judge_steps, images=kind, out_dir=out / f'judge_{kind}', device=str(dev), progress=progress,
-                             max_seconds=None if secs('judge') is None else secs('judge') / len(judge_images))
-        judges.append(j); jsteps.append(len(jhist.steps))
-    t_judge = time.time() - t0 - t_train - t_dec - t_prior - t_refiner
     n_clf, clf_epochs = {'smoke': (384, 2), 'cpu': (2000, 6), 'full': (6000, 10)}[preset]
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
-    candidates = {'smoke': 4, 'cpu': 32, 'full': 32}[preset] if candidates is None else candidates
-    metrics, outs = evaluate(model, tok, test, clf, prior=prior, refiner=refiner, refine_guidance=refine_guidance, candidates=candidates, judges=judges)
+    metrics, outs = evaluate(model, tok, test, clf, prior=prior)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *((600, 200) if preset == 'smoke' else (2500, 500)))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
-                   refiner_steps=refiner_steps, refiner_seconds=t_refiner, refine_guidance=refine_guidance,
-                   judge_images=[k for k in judge_images if judge_steps], judge_steps=jsteps, judge_seconds=t_judge,
                    classifier=classifier_accuracy(clf, test),
                    classifier_blurred=classifier_accuracy(clf, dict(test, image=blur_images(test['image'], 1.))), **metrics, **{f'probe_{k}': v for k, v in probe.items()},
                    **{f'final_{k}': v for k, v in hist.epochs[-1].items() if k.startswith(('train_', 'valid_'))},
                    total_seconds=time.time() - t0)
-    show_results(test, outs, n=8, title=f"shared latent, {metrics['design']}, {cfg.img_size}px, {metrics['device']}").savefig(out / 'samples.png', dpi=110)
+    show_results(test, outs, n=8, title=f"shared latent, {metrics['design']}, {cfg.img_size}px, {metrics['device']}").savefig(out / 'samples.png', dpi=100)
     torch.save(clf.state_dict(), out / 'attribute_classifier.pt')
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=1))
     return metrics

@@ -1,6 +1,6 @@
 """`fit`: AdamW, warmup + cosine, clipping, accumulation, mixed precision, early stopping, exact resume, and the same loop under `torchrun` with DDP or FSDP2.
 
-`fit(model, loss_fn, train_dl, valid_dl=None, cfg=None, eval_fn=None, callbacks=(), resume=False)` trains `model`
+`fit(model, loss_fn, train_dl, valid_dl=None, cfg=None, eval_fn=None, callbacks=(), resume=None)` trains `model`
 in place under a `TrainConfig` and returns a `History` of Python floats (`h.steps`, `h.epochs`, `h.best`, `h.plot()`).
 
 - `loss_fn(model, batch, state)` returns a dict: `'loss'` is minimised, and every entry is logged per step and
@@ -11,6 +11,12 @@ in place under a `TrainConfig` and returns a `History` of Python floats (`h.step
   `best.safetensors`, `latest.safetensors` + `latest_state.pt` and `history.json`; `fit(..., resume=True)` goes on
   from `latest` with the batches and random draws of an uninterrupted run; `load_weights(model, path)` names any
   key or shape that does not match.
+- `latest` is also saved every `save_every` steps and every `save_minutes` (5 by default), so a kill loses at most that
+  much. Ctrl-C finishes the step in flight, saves it and raises `TrainingInterrupted` (a `KeyboardInterrupt` that says
+  where it stopped and what it saved). Resume refuses a state file that does not read (naming it and the checkpoints
+  that still do, `CheckpointError`) and a configuration that computes something else (naming the fields, `ConfigError`).
+  `with fit_options(resume=True):` makes every `fit` inside resume: how `mmgen train NAME --resume` reaches every stage
+  of any system.
 - A NaN/inf loss raises `NonFiniteLossError` before the update. Under `torchrun --nproc_per_node N`, `fit` joins the
   process group itself and uses DDP; `TrainConfig(parallel='fsdp')` shards the model in place with FSDP2.
 
@@ -33,7 +39,7 @@ Docs: https://mmgen-dev.github.io/mmgen/train.html.md"""
 
 # %% ../nbs/03_train.ipynb #b7a04970
 from __future__ import annotations
-import argparse, contextlib, json, math, os, random, shutil, time, warnings
+import contextlib, json, math, os, random, signal, threading, time, warnings
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 from typing import Callable, Iterable
@@ -46,19 +52,19 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 from torch.utils.checkpoint import checkpoint
 from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict, get_optimizer_state_dict,
                                                      set_model_state_dict, set_optimizer_state_dict)
+from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
-from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, register_system
+from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError
 
 # %% auto #0
-__all__ = ['PARITY_CFG', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
+__all__ = ['to_device', 'TrainConfig', 'check_config', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
            'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks',
-           'dist_info', 'make_loader', 'model_state', 'save_weights', 'weights_diff', 'load_weights',
+           'dist_info', 'make_loader', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'load_weights',
            'weights_metadata', 'rng_state', 'set_rng_state', 'History', 'TrainState', 'Callback', 'TensorBoardLogger',
-           'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'fit', 'EMA', 'frozen', 'fake_clock',
-           'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
-           'dist_check', 'main']
+           'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options',
+           'config_changes', 'fit', 'EMA', 'frozen', 'fake_clock']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -97,6 +103,7 @@ class TrainConfig:
     parallel: str = 'auto'            # 'auto' (DDP under torchrun) | 'ddp' | 'fsdp' | 'none'
     out_dir: str|None = None          # where checkpoints and history.json go (None: nothing written)
     save_every: int = 0               # also save `latest` every this many steps (0: at epoch ends only)
+    save_minutes: float = 5.0         # also save `latest` once this many minutes passed since the last save (0: off): a kill loses at most that much
     log_every: int = 10               # steps between progress-bar / logger updates
     seed: int = 0                     # seeds RNGs at the start of a fresh run, and the shuffling order
     device: str|None = None           # None: CUDA (the local rank's GPU under torchrun), else MPS, else CPU
@@ -104,6 +111,44 @@ class TrainConfig:
     verbose: bool = True              # print one line per epoch (rank 0 only)
     tensorboard: bool = False         # log scalars to out_dir/tb (needs the `tensorboard` package)
     wandb: str|None = None            # W&B project name to log to (needs the `wandb` package)
+
+    def __post_init__(self): check_config(self, _TRAIN_RULES)
+
+# %% ../nbs/03_train.ipynb #a7c10002
+def _ints(lo, none=False):
+    "A rule: an integer >= lo (or None)."
+    ok = lambda v: (none and v is None) or (isinstance(v, int) and not isinstance(v, bool) and v >= lo)
+    return ok, ('None or ' if none else '') + f'an integer >= {lo}'
+
+def _nums(lo, strict=False, none=False):
+    "A rule: a number >= lo (> lo if strict; or None)."
+    def ok(v):
+        if none and v is None: return True
+        return not isinstance(v, bool) and isinstance(v, (int, float)) and (v > lo if strict else v >= lo)  # NaN fails both
+    return ok, ('None or ' if none else '') + f"a number {'>' if strict else '>='} {lo}"
+
+def _between(lo, hi):
+    "A rule: a number in [lo, hi]."
+    return (lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and lo <= v <= hi), f'a number in [{lo}, {hi}]'
+
+def _one_of(*xs):
+    "A rule: one of `xs`."
+    return (lambda v: v in xs), ' | '.join(map(repr, xs))
+
+def check_config(cfg, # a config dataclass
+                 rules:dict, # field -> (test, what is allowed), e.g. {'lr': _nums(0, strict=True)}
+                ):
+    "Raise a `ConfigError` naming the first field of `cfg` whose value its rule refuses, and what the rule allows."
+    for name, (ok, allowed) in rules.items():
+        v = getattr(cfg, name)
+        if not ok(v): raise ConfigError(f"{type(cfg).__name__}.{name} must be {allowed}, got {v!r}")
+
+_TRAIN_RULES = dict(  # what each TrainConfig field allows
+    epochs=_ints(1), max_steps=_ints(1, none=True), max_seconds=_nums(0, strict=True, none=True), lr=_nums(0, strict=True),
+    weight_decay=_nums(0), optimizer=_one_of('adamw', 'adam'), schedule=_one_of('cosine', 'constant'),
+    warmup_steps=_ints(0), warmup_frac=_between(0, 1), min_lr_frac=_between(0, 1), grad_clip=_nums(0, strict=True, none=True),
+    grad_accum=_ints(1), patience=_ints(1, none=True), min_delta=_nums(0), amp=_one_of('auto', 'bf16', 'fp16', 'off'),
+    parallel=_one_of('auto', 'ddp', 'fsdp', 'none'), save_every=_ints(0), save_minutes=_nums(0), log_every=_ints(1))
 
 # %% ../nbs/03_train.ipynb #eb518b0f
 def param_groups(model:nn.Module, # the model whose trainable parameters are grouped
@@ -278,6 +323,17 @@ def save_weights(model:nn.Module, # model (plain, DDP, compiled or FSDP2) to sav
     meta = {k: str(v) for k, v in (metadata or {}).items()}
     _atomic(path, lambda p: save_file(_safetensors_dict(sd), str(p), metadata=meta))
 
+class CheckpointError(UserError, ValueError):
+    "A checkpoint that cannot be used (truncated, corrupt, or not this model's); the message names the file."
+
+def _first_line(e:Exception) -> str: return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+
+def _readable(path:Path) -> dict|None:
+    "A safetensors file's metadata if its header reads and the file is as long as the header says, else None."
+    try:
+        with safe_open(str(path), 'pt') as f: return f.metadata() or {}
+    except Exception: return None
+
 # %% ../nbs/03_train.ipynb #e2814ca0
 def weights_diff(model_sd:dict, # the model's state dict (name -> tensor)
                  ckpt:dict, # the checkpoint's (name -> tensor)
@@ -295,10 +351,12 @@ def load_weights(model:nn.Module, # model to load into (plain, DDP, compiled or 
                  path:str|Path, # a .safetensors file written by `save_weights` / `fit`
                  strict:bool=True, # refuse missing or unexpected keys
                 ) -> nn.Module:
-    "Load safetensors weights into `model`; a mismatch raises an error naming the keys and shapes that differ."
+    "Load safetensors weights into `model`; a mismatch or an unreadable file raises a `CheckpointError` naming what differs."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
-    ckpt, m = load_file(str(path)), _unwrap(model)
+    try: ckpt = load_file(str(path))
+    except Exception as e: raise CheckpointError(f"{path} is truncated or corrupt: not a readable safetensors file ({_first_line(e)})") from e
+    m = _unwrap(model)
     missing, unexpected, shapes = weights_diff(m.state_dict(), ckpt)
     if shapes or (strict and (missing or unexpected)):
         lines = [f"checkpoint {path} does not fit {type(m).__name__}:"]
@@ -306,13 +364,15 @@ def load_weights(model:nn.Module, # model to load into (plain, DDP, compiled or 
         if unexpected: lines.append(f"  unexpected (in the checkpoint, not in the model): {_keys(unexpected)}")
         lines += [f"  shape mismatch: {k} is {tuple(a)} in the checkpoint but {tuple(b)} in the model" for k, a, b in shapes[:8]]
         lines.append("Was it saved from another architecture or config?")
-        raise ValueError('\n'.join(lines))
+        raise CheckpointError('\n'.join(lines))
     set_model_state_dict(m, ckpt, options=StateDictOptions(full_state_dict=True, strict=strict))
     return model
 
 def weights_metadata(path:str|Path) -> dict:
     "The string metadata stored in a safetensors file."
-    with safe_open(str(path), 'pt') as f: return f.metadata() or {}
+    meta = _readable(Path(path))
+    if meta is None: raise CheckpointError(f"{path} is missing, truncated or corrupt: not a readable safetensors file")
+    return meta
 
 # %% ../nbs/03_train.ipynb #bc50bcb4
 def rng_state() -> dict:
@@ -411,6 +471,8 @@ class TrainState:
     world_size: int = 1          # number of processes
     history: History|None = None # the run's history so far
     cfg: TrainConfig|None = None # the run's configuration
+    best_value: float = math.inf # best monitored loss so far (valid, else train)
+    bad_epochs: int = 0          # epochs since it last improved
 
 class Callback:
     "Base class: override any of the hooks; each receives the `TrainState`."
@@ -483,6 +545,24 @@ class NonFiniteLossError(FloatingPointError):
     "Training stopped on a NaN/inf loss or gradient; `.history` holds the run so far."
     def __init__(self, msg, history=None): super().__init__(msg); self.history = history
 
+class TrainingInterrupted(KeyboardInterrupt):
+    "Ctrl-C stopped `fit` after finishing the step in progress; `.saved` is the state file written there (None: no out_dir)."
+    def __init__(self, msg, step:int=0, epoch:int=0, saved:Path|None=None, history=None):
+        super().__init__(msg); self.step, self.epoch, self.saved, self.history = step, epoch, saved, history
+
+_OPTIONS = dict(resume=False, save_every=None, save_minutes=None)   # set by `fit_options` for every `fit` inside it
+
+@contextlib.contextmanager
+def fit_options(resume:bool|None=None, # `resume` of every `fit` that does not pass its own
+                save_every:int|None=None, # replaces `cfg.save_every` of every run (None: keep)
+                save_minutes:float|None=None, # replaces `cfg.save_minutes` of every run (None: keep)
+               ):
+    "Within the block every `fit` call resumes / saves as asked: how `mmgen train --resume` reaches each stage of any system."
+    old = dict(_OPTIONS)
+    _OPTIONS.update({k: v for k, v in dict(resume=resume, save_every=save_every, save_minutes=save_minutes).items() if v is not None})
+    try: yield
+    finally: _OPTIONS.clear(); _OPTIONS.update(old)
+
 def _as_dict(out) -> dict:
     if isinstance(out, torch.Tensor): return {'loss': out}
     if 'loss' not in out: raise KeyError(f"loss_fn must return a dict with a 'loss' entry, got keys {list(out)}")
@@ -532,39 +612,326 @@ def _evaluate(model, loss_fn, valid_dl, eval_fn, state, amp, world) -> dict:
     model.train(); state.phase = 'train'
     return out
 
-# %% ../nbs/03_train.ipynb #c5f08a94
-def _save_latest(model, opt, sched, scaler, state, out, best_value, bad_epochs, epoch_rng):
-    "latest.safetensors + latest_state.pt, atomically, stamped with the step (collective when distributed)."
-    osd = get_optimizer_state_dict(_unwrap(model), opt, options=_FULL)
-    rngs = [None] * state.world_size   # per rank: (RNG now, RNG at the start of this epoch)
-    if state.world_size > 1: dist.all_gather_object(rngs, (rng_state(), epoch_rng))
-    else: rngs = [(rng_state(), epoch_rng)]
-    save_weights(model, out/'latest.safetensors', dict(step=state.step, epoch=state.epoch, batch=state.batch))
-    if state.rank == 0:
-        cfg = json.loads(json.dumps(asdict(state.cfg), default=str))
-        st = dict(format=1, step=state.step, epoch=state.epoch, batch=state.batch, optimizer=osd,
-                  scheduler=sched.state_dict(), scaler=scaler.state_dict() if scaler else None, rng=[r[0] for r in rngs], epoch_rng=[r[1] for r in rngs],
-                  history=state.history.to_dict(), best_value=best_value, bad_epochs=bad_epochs,
-                  world_size=state.world_size, config=cfg, seconds=state.seconds, plan=[state.total_steps, warmup_steps(state.cfg, state.total_steps)] if state.cfg.max_seconds is not None else None)
-        _atomic(out/'latest_state.pt', lambda p: torch.save(st, p))
-        state.history.to_json(out/'history.json')
-    if state.world_size > 1: dist.barrier()
+# %% ../nbs/03_train.ipynb #a7c10005
+class _Run:
+    "What one `fit` call holds: the model on its device and in its wrappers, optimiser, schedule, scaler, state, callbacks."
+    def __init__(self, model, loss_fn, train_dl, valid_dl, cfg:TrainConfig, eval_fn, callbacks):
+        self.model, self.loss_fn, self.train_dl, self.valid_dl, self.cfg, self.eval_fn = model, loss_fn, train_dl, valid_dl, cfg, eval_fn
+        self.rank, self.world = init_distributed()
+        self.device, self.out = _pick_device(cfg), Path(cfg.out_dir) if cfg.out_dir else None
+        set_seed(cfg.seed + self.rank)
+        self.amp, use_scaler = resolve_amp(cfg.amp, self.device)
+        self.parallel = ('ddp' if self.world > 1 else 'none') if cfg.parallel == 'auto' else cfg.parallel
+        if self.parallel != 'none' and not dist.is_initialized():
+            raise RuntimeError(f"parallel={self.parallel!r} needs a process group: launch with torchrun --nproc_per_node N")
+        if self.world > 1 and not isinstance(getattr(train_dl, 'sampler', None), DistributedSampler):
+            warnings.warn("train_dl is not sharded across ranks (build it with make_loader): every rank sees every sample")
+        self.net = self._wrap(model)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.opt = make_optimizer(model, cfg)
+        self.n_batches = len(train_dl)
+        if self.n_batches == 0: raise ValueError("train_dl is empty")
+        self.cap = min(cfg.epochs * math.ceil(self.n_batches / cfg.grad_accum), cfg.max_steps or 10**12)  # most steps the run may take
+        self.plan = []   # [total, warmup] of the schedule; a time budget re-plans it
+        self.sched = make_scheduler(self.opt, cfg, self.cap, self.plan)
+        self.scaler = torch.amp.GradScaler('cuda') if use_scaler else None
+        self.hist = History()
+        self.state = TrainState(n_epochs=cfg.epochs, total_steps=self.cap, device=self.device, rank=self.rank, world_size=self.world,
+                                history=self.hist, cfg=cfg)
+        self.pending = self.epoch_rng = self.acc = self.bar = None   # RNG to restore on resume; RNG at the epoch's start; summed losses
+        self.sigint = self.save_due = False                           # Ctrl-C seen; a timed save is due (agreed by all ranks)
+        self.t_start = self.last_save = _clock()
+        self.cbs = ([_TimeBudget(self)] if cfg.max_seconds is not None else []) + ([_EarlyStopping()] if cfg.patience is not None else [])
+        self.cbs += [_Checkpoints(self), *callbacks]   # ours first: checkpoints are written before any caller's callback runs
+        if cfg.tensorboard and self.out is not None: self.cbs.append(TensorBoardLogger(self.out/'tb'))
+        if cfg.wandb: self.cbs.append(WandbLogger(cfg.wandb, config_dict(cfg)))
 
-def _load_latest(model, opt, sched, scaler, out:Path, rank:int) -> dict:
-    "Load latest weights + state into model/opt/sched/scaler; returns the state dict."
-    st = torch.load(out/'latest_state.pt', weights_only=True)
-    meta = weights_metadata(out/'latest.safetensors')
+    def _wrap(self, model):
+        "Activation checkpointing, device, DDP or FSDP2, torch.compile: the module the loss function calls."
+        cfg = self.cfg
+        if cfg.checkpoint_activations and checkpoint_blocks(model) == 0:
+            warnings.warn("checkpoint_activations: the model has no nn.ModuleList blocks to checkpoint")
+        model.to(self.device)
+        net = model
+        if self.parallel == 'fsdp': shard_model(model, self.amp)
+        elif self.parallel == 'ddp': net = nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
+        if cfg.compile: check_compile(self.device); net = torch.compile(net)
+        return net
+
+    def call(self, event:str):
+        "Call `event` ('before_fit', 'after_step', ...) on every callback that has it, in order."
+        for cb in self.cbs:
+            f = getattr(cb, event, None)
+            if f: f(self.state)
+
+    def autocast(self): return torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
+
+# %% ../nbs/03_train.ipynb #a7c10006
+@patch
+def batches(self:_Run):
+    "This epoch's micro-batches from where the run stands (skipping those a resumed run has seen), with the RNG an uninterrupted run would have: (batch, micro-batches in its step, last of its step?)."
+    s, cfg = self.state, self.cfg
+    _set_epoch(self.train_dl, cfg.seed, s.epoch)
+    skip = s.batch   # > 0 when resuming inside an epoch
+    if self.pending: set_rng_state(self.pending[1] if skip else self.pending[0])
+    self.epoch_rng = rng_state()            # what iter() and the skipped batches will draw from
+    it = iter(self.train_dl)                # (a DataLoader draws its workers' base seed here)
+    for _ in range(skip): next(it)
+    if self.pending and skip: set_rng_state(self.pending[0])
+    self.pending, self.t_epoch = None, time.time()
+    self.bar = tqdm(total=self.n_batches, initial=skip, desc=f'epoch {s.epoch + 1}/{cfg.epochs}', leave=False,
+                    disable=not cfg.progress or self.rank != 0, dynamic_ncols=True)
+    for bi in range(skip, self.n_batches):
+        group = min(cfg.grad_accum, self.n_batches - (bi // cfg.grad_accum) * cfg.grad_accum)
+        yield to_device(next(it), self.device), group, (bi + 1) % cfg.grad_accum == 0 or bi + 1 == self.n_batches
+
+@patch
+def backward(self:_Run, batch, group:int, last:bool):
+    "One micro-batch: the loss under autocast, backward of loss / group; gradients are synchronised on the step's last one only."
+    if self.parallel == 'fsdp': self.model.set_requires_gradient_sync(last)
+    sync = self.net.no_sync() if self.parallel == 'ddp' and not last and hasattr(self.net, 'no_sync') else contextlib.nullcontext()
+    with sync:
+        with self.autocast(): d = _as_dict(self.loss_fn(self.net, batch, self.state))
+        loss = d['loss'] / group
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
+    self.keys, self.last_out = list(d), d   # the last loss_fn output stays referenced until the next micro-batch, as in a plain loop
+    v = torch.stack([t.detach().float().reshape(()) for t in d.values()]) / group
+    self.acc = v if self.acc is None else self.acc + v
+    self.state.batch += 1; self.bar.update(1)
+
+@patch
+def step(self:_Run):
+    "One optimiser step: unscale, clip, one host sync (losses, gradient norm, Ctrl-C and timed-save flags of all ranks), the non-finite stop, update, schedule, log."
+    s, cfg = self.state, self.cfg
+    if self.scaler: self.scaler.unscale_(self.opt)
+    gn = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip) if cfg.grad_clip else torch.zeros((), device=self.device)
+    if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()
+    flags = [float(_interrupt.is_set()), float(self._time_to_save())]
+    acc, n = self.acc, len(self.keys)
+    if self.world > 1: acc = torch.cat([acc, torch.tensor(flags, device=acc.device)])   # ranks agree on stopping and saving
+    vals = torch.cat([_all_mean(acc, self.world), gn.detach().float().reshape(1).to(acc.device)]).tolist()   # the one host sync
+    self.acc, logged, gnorm = None, dict(zip(self.keys, vals[:n])), vals[-1]
+    if self.world > 1: flags = vals[n:n + 2]
+    self.sigint, self.save_due = flags[0] > 0, flags[1] > 0
+    if not math.isfinite(logged['loss']) or (cfg.grad_clip and not math.isfinite(gnorm) and self.scaler is None):
+        self._non_finite(logged, gnorm)
+    s.lr = self.opt.param_groups[0]['lr']   # the lr this step uses (a re-plan sets it between scheduler steps)
+    if self.scaler: self.scaler.step(self.opt); self.scaler.update()
+    else: self.opt.step()
+    self.opt.zero_grad(set_to_none=True); self.sched.step(); s.step += 1
+    s.metrics = dict(logged, **({'grad_norm': gnorm} if cfg.grad_clip else {}))
+    self.hist.log_step(step=s.step, epoch=s.epoch, lr=s.lr, **s.metrics)
+    if s.step % cfg.log_every == 0: self.bar.set_postfix(loss=f"{logged['loss']:.4g}", lr=f'{s.lr:.2e}')
+    if self.sigint: s.stop, s.stop_reason = True, f'interrupted (Ctrl-C) at step {s.step}'
+
+@patch
+def _time_to_save(self:_Run) -> bool:
+    m = self.cfg.save_minutes
+    return self.out is not None and m > 0 and _clock() - self.last_save >= 60 * m
+
+@patch
+def _non_finite(self:_Run, logged:dict, gnorm:float):
+    "Stop before the update: NonFiniteLossError naming the step, what was not finite and the checkpoint that is kept."
+    s, out = self.state, self.out
+    self.opt.zero_grad(set_to_none=True); self.bar.close()
+    what = f"non-finite loss ({logged['loss']})" if not math.isfinite(logged['loss']) else f"non-finite gradient norm ({gnorm})"
+    kept = (f"the last good checkpoint is kept: {out/'latest.safetensors'} (step {weights_metadata(out/'latest.safetensors').get('step')})"
+            if out is not None and (out/'latest.safetensors').exists() else "no checkpoint had been written yet")
+    self.hist.stop_reason = f"{what} at step {s.step + 1} (epoch {s.epoch + 1}/{self.cfg.epochs})"
+    if out is not None and self.rank == 0: self.hist.to_json(out/'history.json')
+    raise NonFiniteLossError(f"{self.hist.stop_reason} (components: {logged}); training stopped before the update; {kept}. "
+                             "Try a lower lr, grad_clip, or amp='off'.", self.hist)
+
+# %% ../nbs/03_train.ipynb #a7c10007
+@patch
+def end_epoch(self:_Run):
+    "The epoch's row (means of the step values, validation), `best` if the monitored loss improved, the epoch line, then the callbacks."
+    s, cfg, hist = self.state, self.cfg, self.hist
+    self.bar.close()
+    partial = s.batch < self.n_batches   # cut by max_steps or a time budget
+    rows = [r for r in hist.steps if r['epoch'] == s.epoch]
+    comps = [k for k in (rows[0] if rows else {}) if k not in ('step', 'epoch', 'lr', 'grad_norm')]
+    row = {f'train_{k}': sum(r[k] for r in rows) / len(rows) for k in comps}
+    if self.valid_dl is not None: row.update(_evaluate(self.model, self.loss_fn, self.valid_dl, self.eval_fn, s, self.amp, self.world))
+    row = hist.log_epoch(epoch=s.epoch, step=s.step, **row, lr=s.lr, seconds=time.time() - self.t_epoch, **({'partial': True} if partial else {}))
+    monitor = row.get('valid_loss', row.get('train_loss', math.nan))
+    improved = monitor < s.best_value - cfg.min_delta
+    if improved:
+        s.best_value, s.bad_epochs, hist.best = monitor, 0, dict(row)
+        if self.out is not None: save_weights(self.model, self.out/'best.safetensors', dict(step=s.step, epoch=s.epoch, monitor=monitor))
+    else: s.bad_epochs += 1
+    if self.rank == 0 and cfg.verbose: print(f"epoch {s.epoch + 1}/{cfg.epochs}  step {s.step}  {_fmt(row)}  {row['seconds']:.1f}s" + ('  *' if improved else ''))
+    if not partial: s.epoch, s.batch = s.epoch + 1, 0
+    self.call('after_epoch')   # time budget, early stopping, `latest`, then the caller's callbacks
+    self.sigint = self.sigint or _interrupt.is_set()   # Ctrl-C during validation
+    if self.world > 1:   # every rank must see it
+        t = torch.tensor([float(self.sigint)], device=self.device); dist.all_reduce(t); self.sigint = t.item() > 0
+    if self.sigint: raise self._interrupted()
+
+@patch
+def stopped(self:_Run):
+    "A callback or Ctrl-C stopped the run inside an epoch: save `latest` where it stands, so resume goes on from there."
+    s = self.state
+    self.bar.close()
+    s.stop_reason = s.stop_reason or f'stopped by a callback at step {s.step}'
+    self.save()
+    if self.sigint: raise self._interrupted()
+
+@patch
+def _interrupted(self:_Run) -> TrainingInterrupted:
+    s = self.state
+    saved = self.out/'latest_state.pt' if self.out is not None else None
+    return TrainingInterrupted(f"stopped by Ctrl-C at epoch {s.epoch + 1}/{self.cfg.epochs}, step {s.step} of {s.total_steps}; "
+                               + (f"saved {saved}: fit(..., resume=True) goes on" if saved else "nothing saved (no out_dir)"),
+                               s.step, s.epoch, saved, self.hist)
+
+@patch
+def finish(self:_Run) -> History:
+    "Why the run ended, history.json, `after_fit`."
+    s = self.state
+    self.hist.stop_reason = s.stop_reason or (f'max_seconds ({self.cfg.max_seconds:g}) reached: {s.total_steps} of {self.cap} steps'
+                                              if s.total_steps < self.cap and s.step >= s.total_steps
+                                              else 'max_steps reached' if s.step >= s.total_steps and s.epoch < self.cfg.epochs else 'finished')
+    if self.out is not None and self.rank == 0: self.hist.to_json(self.out/'history.json')
+    self.call('after_fit')
+    return self.hist
+
+# %% ../nbs/03_train.ipynb #a7c10008
+class _TimeBudget(Callback):
+    "`max_seconds`: time the steps after the first few, re-plan the step total from that rate once, then again at each epoch's end."
+    def __init__(self, run): self.run, self.n, self.t_cal, self.s_cal = run, 0, None, 0
+    def after_step(self, state):
+        self.n += 1
+        if self.n == _CAL_SKIP: self.t_cal, self.s_cal = _clock(), state.step
+        elif self.n == _CAL_SKIP + _CAL_STEPS: self.replan(state)
+    def after_epoch(self, state):
+        if self.n > _CAL_SKIP + _CAL_STEPS: self.replan(state)   # the rate so far, validation included
+    def replan(self, state):
+        r, now = self.run, _clock()
+        t = replan(r.plan, r.cfg, state.step, (state.step - self.s_cal) / max(now - self.t_cal, 1e-9), r.cfg.max_seconds - (now - r.t_start), r.cap)
+        if r.world > 1:   # every rank must stop at the same step: the slowest rank's plan
+            tt = torch.tensor([t], device=r.device); dist.all_reduce(tt, op=dist.ReduceOp.MIN); t = int(tt)
+            r.plan[:] = [t, warmup_steps(r.cfg, t)]
+        state.total_steps = t
+        for g, b, f in zip(r.opt.param_groups, r.sched.base_lrs, r.sched.lr_lambdas): g['lr'] = b * f(r.sched.last_epoch)  # the next step's lr, re-planned
+
+class _EarlyStopping(Callback):
+    "`patience`: stop once the monitored loss has not improved for that many epochs."
+    def before_fit(self, state):
+        if state.bad_epochs >= state.cfg.patience: state.stop, state.stop_reason = True, 'early stopping (before resume)'
+    def after_epoch(self, state):
+        if state.bad_epochs >= state.cfg.patience:
+            state.stop, state.stop_reason = True, f'early stopping: no improvement for {state.bad_epochs} epochs (best {state.best_value:.4g})'
+
+class _Checkpoints(Callback):
+    "`latest` every `save_every` steps or `save_minutes` (inside an epoch) and at every epoch's end."
+    def __init__(self, run): self.run = run
+    def after_step(self, state):
+        every = state.cfg.save_every
+        if ((every and state.step % every == 0) or self.run.save_due) and state.batch < self.run.n_batches and not state.stop: self.run.save()
+    def after_epoch(self, state): self.run.save()
+
+_interrupt = threading.Event()   # set by the first Ctrl-C during `fit`: finish the step, save, stop
+
+@contextlib.contextmanager
+def _catch_sigint(run:_Run):
+    "While training into an out_dir in the main thread: the first Ctrl-C sets `_interrupt`; a second one stops at once."
+    _interrupt.clear()
+    if run.out is None or threading.current_thread() is not threading.main_thread():
+        try: yield
+        finally: _interrupt.clear()
+        return
+    def handler(sig, frame):
+        if _interrupt.is_set(): raise KeyboardInterrupt   # a second Ctrl-C: no waiting
+        _interrupt.set()
+    prev = signal.signal(signal.SIGINT, handler)
+    try: yield
+    finally: signal.signal(signal.SIGINT, prev if prev is not None else signal.default_int_handler); _interrupt.clear()
+
+@patch
+def load_callbacks(self:_Run):
+    "Give callbacks with `load_state_dict` (e.g. `EMA`) the state they saved with `latest`."
+    for i, sd in getattr(self, 'cb_states', {}).items():
+        if i < len(self.cbs) and hasattr(self.cbs[i], 'load_state_dict'): self.cbs[i].load_state_dict(sd)
+
+# %% ../nbs/03_train.ipynb #c5f08a94
+_HOW = ('out_dir', 'device', 'parallel', 'compile', 'checkpoint_activations', 'progress', 'verbose', 'log_every', 'save_every',
+        'save_minutes', 'tensorboard', 'wandb')   # how a run is carried out, not what it computes: these may change on resume
+
+def config_changes(saved:dict, # a run's saved configuration (`latest_state.pt`'s 'config', or train_config.json)
+                   cfg:TrainConfig, # the configuration asked for now
+                  ) -> list[str]:
+    "'field: saved -> now' for every field that changes what the run computes."
+    now = json.loads(json.dumps(asdict(cfg), default=str))
+    return [f"{k}: {saved[k]!r} -> {v!r}" for k, v in now.items() if k not in _HOW and k in saved and saved[k] != v]
+
+def _still_good(out:Path, bad:Path) -> str:
+    "Which of `out`'s other checkpoints still read, for an error message."
+    good = [f"{p} (step {m.get('step', '?')}, epoch {int(m['epoch']) + 1 if 'epoch' in m else '?'})"
+            for p in (out/'latest.safetensors', out/'best.safetensors') if p != bad and p.exists() and (m := _readable(p)) is not None]
+    return (f"still good: {' and '.join(good)} (weights only: load_weights(model, path)); or start the run over"
+            if good else f"no other checkpoint in {out} reads: start the run over")
+
+def _read_state(out:Path, cfg:TrainConfig) -> dict:
+    "latest_state.pt after checks: it reads, latest.safetensors reads and holds the same step, it was saved with the same settings."
+    f, w = out/'latest_state.pt', out/'latest.safetensors'
+    try: st = torch.load(f, weights_only=True)
+    except Exception as e: raise CheckpointError(f"{f} is truncated or corrupt ({_first_line(e)[:120]}); {_still_good(out, f)}") from e
+    meta = _readable(w)
+    if meta is None: raise CheckpointError(f"{w} is missing, truncated or corrupt; {_still_good(out, w)}")
     if int(meta.get('step', -1)) != st['step']:
-        raise RuntimeError(f"{out}/latest.safetensors (step {meta.get('step')}) and latest_state.pt (step {st['step']}) "
-                           "disagree: a save was interrupted. Resume from best.safetensors with load_weights instead.")
-    load_weights(model, out/'latest.safetensors')
-    set_optimizer_state_dict(_unwrap(model), opt, st['optimizer'], options=StateDictOptions(full_state_dict=True))
-    sched.load_state_dict(st['scheduler'])
-    if scaler and st['scaler']: scaler.load_state_dict(st['scaler'])
+        raise CheckpointError(f"{w} (step {meta.get('step')}) and {f.name} (step {st['step']}) disagree: a save was interrupted; {_still_good(out, w)}")
+    if changes := config_changes(st.get('config', {}), cfg):
+        raise ConfigError(f"cannot resume {out}: it was trained with other settings ({'; '.join(changes)}); resume with the saved ones "
+                          f"(see {out/'train_config.json'}) or start over in another folder")
     return st
 
+@patch
+def save(self:_Run):
+    "latest.safetensors + latest_state.pt, atomically, stamped with the step (collective when distributed)."
+    s = self.state
+    s.seconds, self.last_save = _clock() - self.t_start, _clock()
+    if self.out is None: return
+    osd = get_optimizer_state_dict(_unwrap(self.model), self.opt, options=_FULL)
+    rngs = [None] * s.world_size   # per rank: (RNG now, RNG at the start of this epoch)
+    if s.world_size > 1: dist.all_gather_object(rngs, (rng_state(), self.epoch_rng))
+    else: rngs = [(rng_state(), self.epoch_rng)]
+    save_weights(self.model, self.out/'latest.safetensors', dict(step=s.step, epoch=s.epoch, batch=s.batch))
+    if s.rank == 0:
+        cfg = json.loads(json.dumps(asdict(s.cfg), default=str))
+        st = dict(format=1, step=s.step, epoch=s.epoch, batch=s.batch, optimizer=osd, scheduler=self.sched.state_dict(),
+                  scaler=self.scaler.state_dict() if self.scaler else None, rng=[r[0] for r in rngs], epoch_rng=[r[1] for r in rngs],
+                  history=self.hist.to_dict(), best_value=s.best_value, bad_epochs=s.bad_epochs, world_size=s.world_size, config=cfg,
+                  seconds=s.seconds, plan=list(self.plan) if s.cfg.max_seconds is not None else None,
+                  callbacks={i: cb.state_dict() for i, cb in enumerate(self.cbs) if hasattr(cb, 'state_dict')})
+        _atomic(self.out/'latest_state.pt', lambda p: torch.save(st, p))
+        self.hist.to_json(self.out/'history.json')
+    if s.world_size > 1: dist.barrier()
+
+@patch
+def restore(self:_Run):
+    "Go on from out_dir/latest_state.pt: weights, optimiser, schedule, scaler, history, the time budget's plan and clock, callbacks' state, RNG."
+    s, out = self.state, self.out
+    if not (out/'latest_state.pt').exists():
+        if self.rank == 0 and self.cfg.verbose: print(f"no checkpoint in {out}: starting fresh")
+        return
+    st = _read_state(out, self.cfg)
+    load_weights(self.model, out/'latest.safetensors')
+    set_optimizer_state_dict(_unwrap(self.model), self.opt, st['optimizer'], options=StateDictOptions(full_state_dict=True))
+    self.sched.load_state_dict(st['scheduler'])
+    if self.scaler and st['scaler']: self.scaler.load_state_dict(st['scaler'])
+    s.step, s.epoch, s.batch, s.best_value, s.bad_epochs = st['step'], st['epoch'], st['batch'], st['best_value'], st['bad_epochs']
+    self.hist = s.history = History.from_dict(st['history'])
+    s.seconds = st.get('seconds', 0.)
+    self.t_start, self.last_save = _clock() - s.seconds, _clock()   # a resumed run continues the saved run's clock
+    if self.cfg.max_seconds is not None and st.get('plan'): self.plan[:] = st['plan']; s.total_steps = self.plan[0]
+    self.cb_states = st.get('callbacks', {})
+    pick = lambda l: l[self.rank] if len(l) == self.world else l[0]   # same world size: this rank's RNG, else rank 0's
+    self.pending = pick(st['rng']), pick(st['epoch_rng'])
+    if self.rank == 0 and self.cfg.verbose: print(f"resumed from {out} at epoch {s.epoch}, step {s.step}")
+
 # %% ../nbs/03_train.ipynb #62307c14
-_clock = time.perf_counter   # what `max_seconds` is measured with (a test swaps in a fake clock)
+_clock = time.perf_counter   # what `max_seconds` and `save_minutes` are measured with (a test swaps in a fake clock)
 _CAL_SKIP, _CAL_STEPS = 2, 10   # max_seconds: steps left untimed at the start of a run, then steps timed before the first re-plan
 
 def fit(model:nn.Module, # the model; trained in place (sharded in place under FSDP2)
@@ -574,168 +941,31 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
         cfg:TrainConfig|None=None, # the run's configuration
         eval_fn:Callable|None=None, # eval_fn(model, valid_dl, state) -> {name: float} epoch metrics
         callbacks:Iterable=(), # objects with before_fit / after_step / after_epoch / after_fit(state)
-        resume:bool=False, # continue from cfg.out_dir/latest_state.pt if it exists
+        resume:bool|None=None, # continue from cfg.out_dir/latest_state.pt if it exists (None: as `fit_options` says, else no)
        ) -> History:
     "Train `model` on `train_dl`; returns the History (Python floats only)."
-    cfg = cfg or TrainConfig()
-    rank, world = init_distributed()
-    device = _pick_device(cfg)
-    out = Path(cfg.out_dir) if cfg.out_dir else None
-    if resume and out is None: raise ValueError("resume=True needs cfg.out_dir (where latest_state.pt lives)")
-    set_seed(cfg.seed + rank)
-    amp, use_scaler = resolve_amp(cfg.amp, device)
-    parallel = ('ddp' if world > 1 else 'none') if cfg.parallel == 'auto' else cfg.parallel
-    if parallel not in ('ddp', 'fsdp', 'none'): raise ValueError(f"parallel must be auto/ddp/fsdp/none, got {cfg.parallel!r}")
-    if parallel != 'none' and not dist.is_initialized():
-        raise RuntimeError(f"parallel={parallel!r} needs a process group: launch with torchrun --nproc_per_node N")
-    if world > 1 and not isinstance(getattr(train_dl, 'sampler', None), DistributedSampler):
-        warnings.warn("train_dl is not sharded across ranks (build it with make_loader): every rank sees every sample")
-
-    # model: checkpointing, device, parallel wrapper, compile
-    if cfg.checkpoint_activations and checkpoint_blocks(model) == 0:
-        warnings.warn("checkpoint_activations: the model has no nn.ModuleList blocks to checkpoint")
-    model.to(device)
-    net = model
-    if parallel == 'fsdp': shard_model(model, amp)
-    elif parallel == 'ddp': net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None)
-    if cfg.compile: check_compile(device); net = torch.compile(net)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = make_optimizer(model, cfg)
-    n_batches = len(train_dl)
-    if n_batches == 0: raise ValueError("train_dl is empty")
-    spe = math.ceil(n_batches / cfg.grad_accum)  # optimiser steps per epoch
-    total = cap = min(cfg.epochs * spe, cfg.max_steps or 10**12)
-    plan = []
-    sched = make_scheduler(opt, cfg, total, plan)
-    scaler = torch.amp.GradScaler('cuda') if use_scaler else None
-
-    hist, best_value, bad, pending, epoch_rng = History(), math.inf, 0, None, None
-    state = TrainState(n_epochs=cfg.epochs, total_steps=total, device=device, rank=rank, world_size=world, history=hist, cfg=cfg)
-    if resume and (out/'latest_state.pt').exists():
-        st = _load_latest(model, opt, sched, scaler, out, rank)
-        state.step, state.epoch, state.batch = st['step'], st['epoch'], st['batch']
-        hist = state.history = History.from_dict(st['history'])
-        best_value, bad = st['best_value'], st['bad_epochs']
-        state.seconds = st.get('seconds', 0.)
-        if cfg.max_seconds is not None and st.get('plan'): plan[:] = st['plan']; total = state.total_steps = plan[0]
-        pick = lambda l: l[rank] if len(l) == world else l[0]   # same world size: this rank's RNG, else rank 0's
-        pending = pick(st['rng']), pick(st['epoch_rng'])
-        if rank == 0 and cfg.verbose: print(f"resumed from {out} at epoch {state.epoch}, step {state.step}")
-    elif resume and rank == 0 and cfg.verbose: print(f"no checkpoint in {out}: starting fresh")
-    if out is not None and rank == 0:
-        _atomic(out/'train_config.json', lambda p: p.write_text(json.dumps(asdict(cfg), indent=1, default=str)))
-
-    cbs = list(callbacks)
-    if cfg.tensorboard and out is not None: cbs.append(TensorBoardLogger(out/'tb'))
-    if cfg.wandb: cbs.append(WandbLogger(cfg.wandb, config_dict(cfg)))
-    def _call(ev):
-        for cb in cbs:
-            f = getattr(cb, ev, None)
-            if f: f(state)
-    def _save():
-        state.seconds = _clock() - t_start
-        if out is not None: _save_latest(model, opt, sched, scaler, state, out, best_value, bad, epoch_rng)
-
-    t_start, t_cal, s_cal, steps_here = _clock() - state.seconds, None, 0, 0   # a resumed run continues the saved run's clock
-    def _timed_plan():   # max_seconds: the step total that the rate measured since calibration began fits into the time left
-        now = _clock()
-        t = replan(plan, cfg, state.step, (state.step - s_cal) / max(now - t_cal, 1e-9), cfg.max_seconds - (now - t_start), cap)
-        if world > 1:    # every rank must stop at the same step: the slowest rank's plan
-            tt = torch.tensor([t], device=device); dist.all_reduce(tt, op=dist.ReduceOp.MIN); t = int(tt)
-            plan[:] = [t, warmup_steps(cfg, t)]
-        state.total_steps = t
-        for g, b, f in zip(opt.param_groups, sched.base_lrs, sched.lr_lambdas): g['lr'] = b * f(sched.last_epoch)  # the next step's lr, re-planned
-        return t
-    _call('before_fit')
-    net.train(); keys = None
-    if cfg.patience is not None and bad >= cfg.patience: state.stop, state.stop_reason = True, 'early stopping (before resume)'
-    while state.epoch < cfg.epochs and state.step < total and not state.stop:
-        _set_epoch(train_dl, cfg.seed, state.epoch)
-        skip = state.batch   # > 0 when resuming inside an epoch
-        if pending: set_rng_state(pending[1] if skip else pending[0])
-        epoch_rng = rng_state()            # what iter() and the skipped batches will draw from
-        it = iter(train_dl)                # (a DataLoader draws its workers' base seed here)
-        for _ in range(skip): next(it)
-        if pending and skip: set_rng_state(pending[0])
-        pending = None
-        t_epoch, acc = time.time(), None
-        bar = tqdm(total=n_batches, initial=skip, desc=f'epoch {state.epoch + 1}/{cfg.epochs}', leave=False,
-                   disable=not cfg.progress or rank != 0, dynamic_ncols=True)
-        for bi in range(skip, n_batches):
-            batch = to_device(next(it), device)
-            group = min(cfg.grad_accum, n_batches - (bi // cfg.grad_accum) * cfg.grad_accum)  # micro-batches in this step
-            last = (bi + 1) % cfg.grad_accum == 0 or bi + 1 == n_batches
-            if parallel == 'fsdp': model.set_requires_gradient_sync(last)
-            sync = net.no_sync() if parallel == 'ddp' and not last and hasattr(net, 'no_sync') else contextlib.nullcontext()
-            with sync:
-                with (torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext()):
-                    d = _as_dict(loss_fn(net, batch, state))
-                loss = d['loss'] / group
-                (scaler.scale(loss) if scaler else loss).backward()
-            keys = list(d)
-            v = torch.stack([t.detach().float().reshape(()) for t in d.values()]) / group
-            acc = v if acc is None else acc + v
-            state.batch = bi + 1; bar.update(1)
-            if not last: continue
-            # one optimiser step
-            if scaler: scaler.unscale_(opt)
-            gn = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip else torch.zeros((), device=device)
-            if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()
-            vals = torch.cat([_all_mean(acc, world), gn.detach().float().reshape(1).to(acc.device)]).tolist()  # the one host sync
-            acc, logged, gnorm = None, dict(zip(keys, vals[:-1])), vals[-1]
-            bad_grad = cfg.grad_clip and not math.isfinite(gnorm) and scaler is None
-            if not math.isfinite(logged['loss']) or bad_grad:
-                opt.zero_grad(set_to_none=True); bar.close()
-                what = f"non-finite loss ({logged['loss']})" if not math.isfinite(logged['loss']) else f"non-finite gradient norm ({gnorm})"
-                kept = (f"the last good checkpoint is kept: {out/'latest.safetensors'} (step {weights_metadata(out/'latest.safetensors').get('step')})"
-                        if out is not None and (out/'latest.safetensors').exists() else "no checkpoint had been written yet")
-                hist.stop_reason = f"{what} at step {state.step + 1} (epoch {state.epoch + 1}/{cfg.epochs})"
-                if out is not None and rank == 0: hist.to_json(out/'history.json')
-                raise NonFiniteLossError(f"{hist.stop_reason} (components: {logged}); training stopped before the update; {kept}. "
-                                         "Try a lower lr, grad_clip, or amp='off'.", hist)
-            state.lr = opt.param_groups[0]['lr']   # the lr this step uses (a re-plan sets it between scheduler steps)
-            if scaler: scaler.step(opt); scaler.update()
-            else: opt.step()
-            opt.zero_grad(set_to_none=True); sched.step(); state.step += 1
-            if cfg.max_seconds is not None:   # time the steps after the first few (compilation, caches), then re-plan once
-                steps_here += 1
-                if steps_here == _CAL_SKIP: t_cal, s_cal = _clock(), state.step
-                elif steps_here == _CAL_SKIP + _CAL_STEPS: total = _timed_plan()
-            state.metrics = dict(logged, **({'grad_norm': gnorm} if cfg.grad_clip else {}))
-            hist.log_step(step=state.step, epoch=state.epoch, lr=state.lr, **state.metrics)
-            if state.step % cfg.log_every == 0: bar.set_postfix(loss=f"{logged['loss']:.4g}", lr=f'{state.lr:.2e}')
-            if cfg.save_every and state.step % cfg.save_every == 0 and state.batch < n_batches: _save()
-            _call('after_step')
-            if state.stop or state.step >= total: break
-        bar.close()
-        if state.stop:  # interrupted by a callback: keep the position for resume
-            state.stop_reason = state.stop_reason or f'stopped by a callback at step {state.step}'
-            _save(); break
-        # end of epoch (or of a partial epoch cut by max_steps)
-        partial = state.batch < n_batches
-        rows = [r for r in hist.steps if r['epoch'] == state.epoch]
-        comps = [k for k in (rows[0] if rows else {}) if k not in ('step', 'epoch', 'lr', 'grad_norm')]
-        row = {f'train_{k}': sum(r[k] for r in rows) / len(rows) for k in comps}   # epoch means of the step values
-        if valid_dl is not None: row.update(_evaluate(model, loss_fn, valid_dl, eval_fn, state, amp, world))
-        row = hist.log_epoch(epoch=state.epoch, step=state.step, **row, lr=state.lr, seconds=time.time() - t_epoch, **({'partial': True} if partial else {}))
-        monitor = row.get('valid_loss', row.get('train_loss', math.nan))
-        improved = monitor < best_value - cfg.min_delta
-        if improved:
-            best_value, bad, hist.best = monitor, 0, dict(row)
-            if out is not None: save_weights(model, out/'best.safetensors', dict(step=state.step, epoch=state.epoch, monitor=monitor))
-        else: bad += 1
-        if rank == 0 and cfg.verbose: print(f"epoch {state.epoch + 1}/{cfg.epochs}  step {state.step}  {_fmt(row)}  {row['seconds']:.1f}s" + ('  *' if improved else ''))
-        if not partial: state.epoch, state.batch = state.epoch + 1, 0
-        if cfg.max_seconds is not None and steps_here > _CAL_SKIP + _CAL_STEPS: total = _timed_plan()   # validation included
-        if cfg.patience is not None and bad >= cfg.patience:
-            state.stop, state.stop_reason = True, f'early stopping: no improvement for {bad} epochs (best {best_value:.4g})'
-        _save()
-        _call('after_epoch')
-    hist.stop_reason = state.stop_reason or (f'max_seconds ({cfg.max_seconds:g}) reached: {total} of {cap} steps' if total < cap and state.step >= total
-                                             else 'max_steps reached' if state.step >= total and state.epoch < cfg.epochs else 'finished')
-    if out is not None and rank == 0: hist.to_json(out/'history.json')
-    _call('after_fit')
-    return hist
+    cfg, over = cfg or TrainConfig(), {k: v for k, v in _OPTIONS.items() if k != 'resume' and v is not None}
+    if over: cfg = replace(cfg, **over)
+    resume = _OPTIONS['resume'] if resume is None else resume
+    if resume and not cfg.out_dir: raise ValueError("resume=True needs cfg.out_dir (where latest_state.pt lives)")
+    run = _Run(model, loss_fn, train_dl, valid_dl, cfg, eval_fn, callbacks)
+    if resume: run.restore()
+    if run.out is not None and run.rank == 0:
+        _atomic(run.out/'train_config.json', lambda p: p.write_text(json.dumps(asdict(cfg), indent=1, default=str)))
+    s = run.state
+    with _catch_sigint(run):
+        run.call('before_fit'); run.load_callbacks()
+        run.net.train()
+        while s.epoch < cfg.epochs and s.step < s.total_steps and not s.stop:
+            for batch, group, last in run.batches():
+                run.backward(batch, group, last)   # one micro-batch; gradients accumulate
+                if not last: continue
+                run.step()                         # clip, update, schedule, log
+                run.call('after_step')             # time budget, periodic `latest`, the caller's callbacks
+                if s.stop or s.step >= s.total_steps: break
+            if s.stop: run.stopped()               # saves `latest` where it stands
+            else: run.end_epoch()                  # validation, `best`, epoch line, early stopping, `latest`
+    return run.finish()
 
 # %% ../nbs/03_train.ipynb #9b92408b
 class EMA(Callback):
@@ -748,6 +978,8 @@ class EMA(Callback):
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
         self.avg = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
     def after_step(self, state): self.avg.update_parameters(self.model)
+    def state_dict(self): return self.avg.state_dict()           # saved with `latest`: a resumed run keeps averaging
+    def load_state_dict(self, sd): self.avg.load_state_dict(sd)
     @torch.no_grad()
     def after_fit(self, state):
         for p, q in zip(self.model.state_dict().values(), self.avg.module.state_dict().values()): p.copy_(q)
@@ -774,169 +1006,3 @@ def fake_clock(rate:float=1., # fake 'seconds' that each `tick()` adds
     _clock = lambda: t[0]
     try: yield tick
     finally: _clock = real
-
-# %% ../nbs/03_train.ipynb #4838e005
-def demo_picture(size:int=32) -> torch.Tensor:
-    "A generated RGB picture (3, size, size) in [0, 1]: rings, diagonal stripes and a gradient disc."
-    y, x = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing='ij')
-    r = (x**2 + y**2).sqrt()
-    return torch.stack([0.5 + 0.5 * torch.cos(10 * r), 0.5 + 0.5 * torch.sin(5 * (x + y)), (x + 1) / 2 * (r < 0.75)])
-
-class FourierMLP(nn.Module):
-    "An MLP on random Fourier features of 2-D coordinates (Tancik et al. 2020)."
-    def __init__(self, n_freq:int=32, # random frequencies (features = 2 * n_freq)
-                 d_hidden:int=64, # width of the hidden layers
-                 n_layers:int=2, # hidden layers (each a block in a ModuleList)
-                 scale:float=1.5, # std of the frequencies: higher draws finer detail
-                 seed:int=0, # seed of the frequency matrix
-                ):
-        super().__init__()
-        self.register_buffer('freqs', torch.randn(2, n_freq, generator=torch.Generator().manual_seed(seed)) * scale)
-        dims = [2 * n_freq] + [d_hidden] * n_layers
-        self.blocks = nn.ModuleList([nn.Sequential(nn.Linear(a, b), nn.GELU()) for a, b in zip(dims, dims[1:])])
-        self.head = nn.Linear(d_hidden, 3)
-
-    def forward(self, xy):  # (N, 2) in [-1, 1] -> (N, 3) RGB
-        z = 2 * math.pi * xy @ self.freqs
-        h = torch.cat([z.sin(), z.cos()], -1)
-        for b in self.blocks: h = b(h)
-        return self.head(h)
-
-def _coords(size): 
-    y, x = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing='ij')
-    return torch.stack([x, y], -1).reshape(-1, 2)
-
-def _pixel_loss(model, batch, state): return {'loss': F.mse_loss(model(batch[0]), batch[1])}
-
-def _psnr(model, valid_dl, state):
-    se, n = 0.0, 0
-    for xy, rgb in valid_dl:
-        xy, rgb = xy.to(state.device), rgb.to(state.device)
-        se += F.mse_loss(model(xy).float().clamp(0, 1), rgb, reduction='sum').item(); n += rgb.numel()
-    return {'valid_psnr': 10 * math.log10(1 / max(se / n, 1e-10))}
-
-@torch.no_grad()
-def render(model:nn.Module, # a FourierMLP (or any (N,2)->(N,3) model)
-           size:int, # output resolution
-          ) -> torch.Tensor:
-    "The model's picture (3, size, size) in [0, 1]."
-    model.eval()
-    dev = next(model.parameters()).device
-    return model(_coords(size).to(dev)).float().clamp(0, 1).T.reshape(3, size, size).cpu()
-
-@register_system('demo', 'a Fourier-feature MLP learns to draw a generated picture (plumbing check, seconds on a CPU)')
-def train_demo(out_dir:str|Path, # where checkpoints, metrics.json and sample.png go
-               epochs:int|None=None, # epochs (default: the configuration's)
-               full:bool=False, # full size (a GPU minute); default is a CPU-friendly size
-               **kw, # TrainConfig overrides (lr, device, amp ...)
-              ) -> dict:
-    "Train the demo system on its generated picture; returns the metrics written to metrics.json."
-    from PIL import Image
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    size, n_ep, width, bs = (128, 100, 256, 256) if full else smoke((24, 10, 64, 64), (32, 20, 64, 64))
-    set_seed(0)
-    xy, rgb = _coords(size), demo_picture(size).reshape(3, -1).T
-    perm = torch.randperm(len(xy), generator=torch.Generator().manual_seed(0))
-    n_val = len(xy) // 10
-    train_ds, valid_ds = TensorDataset(xy[perm[n_val:]], rgb[perm[n_val:]]), TensorDataset(xy[perm[:n_val]], rgb[perm[:n_val]])
-    model = FourierMLP(d_hidden=width)
-    cfg = TrainConfig(**{**dict(epochs=epochs or n_ep, lr=1e-2, weight_decay=0.0, warmup_frac=0.05, out_dir=str(out)), **kw})
-    t0, threads = time.time(), torch.get_num_threads()
-    if _pick_device(cfg).type == 'cpu': torch.set_num_threads(1)  # a tiny model: more threads only add OpenMP overhead
-    try: h = fit(model, _pixel_loss, make_loader(train_ds, bs), make_loader(valid_ds, 1024, shuffle=False), cfg, eval_fn=_psnr)
-    finally: torch.set_num_threads(threads)
-    if dist_info()[0] != 0: return {}
-    best = load_weights(FourierMLP(d_hidden=width), out/'best.safetensors')
-    target, pred = demo_picture(size), render(best, size)
-    grid = (torch.cat([target, torch.ones(3, size, 2), pred], 2).permute(1, 2, 0) * 255).round().byte().numpy()
-    Image.fromarray(grid).resize((grid.shape[1] * 4, size * 4), Image.NEAREST).save(out/'sample.png')
-    last = h.epochs[-1]
-    metrics = dict(system='demo', epochs=len(h.epochs), steps=len(h.steps), image_size=size,
-                   train_loss=last['train_loss'], valid_loss=last['valid_loss'], valid_psnr=h.best['valid_psnr'],
-                   best_epoch=h.best['epoch'], params=sum(p.numel() for p in best.parameters()),
-                   seconds=round(time.time() - t0, 1), device=str(_pick_device(cfg)), stop_reason=h.stop_reason)
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
-    return metrics
-
-# %% ../nbs/03_train.ipynb #21ed74c4
-class ParityNet(nn.Module):
-    "A small residual MLP with LayerNorms and odd widths (uneven FSDP shards), no dropout."
-    def __init__(self, d_in:int=8, d:int=12, d_out:int=3, n_blocks:int=2):
-        super().__init__()
-        self.inp = nn.Linear(d_in, d)
-        self.blocks = nn.ModuleList([nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU()) for _ in range(n_blocks)])
-        self.head = nn.Linear(d, d_out)
-    def forward(self, x):
-        h = self.inp(x)
-        for b in self.blocks: h = h + b(h)
-        return self.head(h)
-
-def _parity_loss(model, batch, state):
-    pred = model(batch[0])
-    return {'loss': F.mse_loss(pred, batch[1]), 'mae': (pred - batch[1]).abs().mean()}
-
-PARITY_CFG = dict(epochs=2, lr=1e-2, weight_decay=0.1, warmup_steps=2, grad_clip=0.5, progress=False, verbose=False)  # shared by all parity runs
-
-def parity_task(batch_size:int, # per-process batch (global batch = batch_size * world_size)
-                seed:int=0, # data and shuffling seed
-                init_seed:int=0, # model initialisation seed
-               ):
-    "(model, train_dl, valid_dl, loss_fn) of the scale-out check: 64 train / 16 valid samples of a random teacher."
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(80, 8, generator=g); y = torch.tanh(x @ torch.randn(8, 3, generator=g))
-    torch.manual_seed(init_seed); model = ParityNet()
-    return (model, make_loader(TensorDataset(x[:64], y[:64]), batch_size, seed=seed),
-            make_loader(TensorDataset(x[64:], y[64:]), batch_size, shuffle=False), _parity_loss)
-
-class StopAt(Callback):
-    "Ask `fit` to stop (saving `latest`) once `step` optimiser steps are done."
-    def __init__(self, step:int): self.at = step
-    def after_step(self, state):
-        if state.step == self.at: state.stop = True
-
-def budget_run(batch_size:int, # per-process batch
-               rate:float, # fake 'seconds' that pass per loss evaluation
-               max_seconds:float=40, # the run's budget, on that clock
-               epochs:int=20, # without the budget: 8 steps an epoch at a global batch of 8
-              ) -> History:
-    "The parity task under `max_seconds`, timed by a fake clock that advances `rate` per loss evaluation (the run's time is a count of its steps)."
-    model, tdl, vdl, lf = parity_task(batch_size)
-    with fake_clock(rate) as tick:
-        def timed(m, b, s): tick(); return lf(m, b, s)
-        return fit(model, timed, tdl, vdl, TrainConfig(**{**PARITY_CFG, 'epochs': epochs}, max_seconds=max_seconds))
-
-def dist_check(out_dir:str|Path, # one sub-folder per run is written here
-               local_batch:int=4, # per-rank batch
-               stop_at:int=5, # step at which the resumed runs are interrupted
-              ):
-    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
-    rank, world = init_distributed()
-    out = Path(out_dir)
-    for mode in ('ddp', 'fsdp'):
-        cfg = TrainConfig(**PARITY_CFG, parallel=mode, out_dir=str(out/mode))
-        model, tdl, vdl, lf = parity_task(local_batch)
-        fit(model, lf, tdl, vdl, cfg)
-        cfg = replace(cfg, out_dir=str(out/f'{mode}_resume'))
-        model, tdl, vdl, lf = parity_task(local_batch)
-        fit(model, lf, tdl, vdl, cfg, callbacks=[StopAt(stop_at)])
-        if rank == 0: shutil.copytree(out/f'{mode}_resume', out/f'{mode}_interrupted')
-        if world > 1: dist.barrier()
-        model, tdl, vdl, lf = parity_task(local_batch, init_seed=1)   # other weights: the checkpoint must overwrite them
-        fit(model, lf, tdl, vdl, cfg, resume=True)
-    h = budget_run(local_batch, rate=rank + 1)   # alone, rank 0 would plan about twice rank 1's steps: every rank must take one plan
-    (out/'ddp_budget').mkdir(parents=True, exist_ok=True)
-    (out/'ddp_budget'/f'rank{rank}.json').write_text(json.dumps(dict(losses=h.losses, lrs=[r['lr'] for r in h.steps], stop_reason=h.stop_reason)))
-    if rank == 0: print(f'dist_check: {world} ranks x batch {local_batch}, runs in {out}')
-
-def main(argv:list[str]|None=None):
-    "Entry point of `python -m mmgen.train` (under torchrun): `--dist-check OUT` runs `dist_check`."
-    p = argparse.ArgumentParser(prog='python -m mmgen.train', description='scale-out check of mmgen.train.fit under torchrun')
-    p.add_argument('--dist-check', metavar='OUT', required=True, help='folder for the DDP / FSDP2 parity runs')
-    p.add_argument('--local-batch', type=int, default=4, help='per-rank batch size')
-    args = p.parse_args(argv)
-    try: dist_check(args.dist_check, args.local_batch)
-    finally:
-        if dist.is_initialized(): dist.destroy_process_group()
-
-if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen.train`, not a notebook kernel
-    main()

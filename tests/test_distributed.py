@@ -1,6 +1,6 @@
 """`fit` under torchrun: 2 CPU processes (gloo) with DDP and with FSDP2 train exactly like one process.
 
-`python -m mmgen.train --dist-check OUT` (launched here by torchrun) trains `mmgen.train.parity_task` four ways on
+`python -m mmgen._fixtures --dist-check OUT` (launched here by torchrun) trains `mmgen._fixtures.parity_task` four ways on
 2 ranks of batch 4: DDP, FSDP2, and each interrupted after 5 steps and resumed. Each must equal a single process
 with batch 8 (same global batch, same sample order) within 1e-5, step by step and in its final weights, and its
 checkpoints must load into a plain single-process model. A fifth run, under `max_seconds` with a fake clock that runs
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest, torch
 
-from mmgen.train import PARITY_CFG, History, ParityNet, TrainConfig, budget_run, fit, load_weights, parity_task
+from mmgen.train import History, TrainConfig, fit, load_weights
+from mmgen._fixtures import PARITY_CFG, ParityNet, budget_run, parity_task
 
 TOL = 1e-5
 RUNS = ['ddp', 'fsdp', 'ddp_resume', 'fsdp_resume']
@@ -43,7 +44,7 @@ def _run_2proc(args:list[str], timeout:int, **env):
 def dist_runs(tmp_path_factory) -> Path:
     "Run the 2-process check once; returns its output folder."
     out = tmp_path_factory.mktemp('dist')
-    _run_2proc(['-m', 'mmgen.train', '--dist-check', str(out)], timeout=300)
+    _run_2proc(['-m', 'mmgen._fixtures', '--dist-check', str(out)], timeout=300)
     return out
 
 
