@@ -8,6 +8,7 @@ Modules:
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
 - `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits; loaders for real data; collate, grids and a render cache.
 - `mmgen.decoding`: Greedy, beam search and sampling (temperature / top-k / top-p) on a KV cache, for any decoder that exposes the cache interface.
+- `mmgen.distilled`: A tiny ViT student that a CPU can run, distilled from a frozen CLIP teacher whose embeddings are cached once, with a 2-layer caption decoder — and the three places where the seed's design is wrong, measured and fixed.
 - `mmgen.evaluation`: One place for what every system measures: parameter counts, timers, memory, size on disk, retrieval metrics, PSNR, result tables, and the seed-claims ledger that opens every system notebook.
 - `mmgen.explorers`: ipywidgets over the trained systems: walk seed 000's shared latent between two scenes or captions, and read the captioner's attention heads — image tokens to image tokens, and each generated word to the image.
 - `mmgen.losses`: CLIP's InfoNCE with a learnable temperature, SigLIP's sigmoid loss with a learnable scale and bias, and cosine distillation — each checked against open_clip, forward and gradients.
