@@ -38,7 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, split_overrides
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
@@ -681,15 +681,6 @@ PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fi
               dict(epochs=12, lr=1e-3, warmup_frac=0.03)),
 }
 
-def _split_kw(kw:dict, *classes) -> list[dict]:
-    "Route keyword overrides to the dataclass that has that field; unknown names raise."
-    out, names = [{} for _ in classes], [{f.name for f in fields(c)} for c in classes]
-    for k, v in kw.items():
-        i = next((i for i, n in enumerate(names) if k in n), None)
-        if i is None: raise TypeError(f"unknown option {k!r}: not a field of {', '.join(c.__name__ for c in classes)}")
-        out[i][k] = v
-    return out
-
 def load_captioner(out_dir:str|Path, # a folder written by `train`
                    weights:str='best.safetensors', # which checkpoint
                    device:str|None=None, # where to put the model
@@ -716,7 +707,7 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
     preset = preset or ('full' if full else smoke('smoke', 'quick'))
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
-    mo, ro, to = _split_kw(kw, CaptionerConfig, CaptionRun, TrainConfig)
+    mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs else {})})

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'smoke', 'config_dict', 'SystemSpec',
-           'register_system', 'UserError', 'ConfigError']
+__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'smoke', 'config_dict', 'split_overrides',
+           'SystemSpec', 'register_system', 'UserError', 'ConfigError']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = bool(os.environ.get('IN_TEST'))  # set by `nbdev-test`: configs shrink to smoke size
@@ -72,6 +72,17 @@ def smoke(small, full, force_full:bool=False):
 def config_dict(cfg) -> dict:
     "A JSON-friendly dict of a (possibly nested) config dataclass."
     return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+
+def split_overrides(kw:dict, # keyword overrides, e.g. a system's `train(**kw)`
+                    *classes, # dataclasses, in order of precedence
+                   ) -> list[dict]:
+    "Route each override to the first dataclass with that field (one dict per class); an unknown name raises."
+    out, names = [{} for _ in classes], [{f.name for f in dataclasses.fields(c)} for c in classes]
+    for k, v in kw.items():
+        i = next((i for i, n in enumerate(names) if k in n), None)
+        if i is None: raise TypeError(f"unknown option {k!r}: not a field of {', '.join(c.__name__ for c in classes)}")
+        out[i][k] = v
+    return out
 
 # %% ../nbs/00_core.ipynb #b5ccce23
 @dataclass

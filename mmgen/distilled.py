@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, default_device
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, default_device, split_overrides
 from .data import Shapes, shapes_splits, caption_collate, score_caption, dataset_captions
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer
 from .attention import PatchEmbed, EncoderBlock, TextDecoder, init_weights
@@ -373,15 +373,6 @@ PRESETS = {  # name -> DistilledConfig fields, DistillRun fields, TrainConfig fi
               dict(epochs=15, lr=5e-4, warmup_frac=0.03)),
 }
 
-def _split_kw(kw:dict, *classes) -> list[dict]:
-    "Route keyword overrides to the dataclass that has that field; unknown names raise."
-    out, names = [{} for _ in classes], [{f.name for f in fields(c)} for c in classes]
-    for k, v in kw.items():
-        i = next((i for i, n in enumerate(names) if k in n), None)
-        if i is None: raise TypeError(f"unknown option {k!r}: not a field of {', '.join(c.__name__ for c in classes)}")
-        out[i][k] = v
-    return out
-
 def make_tokenizer(kind:str, captions:Sequence[str], max_len:int) -> Tokenizer:
     "The decoder's tokenizer: 'clip' (open_clip's BPE, 49,408 ids) or 'word' (built from `captions`)."
     if kind == 'clip': return CLIPTokenizer('ViT-B-32', context_length=max_len)
@@ -409,7 +400,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
     if preset not in PRESETS: raise ValueError(f"preset must be one of {list(PRESETS)}, got {preset!r}")
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
-    mo, ro, to = _split_kw(kw, DistilledConfig, DistillRun, TrainConfig)
+    mo, ro, to = split_overrides(kw, DistilledConfig, DistillRun, TrainConfig)
     run = DistillRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out / 'student'), **({'epochs': epochs} if epochs else {})})
     splits = shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, min_objects=run.min_objects, max_objects=run.max_objects,
