@@ -6,7 +6,7 @@ Modules:
 - `mmgen.captioner`: ResNet visual tokens, a RoPE text decoder with cross-attention and optional DeepSeek MoE, SigLIP alignment and scheduled teacher forcing — with every bug the seed's author listed pinned by a test.
 - `mmgen.cli`: `mmgen list` and `mmgen train SYSTEM` — every registered system, trainable from a terminal.
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
-- `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits; loaders for real data; collate, grids and a render cache.
+- `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes; loaders for real data; collate, grids and a render cache.
 - `mmgen.decoding`: Greedy, beam search and sampling (temperature / top-k / top-p) on a KV cache, for any decoder that exposes the cache interface.
 - `mmgen.losses`: CLIP's InfoNCE with a learnable temperature, SigLIP's sigmoid loss with a learnable scale and bias, and cosine distillation — each checked against open_clip, forward and gradients.
 - `mmgen.moe`: DeepSeekMoE / DeepSeek-V3 feed-forward: shared experts, fine-grained routed SwiGLU experts, top-k routing with an explicit load-balancing loss or bias-based balancing, and a dispatch with no Python loop over tokens or experts.
