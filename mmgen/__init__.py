@@ -8,6 +8,7 @@ Modules:
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
 - `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes; loaders for real data; collate, grids and a render cache.
 - `mmgen.decoding`: Greedy, beam search and sampling (temperature / top-k / top-p) on a KV cache, for any decoder that exposes the cache interface.
+- `mmgen.evaluation`: One place for what every system measures: parameter counts, timers, memory, size on disk, retrieval metrics, PSNR, result tables, and the seed-claims ledger that opens every system notebook.
 - `mmgen.losses`: CLIP's InfoNCE with a learnable temperature, SigLIP's sigmoid loss with a learnable scale and bias, and cosine distillation — each checked against open_clip, forward and gradients.
 - `mmgen.moe`: DeepSeekMoE / DeepSeek-V3 feed-forward: shared experts, fine-grained routed SwiGLU experts, top-k routing with an explicit load-balancing loss or bias-based balancing, and a dispatch with no Python loop over tokens or experts.
 - `mmgen.rope`: RoPE with cached cos/sin, a position offset for KV-cache decoding and a configurable base θ.

@@ -44,7 +44,7 @@ __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 
            'parse_caption', 'draw_shape', 'Shapes', 'index_splits', 'shapes_splits', 'score_caption', 'score_image',
            'show_batch', 'images_per_second', 'AbstractArt', 'art_stats', 'recover_adjectives', 'PairedImages',
            'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'fake_cifar100', 'shape_pool', 'PairedShapes', 'load_image',
-           'CaptionFolder', 'coco_captions', 'caption_collate', 'CachedDataset', 'cache_dataset']
+           'CaptionFolder', 'coco_captions', 'caption_collate', 'CachedDataset', 'cache_dataset', 'dataset_captions']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
 def _unit(a:np.ndarray) -> torch.Tensor:
@@ -250,6 +250,8 @@ def index_splits(cls, # dataset class taking (n, ..., start=)
 def shapes_splits(n_train:int, n_valid:int, n_test:int, # split sizes
                   size:int=64, seed:int=0, # image side, dataset seed
                   holdout:Sequence[tuple[str,str]]=(), # (colour, shape) pairs kept out of train/valid/test
+                  cache_dir:str|Path|None=None, # render each split once into uint8 caches here (`cache_dataset`); None: on the fly
+                  num_workers:int=0, # DataLoader workers that render the caches
                   **kw, # passed to `Shapes`
                  ) -> dict:
     "Disjoint Shapes splits; with `holdout`, also a 'compositional' split where every scene has a held-out pair."
@@ -257,6 +259,8 @@ def shapes_splits(n_train:int, n_valid:int, n_test:int, # split sizes
     if holdout:
         out['compositional'] = Shapes(n_test, size=size, seed=seed, start=n_train + n_valid + n_test,
                                       holdout=holdout, holdout_mode='only', **kw)
+    if cache_dir is not None:
+        out = {k: cache_dataset(v, Path(cache_dir) / f'{k}_{size}', num_workers=num_workers) for k, v in out.items()}
     return out
 
 # %% ../nbs/01_data.ipynb #20e73046
@@ -785,3 +789,19 @@ def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [
     (path / 'items.jsonl.tmp').write_text('\n'.join(lines)); os.replace(path / 'items.jsonl.tmp', path / 'items.jsonl')
     (path / 'meta.json.tmp').write_text(json.dumps(dict(source=source, n=len(ds)))); os.replace(path / 'meta.json.tmp', path / 'meta.json')
     return CachedDataset(path)
+
+# %% ../nbs/01_data.ipynb #3efe6fa2
+def dataset_captions(ds, # a dataset (Shapes, CachedDataset, CaptionFolder, a Subset of one ...)
+                     limit:int|None=None, # only the first `limit` captions (None: all)
+                    ) -> list[str]:
+    "The captions of `ds` in order, without rendering or loading images where the dataset allows it."
+    if isinstance(ds, torch.utils.data.Subset):
+        idx = list(ds.indices)[:limit]
+        caps = dataset_captions(ds.dataset, max(idx) + 1 if idx else 0)
+        return [caps[i] for i in idx]
+    n = len(ds) if limit is None else min(limit, len(ds))
+    if hasattr(ds, 'scene'): return [ds.scene(i)[1] for i in range(n)]
+    if hasattr(ds, 'captions'): return ds.captions()[:n]
+    if isinstance(getattr(ds, 'items', None), list): return [it['caption'] for it in ds.items[:n]]
+    if hasattr(ds, 'rows'): return [r[1] for r in ds.rows[:n]]
+    return [ds[i]['caption'] for i in range(n)]
