@@ -11,6 +11,7 @@ Modules:
 - `mmgen.evaluation`: One place for what every system measures: parameter counts, timers, memory, size on disk, retrieval metrics, PSNR, result tables, and the seed-claims ledger that opens every system notebook.
 - `mmgen.losses`: CLIP's InfoNCE with a learnable temperature, SigLIP's sigmoid loss with a learnable scale and bias, and cosine distillation — each checked against open_clip, forward and gradients.
 - `mmgen.moe`: DeepSeekMoE / DeepSeek-V3 feed-forward: shared experts, fine-grained routed SwiGLU experts, top-k routing with an explicit load-balancing loss or bias-based balancing, and a dispatch with no Python loop over tokens or experts.
+- `mmgen.paired_retrieval`: A ViT over two images stacked side by side, a text tower, and the CLIP loss, so that "the photo on the left is {a} and the photo on the right is {b}" finds its picture and back — with the seed's left/right flip bug measured and fixed, and its "expected" numbers measured.
 - `mmgen.rope`: RoPE with cached cos/sin, a position offset for KV-cache decoding and a configurable base θ.
 - `mmgen.shared_latent`: Seed 000: an image encoder, an image decoder, a text encoder and a text decoder that all meet in one latent — the seed's specification measured, its errors shown, and a corrected design trained.
 - `mmgen.tokenizers`: Word-level, trainable byte-level BPE and CLIP's BPE behind one interface: `encode`, `decode`, and a batch call that pads and returns a padding mask.
