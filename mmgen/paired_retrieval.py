@@ -364,10 +364,13 @@ def pair_metrics(sim:torch.Tensor, # (N images, G captions) similarity
 def evaluate(model:PairRetriever, # a trained retriever
              ds, # test pairs (held-out images)
              ks:Sequence[int]=(1, 10, 100), # cut-offs
+             with_swaps:bool=False, # also make every caption's swapped order (b, a) a candidate: an order-aware gallery
             ) -> dict:
-    "`pair_metrics` of `model` on `ds`, every distinct caption of `ds` being a candidate."
+    "`pair_metrics` of `model` on `ds`, every distinct caption of `ds` (and with `with_swaps`, its swap) being a candidate."
     e = embed_pairs(model, ds)
-    gallery = sorted(set(e['captions']))
+    gallery = set(e['captions'])
+    if with_swaps: gallery |= {PAIR_CAPTION.format(a=model.class_names[b], b=model.class_names[a]) for a, b in (parse_pair(c, model.class_names) for c in gallery)}
+    gallery = sorted(gallery)
     return pair_metrics(e['img'] @ embed_captions(model, gallery).T, e['captions'], gallery, model.class_names, ks)
 
 # %% ../nbs/13_paired_retrieval.ipynb #10c00757
