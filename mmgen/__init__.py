@@ -6,13 +6,14 @@ Modules:
 - `mmgen.captioner`: ResNet visual tokens, a RoPE text decoder with cross-attention and optional DeepSeek MoE, SigLIP alignment and scheduled teacher forcing — with every bug the seed's author listed pinned by a test.
 - `mmgen.cli`: `mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors) and `mmgen caption RUN IMAGE`.
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
-- `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits; loaders for real data; collate, grids and a render cache.
+- `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes; loaders for real data; collate, grids and a render cache.
 - `mmgen.decoding`: Greedy, beam search and sampling (temperature / top-k / top-p) on a KV cache, for any decoder that exposes the cache interface.
 - `mmgen.distilled`: A tiny ViT student that a CPU can run, distilled from a frozen CLIP teacher whose embeddings are cached once, with a 2-layer caption decoder — and the three places where the seed's design is wrong, measured and fixed.
 - `mmgen.evaluation`: One place for what every system measures: parameter counts, timers, memory, size on disk, retrieval metrics, PSNR, result tables, and the seed-claims ledger that opens every system notebook.
 - `mmgen.explorers`: ipywidgets over the trained systems: walk seed 000's shared latent between two scenes or captions, and read the captioner's attention heads — image tokens to image tokens, and each generated word to the image.
 - `mmgen.losses`: CLIP's InfoNCE with a learnable temperature, SigLIP's sigmoid loss with a learnable scale and bias, and cosine distillation — each checked against open_clip, forward and gradients.
 - `mmgen.moe`: DeepSeekMoE / DeepSeek-V3 feed-forward: shared experts, fine-grained routed SwiGLU experts, top-k routing with an explicit load-balancing loss or bias-based balancing, and a dispatch with no Python loop over tokens or experts.
+- `mmgen.paired_retrieval`: A ViT over two images stacked side by side, a text tower, and the CLIP loss, so that "the photo on the left is {a} and the photo on the right is {b}" finds its picture and back — with the seed's left/right flip bug measured and fixed, and its "expected" numbers measured.
 - `mmgen.rope`: RoPE with cached cos/sin, a position offset for KV-cache decoding and a configurable base θ.
 - `mmgen.shared_latent`: Seed 000: an image encoder, an image decoder, a text encoder and a text decoder that all meet in one latent — the seed's specification measured, its errors shown, and a corrected design trained.
 - `mmgen.tokenizers`: Word-level, trainable byte-level BPE and CLIP's BPE behind one interface: `encode`, `decode`, and a batch call that pads and returns a padding mask.

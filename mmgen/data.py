@@ -1,14 +1,17 @@
-"""Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits; loaders for real data; collate, grids and a render cache.
+"""Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes; loaders for real data; collate, grids and a render cache.
 
 Every dataset is a map-style torch `Dataset` of dicts: `image`, a float tensor `(3, H, W)` in `[-1, 1]`
 (`to_pil`, `to_uint8` and `to_tensor` convert), `caption`, a string, and whatever ground truth the dataset knows
 (`Shapes`: `attrs`, one dict per object with `shape`, `color`, `size` and its centre `x, y` as fractions of the
-image; `AbstractArt`: `adjectives` and `params`; `PairedDigits` / `PairedCIFAR100`: the `left` and `right` classes).
+image; `AbstractArt`: `adjectives` and `params`; `PairedDigits` / `PairedShapes` / `PairedCIFAR100`: the `left` and `right` classes).
 
 - Generated items are deterministic per `(seed, index)`: item `i` is a function of `(seed, start + i)` alone, the
   same in any worker, order or machine, so disjoint `start` ranges are leak-free splits. `shapes_splits(n_train,
   n_valid, n_test, holdout=[(colour, shape), ...])` builds them, plus a `compositional` split in which every scene
   shows a held-out pair. (With `augment=True`, paired images also depend on the epoch: call `set_epoch`.)
+- `PairedShapes` pairs one-object Shapes renders of 105 classes (7 colours × 5 shapes × 3 sizes, `SHAPE_CLASSES`,
+  named "a large red circle") as `PairedDigits` pairs digits; `shape_pool` renders the class pools, whose held-out
+  `test` images never repeat a `train` one.
 - `Shapes.scene(i)` gives `(attrs, caption, template)` without rendering. `score_caption(caption, attrs)` scores a
   model's caption exactly: object precision and recall, attribute accuracy, relations that hold, `exact`.
   `Shapes(..., order='reading')` names the objects left to right, so that a caption is a function of its image.
@@ -37,11 +40,11 @@ from PIL import Image, ImageDraw
 
 # %% auto #0
 __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 'RELATION_TEMPLATES', 'ART_AXES', 'ART_VOCAB',
-           'PAIR_CAPTION', 'to_tensor', 'to_uint8', 'to_pil', 'relation', 'relation_holds', 'parse_caption',
-           'draw_shape', 'Shapes', 'index_splits', 'shapes_splits', 'score_caption', 'score_image', 'show_batch',
-           'images_per_second', 'AbstractArt', 'art_stats', 'recover_adjectives', 'PairedImages', 'digit_pool',
-           'PairedDigits', 'PairedCIFAR100', 'fake_cifar100', 'load_image', 'CaptionFolder', 'coco_captions',
-           'caption_collate', 'CachedDataset', 'cache_dataset', 'dataset_captions']
+           'PAIR_CAPTION', 'SHAPE_CLASSES', 'to_tensor', 'to_uint8', 'to_pil', 'relation', 'relation_holds',
+           'parse_caption', 'draw_shape', 'Shapes', 'index_splits', 'shapes_splits', 'score_caption', 'score_image',
+           'show_batch', 'images_per_second', 'AbstractArt', 'art_stats', 'recover_adjectives', 'PairedImages',
+           'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'fake_cifar100', 'shape_pool', 'PairedShapes', 'load_image',
+           'CaptionFolder', 'coco_captions', 'caption_collate', 'CachedDataset', 'cache_dataset', 'dataset_captions']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
 def _unit(a:np.ndarray) -> torch.Tensor:
@@ -608,6 +611,49 @@ def fake_cifar100(root:str|Path, # folder to create cifar-100-python/ in
     with open(d / 'meta', 'wb') as f:
         pickle.dump({'fine_label_names': [f'class_{k}' for k in range(100)], 'coarse_label_names': []}, f)
     return Path(root)
+
+# %% ../nbs/01_data.ipynb #6e13e480
+SHAPE_CLASSES = tuple((size, color, shape) for size in SIZES for color in COLORS for shape in SHAPES)  # the 105 classes, in label order
+
+@functools.lru_cache(8)
+def shape_pool(split:str='train', # 'train', 'test' or 'all' (train then test of each class)
+               side:int=32, # image side in pixels
+               n_train:int=64, # training images per class
+               n_test:int=16, # held-out images per class
+               seed:int=0, # pool seed: class c's positions are a function of (seed, c)
+              ) -> tuple[np.ndarray, np.ndarray, tuple[dict, ...]]:
+    "One-object Shapes renders of the 105 classes: (uint8 images (N,side,side,3), labels, attrs of each object)."
+    if split not in ('train', 'test', 'all'): raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+    ds = Shapes(1, size=side)
+    q = side * ds.supersample  # positions on the renderer's sub-pixel grid: distinct draws give distinct images
+    keep = {'train': slice(0, n_train), 'test': slice(n_train, n_train + n_test), 'all': slice(0, n_train + n_test)}[split]
+    images, labels, attrs = [], [], []
+    for c, (size, color, shape) in enumerate(SHAPE_CLASSES):
+        r = SIZES[size]
+        lo, hi = math.ceil((r + .02) * q), math.floor((1 - r - .02) * q)  # Shapes' own margin
+        m = hi - lo + 1
+        if n_train + n_test > m * m: raise ValueError(f"only {m * m} positions for {size} objects at side {side}, asked for {n_train + n_test}")
+        cells = np.random.default_rng([seed, c, 0x5A9]).choice(m * m, n_train + n_test, replace=False)[keep]
+        for k in cells:
+            o = dict(shape=shape, color=color, size=size, x=(lo + k % m) / q, y=(lo + k // m) / q)
+            images.append(np.asarray(ds.render_attrs([o]))); labels.append(c); attrs.append(o)
+    return np.stack(images), np.array(labels), tuple(attrs)
+
+class PairedShapes(PairedImages):
+    "Two one-object Shapes renders side by side (3,side,2*side): 105 classes, caption 'the photo on the left is a large red circle and ...'."
+    def __init__(self, n:int, # number of pairs
+                 seed:int=0, start:int=0, # pair i is a function of (seed, start+i)
+                 p_same:float=0.5, # probability of a same-class pair
+                 augment:bool=False, # small affine + mirror of each half (shapes are mirror-symmetric), never of the pair
+                 split:str='train', # image pool: 'train', 'test' (held out) or 'all'
+                 side:int=32, # side of each half
+                 n_train:int=64, n_test:int=16, # pool images per class (train, held out)
+                 pool_seed:int=0, # seed of the pool's positions
+                ):
+        images, labels, self.attrs = shape_pool(split, side, n_train, n_test, pool_seed)
+        names = [f"a {s} {c} {h}" for s, c, h in SHAPE_CLASSES]
+        super().__init__(images, labels, names, n=n, seed=seed, start=start, p_same=p_same, augment=augment, hflip_halves=True)
+        self.split, self.side = split, side
 
 # %% ../nbs/01_data.ipynb #099cfa49
 def _read_captions(captions) -> list[tuple[str, str]]:
