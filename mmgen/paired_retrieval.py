@@ -442,7 +442,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
                   seed:int=0, # data and training seed
                   root:str|None=None, # CIFAR-100 folder (data='cifar100')
                   out_dir:str|Path|None=None, # checkpoints + history (fit); with resume, a finished run is reloaded, not retrained
-                  resume:bool=False, # continue (or reload) the run in out_dir
+                  resume:bool|None=None, # continue (or reload) the run in out_dir (None: as `mmgen.train.fit_options` says, so `mmgen train --resume` reaches it)
                   **train_kw, # TrainConfig overrides (device, max_seconds, progress ...)
                  ) -> RetrievalRun:
     "Build data and model, train with `mmgen.train.fit` (the seed's recipe from `cfg`), evaluate on held-out pairs."
