@@ -670,7 +670,7 @@ PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fi
     'quick': (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0., arch='resnet10', stages=3, stem_stride=4),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=10_000, n_valid=128, n_test=200,
                    batch_size=32, max_len=16, schedule=None, channels_last=True, cpu_bf16=True, cpu_threads=0),
-              dict(epochs=30, max_seconds=400, lr=1.5e-3, warmup_frac=0.05)),
+              dict(epochs=30, max_seconds=450, lr=1.5e-3, warmup_frac=0.05)),
     'cpu':   (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0.1, arch='resnet10', stages=3, stem_stride=2),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=3000, n_valid=128, n_test=200,
                    batch_size=32, max_len=16),

@@ -45,7 +45,7 @@ from .train import fit, TrainConfig, History, frozen, load_weights, save_weights
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'GOALS', 'BUDGET_SHARES',
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'GOALS', 'BUDGET_SHARES', 'PRESETS',
            'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
            'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'component_params',
            'meta_model', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'flow_path', 'time_features',
@@ -807,6 +807,11 @@ def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
     return Shapes(n, size=img_size, seed=0, start=start, max_objects=max_objects, order='reading')
 
 BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1)   # how `train(budget_s=...)` shares its time out (in proportion, among the stages that run)
+PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage steps, the ruler's (scenes, epochs), the probe's (train, test) scenes
+    'smoke': dict(img_size=32, epochs=2, n_train=384, n_eval=64, decoder_steps=20, prior_steps=100, ruler=(384, 2), probe=(600, 200)),
+    'cpu': dict(img_size=64, epochs=6, n_train=4000, n_eval=400, decoder_steps=8000, prior_steps=12000, ruler=(2000, 6), probe=(2500, 500)),
+    'full': dict(img_size=128, epochs=6, n_train=20000, n_eval=1000, decoder_steps=20000, prior_steps=12000, ruler=(6000, 10), probe=(2500, 500)),
+}
 
 def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
                   runs:dict, # stage -> steps it will run (0: it does not run)
@@ -840,20 +845,16 @@ def train(out_dir:str|Path, # output folder
     out.mkdir(parents=True, exist_ok=True)
     dev = default_device(device)
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
-    if preset not in ('smoke', 'cpu', 'full'): raise ValueError(f"preset must be 'smoke', 'cpu' or 'full', got {preset!r}")
-    full = preset == 'full'
-    if full:
-        size = img_size or 128
-        cfg = (SharedLatentConfig.seed_literal if literal else SharedLatentConfig.default)('L', img_size=size, epochs=epochs or 6, **kw)
-        n_train, n_eval = n_train or 20000, n_eval or 1000
-    else:
-        test = preset == 'smoke'
-        cfg = smoke_config(img_size=img_size or 32, epochs=epochs or 2, **kw) if test else cpu_config(img_size=img_size or 64, epochs=epochs or 6, **kw)
-        n_train, n_eval = n_train or (384 if test else 4000), n_eval or (64 if test else 400)
+    if preset not in PRESETS: raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
+    P, full = PRESETS[preset], preset == 'full'
+    size, epochs = img_size or P['img_size'], epochs or P['epochs']
+    if full: cfg = (SharedLatentConfig.seed_literal if literal else SharedLatentConfig.default)('L', img_size=size, epochs=epochs, **kw)
+    else: cfg = (smoke_config if preset == 'smoke' else cpu_config)(img_size=size, epochs=epochs, **kw)
+    n_train, n_eval = n_train or P['n_train'], n_eval or P['n_eval']
     set_seed(0)
     splits = shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache')
-    decoder_steps = {'smoke': 20, 'cpu': 8000, 'full': 20000}[preset] if decoder_steps is None else decoder_steps
-    prior_steps = {'smoke': 100, 'cpu': 12000, 'full': 12000}[preset] if prior_steps is None else prior_steps
+    decoder_steps = P['decoder_steps'] if decoder_steps is None else decoder_steps
+    prior_steps = P['prior_steps'] if prior_steps is None else prior_steps
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
     secs = stage_budgets(budget_s, runs).get
     model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'))
@@ -868,11 +869,11 @@ def train(out_dir:str|Path, # output folder
     prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior')) if prior_steps else (None, None)
     prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
-    n_clf, clf_epochs = {'smoke': (384, 2), 'cpu': (2000, 6), 'full': (6000, 10)}[preset]
+    n_clf, clf_epochs = P['ruler']
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
     metrics, outs = evaluate(model, tok, test, clf, prior=prior)
-    model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *((600, 200) if preset == 'smoke' else (2500, 500)))
+    model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *P['probe'])
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
