@@ -34,7 +34,7 @@ def one_line(err:str): assert err.count('\n') == 1 and 'Traceback' not in err, e
 
 def test_sigkill_then_resume(reference, tmp_path):
     "SIGKILL at a random step (saves every 2 steps): --resume loses at most 1 step and ends step for step as the reference."
-    k = random.Random().randint(2, STEPS - 1)
+    k = int(os.environ.get('MMGEN_TEST_STEP') or random.Random().randint(2, STEPS - 1))   # MMGEN_TEST_STEP=k replays one
     r = mmgen('train', 'tiny', '--out', tmp_path, '--save-every', 2, env={'TINY_SIGNAL': f'{k}:SIGKILL'})
     assert r.returncode == -signal.SIGKILL, (k, r.returncode, r.stderr)
     r = mmgen('train', 'tiny', '--out', tmp_path, '--save-every', 2, '--resume')
@@ -43,11 +43,12 @@ def test_sigkill_then_resume(reference, tmp_path):
 
 def test_ctrl_c_then_resume(reference, tmp_path):
     "Ctrl-C at a random step: one line (where, what was saved, the command to go on), status 130, that step saved; --resume equals the reference."
-    k = random.Random().randint(1, STEPS - 1)   # the signal comes after global step k: the step in flight then is k + 1 (k at an epoch's end)
+    k = int(os.environ.get('MMGEN_TEST_STEP') or random.Random().randint(1, STEPS - 1))   # the signal comes after global step k: the step in flight then is k + 1 (k at an epoch's end); MMGEN_TEST_STEP=k replays one
+    # after stage a's last step (k = STEPS // 2) the run stops in stage a, which saved that step
     r = mmgen('train', 'tiny', '--out', tmp_path, env={'TINY_SIGNAL': f'{k}:SIGINT'})
     assert r.returncode == 130, (k, r.returncode, r.stderr)
     one_line(r.stderr)
-    stage = 'a' if k < STEPS // 2 else 'b'
+    stage = 'a' if k <= STEPS // 2 else 'b'
     saved = torch.load(tmp_path / stage / 'latest_state.pt', weights_only=True)['step'] + (STEPS // 2 if stage == 'b' else 0)
     assert saved in (k, k + 1), (k, saved)
     assert f"stopped by Ctrl-C at step {saved - (STEPS // 2 if stage == 'b' else 0)}" in r.stderr, (k, r.stderr)
