@@ -10,6 +10,10 @@ and the photo on the right is {b}" by contrastive learning: a ViT image tower, a
   clip 1.0, τ = 0.07 fixed or learnable). `text='small'` trains a word-level `TextEncoder` with the images;
   `text='clip'` uses open_clip's text tower frozen (pretrained when `clip_pretrained='openai'` and online, random
   offline) with a trained projection; `clip_text_features` runs it only up to the longest caption (exact, causal).
+- What limits top-1 is measured with `half_report`: each test image ranked against all 11,025 captions, and which
+  halves, which words (size, colour, shape) and which order its top-1 caption gets right. The fixes it pointed to are
+  `hard_negatives` (each pair's swap and one-word-changed captions as extra negatives: `RetrievalLoss`,
+  `contrastive_loss`) and `stem='conv'` (3×3 stride-2 convolutions in place of the 8×8 patch projection).
 - `PairAugment(mode)` is the seed's augmentation (flip, ColorJitter 0.2, rotation ±10°), batched: `'pair'` applies
   it to the stacked image as the seed did, which swaps left and right and falsifies the caption; `'halves'` (the
   default) applies it to each half in place.
@@ -18,7 +22,8 @@ and the photo on the right is {b}" by contrastive learning: a ViT image tower, a
   plus the swap rate: how often the top-1 caption names both classes but in the wrong order.
 - `retrieve(model, images=...)` returns the top-k captions of each image, `retrieve(model, captions=..., gallery=
   images)` the top-k images of each caption; an empty query gives `[]`, an unknown class or a wrong image shape a
-  `ValueError` that says what was expected. `train(out_dir, ...)` is `mmgen train paired-retrieval`.
+  `ValueError` that says what was expected. `train(out_dir, ...)` is `mmgen train paired-retrieval`; its
+  overrides are any `RetrievalConfig`, `RetrievalData` or `TrainConfig` field (`mmgen.core.split_overrides`).
 
 Docs: https://mmgen-dev.github.io/mmgen/paired_retrieval.html.md"""
 
@@ -34,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, split_overrides
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
 from .tokenizers import WordTokenizer, CLIPTokenizer
 from .attention import PatchEmbed, EncoderBlock, MLP, TextEncoder, init_weights
@@ -43,10 +48,11 @@ from .train import fit, TrainConfig, make_loader, load_weights
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
-__all__ = ['PRESETS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig', 'ImageTower', 'SmallTextTower',
-           'clip_text_features', 'FrozenCLIPText', 'PairRetriever', 'RetrievalLoss', 'parse_pair', 'embed_pairs',
-           'embed_captions', 'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'preset_config', 'RetrievalRun',
-           'run_retrieval', 'train']
+__all__ = ['HARD_KINDS', 'PRESETS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig', 'conv_stem', 'ImageTower',
+           'SmallTextTower', 'clip_text_features', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours', 'hard_pairs',
+           'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions', 'pair_metrics',
+           'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData', 'preset_config',
+           'RetrievalRun', 'run_retrieval', 'train']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
@@ -135,6 +141,7 @@ class RetrievalConfig:
     # image tower: a ViT over the stacked pair (3, 32, 64)
     img_size: tuple = (32, 64)      # (height, width) of the stacked pair
     patch: int = 8                  # patch side (the seed's enhanced model: 8x8)
+    stem: str = 'patch'             # 'patch': ViT's linear patch projection (the seed's) | 'conv': 3x3 stride-2 convolutions down to the patch grid
     d_model: int = 512              # ViT width
     n_layers: int = 6               # encoder blocks
     n_heads: int = 8                # attention heads
@@ -153,6 +160,7 @@ class RetrievalConfig:
     # objective
     temperature: float = 0.07       # CLIP temperature τ (logit scale 1/τ)
     learnable_temperature: bool = False  # train τ (the seed fixes it at 0.07)
+    hard_negatives: tuple = ()      # extra wrong captions per pair in the image → text loss: 'swap' (b, a), 'left' / 'right' (one word of that half's class changed)
     # recipe (passed to mmgen.train.fit)
     optimizer: str = 'adamw'        # 'adamw' | 'adam'
     lr: float = 1e-3                # peak learning rate
@@ -190,19 +198,36 @@ def _xavier(model:nn.Module):
     for m in model.modules():
         if isinstance(m, nn.Linear): nn.init.xavier_uniform_(m.weight)
 
+def conv_stem(patch:int, # the patch side it replaces: log2(patch) stride-2 convolutions
+              d_model:int, # token width
+              width:int=32, # channels of the first convolution (doubled at each further one)
+              act_layer:type[nn.Module]=nn.GELU, # activation between convolutions
+             ) -> nn.Sequential:
+    "3x3 stride-2 convolutions then a 1x1 projection: (B, 3, H, W) → (B, d_model, H/patch, W/patch), as a patch projection would."
+    n = int(math.log2(patch))
+    if 2 ** n != patch or n < 1: raise ValueError(f"a conv stem needs a patch side that is a power of 2, got {patch}")
+    chans, layers = [3] + [width * 2 ** i for i in range(n)], []
+    for a, b in zip(chans[:-1], chans[1:]): layers += [nn.Conv2d(a, b, 3, stride=2, padding=1), act_layer()]
+    return nn.Sequential(*layers, nn.Conv2d(chans[-1], d_model, 1))
+
 class ImageTower(nn.Module):
-    "ViT over the stacked pair: patches + CLS, pre-norm encoder blocks, final norm, CLS → linear projection to the shared space."
+    "ViT over the stacked pair: patches (or a conv stem) + CLS, pre-norm encoder blocks, final norm, CLS → linear projection to the shared space."
     def __init__(self, cfg:RetrievalConfig):
         super().__init__()
         act = {'gelu': nn.GELU, 'relu': nn.ReLU}[cfg.act]
         self.img_size = tuple(cfg.img_size)
         self.patch = PatchEmbed(self.img_size, cfg.patch, 3, cfg.d_model)
+        if cfg.stem == 'conv': self.patch.proj = conv_stem(cfg.patch, cfg.d_model)   # same token grid, CLS and positions
+        elif cfg.stem != 'patch': raise ValueError(f"stem must be 'patch' or 'conv', got {cfg.stem!r}")
         self.blocks = nn.ModuleList(EncoderBlock(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, ffn=MLP(cfg.d_model, cfg.d_ff, cfg.dropout, act_layer=act))
                                     for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.proj = nn.Linear(cfg.d_model, cfg.embed_dim, bias=False)
         init_weights(self)
         if cfg.init == 'xavier': _xavier(self)
+        if cfg.stem == 'conv':   # He init: N(0, 0.02) would shrink the signal ~250x through four convolutions, leaving only the positions
+            for m in self.patch.proj.modules():
+                if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, nonlinearity='relu'); nn.init.zeros_(m.bias)
 
     def forward(self, x:torch.Tensor, # (B, 3, H, W) stacked pairs in [-1, 1]
                ) -> torch.Tensor:
@@ -298,15 +323,66 @@ class PairRetriever(nn.Module):
         "(image embeddings, caption embeddings), both (B, embed_dim) and normalised."
         return self.encode_images(images), self.encode_texts(captions)
 
+
+# %% ../nbs/13_paired_retrieval.ipynb #c3d9a1f0
+def word_neighbours(names:Sequence[str], # class phrases, e.g. 'a large red circle'
+                   ) -> list[list[int]]:
+    "For each class, the classes whose phrase differs from it in exactly one word (every other class when none does)."
+    w = [n.split() for n in names]
+    nb = [[j for j in range(len(w)) if j != i and len(w[j]) == len(w[i]) and sum(a != b for a, b in zip(w[i], w[j])) == 1]
+          for i in range(len(w))]
+    return [n or [j for j in range(len(w)) if j != i] for i, n in enumerate(nb)]
+
+HARD_KINDS = ('swap', 'left', 'right')
+
+def hard_pairs(left:torch.Tensor, right:torch.Tensor, # (B,) class index of each pair's halves
+               kinds:Sequence[str], # negatives per pair, in this order: 'swap' | 'left' | 'right'
+               neighbours:list[list[int]], # `word_neighbours(names)`
+               generator:torch.Generator|None=None, # for the neighbour draws
+              ) -> torch.Tensor:
+    "(B * len(kinds), 2) wrong (left, right) class pairs next to each true pair: pair-major, kinds in order."
+    if bad := [k for k in kinds if k not in HARD_KINDS]: raise ValueError(f"hard negatives must be among {HARD_KINDS}, got {bad}")
+    def near(c):   # one neighbour of each class in c, uniformly
+        n = torch.tensor([len(neighbours[i]) for i in c.tolist()])
+        j = (torch.rand(len(c), generator=generator) * n).long()
+        return torch.tensor([neighbours[i][k] for i, k in zip(c.tolist(), j.tolist())], dtype=c.dtype)
+    alt = {'swap': lambda: (right, left), 'left': lambda: (near(left), right), 'right': lambda: (left, near(right))}
+    return torch.stack([torch.stack(alt[k](), 1) for k in kinds], 1).reshape(-1, 2)   # (B, K, 2) -> (B*K, 2)
+
+def contrastive_loss(img:torch.Tensor, # (B, D) normalised image embeddings
+                     txt:torch.Tensor, # (B + H, D) normalised caption embeddings: row i < B matches image i, then H hard negatives
+                     scale:torch.Tensor|float, # logit scale 1/τ
+                     skip:torch.Tensor|None=None, # (B, H) bool: hard negative j is not a negative of image i (it is its truth)
+                    ) -> torch.Tensor:
+    "CLIP's symmetric InfoNCE where each image must also beat the H extra captions (image → text only)."
+    B = len(img)
+    logits = scale * img @ txt.T                                           # (B, B + H)
+    if skip is not None: logits = torch.cat([logits[:, :B], logits[:, B:].masked_fill(skip, float('-inf'))], 1)
+    tgt = torch.arange(B, device=img.device)
+    return (F.cross_entropy(logits, tgt) + F.cross_entropy(logits[:, :B].T, tgt)) / 2
+
 class RetrievalLoss:
-    "The `loss_fn` for `mmgen.train.fit`: augment the pairs while training, then the CLIP loss."
-    def __init__(self, augment:PairAugment|None=None): self.augment = augment
+    "The `loss_fn` for `mmgen.train.fit`: augment the pairs while training, then the CLIP loss (with hard negative captions while training)."
+    def __init__(self, augment:PairAugment|None=None, # applied to the images while training
+                 hard_negatives:Sequence[str]=(), # kinds of hard negative captions per pair (`HARD_KINDS`)
+                 class_names:Sequence[str]|None=None, # the dataset's class phrases (needed with hard_negatives)
+                ):
+        if hard_negatives and class_names is None: raise ValueError("hard_negatives need class_names= (the dataset's class phrases)")
+        self.augment, self.hard, self.names = augment, tuple(hard_negatives), list(class_names or [])
+        self.neighbours = word_neighbours(self.names) if self.hard else None
+
     def __call__(self, model, batch, state) -> dict:
-        x = batch['image']
+        x, caps, skip = batch['image'], list(batch['caption']), None
         if model.training and self.augment is not None: x = self.augment(x)
-        img, txt = model(x, batch['caption'])
+        if model.training and self.hard:
+            L, R = batch['left'].cpu(), batch['right'].cpu()
+            hp = hard_pairs(L, R, self.hard, self.neighbours)
+            caps += [PAIR_CAPTION.format(a=self.names[a], b=self.names[b]) for a, b in hp.tolist()]
+            skip = ((hp[None, :, 0] == L[:, None]) & (hp[None, :, 1] == R[:, None])).to(x.device)   # (B, H): the row's own truth
+        img, txt = model(x, caps)
         m = model.module if hasattr(model, 'module') else model
-        return {'loss': m.loss(img, txt), 'temperature': 1 / m.loss.logit_scale.exp().detach()}
+        with torch.no_grad(): m.loss.logit_scale.clamp_(0, math.log(m.loss.max_scale))   # as CLIPLoss does
+        return {'loss': contrastive_loss(img, txt, m.loss.logit_scale.exp(), skip), 'temperature': 1 / m.loss.logit_scale.exp().detach()}
 
 # %% ../nbs/13_paired_retrieval.ipynb #46e1f281
 _PAIR_RE = re.compile('^' + re.escape(PAIR_CAPTION).replace(r'\{a\}', '(.+)').replace(r'\{b\}', '(.+)') + '$')
@@ -408,11 +484,52 @@ def retrieve(model:PairRetriever, # a trained retriever
     s, i = sim.topk(min(k, len(g)), dim=1)
     return [[(j, float(v)) for j, v in zip(row_i.tolist(), row_s)] for row_i, row_s in zip(i, s)]
 
+# %% ../nbs/13_paired_retrieval.ipynb #f6a1b4c8
+def half_metrics(sim:torch.Tensor, # (N, C*C) similarity of N images to `all_captions(names)` (left-major)
+                 left:torch.Tensor, right:torch.Tensor, # (N,) true classes of each image's halves
+                 names:Sequence[str], # the C class phrases
+                ) -> dict:
+    "What the top-1 caption among all C² gets right: both halves, each half, each varying word of each half's phrase, the order."
+    C = len(names)
+    if sim.shape[1] != C * C: raise ValueError(f"expected similarities to all {C}² = {C * C} captions (all_captions), got {sim.shape[1]} columns")
+    top = sim.argmax(1)
+    tl, tr = top // C, top % C                                         # the top-1 caption's left and right classes
+    diff = left != right
+    out = dict(pair_acc=float(((tl == left) & (tr == right)).float().mean()), left_acc=float((tl == left).float().mean()),
+               right_acc=float((tr == right).float().mean()),
+               swap_rate=float(((tl == right) & (tr == left))[diff].float().mean()) if diff.any() else float('nan'))
+    words = [n.split() for n in names]
+    if len({len(w) for w in words}) == 1:                              # phrases of one length: accuracy of each word that varies
+        W = np.array(words)
+        for j in range(W.shape[1]):
+            if len(set(W[:, j])) > 1:
+                hit = lambda a, b: torch.tensor(W[a.numpy(), j] == W[b.numpy(), j])
+                out[f'word{j}_acc'] = float(torch.cat([hit(tl, left), hit(tr, right)]).float().mean())
+    return out
+
+@torch.no_grad()
+def half_report(model:PairRetriever, # a trained retriever
+                ds, # test pairs
+               ) -> dict:
+    "`half_metrics` of `model` on `ds`: every image ranked against every possible caption."
+    e = embed_pairs(model, ds)
+    return half_metrics(e['img'] @ embed_captions(model, all_captions(model.class_names)).T, e['left'], e['right'], model.class_names)
+
 # %% ../nbs/13_paired_retrieval.ipynb #ae85fc6d
-PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, data fields)
+@dataclass
+class RetrievalData:
+    data: str = 'shapes'            # 'shapes' (105 classes) | 'digits' (10) | 'cifar100' (needs root)
+    n_train: int = 20_000           # training pairs (drawn from the training images)
+    n_valid: int = 1_000            # validation pairs (training images, other draws)
+    n_test: int = 2_000             # test pairs (held-out images only)
+    seed: int = 0                   # pair draws and training seed
+    root: str|None = None           # CIFAR-100 folder (data='cifar100')
+
+PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, RetrievalData fields)
     'smoke': (dict(d_model=64, n_layers=2, n_heads=4, d_ff=128, text_d_model=64, text_layers=1, epochs=3, warmup_epochs=.5, patience=None),
               dict(n_train=1536, n_valid=256, n_test=512)),
-    'cpu':   (dict(d_model=128, n_layers=4, n_heads=4, d_ff=512, text_d_model=128, text_layers=2, epochs=12, warmup_epochs=1),
+    'cpu':   (dict(d_model=128, n_layers=4, n_heads=4, d_ff=512, text_d_model=128, text_layers=2, stem='conv', hard_negatives=('swap', 'left', 'right'),
+                   epochs=6, warmup_epochs=.5),   # the recipe: ~9 CPU-minutes on one thread (6 x 375 steps)
               dict(n_train=12_000, n_valid=1_000, n_test=2_000)),
     'full':  (dict(), dict(n_train=50_000, n_valid=2_000, n_test=2_000)),   # the seed's enhanced model, 50,000 pairs per epoch
 }
@@ -421,7 +538,7 @@ def preset_config(preset:str, variant:str='enhanced', **kw) -> tuple[RetrievalCo
     "(model/recipe config, data fields) of a preset; `variant='baseline'` keeps the preset's data but the seed's baseline model and recipe."
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; expected one of {list(PRESETS)}")
     mk, dk = (dict(d) for d in PRESETS[preset])
-    dk.update({k: kw.pop(k) for k in list(kw) if k in ('n_train', 'n_valid', 'n_test', 'data', 'root', 'seed')})
+    dk.update({k: kw.pop(k) for k in list(kw) if k in RetrievalData.__dataclass_fields__})
     if variant == 'baseline':
         small = {k: v for k, v in mk.items() if k in ('text_d_model', 'text_layers')}
         cfg = RetrievalConfig.baseline(**{**small, **kw})
@@ -453,7 +570,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     valid_dl = make_loader(ds['valid'], 256, shuffle=False)
     tc = cfg.train_config(len(train_dl), **{**dict(seed=seed, out_dir=None if out_dir is None else str(out_dir), progress=False), **train_kw})
     t0 = time.perf_counter()
-    hist = fit(model, RetrievalLoss(PairAugment(cfg.augment)), train_dl, valid_dl, tc, resume=resume)
+    hist = fit(model, RetrievalLoss(PairAugment(cfg.augment), cfg.hard_negatives, ds['train'].names), train_dl, valid_dl, tc, resume=resume)
     seconds = time.perf_counter() - t0
     if out_dir is not None and (Path(out_dir) / 'best.safetensors').exists(): load_weights(model, Path(out_dir) / 'best.safetensors')
     metrics = evaluate(model, ds['test'])
@@ -463,26 +580,23 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     return RetrievalRun(model, hist, metrics, ds)
 
 # %% ../nbs/13_paired_retrieval.ipynb #05600907
-@register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)')
+@register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)',
+                 options=(RetrievalConfig, RetrievalData, TrainConfig))
 def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and config.json go
           epochs:int|None=None, # epochs (default: the preset's)
           full:bool=False, # the seed's enhanced model at full size (a GPU run); else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # 'smoke' | 'cpu' | 'full' (overrides `full`)
           variant:str='enhanced', # 'enhanced' or 'baseline'
-          **kw, # RetrievalConfig fields, data fields (data, n_train, n_valid, n_test, seed, root) or TrainConfig fields
+          **kw, # overrides: any RetrievalConfig, RetrievalData or TrainConfig field (hard_negatives=..., n_train=..., device=...)
          ) -> dict:
     "Train a paired-image retriever and return its held-out metrics (also written to out_dir/metrics.json)."
     import json
-    from dataclasses import fields
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
-    names = {f.name for f in fields(RetrievalConfig)}
-    tkw = {k: kw.pop(k) for k in list(kw) if k not in names and k not in ('n_train', 'n_valid', 'n_test', 'data', 'root', 'seed')}
-    if bad := [k for k in tkw if k not in {f.name for f in fields(TrainConfig)}]:
-        raise TypeError(f"unknown option(s) {bad}: expected fields of RetrievalConfig, TrainConfig or data (data, n_train, n_valid, n_test, seed, root)")
-    if epochs is not None: kw['epochs'] = epochs
-    cfg, dk = preset_config(preset, variant, **kw)
+    mo, do, to = split_overrides(kw, RetrievalConfig, RetrievalData, TrainConfig)
+    if epochs is not None: mo['epochs'] = epochs
+    cfg, dk = preset_config(preset, variant, **mo, **do)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    r = run_retrieval(cfg, **dk, out_dir=out, **tkw)
+    r = run_retrieval(cfg, **dk, out_dir=out, **to)
     (out / 'config.json').write_text(json.dumps(dict(config=asdict(cfg), data=dk), indent=1, default=str))
     (out / 'metrics.json').write_text(json.dumps(r.metrics, indent=1))
     return r.metrics
