@@ -489,15 +489,17 @@ def half_metrics(sim:torch.Tensor, # (N, C*C) similarity of N images to `all_cap
                  left:torch.Tensor, right:torch.Tensor, # (N,) true classes of each image's halves
                  names:Sequence[str], # the C class phrases
                 ) -> dict:
-    "What the top-1 caption among all C² gets right: both halves, each half, each varying word of each half's phrase, the order."
+    "What the top-1 caption among all C² gets right: both halves, each half, each varying word of each half's phrase, the order (`order_acc`: of the different-class pairs whose two classes it names, the share in the right order; 0.5 = order-blind)."
     C = len(names)
     if sim.shape[1] != C * C: raise ValueError(f"expected similarities to all {C}² = {C * C} captions (all_captions), got {sim.shape[1]} columns")
     top = sim.argmax(1)
     tl, tr = top // C, top % C                                         # the top-1 caption's left and right classes
     diff = left != right
+    right_order, swapped = ((tl == left) & (tr == right))[diff], ((tl == right) & (tr == left))[diff]
     out = dict(pair_acc=float(((tl == left) & (tr == right)).float().mean()), left_acc=float((tl == left).float().mean()),
                right_acc=float((tr == right).float().mean()),
-               swap_rate=float(((tl == right) & (tr == left))[diff].float().mean()) if diff.any() else float('nan'))
+               swap_rate=float(swapped.float().mean()) if diff.any() else float('nan'),
+               order_acc=float(right_order.sum() / (right_order.sum() + swapped.sum())) if (right_order | swapped).any() else float('nan'))   # both classes named: in the right order?
     words = [n.split() for n in names]
     if len({len(w) for w in words}) == 1:                              # phrases of one length: accuracy of each word that varies
         W = np.array(words)
