@@ -142,6 +142,7 @@ class RetrievalConfig:
     img_size: tuple = (32, 64)      # (height, width) of the stacked pair
     patch: int = 8                  # patch side (the seed's enhanced model: 8x8)
     stem: str = 'patch'             # 'patch': ViT's linear patch projection (the seed's) | 'conv': 3x3 stride-2 convolutions down to the patch grid
+    pos_init: float|None = None     # std of the learned position embeddings at init (None: mmgen's 0.02); they are all that tells left from right
     d_model: int = 512              # ViT width
     n_layers: int = 6               # encoder blocks
     n_heads: int = 8                # attention heads
@@ -225,6 +226,7 @@ class ImageTower(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.embed_dim, bias=False)
         init_weights(self)
         if cfg.init == 'xavier': _xavier(self)
+        if cfg.pos_init is not None: nn.init.normal_(self.patch.pos_embed, std=cfg.pos_init)
         if cfg.stem == 'conv':   # He init: N(0, 0.02) would shrink the signal ~250x through four convolutions, leaving only the positions
             for m in self.patch.proj.modules():
                 if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, nonlinearity='relu'); nn.init.zeros_(m.bias)
