@@ -525,8 +525,9 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     bs = min(batch_size, len(train_pairs))
     train_dl = DataLoader(train_pairs, batch_size=bs, shuffle=True, drop_last=True)
     tcfg = TrainConfig(epochs=math.ceil(steps / (len(train_pairs) // bs)), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
-                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds)
-    hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)  # epochs are short: save once, at the end
+                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds,
+                       out_dir=None if out_dir is None else str(out_dir))   # its own checkpoints: `mmgen train --resume` goes on inside this stage
+    hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
     if out_dir is not None:
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
         save_weights(prior, out / 'prior.safetensors', dict(steps=steps))
