@@ -463,7 +463,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     return RetrievalRun(model, hist, metrics, ds)
 
 # %% ../nbs/13_paired_retrieval.ipynb #05600907
-@register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)')
+@register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)', preset='cpu')
 def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and config.json go
           epochs:int|None=None, # epochs (default: the preset's)
           full:bool=False, # the seed's enhanced model at full size (a GPU run); else `smoke` under IN_TEST and `cpu` otherwise

@@ -823,7 +823,7 @@ def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training
     total = sum(shares[k] for k, v in runs.items() if v)
     return {k: None if budget_s is None or not v else budget_s * shares[k] / total for k, v in runs.items()}
 
-@register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes')
+@register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # output folder
           epochs:int|None=None, # default: the preset's (2 smoke, 6 CPU, 6 full)
           full:bool=False, # the seed-sized model (meant for a GPU) instead of the CPU-sized one
@@ -839,6 +839,7 @@ def train(out_dir:str|Path, # output folder
           decoder_fresh:bool=True, # the decoder stage reads a newly rendered scene for every sample (Shapes from index 10**7, disjoint from the splits) instead of cycling the training split
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 12000 CPU and full; 0: none)
           budget_s:float|None=None, # wall-clock budget of the training stages, shared out by `BUDGET_SHARES` among those that run: each ends early, its schedule re-planned (None: the step counts decide)
+          probe_scenes:tuple|None=None, # the latent probe's (train, test) one-object scenes (default: the preset's)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
@@ -874,7 +875,7 @@ def train(out_dir:str|Path, # output folder
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
     metrics, outs = evaluate(model, tok, test, clf, prior=prior)
-    model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *P['probe'])
+    model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *(probe_scenes or P['probe']))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,

@@ -922,6 +922,7 @@ def restore(self:_Run):
     if self.scaler and st['scaler']: self.scaler.load_state_dict(st['scaler'])
     s.step, s.epoch, s.batch, s.best_value, s.bad_epochs = st['step'], st['epoch'], st['batch'], st['best_value'], st['bad_epochs']
     self.hist = s.history = History.from_dict(st['history'])
+    if self.hist.steps: s.lr = self.hist.steps[-1]['lr']   # the last step's, which an epoch's row records
     s.seconds = st.get('seconds', 0.)
     self.t_start, self.last_save = _clock() - s.seconds, _clock()   # a resumed run continues the saved run's clock
     if self.cfg.max_seconds is not None and st.get('plan'): self.plan[:] = st['plan']; s.total_steps = self.plan[0]

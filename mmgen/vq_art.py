@@ -554,7 +554,7 @@ def train_prior(cfg:PriorConfig, # prior configuration (masked=False: the seed's
     h = fit_steps(prior, prior_loss, (tokens, pad_mask, codes), steps, batch_size, lr, seed, warmup=100, weight_decay=0.01, **kw)
     return prior.eval(), h
 
-@register_system('vq-art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt')
+@register_system('vq-art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt', preset='cpu')
 def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           epochs:int|None=None, # prior epochs over the training codes (default: the preset's steps)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
