@@ -824,7 +824,7 @@ class _EarlyStopping(Callback):
             state.stop, state.stop_reason = True, f'early stopping: no improvement for {state.bad_epochs} epochs (best {state.best_value:.4g})'
 
 class _Checkpoints(Callback):
-    "`latest` every `save_every` steps or `save_minutes` (inside an epoch) and at every epoch's end (the last step's state is saved there: a run resumed after it still has that epoch's end to do)."
+    "`latest` every `save_every` steps or `save_minutes` inside an epoch, and at every epoch's end (the run's last step is saved only there, so a resumed run never skips that end)."
     def __init__(self, run): self.run = run
     def after_step(self, state):
         every = state.cfg.save_every

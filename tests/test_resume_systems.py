@@ -1,12 +1,15 @@
-"""`mmgen train NAME` for every system besides the captioner (tested in test_cli.py): stopped by Ctrl-C (SIGINT) at a random
-step, resumed, killed (SIGKILL) at a random later step, resumed again, it ends step for step as the uninterrupted run,
-through each of its stages (`fit`s): every history.json (losses, learning rates) and every saved weight file agree.
+"""`mmgen train NAME` for every system besides the captioner (tested in test_cli.py), through the command line: stopped by
+Ctrl-C (SIGINT) at a random step, resumed with the command its one line prints, killed (SIGKILL) at a random later step,
+resumed again with --resume, it ends step for step as the uninterrupted run, through each of its stages (`fit`s): every
+history.json (losses, learning rates, epoch rows with validation) and every saved weight file agree, within tolerances.
 
-Each system runs tiny (sizes and steps through `--set`). To keep the file cheap, one process (`_signal_cli.py`, which
-imports only that system's module) runs the reference, then the Ctrl-C'd command, then the command that Ctrl-C's line
-prints, which is killed; a fresh process resumes to the end. The Ctrl-C'd run is resumed in the process it stopped in:
-how a run goes on in a fresh process is what the SIGKILL case tests, and the message and exit status are checked here
-for each system. `MMGEN_TEST_STEPS=k1,k2` replays one draw (Ctrl-C after step k1, the kill k2 steps after the resume).
+Each system runs tiny (sizes and steps through `--set`). To keep the file cheap (about 55 s of CPU for the four), one
+process (`_signal_cli.py`, which imports only that system's module) runs the reference, then the run stopped by Ctrl-C,
+then the command that Ctrl-C's line prints, which is killed; a fresh process resumes to the end. So the Ctrl-C'd run
+goes on in the process it stopped in, while the kill's run goes on in a fresh one: what a SIGINT adds per system (status
+130, the one line and its command, a state to go on from) is checked here for each; going on in a
+fresh process after Ctrl-C is the shared `fit`/CLI path that test_cli.py tests for the captioner and the tiny system.
+`MMGEN_TEST_STEPS=k1,k2` replays one draw (Ctrl-C after step k1, the kill k2 steps into the resumed run).
 """
 import json, os, random, signal, subprocess, sys
 from pathlib import Path
