@@ -1,11 +1,11 @@
 """ipywidgets over the trained systems: walk seed 000's shared latent between two scenes or captions, and read the captioner's attention heads — image tokens to image tokens, and each generated word to the image; draw seed 002's art from adjective toggles, query seed 003's pair retrieval both ways, and set seed 001's student beside its teacher.
 
-The top floor: it imports the systems (`mmgen.shared_latent`, `mmgen.captioner`, `mmgen.vq_art`, `mmgen.paired_retrieval`,
-`mmgen.distilled`); they never import it. Each explorer
-is a function that returns an ipywidget, for your own notebooks (JupyterLab 4, Kaggle; ipywidgets 8, no front-end extension):
+The top floor: it imports the systems (`mmgen.shared_latent`, `mmgen.captioner`, `mmgen.vq_art`,
+`mmgen.paired_retrieval`, `mmgen.distilled`); they never import it. Each explorer is a function that returns an
+ipywidget, for your own notebooks (JupyterLab 4, Kaggle; ipywidgets 8, no front-end extension):
 
 ```python
-from mmgen.explorers import latent_explorer, attention_explorer
+from mmgen.explorers import latent_explorer, attention_explorer, art_explorer, retrieval_explorer, distilled_explorer
 latent_explorer('runs/shared-latent')   # a folder written by `mmgen train shared-latent`
 attention_explorer('runs/captioner')    # a folder written by `mmgen train captioner`
 art_explorer('runs/vq-art')             # `mmgen train vq-art`
@@ -15,7 +15,8 @@ distilled_explorer('runs/distilled')    # `mmgen train distilled`
 
 Without a folder (or with one that holds no checkpoint) an explorer trains a smoke-sized model for a few seconds
 and says so in its status line. A bad choice (a folder without a checkpoint, a layer or head out of range) shows a
-message in the widget, never a traceback.
+message in the widget, never a traceback. Each widget carries the CSS class `mmgen-<its class name, lower case>`
+(`mmgen-artexplorer`, ...), which the browser test uses to find it.
 
 - `latent_explorer(folder)` → `LatentExplorer`: endpoints A and B are held-out scenes (dropdowns) or captions you
   type; a slider over t ∈ [0, 1] shows the image and the caption decoded at that point of the path
@@ -36,8 +37,8 @@ message in the widget, never a traceback.
 - `distilled_explorer(folder)` → `DistilledExplorer` (seed 001): for a held-out scene, the student's caption, the
   teacher's retrieval pick and similarity, cos(student, teacher), and the student's attention maps
   (`distilled_attention`: its ViT plugged into the attention explorer).
-- `to_png`, `overlay`, `token_grid`, `token_map`, `histogram` are the drawing pieces: PNG bytes straight from PIL (no matplotlib in
-  the redraw path), so a slider step redraws in milliseconds.
+- `to_png`, `strip`, `overlay`, `token_grid`, `token_map`, `histogram` are the drawing pieces: PNG bytes straight from PIL
+  (no matplotlib in the redraw path), so a slider step costs little beyond the model call it makes, if any.
 
 Docs: https://mmgen-dev.github.io/mmgen/explorers.html.md"""
 
