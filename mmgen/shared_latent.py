@@ -362,7 +362,7 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
               gen_len:int=100, # caption tokens generated per sample
               amp:bool=False, # bf16/fp16 autocast on CUDA
               build=None, # cfg -> model (default `SharedLatentModel`; the lab record passes its variants)
-              speed:SpeedOptions|None=None, # channels_last, cudnn_benchmark, tf32 (default: all off, as the first H200 run had them)
+              speed:SpeedOptions|None=None, # channels_last, cudnn_benchmark, tf32, compile (default: all off, as the first H200 run had them)
               warmup:int=1, # untimed training steps first (cuDNN's autotuning runs in them)
               inference:bool=True, # also time encode, decode and a `gen_len`-token caption at batch 1
               profile:bool=False, # also `profile_step` the training step: its kernel table and host synchronisations
@@ -379,9 +379,10 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
                  pad_mask=torch.zeros(batch_size, T, dtype=torch.bool, device=device))
     dt = amp_dtype(device) if amp else None
     if device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+    net = torch.compile(model) if speed.compile else model   # compiled once, in the warm-up steps
     def step():
         with torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-            loss = shared_latent_loss(model, batch)['loss']
+            loss = shared_latent_loss(net, batch)['loss']
         opt.zero_grad(set_to_none=True); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip); opt.step()
     with speed_flags(speed):
@@ -398,7 +399,7 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
                 res['decode_ms'] = ms(lambda: model.decode_image(z))
                 res['caption_ms'] = ms(lambda: model.caption(z, bos_id=1, eos_id=-1, max_len=T), n=1)
             res['total_ms'] = res['encode_ms'] + res['decode_ms'] + res['caption_ms']
-    del model, opt
+    del model, net, opt
     if device.type == 'cuda': torch.cuda.empty_cache()
     return res
 
@@ -675,6 +676,7 @@ class SpeedOptions:
     channels_last: bool = False       # image encoder and decoder in NHWC memory layout (what cuDNN's bf16 convolutions want)
     cudnn_benchmark: bool = False     # cuDNN times its algorithms for each new convolution shape (`torch.backends.cudnn.benchmark`)
     tf32: bool = False                # fp32 matmuls on TF32 tensor cores (`torch.set_float32_matmul_precision('high')`)
+    compile: bool = False             # `torch.compile` the model (`TrainConfig.compile`; needs a GPU of sm 7.0 or newer, and a minute to compile)
 
     def __post_init__(self):
         if self.data not in ('loader', 'device'): raise ValueError(f"data must be 'loader' or 'device', got {self.data!r}")
@@ -702,7 +704,7 @@ def safe_shift(img_size:int) -> int:
 
 def random_shift(max_px:int, # largest translation, pixels, along each axis
                  fill:Sequence[float], # the value of each channel in the uncovered border
-                ) -> callable:
+                ) -> Callable:
     "An augmentation for `DeviceBatches`: each image translated by its own (dy, dx) in [-max_px, max_px]², on the device."
     def shift(x:torch.Tensor, g:torch.Generator|None=None) -> torch.Tensor:
         B, C, H, W = x.shape; m, dev = max_px, x.device
@@ -803,7 +805,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
-                       grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress,
+                       grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile,
                        out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds)
     with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
     if out_dir is not None:
@@ -850,7 +852,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds,
+                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile,
                        out_dir=None if out_dir is None else str(out_dir))
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
