@@ -864,7 +864,9 @@ class DeviceBatches:
 
     @classmethod
     def from_dataset(cls, ds, # a `CachedDataset` (its images are read as stored) or any dataset of float images in [-1,1]
-                     batch_size:int, fields:dict|None=None, device=None,
+                     batch_size:int, # samples per batch
+                     fields:dict|None=None, # name -> tensor (N, ...) indexed like the images
+                     device=None, # where to hold them (None: the CPU)
                      num_workers:int=0, # processes that render a dataset that is not cached (0: this one)
                      **kw, # `DeviceBatches` options: shuffle, drop_last, seed, augment
                     ) -> DeviceBatches:

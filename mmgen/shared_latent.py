@@ -724,7 +724,8 @@ def device_batches(ds, # a split (a `CachedDataset`, or any dataset with image /
                    train:bool=True, # shuffled, last batch dropped, augmented (else in order, everything, as is)
                    shift:int=0, # `random_shift` of training batches by up to this many pixels (0: off)
                    num_workers:int=0, # processes rendering a split that is not cached
-                   seed:int=0) -> DeviceBatches:
+                   seed:int=0, # the order's (and the shifts') seed
+                  ) -> DeviceBatches:
     "A split on `device` for `shared_latent_loss`: uint8 images and the captions tokenized once; batches are drawn there."
     ids, pad = tok(dataset_captions(ds), cfg.max_len)
     aug = random_shift(shift, BACKGROUND_UNIT) if train and shift else None
