@@ -386,7 +386,7 @@ def load_distilled(out_dir:str|Path, weights:str='best.safetensors', device:str|
     return load_weights(DistilledCaptioner(cfg), out / 'student' / weights).eval().to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/11_distilled.ipynb #0c1dfe9e
-@register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes')
+@register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
           epochs:int|None=None, # student epochs (default: the preset's)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise

@@ -463,18 +463,22 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     return RetrievalRun(model, hist, metrics, ds)
 
 # %% ../nbs/13_paired_retrieval.ipynb #05600907
-@register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)')
+@register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)', preset='cpu')
 def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and config.json go
           epochs:int|None=None, # epochs (default: the preset's)
           full:bool=False, # the seed's enhanced model at full size (a GPU run); else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # 'smoke' | 'cpu' | 'full' (overrides `full`)
           variant:str='enhanced', # 'enhanced' or 'baseline'
+          n_train:int|None=None, # training pairs (default: the preset's)
+          n_valid:int|None=None, # validation pairs (default: the preset's)
+          n_test:int|None=None, # held-out test pairs (default: the preset's)
           **kw, # RetrievalConfig fields, data fields (data, n_train, n_valid, n_test, seed, root) or TrainConfig fields
          ) -> dict:
     "Train a paired-image retriever and return its held-out metrics (also written to out_dir/metrics.json)."
     import json
     from dataclasses import fields
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
+    kw.update({k: v for k, v in dict(n_train=n_train, n_valid=n_valid, n_test=n_test).items() if v is not None})
     names = {f.name for f in fields(RetrievalConfig)}
     tkw = {k: kw.pop(k) for k in list(kw) if k not in names and k not in ('n_train', 'n_valid', 'n_test', 'data', 'root', 'seed')}
     if bad := [k for k in tkw if k not in {f.name for f in fields(TrainConfig)}]:

@@ -582,18 +582,24 @@ def train_prior(cfg:PriorConfig, # prior configuration (masked=False: the seed's
     h = fit_steps(prior, prior_loss, (tokens, pad_mask, codes), steps, batch_size, lr, seed, warmup=100, weight_decay=0.01, **kw)
     return prior.eval(), h
 
-@register_system('vq-art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt')
+@register_system('vq-art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt', preset='cpu')
 def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           epochs:int|None=None, # prior epochs over the training codes (default: the preset's steps)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full'
           data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
+          n_train:int|None=None, # AbstractArt training pictures (default: the preset's)
+          n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's)
+          vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
+          prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
+          batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
           **kw, # overrides: any VQConfig, PriorConfig or run field (quantizer='all (ours)', vq_steps=..., device=...)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
     from mmgen.train import save_weights
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
+    rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size).items() if v is not None})
     dev = kw.pop('device', None)
     for k, v in kw.items():
         if k in VQConfig.__dataclass_fields__: vk[k] = v
@@ -613,14 +619,14 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ValueError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
         cap_ho = cap_te  # your test captions are the prompts
     tc = dict(device=dev) if dev else {}
-    vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], **tc)
+    vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
     stats = codebook_stats(vq, x_te)
     codes = encode_all(vq, x_tr)[0].flatten(1)
     tok = WordTokenizer.from_texts(cap_tr)
     pcfg = PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
     ids, pm = prompt_batch(tok, cap_tr, pcfg.max_text)
     steps = epochs * (len(ids) // rk['batch_size']) if epochs else rk['prior_steps']
-    prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], **tc)
+    prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], **tc, out_dir=str(out / 'prior'))
     gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
     imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
     m = dict(preset=preset, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
