@@ -366,16 +366,6 @@ def caption_relevance(captions:list[str], # N captions
     parsed = [parse_caption(c, strict=False) for c in captions]
     return torch.tensor([[score_caption(p, a)['exact'] for p in parsed] for a in attrs_list])
 
-def tie_ceiling(relevant:torch.Tensor) -> dict:
-    "Expected R@1 of a perfect retriever that cannot tell correct descriptions apart (ranks them in random order)."
-    r = relevant.float()
-    return dict(i2t=float((1 / r.sum(1)).mean()), t2i=float((1 / r.sum(0)).mean()))
-
-def psnr(x:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
-    "Per-image PSNR in dB for images in [-1, 1] (peak-to-peak 2)."
-    mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(4 / mse.clamp(min=1e-10))
-
 # %% ../nbs/09_evaluation.ipynb #898e2e66
 def latent_probe(encode, # images (B,3,H,W) in [-1, 1] -> latents (B,D), e.g. `model.encode_image`
                  img_size:int, # Shapes resolution the encoder takes
