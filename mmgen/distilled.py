@@ -350,7 +350,7 @@ def evaluate(model:DistilledCaptioner, # trained model
     out = dict(n=len(ds), cosine=float(F.cosine_similarity(emb, teacher_img.float(), dim=-1).mean()), token_accuracy=hits / n_tok,
                string_exact=float(sum(p.strip() == c.strip() for p, c in zip(preds, caps)) / len(caps)))
     if scores:
-        rels = [s['relations'] for s in scores if not math.isnan(s['relations'])]   # relations of captions whose two objects were found
+        rels = [s['relations'] for s in scores if not math.isnan(s['relations'])]   # true relation between two right objects (NaN: no relation named)
         out.update(exact=float(sum(s['exact'] for s in scores) / len(scores)), attributes=float(sum(s['attributes'] for s in scores) / len(scores)),
                    relations=float(sum(rels) / len(rels)) if rels else float('nan'))
     if teacher_txt is not None:
