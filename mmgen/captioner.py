@@ -692,7 +692,7 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
     return model.to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
-@register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes')
+@register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes', preset='quick')
 def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
           epochs:int|None=None, # epochs (default: the preset's)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `quick` otherwise

@@ -5,8 +5,8 @@
 full=..., **overrides)` and prints the metrics it returns as JSON. Each system trains on its embedded (generated)
 dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
-(`--set parallel=fsdp`). `mmgen train NAME --help` lists every option of that system with its default and meaning
-(read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
+(`--set parallel=fsdp`). `mmgen train NAME --help` lists every option of that system with the value the command uses (that of the preset
+it runs, `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
 A stopped run goes on: Ctrl-C finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
@@ -35,7 +35,8 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'RUN_FILE', 'load_systems', 'system_options', 'check_overrides', 'prepare_out', 'main']
+__all__ = ['SYSTEM_MODULES', 'RUN_FILE', 'load_systems', 'system_options', 'check_overrides', 'preset_values', 'prepare_out',
+           'main']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -127,20 +128,31 @@ def _key_value(s:str) -> tuple[str, object]:
     try: return k, ast.literal_eval(v)
     except (ValueError, SyntaxError): return k, v
 
-def _options_help(spec:SystemSpec) -> str:
-    "The --help epilog: every option with its default and meaning."
-    rows = [(k if d in (dataclasses.MISSING, inspect.Parameter.empty) else f"{k}={d!r}", doc)
+def preset_values(spec:SystemSpec, # a registered system
+                  full:bool=False, # the preset `--full` runs instead of the default one
+                 ) -> tuple[str|None, dict]:
+    "The preset `mmgen train NAME` runs and the option values it sets (its module's PRESETS entry: a dict, or a tuple of dicts); (None, {}) without one."
+    name = 'full' if full else spec.preset
+    entry = getattr(importlib.import_module(spec.module), 'PRESETS', {}).get(name)
+    if entry is None: return None, {}
+    return name, {'preset': name, **{k: v for d in (entry if isinstance(entry, tuple) else (entry,)) for k, v in d.items()}}
+
+def _options_help(spec:SystemSpec, full:bool=False) -> str:
+    "The --help epilog: every option with the value the command uses (its preset's, else its default) and its meaning."
+    preset, values = preset_values(spec, full)
+    rows = [(k if d in (dataclasses.MISSING, inspect.Parameter.empty) and k not in values else f"{k}={values.get(k, d)!r}", doc)
             for k, (d, a, doc) in system_options(spec).items()]
     w = min(max((len(r[0]) for r in rows), default=0), 34)
-    return f"options of {spec.name} (--set KEY=VALUE; shown with their defaults):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
+    shown = f"shown with the values the {preset!r} preset{' (--full)' * full} sets, else their defaults" if preset else "shown with their defaults"
+    return f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
-def _parser(spec:SystemSpec|None=None) -> argparse.ArgumentParser:
+def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentParser:
     "The command line; with `spec`, `mmgen train NAME --help` ends with that system's options."
     p = _Parser(prog='mmgen', description='mmgen: a notebook-first workbook for multimodal generation')
     sub = p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
     sub.add_parser('list', help='list the trainable systems')
     t = sub.add_parser('train', help='train a system on its embedded dataset', formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog=_options_help(spec) if spec else 'mmgen train NAME --help lists the options of system NAME')
+                       epilog=_options_help(spec, full) if spec else 'mmgen train NAME --help lists the options of system NAME')
     t.add_argument('system', help='system name (see `mmgen list`)')
     t.add_argument('--out', default=None, help='output folder (default: runs/SYSTEM)')
     t.add_argument('--epochs', type=_positive, default=None, help="epochs (default: the system's own)")
@@ -233,7 +245,7 @@ def main(argv:list[str]|None=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     systems = load_systems()
     spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
-    try: args = _parser(spec).parse_args(argv)
+    try: args = _parser(spec, '--full' in argv).parse_args(argv)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
     try:
         if args.cmd == 'list':

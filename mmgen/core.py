@@ -92,6 +92,7 @@ class SystemSpec:
     fn: str            # the train function's name in that module
     doc: str = ''      # one line shown by `mmgen list`
     options: tuple = ()  # config dataclasses whose fields the train function's **kw accepts (for --help and --set)
+    preset: str|None = None  # the key of the module's PRESETS that `mmgen train NAME` runs ('full' with --full): --help shows its values
 
     def load(self) -> Callable:
         "Import and return the train function."
@@ -102,10 +103,11 @@ SYSTEMS: dict[str, SystemSpec] = {}
 def register_system(name:str, # command-line name
                     doc:str='', # one-line description for `mmgen list`
                     options:tuple=(), # config dataclasses whose fields `**kw` accepts, e.g. (CaptionerConfig, TrainConfig)
+                    preset:str|None=None, # the preset the train function runs by default (a key of its module's PRESETS), for --help
                    ):
     "Decorator: make a `train(out_dir, epochs=None, full=False, **kw)` function trainable as `mmgen train name`."
     def _inner(f):
-        SYSTEMS[name] = SystemSpec(name, f.__module__, f.__name__, doc or (f.__doc__ or '').strip().split('\n')[0], tuple(options))
+        SYSTEMS[name] = SystemSpec(name, f.__module__, f.__name__, doc or (f.__doc__ or '').strip().split('\n')[0], tuple(options), preset)
         return f
     return _inner
 

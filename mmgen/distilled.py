@@ -8,7 +8,8 @@ once, then trains the student ViT and its caption decoder with L = CE + λ·(1 �
 `mmgen.train.fit`, and scores held-out scenes. It writes `teacher/`, `teacher_embeddings.safetensors`,
 `student/best.safetensors`, `tokenizer.json`, `distilled_config.json` and `metrics.json`; `load_distilled(out_dir)`
 gives back `(model, tokenizer)`. Keyword overrides may name any field of `DistilledConfig` (the model: e.g.
-`memory='patches'`, `distill_weight=0`), `DistillRun` (data and teacher) or `TrainConfig`.
+`memory='single'`, `distill_weight=0`), `DistillRun` (data and teacher) or `TrainConfig`. Presets: `smoke` (CI), `cpu`
+(the default: 64 px, 16 px patches, a fixed 3,000 steps on one core) and `seed` (`full=True`: the seed's 224² config).
 
 - `DistilledConfig.for_teacher(teacher, tokenizer, **kw)`: the projection size is read from the teacher
   (`teacher_embed_dim`), never typed; the vocabulary and special ids from the tokenizer.
@@ -21,7 +22,8 @@ gives back `(model, tokenizer)`. Keyword overrides may name any field of `Distil
   `teacher_image_embeddings` / `teacher_text_embeddings` (normalised, computed once), `teacher_images` (the teacher's
   size and normalisation).
 - `DistillLoss(λ)` returns `loss`, `caption`, `distill`; `evaluate(model, tokenizer, ds, teacher_img, teacher_txt)`
-  gives exact match (the data's parser), mean cosine to the teacher and zero-shot R@1 through the teacher's text tower.
+  gives exact match (the data's parser), attribute / relation / token accuracy, mean cosine to the teacher and zero-shot
+  R@1 through the teacher's text tower.
 
 Docs: https://mmgen-dev.github.io/mmgen/distilled.html.md"""
 
@@ -47,8 +49,8 @@ from .train import TrainConfig, fit, make_loader, load_weights, History
 from .evaluation import retrieval_report
 
 # %% auto #0
-__all__ = ['PRESETS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT', 'teacher_config', 'build_teacher',
-           'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
+__all__ = ['PRESETS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'ConvStem', 'StudentViT', 'teacher_config',
+           'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
            'teacher_text_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
            'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'train']
 
@@ -72,6 +74,7 @@ def fit_images(x:torch.Tensor, # (B, 3, H, W) images in [-1, 1]
 class DistilledConfig:
     img_size: int = 224           # student input side (seed: 224)
     patch_size: int = 16          # patch side (seed: 16, so 196 patches + CLS)
+    stem: str = 'patch'           # 'patch' (seed: one linear map per patch) | 'conv' (stride-2 3×3 convs down to the same grid, `ConvStem`)
     d_vision: int = 192           # student width (seed: 192)
     vision_layers: int = 6        # student encoder blocks (seed: 6)
     vision_heads: int = 3         # student heads (seed: 3 of 64)
@@ -115,17 +118,38 @@ def teacher_embed_dim(teacher:nn.Module) -> int:
     with torch.no_grad(): return int(teacher.encode_image(torch.zeros(1, 3, *S)).shape[-1])
 
 # %% ../nbs/11_distilled.ipynb #80e05b76
+class ConvStem(nn.Module):
+    "Early convolutions (Xiao et al. 2021): log2(patch) stride-2 3×3 convs with BatchNorm + GELU, then CLS + learned positions on the patch grid."
+    def __init__(self, img_size:int, # image side
+                 patch_size:int, # a power of 2: the grid is img_size / patch_size per side, as with patches
+                 d_model:int, # token width
+                 width:int=32, # channels of the first conv, doubled per conv up to d_model
+                ):
+        super().__init__()
+        n = int(round(math.log2(patch_size)))
+        if 2 ** n != patch_size: raise ValueError(f"stem='conv' needs a power-of-2 patch_size, got {patch_size}")
+        ch = [3] + [min(width * 2 ** i, d_model) for i in range(n)]
+        self.convs = nn.Sequential(*[m for i in range(n) for m in (nn.Conv2d(ch[i], ch[i + 1], 3, 2, 1, bias=False), nn.BatchNorm2d(ch[i + 1]), nn.GELU())])
+        self.embed = PatchEmbed(img_size // patch_size, 1, ch[-1], d_model)   # a 1×1 linear map of each grid cell, CLS, positions
+        self.img_size, self.patch_size, self.num_patches = (img_size, img_size), patch_size, self.embed.num_patches
+
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        "Returns (B, 1 + num_patches, d_model) tokens, as `PatchEmbed`."
+        return self.embed(self.convs(x))
+
 class StudentViT(nn.Module):
-    "Seed 001's student: patches + CLS + learned positions, pre-norm blocks, CLS → teacher-sized L2-normalised embedding."
+    "Seed 001's student: patches (or a conv stem) + CLS + learned positions, pre-norm blocks, CLS → teacher-sized L2-normalised embedding."
     def __init__(self, cfg:DistilledConfig):
         super().__init__()
         if cfg.embed_dim <= 0: raise ValueError("embed_dim is unset: build the config with DistilledConfig.for_teacher(teacher, tokenizer)")
+        if cfg.stem not in ('patch', 'conv'): raise ValueError(f"stem must be 'patch' or 'conv', got {cfg.stem!r}")
         self.cfg = cfg
-        self.patch = PatchEmbed(cfg.img_size, cfg.patch_size, 3, cfg.d_vision)
+        self.patch = (PatchEmbed(cfg.img_size, cfg.patch_size, 3, cfg.d_vision) if cfg.stem == 'patch'
+                      else ConvStem(cfg.img_size, cfg.patch_size, cfg.d_vision))
         self.blocks = nn.ModuleList(EncoderBlock(cfg.d_vision, cfg.vision_heads, cfg.vision_mlp, cfg.dropout) for _ in range(cfg.vision_layers))
         self.norm = nn.LayerNorm(cfg.d_vision)
         self.proj = nn.Linear(cfg.d_vision, cfg.embed_dim)
-        init_weights(self)
+        init_weights(self, skip=(self.patch.convs,) if cfg.stem == 'conv' else ())   # the convs keep torch's (Kaiming) init
 
     def forward(self, images:torch.Tensor, # (B, 3, H, W) in [-1, 1]; another size is resized or refused (cfg.on_size)
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,6 +158,7 @@ class StudentViT(nn.Module):
         for blk in self.blocks: x = blk(x)
         x = self.norm(x)
         return F.normalize(self.proj(x[:, 0]), dim=-1), x
+
 
 # %% ../nbs/11_distilled.ipynb #171ea940
 def teacher_config(name:str='ViT-S-32', # the open_clip config to start from
@@ -310,20 +335,24 @@ def evaluate(model:DistilledCaptioner, # trained model
              batch_size:int=64, # images per batch
              method:str='greedy', # decoding method
             ) -> dict:
-    "Held-out scores: caption exact match (data's parser), attribute accuracy, mean cos(student, teacher), zero-shot R@1 student vs teacher."
+    "Held-out scores: caption exact match (data's parser), attribute and relation accuracy, teacher-forced token accuracy, mean cos(student, teacher), zero-shot R@1 student vs teacher."
     model.eval(); dev = next(model.parameters()).device
-    dl = DataLoader(WithTeacher(ds, teacher_img), batch_size, collate_fn=caption_collate())
-    preds, embs, caps, scores = [], [], [], []
+    dl = DataLoader(WithTeacher(ds, teacher_img), batch_size, collate_fn=caption_collate(tokenizer, model.cfg.max_len))
+    preds, embs, caps, scores, hits, n_tok = [], [], [], [], 0, 0
     for b in dl:
-        p = model.caption(b['image'].to(dev), tokenizer, method=method)
-        emb, _ = model.student(b['image'].to(dev))
-        preds += p; embs.append(emb.float().cpu()); caps += b['caption']
+        img, tok, pad = b['image'].to(dev), b['tokens'].to(dev), b['pad_mask'].to(dev)
+        p = model.caption(img, tokenizer, method=method)
+        o = model(img, tok[:, :-1], pad[:, :-1])                     # teacher forcing: is each next token the argmax?
+        real = ~pad[:, 1:]; hits += int(((o.logits.argmax(-1) == tok[:, 1:]) & real).sum()); n_tok += int(real.sum())
+        preds += p; embs.append(o.embedding.float().cpu()); caps += b['caption']
         if 'attrs' in b: scores += [score_caption(c, a) for c, a in zip(p, b['attrs'])]
     emb = torch.cat(embs)
-    out = dict(n=len(ds), cosine=float(F.cosine_similarity(emb, teacher_img.float(), dim=-1).mean()),
+    out = dict(n=len(ds), cosine=float(F.cosine_similarity(emb, teacher_img.float(), dim=-1).mean()), token_accuracy=hits / n_tok,
                string_exact=float(sum(p.strip() == c.strip() for p, c in zip(preds, caps)) / len(caps)))
-    if scores: out.update(exact=float(sum(s['exact'] for s in scores) / len(scores)),
-                          attributes=float(sum(s['attributes'] for s in scores) / len(scores)))
+    if scores:
+        rels = [s['relations'] for s in scores if not math.isnan(s['relations'])]   # true relation between two right objects (NaN: no relation named)
+        out.update(exact=float(sum(s['exact'] for s in scores) / len(scores)), attributes=float(sum(s['attributes'] for s in scores) / len(scores)),
+                   relations=float(sum(rels) / len(rels)) if rels else float('nan'))
     if teacher_txt is not None:
         rel = torch.tensor([[a == b for b in caps] for a in caps])   # a repeated caption is a right answer too
         for who, e in (('student', emb), ('teacher', teacher_img.float())):
@@ -362,16 +391,18 @@ PRESETS = {  # name -> DistilledConfig fields, DistillRun fields, TrainConfig fi
                    teacher_vision=dict(image_size=32, patch_size=8, width=64, layers=2),
                    teacher_text=dict(context_length=16, width=64, heads=1, layers=1), teacher_epochs=8, teacher_batch=32),
               dict(epochs=8, lr=2e-3, warmup_frac=0.05)),
-    'cpu':   (dict(img_size=64, patch_size=8, max_len=16),
-              dict(size=64, n_train=4000, n_valid=128, n_test=256, batch_size=32,
+    'cpu':   (dict(img_size=64, patch_size=16, stem='conv', d_vision=128, vision_layers=4, vision_heads=4, vision_mlp=512,
+                   memory='patches', d_model=128, dec_heads=4, dec_ff=512, max_len=16),
+              dict(size=64, n_train=10_000, n_valid=128, n_test=200, batch_size=32,
                    teacher_vision=dict(image_size=64, patch_size=8, width=128, layers=3),
-                   teacher_text=dict(context_length=32, width=128, heads=2, layers=2), teacher_epochs=4),
-              dict(epochs=4, lr=1e-3, warmup_frac=0.05)),
-    'full':  (dict(max_len=24),
+                   teacher_text=dict(context_length=32, width=128, heads=2, layers=2), teacher_epochs=2),
+              dict(epochs=100, max_steps=2500, lr=2e-3, warmup_frac=0.05)),
+    'seed':  (dict(max_len=24),
               dict(size=224, n_train=50_000, n_valid=512, n_test=1000, batch_size=128, tokenizer='clip', teacher='ViT-B-32',
                    teacher_text=dict(context_length=32), teacher_epochs=10, teacher_lr=5e-4, teacher_batch=256, num_workers=8),
               dict(epochs=15, lr=5e-4, warmup_frac=0.03)),
 }
+PRESETS['full'] = PRESETS['seed']   # `mmgen train distilled --full`: the seed's config at GPU scale
 
 def make_tokenizer(kind:str, captions:Sequence[str], max_len:int) -> Tokenizer:
     "The decoder's tokenizer: 'clip' (open_clip's BPE, 49,408 ids) or 'word' (built from `captions`)."
@@ -386,18 +417,18 @@ def load_distilled(out_dir:str|Path, weights:str='best.safetensors', device:str|
     return load_weights(DistilledCaptioner(cfg), out / 'student' / weights).eval().to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/11_distilled.ipynb #0c1dfe9e
-@register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes')
+@register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
           epochs:int|None=None, # student epochs (default: the preset's)
-          full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
-          preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full'
+          full:bool=False, # the seed's configuration (`seed`, a GPU run); else `smoke` under IN_TEST and `cpu` otherwise
+          preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'seed' ('full' is the same)
           teacher:nn.Module|None=None, # a ready teacher (e.g. open_clip.create_model(name, pretrained=tag)); None: built and trained here
           **kw, # overrides: any DistilledConfig, DistillRun or TrainConfig field (memory='patches', distill_weight=0, ...)
          ) -> dict:
     "Train (or take) a teacher, cache its embeddings, distill the student + decoder, score on held-out scenes; returns the metrics."
     if 'embed_dim' in kw: raise TypeError("embed_dim is read from the teacher, not passed: pass a `teacher` instead")
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    preset = preset or ('full' if full else smoke('smoke', 'cpu'))
+    preset = preset or ('seed' if full else smoke('smoke', 'cpu'))
     if preset not in PRESETS: raise ValueError(f"preset must be one of {list(PRESETS)}, got {preset!r}")
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = split_overrides(kw, DistilledConfig, DistillRun, TrainConfig)

@@ -20,7 +20,8 @@ __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call',
            'retrieval_report', 'psnr', 'Claim', 'ledger', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
            'predict_objects', 'score_objects', 'with_relations', 'object_scores', 'stack_items', 'blur_images',
            'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'tie_ceiling', 'retrieval_recall',
-           'caption_relevance', 'latent_probe', 'host_read']
+           'caption_relevance', 'latent_probe', 'host_read', 'axis_targets', 'ArtAxisClassifier', 'render_art',
+           'train_art_classifier', 'read_art_axes', 'art_axis_accuracy']
 
 # %% ../nbs/09_evaluation.ipynb #55fd56c0
 class Table(str):
@@ -365,16 +366,6 @@ def caption_relevance(captions:list[str], # N captions
     parsed = [parse_caption(c, strict=False) for c in captions]
     return torch.tensor([[score_caption(p, a)['exact'] for p in parsed] for a in attrs_list])
 
-def tie_ceiling(relevant:torch.Tensor) -> dict:
-    "Expected R@1 of a perfect retriever that cannot tell correct descriptions apart (ranks them in random order)."
-    r = relevant.float()
-    return dict(i2t=float((1 / r.sum(1)).mean()), t2i=float((1 / r.sum(0)).mean()))
-
-def psnr(x:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
-    "Per-image PSNR in dB for images in [-1, 1] (peak-to-peak 2)."
-    mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(4 / mse.clamp(min=1e-10))
-
 # %% ../nbs/09_evaluation.ipynb #898e2e66
 def latent_probe(encode, # images (B,3,H,W) in [-1, 1] -> latents (B,D), e.g. `model.encode_image`
                  img_size:int, # Shapes resolution the encoder takes
@@ -406,3 +397,76 @@ def host_read(fn:Callable, # called with no arguments; real tensors it uses beco
         with FakeTensorMode(allow_non_fake_inputs=True): fn()
     except (DataDependentOutputException, DynamicOutputShapeException) as e: return str(e.func)
     return None
+
+# %% ../nbs/09_evaluation.ipynb #a7c1e002
+from .data import AbstractArt, ART_AXES
+
+def axis_targets(captions:Sequence[str], # AbstractArt captions (adjectives separated by spaces)
+                ) -> torch.Tensor:
+    "(B, 7) class per `ART_AXES` axis: 0 = not named, 1 = first pole, 2 = second pole."
+    return torch.tensor([[0 if not set(c.split()) & set(pair) else 1 + (pair[1] in c.split()) for pair in ART_AXES.values()]
+                         for c in captions])
+
+class ArtAxisClassifier(nn.Module):
+    "Small CNN reading every `ART_AXES` axis of a picture: logits (B, 7, 3) for not named / first pole / second pole."
+    def __init__(self, width:int=32, # channels of the first conv
+                ):
+        super().__init__()
+        blk = lambda i, o: [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+        self.net = nn.Sequential(*blk(3, width), *blk(width, width), nn.MaxPool2d(2), *blk(width, 2 * width), nn.MaxPool2d(2),
+                                 *blk(2 * width, 2 * width))
+        self.head = nn.Linear(4 * width, 3 * len(ART_AXES))   # on mean- and max-pooled features
+
+    def forward(self, x:torch.Tensor) -> torch.Tensor:  # (B,3,H,W) in [-1, 1]
+        h = self.net(x)
+        return self.head(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).reshape(len(x), len(ART_AXES), 3)
+
+def render_art(n:int, # pictures
+               size:int=32, # side in pixels
+               start:int=4 * 10**6, # AbstractArt index offset (far from the systems' splits)
+               seed:int=0, # AbstractArt seed
+              ) -> tuple[torch.Tensor, list[str]]:
+    "AbstractArt pictures (n,3,size,size) in [-1, 1] and their captions."
+    ds = AbstractArt(n, size=size, seed=seed, start=start)
+    items = [ds[i] for i in range(n)]
+    return torch.stack([it['image'] for it in items]), [it['caption'] for it in items]
+
+def train_art_classifier(images:torch.Tensor, # (N,3,H,W) real AbstractArt renders
+                         captions:Sequence[str], # their captions
+                         epochs:int=6, # passes
+                         batch_size:int=64, # batch
+                         lr:float=3e-3, # peak Adam learning rate (one cycle)
+                         width:int=32, # first conv width
+                         blur:float=1., # `degrade` blur: most σ in pixels of a 64-px image (0: crisp renders only)
+                         seed:int=0, # init / shuffle seed
+                        ) -> ArtAxisClassifier:
+    "Fit an `ArtAxisClassifier` on rendered AbstractArt against its generator's adjectives."
+    set_seed(seed)
+    clf, y, N = ArtAxisClassifier(width), axis_targets(captions), len(images)
+    opt = torch.optim.Adam(clf.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * math.ceil(N / batch_size))
+    for ep in range(epochs):
+        clf.train()
+        for idx in torch.randperm(N).split(batch_size):
+            loss = F.cross_entropy(clf(degrade(images[idx], blur, 0.)).reshape(-1, 3), y[idx].reshape(-1))
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    return clf.eval()
+
+@torch.no_grad()
+def read_art_axes(clf:nn.Module, # a trained `ArtAxisClassifier`
+                  images:torch.Tensor, # (B,3,H,W) pictures in [-1, 1]
+                  batch_size:int=256,
+                 ) -> list[dict]:
+    "Per picture, the adjective the classifier reads on every axis (None: not named), as `recover_adjectives` answers."
+    dev = next(clf.parameters()).device
+    pred = torch.cat([clf.eval()(b.to(dev)).argmax(-1).cpu() for b in images.split(batch_size)])
+    return [{ax: (None, *pair)[int(p[j])] for j, (ax, pair) in enumerate(ART_AXES.items())} for p in pred]
+
+def art_axis_accuracy(clf:nn.Module, # a trained `ArtAxisClassifier`
+                      images:torch.Tensor, # (B,3,H,W) held-out renders
+                      captions:Sequence[str], # their captions
+                     ) -> dict:
+    "Held-out accuracy per axis (3 classes) and its mean."
+    got = axis_targets([' '.join(a for a in r.values() if a) for r in read_art_axes(clf, images)])
+    acc = (got == axis_targets(captions)).float().mean(0)
+    return {**{ax: float(a) for ax, a in zip(ART_AXES, acc)}, 'mean': float(acc.mean())}

@@ -1,17 +1,22 @@
-"""ipywidgets over the trained systems: walk seed 000's shared latent between two scenes or captions, and read the captioner's attention heads — image tokens to image tokens, and each generated word to the image.
+"""ipywidgets over the trained systems: walk seed 000's shared latent between two scenes or captions, and read the captioner's attention heads — image tokens to image tokens, and each generated word to the image; draw seed 002's art from adjective toggles, query seed 003's pair retrieval both ways, and set seed 001's student beside its teacher.
 
-The top floor: it imports the systems (`mmgen.shared_latent`, `mmgen.captioner`); they never import it. Each explorer
-is a function that returns an ipywidget, for your own notebooks (JupyterLab 4, Kaggle; ipywidgets 8, no front-end extension):
+The top floor: it imports the systems (`mmgen.shared_latent`, `mmgen.captioner`, `mmgen.vq_art`,
+`mmgen.paired_retrieval`, `mmgen.distilled`); they never import it. Each explorer is a function that returns an
+ipywidget, for your own notebooks (JupyterLab 4, Kaggle; ipywidgets 8, no front-end extension):
 
 ```python
-from mmgen.explorers import latent_explorer, attention_explorer
+from mmgen.explorers import latent_explorer, attention_explorer, art_explorer, retrieval_explorer, distilled_explorer
 latent_explorer('runs/shared-latent')   # a folder written by `mmgen train shared-latent`
 attention_explorer('runs/captioner')    # a folder written by `mmgen train captioner`
+art_explorer('runs/vq-art')             # `mmgen train vq-art`
+retrieval_explorer('runs/retrieval')    # `mmgen train paired-retrieval`
+distilled_explorer('runs/distilled')    # `mmgen train distilled`
 ```
 
 Without a folder (or with one that holds no checkpoint) an explorer trains a smoke-sized model for a few seconds
 and says so in its status line. A bad choice (a folder without a checkpoint, a layer or head out of range) shows a
-message in the widget, never a traceback.
+message in the widget, never a traceback. Each widget carries the CSS class `mmgen-<its class name, lower case>`
+(`mmgen-artexplorer`, ...), which the browser test uses to find it.
 
 - `latent_explorer(folder)` → `LatentExplorer`: endpoints A and B are held-out scenes (dropdowns) or captions you
   type; a slider over t ∈ [0, 1] shows the image and the caption decoded at that point of the path
@@ -24,8 +29,16 @@ message in the widget, never a traceback.
   in through `AttentionModel` (how to encode an image, which blocks, how many prefix tokens such as CLS, and for a
   captioner its decoder): `captioner_attention(model, tok)` is the captioner's; a ViT from `PatchEmbed` +
   `EncoderBlock` is one line.
-- `to_png`, `overlay`, `token_grid`, `token_map` are the drawing pieces: PNG bytes straight from PIL (no matplotlib in
-  the redraw path), so a slider step redraws in milliseconds.
+- `art_explorer(folder)` → `ArtExplorer` (seed 002): one toggle per adjective axis (or a typed prompt), a seed and a
+  temperature → pictures drawn by the MaskGIT prior and decoded by the VQ-VAE, with the codebook-usage histogram of
+  the draws beside that of held-out real art, and what `recover_adjectives` reads back from the draws.
+- `retrieval_explorer(folder)` → `RetrievalExplorer` (seed 003): a caption → the top-k held-out image pairs with their
+  scores, and an image pair → its top-k captions of all 11,025, through `paired_retrieval.retrieve`.
+- `distilled_explorer(folder)` → `DistilledExplorer` (seed 001): for a held-out scene, the student's caption, the
+  teacher's retrieval pick and similarity, cos(student, teacher), and the student's attention maps
+  (`distilled_attention`: its ViT plugged into the attention explorer).
+- `to_png`, `strip`, `overlay`, `token_grid`, `token_map`, `histogram` are the drawing pieces: PNG bytes straight from PIL
+  (no matplotlib in the redraw path), so a slider step costs little beyond the model call it makes, if any.
 
 Docs: https://mmgen-dev.github.io/mmgen/explorers.html.md"""
 
@@ -33,7 +46,7 @@ Docs: https://mmgen-dev.github.io/mmgen/explorers.html.md"""
 
 # %% ../nbs/15_explorers.ipynb #a1c3e505
 from __future__ import annotations
-import contextlib, html, io, json, time
+import contextlib, html, io, json, tempfile, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -44,19 +57,25 @@ import ipywidgets as W
 from PIL import Image, ImageDraw
 from matplotlib import colormaps
 from .core import IN_TEST, set_seed, smoke
-from .data import Shapes, shapes_splits, to_uint8
+from .data import Shapes, shapes_splits, to_uint8, ART_AXES, ART_VOCAB, score_caption
 from .attention import EncoderBlock, TextDecoder
 from .decoding import greedy
-from .train import TrainConfig
+from .tokenizers import Tokenizer, WordTokenizer
+from .train import TrainConfig, load_weights
 from .evaluation import n_params
 from . import shared_latent as sl
 from . import captioner as cap
+from . import vq_art as va
+from . import paired_retrieval as pr
+from . import distilled as di
 
 # %% auto #0
-__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'paste', 'held_out_scenes', 'caption_latent', 'smoke_shared_latent',
+__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'histogram', 'paste', 'held_out_scenes', 'caption_latent', 'smoke_shared_latent',
            'LatentExplorer', 'latent_explorer', 'record_attention', 'token_grid', 'token_map', 'overlay',
            'AttentionModel', 'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer',
-           'attention_explorer']
+           'attention_explorer', 'load_vq_art', 'smoke_vq_art', 'ArtExplorer', 'art_explorer', 'load_retrieval',
+           'smoke_retrieval', 'RetrievalExplorer', 'retrieval_explorer', 'load_distilled_run', 'smoke_distilled',
+           'distilled_attention', 'DistilledExplorer', 'distilled_explorer']
 
 # %% ../nbs/15_explorers.ipynb #a1c3e509
 def _rgb(img:torch.Tensor|np.ndarray) -> np.ndarray:
@@ -77,15 +96,31 @@ def strip(images:Sequence, # (3,H,W) tensors in [-1, 1] or (H,W,3) uint8 arrays,
           mark:int|None=None, # index of the image to frame
           gap:int=4, # pixels between images
          ) -> np.ndarray:
-    "Images side by side, (width, n·(width+gap)−gap, 3) uint8, one of them framed in orange."
-    tiles = [np.asarray(Image.fromarray(_rgb(x)).resize((width, width), Image.NEAREST)) for x in images]
-    out = np.full((width, len(tiles) * (width + gap) - gap, 3), 255, np.uint8)
+    "Images side by side, (h, n·(width+gap)−gap, 3) uint8 with h = width·H/W, one of them framed in orange."
+    if len(images) == 0: raise ValueError("strip needs at least one image")
+    rgb = [_rgb(x) for x in images]
+    h = max(1, round(width * rgb[0].shape[0] / rgb[0].shape[1]))
+    tiles = [np.asarray(Image.fromarray(x).resize((width, h), Image.NEAREST)) for x in rgb]
+    out = np.full((h, len(tiles) * (width + gap) - gap, 3), 255, np.uint8)
     for i, t in enumerate(tiles): out[:, i * (width + gap):i * (width + gap) + width] = t
     if mark is not None:
         im = Image.fromarray(out); x0 = mark * (width + gap)
-        ImageDraw.Draw(im).rectangle([x0, 0, x0 + width - 1, width - 1], outline=(255, 140, 0), width=3)
+        ImageDraw.Draw(im).rectangle([x0, 0, x0 + width - 1, h - 1], outline=(255, 140, 0), width=3)
         out = np.asarray(im)
     return out
+
+def histogram(counts, # one count per bin (a sequence, array or tensor)
+              width:int=256, # image width: each bin spans width/len(counts) columns (nearest neighbour)
+              height:int=48, # image height: the largest count's bar
+              color:tuple=(40, 90, 200), # bar colour
+             ) -> np.ndarray:
+    "A bar chart of `counts` as (height, width, 3) uint8 on white: bar heights scaled to the largest count, no axes."
+    c = np.asarray(counts.cpu() if isinstance(counts, torch.Tensor) else counts, dtype=np.float64).ravel()
+    if c.size == 0 or (c < 0).any(): raise ValueError(f"histogram needs one or more counts, none negative; got {c.size} with min {c.min() if c.size else None}")
+    tall = np.round(c / c.max() * height) if c.max() > 0 else np.zeros_like(c)
+    bars = np.arange(height)[:, None] >= height - tall[None, :]          # (height, bins): True under each bar's top
+    img = np.where(bars[..., None], np.array(color, np.uint8), np.uint8(255)).astype(np.uint8)
+    return np.asarray(Image.fromarray(img).resize((max(width, 1), height), Image.NEAREST))
 
 def paste(pngs:Sequence[bytes], # PNG images (empty ones are skipped)
           across:bool=True, # side by side; False: one under another
@@ -138,7 +173,7 @@ def _quietly(fn, *a, **kw):
     "Call `fn` with its per-epoch lines swallowed (they would land in the widget's cell)."
     with contextlib.redirect_stdout(io.StringIO()): return fn(*a, **kw)
 
-def smoke_shared_latent(seconds:float=smoke(6, 20), # training budget (`TrainConfig.max_seconds`)
+def smoke_shared_latent(seconds:float=smoke(4, 20), # training budget (`TrainConfig.max_seconds`)
                        ) -> tuple:
     "(model, tokenizer, note): a smoke-sized shared-latent model (`smoke_config`, 32 px) trained for about `seconds` on Shapes."
     if 'shared_latent' not in _SMOKE:
@@ -161,6 +196,7 @@ class _Explorer(W.VBox):
         self.load_button.on_click(lambda _: self.load(self.folder.value))
         self.model, self._muted = None, False
         super().__init__()
+        self.add_class(f'mmgen-{type(self).__name__.lower()}')   # a CSS hook for pages and browser tests: .mmgen-artexplorer ...
 
     def snapshot(self) -> bytes: raise NotImplementedError  # PNG of what the widget draws now
     def say(self, note:str): self.note.value = f'<b>{html.escape(type(self).__name__)}</b> · {html.escape(note)}'
@@ -360,10 +396,11 @@ class AttentionModel:
     blocks: Sequence[EncoderBlock]                 # the self-attention blocks over the visual tokens, first to last
     img_size: int = 64                             # side of the images it reads
     n_prefix: int = 0                              # tokens before the patch grid (1 for a CLS token)
-    caption: Callable[[torch.Tensor], torch.Tensor]|None = None  # visual tokens (1,S,D) -> token ids (1,L): BOS, ..., EOS, pad
-    decoder: TextDecoder|None = None               # the decoder that cross-attends to the visual tokens
+    caption: Callable[[torch.Tensor], torch.Tensor]|None = None  # decoder memory (1,S',D') -> token ids (1,L): BOS, ..., EOS, pad
+    decoder: TextDecoder|None = None               # the decoder that cross-attends to the memory
     word: Callable[[int], str]|None = None         # token id -> its text, for the word slider
     eos_id: int|None = None                        # where a caption ends
+    memory: Callable[[torch.Tensor], torch.Tensor]|None = None  # visual tokens (B,S,D) -> decoder memory (B,S−n_prefix,D'), one per grid token; None: the visual tokens
 
 def captioner_attention(model:cap.Captioner, # a seed-004 captioner
                         tok, # its tokenizer
@@ -379,18 +416,19 @@ def captioner_attention(model:cap.Captioner, # a seed-004 captioner
 def attention_maps(am:AttentionModel, # the model
                    image:torch.Tensor, # (3,H,W) in [-1, 1]
                   ) -> dict:
-    "One image through `am`: 'self' (L,H,S,S) weights and the token 'grid'; for a captioner also 'ids', 'words' and 'cross' (L',H,T,S)."
+    "One image through `am`: 'self' (L,H,S,S) weights and the token 'grid'; for a captioner also 'ids', 'words', 'cross' (L',H,T,S') and its 'cross_prefix'."
     dev = next((p.device for b in am.blocks for p in b.parameters()), torch.device('cpu'))
     x = image[None].to(dev)
     with record_attention(am.blocks) as ws: mem = am.encode(x)
     if len(ws) != len(am.blocks): raise RuntimeError(f"{am.name}: encode ran {len(ws)} of its {len(am.blocks)} blocks")
     out = dict(self=torch.stack([w[0] for w in ws]).float().cpu(), grid=token_grid(mem.shape[1] - am.n_prefix, x.shape[-2:]))
     if am.decoder is not None and am.caption is not None:
+        mem = am.memory(mem) if am.memory is not None else mem   # what the decoder reads
         ids = am.caption(mem)[0]
         ends = (ids == am.eos_id).nonzero()
         ids = ids[:int(ends[0]) + 1] if len(ends) else ids           # BOS, words, EOS
         dec = am.decoder(ids[None, :-1], memory=mem, need_weights=True)
-        out.update(ids=ids.cpu(), words=[am.word(int(i)) for i in ids[1:]],
+        out.update(ids=ids.cpu(), words=[am.word(int(i)) for i in ids[1:]], cross_prefix=0 if am.memory is not None else am.n_prefix,
                    cross=torch.stack([a['cross'][0] for a in dec.attn]).float().cpu())
     return out
 
@@ -400,7 +438,7 @@ def _captioner_scenes(preset:str, n:int) -> Shapes:
     r = cap.PRESETS[preset][1]
     return held_out_scenes(n, r['size'], min_objects=r['min_objects'], max_objects=r['max_objects'], templates=r['templates'])
 
-def smoke_captioner(seconds:float=smoke(6, 20), # training budget (`TrainConfig.max_seconds`)
+def smoke_captioner(seconds:float=smoke(4, 20), # training budget (`TrainConfig.max_seconds`)
                    ) -> tuple:
     "(model, tokenizer, note): the captioner's `smoke` preset trained for about `seconds` on Shapes."
     if 'captioner' not in _SMOKE:
@@ -455,13 +493,14 @@ class AttentionExplorer(_Explorer):
     def use(self, am:AttentionModel, # the model to explore
             note:str, # what it is, for the status line
             preset:str|None=None, # a captioner preset whose kind of scene to show; None: 1–3 objects at am.img_size
+            scenes:Shapes|None=None, # show these scenes instead (another system's held-out scenes)
            ):
         "Explore `am` on held-out scenes."
         self.model = am
-        self.scenes = _captioner_scenes(preset, self.n_scenes) if preset else held_out_scenes(self.n_scenes, am.img_size)
+        self.scenes = scenes if scenes is not None else _captioner_scenes(preset, self.n_scenes) if preset else held_out_scenes(self.n_scenes, am.img_size)
         self._muted = True
         try:
-            self.scene.options, self.scene.value = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions())], 0
+            self.scene.options, self.scene.value = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions()[:self.n_scenes])], 0
             self.layer.value, self.dec_layer.value = len(am.blocks) - 1, (len(am.decoder.blocks) - 1 if am.decoder is not None else 0)
             self.cross_panel.layout.display = None if am.decoder is not None else 'none'
         finally: self._muted = False
@@ -492,7 +531,7 @@ class AttentionExplorer(_Explorer):
         "The cross-attention map of the position that wrote the chosen word, and the caption with that word marked."
         if self.maps is None or 'cross' not in self.maps: return
         k = self.word.value
-        amap = token_map(self.maps['cross'], self.dec_layer.value, None if self.all_heads.value else self.dec_head.value, k, self.maps['grid'], self.model.n_prefix)
+        amap = token_map(self.maps['cross'], self.dec_layer.value, None if self.all_heads.value else self.dec_head.value, k, self.maps['grid'], self.maps['cross_prefix'])
         self.cross_view.value = to_png(overlay(self.image, amap, self.width))
         self.cross_info.value = _spread(amap, self.maps['cross'].shape[-1])
         self.words.value = ' '.join(f'<b style="color:#c60">{html.escape(w)}</b>' if i == k else html.escape(w) for i, w in enumerate(self.maps['words']))
@@ -510,3 +549,345 @@ def attention_explorer(folder:str|Path|None=None, # a `mmgen train captioner` ou
     if model is None: return ex.load(folder)
     with ex.guard(): ex.use(model, model.name)
     return ex
+
+# %% ../nbs/15_explorers.ipynb #c3d4e502
+def load_vq_art(folder:str|Path, # a `mmgen train vq-art` output folder
+               ) -> va.ArtGenerator:
+    "The text → picture generator (VQ-VAE, prior, tokenizer) saved in `folder`, with the guidance `train` samples with."
+    p = _checkpoint(folder, ('vqvae.safetensors', 'prior.safetensors', 'tokenizer.json', 'config.json'), 'mmgen train vq-art --out DIR')
+    c = json.loads((p / 'config.json').read_text())
+    vq = load_weights(va.VQVAE(va.VQConfig(**c['vq'])), p / 'vqvae.safetensors')
+    prior = load_weights(va.CodePrior(va.PriorConfig(**c['prior'])), p / 'prior.safetensors')
+    return va.ArtGenerator(Tokenizer.load(p / 'tokenizer.json'), prior, vq, guidance=2.0)
+
+def smoke_vq_art(seconds:float=smoke(4, 20), # training budget, split between the VQ-VAE and the prior
+                ) -> tuple:
+    "(generator, note): the `smoke` preset's VQ-VAE and MaskGIT prior trained for about `seconds` on AbstractArt."
+    if 'vq_art' not in _SMOKE:
+        t0 = time.time()
+        vk, pk, rk = va.PRESETS['smoke']
+        x, caps = va.art_tensors(smoke(192, rk['n_train']), vk['size'])
+        budget = dict(max_seconds=seconds / 2, warmup_steps=5)     # the presets' step-count warmups are longer than a smoke run
+        vq, hv = va.train_vqvae(va.VQConfig(**vk), x, 1000, rk['batch_size'], **budget)
+        tok = WordTokenizer.from_texts(caps)
+        pcfg = va.PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
+        ids, pm = va.prompt_batch(tok, caps, pcfg.max_text)
+        prior, hp = va.train_prior(pcfg, ids, pm, va.encode_all(vq, x)[0].flatten(1), 1000, rk['batch_size'], **budget)
+        gen = va.ArtGenerator(tok, prior, vq, guidance=2.0)
+        _SMOKE['vq_art'] = (gen, f"a smoke VQ-VAE + prior ({vk['size']} px, {n_params(gen) / 1e6:.1f}M parameters) trained just now "
+                                 f"for {len(hv.steps)} + {len(hp.steps)} steps, {time.time() - t0:.0f} s")
+    return _SMOKE['vq_art']
+
+# %% ../nbs/15_explorers.ipynb #c3d4e505
+class ArtExplorer(_Explorer):
+    "Seed 002: adjective toggles (one per axis) or a typed prompt, a seed and a temperature → drawn art, with the codebook-usage histogram of the draws."
+    def __init__(self, n_draws:int=2, # pictures per prompt (each costs the prior's MaskGIT rounds: 2 keeps a step near 200 ms on 2 CPU cores)
+                 width:int=128, # side of each picture, in pixels
+                 n_real:int=64, # held-out real pictures whose code use is the histogram's reference
+                ):
+        super().__init__('mmgen train vq-art --out DIR')
+        self.n_draws, self.width, self.n_real = n_draws, width, n_real
+        self.toggles = {ax: W.ToggleButtons(options=[('—', ''), *((w, w) for w in pair)], value='', description=ax, style={'button_width': '76px'})
+                        for ax, pair in ART_AXES.items()}
+        self.text = W.Text(placeholder='or type adjectives, e.g. warm vivid grainy', description='prompt', continuous_update=False,
+                           layout=W.Layout(width='420px'))
+        self.seed = W.IntSlider(0, min=0, max=99, description='seed')
+        self.temperature = W.FloatSlider(1.0, min=0.1, max=2.0, step=0.1, description='temperature', readout_format='.1f')
+        self.warning, self.view, self.info, self.hist = W.HTML(), W.Image(format='png'), W.HTML(), W.Image(format='png')
+        self.children = [self.note, self.error, W.VBox(list(self.toggles.values())), self.text, W.HBox([self.seed, self.temperature]),
+                         self.warning, self.view, self.info, self.hist, W.HBox([self.folder, self.load_button])]
+        self.on([*self.toggles.values(), self.text, self.seed, self.temperature], self.draw)
+
+    def _smoke(self):
+        gen, note = smoke_vq_art()
+        self.use(gen, note + ' — load a trained folder for real results')
+
+    def _load(self, folder):
+        gen = load_vq_art(folder)
+        self.use(gen, f'the VQ-VAE + prior in {folder} ({gen.vqvae.cfg.size} px, {n_params(gen) / 1e6:.1f}M parameters)')
+
+    def use(self, gen:va.ArtGenerator, # the text → picture generator
+            note:str, # what it is, for the status line
+           ):
+        "Draw with `gen`; the reference histogram is its VQ-VAE's code use on held-out AbstractArt."
+        self.model = gen
+        x, _ = va.art_tensors(self.n_real, gen.vqvae.cfg.size, start=HELD_OUT_START)
+        self.real_codes = va.encode_all(gen.vqvae, x)[0]
+        self._muted = True
+        try:
+            if not self.prompt():
+                for ax, w in (('temperature', 'warm'), ('saturation', 'vivid'), ('texture', 'grainy')): self.toggles[ax].value = w
+        finally: self._muted = False
+        self.say(note)
+        self.draw()
+
+    def prompt(self) -> str:
+        "The typed prompt, else the toggled adjectives."
+        return self.text.value.strip() or ' '.join(t.value for t in self.toggles.values() if t.value)
+
+    @torch.no_grad()
+    def sample(self, prompt:str, # adjectives
+              ) -> tuple[torch.Tensor, torch.Tensor, str, list[str]]:
+        "(pictures (n,3,H,W), code grids (n,N), the prompt as checked, warnings) drawn as `ArtGenerator` draws them."
+        gen = self.model
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            checked = va.check_prompt(prompt, gen.vocab)          # raises on an empty prompt or one with no known word
+            ids, pm = gen.tokens([prompt])
+        g = torch.Generator(ids.device).manual_seed(self.seed.value)
+        n = self.n_draws
+        codes = va.sample_codes(gen.prior, ids.repeat(n, 1), pm.repeat(n, 1), generator=g, **{**gen.opts, 'temperature': self.temperature.value})
+        side = gen.prior.cfg.grid
+        return gen.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1).cpu(), codes.cpu(), checked, list(dict.fromkeys(str(w.message) for w in caught))
+
+    def draw(self):
+        "Draw the prompt's pictures, their code-usage histogram beside real art's, and what is read back from them."
+        if self.model is None: return
+        p = self.prompt()
+        if not p: raise ValueError(f"empty prompt: toggle an adjective or type some (known: {', '.join(ART_VOCAB)})")
+        self.images, self.codes, checked, warned = self.sample(p)
+        self.warning.value = ''.join(f'<div style="color:#b60">⚠ {html.escape(w)}</div>' for w in warned)
+        self.view.value = to_png(strip(self.images, self.width))
+        K = self.model.vqvae.quantizer.n_codes
+        drawn, real = torch.bincount(self.codes.flatten(), minlength=K), torch.bincount(self.real_codes.flatten(), minlength=K)
+        gap = np.full((6, 4 * 128, 3), 255, np.uint8)
+        self.hist.value = to_png(np.concatenate([histogram(drawn, 4 * 128, 40), gap, histogram(real, 4 * 128, 40, color=(150, 150, 150))]))
+        n = len(self.images)
+        (u, ppl), (nu, nppl), (ru, rppl) = va.code_usage(self.codes, K), va.code_usage(self.real_codes[:n], K), va.code_usage(self.real_codes, K)
+        ctl = va.attribute_control(self.images, [checked] * len(self.images))
+        asked = [(ax, w) for w in checked.split() if (ax := va.AXIS_OF.get(w)) in va.READABLE]
+        read = ', '.join(f'{w}: {ctl[ax]:.0%}' for ax, w in asked) or 'none of the readable axes (temperature, saturation, value, texture) was asked'
+        self.info.value = (f'<b>{html.escape(checked)}</b> · seed {self.seed.value}, temperature {self.temperature.value:.1f}<br>'
+                           f'<small>read back from the {len(self.images)} draws: {html.escape(read)}<br>'
+                           f'codebook use — <span style="color:#285ac8">the {n} draws</span>: {u:.0%} of {K} codes, perplexity {ppl:.0f}; '
+                           f'{n} held-out real pictures: {nu:.0%}, perplexity {nppl:.0f}; '
+                           f'<span style="color:#888">all {len(self.real_codes)} real pictures</span>: {ru:.0%}, perplexity {rppl:.0f}</small>')
+
+    def snapshot(self) -> bytes:
+        "PNG of the draws (above) and the two histograms (below)."
+        return paste([self.view.value, self.hist.value], across=False)
+
+def art_explorer(folder:str|Path|None=None, # a `mmgen train vq-art` output folder; None: train a smoke model
+                 **kw, # `ArtExplorer` options: n_draws, width, n_real
+                ) -> ArtExplorer:
+    "The adjectives → art widget over seed 002's generator in `folder` (or a smoke model, saying so)."
+    return ArtExplorer(**kw).load(folder)
+
+# %% ../nbs/15_explorers.ipynb #c3d4e512
+def load_retrieval(folder:str|Path, # a `mmgen train paired-retrieval` output folder
+                  ) -> tuple[pr.PairRetriever, object]:
+    "(model at its best checkpoint, the run's held-out test pairs) from `folder`."
+    p = _checkpoint(folder, ('best.safetensors', 'config.json'), 'mmgen train paired-retrieval --out DIR')
+    c = json.loads((p / 'config.json').read_text())
+    cfg = pr.RetrievalConfig(**{**c['config'], 'img_size': tuple(c['config']['img_size'])})
+    test = pr.make_data(**c['data'])['test']
+    return load_weights(pr.PairRetriever(cfg, test.names), p / 'best.safetensors').eval(), test
+
+def smoke_retrieval(seconds:float=smoke(4, 20), # training budget (`TrainConfig.max_seconds`)
+                   ) -> tuple:
+    "(model, test pairs, note): `paired_retrieval.train` with the `smoke` preset for about `seconds`, loaded back from its folder."
+    if 'paired_retrieval' not in _SMOKE:
+        t0 = time.time()
+        with tempfile.TemporaryDirectory() as d:
+            m = _quietly(pr.train, d, preset='smoke', max_seconds=seconds, n_train=512, n_valid=64, n_test=64, progress=False)
+            model, test = load_retrieval(d)
+        _SMOKE['paired_retrieval'] = (model, test, f"a smoke retriever ({n_params(model) / 1e6:.1f}M parameters) trained just now for "
+                                      f"{time.time() - t0:.0f} s: held-out pair → caption R@10 {m['i2t_R@10']:.0%} among {m['n_captions']} captions")
+    return _SMOKE['paired_retrieval']
+
+# %% ../nbs/15_explorers.ipynb #c3d4e514
+def _ranked(rows:Sequence[tuple], # (score, text, mark) per hit, best first
+           ) -> str:
+    "An HTML table of ranked hits: rank, score, text and a mark (✓ right, ⇄ swapped)."
+    return ('<table style="font-size:0.85em">' + ''.join(f'<tr><td>{i + 1}</td><td>{s:.3f}</td><td>{html.escape(t)}</td><td><b>{m}</b></td></tr>'
+                                                      for i, (s, t, m) in enumerate(rows)) + '</table>')
+
+class RetrievalExplorer(_Explorer):
+    "Seed 003: a caption → the top-k held-out image pairs, and an image pair → its top-k captions, through `paired_retrieval.retrieve`."
+    def __init__(self, n_gallery:int=64, # held-out pairs to search and to pick from
+                 k:int=5, # results shown
+                 width:int=128, # width of each pair, in pixels
+                ):
+        super().__init__('mmgen train paired-retrieval --out DIR')
+        self.n_gallery, self.width = n_gallery, width
+        self.query = W.Text(description='caption', continuous_update=False, layout=W.Layout(width='640px'))
+        self.k = W.IntSlider(k, min=1, max=10, description='top k')
+        self.found, self.found_info = W.Image(format='png'), W.HTML()
+        self.pair = W.IntSlider(0, min=0, max=max(n_gallery - 1, 0), description='pair')
+        self.pair_view, self.pair_truth, self.captions = W.Image(format='png', width=width * 2), W.HTML(), W.HTML()
+        self.children = [self.note, self.error, self.k,
+                         W.VBox([W.HTML('<b>caption → the top-k held-out pairs</b>'), self.query, self.found, self.found_info]),
+                         W.VBox([W.HTML('<b>pair → its top-k captions of all</b>'), self.pair, W.HBox([self.pair_view, W.VBox([self.pair_truth, self.captions])])]),
+                         W.HBox([self.folder, self.load_button])]
+        self.on([self.query, self.k], self.search)
+        self.on([self.pair, self.k], self.describe)
+
+    def _smoke(self):
+        model, test, note = smoke_retrieval()
+        self.use(model, test, note + ' — load a trained folder for real results')
+
+    def _load(self, folder):
+        model, test = load_retrieval(folder)
+        self.use(model, test, f'the retriever in {folder} ({n_params(model) / 1e6:.1f}M parameters, {len(model.class_names)} classes)')
+
+    def use(self, model:pr.PairRetriever, # a trained retriever
+            pairs, # held-out pairs (a dataset of dicts with 'image' and 'caption')
+            note:str, # what it is, for the status line
+           ):
+        "Search the first `n_gallery` of `pairs` with `model`."
+        n = min(self.n_gallery, len(pairs))
+        if n == 0: raise ValueError("no held-out pairs to search: the test split is empty")
+        items = [pairs[i] for i in range(n)]
+        self.model, self.images, self.truth = model.eval(), torch.stack([it['image'] for it in items]), [it['caption'] for it in items]
+        self._muted = True
+        try: self.pair.max, self.pair.value, self.query.value = n - 1, 0, self.truth[0]
+        finally: self._muted = False
+        self.say(note)
+        self.search(); self.describe()
+
+    def search(self):
+        "The top-k gallery pairs of the typed caption."
+        if self.model is None: return
+        q = ' '.join(self.query.value.split())
+        if not q: raise ValueError(f"empty query: type a caption like {self.truth[0]!r}")
+        self.hits = pr.retrieve(self.model, captions=q, k=self.k.value, gallery=self.images)[0]     # [(gallery index, score)]
+        self.found.value = to_png(strip([self.images[i] for i, _ in self.hits], self.width, gap=6))
+        self.found_info.value = _ranked([(s, f'pair {i}: {self.truth[i]}', '✓' if self.truth[i] == q.lower() else '') for i, s in self.hits])
+
+    def describe(self):
+        "The chosen pair and its top-k captions among every pair caption of the model's classes."
+        if self.model is None: return
+        i = self.pair.value
+        self.pair_view.value = to_png(self.images[i], 2 * self.width)
+        self.pair_truth.value = f'<small>pair {i}, truth: <i>{html.escape(self.truth[i])}</i></small>'
+        a, b = pr.parse_pair(self.truth[i], self.model.class_names)
+        def mark(c):
+            if c == self.truth[i]: return '✓'
+            return '⇄' if a != b and pr.parse_pair(c, self.model.class_names) == (b, a) else ''
+        self.caption_hits = pr.retrieve(self.model, images=self.images[i], k=self.k.value)[0]     # [(caption, score)]
+        self.captions.value = _ranked([(s, c, mark(c)) for c, s in self.caption_hits])
+
+    def snapshot(self) -> bytes:
+        "PNG of the pairs found for the caption (above) and the chosen pair (below)."
+        return paste([self.found.value, self.pair_view.value], across=False)
+
+def retrieval_explorer(folder:str|Path|None=None, # a `mmgen train paired-retrieval` output folder; None: train a smoke model
+                       **kw, # `RetrievalExplorer` options: n_gallery, k, width
+                      ) -> RetrievalExplorer:
+    "The two-way retrieval widget over seed 003's model in `folder` (or a smoke model, saying so)."
+    return RetrievalExplorer(**kw).load(folder)
+
+# %% ../nbs/15_explorers.ipynb #c3d4e522
+def load_distilled_run(folder:str|Path, # a `mmgen train distilled` output folder
+                      ) -> tuple:
+    "(student captioner, tokenizer, frozen teacher, `DistillRun` of the folder's preset) from `folder`."
+    p = _checkpoint(folder, ('distilled_config.json', 'tokenizer.json', 'student/best.safetensors', 'teacher/best.safetensors', 'metrics.json'),
+                    'mmgen train distilled --out DIR')
+    model, tok = di.load_distilled(p)
+    preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu')
+    run = di.DistillRun(**di.PRESETS[preset][1])
+    teacher = di.build_teacher(di.teacher_config(run.teacher, run.teacher_vision, run.teacher_text))
+    return model, tok, load_weights(teacher, p / 'teacher' / 'best.safetensors').eval().requires_grad_(False), run
+
+def smoke_distilled(seconds:float=smoke(4, 20), # training budget, split between the teacher and the student
+                   ) -> tuple:
+    "(model, tokenizer, teacher, run, note): `distilled.train` with the `smoke` preset and patch memory, loaded back from its folder."
+    if 'distilled' not in _SMOKE:
+        t0 = time.time()
+        with tempfile.TemporaryDirectory() as d:
+            m = _quietly(di.train, d, preset='smoke', memory='patches', max_seconds=seconds / 2, n_train=256, n_valid=32, n_test=16,
+                         teacher_epochs=4, progress=False)
+            model, tok, teacher, run = load_distilled_run(d)
+        _SMOKE['distilled'] = (model, tok, teacher, run, f"a smoke student ({n_params(model.student) / 1e6:.2f}M parameters) and teacher "
+                               f"({n_params(teacher) / 1e6:.1f}M) trained just now, {time.time() - t0:.0f} s: held-out cos {m['test_cosine']:.2f}")
+    return _SMOKE['distilled']
+
+def distilled_attention(model:di.DistilledCaptioner, # a seed-001 student captioner
+                        tok, # its tokenizer
+                       ) -> AttentionModel:
+    "The student as an `AttentionModel`: its ViT blocks (CLS first); with memory='patches' also its decoder's cross-attention to the projected patches."
+    c, s = model.cfg, model.student
+    am = AttentionModel('distilled student (seed 001)', lambda x: s(x)[1], list(s.blocks), c.img_size, n_prefix=1)
+    if c.memory == 'patches':   # 'single': one key, every cross-attention weight is 1.0 — nothing to draw
+        am.caption = lambda mem: greedy(model.decoder, mem, c.bos_id, c.eos_id, c.max_len, pad_id=c.pad_id)
+        am.decoder, am.eos_id, am.memory = model.decoder, c.eos_id, lambda t: model.mem_proj(t[:, 1:])
+        am.word = lambda i: tok.decode([i]) if i != c.eos_id else '⟨end⟩'
+    return am
+
+# %% ../nbs/15_explorers.ipynb #c3d4e526
+class DistilledExplorer(_Explorer):
+    "Seed 001: a held-out scene → the student's caption, the teacher's retrieval pick and similarity, cos(student, teacher), and the student's attention."
+    def __init__(self, n_scenes:int=16, # held-out scenes to pick from
+                 n_gallery:int=256, # held-out scenes whose distinct captions the teacher and student retrieve from
+                 width:int=160, # side of each drawing, in pixels
+                ):
+        super().__init__('mmgen train distilled --out DIR')
+        self.n_scenes, self.n_gallery, self.width = n_scenes, max(n_gallery, n_scenes), width
+        self.scene = W.IntSlider(0, min=0, max=n_scenes - 1, description='scene')
+        self.view, self.table = W.Image(format='png', width=width), W.HTML()
+        self.attn = AttentionExplorer(n_scenes, width)                     # the student's maps; it follows our scene
+        self.attn.children = [self.attn.error, self.attn.children[3]]      # no note, scene picker or folder box of its own
+        self.children = [self.note, self.error, self.scene, W.HBox([self.view, self.table]), self.attn, W.HBox([self.folder, self.load_button])]
+        self.on([self.scene], self.show)
+
+    def _smoke(self):
+        *parts, note = smoke_distilled()
+        self.use(*parts, note + ' — load a trained folder for real results')
+
+    def _load(self, folder):
+        model, tok, teacher, run = load_distilled_run(folder)
+        self.use(model, tok, teacher, run, f'the student and teacher in {folder} (student {n_params(model.student) / 1e6:.2f}M, '
+                                            f'teacher {n_params(teacher) / 1e6:.1f}M parameters, memory={model.cfg.memory!r})')
+
+    @torch.no_grad()
+    def use(self, model:di.DistilledCaptioner, # the student captioner
+            tok, # its tokenizer
+            teacher:nn.Module, # the frozen open_clip teacher
+            run:di.DistillRun, # the run's data settings (scene size, objects, templates)
+            note:str, # what it is, for the status line
+           ):
+        "Score every shown scene once (captions, embeddings, retrieval picks); the slider then only picks."
+        self.model, self.tok, self.teacher = model.eval(), tok, teacher.eval()
+        self.scenes = held_out_scenes(self.n_gallery, run.size, min_objects=run.min_objects, max_objects=run.max_objects, templates=run.templates, order=run.order)
+        self.gallery = sorted(set(self.scenes.captions()))                 # the candidates both retrieve from
+        txt = di.teacher_text_embeddings(teacher, self.gallery)            # (G, E) normalised
+        items = [self.scenes[i] for i in range(self.n_scenes)]
+        x = torch.stack([it['image'] for it in items])
+        emb_s = model.student(x)[0]
+        emb_t = teacher.encode_image(di.teacher_images(teacher, x), normalize=True).float()
+        sim_t, sim_s = emb_t @ txt.T, emb_s @ txt.T
+        said = model.caption(x, tok)
+        self.rows = [dict(truth=it['caption'], student=c, exact=bool(score_caption(c, it['attrs'])['exact']),
+                          teacher_pick=self.gallery[int(t.argmax())], teacher_sim=float(t.max()),
+                          student_pick=self.gallery[int(s.argmax())], student_sim=float(s.max()), cos=float(a @ b))
+                     for it, c, t, s, a, b in zip(items, said, sim_t, sim_s, emb_s, emb_t)]
+        self.attn.use(distilled_attention(model, tok), note, scenes=self.scenes)
+        self.say(note)
+        self.show()
+
+    def show(self):
+        "The chosen scene: its image, the student and teacher side by side, and the student's attention maps."
+        if self.model is None: return
+        i = self.scene.value
+        r = self.rows[i]
+        self.view.value = to_png(self.scenes[i]['image'], self.width)
+        ok = lambda b: '<b style="color:#080">✓</b>' if b else '<b style="color:#b00">✗</b>'
+        e = html.escape
+        self.table.value = (f'<table style="font-size:0.9em"><tr><td>truth</td><td><i>{e(r["truth"])}</i></td></tr>'
+            f'<tr><td><b>student</b> caption</td><td>{e(r["student"])} {ok(r["exact"])}</td></tr>'
+            f'<tr><td><b>teacher</b> pick</td><td>{e(r["teacher_pick"])} {ok(r["teacher_pick"] == r["truth"])} (sim {r["teacher_sim"]:.3f})</td></tr>'
+            f'<tr><td><b>student</b> pick</td><td>{e(r["student_pick"])} {ok(r["student_pick"] == r["truth"])} (sim {r["student_sim"]:.3f})</td></tr>'
+            f'<tr><td>cos(student, teacher)</td><td><b>{r["cos"]:.3f}</b></td></tr></table>'
+            f'<small>picks: the nearest of {len(self.gallery)} distinct held-out captions through the teacher\'s text tower; '
+            f'{"" if self.attn.model.decoder is not None else "memory=single: one key, every cross-attention weight is 1.0 (no word panel)"}</small>')
+        self.attn.scene.value = i                                          # the attention panel follows (its own guard reports its errors)
+
+    def snapshot(self) -> bytes:
+        "PNG of the scene and the student's attention drawings."
+        return paste([self.view.value, self.attn.snapshot()])
+
+def distilled_explorer(folder:str|Path|None=None, # a `mmgen train distilled` output folder; None: train a smoke model
+                       **kw, # `DistilledExplorer` options: n_scenes, n_gallery, width
+                      ) -> DistilledExplorer:
+    "The student-beside-teacher widget over seed 001's run in `folder` (or a smoke run, saying so)."
+    return DistilledExplorer(**kw).load(folder)

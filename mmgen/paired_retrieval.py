@@ -585,18 +585,22 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
 
 # %% ../nbs/13_paired_retrieval.ipynb #05600907
 @register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)',
-                 options=(RetrievalConfig, RetrievalData, TrainConfig))
+                 options=(RetrievalConfig, RetrievalData, TrainConfig), preset='cpu')
 def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and config.json go
           epochs:int|None=None, # epochs (default: the preset's)
           full:bool=False, # the seed's enhanced model at full size (a GPU run); else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # 'smoke' | 'cpu' | 'full' (overrides `full`)
           variant:str='enhanced', # 'enhanced' or 'baseline'
-          **kw, # overrides: any RetrievalConfig, RetrievalData or TrainConfig field (hard_negatives=..., n_train=..., device=...)
+          n_train:int|None=None, # training pairs (default: the preset's)
+          n_valid:int|None=None, # validation pairs (default: the preset's)
+          n_test:int|None=None, # held-out test pairs (default: the preset's)
+          **kw, # overrides: any RetrievalConfig, RetrievalData or TrainConfig field (hard_negatives=..., device=...)
          ) -> dict:
     "Train a paired-image retriever and return its held-out metrics (also written to out_dir/metrics.json)."
     import json
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
     mo, do, to = split_overrides(kw, RetrievalConfig, RetrievalData, TrainConfig)
+    do.update({k: v for k, v in dict(n_train=n_train, n_valid=n_valid, n_test=n_test).items() if v is not None})
     if epochs is not None: mo['epochs'] = epochs
     cfg, dk = preset_config(preset, variant, **mo, **do)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)

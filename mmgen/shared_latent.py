@@ -2,7 +2,7 @@
 
 `train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: on Shapes it
 trains a preset (`smoke` under `IN_TEST`; `cpu` by default, 64 px, 4.5M parameters; `full`, the seed-sized corrected
-design, 52M parameters, or the seed's own with `literal=True`), fine-tunes the image decoder on the frozen latents
+design, 52M parameters, or the seed's own with `literal=True`; `gpu`, the full design fed from the device for one 10-minute GPU lease), fine-tunes the image decoder on the frozen latents
 (`finetune_decoder`), fits the caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`,
 `metrics.json` and `samples.png` into `out_dir`; `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
 `load_prior(out_dir / 'prior')` the prior. `budget_s` bounds the stages' wall time (`BUDGET_SHARES`).
@@ -12,6 +12,9 @@ design, 52M parameters, or the seed's own with `literal=True`), fine-tunes the i
   `train_memory_estimate` and `benchmark` measure them.
 - `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, its `loss_fn`
   for `mmgen.train.fit`; `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
+- `SpeedOptions` (`data='device'`: the splits held on the device as uint8 and batched there, `device_batches` over
+  `mmgen.data.DeviceBatches`, with `random_shift` by up to `safe_shift` pixels; `channels_last`, `cudnn_benchmark`, `tf32`),
+  `step_breakdown` (where a training step's time goes) and `profile_step` (kernels, host synchronisations).
 - `evaluate`, `latent_probe`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier;
   `interpolate` and `decode_path` walk the latent space.
 
@@ -26,7 +29,8 @@ from __future__ import annotations
 import math, json, time, os
 from dataclasses import dataclass, field, fields, replace, asdict
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
+from contextlib import contextmanager
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -34,26 +38,27 @@ import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, smoke, config_dict, register_system
 from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        to_uint8, SHAPES, COLORS, SIZES)
+                        to_uint8, to_tensor, DeviceBatches, SHAPES, COLORS, SIZES, BACKGROUND)
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
 from .losses import clip_loss
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images)
-from .train import fit, TrainConfig, History, frozen, load_weights, save_weights
+from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'GOALS', 'BUDGET_SHARES', 'PRESETS',
-           'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
-           'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss', 'component_params',
-           'meta_model', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark', 'flow_path', 'time_features',
-           'euler_flow', 'drop_condition', 'guided', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs',
-           'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents', 'encode_all', 'decode_latents',
-           'score_generations', 'evaluate', 'interpolate', 'decode_path', 'fit_shared_latent', 'feature_loss',
-           'finetune_decoder', 'smoke_config', 'show_results', 'show_path', 'goal_claims', 'cpu_config',
-           'load_shared_latent', 'fresh_scenes', 'stage_budgets', 'train']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'SHAPES_MARGIN', 'BACKGROUND_UNIT',
+           'SYNC_OPS', 'GOALS', 'BUDGET_SHARES', 'PRESETS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
+           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
+           'shared_latent_loss', 'component_params', 'meta_model', 'saved_activation_bytes', 'train_memory_estimate',
+           'benchmark', 'flow_path', 'time_features', 'euler_flow', 'drop_condition', 'guided', 'LatentPrior',
+           'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents',
+           'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'interpolate', 'decode_path',
+           'SpeedOptions', 'speed_flags', 'safe_shift', 'random_shift', 'device_batches', 'step_breakdown',
+           'profile_step', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results',
+           'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'stage_budgets', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -353,15 +358,20 @@ def train_memory_estimate(cfg:SharedLatentConfig, batch_size:int=8) -> dict:
 def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
               device='cpu', # where
               batch_size:int=8, # training batch
-              steps:int=3, # timed training steps (after one warm-up)
+              steps:int=3, # timed training steps (after `warmup` untimed ones)
               gen_len:int=100, # caption tokens generated per sample
               amp:bool=False, # bf16/fp16 autocast on CUDA
               build=None, # cfg -> model (default `SharedLatentModel`; the lab record passes its variants)
+              speed:SpeedOptions|None=None, # channels_last, cudnn_benchmark, tf32, compile (default: all off, as the first H200 run had them)
+              warmup:int=1, # untimed training steps first (cuDNN's autotuning runs in them)
+              inference:bool=True, # also time encode, decode and a `gen_len`-token caption at batch 1
+              profile:bool=False, # also `profile_step` the training step: its kernel table and host synchronisations
              ) -> dict:
     "Training throughput, peak memory (CUDA) and per-sample inference latency of a freshly built model (median times, `time_call`)."
-    device = torch.device(device)
+    device, speed = torch.device(device), speed or SpeedOptions()
     set_seed(0)
-    model = (build or SharedLatentModel)(cfg).to(device)
+    with torch.device(device): model = (build or SharedLatentModel)(cfg)   # initialised where it runs (the literal design's 537M-parameter Linear too)
+    if speed.channels_last: model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     S, T = cfg.img_size, min(gen_len, cfg.max_len)
     batch = dict(image=torch.rand(batch_size, 3, S, S, device=device) * 2 - 1,
@@ -369,26 +379,29 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
                  pad_mask=torch.zeros(batch_size, T, dtype=torch.bool, device=device))
     dt = amp_dtype(device) if amp else None
     if device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+    net = torch.compile(model) if speed.compile else model   # compiled once, in the warm-up steps
     def step():
         with torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-            loss = shared_latent_loss(model, batch)['loss']
+            loss = shared_latent_loss(net, batch)['loss']
         opt.zero_grad(set_to_none=True); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip); opt.step()
-    train_s = time_call(step, n=steps, warmup=1, device=device)
-    res = dict(params_M=n_params(model) / 1e6, train_samples_per_s=batch_size / train_s,   # peak: weights, Adam state and activations
-               peak_train_mem_GB=torch.cuda.max_memory_allocated() / 1e9 if device.type == 'cuda' else float('nan'))
-    model.eval(); x = batch['image'][:1]
-    ms = lambda f, n=3: 1e3 * time_call(f, n=n, warmup=1, device=device)
-    with torch.no_grad(), torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-        z = model.encode_image(x)
-        res['encode_ms'] = ms(lambda: model.encode_image(x))
-        res['decode_ms'] = ms(lambda: model.decode_image(z))
-        res['caption_ms'] = ms(lambda: model.caption(z, bos_id=1, eos_id=-1, max_len=T), n=1)
-    res['total_ms'] = res['encode_ms'] + res['decode_ms'] + res['caption_ms']
-    del model, opt
+    with speed_flags(speed):
+        train_s = time_call(step, n=steps, warmup=warmup, device=device)
+        res = dict(params_M=n_params(model) / 1e6, train_samples_per_s=batch_size / train_s, train_step_ms=1e3 * train_s,  # peak: weights, Adam state and activations
+                   peak_train_mem_GB=torch.cuda.max_memory_allocated() / 1e9 if device.type == 'cuda' else float('nan'))
+        if profile: res['profile_table'], res['host_syncs'] = profile_step(step, device)
+        if inference:
+            model.eval(); x = batch['image'][:1]
+            ms = lambda f, n=3: 1e3 * time_call(f, n=n, warmup=1, device=device)
+            with torch.no_grad(), torch.autocast(device.type, dtype=dt, enabled=dt is not None):
+                z = model.encode_image(x)
+                res['encode_ms'] = ms(lambda: model.encode_image(x))
+                res['decode_ms'] = ms(lambda: model.decode_image(z))
+                res['caption_ms'] = ms(lambda: model.caption(z, bos_id=1, eos_id=-1, max_len=T), n=1)
+            res['total_ms'] = res['encode_ms'] + res['decode_ms'] + res['caption_ms']
+    del model, net, opt
     if device.type == 'cuda': torch.cuda.empty_cache()
     return res
-
 
 # %% ../nbs/10_shared_latent.ipynb #f8259519
 def flow_path(x1:torch.Tensor, # (B,...) data
@@ -525,8 +538,9 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     bs = min(batch_size, len(train_pairs))
     train_dl = DataLoader(train_pairs, batch_size=bs, shuffle=True, drop_last=True)
     tcfg = TrainConfig(epochs=math.ceil(steps / (len(train_pairs) // bs)), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
-                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds)
-    hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)  # epochs are short: save once, at the end
+                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds,
+                       out_dir=None if out_dir is None else str(out_dir))   # its own checkpoints: `mmgen train --resume` goes on inside this stage
+    hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
     if out_dir is not None:
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
         save_weights(prior, out / 'prior.safetensors', dict(steps=steps))
@@ -653,6 +667,121 @@ def decode_path(model:SharedLatentModel, # trained model
     "Images (N,3,H,W) and, with `tok`, captions decoded from a path of latents."
     return decode_latents(model, zs, tok)
 
+# %% ../nbs/10_shared_latent.ipynb #a51c0e02
+@dataclass
+class SpeedOptions:
+    "How a run is fed and run on its hardware (the model and its losses do not change)."
+    data: str = 'loader'              # 'loader': a DataLoader over the (cached) split, batch by batch on the host; 'device': the split held on the device (`mmgen.data.DeviceBatches`)
+    render_workers: int|None = None   # processes that render a split once (None: up to 15 on CUDA, none on the CPU, whose cores the steps need)
+    shift: int = 0                    # 'device' data: translate each training image by up to this many pixels on the device (0: off; `safe_shift` keeps Shapes' captions true)
+    channels_last: bool = False       # image encoder and decoder in NHWC memory layout (what cuDNN's bf16 convolutions want)
+    cudnn_benchmark: bool = False     # cuDNN times its algorithms for each new convolution shape (`torch.backends.cudnn.benchmark`)
+    tf32: bool = False                # fp32 matmuls on TF32 tensor cores (`torch.set_float32_matmul_precision('high')`)
+    compile: bool = False             # `torch.compile` the model (`TrainConfig.compile`; needs a GPU of sm 7.0 or newer, and a minute to compile)
+
+    def __post_init__(self):
+        if self.data not in ('loader', 'device'): raise ValueError(f"data must be 'loader' or 'device', got {self.data!r}")
+        if self.shift < 0: raise ValueError(f"shift must be >= 0 pixels, got {self.shift}")
+
+    def workers(self, device) -> int:
+        "Rendering processes on `device`: `render_workers`, else up to 15 on CUDA and 0 elsewhere."
+        if self.render_workers is not None: return self.render_workers
+        return min(15, (os.cpu_count() or 1) - 1) if torch.device(device).type == 'cuda' else 0
+
+@contextmanager
+def speed_flags(speed:SpeedOptions):
+    "Within the block, cuDNN autotuning and TF32 matmuls as `speed` asks; afterwards as they were."
+    old = torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision()
+    torch.backends.cudnn.benchmark = speed.cudnn_benchmark
+    torch.set_float32_matmul_precision('high' if speed.tf32 else 'highest')
+    try: yield
+    finally: torch.backends.cudnn.benchmark = old[0]; torch.set_float32_matmul_precision(old[1])
+
+SHAPES_MARGIN = 0.02   # `mmgen.data.Shapes` keeps every object at least this fraction of the side away from the edge
+
+def safe_shift(img_size:int) -> int:
+    "The largest translation (pixels) that keeps every Shapes object whole, so that its caption stays true."
+    return int(SHAPES_MARGIN * img_size)
+
+def random_shift(max_px:int, # largest translation, pixels, along each axis
+                 fill:Sequence[float], # the value of each channel in the uncovered border
+                ) -> Callable:
+    "An augmentation for `DeviceBatches`: each image translated by its own (dy, dx) in [-max_px, max_px]², on the device."
+    def shift(x:torch.Tensor, g:torch.Generator|None=None) -> torch.Tensor:
+        B, C, H, W = x.shape; m, dev = max_px, x.device
+        xp = torch.as_tensor(fill, dtype=x.dtype, device=dev).view(1, C, 1, 1).repeat(B, 1, H + 2 * m, W + 2 * m)
+        xp[..., m:m + H, m:m + W] = x
+        d = torch.randint(0, 2 * m + 1, (2, B, 1), generator=g, device=dev)   # where each crop of the padded image starts
+        r, c = d[0] + torch.arange(H, device=dev), d[1] + torch.arange(W, device=dev)
+        return xp[torch.arange(B, device=dev)[:, None, None], :, r[:, :, None], c[:, None, :]].permute(0, 3, 1, 2).contiguous()
+    return shift
+
+BACKGROUND_UNIT = to_tensor(np.array(BACKGROUND, dtype=np.uint8).reshape(1, 1, 3)).flatten().tolist()   # Shapes' background in [-1, 1]
+
+def device_batches(ds, # a split (a `CachedDataset`, or any dataset with image / caption)
+                   tok, # the tokenizer
+                   cfg:SharedLatentConfig, # for max_len
+                   batch_size:int, device, # batch, and where the split is held
+                   train:bool=True, # shuffled, last batch dropped, augmented (else in order, everything, as is)
+                   shift:int=0, # `random_shift` of training batches by up to this many pixels (0: off)
+                   num_workers:int=0, # processes rendering a split that is not cached
+                   seed:int=0, # the order's (and the shifts') seed
+                  ) -> DeviceBatches:
+    "A split on `device` for `shared_latent_loss`: uint8 images and the captions tokenized once; batches are drawn there."
+    ids, pad = tok(dataset_captions(ds), cfg.max_len)
+    aug = random_shift(shift, BACKGROUND_UNIT) if train and shift else None
+    return DeviceBatches.from_dataset(ds, batch_size, dict(tokens=ids, pad_mask=pad), device, num_workers,
+                                      shuffle=train, drop_last=train, seed=seed, augment=aug)
+
+def step_breakdown(model:nn.Module, # trained in place (a few steps)
+                   batches, # iterable of batches (a DataLoader, `DeviceBatches`); cycled
+                   device='cpu', amp:bool=False, # where, and bf16/fp16 autocast (CUDA)
+                   steps:int=10, warmup:int=2, # timed calls per phase, after untimed ones
+                   lr:float=1e-4, grad_clip:float=1.0, # the optimizer's
+                   loss_fn=None, # loss_fn(model, batch) -> {'loss': ...} (default `shared_latent_loss`)
+                  ) -> dict:
+    "Median ms of a training step and of each phase (data, forward, backward, optimizer), each timed alone by `time_call`."
+    device, loss_fn = torch.device(device), loss_fn or shared_latent_loss
+    dt = amp_dtype(device) if amp else None
+    model.to(device).train(); opt = torch.optim.Adam(model.parameters(), lr)
+    src = iter(batches)
+    def data():
+        nonlocal src
+        try: b = next(src)
+        except StopIteration: src = iter(batches); b = next(src)
+        return to_device(b, device)
+    def forward(b):
+        with torch.autocast(device.type, dtype=dt, enabled=dt is not None): return loss_fn(model, b)['loss']
+    def optim(): nn.utils.clip_grad_norm_(model.parameters(), grad_clip); opt.step()
+    def step(): forward(data()).backward(); optim(); opt.zero_grad(set_to_none=True)
+    b = data()
+    ms = lambda f: 1e3 * time_call(f, n=steps, warmup=warmup, device=device)
+    r = dict(data_ms=ms(data), forward_ms=ms(lambda: forward(b)))
+    r['backward_ms'] = ms(lambda: forward(b).backward()) - r['forward_ms']
+    r['optimizer_ms'] = ms(optim)
+    opt.zero_grad(set_to_none=True)
+    r['step_ms'] = ms(step)
+    r['phases_ms'] = r['data_ms'] + r['forward_ms'] + r['backward_ms'] + r['optimizer_ms']
+    r['steps_per_s'], r['samples_per_s'] = 1e3 / r['step_ms'], 1e3 * len(b['image']) / r['step_ms']
+    return r
+
+SYNC_OPS = ('aten::_local_scalar_dense', 'cudaStreamSynchronize', 'cudaDeviceSynchronize', 'cudaEventSynchronize')   # a scalar read to the host (a sync when its tensor is on a GPU), CUDA synchronisations
+
+def profile_step(fn, # one training step, no arguments
+                 device='cpu', steps:int=3, # where; profiled calls (after one untimed)
+                 row_limit:int=12, # rows of the table
+                ) -> tuple[str, dict]:
+    "`torch.profiler`'s table of `fn`'s most expensive operators and kernels (device time on CUDA, else CPU time), and its `SYNC_OPS` per call."
+    from torch.profiler import profile, ProfilerActivity
+    cuda = torch.device(device).type == 'cuda'
+    fn()
+    with profile(activities=[ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * cuda) as prof:
+        for _ in range(steps): fn()
+        if cuda: torch.cuda.synchronize()
+    ev = prof.key_averages()
+    syncs = {e.key: e.count // steps for e in ev if e.key in SYNC_OPS}
+    return ev.table(sort_by='self_device_time_total' if cuda else 'self_cpu_time_total', row_limit=row_limit), syncs
+
 # %% ../nbs/10_shared_latent.ipynb #2ef3a64b
 def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       splits:dict, # 'train' and 'valid' datasets with image / caption
@@ -662,18 +791,25 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       progress:bool=True, # tqdm bars and a line per epoch
                       max_steps:int|None=None, # stop after this many steps
                       max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
+                      speed:SpeedOptions|None=None, # how it is fed and run (default: the DataLoader, nothing switched on)
                      ) -> tuple:
     "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History)."
     tok = BPETokenizer.train(dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
-    collate = caption_collate(tok, cfg.max_len)
-    train_dl = DataLoader(splits['train'], batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=True)
-    valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
+    speed, dev = speed or SpeedOptions(), default_device(device)
+    if speed.data == 'device':   # each split held on the device, its captions tokenized once
+        train_dl = device_batches(splits['train'], tok, cfg, cfg.batch_size, dev, shift=speed.shift, num_workers=speed.workers(dev))
+        valid_dl = device_batches(splits['valid'], tok, cfg, 64, dev, train=False, num_workers=speed.workers(dev))
+    else:
+        collate = caption_collate(tok, cfg.max_len)
+        train_dl = DataLoader(splits['train'], batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=True)
+        valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
+    if speed.channels_last: model.to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
-                       grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress,
+                       grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile,
                        out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds)
-    hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
+    with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
     if out_dir is not None:
         tok.save(Path(out_dir) / 'tokenizer.json')
         (Path(out_dir) / 'config.json').write_text(json.dumps(config_dict(cfg), indent=1))
@@ -696,9 +832,10 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      batch_size:int=32, # batch
                      w_feat:float=1., # weight of `feature_loss` through the frozen encoder (0: reconstruction alone)
                      device:str|None=None, progress:bool=True,
-                     num_workers:int|None=None, # DataLoader workers rendering/reading scenes (None: 0 on the CPU, which needs its cores for the steps; up to 8 on a GPU)
+                     num_workers:int|None=None, # DataLoader workers rendering/reading scenes (None: `SpeedOptions.workers`: 0 on the CPU, which needs its cores for the steps; up to 15 on a GPU)
                      max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                      out_dir:str|Path|None=None, # the stage's own checkpoints (`fit`'s latest/best), so that `mmgen train --resume` goes on inside it
+                     speed:SpeedOptions|None=None, # channels-last, cuDNN autotuning, TF32, rendering workers (`SpeedOptions`)
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -710,14 +847,16 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
         if w_feat: d['feat'] = feature_loss(enc, y, x)
         return dict(loss=d['recon'] + w_feat * d.get('feat', 0.), **d)
     collate = caption_collate()
-    if num_workers is None: num_workers = min(8, (os.cpu_count() or 1) - 1) if default_device(device).type == 'cuda' else 0
+    speed = speed or SpeedOptions()
+    if num_workers is None: num_workers = speed.workers(default_device(device))
+    if speed.channels_last: model.to(memory_format=torch.channels_last)
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds,
+                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile,
                        out_dir=None if out_dir is None else str(out_dir))
-    with frozen(enc): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
+    with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
 # %% ../nbs/10_shared_latent.ipynb #79af45b4
 def smoke_config(**kw) -> SharedLatentConfig:
@@ -811,6 +950,10 @@ PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage step
     'smoke': dict(img_size=32, epochs=2, n_train=384, n_eval=64, decoder_steps=20, prior_steps=100, ruler=(384, 2), probe=(600, 200)),
     'cpu': dict(img_size=64, epochs=6, n_train=4000, n_eval=400, decoder_steps=8000, prior_steps=12000, ruler=(2000, 6), probe=(2500, 500)),
     'full': dict(img_size=128, epochs=6, n_train=20000, n_eval=1000, decoder_steps=20000, prior_steps=12000, ruler=(6000, 10), probe=(2500, 500)),
+    # the full design in one 10-minute GPU lease, sized from the H200's rates ('Feeding a GPU'): the splits on the device, batch 64, NHWC, 330 s of stages
+    'gpu': dict(img_size=128, epochs=40, n_train=40000, n_eval=1000, decoder_steps=20000, decoder_batch=64, prior_steps=12000, ruler=(6000, 10),
+                probe=(2500, 500), cfg=dict(batch_size=64, lr=3e-4), budget_s=330, shares=dict(joint=180, decoder=90, prior=60),
+                speed=dict(data='device', shift=2, channels_last=True, cudnn_benchmark=True, tf32=True)),
 }
 
 def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
@@ -822,11 +965,11 @@ def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training
     total = sum(shares[k] for k, v in runs.items() if v)
     return {k: None if budget_s is None or not v else budget_s * shares[k] / total for k, v in runs.items()}
 
-@register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes')
+@register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # output folder
           epochs:int|None=None, # default: the preset's (2 smoke, 6 CPU, 6 full)
           full:bool=False, # the seed-sized model (meant for a GPU) instead of the CPU-sized one
-          preset:str|None=None, # 'smoke', 'cpu' or 'full'; default 'full' if `full`, else 'smoke' under IN_TEST, 'cpu' otherwise
+          preset:str|None=None, # 'smoke', 'cpu', 'full' or 'gpu' (the full design fed from the device); default 'full' if `full`, else 'smoke' under IN_TEST, 'cpu' otherwise
           img_size:int|None=None, # default 64 (CPU) / 128 (full)
           literal:bool=False, # full only: the seed's literal design instead of the corrected default
           n_train:int|None=None, # training scenes (default 4000 CPU / 20000 full; 384 under IN_TEST)
@@ -837,7 +980,9 @@ def train(out_dir:str|Path, # output folder
           decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 8000 CPU / 20000 full; 0: none)
           decoder_fresh:bool=True, # the decoder stage reads a newly rendered scene for every sample (Shapes from index 10**7, disjoint from the splits) instead of cycling the training split
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 12000 CPU and full; 0: none)
-          budget_s:float|None=None, # wall-clock budget of the training stages, shared out by `BUDGET_SHARES` among those that run: each ends early, its schedule re-planned (None: the step counts decide)
+          budget_s:float|None=None, # wall-clock budget of the training stages, shared out by `BUDGET_SHARES` (or the preset's shares) among those that run: each ends early, its schedule re-planned (None: the preset's, else the step counts decide)
+          probe_scenes:tuple|None=None, # the latent probe's (train, test) one-object scenes (default: the preset's)
+          speed:dict|None=None, # `SpeedOptions` fields over the preset's (e.g. dict(data='device'))
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
@@ -846,23 +991,29 @@ def train(out_dir:str|Path, # output folder
     dev = default_device(device)
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
     if preset not in PRESETS: raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
-    P, full = PRESETS[preset], preset == 'full'
+    P, full = PRESETS[preset], preset in ('full', 'gpu')
     size, epochs = img_size or P['img_size'], epochs or P['epochs']
-    if full: cfg = (SharedLatentConfig.seed_literal if literal else SharedLatentConfig.default)('L', img_size=size, epochs=epochs, **kw)
+    if full: cfg = (SharedLatentConfig.seed_literal if literal else SharedLatentConfig.default)('L', img_size=size, epochs=epochs, **{**P.get('cfg', {}), **kw})
     else: cfg = (smoke_config if preset == 'smoke' else cpu_config)(img_size=size, epochs=epochs, **kw)
     n_train, n_eval = n_train or P['n_train'], n_eval or P['n_eval']
+    speed = SpeedOptions(**{**P.get('speed', {}), **(speed or {})})
+    speed = replace(speed, shift=min(speed.shift, safe_shift(cfg.img_size)))   # no object leaves the picture
     set_seed(0)
-    splits = shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache')
+    splits = shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache',
+                           num_workers=speed.workers(dev))
     decoder_steps = P['decoder_steps'] if decoder_steps is None else decoder_steps
     prior_steps = P['prior_steps'] if prior_steps is None else prior_steps
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
-    secs = stage_budgets(budget_s, runs).get
-    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'))
+    budget_s = P.get('budget_s') if budget_s is None else budget_s
+    secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
+    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed)
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     if decoder_steps:
-        dsplits = dict(splits, train=fresh_scenes(decoder_steps * 32, cfg.img_size, max_objects)) if decoder_fresh else splits
-        dhist = finetune_decoder(model, dsplits, decoder_steps, device=str(dev), progress=progress, max_seconds=secs('decoder'), out_dir=out / 'decoder')
+        dbs = P.get('decoder_batch', 32)
+        dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
+        dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
+                                 out_dir=out / 'decoder', speed=speed)
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
     save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
     t_dec = time.time() - t0 - t_train
@@ -873,8 +1024,8 @@ def train(out_dir:str|Path, # output folder
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
     test = stack_items(splits['test'])
     metrics, outs = evaluate(model, tok, test, clf, prior=prior)
-    model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *P['probe'])
-    metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', img_size=cfg.img_size,
+    model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *(probe_scenes or P['probe']))
+    metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', preset=preset, batch_size=cfg.batch_size, img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
                    classifier=classifier_accuracy(clf, test),

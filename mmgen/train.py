@@ -722,7 +722,7 @@ def step(self:_Run):
     s.metrics = dict(logged, **({'grad_norm': gnorm} if cfg.grad_clip else {}))
     self.hist.log_step(step=s.step, epoch=s.epoch, lr=s.lr, **s.metrics)
     if s.step % cfg.log_every == 0: self.bar.set_postfix(loss=f"{logged['loss']:.4g}", lr=f'{s.lr:.2e}')
-    if self.sigint: s.stop, s.stop_reason = True, f'interrupted (Ctrl-C) at step {s.step}'
+    if self.sigint and s.step < s.total_steps: s.stop, s.stop_reason = True, f'interrupted (Ctrl-C) at step {s.step}'   # at the last step: `end_epoch` ends the run, then stops
 
 @patch
 def _time_to_save(self:_Run) -> bool:
@@ -824,11 +824,11 @@ class _EarlyStopping(Callback):
             state.stop, state.stop_reason = True, f'early stopping: no improvement for {state.bad_epochs} epochs (best {state.best_value:.4g})'
 
 class _Checkpoints(Callback):
-    "`latest` every `save_every` steps or `save_minutes` (inside an epoch) and at every epoch's end."
+    "`latest` every `save_every` steps or `save_minutes` inside an epoch, and at every epoch's end (the run's last step is saved only there, so a resumed run never skips that end)."
     def __init__(self, run): self.run = run
     def after_step(self, state):
         every = state.cfg.save_every
-        if ((every and state.step % every == 0) or self.run.save_due) and state.batch < self.run.n_batches and not state.stop: self.run.save()
+        if ((every and state.step % every == 0) or self.run.save_due) and state.batch < self.run.n_batches and state.step < state.total_steps and not state.stop: self.run.save()
     def after_epoch(self, state): self.run.save()
 
 _interrupt = threading.Event()   # set by the first Ctrl-C during `fit`: finish the step, save, stop
@@ -922,6 +922,7 @@ def restore(self:_Run):
     if self.scaler and st['scaler']: self.scaler.load_state_dict(st['scaler'])
     s.step, s.epoch, s.batch, s.best_value, s.bad_epochs = st['step'], st['epoch'], st['batch'], st['best_value'], st['bad_epochs']
     self.hist = s.history = History.from_dict(st['history'])
+    if self.hist.steps: s.lr = self.hist.steps[-1]['lr']   # the last step's, which an epoch's row records
     s.seconds = st.get('seconds', 0.)
     self.t_start, self.last_save = _clock() - s.seconds, _clock()   # a resumed run continues the saved run's clock
     if self.cfg.max_seconds is not None and st.get('plan'): self.plan[:] = st['plan']; s.total_steps = self.plan[0]
@@ -965,6 +966,7 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
                 if s.stop or s.step >= s.total_steps: break
             if s.stop: run.stopped()               # saves `latest` where it stands
             else: run.end_epoch()                  # validation, `best`, epoch line, early stopping, `latest`
+        if run.pending: set_rng_state(run.pending[0])   # resumed after its end, so no batch drawn: the RNG where the finished run left it, for what the caller draws next
     return run.finish()
 
 # %% ../nbs/03_train.ipynb #9b92408b

@@ -21,16 +21,16 @@ from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
 from .decoding import top_p_filter
-from .evaluation import psnr
+from .evaluation import psnr, axis_targets, read_art_axes
 from .train import fit, TrainConfig, make_loader, History
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'MISSPELL', 'SYNONYMS',
            'is_held_out', 'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer',
-           'VQConfig', 'Res', 'VQVAE', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
-           'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior', 'prior_loss', 'null_prompt',
-           'sample_codes', 'attribute_control', 'diversity', 'check_prompt', 'ArtGenerator', 'prompt_batch',
-           'train_prior', 'train', 'axis_targets', 'TextProbe', 'probe_loss', 'full_size_encoder']
+           'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all',
+           'code_usage', 'axis_agreement', 'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior',
+           'null_prompt', 'prior_loss', 'sample_codes', 'attribute_control', 'diversity', 'check_prompt',
+           'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'TextProbe', 'probe_loss', 'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -223,6 +223,7 @@ class VQConfig:
     down: int = 2               # stride-2 stages: grid side = size / 2**down
     beta: float = 0.25          # commitment weight
     quantizer: str = 'plain'    # a key of QUANTIZERS
+    texture: float = 0.         # weight of `texture_loss` in `vq_loss` (0: the seed's MSE-only objective)
 
 QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'plain':             lambda d, k, b: VectorQuantizer(k, d, b),
@@ -266,13 +267,25 @@ class VQVAE(nn.Module):
         q = self.encode(x)
         return self.decoder(q.quantized), q
 
+def highpass(x:Tensor) -> Tensor:
+    "Grey-level high-pass (B,1,H,W): each pixel minus the mean of its 3 × 3 neighbourhood (what `art_stats`' grain reads)."
+    g = x.mean(1, keepdim=True)
+    return g - F.avg_pool2d(g, 3, 1, 1, count_include_pad=False)
+
+def texture_loss(xh:Tensor, # (B,3,H,W) reconstructions
+                 x:Tensor, # (B,3,H,W) targets
+                ) -> Tensor:
+    "Mean over pictures of the 1-D Wasserstein distance between the high-pass magnitudes of xh and x (sorted L1)."
+    return F.l1_loss(highpass(xh).abs().flatten(1).sort(1).values, highpass(x).abs().flatten(1).sort(1).values)
+
 def vq_loss(model, batch, state):
-    "Reconstruction MSE (in [-1,1]) plus the quantiser's loss; logs the batch's code perplexity."
+    "Reconstruction MSE (in [-1,1]), the quantiser's loss and `cfg.texture` × `texture_loss`; logs the batch's code perplexity."
     x = batch[0]
     xh, q = model(x)
-    rec = F.mse_loss(xh, x)
+    cfg = model.cfg if hasattr(model, 'cfg') else model.module.cfg
+    rec, tex = F.mse_loss(xh, x), texture_loss(xh, x)
     p = torch.bincount(q.indices.flatten(), minlength=model.quantizer.n_codes).float(); p = p / p.sum()
-    return {'loss': rec + q.loss, 'rec': rec, 'ppl': torch.exp(-(p * p.clamp(min=1e-12).log()).sum())}
+    return {'loss': rec + q.loss + cfg.texture * tex, 'rec': rec, 'tex': tex.detach(), 'ppl': torch.exp(-(p * p.clamp(min=1e-12).log()).sum())}
 
 # %% ../nbs/12_vq_art.ipynb #cf19ea7f
 def fit_steps(model:nn.Module, # model to train in place
@@ -321,21 +334,29 @@ def code_usage(idx:Tensor, # code indices, any shape
     p = torch.bincount(idx.flatten(), minlength=n_codes).double(); p = p / p.sum()
     return float((p > 0).double().mean()), float(torch.exp(-(p * p.clamp(min=1e-300).log()).sum()))
 
+def axis_agreement(x:Tensor, # (N,3,H,W) pictures
+                   y:Tensor, # (N,3,H,W) their reconstructions (or any pictures to compare)
+                  ) -> dict:
+    "Per readable axis, the share of pictures where `recover_adjectives` reads the same value (or None) from x and y."
+    a = [recover_adjectives(i) for i in x]; b = [recover_adjectives(i) for i in y]
+    return {k: float(np.mean([u[k] == v[k] for u, v in zip(a, b)])) for k in READABLE}
+
 def adjective_agreement(x:Tensor, # (N,3,H,W) pictures
                         y:Tensor, # (N,3,H,W) their reconstructions (or any pictures to compare)
                        ) -> float:
     "Share of (picture, readable axis) pairs where `recover_adjectives` reads the same value from x and y."
-    a = [recover_adjectives(i) for i in x]; b = [recover_adjectives(i) for i in y]
-    return float(np.mean([u[k] == v[k] for u, v in zip(a, b) for k in READABLE]))
+    return float(np.mean(list(axis_agreement(x, y).values())))
 
 def codebook_stats(model:VQVAE, # a trained VQ-VAE
                    x:Tensor, # (N,3,H,W) held-out pictures in [-1,1]
                   ) -> dict:
-    "Held-out usage, perplexity, MSE in [0,1] scale, PSNR (dB) and adjective agreement of a VQ-VAE."
+    "Held-out usage, perplexity, MSE in [0,1] scale, PSNR (dB), adjective agreement and its value per readable axis."
     idx, rec = encode_all(model, x)
     usage, ppl = code_usage(idx, model.quantizer.n_codes)
     mse01 = float(F.mse_loss((rec + 1) / 2, (x + 1) / 2))
-    return dict(usage=usage, perplexity=ppl, mse=mse01, psnr=float(psnr(rec, x).mean()), agree=adjective_agreement(x, rec))
+    ax = axis_agreement(x, rec)
+    return dict(usage=usage, perplexity=ppl, mse=mse01, psnr=float(psnr(rec, x).mean()), agree=float(np.mean(list(ax.values()))),
+                **{f'agree_{k}': v for k, v in ax.items()})
 
 # %% ../nbs/12_vq_art.ipynb #d4dc216e
 @dataclass
@@ -351,6 +372,7 @@ class PriorConfig:
     dropout: float = 0.1        # attention / residual dropout
     masked: bool = True         # MaskGIT training (random mask ratio); False: the seed's direct head (every position masked)
     text_drop: float = 0.1      # share of examples trained without text (classifier-free guidance)
+    word_drop: float = 0.0      # chance that each adjective of a training prompt is hidden (a picture shows every subset of its adjectives)
 
 class CodePrior(nn.Module):
     "Text tokens and a (partly masked) code grid through one transformer encoder; logits over codes at every position."
@@ -385,13 +407,20 @@ class CodePrior(nn.Module):
         return self.head(self.norm(x[:, L:]))
 
 # %% ../nbs/12_vq_art.ipynb #cf5a645d
+def null_prompt(tokens:Tensor, pad_mask:Tensor) -> tuple[Tensor, Tensor]:
+    "The prompt with every word hidden (BOS only): the unconditional input of classifier-free guidance."
+    return tokens, torch.arange(tokens.shape[1], device=tokens.device).expand_as(pad_mask) >= 1
+
 def prior_loss(model, batch, state):
-    "Cross-entropy on masked code positions (all of them for the direct head); text dropped for a share of examples."
+    "Cross-entropy on masked code positions (all of them for the direct head); words and whole prompts dropped at random."
     tokens, pad_mask, codes = batch
     B, N = codes.shape; cfg = model.cfg if hasattr(model, 'cfg') else model.module.cfg
-    if model.training and cfg.text_drop > 0:  # null prompt: BOS EOS only
+    if model.training and cfg.word_drop > 0:  # hide single adjectives (positions 1 .. length-2: not BOS, not EOS)
+        pos, n = torch.arange(pad_mask.shape[1], device=codes.device), (~pad_mask).sum(1, keepdim=True)
+        pad_mask = pad_mask | ((pos >= 1) & (pos < n - 1) & (torch.rand(pad_mask.shape, device=codes.device) < cfg.word_drop))
+    if model.training and cfg.text_drop > 0:  # the null prompt (BOS only), for guidance
         drop = torch.rand(B, device=codes.device) < cfg.text_drop
-        pad_mask = torch.where(drop[:, None], torch.arange(pad_mask.shape[1], device=codes.device) >= 2, pad_mask)
+        pad_mask = torch.where(drop[:, None], null_prompt(tokens, pad_mask)[1], pad_mask)
     if cfg.masked:
         r = torch.cos(math.pi / 2 * torch.rand(B, 1, device=codes.device))           # mask ratio, cosine schedule
         masked = torch.rand(B, N, device=codes.device).argsort(1).argsort(1) < (r * N).ceil()  # at least one per row
@@ -402,10 +431,6 @@ def prior_loss(model, batch, state):
     return {'loss': loss, 'acc': acc}
 
 # %% ../nbs/12_vq_art.ipynb #fc2179a4
-def null_prompt(tokens:Tensor, pad_mask:Tensor) -> tuple[Tensor, Tensor]:
-    "The prompt with every word removed (BOS EOS only), the unconditional input used by guidance."
-    return tokens, torch.arange(tokens.shape[1], device=tokens.device).expand_as(pad_mask) >= 2
-
 @torch.no_grad()
 def sample_codes(prior:CodePrior, # a trained prior
                  tokens:Tensor, # (B, L) token ids (or (B, L, d) text embeddings)
@@ -443,16 +468,19 @@ AXIS_OF = {w: ax for ax, pair in ART_AXES.items() for w in pair}  # adjective ->
 
 def attribute_control(images:Tensor, # (B,3,H,W) generated pictures
                       prompts:Sequence[str], # the prompt of each picture
+                      classifier:nn.Module|None=None, # an `mmgen.evaluation.ArtAxisClassifier`: also score the other axes with it
                      ) -> dict:
-    "Per readable axis: share of requested adjectives that `recover_adjectives` reads from the picture (and 'mean')."
-    hits = {ax: [] for ax in READABLE}
-    for im, p in zip(images, prompts):
-        got = recover_adjectives(im)
+    "Per axis: share of requested adjectives read from the picture (`recover_adjectives`; the classifier for the rest) and 'mean' (readable axes)."
+    axes = READABLE + (tuple(a for a in ART_AXES if a not in READABLE) if classifier is not None else ())
+    hits = {ax: [] for ax in axes}
+    read = read_art_axes(classifier, images) if classifier is not None else [{}] * len(images)
+    for im, p, r in zip(images, prompts, read):
+        got = {**r, **recover_adjectives(im)}
         for w in p.split():
             ax = AXIS_OF.get(w)
             if ax in hits: hits[ax].append(got[ax] == w)
     out = {ax: float(np.mean(h)) if h else float('nan') for ax, h in hits.items()}
-    out['mean'] = float(np.mean([x for h in hits.values() for x in h]))
+    out['mean'] = float(np.mean([x for ax in READABLE for x in hits[ax]]))  # the readable axes, with or without a classifier
     return out
 
 def diversity(images:Tensor, # (n,3,H,W) draws for one prompt
@@ -527,12 +555,12 @@ class ArtGenerator(nn.Module):
 
 # %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields)
-    'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize'), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256),
-              dict(n_train=384, n_test=64, vq_steps=30, prior_steps=40, batch_size=32)),
-    'cpu':   (dict(size=32, channels=32, quantizer='lib VectorQuantize'), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
-              dict(n_train=3000, n_test=256, vq_steps=600, prior_steps=1500, batch_size=64)),
-    'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize'), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
-              dict(n_train=50_000, n_test=1000, vq_steps=20_000, prior_steps=30_000, batch_size=128)),
+    'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize', texture=1.), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256),
+              dict(n_train=384, n_test=64, vq_steps=30, vq_lr=1e-3, prior_steps=40, batch_size=32, rounds=2, guidance=0.)),
+    'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1.), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
+              dict(n_train=1500, n_test=256, vq_steps=1200, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=2, guidance=0.)),
+    'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize', texture=1.), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
+              dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0.)),
 }
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
@@ -554,18 +582,24 @@ def train_prior(cfg:PriorConfig, # prior configuration (masked=False: the seed's
     h = fit_steps(prior, prior_loss, (tokens, pad_mask, codes), steps, batch_size, lr, seed, warmup=100, weight_decay=0.01, **kw)
     return prior.eval(), h
 
-@register_system('vq-art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt')
+@register_system('vq-art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt', preset='cpu')
 def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           epochs:int|None=None, # prior epochs over the training codes (default: the preset's steps)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full'
           data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
+          n_train:int|None=None, # AbstractArt training pictures (default: the preset's)
+          n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's)
+          vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
+          prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
+          batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
           **kw, # overrides: any VQConfig, PriorConfig or run field (quantizer='all (ours)', vq_steps=..., device=...)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
     from mmgen.train import save_weights
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
+    rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size).items() if v is not None})
     dev = kw.pop('device', None)
     for k, v in kw.items():
         if k in VQConfig.__dataclass_fields__: vk[k] = v
@@ -585,15 +619,15 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ValueError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
         cap_ho = cap_te  # your test captions are the prompts
     tc = dict(device=dev) if dev else {}
-    vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], **tc)
+    vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
     stats = codebook_stats(vq, x_te)
     codes = encode_all(vq, x_tr)[0].flatten(1)
     tok = WordTokenizer.from_texts(cap_tr)
     pcfg = PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
     ids, pm = prompt_batch(tok, cap_tr, pcfg.max_text)
     steps = epochs * (len(ids) // rk['batch_size']) if epochs else rk['prior_steps']
-    prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], **tc)
-    gen = ArtGenerator(tok, prior, vq, guidance=2.0)
+    prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], **tc, out_dir=str(out / 'prior'))
+    gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
     imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
     m = dict(preset=preset, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
              prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'])
@@ -613,10 +647,6 @@ MISSPELL = {w: w[:-2] + w[-1] for w in ART_VOCAB}  # one letter dropped: warm ->
 SYNONYMS = {'hot': 'warm', 'cold': 'cool', 'dull': 'muted', 'saturated': 'vivid', 'dim': 'dark', 'luminous': 'bright',
             'empty': 'sparse', 'crowded': 'dense', 'angular': 'geometric', 'natural': 'organic', 'serene': 'calm',
             'wild': 'chaotic', 'clean': 'smooth', 'noisy': 'grainy'}  # unseen word -> the adjective it means
-
-def axis_targets(captions:Sequence[str]) -> Tensor:
-    "(B, 7) class per axis: 0 = not named, 1 = first pole, 2 = second pole."
-    return torch.tensor([[0 if not set(c.split()) & set(pair) else 1 + (pair[1] in c.split()) for pair in ART_AXES.values()] for c in captions])
 
 class TextProbe(nn.Module):
     "A text encoder (kind 'custom' | 'clip' | 'distilbert') with a linear head predicting every axis from its pooled vector."

@@ -1,6 +1,7 @@
 """The explorers in a real browser: JupyterLab (headless, 127.0.0.1, a token) serves a copy of
-`nbs/15_explorers.ipynb`, Chromium (through Playwright) runs every cell, waits for the widgets, moves a slider and
-checks that the drawn image changed (the hash of its `img` source) and that no cell shows an error.
+`nbs/15_explorers.ipynb`, Chromium (through Playwright) runs every cell and checks that no cell shows an error; then, in
+each explorer (seed 000's latent walk, seed 002's art, seed 003's retrieval, seed 001's student beside its teacher),
+that the widget rendered, and that moving one of its sliders a step changed a drawn image (the hash of its `img` source).
 
 Skips only when no Chromium binary is found (`apt-get install -y chromium`; or set `MMGEN_CHROMIUM` to a binary);
 everything else that goes wrong (no widgets, no redraw, a cell error) fails. Playwright is driven with the system's
@@ -77,10 +78,33 @@ def lab(tmp_path):
         except subprocess.TimeoutExpired: proc.kill()
 
 
-def img_hashes(page) -> list[str]:
-    "Hashes of the src of every image in the notebook's outputs (widget images are blob: or data: URLs)."
-    srcs = page.eval_on_selector_all('.jp-OutputArea-output img', 'els => els.map(e => e.src)')
+def img_hashes(page, scope:str='') -> list[str]:
+    "Hashes of the src of every image in the notebook's outputs, or inside `scope` (a CSS selector); widget images are blob: or data: URLs."
+    srcs = page.eval_on_selector_all(f'.jp-OutputArea-output {scope} img'.replace('  ', ' '), 'els => els.map(e => e.src)')
     return [hashlib.sha256(s.encode()).hexdigest()[:16] for s in srcs]
+
+
+# each explorer's widget carries the CSS class mmgen-<its class name>; the label of the slider the test moves in it
+EXPLORERS = [('.mmgen-latentexplorer', 't'), ('.mmgen-artexplorer', 'seed'), ('.mmgen-retrievalexplorer', 'pair'),
+             ('.mmgen-distilledexplorer', 'scene')]
+
+
+def step_slider(page, scope:str, label:str) -> str:
+    "Press ArrowRight on the slider labelled `label` inside `scope`; wait until an image inside `scope` changes. Returns a line saying what moved and how fast."
+    box = page.locator(f'{scope} .widget-slider').filter(has=page.locator('.widget-label', has_text=re.compile(f'^{re.escape(label)}$'))).first
+    handle, readout = box.locator('.noUi-handle'), box.locator('.widget-readout')
+    handle.wait_for(timeout=30_000)      # the widget rendered (ipywidgets 8's slider)
+    handle.scroll_into_view_if_needed()
+    before, r0 = img_hashes(page, scope), readout.inner_text()
+    assert before, f'{scope}: no images drawn'
+    handle.focus(); t0 = time.time()
+    page.keyboard.press('ArrowRight')    # one slider step
+    deadline, after = time.time() + 30, before
+    while time.time() < deadline and after == before:
+        after = img_hashes(page, scope); time.sleep(0.05)
+    assert readout.inner_text() != r0, f'{scope}: the {label} slider did not move (readout {r0!r})'
+    assert after != before, f'{scope}: moving the {label} slider did not change any drawn image'
+    return f'{scope} {label} {r0} -> {readout.inner_text()}: image changed {1e3 * (time.time() - t0):.0f} ms after the key press'
 
 
 def test_explorers_in_chromium(chromium, lab):   # chromium first: without it, skip before starting JupyterLab
@@ -110,21 +134,7 @@ def test_explorers_in_chromium(chromium, lab):   # chromium first: without it, s
             assert not err_text, f'cells show errors:\n' + '\n---\n'.join(err_text)
             unexecuted = page.eval_on_selector_all('.jp-CodeCell .jp-InputArea-prompt', "els => els.filter(e => !/\\d/.test(e.textContent)).length")
             assert unexecuted == 0, f'{unexecuted} code cells did not run'
-            slider = page.locator('.widget-slider .noUi-handle').first
-            slider.wait_for(timeout=30_000)    # the widgets rendered (ipywidgets 8's slider)
-            slider.scroll_into_view_if_needed()
-            readout = page.locator('.widget-slider .widget-readout').first
-            before, r0 = img_hashes(page), readout.inner_text()
-            assert before, 'no images in the outputs'
-            slider.focus(); t1 = time.time()
-            page.keyboard.press('ArrowRight')   # one slider step
-            deadline, after = time.time() + 30, before
-            while time.time() < deadline and after == before:
-                after = img_hashes(page); time.sleep(0.05)
-            redraw_s = time.time() - t1
-            assert readout.inner_text() != r0, f'the slider did not move (readout {r0!r})'
-            assert after != before, 'moving the slider did not change any drawn image'
-            print(f'run all cells {run_s:.1f} s; slider moved {r0} -> {readout.inner_text()}, '
-                  f'image changed {1e3 * redraw_s:.0f} ms after the key press (browser -> kernel -> browser, polled every 50 ms)')
+            lines = [step_slider(page, scope, label) for scope, label in EXPLORERS]
+            print(f'run all cells {run_s:.1f} s; per explorer (browser -> kernel -> browser, polled every 50 ms):\n' + '\n'.join(lines))
         finally:
             browser.close()
