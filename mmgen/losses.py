@@ -13,7 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['clip_loss', 'siglip_loss', 'CLIPLoss', 'SigLIPLoss', 'cosine_distill_loss']
+__all__ = ['clip_loss', 'siglip_loss', 'CLIPLoss', 'SigLIPLoss', 'cosine_distill_loss', 'flow_path', 'time_features',
+           'euler_flow', 'drop_condition', 'guided']
 
 # %% ../nbs/08_losses.ipynb #ee5b4adf
 def _check_pairs(img, txt):
@@ -103,3 +104,45 @@ def cosine_distill_loss(student:torch.Tensor, # (..., D) student features
         raise ValueError(f"expected student and teacher features of the same shape, got {tuple(student.shape)} and {tuple(teacher.shape)}")
     if detach_teacher: teacher = teacher.detach()
     return (1 - F.cosine_similarity(student, teacher, dim=-1)).mean()
+
+# %% ../nbs/08_losses.ipynb #d5e0a00c
+def flow_path(x1:torch.Tensor, # (B,...) data
+             ) -> tuple:  # x_t, t (B,), and the velocity x1 − x0 to regress
+    "A point on the straight path x_t = (1 − t)·x0 + t·x1 from noise x0 ~ N(0, I) to the data, at t ~ U(0, 1) (rectified flow)."
+    x0, t = torch.randn_like(x1), torch.rand(x1.shape[0], device=x1.device)
+    tb = t.view(-1, *[1] * (x1.ndim - 1))
+    return (1 - tb) * x0 + tb * x1, t, x1 - x0
+
+def time_features(t:torch.Tensor, # (B,) times in [0, 1]
+                  freqs:torch.Tensor, # (n_freq,) angular frequencies
+                 ) -> torch.Tensor:  # (B, 2·n_freq)
+    "Sinusoidal features of the flow time: sin and cos of t·freqs."
+    f = t[:, None] * freqs
+    return torch.cat([f.sin(), f.cos()], -1)
+
+def euler_flow(velocity, # velocity(x, t) -> dx/dt, t of shape (B,)
+               x:torch.Tensor, # (B,...) the noise at t = 0
+               steps:int=32, # Euler steps
+              ) -> torch.Tensor:
+    "Integrate dx/dt = velocity(x, t) from t = 0 to 1."
+    for i in range(steps): x = x + velocity(x, torch.full((x.shape[0],), i / steps, device=x.device)) / steps
+    return x
+
+def drop_condition(c:torch.Tensor, # (B,D) conditions
+                   null:torch.Tensor, # (D,) the learned 'no condition'
+                   p:float, # fraction replaced
+                  ) -> torch.Tensor:
+    "`c` with a random fraction `p` of its rows replaced by `null`, for classifier-free guidance (Ho & Salimans 2022)."
+    drop = torch.rand(c.shape[0], device=c.device) < p
+    return torch.where(drop[:, None], null.expand_as(c), c)
+
+def guided(velocity, # velocity(condition) -> the velocity given that condition
+           c:torch.Tensor, # (B,D) conditions
+           null:torch.Tensor, # (D,) the 'no condition'
+           guidance:float=1., # 1: the conditional velocity alone
+          ) -> torch.Tensor:
+    "Classifier-free guidance: v(∅) + guidance·(v(c) − v(∅))."
+    v = velocity(c)
+    if guidance == 1: return v
+    u = velocity(null.expand_as(c))
+    return u + guidance * (v - u)

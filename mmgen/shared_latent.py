@@ -12,9 +12,8 @@ design, 52M parameters, or the seed's own with `literal=True`; `gpu`, the full d
   `train_memory_estimate` and `benchmark` measure them.
 - `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, its `loss_fn`
   for `mmgen.train.fit`; `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
-- `SpeedOptions` (`data='device'`: the splits held on the device as uint8 and batched there, `device_batches` over
-  `mmgen.data.DeviceBatches`, with `random_shift` by up to `safe_shift` pixels; `channels_last`, `cudnn_benchmark`, `tf32`),
-  `step_breakdown` (where a training step's time goes) and `profile_step` (kernels, host synchronisations).
+- `device_batches`: the splits held on the device as uint8 and batched there (`mmgen.data.DeviceBatches`), fed and timed
+  through `mmgen.speed` (`SpeedOptions`, `random_shift` by up to `safe_shift` pixels, `step_breakdown`, `profile_step`).
 - `evaluate`, `latent_probe`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier;
   `interpolate` and `decode_path` walk the latent space.
 
@@ -42,23 +41,23 @@ from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, capti
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
-from .losses import clip_loss
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images)
 from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device
+from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS
+from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'SHAPES_MARGIN', 'BACKGROUND_UNIT',
-           'SYNC_OPS', 'GOALS', 'BUDGET_SHARES', 'PRESETS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
-           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
-           'shared_latent_loss', 'component_params', 'meta_model', 'saved_activation_bytes', 'train_memory_estimate',
-           'benchmark', 'flow_path', 'time_features', 'euler_flow', 'drop_condition', 'guided', 'LatentPrior',
-           'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents',
-           'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'interpolate', 'decode_path',
-           'SpeedOptions', 'speed_flags', 'safe_shift', 'random_shift', 'device_batches', 'step_breakdown',
-           'profile_step', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results',
-           'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'stage_budgets', 'train']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT', 'GOALS',
+           'BUDGET_SHARES', 'PRESETS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder',
+           'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss',
+           'component_params', 'meta_model', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark',
+           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates',
+           'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'interpolate',
+           'decode_path', 'device_batches', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config',
+           'show_results', 'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes',
+           'stage_budgets', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -404,47 +403,6 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
     return res
 
 # %% ../nbs/10_shared_latent.ipynb #f8259519
-def flow_path(x1:torch.Tensor, # (B,...) data
-             ) -> tuple:  # x_t, t (B,), and the velocity x1 − x0 to regress
-    "A point on the straight path x_t = (1 − t)·x0 + t·x1 from noise x0 ~ N(0, I) to the data, at t ~ U(0, 1) (rectified flow)."
-    x0, t = torch.randn_like(x1), torch.rand(x1.shape[0], device=x1.device)
-    tb = t.view(-1, *[1] * (x1.ndim - 1))
-    return (1 - tb) * x0 + tb * x1, t, x1 - x0
-
-def time_features(t:torch.Tensor, # (B,) times in [0, 1]
-                  freqs:torch.Tensor, # (n_freq,) angular frequencies
-                 ) -> torch.Tensor:  # (B, 2·n_freq)
-    "Sinusoidal features of the flow time: sin and cos of t·freqs."
-    f = t[:, None] * freqs
-    return torch.cat([f.sin(), f.cos()], -1)
-
-def euler_flow(velocity, # velocity(x, t) -> dx/dt, t of shape (B,)
-               x:torch.Tensor, # (B,...) the noise at t = 0
-               steps:int=32, # Euler steps
-              ) -> torch.Tensor:
-    "Integrate dx/dt = velocity(x, t) from t = 0 to 1."
-    for i in range(steps): x = x + velocity(x, torch.full((x.shape[0],), i / steps, device=x.device)) / steps
-    return x
-
-def drop_condition(c:torch.Tensor, # (B,D) conditions
-                   null:torch.Tensor, # (D,) the learned 'no condition'
-                   p:float, # fraction replaced
-                  ) -> torch.Tensor:
-    "`c` with a random fraction `p` of its rows replaced by `null`, for classifier-free guidance (Ho & Salimans 2022)."
-    drop = torch.rand(c.shape[0], device=c.device) < p
-    return torch.where(drop[:, None], null.expand_as(c), c)
-
-def guided(velocity, # velocity(condition) -> the velocity given that condition
-           c:torch.Tensor, # (B,D) conditions
-           null:torch.Tensor, # (D,) the 'no condition'
-           guidance:float=1., # 1: the conditional velocity alone
-          ) -> torch.Tensor:
-    "Classifier-free guidance: v(∅) + guidance·(v(c) − v(∅))."
-    v = velocity(c)
-    if guidance == 1: return v
-    u = velocity(null.expand_as(c))
-    return u + guidance * (v - u)
-
 class LatentPrior(nn.Module):
     "Velocity field v(x_t, t | caption features) of a conditional flow from N(0, I) to standardised image latents."
     def __init__(self, latent_dim:int, # size of the image latents it generates
@@ -668,54 +626,6 @@ def decode_path(model:SharedLatentModel, # trained model
     return decode_latents(model, zs, tok)
 
 # %% ../nbs/10_shared_latent.ipynb #a51c0e02
-@dataclass
-class SpeedOptions:
-    "How a run is fed and run on its hardware (the model and its losses do not change)."
-    data: str = 'loader'              # 'loader': a DataLoader over the (cached) split, batch by batch on the host; 'device': the split held on the device (`mmgen.data.DeviceBatches`)
-    render_workers: int|None = None   # processes that render a split once (None: up to 15 on CUDA, none on the CPU, whose cores the steps need)
-    shift: int = 0                    # 'device' data: translate each training image by up to this many pixels on the device (0: off; `safe_shift` keeps Shapes' captions true)
-    channels_last: bool = False       # image encoder and decoder in NHWC memory layout (what cuDNN's bf16 convolutions want)
-    cudnn_benchmark: bool = False     # cuDNN times its algorithms for each new convolution shape (`torch.backends.cudnn.benchmark`)
-    tf32: bool = False                # fp32 matmuls on TF32 tensor cores (`torch.set_float32_matmul_precision('high')`)
-    compile: bool = False             # `torch.compile` the model (`TrainConfig.compile`; needs a GPU of sm 7.0 or newer, and a minute to compile)
-
-    def __post_init__(self):
-        if self.data not in ('loader', 'device'): raise ValueError(f"data must be 'loader' or 'device', got {self.data!r}")
-        if self.shift < 0: raise ValueError(f"shift must be >= 0 pixels, got {self.shift}")
-
-    def workers(self, device) -> int:
-        "Rendering processes on `device`: `render_workers`, else up to 15 on CUDA and 0 elsewhere."
-        if self.render_workers is not None: return self.render_workers
-        return min(15, (os.cpu_count() or 1) - 1) if torch.device(device).type == 'cuda' else 0
-
-@contextmanager
-def speed_flags(speed:SpeedOptions):
-    "Within the block, cuDNN autotuning and TF32 matmuls as `speed` asks; afterwards as they were."
-    old = torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision()
-    torch.backends.cudnn.benchmark = speed.cudnn_benchmark
-    torch.set_float32_matmul_precision('high' if speed.tf32 else 'highest')
-    try: yield
-    finally: torch.backends.cudnn.benchmark = old[0]; torch.set_float32_matmul_precision(old[1])
-
-SHAPES_MARGIN = 0.02   # `mmgen.data.Shapes` keeps every object at least this fraction of the side away from the edge
-
-def safe_shift(img_size:int) -> int:
-    "The largest translation (pixels) that keeps every Shapes object whole, so that its caption stays true."
-    return int(SHAPES_MARGIN * img_size)
-
-def random_shift(max_px:int, # largest translation, pixels, along each axis
-                 fill:Sequence[float], # the value of each channel in the uncovered border
-                ) -> Callable:
-    "An augmentation for `DeviceBatches`: each image translated by its own (dy, dx) in [-max_px, max_px]², on the device."
-    def shift(x:torch.Tensor, g:torch.Generator|None=None) -> torch.Tensor:
-        B, C, H, W = x.shape; m, dev = max_px, x.device
-        xp = torch.as_tensor(fill, dtype=x.dtype, device=dev).view(1, C, 1, 1).repeat(B, 1, H + 2 * m, W + 2 * m)
-        xp[..., m:m + H, m:m + W] = x
-        d = torch.randint(0, 2 * m + 1, (2, B, 1), generator=g, device=dev)   # where each crop of the padded image starts
-        r, c = d[0] + torch.arange(H, device=dev), d[1] + torch.arange(W, device=dev)
-        return xp[torch.arange(B, device=dev)[:, None, None], :, r[:, :, None], c[:, None, :]].permute(0, 3, 1, 2).contiguous()
-    return shift
-
 BACKGROUND_UNIT = to_tensor(np.array(BACKGROUND, dtype=np.uint8).reshape(1, 1, 3)).flatten().tolist()   # Shapes' background in [-1, 1]
 
 def device_batches(ds, # a split (a `CachedDataset`, or any dataset with image / caption)
@@ -733,54 +643,6 @@ def device_batches(ds, # a split (a `CachedDataset`, or any dataset with image /
     return DeviceBatches.from_dataset(ds, batch_size, dict(tokens=ids, pad_mask=pad), device, num_workers,
                                       shuffle=train, drop_last=train, seed=seed, augment=aug)
 
-def step_breakdown(model:nn.Module, # trained in place (a few steps)
-                   batches, # iterable of batches (a DataLoader, `DeviceBatches`); cycled
-                   device='cpu', amp:bool=False, # where, and bf16/fp16 autocast (CUDA)
-                   steps:int=10, warmup:int=2, # timed calls per phase, after untimed ones
-                   lr:float=1e-4, grad_clip:float=1.0, # the optimizer's
-                   loss_fn=None, # loss_fn(model, batch) -> {'loss': ...} (default `shared_latent_loss`)
-                  ) -> dict:
-    "Median ms of a training step and of each phase (data, forward, backward, optimizer), each timed alone by `time_call`."
-    device, loss_fn = torch.device(device), loss_fn or shared_latent_loss
-    dt = amp_dtype(device) if amp else None
-    model.to(device).train(); opt = torch.optim.Adam(model.parameters(), lr)
-    src = iter(batches)
-    def data():
-        nonlocal src
-        try: b = next(src)
-        except StopIteration: src = iter(batches); b = next(src)
-        return to_device(b, device)
-    def forward(b):
-        with torch.autocast(device.type, dtype=dt, enabled=dt is not None): return loss_fn(model, b)['loss']
-    def optim(): nn.utils.clip_grad_norm_(model.parameters(), grad_clip); opt.step()
-    def step(): forward(data()).backward(); optim(); opt.zero_grad(set_to_none=True)
-    b = data()
-    ms = lambda f: 1e3 * time_call(f, n=steps, warmup=warmup, device=device)
-    r = dict(data_ms=ms(data), forward_ms=ms(lambda: forward(b)))
-    r['backward_ms'] = ms(lambda: forward(b).backward()) - r['forward_ms']
-    r['optimizer_ms'] = ms(optim)
-    opt.zero_grad(set_to_none=True)
-    r['step_ms'] = ms(step)
-    r['phases_ms'] = r['data_ms'] + r['forward_ms'] + r['backward_ms'] + r['optimizer_ms']
-    r['steps_per_s'], r['samples_per_s'] = 1e3 / r['step_ms'], 1e3 * len(b['image']) / r['step_ms']
-    return r
-
-SYNC_OPS = ('aten::_local_scalar_dense', 'cudaStreamSynchronize', 'cudaDeviceSynchronize', 'cudaEventSynchronize')   # a scalar read to the host (a sync when its tensor is on a GPU), CUDA synchronisations
-
-def profile_step(fn, # one training step, no arguments
-                 device='cpu', steps:int=3, # where; profiled calls (after one untimed)
-                 row_limit:int=12, # rows of the table
-                ) -> tuple[str, dict]:
-    "`torch.profiler`'s table of `fn`'s most expensive operators and kernels (device time on CUDA, else CPU time), and its `SYNC_OPS` per call."
-    from torch.profiler import profile, ProfilerActivity
-    cuda = torch.device(device).type == 'cuda'
-    fn()
-    with profile(activities=[ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * cuda) as prof:
-        for _ in range(steps): fn()
-        if cuda: torch.cuda.synchronize()
-    ev = prof.key_averages()
-    syncs = {e.key: e.count // steps for e in ev if e.key in SYNC_OPS}
-    return ev.table(sort_by='self_device_time_total' if cuda else 'self_cpu_time_total', row_limit=row_limit), syncs
 
 # %% ../nbs/10_shared_latent.ipynb #2ef3a64b
 def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings

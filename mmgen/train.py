@@ -57,14 +57,17 @@ from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
 from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError
+from .checkpoints import *
+from .checkpoints import _FULL, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
+_all_ = ['dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
 __all__ = ['to_device', 'TrainConfig', 'check_config', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
            'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks',
-           'dist_info', 'make_loader', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'load_weights',
-           'weights_metadata', 'rng_state', 'set_rng_state', 'History', 'TrainState', 'Callback', 'TensorBoardLogger',
-           'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options',
-           'config_changes', 'fit', 'EMA', 'frozen', 'fake_clock']
+           'make_loader', 'TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'init_distributed',
+           'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options', 'config_changes', 'fit', 'EMA',
+           'frozen', 'fake_clock', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state',
+           'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -255,11 +258,6 @@ def checkpoint_blocks(model:nn.Module, # model whose blocks get activation check
     return len(blocks)
 
 # %% ../nbs/03_train.ipynb #8ae45130
-def dist_info() -> tuple[int, int]:
-    "(rank, world_size): from the process group if initialised, else from torchrun's environment."
-    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
-
 def make_loader(ds:Dataset, # map-style dataset
                 batch_size:int, # samples per batch per process
                 shuffle:bool=True, # a fresh permutation each epoch, seeded by seed + epoch
@@ -279,178 +277,6 @@ def _set_epoch(dl, seed:int, epoch:int):
     for obj in (s, getattr(getattr(dl, 'batch_sampler', None), 'sampler', None)):
         if hasattr(obj, 'set_epoch'): return obj.set_epoch(epoch)
     if isinstance(s, RandomSampler): s.generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-
-# %% ../nbs/03_train.ipynb #d306a3a6
-_FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)  # gather full tensors on rank 0, on the CPU
-
-def _unwrap(model:nn.Module) -> nn.Module:
-    "The user's module inside DDP / torch.compile wrappers (FSDP2 shards in place, nothing to unwrap)."
-    while True:
-        if hasattr(model, '_orig_mod'): model = model._orig_mod
-        elif isinstance(model, nn.parallel.DistributedDataParallel): model = model.module
-        else: return model
-
-def _atomic(path:Path, write:Callable[[Path], None]):
-    "Write `path` through a temporary file and an atomic rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try: write(tmp); os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-
-def _safetensors_dict(sd:dict) -> dict:
-    "Contiguous CPU tensors, with storage shared between keys (tied weights) broken by a copy."
-    out, seen = {}, set()
-    for k, v in sd.items():
-        v = v.detach().cpu().contiguous()
-        ptr = (v.untyped_storage().data_ptr(), v.storage_offset()) if v.numel() else None
-        if ptr in seen: v = v.clone()
-        elif ptr is not None: seen.add(ptr)
-        out[k] = v
-    return out
-
-def model_state(model:nn.Module) -> dict:
-    "The full model state dict (collective under FSDP2; on rank 0 only when distributed)."
-    return get_model_state_dict(_unwrap(model), options=_FULL)
-
-def save_weights(model:nn.Module, # model (plain, DDP, compiled or FSDP2) to save
-                 path:str|Path, # destination .safetensors file
-                 metadata:dict|None=None, # extra string metadata (e.g. step)
-                ):
-    "Save the model's full weights as safetensors, atomically (call on every rank when distributed)."
-    sd = model_state(model)
-    if dist_info()[0] != 0: return
-    meta = {k: str(v) for k, v in (metadata or {}).items()}
-    _atomic(path, lambda p: save_file(_safetensors_dict(sd), str(p), metadata=meta))
-
-class CheckpointError(UserError, ValueError):
-    "A checkpoint that cannot be used (truncated, corrupt, or not this model's); the message names the file."
-
-def _first_line(e:Exception) -> str: return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-
-def _readable(path:Path) -> dict|None:
-    "A safetensors file's metadata if its header reads and the file is as long as the header says, else None."
-    try:
-        with safe_open(str(path), 'pt') as f: return f.metadata() or {}
-    except Exception: return None
-
-# %% ../nbs/03_train.ipynb #e2814ca0
-def weights_diff(model_sd:dict, # the model's state dict (name -> tensor)
-                 ckpt:dict, # the checkpoint's (name -> tensor)
-                ) -> tuple[list, list, list]:
-    "(missing, unexpected, shape mismatches as (key, checkpoint shape, model shape)) between two state dicts."
-    missing = [k for k in model_sd if k not in ckpt]
-    unexpected = [k for k in ckpt if k not in model_sd]
-    shapes = [(k, tuple(ckpt[k].shape), tuple(model_sd[k].shape)) for k in model_sd
-              if k in ckpt and tuple(ckpt[k].shape) != tuple(model_sd[k].shape)]
-    return missing, unexpected, shapes
-
-def _keys(ks, n=8): return ', '.join(ks[:n]) + (f' ... (+{len(ks) - n} more)' if len(ks) > n else '')
-
-def load_weights(model:nn.Module, # model to load into (plain, DDP, compiled or FSDP2)
-                 path:str|Path, # a .safetensors file written by `save_weights` / `fit`
-                 strict:bool=True, # refuse missing or unexpected keys
-                ) -> nn.Module:
-    "Load safetensors weights into `model`; a mismatch or an unreadable file raises a `CheckpointError` naming what differs."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
-    try: ckpt = load_file(str(path))
-    except Exception as e: raise CheckpointError(f"{path} is truncated or corrupt: not a readable safetensors file ({_first_line(e)})") from e
-    m = _unwrap(model)
-    missing, unexpected, shapes = weights_diff(m.state_dict(), ckpt)
-    if shapes or (strict and (missing or unexpected)):
-        lines = [f"checkpoint {path} does not fit {type(m).__name__}:"]
-        if missing: lines.append(f"  missing (in the model, not in the checkpoint): {_keys(missing)}")
-        if unexpected: lines.append(f"  unexpected (in the checkpoint, not in the model): {_keys(unexpected)}")
-        lines += [f"  shape mismatch: {k} is {tuple(a)} in the checkpoint but {tuple(b)} in the model" for k, a, b in shapes[:8]]
-        lines.append("Was it saved from another architecture or config?")
-        raise CheckpointError('\n'.join(lines))
-    set_model_state_dict(m, ckpt, options=StateDictOptions(full_state_dict=True, strict=strict))
-    return model
-
-def weights_metadata(path:str|Path) -> dict:
-    "The string metadata stored in a safetensors file."
-    meta = _readable(Path(path))
-    if meta is None: raise CheckpointError(f"{path} is missing, truncated or corrupt: not a readable safetensors file")
-    return meta
-
-# %% ../nbs/03_train.ipynb #bc50bcb4
-def rng_state() -> dict:
-    "Every RNG state as tensors and plain numbers (loadable with weights_only=True)."
-    npst = np.random.get_state()
-    return dict(python=random.getstate(), torch=torch.get_rng_state(),
-                numpy=[npst[0], torch.from_numpy(npst[1].astype(np.int64)), int(npst[2]), int(npst[3]), float(npst[4])],
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
-
-def set_rng_state(s:dict):
-    "Restore the RNG states captured by `rng_state`."
-    v, st, g = s['python']
-    random.setstate((v, tuple(st), g))
-    torch.set_rng_state(s['torch'])
-    n = s['numpy']; np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
-    if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
-
-# %% ../nbs/03_train.ipynb #9f26ad0f
-def _num(v):
-    "A Python number from a number, 0-d tensor or numpy scalar."
-    if isinstance(v, (bool, int)): return v
-    if isinstance(v, torch.Tensor): return float(v.detach().float().item())
-    return float(v)
-
-@dataclass
-class History:
-    steps: list = field(default_factory=list)   # per optimiser step: step, epoch, lr, loss, components, grad_norm
-    epochs: list = field(default_factory=list)  # per epoch: epoch, step, train_*, valid_*, metrics, seconds
-    best: dict|None = None                      # the epoch row whose weights are in best.safetensors
-    stop_reason: str = ''                       # why training ended
-
-    def log_step(self, **kw): self.steps.append({k: _num(v) for k, v in kw.items()})
-    def log_epoch(self, **kw): self.epochs.append({k: _num(v) for k, v in kw.items()}); return self.epochs[-1]
-
-    @property
-    def losses(self) -> list[float]:
-        "Training loss of every optimiser step."
-        return [r['loss'] for r in self.steps]
-
-    def to_dict(self) -> dict: return dict(steps=self.steps, epochs=self.epochs, best=self.best, stop_reason=self.stop_reason)
-    @classmethod
-    def from_dict(cls, d:dict) -> History: return cls(list(d['steps']), list(d['epochs']), d.get('best'), d.get('stop_reason', ''))
-
-    def to_json(self, path:str|Path|None=None) -> str:
-        "The history as JSON text, also written (atomically) to `path` if given."
-        s = json.dumps(self.to_dict(), indent=1)
-        if path is not None: _atomic(Path(path), lambda p: p.write_text(s))
-        return s
-    @classmethod
-    def from_json(cls, path:str|Path) -> History: return cls.from_dict(json.loads(Path(path).read_text()))
-
-    def __repr__(self):
-        last = self.epochs[-1] if self.epochs else {}
-        vals = ', '.join(f'{k}={v:.4g}' for k, v in last.items() if k.startswith(('train_', 'valid_')))
-        return f"History({len(self.steps)} steps, {len(self.epochs)} epochs; last epoch: {vals}; {self.stop_reason})"
-
-    def plot(self, smooth:float=0.9, # EMA factor for the smoothed step loss
-             title:str|None=None, # figure title
-            ):
-        "Loss curves (per step, smoothed, and per epoch train/valid) beside the learning rate; returns the figure."
-        import matplotlib.pyplot as plt
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw=dict(width_ratios=[3, 1]))
-        s, l = [r['step'] for r in self.steps], self.losses
-        ema, e = [], 0.0
-        for i, v in enumerate(l): e = smooth * e + (1 - smooth) * v; ema.append(e / (1 - smooth ** (i + 1)))  # debiased EMA
-        ax.plot(s, l, alpha=0.25, color='C0', label='train (step)')
-        ax.plot(s, ema, color='C0', label='train (smoothed)')
-        for key, c in (('train_loss', 'C1'), ('valid_loss', 'C2')):
-            pts = [(r['step'], r[key]) for r in self.epochs if key in r]
-            if pts: ax.plot(*zip(*pts), 'o-', color=c, label=f'{key.split("_")[0]} (epoch)')
-        if self.best and 'step' in self.best: ax.axvline(self.best['step'], color='gray', ls=':', label='best')
-        if l and min(l) > 0: ax.set_yscale('log')
-        ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.legend(fontsize=8); ax.grid(alpha=0.3)
-        ax2.plot(s, [r['lr'] for r in self.steps], color='C3'); ax2.set_xlabel('step'); ax2.set_title('learning rate', fontsize=9)
-        ax2.ticklabel_format(axis='y', style='sci', scilimits=(0, 0)); ax2.grid(alpha=0.3)
-        if title: fig.suptitle(title)
-        fig.tight_layout(); plt.close(fig)
-        return fig
 
 # %% ../nbs/03_train.ipynb #1bd913b1
 @dataclass
