@@ -131,11 +131,13 @@ def _key_value(s:str) -> tuple[str, object]:
 def preset_values(spec:SystemSpec, # a registered system
                   full:bool=False, # the preset `--full` runs instead of the default one
                  ) -> tuple[str|None, dict]:
-    "The preset `mmgen train NAME` runs and the option values it sets (its module's PRESETS entry: a dict, or a tuple of dicts); (None, {}) without one."
+    "The preset `mmgen train NAME` runs and the option values it sets (its module's PRESETS entry: a dict, or a tuple of dicts, a nested `cfg` dict read as options too); (None, {}) without one."
     name = 'full' if full else spec.preset
     entry = getattr(importlib.import_module(spec.module), 'PRESETS', {}).get(name)
     if entry is None: return None, {}
-    return name, {'preset': name, **{k: v for d in (entry if isinstance(entry, tuple) else (entry,)) for k, v in d.items()}}
+    dicts = entry if isinstance(entry, tuple) else (entry,)
+    return name, {'preset': name, **{k: v for d in dicts for k, v in d.get('cfg', {}).items()},
+                  **{k: v for d in dicts for k, v in d.items() if k != 'cfg'}}
 
 def _options_help(spec:SystemSpec, full:bool=False) -> str:
     "The --help epilog: every option with the value the command uses (its preset's, else its default) and its meaning."
@@ -176,10 +178,11 @@ RUN_FILE = 'mmgen_run.json'   # what started the run in a folder: system and opt
 def _record(args) -> dict: return dict(system=args.system, full=args.full, epochs=args.epochs, set=dict(args.set))
 
 def _go_on(args, out:Path) -> str:
-    "The command that resumes this run."
+    "The command that resumes this run, with the options and save cadence it was started with."
     sets = [f"--set {shlex.quote(f'{k}={v!r}' if isinstance(v, str) and not v.isidentifier() else f'{k}={v}')}" for k, v in args.set]
     return ' '.join(['mmgen train', args.system, '--out', shlex.quote(str(out))] + ['--full'] * args.full
-                    + ([f'--epochs {args.epochs}'] if args.epochs else []) + sets + ['--resume'])
+                    + ([f'--epochs {args.epochs}'] if args.epochs else []) + sets + ['--resume']
+                    + [f'--{k.replace("_", "-")} {v:g}' for k in ('save_every', 'save_minutes') if (v := getattr(args, k, None)) is not None])
 
 def prepare_out(out:Path, # the run folder
                 args, # parsed `mmgen train` arguments

@@ -49,15 +49,15 @@ from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condit
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT', 'GOALS',
-           'BUDGET_SHARES', 'PRESETS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder',
-           'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss', 'shared_latent_loss',
-           'component_params', 'meta_model', 'saved_activation_bytes', 'train_memory_estimate', 'benchmark',
-           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates',
-           'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'interpolate',
-           'decode_path', 'device_batches', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config',
-           'show_results', 'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes',
-           'stage_budgets', 'train']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT', 'SMOKE_SIZES',
+           'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
+           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
+           'shared_latent_loss', 'component_params', 'meta_model', 'saved_activation_bytes', 'train_memory_estimate',
+           'benchmark', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior',
+           'prior_candidates', 'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate',
+           'interpolate', 'decode_path', 'device_batches', 'fit_shared_latent', 'feature_loss', 'finetune_decoder',
+           'smoke_config', 'show_results', 'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent',
+           'fresh_scenes', 'stage_budgets', 'train']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -721,11 +721,11 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
 # %% ../nbs/10_shared_latent.ipynb #79af45b4
+SMOKE_SIZES = dict(img_size=32, enc_channels=(32, 64, 128), dec_channels=128, dec_min_channels=32, latent_dim=128, d_model=64, n_heads=2,
+    d_ff=256, enc_layers=1, dec_layers=2, max_len=48, vocab_size=1024, dropout=0., batch_size=16, lr=1e-3, epochs=3, patience=None)
 def smoke_config(**kw) -> SharedLatentConfig:
     "A CPU-sized corrected design (32 px, 3 convs, width 64) for tests and quick looks."
-    return SharedLatentConfig.default('S', **{**dict(img_size=32, enc_channels=(32, 64, 128), dec_channels=128, dec_min_channels=32,
-        latent_dim=128, d_model=64, n_heads=2, d_ff=256, enc_layers=1, dec_layers=2, max_len=48, vocab_size=1024,
-        dropout=0., batch_size=16, lr=1e-3, epochs=3, patience=None), **kw})
+    return SharedLatentConfig.default('S', **{**SMOKE_SIZES, **kw})
 
 # %% ../nbs/10_shared_latent.ipynb #50b262bd
 def _img(ax, x, title=None):
@@ -776,11 +776,11 @@ def goal_claims(m:dict, # metrics that `train` returns (and writes to metrics.js
 
 
 # %% ../nbs/10_shared_latent.ipynb #1db31b04
+CPU_SIZES = dict(img_size=64, enc_channels=(32, 64, 128, 128), dec_channels=256, dec_min_channels=64, latent_dim=256, d_model=128,
+    n_heads=4, d_ff=512, enc_layers=2, dec_layers=3, max_len=48, vocab_size=1024, dropout=0.1, batch_size=32, lr=1e-3, epochs=6, patience=None)
 def cpu_config(**kw) -> SharedLatentConfig:
     "The corrected design at a CPU-friendly size: 64 px, text width 128, a 256-wide image decoder, 4.5M parameters."
-    return SharedLatentConfig.default('S', **{**dict(img_size=64, enc_channels=(32, 64, 128, 128), dec_channels=256,
-        dec_min_channels=64, latent_dim=256, d_model=128, n_heads=4, d_ff=512, enc_layers=2, dec_layers=3, max_len=48,
-        vocab_size=1024, dropout=0.1, batch_size=32, lr=1e-3, epochs=6, patience=None), **kw})
+    return SharedLatentConfig.default('S', **{**CPU_SIZES, **kw})
 
 def load_shared_latent(out_dir:str|Path, # folder written by `train`
                        device='cpu', # where to load
@@ -808,9 +808,9 @@ def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
     return Shapes(n, size=img_size, seed=0, start=start, max_objects=max_objects, order='reading')
 
 BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1)   # how `train(budget_s=...)` shares its time out (in proportion, among the stages that run)
-PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage steps, the ruler's (scenes, epochs), the probe's (train, test) scenes
-    'smoke': dict(img_size=32, epochs=2, n_train=384, n_eval=64, decoder_steps=20, prior_steps=100, ruler=(384, 2), probe=(600, 200)),
-    'cpu': dict(img_size=64, epochs=6, n_train=4000, n_eval=400, decoder_steps=8000, prior_steps=12000, ruler=(2000, 6), probe=(2500, 500)),
+PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage steps, the ruler's (scenes, epochs), the probe's (train, test) scenes; cfg: the model config's sizes
+    'smoke': dict(cfg=SMOKE_SIZES, img_size=32, epochs=2, n_train=384, n_eval=64, decoder_steps=20, prior_steps=100, ruler=(384, 2), probe=(600, 200)),
+    'cpu': dict(cfg=CPU_SIZES, img_size=64, epochs=6, n_train=4000, n_eval=400, decoder_steps=8000, prior_steps=12000, ruler=(2000, 6), probe=(2500, 500)),
     'full': dict(img_size=128, epochs=6, n_train=20000, n_eval=1000, decoder_steps=20000, prior_steps=12000, ruler=(6000, 10), probe=(2500, 500)),
     # the full design in one 10-minute GPU lease, sized from the H200's rates ('Feeding a GPU'): the splits on the device, batch 64, NHWC, 330 s of stages
     'gpu': dict(img_size=128, epochs=40, n_train=40000, n_eval=1000, decoder_steps=20000, decoder_batch=64, prior_steps=12000, ruler=(6000, 10),

@@ -8,6 +8,7 @@
 # cells they need: run(command="bash tools/gpu.sh nbs/10_shared_latent.ipynb 34226344,6d99af53 6d99af53", ...)
 # (cells to run, then the cells whose outputs are written back; tools/run_cells.py)
 # and back here: cp <files_at>/10_shared_latent.ipynb nbs/ && nbdev-clean && git diff --stat
+# (<files_at>/results/*.json: the records the cells wrote there; merge their new keys into nbs/results/, do not overwrite)
 # The machine's image has torch, torchvision, safetensors, tokenizers, sacrebleu, scikit-learn, matplotlib, tqdm
 # (/work/.library/device/KINDS.md); mmgen itself runs from the checkout through PYTHONPATH.
 set -euo pipefail
@@ -37,4 +38,6 @@ fi
 cp "$nb" "${OUT:-/tmp}/"
 # nbdev-test runs a notebook from its own folder, so a cell's runs/ lands beside the notebook
 (cd "$(dirname "$nb")" && cp --parents runs/*/metrics.json runs/*/samples.png "${OUT:-/tmp}/" 2>/dev/null) || true
+# and the results records the cells write (nbs/results/*.json: the claims ledgers read them); merge by key, back here
+(cd "$(dirname "$nb")" && cp --parents results/*.json "${OUT:-/tmp}/" 2>/dev/null) || true
 exit $status
