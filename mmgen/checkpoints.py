@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib, json, math, os, random, signal, threading, time, warnings
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
@@ -24,7 +24,7 @@ from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_di
 
 # %% auto #0
 __all__ = ['dist_info', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'load_weights', 'weights_metadata',
-           'rng_state', 'set_rng_state', 'History']
+           'rng_state', 'set_rng_state', 'History', 'require_files']
 
 # %% ../nbs/02a_checkpoints.ipynb #d306a3a6
 def dist_info() -> tuple[int, int]:
@@ -202,3 +202,15 @@ class History:
         if title: fig.suptitle(title)
         fig.tight_layout(); plt.close(fig)
         return fig
+
+# %% ../nbs/02a_checkpoints.ipynb #2a0c0f02
+def require_files(folder:str|Path, # a training output folder
+                  needs:Sequence[str], # files it must hold (paths relative to it)
+                  hint:str, # the command that writes such a folder
+                 ) -> Path:
+    "`folder` as a Path if it holds every file of `needs`; else FileNotFoundError naming what is missing and how to make it."
+    p = Path(folder).expanduser()
+    if not p.is_dir(): raise FileNotFoundError(f"no checkpoint: {str(p)!r} is not a folder (train one with `{hint}`)")
+    if missing := [f for f in needs if not (p / f).exists()]:
+        raise FileNotFoundError(f"no checkpoint in {str(p)!r}: missing {', '.join(missing)} (train one with `{hint}`)")
+    return p

@@ -62,20 +62,22 @@ from .attention import EncoderBlock, TextDecoder
 from .decoding import greedy
 from .tokenizers import Tokenizer, WordTokenizer
 from .train import TrainConfig, load_weights
+from .checkpoints import require_files
 from .evaluation import n_params
 from . import shared_latent as sl
 from . import captioner as cap
 from . import vq_art as va
 from . import paired_retrieval as pr
+from .paired_retrieval import load_retrieval   # seed 003's loader, re-exported here for the explorer's users
 from . import distilled as di
 
 # %% auto #0
 __all__ = ['HELD_OUT_START', 'to_png', 'strip', 'histogram', 'paste', 'held_out_scenes', 'caption_latent', 'smoke_shared_latent',
            'LatentExplorer', 'latent_explorer', 'record_attention', 'token_grid', 'token_map', 'overlay',
            'AttentionModel', 'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer',
-           'attention_explorer', 'load_vq_art', 'smoke_vq_art', 'ArtExplorer', 'art_explorer', 'load_retrieval',
-           'smoke_retrieval', 'RetrievalExplorer', 'retrieval_explorer', 'load_distilled_run', 'smoke_distilled',
-           'distilled_attention', 'DistilledExplorer', 'distilled_explorer']
+           'attention_explorer', 'load_vq_art', 'smoke_vq_art', 'ArtExplorer', 'art_explorer', 'smoke_retrieval',
+           'RetrievalExplorer', 'retrieval_explorer', 'load_distilled_run', 'smoke_distilled', 'distilled_attention',
+           'DistilledExplorer', 'distilled_explorer']
 
 # %% ../nbs/15_explorers.ipynb #a1c3e509
 def _rgb(img:torch.Tensor|np.ndarray) -> np.ndarray:
@@ -145,17 +147,6 @@ def held_out_scenes(n:int, # scenes
                    ) -> Shapes:
     "Shapes scenes no system trained on (indices from `HELD_OUT_START`)."
     return Shapes(n, size=size, seed=0, start=HELD_OUT_START, **{'order': 'reading', **kw})
-
-def _checkpoint(folder:str|Path, # a training output folder
-                needs:Sequence[str], # files it must hold
-                hint:str, # the command that writes such a folder
-               ) -> Path:
-    "`folder` as a Path if it holds every file of `needs`; else FileNotFoundError naming what is missing and how to make it."
-    p = Path(folder).expanduser()
-    if not p.is_dir(): raise FileNotFoundError(f"no checkpoint: {str(p)!r} is not a folder (train one with `{hint}`)")
-    if missing := [f for f in needs if not (p / f).exists()]:
-        raise FileNotFoundError(f"no checkpoint in {str(p)!r}: missing {', '.join(missing)} (train one with `{hint}`)")
-    return p
 
 @torch.no_grad()
 def caption_latent(model:sl.SharedLatentModel, # seed 000's model
@@ -258,7 +249,7 @@ class LatentExplorer(_Explorer):
         self.use(model, tok, note + ' — load a trained folder for real results')
 
     def _load(self, folder):
-        p = _checkpoint(folder, ('best.safetensors', 'config.json', 'tokenizer.json'), 'mmgen train shared-latent --out DIR')
+        p = require_files(folder, ('best.safetensors', 'config.json', 'tokenizer.json'), 'mmgen train shared-latent --out DIR')
         model, tok = sl.load_shared_latent(p)
         self.use(model, tok, f'the model in {p} ({model.cfg.img_size} px, {n_params(model)/1e6:.1f}M parameters)')
 
@@ -485,7 +476,7 @@ class AttentionExplorer(_Explorer):
         self.use(captioner_attention(model, tok, cap.PRESETS['smoke'][1]['size']), note + ' — load a trained folder for real results', 'smoke')
 
     def _load(self, folder):
-        p = _checkpoint(folder, ('best.safetensors', 'captioner_config.json', 'tokenizer.json'), 'mmgen train captioner --out DIR')
+        p = require_files(folder, ('best.safetensors', 'captioner_config.json', 'tokenizer.json'), 'mmgen train captioner --out DIR')
         model, tok = cap.load_captioner(p)
         preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu') if (p / 'metrics.json').exists() else 'cpu'
         self.use(captioner_attention(model, tok, cap.PRESETS[preset][1]['size']), f'the captioner in {p} ({n_params(model)/1e6:.1f}M parameters)', preset)
@@ -554,7 +545,7 @@ def attention_explorer(folder:str|Path|None=None, # a `mmgen train captioner` ou
 def load_vq_art(folder:str|Path, # a `mmgen train vq-art` output folder
                ) -> va.ArtGenerator:
     "The text → picture generator (VQ-VAE, prior, tokenizer) saved in `folder`, with the guidance `train` samples with."
-    p = _checkpoint(folder, ('vqvae.safetensors', 'prior.safetensors', 'tokenizer.json', 'config.json'), 'mmgen train vq-art --out DIR')
+    p = require_files(folder, ('vqvae.safetensors', 'prior.safetensors', 'tokenizer.json', 'config.json'), 'mmgen train vq-art --out DIR')
     c = json.loads((p / 'config.json').read_text())
     vq = load_weights(va.VQVAE(va.VQConfig(**c['vq'])), p / 'vqvae.safetensors')
     prior = load_weights(va.CodePrior(va.PriorConfig(**c['prior'])), p / 'prior.safetensors')
@@ -674,15 +665,6 @@ def art_explorer(folder:str|Path|None=None, # a `mmgen train vq-art` output fold
     return ArtExplorer(**kw).load(folder)
 
 # %% ../nbs/15_explorers.ipynb #c3d4e512
-def load_retrieval(folder:str|Path, # a `mmgen train paired-retrieval` output folder
-                  ) -> tuple[pr.PairRetriever, object]:
-    "(model at its best checkpoint, the run's held-out test pairs) from `folder`."
-    p = _checkpoint(folder, ('best.safetensors', 'config.json'), 'mmgen train paired-retrieval --out DIR')
-    c = json.loads((p / 'config.json').read_text())
-    cfg = pr.RetrievalConfig(**{**c['config'], 'img_size': tuple(c['config']['img_size'])})
-    test = pr.make_data(**c['data'])['test']
-    return load_weights(pr.PairRetriever(cfg, test.names), p / 'best.safetensors').eval(), test
-
 def smoke_retrieval(seconds:float=smoke(4, 20), # training budget (`TrainConfig.max_seconds`)
                    ) -> tuple:
     "(model, test pairs, note): `paired_retrieval.train` with the `smoke` preset for about `seconds`, loaded back from its folder."
@@ -781,7 +763,7 @@ def retrieval_explorer(folder:str|Path|None=None, # a `mmgen train paired-retrie
 def load_distilled_run(folder:str|Path, # a `mmgen train distilled` output folder
                       ) -> tuple:
     "(student captioner, tokenizer, frozen teacher, `DistillRun` of the folder's preset) from `folder`."
-    p = _checkpoint(folder, ('distilled_config.json', 'tokenizer.json', 'student/best.safetensors', 'teacher/best.safetensors', 'metrics.json'),
+    p = require_files(folder, ('distilled_config.json', 'tokenizer.json', 'student/best.safetensors', 'teacher/best.safetensors', 'metrics.json'),
                     'mmgen train distilled --out DIR')
     model, tok = di.load_distilled(p)
     preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu')

@@ -31,7 +31,7 @@ Docs: https://mmgen-dev.github.io/mmgen/paired_retrieval.html.md"""
 
 # %% ../nbs/13_paired_retrieval.ipynb #dc1229f1
 from __future__ import annotations
-import math, re, time, warnings
+import json, math, re, time, warnings
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 from typing import Sequence
@@ -39,12 +39,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.data import Dataset
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, split_overrides
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
 from .tokenizers import WordTokenizer, CLIPTokenizer
 from .attention import PatchEmbed, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
 from .train import fit, TrainConfig, make_loader, load_weights
+from .checkpoints import require_files
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
@@ -52,7 +54,7 @@ __all__ = ['HARD_KINDS', 'PRESETS', 'make_data', 'jitter', 'rotate', 'PairAugmen
            'SmallTextTower', 'clip_text_features', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours', 'hard_pairs',
            'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions', 'pair_metrics',
            'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData', 'preset_config',
-           'RetrievalRun', 'run_retrieval', 'train']
+           'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
@@ -155,6 +157,7 @@ class RetrievalConfig:
     text: str = 'small'             # 'small': a TextEncoder trained with the images | 'clip': frozen open_clip tower + trained projection
     clip_model: str = 'ViT-B-32'    # open_clip model whose text tower is used with text='clip'
     clip_pretrained: str|None = None  # open_clip pretrained tag ('openai' online); None: random weights (offline)
+    clip_seed: int = 0              # seed of those random weights: a reloaded model rebuilds the same frozen tower
     text_d_model: int = 256         # small text encoder: width
     text_layers: int = 2            # small text encoder: blocks
     text_heads: int = 4             # small text encoder: heads
@@ -274,7 +277,9 @@ class FrozenCLIPText(nn.Module):
         super().__init__()
         import open_clip, logging
         logging.getLogger().setLevel(logging.ERROR)   # open_clip warns that random weights are random
-        m = open_clip.create_model(cfg.clip_model, pretrained=cfg.clip_pretrained)
+        with torch.random.fork_rng(devices=[]):   # a random tower (offline) is a function of the config: never saved, rebuilt the same
+            torch.manual_seed(cfg.clip_seed)
+            m = open_clip.create_model(cfg.clip_model, pretrained=cfg.clip_pretrained)
         if getattr(m, 'text_pool_type', 'argmax') != 'argmax': raise ValueError(f"{cfg.clip_model}: only EOT ('argmax') pooling is supported")
         del m.visual
         m.requires_grad_(False).eval()
@@ -533,7 +538,7 @@ PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, Retri
     'smoke': (dict(d_model=64, n_layers=2, n_heads=4, d_ff=128, text_d_model=64, text_layers=1, epochs=3, warmup_epochs=.5, patience=None),
               dict(n_train=1536, n_valid=256, n_test=512)),
     'cpu':   (dict(d_model=128, n_layers=4, n_heads=4, d_ff=512, text_d_model=128, text_layers=2, stem='conv', hard_negatives=('swap', 'left', 'right'),
-                   epochs=6, warmup_epochs=.5),   # the recipe: ~9 CPU-minutes on one thread (6 x 375 steps)
+                   pos_init=.5, epochs=6, warmup_epochs=.5),   # the recipe: ~9 CPU-minutes on one thread (6 x 375 steps)
               dict(n_train=12_000, n_valid=1_000, n_test=2_000)),
     'full':  (dict(), dict(n_train=50_000, n_valid=2_000, n_test=2_000)),   # the seed's enhanced model, 50,000 pairs per epoch
 }
@@ -608,3 +613,15 @@ def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and 
     (out / 'config.json').write_text(json.dumps(dict(config=asdict(cfg), data=dk), indent=1, default=str))
     (out / 'metrics.json').write_text(json.dumps(r.metrics, indent=1))
     return r.metrics
+
+# %% ../nbs/13_paired_retrieval.ipynb #13ad0a01
+def load_retrieval(folder:str|Path, # a folder written by `train` (`mmgen train paired-retrieval --out DIR`)
+                   weights:str='best.safetensors', # which checkpoint
+                   device:str|None=None, # where to put the model
+                  ) -> tuple[PairRetriever, Dataset]:
+    "(the model in eval mode, the run's held-out test pairs) from a `train` output folder."
+    p = require_files(folder, (weights, 'config.json'), 'mmgen train paired-retrieval --out DIR')
+    c = json.loads((p / 'config.json').read_text())
+    cfg = RetrievalConfig(**{**c['config'], 'img_size': tuple(c['config']['img_size'])})
+    test = make_data(**c['data'])['test']
+    return load_weights(PairRetriever(cfg, test.names), p / weights).eval().to(device or 'cpu'), test
