@@ -401,24 +401,30 @@ def host_read(fn:Callable, # called with no arguments; real tensors it uses beco
 # %% ../nbs/09_evaluation.ipynb #a7c1e002
 from .data import AbstractArt, ART_AXES
 
-def axis_targets(captions:Sequence[str], # AbstractArt captions (adjectives separated by spaces)
+def axis_targets(captions:Sequence[str], # AbstractArt captions or prompts (adjectives separated by spaces)
                 ) -> torch.Tensor:
-    "(B, 7) class per `ART_AXES` axis: 0 = not named, 1 = first pole, 2 = second pole."
+    "(B, 7) level per `ART_AXES` axis: 0 = not named (the generator draws the axis's middle), 1 = first pole, 2 = second pole."
     return torch.tensor([[0 if not set(c.split()) & set(pair) else 1 + (pair[1] in c.split()) for pair in ART_AXES.values()]
                          for c in captions])
 
 class ArtAxisClassifier(nn.Module):
-    "Small CNN reading every `ART_AXES` axis of a picture: logits (B, 7, 3) for not named / first pole / second pole."
+    "Small CNN reading every `ART_AXES` axis of a picture: logits (B, 7, 3) for middle / first pole / second pole."
     def __init__(self, width:int=32, # channels of the first conv
+                 hidden:int=128, # width of the MLP head
+                 size:int=32, # side it reads at: other sizes are resized to it (area)
+                 poles:bool=True, # trained on the poles only (`read_art_axes` answers a pole on every axis), else on 3 levels
                 ):
         super().__init__()
+        self.size, self.poles = size, poles
         blk = lambda i, o: [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
-        self.net = nn.Sequential(*blk(3, width), *blk(width, width), nn.MaxPool2d(2), *blk(width, 2 * width), nn.MaxPool2d(2),
+        self.net = nn.Sequential(*blk(6, width), *blk(width, width), nn.MaxPool2d(2), *blk(width, 2 * width), nn.MaxPool2d(2),
                                  *blk(2 * width, 2 * width))
-        self.head = nn.Linear(4 * width, 3 * len(ART_AXES))   # on mean- and max-pooled features
+        self.head = nn.Sequential(nn.Linear(4 * width, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 3 * len(ART_AXES)))
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:  # (B,3,H,W) in [-1, 1]
-        h = self.net(x)
+        if x.shape[-2:] != (self.size, self.size): x = F.interpolate(x, (self.size, self.size), mode='area')  # box filter, as the renderer's supersampling
+        m, s = x.mean((2, 3), keepdim=True), x.std((2, 3), keepdim=True)
+        h = self.net(torch.cat([x, (x - m) / (s + 0.05)], 1))   # the picture, and its contrast whatever the palette
         return self.head(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).reshape(len(x), len(ART_AXES), 3)
 
 def render_art(n:int, # pictures
@@ -433,22 +439,25 @@ def render_art(n:int, # pictures
 
 def train_art_classifier(images:torch.Tensor, # (N,3,H,W) real AbstractArt renders
                          captions:Sequence[str], # their captions
-                         epochs:int=6, # passes
+                         epochs:int=8, # passes
                          batch_size:int=64, # batch
                          lr:float=3e-3, # peak Adam learning rate (one cycle)
                          width:int=32, # first conv width
                          blur:float=1., # `degrade` blur: most σ in pixels of a 64-px image (0: crisp renders only)
                          seed:int=0, # init / shuffle seed
+                         poles:bool=True, # learn each named axis's pole only (the control ruler); False: 3 levels on every axis
                         ) -> ArtAxisClassifier:
     "Fit an `ArtAxisClassifier` on rendered AbstractArt against its generator's adjectives."
     set_seed(seed)
-    clf, y, N = ArtAxisClassifier(width), axis_targets(captions), len(images)
+    clf, y, N = ArtAxisClassifier(width, size=images.shape[-1], poles=poles), axis_targets(captions), len(images)
+    if poles: y = torch.where(y == 0, -100, y - 1)   # an axis the caption leaves out teaches nothing about its poles
     opt = torch.optim.Adam(clf.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * math.ceil(N / batch_size))
     for ep in range(epochs):
         clf.train()
         for idx in torch.randperm(N).split(batch_size):
-            loss = F.cross_entropy(clf(degrade(images[idx], blur, 0.)).reshape(-1, 3), y[idx].reshape(-1))
+            out = clf(degrade(images[idx], blur, 0.))
+            loss = F.cross_entropy((out[..., 1:] if poles else out).flatten(0, 1), y[idx].flatten())
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return clf.eval()
 
@@ -457,16 +466,22 @@ def read_art_axes(clf:nn.Module, # a trained `ArtAxisClassifier`
                   images:torch.Tensor, # (B,3,H,W) pictures in [-1, 1]
                   batch_size:int=256,
                  ) -> list[dict]:
-    "Per picture, the adjective the classifier reads on every axis (None: not named), as `recover_adjectives` answers."
-    dev = next(clf.parameters()).device
-    pred = torch.cat([clf.eval()(b.to(dev)).argmax(-1).cpu() for b in images.split(batch_size)])
+    "Per picture, the adjective the classifier reads on every axis (a pole classifier: always a pole; else None for the middle)."
+    dev, poles = next(clf.parameters()).device, getattr(clf, 'poles', False)
+    logits = torch.cat([clf.eval()(b.to(dev)).cpu() for b in images.split(batch_size)])
+    pred = logits[..., 1:].argmax(-1) + 1 if poles else logits.argmax(-1)
     return [{ax: (None, *pair)[int(p[j])] for j, (ax, pair) in enumerate(ART_AXES.items())} for p in pred]
 
 def art_axis_accuracy(clf:nn.Module, # a trained `ArtAxisClassifier`
-                      images:torch.Tensor, # (B,3,H,W) held-out renders
-                      captions:Sequence[str], # their captions
+                      images:torch.Tensor, # (B,3,H,W) pictures: held-out renders, or generated ones
+                      captions:Sequence[str], # their captions, or the prompts they were generated from
                      ) -> dict:
-    "Held-out accuracy per axis (3 classes) and its mean."
+    "Per axis, the share of named adjectives read back (pole classifier; NaN if none is named), else 3-level accuracy; and their mean."
     got = axis_targets([' '.join(a for a in r.values() if a) for r in read_art_axes(clf, images)])
-    acc = (got == axis_targets(captions)).float().mean(0)
-    return {**{ax: float(a) for ax, a in zip(ART_AXES, acc)}, 'mean': float(acc.mean())}
+    want = axis_targets(captions)
+    if getattr(clf, 'poles', False):
+        named = want > 0
+        acc = ((got == want) & named).sum(0) / named.sum(0)   # 0/0: NaN for an axis no caption names
+    else: acc = (got == want).float().mean(0)
+    acc = acc.float()
+    return {**{ax: float(a) for ax, a in zip(ART_AXES, acc)}, 'mean': float(acc.nanmean())}
