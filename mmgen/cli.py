@@ -181,8 +181,8 @@ def _go_on(args, out:Path) -> str:
     "The command that resumes this run, with the options and save cadence it was started with."
     sets = [f"--set {shlex.quote(f'{k}={v!r}' if isinstance(v, str) and not v.isidentifier() else f'{k}={v}')}" for k, v in args.set]
     return ' '.join(['mmgen train', args.system, '--out', shlex.quote(str(out))] + ['--full'] * args.full
-                    + ([f'--epochs {args.epochs}'] if args.epochs else []) + sets + ['--resume']
-                    + [f'--{k.replace("_", "-")} {v:g}' for k in ('save_every', 'save_minutes') if (v := getattr(args, k, None)) is not None])
+                    + ([f'--epochs {args.epochs}'] if args.epochs else []) + sets
+                    + [f'--{k.replace("_", "-")} {v:g}' for k in ('save_every', 'save_minutes') if (v := getattr(args, k, None)) is not None] + ['--resume'])
 
 def prepare_out(out:Path, # the run folder
                 args, # parsed `mmgen train` arguments
