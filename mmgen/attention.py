@@ -40,7 +40,7 @@ from .rope import RotaryEmbedding
 # %% auto #0
 __all__ = ['KVCache', 'offset_causal_mask', 'StaticKVCache', 'MultiHeadAttention', 'MLP', 'SwiGLU', 'init_weights',
            'EncoderBlock', 'LayerCache', 'DecoderBlock', 'PatchEmbed', 'TextEncoder', 'DecoderCache',
-           'StaticDecoderCache', 'DecoderOutput', 'TextDecoder']
+           'StaticDecoderCache', 'DecoderOutput', 'TextDecoder', 'sincos_2d']
 
 # %% ../nbs/05_attention.ipynb #4af1d7d3
 class KVCache:
@@ -602,4 +602,19 @@ class TextDecoder(nn.Module):
             if need_weights: attn.append(out[2])
         cache.pos.add_(T)
         return DecoderOutput(self.head(self.norm(x)), aux, attn)
+
+
+# %% ../nbs/05_attention.ipynb #7e0b3a9c
+def sincos_2d(grid:int|tuple[int, int], # (rows, cols) of the token grid, or one side of a square grid
+              dim:int, # embedding width, a multiple of 4
+              temperature:float=10000., # the longest wavelength's base
+             ) -> Tensor:
+    "MAE's fixed 2-D sin-cos position table (rows·cols, dim), row-major: the first half codes the column, the second the row."
+    gh, gw = (grid, grid) if isinstance(grid, int) else tuple(grid)
+    if dim % 4: raise ValueError(f"sincos_2d needs dim divisible by 4, got {dim}")
+    q = dim // 4
+    omega = 1. / temperature ** (torch.arange(q, dtype=torch.float64) / q)              # (q,) frequencies
+    y, x = torch.meshgrid(torch.arange(gh, dtype=torch.float64), torch.arange(gw, dtype=torch.float64), indexing='ij')
+    ox, oy = x.reshape(-1, 1) * omega, y.reshape(-1, 1) * omega                          # (N, q) each
+    return torch.cat([ox.sin(), ox.cos(), oy.sin(), oy.cos()], dim=1).float()           # (N, dim)
 

@@ -9,7 +9,7 @@ once, then trains the student ViT and its caption decoder with L = CE + λ·(1 �
 `student/best.safetensors`, `tokenizer.json`, `distilled_config.json` and `metrics.json`; `load_distilled(out_dir)`
 gives back `(model, tokenizer)`. Keyword overrides may name any field of `DistilledConfig` (the model: e.g.
 `memory='single'`, `distill_weight=0`), `DistillRun` (data and teacher) or `TrainConfig`. Presets: `smoke` (CI), `cpu`
-(the default: 64 px, 16 px patches, a fixed 3,000 steps on one core) and `seed` (`full=True`: the seed's 224² config).
+(the default: 64 px, a conv stem to a 4 × 4 grid, 2-D sin-cos start of the learned positions, lr 1e-3, a fixed 7,000 steps on one core) and `seed` (`full=True`: the seed's 224² config).
 
 - `DistilledConfig.for_teacher(teacher, tokenizer, **kw)`: the projection size is read from the teacher
   (`teacher_embed_dim`), never typed; the vocabulary and special ids from the tokenizer.
@@ -42,7 +42,7 @@ from torch.utils.data import Dataset, DataLoader
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, default_device, split_overrides
 from .data import Shapes, shapes_splits, caption_collate, score_caption, dataset_captions
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer
-from .attention import PatchEmbed, EncoderBlock, TextDecoder, init_weights
+from .attention import PatchEmbed, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import greedy, beam_search, sample, strip_special
 from .losses import clip_loss, cosine_distill_loss
 from .train import TrainConfig, fit, make_loader, load_weights, History
@@ -75,6 +75,7 @@ class DistilledConfig:
     img_size: int = 224           # student input side (seed: 224)
     patch_size: int = 16          # patch side (seed: 16, so 196 patches + CLS)
     stem: str = 'patch'           # 'patch' (seed: one linear map per patch) | 'conv' (stride-2 3×3 convs down to the same grid, `ConvStem`)
+    pos_init: str = 'normal'      # start of the learned patch positions: 'normal' (N(0, 0.02), mmgen's init) | 'sincos' (MAE's 2-D sin-cos table, `sincos_2d`, then learned)
     d_vision: int = 192           # student width (seed: 192)
     vision_layers: int = 6        # student encoder blocks (seed: 6)
     vision_heads: int = 3         # student heads (seed: 3 of 64)
@@ -143,6 +144,7 @@ class StudentViT(nn.Module):
         super().__init__()
         if cfg.embed_dim <= 0: raise ValueError("embed_dim is unset: build the config with DistilledConfig.for_teacher(teacher, tokenizer)")
         if cfg.stem not in ('patch', 'conv'): raise ValueError(f"stem must be 'patch' or 'conv', got {cfg.stem!r}")
+        if cfg.pos_init not in ('normal', 'sincos'): raise ValueError(f"pos_init must be 'normal' or 'sincos', got {cfg.pos_init!r}")
         self.cfg = cfg
         self.patch = (PatchEmbed(cfg.img_size, cfg.patch_size, 3, cfg.d_vision) if cfg.stem == 'patch'
                       else ConvStem(cfg.img_size, cfg.patch_size, cfg.d_vision))
@@ -150,6 +152,9 @@ class StudentViT(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_vision)
         self.proj = nn.Linear(cfg.d_vision, cfg.embed_dim)
         init_weights(self, skip=(self.patch.convs,) if cfg.stem == 'conv' else ())   # the convs keep torch's (Kaiming) init
+        if cfg.pos_init == 'sincos':   # a start that already tells left from right and up from down; still a learned parameter
+            pe = self.patch.embed if cfg.stem == 'conv' else self.patch
+            with torch.no_grad(): pe.pos_embed.zero_()[0, 1:] = sincos_2d(pe.grid, cfg.d_vision)   # CLS's position stays 0
 
     def forward(self, images:torch.Tensor, # (B, 3, H, W) in [-1, 1]; another size is resized or refused (cfg.on_size)
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -391,12 +396,12 @@ PRESETS = {  # name -> DistilledConfig fields, DistillRun fields, TrainConfig fi
                    teacher_vision=dict(image_size=32, patch_size=8, width=64, layers=2),
                    teacher_text=dict(context_length=16, width=64, heads=1, layers=1), teacher_epochs=8, teacher_batch=32),
               dict(epochs=8, lr=2e-3, warmup_frac=0.05)),
-    'cpu':   (dict(img_size=64, patch_size=16, stem='conv', d_vision=128, vision_layers=4, vision_heads=4, vision_mlp=512,
+    'cpu':   (dict(img_size=64, patch_size=16, stem='conv', pos_init='sincos', d_vision=128, vision_layers=4, vision_heads=4, vision_mlp=512,
                    memory='patches', d_model=128, dec_heads=4, dec_ff=512, max_len=16),
               dict(size=64, n_train=10_000, n_valid=128, n_test=200, batch_size=32,
                    teacher_vision=dict(image_size=64, patch_size=8, width=128, layers=3),
                    teacher_text=dict(context_length=32, width=128, heads=2, layers=2), teacher_epochs=2),
-              dict(epochs=100, max_steps=2500, lr=2e-3, warmup_frac=0.05)),
+              dict(epochs=100, max_steps=7000, lr=1e-3, warmup_frac=0.05)),
     'seed':  (dict(max_len=24),
               dict(size=224, n_train=50_000, n_valid=512, n_test=1000, batch_size=128, tokenizer='clip', teacher='ViT-B-32',
                    teacher_text=dict(context_length=32), teacher_epochs=10, teacher_lr=5e-4, teacher_batch=256, num_workers=8),
@@ -463,7 +468,8 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     col = distill_collate(tok, model.cfg.max_len)
     tdl = make_loader(WithTeacher(splits['train'], cache['train']), run.batch_size, collate_fn=col, seed=tcfg.seed, num_workers=run.num_workers)
     vdl = make_loader(WithTeacher(splits['valid'], cache['valid']), run.batch_size, shuffle=False, collate_fn=col)
-    h = fit(model, DistillLoss(model.cfg.distill_weight), tdl, vdl, tcfg)
+    curve = lambda m, dl, state: {f'valid_{k}': v for k, v in evaluate(m, tok, splits['valid'], cache['valid']).items() if k in ('exact', 'attributes', 'token_accuracy')}
+    h = fit(model, DistillLoss(model.cfg.distill_weight), tdl, vdl, tcfg, eval_fn=curve)   # the learning curve: greedy exact match on the validation split each epoch
     tok.save(out / 'tokenizer.json')
     (out / 'distilled_config.json').write_text(json.dumps(asdict(model.cfg), indent=1))
     # 4. held-out scores
@@ -476,6 +482,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
                    steps=len(h.steps), train_seconds=round(sum(r['seconds'] for r in h.epochs), 1),
                    first_caption=first('caption'), first_distill=first('distill'),
                    last_caption=h.epochs[-1]['train_caption'], last_distill=h.epochs[-1]['train_distill'],
+                   valid_curve=[(r['step'], r.get('valid_exact'), r.get('valid_attributes')) for r in h.epochs],
                    **{f'test_{k}': v for k, v in test.items()}, stop_reason=h.stop_reason)
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
     return metrics
