@@ -46,13 +46,14 @@ from .attention import PatchEmbed, EncoderBlock, TextDecoder, init_weights, sinc
 from .decoding import greedy, beam_search, sample, strip_special
 from .losses import clip_loss, cosine_distill_loss
 from .train import TrainConfig, fit, make_loader, load_weights, History
+from .checkpoints import require_files
 from .evaluation import retrieval_report
 
 # %% auto #0
 __all__ = ['PRESETS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'ConvStem', 'StudentViT', 'teacher_config',
            'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
            'teacher_text_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
-           'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'train']
+           'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
 
 # %% ../nbs/11_distilled.ipynb #3dd89cc7
 def fit_images(x:torch.Tensor, # (B, 3, H, W) images in [-1, 1]
@@ -421,6 +422,19 @@ def load_distilled(out_dir:str|Path, weights:str='best.safetensors', device:str|
     cfg = DistilledConfig(**json.loads((out / 'distilled_config.json').read_text()))
     return load_weights(DistilledCaptioner(cfg), out / 'student' / weights).eval().to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
 
+def load_teacher(out_dir:str|Path, # a `train` output folder
+                 device:str|None=None, # where to put it
+                ) -> nn.Module:
+    "The frozen teacher of a `train` output folder: rebuilt from its open_clip config + `teacher/best.safetensors`, or its pretrained tag."
+    out = require_files(out_dir, ('teacher.json',), 'mmgen train distilled --out DIR')
+    rec = json.loads((out / 'teacher.json').read_text())
+    if 'given' in rec: raise ValueError(f"{out}: the teacher (a {rec['given']}) was passed to `train`, not built there: load it as you built it")
+    if 'pretrained' in rec:
+        import open_clip
+        teacher = open_clip.create_model(rec['name'], pretrained=rec['pretrained'])
+    else: teacher = load_weights(build_teacher(rec['config']), require_files(out / 'teacher', ('best.safetensors',), 'mmgen train distilled --out DIR') / 'best.safetensors')
+    return teacher.eval().requires_grad_(False).to(device or 'cpu')
+
 # %% ../nbs/11_distilled.ipynb #0c1dfe9e
 @register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
@@ -443,17 +457,21 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
                            templates=run.templates, order=run.order, cache_dir=run.cache_dir, num_workers=run.num_workers)
     t0 = time.time()
     # 1. the teacher: given, pretrained (online), or built from an open_clip config and trained here
+    record = dict(given=type(teacher).__name__) if teacher is not None else None   # what `load_teacher` rebuilds it from
     if teacher is None and run.teacher_pretrained:
         import open_clip
         teacher = open_clip.create_model(run.teacher, pretrained=run.teacher_pretrained)
+        record = dict(name=run.teacher, pretrained=run.teacher_pretrained)
     if teacher is None:
         set_seed(tcfg.seed)
-        teacher = build_teacher(teacher_config(run.teacher, run.teacher_vision, run.teacher_text))
+        record = dict(config=teacher_config(run.teacher, run.teacher_vision, run.teacher_text))
+        teacher = build_teacher(record['config'])
         th = train_teacher(teacher, splits['train'], replace(tcfg, epochs=run.teacher_epochs, lr=run.teacher_lr, out_dir=str(out / 'teacher')),
                            run.teacher_batch, splits['valid'])
         teacher_loss = (th.steps[0]['loss'], th.epochs[-1]['train_loss'])
     else: teacher_loss = None
     teacher.eval().requires_grad_(False)
+    (out / 'teacher.json').write_text(json.dumps(record, indent=1))
     teacher_seconds = time.time() - t0
     # 2. its embeddings, once
     t0 = time.time()

@@ -763,13 +763,11 @@ def retrieval_explorer(folder:str|Path|None=None, # a `mmgen train paired-retrie
 def load_distilled_run(folder:str|Path, # a `mmgen train distilled` output folder
                       ) -> tuple:
     "(student captioner, tokenizer, frozen teacher, `DistillRun` of the folder's preset) from `folder`."
-    p = require_files(folder, ('distilled_config.json', 'tokenizer.json', 'student/best.safetensors', 'teacher/best.safetensors', 'metrics.json'),
-                    'mmgen train distilled --out DIR')
+    p = require_files(folder, ('distilled_config.json', 'tokenizer.json', 'student/best.safetensors', 'teacher.json', 'metrics.json'),
+                      'mmgen train distilled --out DIR')
     model, tok = di.load_distilled(p)
     preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu')
-    run = di.DistillRun(**di.PRESETS[preset][1])
-    teacher = di.build_teacher(di.teacher_config(run.teacher, run.teacher_vision, run.teacher_text))
-    return model, tok, load_weights(teacher, p / 'teacher' / 'best.safetensors').eval().requires_grad_(False), run
+    return model, tok, di.load_teacher(p), di.DistillRun(**di.PRESETS[preset][1])
 
 def smoke_distilled(seconds:float=smoke(4, 20), # training budget, split between the teacher and the student
                    ) -> tuple:
