@@ -224,6 +224,7 @@ class VQConfig:
     beta: float = 0.25          # commitment weight
     quantizer: str = 'plain'    # a key of QUANTIZERS
     texture: float = 0.         # weight of `texture_loss` in `vq_loss` (0: the seed's MSE-only objective)
+    texture_log: float = 0.     # weight of `texture_loss` on log(0.01 + magnitude): weighs the near-flat pixels that decide 'smooth'
 
 QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'plain':             lambda d, k, b: VectorQuantizer(k, d, b),
@@ -274,18 +275,23 @@ def highpass(x:Tensor) -> Tensor:
 
 def texture_loss(xh:Tensor, # (B,3,H,W) reconstructions
                  x:Tensor, # (B,3,H,W) targets
+                 log_eps:float|None=None, # compare log(log_eps + magnitude) instead (None: the magnitudes)
                 ) -> Tensor:
     "Mean over pictures of the 1-D Wasserstein distance between the high-pass magnitudes of xh and x (sorted L1)."
-    return F.l1_loss(highpass(xh).abs().flatten(1).sort(1).values, highpass(x).abs().flatten(1).sort(1).values)
+    a, b = highpass(xh).abs().flatten(1).sort(1).values, highpass(x).abs().flatten(1).sort(1).values
+    if log_eps is not None: a, b = (a + log_eps).log(), (b + log_eps).log()
+    return F.l1_loss(a, b)
 
 def vq_loss(model, batch, state):
-    "Reconstruction MSE (in [-1,1]), the quantiser's loss and `cfg.texture` × `texture_loss`; logs the batch's code perplexity."
+    "Reconstruction MSE (in [-1,1]), the quantiser's loss, `cfg.texture` × `texture_loss` and `cfg.texture_log` × its log form; logs the code perplexity."
     x = batch[0]
     xh, q = model(x)
     cfg = model.cfg if hasattr(model, 'cfg') else model.module.cfg
     rec, tex = F.mse_loss(xh, x), texture_loss(xh, x)
     p = torch.bincount(q.indices.flatten(), minlength=model.quantizer.n_codes).float(); p = p / p.sum()
-    return {'loss': rec + q.loss + cfg.texture * tex, 'rec': rec, 'tex': tex.detach(), 'ppl': torch.exp(-(p * p.clamp(min=1e-12).log()).sum())}
+    loss = rec + q.loss + cfg.texture * tex
+    if cfg.texture_log: loss = loss + cfg.texture_log * texture_loss(xh, x, log_eps=0.01)
+    return {'loss': loss, 'rec': rec, 'tex': tex.detach(), 'ppl': torch.exp(-(p * p.clamp(min=1e-12).log()).sum())}
 
 # %% ../nbs/12_vq_art.ipynb #cf19ea7f
 def fit_steps(model:nn.Module, # model to train in place
@@ -554,13 +560,13 @@ class ArtGenerator(nn.Module):
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
 
 # %% ../nbs/12_vq_art.ipynb #d7b68000
-PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields)
+PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
     'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize', texture=1.), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256),
-              dict(n_train=384, n_test=64, vq_steps=30, vq_lr=1e-3, prior_steps=40, batch_size=32, rounds=2, guidance=0.)),
-    'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1.), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
-              dict(n_train=1500, n_test=256, vq_steps=1200, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=2, guidance=0.)),
+              dict(n_train=384, n_test=64, vq_steps=30, vq_lr=1e-3, prior_steps=40, batch_size=32, rounds=2, guidance=0., n_prior=None)),
+    'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
+              dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=1, guidance=0., n_prior=6000)),
     'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize', texture=1.), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
-              dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0.)),
+              dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0., n_prior=None)),
 }
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
@@ -609,7 +615,8 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vcfg = VQConfig(**vk)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     if data is None:
-        x_tr, cap_tr = art_tensors(rk['n_train'], vcfg.size)
+        x_pr, cap_pr = art_tensors(max(rk['n_train'], rk['n_prior'] or 0), vcfg.size)   # the first n_train train the VQ-VAE, all of them the prior
+        x_tr, cap_tr = x_pr[:rk['n_train']], cap_pr[:rk['n_train']]
         x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, start=10**6)
         _, cap_ho = art_tensors(rk['n_test'], vcfg.size, start=2 * 10**6, held_out=True)
     else:
@@ -617,14 +624,14 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         (x_tr, cap_tr), (x_te, cap_te) = [(torch.stack([it['image'] for it in its]), [it['caption'] for it in its])
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ValueError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
-        cap_ho = cap_te  # your test captions are the prompts
+        cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
     tc = dict(device=dev) if dev else {}
     vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
     stats = codebook_stats(vq, x_te)
-    codes = encode_all(vq, x_tr)[0].flatten(1)
-    tok = WordTokenizer.from_texts(cap_tr)
+    codes = encode_all(vq, x_pr)[0].flatten(1)
+    tok = WordTokenizer.from_texts(cap_pr)
     pcfg = PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
-    ids, pm = prompt_batch(tok, cap_tr, pcfg.max_text)
+    ids, pm = prompt_batch(tok, cap_pr, pcfg.max_text)
     steps = epochs * (len(ids) // rk['batch_size']) if epochs else rk['prior_steps']
     prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], **tc, out_dir=str(out / 'prior'))
     gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
