@@ -67,6 +67,7 @@ from .evaluation import n_params
 from . import shared_latent as sl
 from . import captioner as cap
 from . import vq_art as va
+from .vq_art import load_vq_art   # seed 002's loader, re-exported here for the explorer's users
 from . import paired_retrieval as pr
 from .paired_retrieval import load_retrieval   # seed 003's loader, re-exported here for the explorer's users
 from . import distilled as di
@@ -75,9 +76,9 @@ from . import distilled as di
 __all__ = ['HELD_OUT_START', 'to_png', 'strip', 'histogram', 'paste', 'held_out_scenes', 'caption_latent', 'smoke_shared_latent',
            'LatentExplorer', 'latent_explorer', 'record_attention', 'token_grid', 'token_map', 'overlay',
            'AttentionModel', 'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer',
-           'attention_explorer', 'load_vq_art', 'smoke_vq_art', 'ArtExplorer', 'art_explorer', 'smoke_retrieval',
-           'RetrievalExplorer', 'retrieval_explorer', 'load_distilled_run', 'smoke_distilled', 'distilled_attention',
-           'DistilledExplorer', 'distilled_explorer']
+           'attention_explorer', 'smoke_vq_art', 'ArtExplorer', 'art_explorer', 'smoke_retrieval', 'RetrievalExplorer',
+           'retrieval_explorer', 'load_distilled_run', 'smoke_distilled', 'distilled_attention', 'DistilledExplorer',
+           'distilled_explorer']
 
 # %% ../nbs/15_explorers.ipynb #a1c3e509
 def _rgb(img:torch.Tensor|np.ndarray) -> np.ndarray:
@@ -542,15 +543,6 @@ def attention_explorer(folder:str|Path|None=None, # a `mmgen train captioner` ou
     return ex
 
 # %% ../nbs/15_explorers.ipynb #c3d4e502
-def load_vq_art(folder:str|Path, # a `mmgen train vq-art` output folder
-               ) -> va.ArtGenerator:
-    "The text → picture generator (VQ-VAE, prior, tokenizer) saved in `folder`, with the guidance `train` samples with."
-    p = require_files(folder, ('vqvae.safetensors', 'prior.safetensors', 'tokenizer.json', 'config.json'), 'mmgen train vq-art --out DIR')
-    c = json.loads((p / 'config.json').read_text())
-    vq = load_weights(va.VQVAE(va.VQConfig(**c['vq'])), p / 'vqvae.safetensors')
-    prior = load_weights(va.CodePrior(va.PriorConfig(**c['prior'])), p / 'prior.safetensors')
-    return va.ArtGenerator(Tokenizer.load(p / 'tokenizer.json'), prior, vq, guidance=2.0)
-
 def smoke_vq_art(seconds:float=smoke(4, 20), # training budget, split between the VQ-VAE and the prior
                 ) -> tuple:
     "(generator, note): the `smoke` preset's VQ-VAE and MaskGIT prior trained for about `seconds` on AbstractArt."
@@ -564,7 +556,7 @@ def smoke_vq_art(seconds:float=smoke(4, 20), # training budget, split between th
         pcfg = va.PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
         ids, pm = va.prompt_batch(tok, caps, pcfg.max_text)
         prior, hp = va.train_prior(pcfg, ids, pm, va.encode_all(vq, x)[0].flatten(1), 1000, rk['batch_size'], **budget)
-        gen = va.ArtGenerator(tok, prior, vq, guidance=2.0)
+        gen = va.ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])   # sampling as the preset's `train` does
         _SMOKE['vq_art'] = (gen, f"a smoke VQ-VAE + prior ({vk['size']} px, {n_params(gen) / 1e6:.1f}M parameters) trained just now "
                                  f"for {len(hv.steps)} + {len(hp.steps)} steps, {time.time() - t0:.0f} s")
     return _SMOKE['vq_art']

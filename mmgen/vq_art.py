@@ -22,7 +22,8 @@ from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
 from .decoding import top_p_filter
 from .evaluation import psnr, axis_targets, read_art_axes
-from .train import fit, TrainConfig, make_loader, History
+from .train import fit, TrainConfig, make_loader, History, load_weights
+from .checkpoints import require_files
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'MISSPELL', 'SYNONYMS',
@@ -30,7 +31,8 @@ __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVE
            'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all',
            'code_usage', 'axis_agreement', 'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior',
            'null_prompt', 'prior_loss', 'sample_codes', 'attribute_control', 'diversity', 'check_prompt',
-           'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'TextProbe', 'probe_loss', 'full_size_encoder']
+           'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss',
+           'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -648,6 +650,18 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         a.imshow(((im.permute(1, 2, 0) + 1) / 2).numpy()); a.set_title(c.replace(' ', '\n'), fontsize=5); a.axis('off')
     fig.savefig(out / 'samples.png', dpi=100); plt.close(fig)
     return m
+
+# %% ../nbs/12_vq_art.ipynb #12ad0a01
+def load_vq_art(out_dir:str|Path, # a folder written by `train` (`mmgen train vq-art --out DIR`)
+                device:str|None=None, # where to put it
+               ) -> ArtGenerator:
+    "The text → picture generator (VQ-VAE, prior, tokenizer) of a `train` output folder, sampling as `train` sampled (rounds, guidance)."
+    p = require_files(out_dir, ('vqvae.safetensors', 'prior.safetensors', 'tokenizer.json', 'config.json'), 'mmgen train vq-art --out DIR')
+    c = json.loads((p / 'config.json').read_text())
+    vq = load_weights(VQVAE(VQConfig(**c['vq'])), p / 'vqvae.safetensors')
+    prior = load_weights(CodePrior(PriorConfig(**c['prior'])), p / 'prior.safetensors')
+    run = c.get('run', {})
+    return ArtGenerator(Tokenizer.load(p / 'tokenizer.json'), prior, vq, steps=run.get('rounds', 2), guidance=run.get('guidance', 0.)).eval().to(device or 'cpu')
 
 # %% ../nbs/12_vq_art.ipynb #01befb6d
 MISSPELL = {w: w[:-2] + w[-1] for w in ART_VOCAB}  # one letter dropped: warm -> wam, vivid -> vivd
