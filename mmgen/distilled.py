@@ -472,6 +472,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     else: teacher_loss = None
     teacher.eval().requires_grad_(False)
     (out / 'teacher.json').write_text(json.dumps(record, indent=1))
+    (out / 'distill_run.json').write_text(json.dumps(asdict(run), indent=1))   # the data and teacher settings, overrides included
     teacher_seconds = time.time() - t0
     # 2. its embeddings, once
     t0 = time.time()

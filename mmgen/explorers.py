@@ -754,12 +754,12 @@ def retrieval_explorer(folder:str|Path|None=None, # a `mmgen train paired-retrie
 # %% ../nbs/15_explorers.ipynb #c3d4e522
 def load_distilled_run(folder:str|Path, # a `mmgen train distilled` output folder
                       ) -> tuple:
-    "(student captioner, tokenizer, frozen teacher, `DistillRun` of the folder's preset) from `folder`."
-    p = require_files(folder, ('distilled_config.json', 'tokenizer.json', 'student/best.safetensors', 'teacher.json', 'metrics.json'),
+    "(student captioner, tokenizer, frozen teacher, the run's `DistillRun`) from `folder`."
+    p = require_files(folder, ('distilled_config.json', 'tokenizer.json', 'student/best.safetensors', 'teacher.json', 'distill_run.json'),
                       'mmgen train distilled --out DIR')
     model, tok = di.load_distilled(p)
-    preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu')
-    return model, tok, di.load_teacher(p), di.DistillRun(**di.PRESETS[preset][1])
+    run = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads((p / 'distill_run.json').read_text()).items()}
+    return model, tok, di.load_teacher(p), di.DistillRun(**run)
 
 def smoke_distilled(seconds:float=smoke(4, 20), # training budget, split between the teacher and the student
                    ) -> tuple:
