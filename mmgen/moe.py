@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch.profiler import record_function
 
 # %% auto #0
-__all__ = ['AUTO_IMPL', 'MoEConfig', 'GateOutput', 'Gate', 'swiglu', 'grouped_mm_ok', 'Experts', 'sequence_aux_loss', 'MoEOutput',
-           'MoE', 'update_moe_biases']
+__all__ = ['AUTO_IMPL', 'MoEConfig', 'GateOutput', 'Gate', 'swiglu', 'grouped_mm_ok', 'moe_impls', 'Experts', 'sequence_aux_loss',
+           'MoEOutput', 'MoE', 'update_moe_biases']
 
 # %% ../nbs/06_moe.ipynb #9f399582
 @dataclass
@@ -96,6 +96,12 @@ def grouped_mm_ok(device:torch.device|str, # where the experts run
     if device.type == 'cuda' and device.index is None: device = torch.device('cuda', torch.cuda.current_device())
     return _grouped_mm_probe(device, dtype)
 
+def moe_impls(device:torch.device|str='cpu', # where the experts run
+              dtype:torch.dtype=torch.float32, # the dtype they run in
+             ) -> tuple[str, ...]:
+    "The dispatch paths that run on `device` in `dtype` with this torch: 'bmm' and 'loop' always, 'grouped_mm' where `grouped_mm_ok`."
+    return (('grouped_mm',) if grouped_mm_ok(device, dtype) else ()) + ('bmm', 'loop')
+
 # %% ../nbs/06_moe.ipynb #5ecd7651
 class Experts(nn.Module):
     "`n` SwiGLU experts with stacked weights, run on rows sorted by expert."
@@ -118,6 +124,7 @@ class Experts(nn.Module):
                ) -> torch.Tensor:
         w1, w3, w2 = (w.to(xs.dtype) for w in (self.w1, self.w3, self.w2))
         if impl == 'grouped_mm':
+            if _grouped_mm is None: raise RuntimeError(f"impl='grouped_mm' needs torch.nn.functional.grouped_mm, which torch {torch.__version__} lacks: use impl='bmm' or 'auto'")
             offs = counts.cumsum(0, dtype=torch.int32)  # end row of each expert's block
             h = F.silu(_grouped_mm(xs, w1, offs=offs)) * _grouped_mm(xs, w3, offs=offs)
             return _grouped_mm(h, w2, offs=offs)
