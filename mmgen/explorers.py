@@ -60,8 +60,8 @@ from .core import IN_TEST, set_seed, smoke
 from .data import Shapes, shapes_splits, to_uint8, ART_AXES, ART_VOCAB, score_caption
 from .attention import EncoderBlock, TextDecoder
 from .decoding import greedy
-from .tokenizers import Tokenizer, WordTokenizer
-from .train import TrainConfig, load_weights
+from .tokenizers import WordTokenizer
+from .train import TrainConfig
 from .checkpoints import require_files
 from .evaluation import n_params
 from . import shared_latent as sl
