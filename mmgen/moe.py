@@ -61,7 +61,7 @@ class GateOutput(NamedTuple):
     scores: torch.Tensor   # (N, E) fp32 router scores (softmax or sigmoid), before the bias
 
 class Gate(nn.Module):
-    "Top-k router: scores, bias-steered choice, weights from the unbiased scores (DeepSeek-V3 `Gate`)."
+    "Top-k router: scores, bias-steered (optionally group-limited) choice, weights from the unbiased scores (DeepSeek-V3 `Gate`)."
     def __init__(self, cfg:MoEConfig):
         super().__init__()
         self.cfg = cfg
