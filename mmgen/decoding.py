@@ -7,7 +7,8 @@ follows a two-part protocol: `decoder.new_cache()` returns a cache with `.reorde
 
 - Each returns tokens `(B, L)` laid out `BOS … EOS pad pad`, at most `max_len` tokens with BOS and EOS included; a
   row stops at its own EOS. `beam_search(..., beam_size=4, length_penalty=1.0, n_best=1)` also returns scores,
-  log p / ((5 + n) / 6)^α (GNMT's length penalty); with `n_best > 1` the shapes are `(B, n_best, L)` and
+  log p / ((5 + n) / 6)^α (GNMT's length penalty; `length_norm='hf'`: log p / n^α, Hugging Face's) and stops as
+  Hugging Face's `early_stopping=False` does (checked against `generate`); with `n_best > 1` the shapes are `(B, n_best, L)` and
   `(B, n_best)`, best first.
 - `sample(..., temperature=1.0, top_k=None, top_p=None, generator=None)` draws from the tempered distribution
   after top-k, then top-p filtering (`top_k_filter`, `top_p_filter`); `temperature=0` is greedy.
@@ -33,8 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['top_k_filter', 'top_p_filter', 'greedy', 'sample', 'gnmt_length_penalty', 'beam_search', 'sequence_logprob',
-           'strip_special']
+__all__ = ['LENGTH_NORMS', 'top_k_filter', 'top_p_filter', 'greedy', 'sample', 'gnmt_length_penalty', 'beam_search',
+           'sequence_logprob', 'strip_special']
 
 # %% ../nbs/07_decoding.ipynb #b7a9b506
 def top_k_filter(logits:Tensor, # (..., V) unnormalised scores
@@ -249,6 +250,9 @@ def gnmt_length_penalty(n:int|Tensor, # generated tokens, EOS included, BOS not
     "GNMT's length penalty ((5 + n) / 6) ** alpha (Wu et al. 2016); a hypothesis scores log p / lp(n)."
     return ((5 + n) / 6) ** alpha
 
+LENGTH_NORMS = {'gnmt': gnmt_length_penalty,             # ((5 + n) / 6) ** alpha: Wu et al. 2016, mmgen's default
+                'hf': lambda n, alpha: n ** alpha}         # n ** alpha: Hugging Face `generate` (and fairseq)
+
 @torch.no_grad()
 def beam_search(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` with `new_cache()`
                 memory:Tensor|None, # (B, S, D) condition; None for an unconditional decoder
@@ -259,7 +263,8 @@ def beam_search(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache
                 use_cache:bool=True, # False recomputes the whole prefix each step
                 pad_id:int=0, # filler after EOS
                 beam_size:int=4, # hypotheses kept per condition (K)
-                length_penalty:float=1.0, # GNMT alpha: score = log p / ((5 + n) / 6) ** alpha
+                length_penalty:float=1.0, # alpha: score = log p / lp(n), lp from `length_norm`
+                length_norm:str='gnmt', # 'gnmt': lp(n) = ((5 + n) / 6) ** alpha; 'hf': n ** alpha (Hugging Face)
                 n_best:int=1, # hypotheses returned per condition, best first (<= beam_size)
                 batch_size:int|None=None, # number of sequences when `memory` is None
                 static_cache:bool=False, # preallocated KV cache, one fixed-shape step per token (see "Decoding without launch overhead")
@@ -268,12 +273,13 @@ def beam_search(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache
     "Beam search -> (tokens (B, L), scores (B,)); with n_best > 1, (B, n_best, L) and (B, n_best)."
     K = beam_size
     if not 1 <= n_best <= K: raise ValueError(f"n_best={n_best} must be between 1 and beam_size={K}")
+    if length_norm not in LENGTH_NORMS: raise ValueError(f"length_norm must be one of {list(LENGTH_NORMS)}, got {length_norm!r}")
     seq, B = _start(decoder, memory, bos_id, max_len, batch_size, n=K)  # (B*K, 1): row b*K+j is beam j of condition b
     dev, ninf = seq.device, float('-inf')
     if memory is not None: memory = memory.repeat_interleave(K, 0)
     if memory_padding_mask is not None: memory_padding_mask = memory_padding_mask.repeat_interleave(K, 0)
     step = _stepper(decoder, memory, memory_padding_mask, use_cache, static_cache, graph, B * K, max_len)
-    lp = lambda n: gnmt_length_penalty(n, length_penalty)
+    lp = lambda n: LENGTH_NORMS[length_norm](n, length_penalty)
     live = torch.full((B, K), ninf, device=dev); live[:, 0] = 0.  # summed log-probs; one live beam to start
     fin_tok = torch.full((B, K, max_len), pad_id, dtype=torch.long, device=dev)  # pool of finished hypotheses
     fin_score = torch.full((B, K), ninf, device=dev)                # their scores, best first

@@ -30,6 +30,9 @@ class MoEConfig:
     score_func: str = 'softmax'   # router scores: 'softmax' (DeepSeekMoE) or 'sigmoid' (DeepSeek-V3)
     norm_topk: bool|None = None   # renormalise the top-k weights to sum to 1; None: only for sigmoid (as V3)
     route_scale: float = 1.0      # multiplies the routed weights (V3 uses 2.5 with sigmoid)
+    n_groups: int = 1             # expert groups for group-limited routing (V3: 8 groups of 32); 1 = off
+    topk_groups: int = 1          # groups a token may route into (V3: 4): its top_k experts come from these
+    group_score: str|None = None  # how groups are ranked: 'top2' (sum of the two best biased scores, V3) or 'max' (V2); None: 'top2' for sigmoid, 'max' for softmax
     aux_loss_alpha: float = 0.01  # weight α of the sequence-wise balance loss; 0 = off
     bias_update_speed: float = 0.0  # γ of aux-loss-free balancing (bias += γ·sign(mean load − load)); 0 = off
     impl: str = 'auto'            # expert dispatch: 'auto', 'grouped_mm', 'bmm' (padded) or 'loop' (over experts)
@@ -38,9 +41,18 @@ class MoEConfig:
         assert self.score_func in ('softmax', 'sigmoid'), f"score_func must be 'softmax' or 'sigmoid', got {self.score_func!r}"
         assert self.impl in ('auto', 'grouped_mm', 'bmm', 'loop'), f"unknown impl {self.impl!r}"
         assert 1 <= self.top_k <= self.n_routed, f"top_k={self.top_k} must be in 1..n_routed={self.n_routed}"
+        assert self.n_routed % self.n_groups == 0, f"n_routed={self.n_routed} must split into n_groups={self.n_groups} equal groups"
+        assert 1 <= self.topk_groups <= self.n_groups, f"topk_groups={self.topk_groups} must be in 1..n_groups={self.n_groups}"
+        assert self.top_k <= self.topk_groups * self.n_routed // self.n_groups, \
+            f"top_k={self.top_k} experts do not fit in topk_groups={self.topk_groups} groups of {self.n_routed // self.n_groups}"
+        assert self.group_score in (None, 'top2', 'max'), f"group_score must be 'top2', 'max' or None, got {self.group_score!r}"
+        assert self.n_groups == 1 or self.group_rule == 'max' or self.n_routed // self.n_groups >= 2, "group_score='top2' needs 2+ experts per group"
 
     @property
     def renormalise(self) -> bool: return self.score_func == 'sigmoid' if self.norm_topk is None else self.norm_topk
+
+    @property
+    def group_rule(self) -> str: return self.group_score or ('top2' if self.score_func == 'sigmoid' else 'max')
 
 # %% ../nbs/06_moe.ipynb #b5cdbe54
 class GateOutput(NamedTuple):
@@ -49,7 +61,7 @@ class GateOutput(NamedTuple):
     scores: torch.Tensor   # (N, E) fp32 router scores (softmax or sigmoid), before the bias
 
 class Gate(nn.Module):
-    "Top-k router: scores, bias-steered choice, weights from the unbiased scores (DeepSeek-V3 `Gate`)."
+    "Top-k router: scores, bias-steered (optionally group-limited) choice, weights from the unbiased scores (DeepSeek-V3 `Gate`)."
     def __init__(self, cfg:MoEConfig):
         super().__init__()
         self.cfg = cfg
@@ -62,7 +74,13 @@ class Gate(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             logits = F.linear(x.float(), self.weight.float())       # (N, E)
         scores = logits.softmax(-1) if cfg.score_func == 'softmax' else logits.sigmoid()
-        choice = scores + self.expert_bias if cfg.bias_update_speed > 0 else scores
+        choice = scores + self.expert_bias                          # the bias steers the choice only (zero until updated)
+        if cfg.n_groups > 1:                                        # group-limited: only the experts of the best groups
+            N, G = choice.shape[0], cfg.n_groups
+            grouped = choice.view(N, G, -1)                         # (N, G, E/G)
+            rank = grouped.topk(2, -1).values.sum(-1) if cfg.group_rule == 'top2' else grouped.amax(-1)  # (N, G)
+            keep = torch.zeros_like(rank, dtype=torch.bool).scatter_(1, rank.topk(cfg.topk_groups, -1).indices, True)
+            choice = grouped.masked_fill(~keep[..., None], float('-inf')).flatten(1)
         indices = choice.topk(cfg.top_k, dim=-1).indices            # (N, k)
         weights = scores.gather(-1, indices)
         if cfg.renormalise: weights = weights / weights.sum(-1, keepdim=True)
@@ -229,7 +247,7 @@ class MoE(nn.Module):
             with record_function('moe.shared'): out = out + self.shared.dense(xf.to(dt))
         with record_function('moe.stats'):
             valid = None if padding_mask is None else ~padding_mask.reshape(-1, T).to(x.device)
-            aux = (sequence_aux_loss(scores.view(-1, T, E), indices.view(-1, T, k), cfg.aux_loss_alpha, valid)
+            aux = (sequence_aux_loss(scores.view(-1, T, E), scores.topk(k, -1).indices.view(-1, T, k), cfg.aux_loss_alpha, valid)  # fᵢ: top-k of the unbiased scores (V3 eq. 18)
                    if cfg.aux_loss_alpha > 0 else scores.new_zeros(()))
             real = counts if valid is None else torch.zeros(E, device=x.device).scatter_add_(
                 0, flat, valid.reshape(-1, 1).expand(-1, k).flatten().float())   # copies of real tokens per expert

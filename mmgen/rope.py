@@ -6,7 +6,9 @@ new tokens (`L` = tokens already cached). `mmgen.attention.MultiHeadAttention(..
 in self-attention.
 
 The layout is rotate-half (GPT-NeoX, Hugging Face: dims `i` and `i + head_dim/2` form a pair), not the interleaved
-form of the RoPE paper, LLaMA and DeepSeek (dims `2i, 2i+1`); the two agree once the head dimensions are permuted.
+form of the RoPE paper, LLaMA and DeepSeek (dims `2i, 2i+1`); the two agree once the head dimensions are permuted
+(a checkpoint in the interleaved layout loads after permuting its q/k projection rows, as transformers' LLaMA
+conversion does).
 The cos/sin table is float32, grows past `max_seq_len` on demand and follows the input's device. It is not a buffer:
 casting the model to bf16 does not round it, and it never enters a state dict. The rotation runs in float32 and
 returns the input's dtype.
