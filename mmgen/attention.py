@@ -388,6 +388,7 @@ class PatchEmbed(nn.Module):
         if H % patch_size or W % patch_size: raise ValueError(f"patch_size {patch_size} must divide image size {(H, W)}")
         self.img_size, self.patch_size, self.grid = (H, W), patch_size, (H // patch_size, W // patch_size)
         self.num_patches = self.grid[0] * self.grid[1]
+        if getattr(proj, 'patch_size', patch_size) != patch_size: raise ValueError(f"proj has patch_size {proj.patch_size}, expected {patch_size}")
         self.proj = nn.Conv2d(in_chans, d_model, kernel_size=patch_size, stride=patch_size) if proj is None else proj
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if cls_token else None
         self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + int(cls_token), d_model))
@@ -397,7 +398,9 @@ class PatchEmbed(nn.Module):
                ) -> Tensor:
         "Returns (B, 1 + num_patches, d_model) tokens (no CLS: num_patches)."
         if tuple(x.shape[-2:]) != self.img_size: raise ValueError(f"expected images of size {self.img_size}, got {tuple(x.shape[-2:])}")
-        x = self.proj(x).flatten(2).transpose(1, 2)  # (B, N, D), patches in row-major order
+        x = self.proj(x)                             # (B, D, rows, cols)
+        if tuple(x.shape[-2:]) != self.grid: raise ValueError(f"proj mapped {self.img_size} images to a {tuple(x.shape[-2:])} grid, expected {self.grid}")
+        x = x.flatten(2).transpose(1, 2)             # (B, N, D), patches in row-major order
         if self.cls_token is not None: x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         return x + self.pos_embed
 
