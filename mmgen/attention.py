@@ -22,7 +22,8 @@ Conventions, as in `nn.MultiheadAttention`: tensors are batch-first, and every p
   MLP), and the output head is tied to the token embedding by default. It reads padding only from `padding_mask`;
   `TextEncoder` falls back to `tokens == pad_id` and returns `(hidden, pooled)`, pooled = mean over real tokens.
 - `init_weights(model, skip=...)` is the one initialisation (N(0, 0.02) weights, zero biases, unit norms);
-  `MLP`, `SwiGLU` and `PatchEmbed` (ViT patches with a CLS token) complete the set.
+  `MLP`, `SwiGLU` and `PatchEmbed` (ViT patches with a CLS token; `proj=ConvStem(...)` for early convolutions)
+  complete the set.
 
 Docs: https://mmgen-dev.github.io/mmgen/attention.html.md"""
 
@@ -39,7 +40,7 @@ from .rope import RotaryEmbedding
 
 # %% auto #0
 __all__ = ['KVCache', 'offset_causal_mask', 'StaticKVCache', 'MultiHeadAttention', 'MLP', 'SwiGLU', 'init_weights',
-           'EncoderBlock', 'LayerCache', 'DecoderBlock', 'PatchEmbed', 'TextEncoder', 'DecoderCache',
+           'EncoderBlock', 'LayerCache', 'DecoderBlock', 'PatchEmbed', 'ConvStem', 'TextEncoder', 'DecoderCache',
            'StaticDecoderCache', 'DecoderOutput', 'TextDecoder', 'sincos_2d']
 
 # %% ../nbs/05_attention.ipynb #4af1d7d3
@@ -380,24 +381,55 @@ class PatchEmbed(nn.Module):
                  in_chans:int, # input channels
                  d_model:int, # token width
                  cls_token:bool=True, # prepend a learned CLS token
+                 proj:nn.Module|None=None, # (B, in_chans, H, W) → (B, d_model, H/patch, W/patch); None: one patch_size-strided conv, else e.g. `ConvStem`
                 ):
         super().__init__()
         H, W = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if H % patch_size or W % patch_size: raise ValueError(f"patch_size {patch_size} must divide image size {(H, W)}")
         self.img_size, self.patch_size, self.grid = (H, W), patch_size, (H // patch_size, W // patch_size)
         self.num_patches = self.grid[0] * self.grid[1]
-        self.proj = nn.Conv2d(in_chans, d_model, kernel_size=patch_size, stride=patch_size)
+        if getattr(proj, 'patch_size', patch_size) != patch_size: raise ValueError(f"proj has patch_size {proj.patch_size}, expected {patch_size}")
+        self.proj = nn.Conv2d(in_chans, d_model, kernel_size=patch_size, stride=patch_size) if proj is None else proj
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if cls_token else None
         self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + int(cls_token), d_model))
-        init_weights(self)
+        init_weights(self, skip=(proj.convs,) if proj is not None and isinstance(proj, ConvStem) else ())   # a stem's 3×3 convs keep their own init
 
     def forward(self, x:Tensor, # (B, C, H, W) images
                ) -> Tensor:
         "Returns (B, 1 + num_patches, d_model) tokens (no CLS: num_patches)."
         if tuple(x.shape[-2:]) != self.img_size: raise ValueError(f"expected images of size {self.img_size}, got {tuple(x.shape[-2:])}")
-        x = self.proj(x).flatten(2).transpose(1, 2)  # (B, N, D), patches in row-major order
+        x = self.proj(x)                             # (B, D, rows, cols)
+        if tuple(x.shape[-2:]) != self.grid: raise ValueError(f"proj mapped {self.img_size} images to a {tuple(x.shape[-2:])} grid, expected {self.grid}")
+        x = x.flatten(2).transpose(1, 2)             # (B, N, D), patches in row-major order
         if self.cls_token is not None: x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         return x + self.pos_embed
+
+# %% ../nbs/05_attention.ipynb #7e2e9e4a
+class ConvStem(nn.Sequential):
+    "Early convolutions (Xiao et al. 2021): log2(patch) stride-2 3×3 convs (+ norm) + activation, then a 1×1 conv; a `PatchEmbed` projection."
+    def __init__(self, patch_size:int, # the patch side it replaces: a power of 2 ≥ 2, one stride-2 conv per halving
+                 in_chans:int, # input channels
+                 d_model:int, # output channels: the token width
+                 width:int=32, # channels of the first 3×3 conv, doubled at each further one
+                 max_width:int|None=None, # cap on those channels (None: no cap)
+                 norm_layer:Callable[[int], nn.Module]|None=None, # built with the channel count after each 3×3 conv (e.g. nn.BatchNorm2d); None: no norm
+                 act_layer:Callable[[], nn.Module]=nn.GELU, # activation after each 3×3 conv (and its norm)
+                 bias:bool|None=None, # biases of the 3×3 convs; None: only without a norm (a norm has its own shift)
+                ):
+        n = patch_size.bit_length() - 1 if isinstance(patch_size, int) and patch_size > 0 else -1   # log2(patch_size)
+        if n < 1 or 2 ** n != patch_size: raise ValueError(f"ConvStem needs a patch_size that is a power of 2 (2, 4, 8, ...), got {patch_size!r}")
+        chans = [in_chans] + [width * 2 ** i if max_width is None else min(width * 2 ** i, max_width) for i in range(n)]
+        bias = norm_layer is None if bias is None else bias
+        layers = []
+        for a, b in zip(chans[:-1], chans[1:]):   # each halves H and W: (B, a, h, w) → (B, b, h/2, w/2)
+            layers += [nn.Conv2d(a, b, 3, stride=2, padding=1, bias=bias), *([norm_layer(b)] if norm_layer else []), act_layer()]
+        super().__init__(*layers, nn.Conv2d(chans[-1], d_model, 1))   # 1×1: a linear map of each grid cell to d_model
+        self.patch_size, self.channels = patch_size, chans[1:]
+
+    @property
+    def convs(self) -> nn.Sequential:
+        "The 3×3 stack: every layer before the 1×1 projection."
+        return nn.Sequential(*list(self)[:-1])   # the same modules (a slice of a ConvStem would rebuild one)
 
 # %% ../nbs/05_attention.ipynb #18a5ceff
 class TextEncoder(nn.Module):

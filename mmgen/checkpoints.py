@@ -23,8 +23,8 @@ from safetensors.torch import save_file, load_file
 from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError
 
 # %% auto #0
-__all__ = ['dist_info', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'load_weights', 'weights_metadata',
-           'rng_state', 'set_rng_state', 'History', 'require_files']
+__all__ = ['dist_info', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'upgrade_keys', 'upgrade_on_load',
+           'load_weights', 'weights_metadata', 'rng_state', 'set_rng_state', 'History', 'require_files']
 
 # %% ../nbs/02a_checkpoints.ipynb #d306a3a6
 def dist_info() -> tuple[int, int]:
@@ -96,6 +96,19 @@ def weights_diff(model_sd:dict, # the model's state dict (name -> tensor)
               if k in ckpt and tuple(ckpt[k].shape) != tuple(model_sd[k].shape)]
     return missing, unexpected, shapes
 
+def upgrade_keys(model:nn.Module, # the model the checkpoint is for
+                 ckpt:dict, # the checkpoint's state dict (name -> tensor)
+                ) -> dict:
+    "The checkpoint with old key names renamed by every submodule that has `upgrade_state_dict(state_dict, prefix)`."
+    ckpt = dict(ckpt)
+    for name, m in model.named_modules():
+        if callable(getattr(m, 'upgrade_state_dict', None)): m.upgrade_state_dict(ckpt, f'{name}.' if name else '')
+    return ckpt
+
+def upgrade_on_load(module:nn.Module, state_dict:dict, prefix:str, *_):
+    "A `register_load_state_dict_pre_hook` hook: `load_state_dict` renames old keys as `load_weights` does."
+    module.upgrade_state_dict(state_dict, prefix)
+
 def _keys(ks, n=8): return ', '.join(ks[:n]) + (f' ... (+{len(ks) - n} more)' if len(ks) > n else '')
 
 def load_weights(model:nn.Module, # model to load into (plain, DDP, compiled or FSDP2)
@@ -108,6 +121,7 @@ def load_weights(model:nn.Module, # model to load into (plain, DDP, compiled or 
     try: ckpt = load_file(str(path))
     except Exception as e: raise CheckpointError(f"{path} is truncated or corrupt: not a readable safetensors file ({_first_line(e)})") from e
     m = _unwrap(model)
+    ckpt = upgrade_keys(m, ckpt)   # a module that renamed its parameters still reads checkpoints saved under the old names
     missing, unexpected, shapes = weights_diff(m.state_dict(), ckpt)
     if shapes or (strict and (missing or unexpected)):
         lines = [f"checkpoint {path} does not fit {type(m).__name__}:"]

@@ -42,16 +42,16 @@ from torch.utils.data import Dataset, DataLoader
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, default_device, split_overrides
 from .data import Shapes, shapes_splits, caption_collate, score_caption, dataset_captions
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer
-from .attention import PatchEmbed, EncoderBlock, TextDecoder, init_weights, sincos_2d
+from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import greedy, beam_search, sample, strip_special
 from .losses import clip_loss, cosine_distill_loss
 from .train import TrainConfig, fit, make_loader, load_weights, History
-from .checkpoints import require_files
+from .checkpoints import require_files, upgrade_on_load
 from .evaluation import retrieval_report
 
 # %% auto #0
-__all__ = ['PRESETS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'ConvStem', 'StudentViT', 'teacher_config',
-           'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
+__all__ = ['PRESETS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT', 'teacher_config', 'build_teacher',
+           'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
            'teacher_text_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
            'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
 
@@ -75,7 +75,7 @@ def fit_images(x:torch.Tensor, # (B, 3, H, W) images in [-1, 1]
 class DistilledConfig:
     img_size: int = 224           # student input side (seed: 224)
     patch_size: int = 16          # patch side (seed: 16, so 196 patches + CLS)
-    stem: str = 'patch'           # 'patch' (seed: one linear map per patch) | 'conv' (stride-2 3×3 convs down to the same grid, `ConvStem`)
+    stem: str = 'patch'           # 'patch' (seed: one linear map per patch) | 'conv' (stride-2 3×3 convs down to the same grid, `mmgen.attention.ConvStem`)
     pos_init: str = 'normal'      # start of the learned patch positions: 'normal' (N(0, 0.02), mmgen's init) | 'sincos' (MAE's 2-D sin-cos table, `sincos_2d`, then learned)
     d_vision: int = 192           # student width (seed: 192)
     vision_layers: int = 6        # student encoder blocks (seed: 6)
@@ -120,25 +120,6 @@ def teacher_embed_dim(teacher:nn.Module) -> int:
     with torch.no_grad(): return int(teacher.encode_image(torch.zeros(1, 3, *S)).shape[-1])
 
 # %% ../nbs/11_distilled.ipynb #80e05b76
-class ConvStem(nn.Module):
-    "Early convolutions (Xiao et al. 2021): log2(patch) stride-2 3×3 convs with BatchNorm + GELU, then CLS + learned positions on the patch grid."
-    def __init__(self, img_size:int, # image side
-                 patch_size:int, # a power of 2: the grid is img_size / patch_size per side, as with patches
-                 d_model:int, # token width
-                 width:int=32, # channels of the first conv, doubled per conv up to d_model
-                ):
-        super().__init__()
-        n = int(round(math.log2(patch_size)))
-        if 2 ** n != patch_size: raise ValueError(f"stem='conv' needs a power-of-2 patch_size, got {patch_size}")
-        ch = [3] + [min(width * 2 ** i, d_model) for i in range(n)]
-        self.convs = nn.Sequential(*[m for i in range(n) for m in (nn.Conv2d(ch[i], ch[i + 1], 3, 2, 1, bias=False), nn.BatchNorm2d(ch[i + 1]), nn.GELU())])
-        self.embed = PatchEmbed(img_size // patch_size, 1, ch[-1], d_model)   # a 1×1 linear map of each grid cell, CLS, positions
-        self.img_size, self.patch_size, self.num_patches = (img_size, img_size), patch_size, self.embed.num_patches
-
-    def forward(self, x:torch.Tensor) -> torch.Tensor:
-        "Returns (B, 1 + num_patches, d_model) tokens, as `PatchEmbed`."
-        return self.embed(self.convs(x))
-
 class StudentViT(nn.Module):
     "Seed 001's student: patches (or a conv stem) + CLS + learned positions, pre-norm blocks, CLS → teacher-sized L2-normalised embedding."
     def __init__(self, cfg:DistilledConfig):
@@ -147,15 +128,26 @@ class StudentViT(nn.Module):
         if cfg.stem not in ('patch', 'conv'): raise ValueError(f"stem must be 'patch' or 'conv', got {cfg.stem!r}")
         if cfg.pos_init not in ('normal', 'sincos'): raise ValueError(f"pos_init must be 'normal' or 'sincos', got {cfg.pos_init!r}")
         self.cfg = cfg
-        self.patch = (PatchEmbed(cfg.img_size, cfg.patch_size, 3, cfg.d_vision) if cfg.stem == 'patch'
-                      else ConvStem(cfg.img_size, cfg.patch_size, cfg.d_vision))
+        stem = (ConvStem(cfg.patch_size, 3, cfg.d_vision, max_width=cfg.d_vision, norm_layer=nn.BatchNorm2d)   # 32, 64, ... channels up to d_vision
+                if cfg.stem == 'conv' else None)
+        self.patch = PatchEmbed(cfg.img_size, cfg.patch_size, 3, cfg.d_vision, proj=stem)
         self.blocks = nn.ModuleList(EncoderBlock(cfg.d_vision, cfg.vision_heads, cfg.vision_mlp, cfg.dropout) for _ in range(cfg.vision_layers))
         self.norm = nn.LayerNorm(cfg.d_vision)
         self.proj = nn.Linear(cfg.d_vision, cfg.embed_dim)
-        init_weights(self, skip=(self.patch.convs,) if cfg.stem == 'conv' else ())   # the convs keep torch's (Kaiming) init
+        init_weights(self, skip=(stem.convs,) if stem is not None else ())   # the 3×3 convs keep torch's (Kaiming) init
         if cfg.pos_init == 'sincos':   # a start that already tells left from right and up from down; still a learned parameter
-            pe = self.patch.embed if cfg.stem == 'conv' else self.patch
-            with torch.no_grad(): pe.pos_embed.zero_()[0, 1:] = sincos_2d(pe.grid, cfg.d_vision)   # CLS's position stays 0
+            with torch.no_grad(): self.patch.pos_embed.zero_()[0, 1:] = sincos_2d(self.patch.grid, cfg.d_vision)   # CLS's position stays 0
+        self.register_load_state_dict_pre_hook(upgrade_on_load)
+
+    def upgrade_state_dict(self, sd:dict, prefix:str):
+        "Rename, in place, the keys of checkpoints saved before the conv stem moved to `mmgen.attention.ConvStem`."
+        p = prefix + 'patch.'
+        for k in [k for k in sd if k.startswith((p + 'convs.', p + 'embed.'))]:
+            rest = k[len(p):]   # convs.<i>.* | embed.proj.* | embed.cls_token | embed.pos_embed
+            if rest.startswith('convs.'): new = 'proj.' + rest[len('convs.'):]                              # the 3×3 stack
+            elif rest.startswith('embed.proj.'): new = f'proj.{len(self.patch.proj) - 1}.' + rest[len('embed.proj.'):]   # the 1×1
+            else: new = rest[len('embed.'):]                                                                # CLS, positions
+            sd[p + new] = sd.pop(k)
 
     def forward(self, images:torch.Tensor, # (B, 3, H, W) in [-1, 1]; another size is resized or refused (cfg.on_size)
                ) -> tuple[torch.Tensor, torch.Tensor]:

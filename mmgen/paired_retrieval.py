@@ -13,7 +13,8 @@ and the photo on the right is {b}" by contrastive learning: a ViT image tower, a
 - What limits top-1 is measured with `half_report`: each test image ranked against all 11,025 captions, and which
   halves, which words (size, colour, shape) and which order its top-1 caption gets right. The fixes it pointed to are
   `hard_negatives` (each pair's swap and one-word-changed captions as extra negatives: `RetrievalLoss`,
-  `contrastive_loss`) and `stem='conv'` (3×3 stride-2 convolutions in place of the 8×8 patch projection).
+  `contrastive_loss`) and `stem='conv'` (3×3 stride-2 convolutions in place of the 8×8 patch projection:
+  `mmgen.attention.ConvStem`).
 - `PairAugment(mode)` is the seed's augmentation (flip, ColorJitter 0.2, rotation ±10°), batched: `'pair'` applies
   it to the stacked image as the seed did, which swaps left and right and falsifies the caption; `'halves'` (the
   default) applies it to each half in place.
@@ -43,14 +44,14 @@ from torch.utils.data import Dataset
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, split_overrides
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
 from .tokenizers import WordTokenizer, CLIPTokenizer
-from .attention import PatchEmbed, EncoderBlock, MLP, TextEncoder, init_weights
+from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
 from .train import fit, TrainConfig, make_loader, load_weights
 from .checkpoints import require_files
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
-__all__ = ['HARD_KINDS', 'PRESETS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig', 'conv_stem', 'ImageTower',
+__all__ = ['HARD_KINDS', 'PRESETS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig', 'ImageTower',
            'SmallTextTower', 'clip_text_features', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours', 'hard_pairs',
            'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions', 'pair_metrics',
            'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData', 'preset_config',
@@ -202,18 +203,6 @@ def _xavier(model:nn.Module):
     for m in model.modules():
         if isinstance(m, nn.Linear): nn.init.xavier_uniform_(m.weight)
 
-def conv_stem(patch:int, # the patch side it replaces: log2(patch) stride-2 convolutions
-              d_model:int, # token width
-              width:int=32, # channels of the first convolution (doubled at each further one)
-              act_layer:type[nn.Module]=nn.GELU, # activation between convolutions
-             ) -> nn.Sequential:
-    "3x3 stride-2 convolutions then a 1x1 projection: (B, 3, H, W) → (B, d_model, H/patch, W/patch), as a patch projection would."
-    n = int(math.log2(patch))
-    if 2 ** n != patch or n < 1: raise ValueError(f"a conv stem needs a patch side that is a power of 2, got {patch}")
-    chans, layers = [3] + [width * 2 ** i for i in range(n)], []
-    for a, b in zip(chans[:-1], chans[1:]): layers += [nn.Conv2d(a, b, 3, stride=2, padding=1), act_layer()]
-    return nn.Sequential(*layers, nn.Conv2d(chans[-1], d_model, 1))
-
 class ImageTower(nn.Module):
     "ViT over the stacked pair: patches (or a conv stem) + CLS, pre-norm encoder blocks, final norm, CLS → linear projection to the shared space."
     def __init__(self, cfg:RetrievalConfig):
@@ -221,7 +210,8 @@ class ImageTower(nn.Module):
         act = {'gelu': nn.GELU, 'relu': nn.ReLU}[cfg.act]
         self.img_size = tuple(cfg.img_size)
         self.patch = PatchEmbed(self.img_size, cfg.patch, 3, cfg.d_model)
-        if cfg.stem == 'conv': self.patch.proj = conv_stem(cfg.patch, cfg.d_model)   # same token grid, CLS and positions
+        if cfg.stem == 'conv':   # same token grid, CLS and positions; swapped in after the patch conv was drawn, so a seed draws the recorded runs' weights
+            self.patch.proj = ConvStem(cfg.patch, 3, cfg.d_model)   # 32, 64, ... channels with biases, GELU, no norm; then 1×1 to d_model
         elif cfg.stem != 'patch': raise ValueError(f"stem must be 'patch' or 'conv', got {cfg.stem!r}")
         self.blocks = nn.ModuleList(EncoderBlock(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, ffn=MLP(cfg.d_model, cfg.d_ff, cfg.dropout, act_layer=act))
                                     for _ in range(cfg.n_layers))
