@@ -35,8 +35,8 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'RUN_FILE', 'load_systems', 'system_options', 'check_overrides', 'preset_values', 'prepare_out',
-           'main']
+__all__ = ['SYSTEM_MODULES', 'RUN_FILE', 'load_systems', 'system_options', 'check_overrides', 'preset_values', 'preset_costs',
+           'prepare_out', 'main']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -139,6 +139,22 @@ def preset_values(spec:SystemSpec, # a registered system
     return name, {'preset': name, **{k: v for d in dicts for k, v in d.get('cfg', {}).items()},
                   **{k: v for d in dicts for k, v in d.items() if k != 'cfg'}}
 
+def preset_costs(spec:SystemSpec, # a registered system
+                ) -> dict[str, str]:
+    "Each preset of the system's module (PRESETS) -> what a run of it costs, from the module's PRESET_COSTS ('not timed' where it records none)."
+    mod = importlib.import_module(spec.module)
+    costs = getattr(mod, 'PRESET_COSTS', {})
+    return {k: costs.get(k, 'not timed') for k in getattr(mod, 'PRESETS', {})}
+
+def _presets_help(spec:SystemSpec) -> str:
+    "The --help lines that list the presets, which one the command runs, and what each costs."
+    rows = preset_costs(spec)
+    if not rows: return ''
+    tag = lambda k: ' (default)' if k == spec.preset else ' (--full)' if k == 'full' else ''
+    w = max(len(k + tag(k)) for k in rows)
+    return (f"presets of {spec.name} (--set preset=NAME; a run costs):\n"
+            + '\n'.join(f"  {k + tag(k):<{w}}  {c}" for k, c in rows.items()) + '\n\n')
+
 def _options_help(spec:SystemSpec, full:bool=False) -> str:
     "The --help epilog: every option with the value the command uses (its preset's, else its default) and its meaning."
     preset, values = preset_values(spec, full)
@@ -146,7 +162,7 @@ def _options_help(spec:SystemSpec, full:bool=False) -> str:
             for k, (d, a, doc) in system_options(spec).items()]
     w = min(max((len(r[0]) for r in rows), default=0), 34)
     shown = f"shown with the values the {preset!r} preset{' (--full)' * full} sets, else their defaults" if preset else "shown with their defaults"
-    return f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
+    return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
 def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentParser:
     "The command line; with `spec`, `mmgen train NAME --help` ends with that system's options."
@@ -190,8 +206,12 @@ def prepare_out(out:Path, # the run folder
     "Refuse a folder holding another run (unless --resume / --overwrite) and a --resume with other options; record this run's."
     states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
     held = states or rec_file.exists()
+    other = json.loads(rec_file.read_text()).get('system') if rec_file.exists() else None
+    if other and other != args.system and (args.resume or args.overwrite):
+        raise UserError(f"{out} holds a {other} run, not a {args.system} one: --resume and --overwrite act on a run of the same system; "
+                        f"pick another --out (or delete {out} yourself)")
     if held and not (args.resume or args.overwrite):
-        raise UserError(f"{out} holds another run ({(states or [rec_file])[0]}): go on with it with --resume, "
+        raise UserError(f"{out} holds another run{f' (of {other})' if other else ''} ({(states or [rec_file])[0]}): go on with it with --resume, "
                         f"or start over with --overwrite (or pick another --out)")
     if args.resume and rec_file.exists():
         old, new = json.loads(rec_file.read_text()), json.loads(json.dumps(_record(args), default=str))
@@ -217,7 +237,10 @@ def _train(args, systems) -> int:
         with fit_options(resume=args.resume, save_every=args.save_every, save_minutes=args.save_minutes):
             metrics = spec.load()(out_dir=out, epochs=args.epochs, full=args.full, **overrides)
     except TrainingInterrupted as e:
-        print(f"mmgen: stopped by Ctrl-C at step {e.step} (epoch {e.epoch + 1}); saved {e.saved}; go on with: {_go_on(args, out)}", file=sys.stderr)
+        try: stage = Path(e.saved).resolve().parent.relative_to(out.resolve()).as_posix()   # a system of several stages: which one
+        except (TypeError, ValueError): stage = '.'
+        at = f"step {e.step} (epoch {e.epoch + 1})" + (f" of its {stage!r} stage" if stage != '.' else '')
+        print(f"mmgen: stopped by Ctrl-C at {at}; saved {e.saved}; go on with: {_go_on(args, out)}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         states = sorted(out.rglob('latest_state.pt'), key=lambda p: p.stat().st_mtime)
@@ -246,7 +269,7 @@ def _caption(args) -> int:
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `mmgen` console script; returns the exit status (2: a usage error, 130: stopped by Ctrl-C)."
     argv = sys.argv[1:] if argv is None else list(argv)
-    systems = load_systems()
+    systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `mmgen caption` need no system
     spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
     try: args = _parser(spec, '--full' in argv).parse_args(argv)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2

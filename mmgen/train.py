@@ -439,6 +439,12 @@ def _evaluate(model, loss_fn, valid_dl, eval_fn, state, amp, world) -> dict:
     return out
 
 # %% ../nbs/03_train.ipynb #a7c10005
+def _empty_loader(dl) -> str:
+    "Why a training loader yields no batch, in the user's terms: how many examples, what batch size, drop_last."
+    n, bs = len(getattr(dl, 'dataset', ())) if hasattr(getattr(dl, 'dataset', None), '__len__') else '?', getattr(dl, 'batch_size', None)
+    why = f"the training set has {n} examples and batch_size={bs}" + (" with drop_last=True (a partial batch is dropped)" if getattr(dl, 'drop_last', False) else '')
+    return f"no training batch: {why}; lower batch_size or give more training examples"
+
 class _Run:
     "What one `fit` call holds: the model on its device and in its wrappers, optimiser, schedule, scaler, state, callbacks."
     def __init__(self, model, loss_fn, train_dl, valid_dl, cfg:TrainConfig, eval_fn, callbacks):
@@ -456,7 +462,7 @@ class _Run:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.opt = make_optimizer(model, cfg)
         self.n_batches = len(train_dl)
-        if self.n_batches == 0: raise ValueError("train_dl is empty")
+        if self.n_batches == 0: raise UserError(_empty_loader(train_dl))
         self.cap = min(cfg.epochs * math.ceil(self.n_batches / cfg.grad_accum), cfg.max_steps or 10**12)  # most steps the run may take
         self.plan = []   # [total, warmup] of the schedule; a time budget re-plans it
         self.sched = make_scheduler(self.opt, cfg, self.cap, self.plan)
