@@ -205,13 +205,13 @@ def prepare_out(out:Path, # the run folder
                ):
     "Refuse a folder holding another run (unless --resume / --overwrite) and a --resume with other options; record this run's."
     states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
-    held = states or rec_file.exists()
+    held = bool(states)   # a run that stopped before its first save (bad options, Ctrl-C at once) left nothing to resume or lose
     other = json.loads(rec_file.read_text()).get('system') if rec_file.exists() else None
     if other and other != args.system and (args.resume or args.overwrite):
         raise UserError(f"{out} holds a {other} run, not a {args.system} one: --resume and --overwrite act on a run of the same system; "
                         f"pick another --out (or delete {out} yourself)")
     if held and not (args.resume or args.overwrite):
-        raise UserError(f"{out} holds another run{f' (of {other})' if other else ''} ({(states or [rec_file])[0]}): go on with it with --resume, "
+        raise UserError(f"{out} holds another run{f' (of {other})' if other else ''} ({states[0]}): go on with it with --resume, "
                         f"or start over with --overwrite (or pick another --out)")
     if args.resume and rec_file.exists():
         old, new = json.loads(rec_file.read_text()), json.loads(json.dumps(_record(args), default=str))
