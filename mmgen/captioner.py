@@ -700,8 +700,10 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
                   ) -> tuple[Captioner, Tokenizer]:
     "The trained model (eval mode) and its tokenizer from a `train` output folder."
     out = Path(out_dir)
-    cfg = CaptionerConfig(**json.loads((out / 'captioner_config.json').read_text()))
-    model = load_weights(Captioner(cfg), out / weights).eval()
+    c = json.loads((out / 'captioner_config.json').read_text())
+    if 'image_size' not in c and (out / 'metrics.json').exists():   # a folder written before the config recorded it: its preset's side
+        c['image_size'] = PRESETS.get(json.loads((out / 'metrics.json').read_text()).get('preset'), (None, {}))[1].get('size')
+    model = load_weights(Captioner(CaptionerConfig(**c)), out / weights).eval()
     return model.to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d

@@ -259,7 +259,7 @@ def _caption(args) -> int:
     if missing := [p.name for p in need if not p.exists()]:
         raise UserError(f"{run} holds no trained captioner (missing {', '.join(missing)}): train one with `mmgen train captioner --out {run}`")
     model, tok = load_captioner(run)
-    size = json.loads((run / 'metrics.json').read_text()).get('image_size', 64) if (run / 'metrics.json').exists() else 64
+    size = model.cfg.image_size or 64   # the side it was trained at
     for f in args.images:
         try: img = to_tensor(load_image(f, size))
         except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
