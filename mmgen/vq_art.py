@@ -508,7 +508,7 @@ def check_prompt(prompt, # one prompt: adjectives separated by spaces or commas
                 ) -> str:
     "The prompt's known adjectives joined by spaces; raises on empty / non-string / too many, warns on unknown words."
     if not isinstance(prompt, str): raise TypeError(f"a prompt must be a str of adjectives, got {type(prompt).__name__}: {prompt!r}")
-    words = prompt.lower().replace(',', ' ').split()
+    words = ''.join(ch if ch.isalpha() else ' ' for ch in prompt.lower()).split()   # commas, '!', '.' and the like separate words
     if not words: raise ValueError(f"empty prompt {prompt!r}: expected 1-{MAX_ADJECTIVES} adjectives from {sorted(vocab)}")
     known, unknown = [w for w in words if w in vocab], [w for w in words if w not in vocab]
     if unknown: warnings.warn(f"prompt {prompt!r}: unknown word(s) {unknown} dropped (known adjectives: {sorted(vocab)})")
@@ -554,10 +554,13 @@ class ArtGenerator(nn.Module):
         "Pictures (len(prompts)*n, 3, H, W) in [-1, 1], the n draws of each prompt together."
         if isinstance(prompts, str): prompts = [prompts]
         if not isinstance(prompts, (list, tuple)) or not prompts: raise TypeError(f"prompts must be a str or a non-empty list of str, got {prompts!r}")
+        o = {**self.opts, **opts}
+        for k, v in (('n', n), ('steps', o['steps'])):   # checked here, before they reach the sampler as an empty batch or no round
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
         ids, pm = self.tokens(prompts)
         ids, pm = ids.repeat_interleave(n, 0), pm.repeat_interleave(n, 0)
         g = torch.Generator(ids.device).manual_seed(seed) if seed is not None else None
-        codes = sample_codes(self.prior, ids, pm, generator=g, **{**self.opts, **opts})
+        codes = sample_codes(self.prior, ids, pm, generator=g, **o)
         side = self.prior.cfg.grid
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
 
