@@ -220,7 +220,7 @@ class Captioner(nn.Module):
         return [m for m in self.modules() if isinstance(m, MoE)]
 
     @torch.no_grad()
-    def generate(self, images:torch.Tensor, # (B, 3, H, W)
+    def generate(self, images, # (B, 3, H, W), or any form `mmgen.data.as_images` reads (PIL, uint8 array, (3,H,W) ...)
                  method:str='greedy', # 'greedy' | 'beam' | 'top_p'
                  max_len:int|None=None, # longest output (default cfg.max_len)
                  beam_size:int=4, # beams for 'beam'
@@ -231,6 +231,7 @@ class Captioner(nn.Module):
         "Caption token ids (B, L), BOS first, pad after EOS, via `mmgen.decoding`."
         c, was = self.cfg, self.training
         self.eval()
+        images = as_images(images, c.image_size).to(next(self.parameters()).device)   # other sizes: brought to the training side
         memory, L = self.encode_image(images), max_len or c.max_len
         kw = dict(bos_id=c.bos_id, eos_id=c.eos_id, max_len=L, pad_id=c.pad_id)
         if method == 'greedy': out = greedy(self.decoder, memory, **kw)
@@ -245,8 +246,7 @@ class Captioner(nn.Module):
                 **kw, # as `generate` (method, beam_size ...)
                ) -> list[str]:
         "One caption per picture, as text; pictures of another size are resized to `cfg.image_size`."
-        dev = next(self.parameters()).device
-        return [tok.decode(t) for t in self.generate(as_images(images, self.cfg.image_size).to(dev), **kw)]
+        return [tok.decode(t) for t in self.generate(images, **kw)]
 
 # %% ../nbs/14_captioner.ipynb #aaadb428
 def check_causal(model:Captioner, images:torch.Tensor, tokens:torch.Tensor, t:int, generator=None) -> float:
