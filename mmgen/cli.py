@@ -5,7 +5,8 @@
 full=..., **overrides)` and prints the metrics it returns as JSON. Each system trains on its embedded (generated)
 dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
-(`--set parallel=fsdp`). `mmgen train NAME --help` lists every option of that system with the value the command uses (that of the preset
+(`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
+runs and what a run of each costs (the module's `PRESET_COSTS`), then every option of that system with the value the command uses (that of the preset
 it runs, `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
@@ -13,7 +14,8 @@ A stopped run goes on: Ctrl-C finishes the step in flight, saves it, prints one 
 the command that goes on) and exits with status 130; `--resume` continues step for step, through every `fit` the
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
-`--overwrite` says what to do with it; `--resume` with other options is refused naming them. Errors in what the user
+`--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
+another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them. Errors in what the user
 asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption DIR IMAGE...` captions images with the
 captioner trained into DIR.
 
