@@ -39,7 +39,7 @@ import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, split_overrides
-from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES
+from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, as_images, TEMPLATES, RELATION_TEMPLATES
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
@@ -50,12 +50,12 @@ from .train import fit, TrainConfig, History, Callback, make_loader, load_weight
 from torch.distributed.tensor import DTensor
 
 # %% auto #0
-__all__ = ['PRESETS', 'SCORE_KEYS', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner',
-           'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss',
-           'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate',
-           'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'train_step',
-           'live_tensors', 'MemoryProbe', 'cpu_threads', 'torch_threads', 'load_captioner', 'train', 'run_summary',
-           'score_rows', 'compare_decoding']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'SCORE_KEYS', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput',
+           'Captioner', 'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling', 'mix_model_tokens',
+           'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun', 'evaluate_captions',
+           'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid', 'plot_run', 'tf_table',
+           'train_step', 'live_tensors', 'MemoryProbe', 'cpu_threads', 'torch_threads', 'load_captioner', 'train',
+           'run_summary', 'score_rows', 'compare_decoding']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) or any torchvision resnet name
@@ -148,6 +148,7 @@ class CaptionerConfig:
     aux_loss_alpha: float = 0.01  # weight of the MoE sequence-wise balance loss
     bias_update_speed: float = 0. # aux-loss-free balancing speed γ (0: off)
     embed_dim: int = 128          # joint image–text embedding width for SigLIP
+    image_size: int|None = None   # side of the training pictures (set by `run_captioner`): `caption` brings other sizes to it
 
     def moe_config(self) -> MoEConfig:
         "The MoEConfig of the MoE layers."
@@ -219,7 +220,7 @@ class Captioner(nn.Module):
         return [m for m in self.modules() if isinstance(m, MoE)]
 
     @torch.no_grad()
-    def generate(self, images:torch.Tensor, # (B, 3, H, W)
+    def generate(self, images, # (B, 3, H, W), or any form `mmgen.data.as_images` reads (PIL, uint8 array, (3,H,W) ...)
                  method:str='greedy', # 'greedy' | 'beam' | 'top_p'
                  max_len:int|None=None, # longest output (default cfg.max_len)
                  beam_size:int=4, # beams for 'beam'
@@ -230,6 +231,7 @@ class Captioner(nn.Module):
         "Caption token ids (B, L), BOS first, pad after EOS, via `mmgen.decoding`."
         c, was = self.cfg, self.training
         self.eval()
+        images = as_images(images, c.image_size).to(next(self.parameters()).device)   # other sizes: brought to the training side
         memory, L = self.encode_image(images), max_len or c.max_len
         kw = dict(bos_id=c.bos_id, eos_id=c.eos_id, max_len=L, pad_id=c.pad_id)
         if method == 'greedy': out = greedy(self.decoder, memory, **kw)
@@ -239,8 +241,11 @@ class Captioner(nn.Module):
         self.train(was)
         return out
 
-    def caption(self, images:torch.Tensor, tok:Tokenizer, **kw) -> list[str]:
-        "Captions as text (kwargs as `generate`)."
+    def caption(self, images, # pictures in any form `mmgen.data.as_images` reads: a PIL image, a uint8 array, a (3,H,W) tensor, a batch ...
+                tok:Tokenizer, # the model's tokenizer
+                **kw, # as `generate` (method, beam_size ...)
+               ) -> list[str]:
+        "One caption per picture, as text; pictures of another size are resized to `cfg.image_size`."
         return [tok.decode(t) for t in self.generate(images, **kw)]
 
 # %% ../nbs/14_captioner.ipynb #aaadb428
@@ -527,6 +532,8 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     tok = tok or WordTokenizer.from_texts(dataset_captions(data['train']))
     mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
     mc = {k: v for k, v in mc.items() if k not in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}
+    H, W = data['train'][0]['image'].shape[-2:]
+    mc.setdefault('image_size', int(W) if H == W else None)   # `caption` resizes users' pictures to it
     mc.setdefault('max_len', run.max_len)
     set_seed(train_cfg.seed)
     model = Captioner(CaptionerConfig.for_tokenizer(tok, **mc))
@@ -680,6 +687,12 @@ PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fi
                    batch_size=128, max_len=16, num_workers=8),
               dict(epochs=12, lr=1e-3, warmup_frac=0.03)),
 }
+PRESET_COSTS = {  # what one `mmgen train captioner --set preset=NAME` costs (`mmgen train captioner --help` lists it)
+    'smoke': '17 s on one CPU thread (2 shared x86_64 cores), scores and samples included',
+    'quick': '7.6 min on 2 x86_64 CPU cores: a 450 s training budget (the steps follow the clock), then the scores',
+    'cpu': 'not timed as it stands; with n_train=8000 and 10 epochs, 35 min on 2 CPU cores',
+    'full': 'meant for a GPU (60,000 scenes, ResNet-18); not yet timed',
+}
 
 def load_captioner(out_dir:str|Path, # a folder written by `train`
                    weights:str='best.safetensors', # which checkpoint
@@ -687,8 +700,10 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
                   ) -> tuple[Captioner, Tokenizer]:
     "The trained model (eval mode) and its tokenizer from a `train` output folder."
     out = Path(out_dir)
-    cfg = CaptionerConfig(**json.loads((out / 'captioner_config.json').read_text()))
-    model = load_weights(Captioner(cfg), out / weights).eval()
+    c = json.loads((out / 'captioner_config.json').read_text())
+    if 'image_size' not in c and (out / 'metrics.json').exists():   # a folder written before the config recorded it: its preset's side
+        c['image_size'] = PRESETS.get(json.loads((out / 'metrics.json').read_text()).get('preset'), (None, {}))[1].get('size')
+    model = load_weights(Captioner(CaptionerConfig(**c)), out / weights).eval()
     return model.to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d

@@ -5,7 +5,8 @@
 full=..., **overrides)` and prints the metrics it returns as JSON. Each system trains on its embedded (generated)
 dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
-(`--set parallel=fsdp`). `mmgen train NAME --help` lists every option of that system with the value the command uses (that of the preset
+(`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
+runs and what a run of each costs (the module's `PRESET_COSTS`), then every option of that system with the value the command uses (that of the preset
 it runs, `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
@@ -13,7 +14,8 @@ A stopped run goes on: Ctrl-C finishes the step in flight, saves it, prints one 
 the command that goes on) and exits with status 130; `--resume` continues step for step, through every `fit` the
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
-`--overwrite` says what to do with it; `--resume` with other options is refused naming them. Errors in what the user
+`--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
+another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them. Errors in what the user
 asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption DIR IMAGE...` captions images with the
 captioner trained into DIR.
 
@@ -35,8 +37,8 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'RUN_FILE', 'load_systems', 'system_options', 'check_overrides', 'preset_values', 'prepare_out',
-           'main']
+__all__ = ['SYSTEM_MODULES', 'RUN_FILE', 'load_systems', 'system_options', 'check_overrides', 'preset_values', 'preset_costs',
+           'prepare_out', 'main']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -139,6 +141,22 @@ def preset_values(spec:SystemSpec, # a registered system
     return name, {'preset': name, **{k: v for d in dicts for k, v in d.get('cfg', {}).items()},
                   **{k: v for d in dicts for k, v in d.items() if k != 'cfg'}}
 
+def preset_costs(spec:SystemSpec, # a registered system
+                ) -> dict[str, str]:
+    "Each preset of the system's module (PRESETS) -> what a run of it costs, from the module's PRESET_COSTS ('not timed' where it records none)."
+    mod = importlib.import_module(spec.module)
+    costs = getattr(mod, 'PRESET_COSTS', {})
+    return {k: costs.get(k, 'not timed') for k in getattr(mod, 'PRESETS', {})}
+
+def _presets_help(spec:SystemSpec) -> str:
+    "The --help lines that list the presets, which one the command runs, and what each costs."
+    rows = preset_costs(spec)
+    if not rows: return ''
+    tag = lambda k: ' (default)' if k == spec.preset else ' (--full)' if k == 'full' else ''
+    w = max(len(k + tag(k)) for k in rows)
+    return (f"presets of {spec.name} (--set preset=NAME; a run costs):\n"
+            + '\n'.join(f"  {k + tag(k):<{w}}  {c}" for k, c in rows.items()) + '\n\n')
+
 def _options_help(spec:SystemSpec, full:bool=False) -> str:
     "The --help epilog: every option with the value the command uses (its preset's, else its default) and its meaning."
     preset, values = preset_values(spec, full)
@@ -146,7 +164,7 @@ def _options_help(spec:SystemSpec, full:bool=False) -> str:
             for k, (d, a, doc) in system_options(spec).items()]
     w = min(max((len(r[0]) for r in rows), default=0), 34)
     shown = f"shown with the values the {preset!r} preset{' (--full)' * full} sets, else their defaults" if preset else "shown with their defaults"
-    return f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
+    return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
 def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentParser:
     "The command line; with `spec`, `mmgen train NAME --help` ends with that system's options."
@@ -189,9 +207,13 @@ def prepare_out(out:Path, # the run folder
                ):
     "Refuse a folder holding another run (unless --resume / --overwrite) and a --resume with other options; record this run's."
     states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
-    held = states or rec_file.exists()
+    held = bool(states)   # a run that stopped before its first save (bad options, Ctrl-C at once) left nothing to resume or lose
+    other = json.loads(rec_file.read_text()).get('system') if rec_file.exists() else None
+    if other and other != args.system and (args.resume or args.overwrite):
+        raise UserError(f"{out} holds a {other} run, not a {args.system} one: --resume and --overwrite act on a run of the same system; "
+                        f"pick another --out (or delete {out} yourself)")
     if held and not (args.resume or args.overwrite):
-        raise UserError(f"{out} holds another run ({(states or [rec_file])[0]}): go on with it with --resume, "
+        raise UserError(f"{out} holds another run{f' (of {other})' if other else ''} ({states[0]}): go on with it with --resume, "
                         f"or start over with --overwrite (or pick another --out)")
     if args.resume and rec_file.exists():
         old, new = json.loads(rec_file.read_text()), json.loads(json.dumps(_record(args), default=str))
@@ -217,7 +239,10 @@ def _train(args, systems) -> int:
         with fit_options(resume=args.resume, save_every=args.save_every, save_minutes=args.save_minutes):
             metrics = spec.load()(out_dir=out, epochs=args.epochs, full=args.full, **overrides)
     except TrainingInterrupted as e:
-        print(f"mmgen: stopped by Ctrl-C at step {e.step} (epoch {e.epoch + 1}); saved {e.saved}; go on with: {_go_on(args, out)}", file=sys.stderr)
+        try: stage = Path(e.saved).resolve().parent.relative_to(out.resolve()).as_posix()   # a system of several stages: which one
+        except (TypeError, ValueError): stage = '.'
+        at = f"step {e.step} (epoch {e.epoch + 1})" + (f" of its {stage!r} stage" if stage != '.' else '')
+        print(f"mmgen: stopped by Ctrl-C at {at}; saved {e.saved}; go on with: {_go_on(args, out)}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         states = sorted(out.rglob('latest_state.pt'), key=lambda p: p.stat().st_mtime)
@@ -236,7 +261,7 @@ def _caption(args) -> int:
     if missing := [p.name for p in need if not p.exists()]:
         raise UserError(f"{run} holds no trained captioner (missing {', '.join(missing)}): train one with `mmgen train captioner --out {run}`")
     model, tok = load_captioner(run)
-    size = json.loads((run / 'metrics.json').read_text()).get('image_size', 64) if (run / 'metrics.json').exists() else 64
+    size = model.cfg.image_size or 64   # the side it was trained at
     for f in args.images:
         try: img = to_tensor(load_image(f, size))
         except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
@@ -246,7 +271,7 @@ def _caption(args) -> int:
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `mmgen` console script; returns the exit status (2: a usage error, 130: stopped by Ctrl-C)."
     argv = sys.argv[1:] if argv is None else list(argv)
-    systems = load_systems()
+    systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `mmgen caption` need no system
     spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
     try: args = _parser(spec, '--full' in argv).parse_args(argv)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2

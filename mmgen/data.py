@@ -44,8 +44,8 @@ __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 
            'parse_caption', 'draw_shape', 'Shapes', 'index_splits', 'shapes_splits', 'score_caption', 'score_image',
            'show_batch', 'images_per_second', 'AbstractArt', 'art_stats', 'recover_adjectives', 'PairedImages',
            'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'fake_cifar100', 'shape_pool', 'PairedShapes', 'load_image',
-           'CaptionFolder', 'coco_captions', 'caption_collate', 'CachedDataset', 'cache_dataset', 'dataset_captions',
-           'DeviceBatches']
+           'CaptionFolder', 'coco_captions', 'as_images', 'caption_collate', 'CachedDataset', 'cache_dataset',
+           'dataset_captions', 'DeviceBatches']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
 def _unit(a:np.ndarray) -> torch.Tensor:
@@ -680,6 +680,12 @@ def load_image(path:str|Path, # image file
     with Image.open(path) as im:
         im.draft('RGB', (W, H))  # lets JPEG decode at reduced size: much faster for big photos
         im = im.convert('RGB')
+    return _fit_pil(im, (H, W))
+
+def _fit_pil(im:Image.Image, size:tuple[int, int]) -> Image.Image:
+    "Resize so the image covers (H, W), then centre-crop to it (bicubic)."
+    (H, W) = size
+    if (im.height, im.width) == (H, W): return im
     s = max(H / im.height, W / im.width)
     im = im.resize((max(W, round(im.width * s)), max(H, round(im.height * s))), Image.BICUBIC)
     l, t = (im.width - W) // 2, (im.height - H) // 2
@@ -734,6 +740,56 @@ def coco_captions(images_dir:str|Path, # folder of COCO images, e.g. train2017/
     ann = json.loads(Path(annotations_json).read_text())
     files = {im['id']: im['file_name'] for im in ann['images']}
     return CaptionFolder(images_dir, [(files[a['image_id']], a['caption'].strip()) for a in ann['annotations']], size=size, check=check)
+
+# %% ../nbs/01_data.ipynb #d07f48bc
+_EXPECTED = "a PIL image, a list of them, a uint8 array (H, W, 3) or (H, W), or a tensor (3, H, W) / (B, 3, H, W) (float in [-1, 1] or uint8)"
+
+def _describe(x) -> str:
+    "What came, for an error message: type, shape and dtype."
+    if isinstance(x, (torch.Tensor, np.ndarray)): return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}"
+    if isinstance(x, Image.Image): return f"a PIL image ({x.mode}, {x.width}x{x.height})"
+    return f"{type(x).__name__} {x!r:.60}"
+
+def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / (B,H,W,3), a tensor (3,H,W) / (B,3,H,W), float in [-1,1] or uint8
+              size:int|tuple[int,int]|None=None, # the model's side (or (H, W)): other sizes are resized and centre-cropped; None: keep
+              name:str='images', # what the caller calls them, in error messages
+             ) -> torch.Tensor:
+    "A float32 batch (B, 3, H, W) in [-1, 1] from whatever form of picture a user holds; a clear ValueError for anything else."
+    hw = None if size is None else (size, size) if isinstance(size, int) else tuple(size)
+    if isinstance(x, Image.Image): return to_tensor(x.convert('RGB') if hw is None else _fit_pil(x.convert('RGB'), hw))[None]
+    if isinstance(x, (list, tuple)):
+        if not x: raise ValueError(f"{name}: expected {_EXPECTED}, got an empty {type(x).__name__}")
+        xs = [as_images(i, size, name) for i in x]
+        if len({tuple(i.shape[1:]) for i in xs}) > 1:
+            raise ValueError(f"{name}: a list of pictures of different sizes {sorted({tuple(i.shape[-2:]) for i in xs})}: pass size= to bring them to one")
+        return torch.cat(xs)
+    if isinstance(x, np.ndarray):
+        if x.dtype == np.uint8 and x.ndim in (2, 3, 4) and (x.ndim == 2 or x.shape[-1] in (1, 3, 4)):   # channels last, as image files are read
+            a = x if x.ndim > 2 else x[..., None]
+            a = a[None] if a.ndim == 3 else a
+            a = np.repeat(a, 3, -1) if a.shape[-1] == 1 else a[..., :3]         # grayscale -> RGB; alpha dropped
+            return as_images(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))), size, name)
+        x = torch.from_numpy(np.asarray(x))
+    if not isinstance(x, torch.Tensor): raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(x)}")
+    t = x[None] if x.ndim == 3 else x
+    if t.ndim == 2: t = t[None, None]
+    if t.ndim != 4 or t.shape[1] not in (1, 3) or 0 in t.shape:
+        raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(x)}")
+    if t.dtype == torch.uint8: t = t.float() / 127.5 - 1
+    elif not t.is_floating_point(): raise ValueError(f"{name}: expected float in [-1, 1] or uint8 pixels, got {_describe(x)}")
+    else:
+        lo, hi = torch.aminmax(t.detach().float())
+        if lo < -1.5 or hi > 1.5:
+            raise ValueError(f"{name}: float pictures are read in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] ({_describe(x)}): "
+                             "pass uint8 pixels, or x / 127.5 - 1")
+        t = t.float()
+    if t.shape[1] == 1: t = t.expand(-1, 3, -1, -1)
+    if hw is not None and tuple(t.shape[-2:]) != hw:
+        h, w = t.shape[-2:]; s = max(hw[0] / h, hw[1] / w)
+        t = torch.nn.functional.interpolate(t, size=(max(hw[0], round(h * s)), max(hw[1], round(w * s))), mode='bilinear', antialias=True, align_corners=False)
+        top, left = (t.shape[-2] - hw[0]) // 2, (t.shape[-1] - hw[1]) // 2
+        t = t[..., top:top + hw[0], left:left + hw[1]]
+    return t.contiguous()
 
 # %% ../nbs/01_data.ipynb #09a2582e
 def caption_collate(tokenizer=None, # callable (texts, max_len) -> (ids (B,L), pad_mask (B,L) True=pad); None: no tokens

@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, smoke, config_dict, register_system
 from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        to_uint8, to_tensor, DeviceBatches, SHAPES, COLORS, SIZES, BACKGROUND)
+                        to_uint8, to_tensor, as_images, DeviceBatches, SHAPES, COLORS, SIZES, BACKGROUND)
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
@@ -50,14 +50,15 @@ from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condit
 
 # %% auto #0
 __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT', 'SMOKE_SIZES',
-           'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
-           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
-           'shared_latent_loss', 'component_params', 'meta_model', 'saved_activation_bytes', 'train_memory_estimate',
-           'benchmark', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior',
-           'prior_candidates', 'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate',
-           'interpolate', 'decode_path', 'device_batches', 'fit_shared_latent', 'feature_loss', 'finetune_decoder',
-           'smoke_config', 'show_results', 'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent',
-           'fresh_scenes', 'stage_budgets', 'train']
+           'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder',
+           'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
+           'recon_loss', 'shared_latent_loss', 'component_params', 'meta_model', 'saved_activation_bytes',
+           'train_memory_estimate', 'benchmark', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs',
+           'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents', 'encode_all', 'decode_latents',
+           'score_generations', 'evaluate', 'interpolate', 'decode_path', 'device_batches', 'fit_shared_latent',
+           'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results', 'show_path', 'goal_claims', 'cpu_config',
+           'load_shared_latent', 'fresh_scenes', 'stage_budgets', 'train', 'image_latents', 'caption_images',
+           'images_from_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -817,6 +818,12 @@ PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage step
                 probe=(2500, 500), cfg=dict(batch_size=64, lr=3e-4), budget_s=330, shares=dict(joint=180, decoder=90, prior=60),
                 speed=dict(data='device', shift=2, channels_last=True, cudnn_benchmark=True, tf32=True)),
 }
+PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs (`mmgen train shared-latent --help` lists it)
+    'smoke': '71 s on one CPU thread (2 shared x86_64 cores): three stages, the ruler, the probe and the scores',
+    'cpu': 'about 80 min on 2 shared x86_64 CPU cores, three stages',
+    'full': 'meant for a GPU (128 px, 20,000 scenes); not yet timed',
+    'gpu': 'one 10-minute GPU lease: 330 s of stages, sized from an H200\'s measured rates',
+}
 
 def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
                   runs:dict, # stage -> steps it will run (0: it does not run)
@@ -898,3 +905,39 @@ def train(out_dir:str|Path, # output folder
     torch.save(clf.state_dict(), out / 'attribute_classifier.pt')
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=1))
     return metrics
+
+# %% ../nbs/10_shared_latent.ipynb #c2e5ea9f
+@torch.no_grad()
+def image_latents(model:SharedLatentModel, # a trained model (`load_shared_latent`)
+                  images, # pictures in any form `mmgen.data.as_images` reads (PIL, uint8 array, (3,H,W) tensor, a batch ...)
+                 ) -> torch.Tensor:
+    "Image latents (B, latent_dim) on the CPU, the pictures brought to the model's `img_size` first."
+    dev = next(model.parameters()).device
+    return model.eval().encode_image(as_images(images, model.cfg.img_size).to(dev)).float().cpu()
+
+@torch.no_grad()
+def caption_images(model:SharedLatentModel, # a trained model (`load_shared_latent`)
+                   tok, # its tokenizer
+                   images, # pictures in any form `mmgen.data.as_images` reads
+                   beam_size:int=1, # 1: greedy, else beam search
+                  ) -> list[str]:
+    "Picture → caption through the shared latent: one caption per picture."
+    return decode_latents(model, image_latents(model, images), tok, beam_size=beam_size)['captions']
+
+@torch.no_grad()
+def images_from_captions(model:SharedLatentModel, # a trained model (`load_shared_latent`)
+                         tok, # its tokenizer
+                         captions:str|Sequence[str], # one caption or a list
+                         prior:LatentPrior|None=None, # `load_prior(out_dir / 'prior')`: draw the latent from it (None: the caption's text latent)
+                         seed:int=0, # the prior's draw
+                        ) -> torch.Tensor:
+    "Caption → picture: (N, 3, img_size, img_size) in [-1, 1] on the CPU."
+    captions = [captions] if isinstance(captions, str) else captions
+    if not isinstance(captions, (list, tuple)) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
+        raise ValueError(f"captions: expected a non-empty caption or a non-empty list of them, got {captions!r:.80}")
+    model.eval(); dev = next(model.parameters()).device
+    if prior is not None: z = prior_latents(prior, model, tok, list(captions), seed=seed)
+    else:
+        ids, pad = tok(list(captions), model.cfg.max_len)
+        z = model.encode_text(ids.to(dev), pad.to(dev)).float().cpu()
+    return decode_latents(model, z, tok=None)['images']

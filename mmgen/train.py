@@ -40,7 +40,7 @@ Docs: https://mmgen-dev.github.io/mmgen/train.html.md"""
 # %% ../nbs/03_train.ipynb #b7a04970
 from __future__ import annotations
 import contextlib, json, math, os, random, signal, threading, time, warnings
-from dataclasses import dataclass, field, replace, asdict
+from dataclasses import dataclass, field, replace, asdict, is_dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 import numpy as np
@@ -65,9 +65,9 @@ _all_ = ['dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state
 __all__ = ['to_device', 'TrainConfig', 'check_config', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
            'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks',
            'make_loader', 'TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'init_distributed',
-           'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options', 'config_changes', 'fit', 'EMA',
-           'frozen', 'fake_clock', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state',
-           'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
+           'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options', 'config_changes', 'model_changes',
+           'fit', 'EMA', 'frozen', 'fake_clock', 'dist_info', 'CheckpointError', 'History', 'load_weights',
+           'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -439,6 +439,12 @@ def _evaluate(model, loss_fn, valid_dl, eval_fn, state, amp, world) -> dict:
     return out
 
 # %% ../nbs/03_train.ipynb #a7c10005
+def _empty_loader(dl) -> str:
+    "Why a training loader yields no batch, in the user's terms: how many examples, what batch size, drop_last."
+    n, bs = len(getattr(dl, 'dataset', ())) if hasattr(getattr(dl, 'dataset', None), '__len__') else '?', getattr(dl, 'batch_size', None)
+    why = f"the training set has {n} examples and batch_size={bs}" + (" with drop_last=True (a partial batch is dropped)" if getattr(dl, 'drop_last', False) else '')
+    return f"no training batch: {why}; lower batch_size or give more training examples"
+
 class _Run:
     "What one `fit` call holds: the model on its device and in its wrappers, optimiser, schedule, scaler, state, callbacks."
     def __init__(self, model, loss_fn, train_dl, valid_dl, cfg:TrainConfig, eval_fn, callbacks):
@@ -456,7 +462,7 @@ class _Run:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.opt = make_optimizer(model, cfg)
         self.n_batches = len(train_dl)
-        if self.n_batches == 0: raise ValueError("train_dl is empty")
+        if self.n_batches == 0: raise UserError(_empty_loader(train_dl))
         self.cap = min(cfg.epochs * math.ceil(self.n_batches / cfg.grad_accum), cfg.max_steps or 10**12)  # most steps the run may take
         self.plan = []   # [total, warmup] of the schedule; a time budget re-plans it
         self.sched = make_scheduler(self.opt, cfg, self.cap, self.plan)
@@ -698,6 +704,21 @@ def _still_good(out:Path, bad:Path) -> str:
     return (f"still good: {' and '.join(good)} (weights only: load_weights(model, path)); or start the run over"
             if good else f"no other checkpoint in {out} reads: start the run over")
 
+def _model_config(model) -> dict|None:
+    "The model's own config dataclass (`model.cfg`, as every mmgen system's model has), JSON-ready; None without one."
+    c = getattr(_unwrap(model), 'cfg', None)
+    if not is_dataclass(c) or isinstance(c, type): return None
+    d = json.loads(json.dumps(asdict(c), default=str))
+    return {k: v for k, v in d.items() if not (isinstance(v, str) and ' at 0x' in v)}   # an object without a stable repr is not compared
+
+def model_changes(saved:dict|None, # a run's saved model config (`latest_state.pt`'s 'model_config')
+                  model, # the model the run is resumed into
+                 ) -> list[str]:
+    "'field: saved -> now' for every field of `model.cfg` that differs from the run's: a model of another design, even where the weights' shapes agree (heads, dropout)."
+    now = _model_config(model)
+    if not saved or now is None: return []
+    return [f"{k}: {saved[k]!r} -> {v!r}" for k, v in now.items() if k in saved and saved[k] != v]
+
 def _read_state(out:Path, cfg:TrainConfig) -> dict:
     "latest_state.pt after checks: it reads, latest.safetensors reads and holds the same step, it was saved with the same settings."
     f, w = out/'latest_state.pt', out/'latest.safetensors'
@@ -728,6 +749,7 @@ def save(self:_Run):
         st = dict(format=1, step=s.step, epoch=s.epoch, batch=s.batch, optimizer=osd, scheduler=self.sched.state_dict(),
                   scaler=self.scaler.state_dict() if self.scaler else None, rng=[r[0] for r in rngs], epoch_rng=[r[1] for r in rngs],
                   history=self.hist.to_dict(), best_value=s.best_value, bad_epochs=s.bad_epochs, world_size=s.world_size, config=cfg,
+                  model_config=_model_config(self.model),
                   seconds=s.seconds, plan=list(self.plan) if s.cfg.max_seconds is not None else None,
                   callbacks={i: cb.state_dict() for i, cb in enumerate(self.cbs) if hasattr(cb, 'state_dict')})
         _atomic(self.out/'latest_state.pt', lambda p: torch.save(st, p))
@@ -742,6 +764,9 @@ def restore(self:_Run):
         if self.rank == 0 and self.cfg.verbose: print(f"no checkpoint in {out}: starting fresh")
         return
     st = _read_state(out, self.cfg)
+    if changes := model_changes(st.get('model_config'), self.model):
+        raise ConfigError(f"cannot resume {out}: its model was built with other settings ({'; '.join(changes)}); resume with the saved "
+                          f"ones or start over in another folder")
     load_weights(self.model, out/'latest.safetensors')
     set_optimizer_state_dict(_unwrap(self.model), self.opt, st['optimizer'], options=StateDictOptions(full_state_dict=True))
     self.sched.load_state_dict(st['scheduler'])

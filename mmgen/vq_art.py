@@ -26,13 +26,13 @@ from .train import fit, TrainConfig, make_loader, History, load_weights
 from .checkpoints import require_files
 
 # %% auto #0
-__all__ = ['HELD_OUT_PAIRS', 'READABLE', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'MISSPELL', 'SYNONYMS',
-           'is_held_out', 'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer',
-           'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all',
-           'code_usage', 'axis_agreement', 'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior',
-           'null_prompt', 'prior_loss', 'sample_codes', 'attribute_control', 'diversity', 'check_prompt',
-           'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss',
-           'full_size_encoder']
+__all__ = ['HELD_OUT_PAIRS', 'READABLE', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'PRESET_COSTS', 'MISSPELL',
+           'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer',
+           'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps',
+           'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement', 'codebook_stats',
+           'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'sample_codes', 'attribute_control', 'diversity',
+           'check_prompt', 'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe',
+           'probe_loss', 'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -308,7 +308,7 @@ def fit_steps(model:nn.Module, # model to train in place
              ) -> History:
     "`mmgen.train.fit` for a number of steps over in-memory tensors, quietly."
     dl = make_loader(TensorDataset(*tensors), batch_size, drop_last=True)
-    tc = TrainConfig(**{**dict(epochs=math.ceil(steps / len(dl)), max_steps=steps, lr=lr, warmup_steps=min(warmup, steps // 10),
+    tc = TrainConfig(**{**dict(epochs=math.ceil(steps / max(len(dl), 1)), max_steps=steps, lr=lr, warmup_steps=min(warmup, steps // 10),
                                progress=False, verbose=False, seed=seed), **kw})
     return fit(model, loss_fn, dl, cfg=tc)
 
@@ -508,7 +508,7 @@ def check_prompt(prompt, # one prompt: adjectives separated by spaces or commas
                 ) -> str:
     "The prompt's known adjectives joined by spaces; raises on empty / non-string / too many, warns on unknown words."
     if not isinstance(prompt, str): raise TypeError(f"a prompt must be a str of adjectives, got {type(prompt).__name__}: {prompt!r}")
-    words = prompt.lower().replace(',', ' ').split()
+    words = ''.join(ch if ch.isalpha() else ' ' for ch in prompt.lower()).split()   # commas, '!', '.' and the like separate words
     if not words: raise ValueError(f"empty prompt {prompt!r}: expected 1-{MAX_ADJECTIVES} adjectives from {sorted(vocab)}")
     known, unknown = [w for w in words if w in vocab], [w for w in words if w not in vocab]
     if unknown: warnings.warn(f"prompt {prompt!r}: unknown word(s) {unknown} dropped (known adjectives: {sorted(vocab)})")
@@ -554,10 +554,13 @@ class ArtGenerator(nn.Module):
         "Pictures (len(prompts)*n, 3, H, W) in [-1, 1], the n draws of each prompt together."
         if isinstance(prompts, str): prompts = [prompts]
         if not isinstance(prompts, (list, tuple)) or not prompts: raise TypeError(f"prompts must be a str or a non-empty list of str, got {prompts!r}")
+        o = {**self.opts, **opts}
+        for k, v in (('n', n), ('steps', o['steps'])):   # checked here, before they reach the sampler as an empty batch or no round
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
         ids, pm = self.tokens(prompts)
         ids, pm = ids.repeat_interleave(n, 0), pm.repeat_interleave(n, 0)
         g = torch.Generator(ids.device).manual_seed(seed) if seed is not None else None
-        codes = sample_codes(self.prior, ids, pm, generator=g, **{**self.opts, **opts})
+        codes = sample_codes(self.prior, ids, pm, generator=g, **o)
         side = self.prior.cfg.grid
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
 
@@ -569,6 +572,11 @@ PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior
               dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=1, guidance=0., n_prior=6000)),
     'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize', texture=1.), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
               dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0., n_prior=None)),
+}
+PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmgen train vq-art --help` lists it)
+    'smoke': '20 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
+    'cpu': '8.6 min on one CPU thread (2 shared x86_64 cores): 4,000 VQ-VAE + 1,000 prior steps',
+    'full': 'meant for a GPU (64 px, 20,000 + 30,000 steps); not yet timed',
 }
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
@@ -601,14 +609,19 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
           prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
           batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
-          **kw, # overrides: any VQConfig, PriorConfig or run field (quantizer='all (ours)', vq_steps=..., device=...)
+          vq_lr:float|None=None, # VQ-VAE peak learning rate (default: the preset's)
+          rounds:int|None=None, # MaskGIT rounds when drawing pictures, here and in `load_vq_art` (default: the preset's)
+          guidance:float|None=None, # classifier-free guidance weight when drawing (default: the preset's)
+          device:str|None=None, # where to train (None: CUDA, else MPS, else CPU)
+          progress:bool=True, # a progress bar for each stage (VQ-VAE, then prior)
+          **kw, # overrides: any VQConfig or PriorConfig field (quantizer='all (ours)', d_model=...)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
     from mmgen.train import save_weights
     preset = preset or ('full' if full else smoke('smoke', 'cpu'))
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
-    rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size).items() if v is not None})
-    dev = kw.pop('device', None)
+    rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
+                                     vq_lr=vq_lr, rounds=rounds, guidance=guidance).items() if v is not None})
     for k, v in kw.items():
         if k in VQConfig.__dataclass_fields__: vk[k] = v
         elif k in PriorConfig.__dataclass_fields__: pk[k] = v
@@ -627,7 +640,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ValueError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
         cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
-    tc = dict(device=dev) if dev else {}
+    tc = dict(device=device, progress=progress)
     vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
     stats = codebook_stats(vq, x_te)
     codes = encode_all(vq, x_pr)[0].flatten(1)

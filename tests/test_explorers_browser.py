@@ -1,6 +1,7 @@
 """The explorers in a real browser: JupyterLab (headless, 127.0.0.1, a token) serves a copy of
 `nbs/15_explorers.ipynb`, Chromium (through Playwright) runs every cell and checks that no cell shows an error; then, in
-each explorer (seed 000's latent walk, seed 002's art, seed 003's retrieval, seed 001's student beside its teacher),
+each explorer (seed 000's latent walk, seed 002's art, seed 003's retrieval, seed 001's student beside its teacher, seed 004's
+attention maps),
 that the widget rendered, and that moving one of its sliders a step changed a drawn image (the hash of its `img` source).
 
 Skips only when no Chromium binary is found (`apt-get install -y chromium`; or set `MMGEN_CHROMIUM` to a binary);
@@ -86,7 +87,7 @@ def img_hashes(page, scope:str='') -> list[str]:
 
 # each explorer's widget carries the CSS class mmgen-<its class name>; the label of the slider the test moves in it
 EXPLORERS = [('.mmgen-latentexplorer', 't'), ('.mmgen-artexplorer', 'seed'), ('.mmgen-retrievalexplorer', 'pair'),
-             ('.mmgen-distilledexplorer', 'scene')]
+             ('.mmgen-distilledexplorer', 'scene'), ('.mmgen-attentionexplorer', 'query')]
 
 
 def step_slider(page, scope:str, label:str) -> str:

@@ -23,7 +23,7 @@ SYSTEMS = {  # name -> (module, tiny options, optimiser steps of all its stages)
                                                                    prior_steps=4, probe_scenes=(60, 20), progress=False)], 2 * 4 + 4 + 4),
     'distilled': ('mmgen.distilled', ['--epochs', '2', *S(preset='smoke', n_train=64, n_valid=32, n_test=16, batch_size=16, teacher_batch=16,
                                                            teacher_epochs=1, progress=False, verbose=False)], 4 + 2 * 4),
-    'vq-art': ('mmgen.vq_art', S(preset='smoke', n_train=64, n_test=16, vq_steps=6, prior_steps=6, batch_size=16), 6 + 6),
+    'vq-art': ('mmgen.vq_art', S(preset='smoke', n_train=64, n_test=16, vq_steps=6, prior_steps=6, batch_size=16, progress=False), 6 + 6),
     'paired-retrieval': ('mmgen.paired_retrieval', ['--epochs', '2', *S(preset='smoke', n_train=128, n_valid=32, n_test=32, d_model=32,
                                                                          n_layers=1, d_ff=64, text_d_model=32, verbose=False)], 2 * 4),
 }
