@@ -40,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, default_device, split_overrides
-from .data import Shapes, shapes_splits, caption_collate, score_caption, dataset_captions
+from .data import Shapes, shapes_splits, caption_collate, score_caption, dataset_captions, as_images
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import greedy, beam_search, sample, strip_special
@@ -50,8 +50,8 @@ from .checkpoints import require_files, upgrade_on_load
 from .evaluation import retrieval_report
 
 # %% auto #0
-__all__ = ['PRESETS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT', 'teacher_config', 'build_teacher',
-           'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
+__all__ = ['PRESETS', 'PRESET_COSTS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT', 'teacher_config',
+           'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
            'teacher_text_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
            'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
 
@@ -289,8 +289,10 @@ class DistilledCaptioner(nn.Module):
         if method == 'top_p': return sample(self.decoder, mem, c.bos_id, c.eos_id, L, pad_id=c.pad_id, top_p=top_p, temperature=temperature, generator=generator)
         raise ValueError(f"method must be 'greedy', 'beam' or 'top_p', got {method!r}")
 
-    def caption(self, images:torch.Tensor, tokenizer:Tokenizer, **kw) -> list[str]:
-        "Caption strings for a batch of images (keywords as `generate`)."
+    def caption(self, images, # pictures in any form `mmgen.data.as_images` reads: PIL, uint8 arrays, (3,H,W) / (B,3,H,W) tensors, lists
+                tokenizer:Tokenizer, **kw) -> list[str]:
+        "Caption strings for pictures (other sizes: as `on_size` says); keywords as `generate`."
+        images = as_images(images).to(next(self.parameters()).device)
         was = self.training; self.eval()
         ids = strip_special(self.generate(images, **kw), self.cfg.bos_id, self.cfg.eos_id, self.cfg.pad_id)
         self.train(was)
@@ -363,8 +365,8 @@ def evaluate(model:DistilledCaptioner, # trained model
 @dataclass
 class DistillRun:
     size: int = 64                # rendered scene side (the teacher sees it at its own image_size, the student at img_size)
-    min_objects: int = 2          # objects per scene
-    max_objects: int = 2
+    min_objects: int = 2          # fewest objects per scene
+    max_objects: int = 2          # most objects per scene
     templates: tuple = ('rel',)   # caption templates (relation captions: 'a ... left of a ...')
     order: str = 'reading'        # objects named left to right, so a caption is a function of its image
     n_train: int = 4000           # training scenes
@@ -401,6 +403,12 @@ PRESETS = {  # name -> DistilledConfig fields, DistillRun fields, TrainConfig fi
               dict(epochs=15, lr=5e-4, warmup_frac=0.03)),
 }
 PRESETS['full'] = PRESETS['seed']   # `mmgen train distilled --full`: the seed's config at GPU scale
+PRESET_COSTS = {  # what one `mmgen train distilled --set preset=NAME` costs (`mmgen train distilled --help` lists it)
+    'smoke': '19 s on one CPU thread (2 shared x86_64 cores), teacher, student and scores',
+    'cpu': '26 min on one CPU thread (2 shared x86_64 cores, load 4-5): a 64 px teacher, then 7,000 student steps (22 min at load 2-4)',
+    'seed': "meant for a GPU (the seed's 224² student, a ViT-B-32-shaped teacher on 50,000 scenes); not yet timed",
+}
+PRESET_COSTS['full'] = PRESET_COSTS['seed']
 
 def make_tokenizer(kind:str, captions:Sequence[str], max_len:int) -> Tokenizer:
     "The decoder's tokenizer: 'clip' (open_clip's BPE, 49,408 ids) or 'word' (built from `captions`)."

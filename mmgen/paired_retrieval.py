@@ -42,7 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, split_overrides
-from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
+from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate, as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
@@ -51,11 +51,11 @@ from .checkpoints import require_files
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
-__all__ = ['HARD_KINDS', 'PRESETS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig', 'ImageTower',
-           'SmallTextTower', 'clip_text_features', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours', 'hard_pairs',
-           'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions', 'pair_metrics',
-           'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData', 'preset_config',
-           'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
+__all__ = ['HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig',
+           'ImageTower', 'SmallTextTower', 'clip_text_features', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours',
+           'hard_pairs', 'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions',
+           'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData',
+           'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
@@ -453,19 +453,18 @@ def all_captions(names:Sequence[str]) -> list[str]:
 
 @torch.no_grad()
 def retrieve(model:PairRetriever, # a trained retriever
-             images:torch.Tensor|None=None, # (B, 3, H, W) or (3, H, W) pairs in [-1, 1]: find their captions
+             images=None, # pairs to find captions for: (B, 3, H, W) / (3, H, W) tensors in [-1, 1], or any form `mmgen.data.as_images` reads (PIL, uint8 arrays, lists); not resized
              captions:Sequence[str]|str|None=None, # pair captions: find their images in `gallery`
              k:int=5, # results per query
-             gallery:torch.Tensor|Sequence[str]|None=None, # candidates: images (for captions) or captions (default: all_captions)
+             gallery=None, # candidates: images in any form `as_images` reads (for captions) or captions (default: all_captions)
             ) -> list[list[tuple]]:
     "Top-k (candidate, score) per query: captions for images, gallery indices for captions; an empty query gives []."
     if (images is None) == (captions is None): raise ValueError("pass exactly one of images= or captions=")
     if k < 1: raise ValueError(f"k must be at least 1, got {k}")
     model.eval()
     if images is not None:
-        x = torch.as_tensor(images)
-        if x.ndim == 3: x = x[None]
-        if len(x) == 0: return []
+        if hasattr(images, '__len__') and len(images) == 0: return []
+        x = as_images(images)                                 # a pair is two pictures side by side: checked by the tower, never resized
         cands = list(gallery) if gallery is not None else all_captions(model.class_names)
         key = tuple(cands)
         if getattr(model, '_gallery', (None,))[0] != key: model._gallery = (key, embed_captions(model, cands))  # cached per gallery
@@ -475,7 +474,8 @@ def retrieve(model:PairRetriever, # a trained retriever
     if isinstance(captions, str): captions = [captions]
     if len(captions) == 0: return []
     for c in captions: parse_pair(c, model.class_names)     # a clear error for an unknown class or a malformed caption
-    if gallery is None or not torch.is_tensor(gallery): raise ValueError("captions= needs gallery=, a (N, 3, H, W) tensor of images to search")
+    if gallery is None or (len(gallery) and isinstance(gallery[0], str)): raise ValueError("captions= needs gallery=, the images to search (a (N, 3, H, W) tensor, PIL images, uint8 arrays)")
+    gallery = as_images(gallery, name='gallery')
     g = torch.cat([model.encode_images(gallery[i:i + 256]).cpu() for i in range(0, len(gallery), 256)])
     sim = embed_captions(model, list(captions)) @ g.T
     s, i = sim.topk(min(k, len(g)), dim=1)
@@ -531,6 +531,11 @@ PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, Retri
                    pos_init=.5, epochs=6, warmup_epochs=.5),   # the recipe: ~9 CPU-minutes on one thread (6 x 375 steps)
               dict(n_train=12_000, n_valid=1_000, n_test=2_000)),
     'full':  (dict(), dict(n_train=50_000, n_valid=2_000, n_test=2_000)),   # the seed's enhanced model, 50,000 pairs per epoch
+}
+PRESET_COSTS = {  # what one `mmgen train paired-retrieval --set preset=NAME` costs (`mmgen train paired-retrieval --help` lists it)
+    'smoke': '10 s on one CPU thread (2 shared x86_64 cores), training and held-out scores',
+    'cpu': '8.7 CPU-minutes on one thread (2,250 steps; 15 min of wall clock on 2 shared x86_64 cores)',
+    'full': "meant for a GPU (the seed's enhanced model, 50,000 pairs per epoch); not yet timed",
 }
 
 def preset_config(preset:str, variant:str='enhanced', **kw) -> tuple[RetrievalConfig, dict]:
