@@ -533,7 +533,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
     mc = {k: v for k, v in mc.items() if k not in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}
     H, W = data['train'][0]['image'].shape[-2:]
-    mc.setdefault('image_size', int(W) if H == W else None)   # `caption` resizes users' pictures to it
+    if mc.get('image_size') is None: mc['image_size'] = int(W) if H == W else None   # `caption` resizes users' pictures to it
     mc.setdefault('max_len', run.max_len)
     set_seed(train_cfg.seed)
     model = Captioner(CaptionerConfig.for_tokenizer(tok, **mc))
@@ -701,8 +701,11 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
     "The trained model (eval mode) and its tokenizer from a `train` output folder."
     out = Path(out_dir)
     c = json.loads((out / 'captioner_config.json').read_text())
-    if 'image_size' not in c and (out / 'metrics.json').exists():   # a folder written before the config recorded it: its preset's side
-        c['image_size'] = PRESETS.get(json.loads((out / 'metrics.json').read_text()).get('preset'), (None, {}))[1].get('size')
+    if 'image_size' not in c:   # a folder written before the config recorded it: the side the command line trained at (`--set size`, else
+        rec, met = out / 'mmgen_run.json', out / 'metrics.json'   # its preset's); a run from Python (own data possible) is left unresized
+        if rec.exists() and met.exists():
+            preset = json.loads(met.read_text()).get('preset')
+            c['image_size'] = json.loads(rec.read_text()).get('set', {}).get('size', PRESETS.get(preset, (None, {}))[1].get('size'))
     model = load_weights(Captioner(CaptionerConfig(**c)), out / weights).eval()
     return model.to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
 

@@ -750,46 +750,58 @@ def _describe(x) -> str:
     if isinstance(x, Image.Image): return f"a PIL image ({x.mode}, {x.width}x{x.height})"
     return f"{type(x).__name__} {x!r:.60}"
 
-def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / (B,H,W,3), a tensor (3,H,W) / (B,3,H,W), float in [-1,1] or uint8
+def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / (B,H,W,3), a tensor (3,H,W) / (B,3,H,W), float or uint8
               size:int|tuple[int,int]|None=None, # the model's side (or (H, W)): other sizes are resized and centre-cropped; None: keep
               name:str='images', # what the caller calls them, in error messages
+              value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
              ) -> torch.Tensor:
     "A float32 batch (B, 3, H, W) in [-1, 1] from whatever form of picture a user holds; a clear ValueError for anything else."
+    if tuple(value_range) not in ((-1, 1), (0, 1)): raise ValueError(f"value_range must be (-1, 1) or (0, 1), got {value_range!r}")
     hw = None if size is None else (size, size) if isinstance(size, int) else tuple(size)
     if isinstance(x, Image.Image): return to_tensor(x.convert('RGB') if hw is None else _fit_pil(x.convert('RGB'), hw))[None]
     if isinstance(x, (list, tuple)):
         if not x: raise ValueError(f"{name}: expected {_EXPECTED}, got an empty {type(x).__name__}")
-        xs = [as_images(i, size, name) for i in x]
+        xs = [as_images(i, size, name, value_range) for i in x]
         if len({tuple(i.shape[1:]) for i in xs}) > 1:
-            raise ValueError(f"{name}: a list of pictures of different sizes {sorted({tuple(i.shape[-2:]) for i in xs})}: pass size= to bring them to one")
+            raise ValueError(f"{name}: a list of pictures of different sizes {sorted({tuple(i.shape[-2:]) for i in xs})}: "
+                             "bring them to one size first (e.g. `as_images(pictures, size=...)`)")
         return torch.cat(xs)
+    orig = x
+    if isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.ndim in (3, 4) and x.shape[-1] in (1, 3, 4) and x.shape[-3] not in (1, 3):
+        x = x.cpu().numpy()                                                        # a channels-last uint8 tensor: read as the array it holds
     if isinstance(x, np.ndarray):
         if x.dtype == np.uint8 and x.ndim in (2, 3, 4) and (x.ndim == 2 or x.shape[-1] in (1, 3, 4)):   # channels last, as image files are read
             a = x if x.ndim > 2 else x[..., None]
             a = a[None] if a.ndim == 3 else a
             a = np.repeat(a, 3, -1) if a.shape[-1] == 1 else a[..., :3]         # grayscale -> RGB; alpha dropped
-            return as_images(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))), size, name)
+            return as_images(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))), size, name, value_range)
         x = torch.from_numpy(np.asarray(x))
-    if not isinstance(x, torch.Tensor): raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(x)}")
+    if not isinstance(x, torch.Tensor): raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(orig)}")
     t = x[None] if x.ndim == 3 else x
     if t.ndim == 2: t = t[None, None]
     if t.ndim != 4 or t.shape[1] not in (1, 3) or 0 in t.shape:
-        raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(x)}")
-    if t.dtype == torch.uint8: t = t.float() / 127.5 - 1
-    elif not t.is_floating_point(): raise ValueError(f"{name}: expected float in [-1, 1] or uint8 pixels, got {_describe(x)}")
-    else:
-        lo, hi = torch.aminmax(t.detach().float())
-        if lo < -1.5 or hi > 1.5:
-            raise ValueError(f"{name}: float pictures are read in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] ({_describe(x)}): "
-                             "pass uint8 pixels, or x / 127.5 - 1")
-        t = t.float()
+        raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(orig)}")
     if t.shape[1] == 1: t = t.expand(-1, 3, -1, -1)
+    if t.dtype == torch.uint8:
+        if hw is not None and tuple(t.shape[-2:]) != hw:   # resized as the same pixels in a PIL image are: one picture, one result
+            return torch.cat([as_images(Image.fromarray(i.permute(1, 2, 0).cpu().numpy()), size, name) for i in t])
+        return (t.float() / 127.5 - 1).contiguous()
+    if not t.is_floating_point(): raise ValueError(f"{name}: expected float or uint8 pixels, got {_describe(orig)}")
+    lo, hi = value_range
+    mn, mx = torch.aminmax(t.detach().float())
+    if not (torch.isfinite(mn) and torch.isfinite(mx)): raise ValueError(f"{name}: pictures with NaN or inf values ({_describe(orig)})")
+    slack = (hi - lo) / 4
+    if mn < lo - slack or mx > hi + slack:
+        raise ValueError(f"{name}: float pictures are read in [{lo}, {hi}] (value_range), got values in [{mn:.3g}, {mx:.3g}] ({_describe(orig)}): "
+                         "pass uint8 pixels, x / 127.5 - 1, or value_range=(0, 1) for torchvision's [0, 1]")
+    t = t.float() if (lo, hi) == (-1, 1) else t.float() * 2 - 1
     if hw is not None and tuple(t.shape[-2:]) != hw:
         h, w = t.shape[-2:]; s = max(hw[0] / h, hw[1] / w)
         t = torch.nn.functional.interpolate(t, size=(max(hw[0], round(h * s)), max(hw[1], round(w * s))), mode='bilinear', antialias=True, align_corners=False)
         top, left = (t.shape[-2] - hw[0]) // 2, (t.shape[-1] - hw[1]) // 2
         t = t[..., top:top + hw[0], left:left + hw[1]]
     return t.contiguous()
+
 
 # %% ../nbs/01_data.ipynb #09a2582e
 def caption_collate(tokenizer=None, # callable (texts, max_len) -> (ids (B,L), pad_mask (B,L) True=pad); None: no tokens

@@ -96,6 +96,7 @@ class DistilledConfig:
     dropout: float = 0.           # attention, residual and embedding dropout
     distill_weight: float = 1.0   # λ in L = L_caption + λ·(1 − cos(student, teacher)) (seed: 1.0)
     on_size: str = 'resize'       # images of another size: 'resize' (bilinear, antialiased) or 'error'
+    resume_free = ('on_size',)    # (not a field) what a resumed run may change: `mmgen.train.model_changes`
 
     @classmethod
     def for_teacher(cls, teacher:nn.Module, # frozen open_clip model (or anything `teacher_embed_dim` reads)
@@ -141,6 +142,7 @@ class StudentViT(nn.Module):
 
     def upgrade_state_dict(self, sd:dict, prefix:str):
         "Rename, in place, the keys of checkpoints saved before the conv stem moved to `mmgen.attention.ConvStem`."
+        if not isinstance(self.patch.proj, ConvStem): return   # a patch student: nothing to rename (a conv checkpoint is then reported as not fitting)
         p = prefix + 'patch.'
         for k in [k for k in sd if k.startswith((p + 'convs.', p + 'embed.'))]:
             rest = k[len(p):]   # convs.<i>.* | embed.proj.* | embed.cls_token | embed.pos_embed

@@ -141,6 +141,7 @@ class PairAugment:
 @dataclass
 class RetrievalConfig:
     name: str = 'enhanced'          # label in tables
+    resume_free = ('name',)         # (not a field) what a resumed run may change: `mmgen.train.model_changes`
     # image tower: a ViT over the stacked pair (3, 32, 64)
     img_size: tuple = (32, 64)      # (height, width) of the stacked pair
     patch: int = 8                  # patch side (the seed's enhanced model: 8x8)
@@ -474,7 +475,7 @@ def retrieve(model:PairRetriever, # a trained retriever
     if isinstance(captions, str): captions = [captions]
     if len(captions) == 0: return []
     for c in captions: parse_pair(c, model.class_names)     # a clear error for an unknown class or a malformed caption
-    if gallery is None or (len(gallery) and isinstance(gallery[0], str)): raise ValueError("captions= needs gallery=, the images to search (a (N, 3, H, W) tensor, PIL images, uint8 arrays)")
+    if gallery is None or (isinstance(gallery, (list, tuple)) and len(gallery) and isinstance(gallery[0], str)): raise ValueError("captions= needs gallery=, the images to search (a (N, 3, H, W) tensor, PIL images, uint8 arrays)")
     gallery = as_images(gallery, name='gallery')
     g = torch.cat([model.encode_images(gallery[i:i + 256]).cpu() for i in range(0, len(gallery), 256)])
     sim = embed_captions(model, list(captions)) @ g.T

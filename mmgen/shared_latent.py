@@ -820,7 +820,7 @@ PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage step
 }
 PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs (`mmgen train shared-latent --help` lists it)
     'smoke': '71 s on one CPU thread (2 shared x86_64 cores): three stages, the ruler, the probe and the scores',
-    'cpu': 'about 80 min on 2 shared x86_64 CPU cores, three stages',
+    'cpu': 'about 50 min on 2 x86_64 CPU cores at the defaults (from the recorded run\'s step rates: the 12,000-step prior ~26 min, the 8,000-step decoder stage ~17 min)',
     'full': 'meant for a GPU (128 px, 20,000 scenes); not yet timed',
     'gpu': 'one 10-minute GPU lease: 330 s of stages, sized from an H200\'s measured rates',
 }

@@ -462,7 +462,7 @@ class _Run:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.opt = make_optimizer(model, cfg)
         self.n_batches = len(train_dl)
-        if self.n_batches == 0: raise UserError(_empty_loader(train_dl))
+        if self.n_batches == 0: raise ConfigError(_empty_loader(train_dl))   # a UserError and a ValueError
         self.cap = min(cfg.epochs * math.ceil(self.n_batches / cfg.grad_accum), cfg.max_steps or 10**12)  # most steps the run may take
         self.plan = []   # [total, warmup] of the schedule; a time budget re-plans it
         self.sched = make_scheduler(self.opt, cfg, self.cap, self.plan)
@@ -694,8 +694,11 @@ def config_changes(saved:dict, # a run's saved configuration (`latest_state.pt`'
                    cfg:TrainConfig, # the configuration asked for now
                   ) -> list[str]:
     "'field: saved -> now' for every field that changes what the run computes."
-    now = json.loads(json.dumps(asdict(cfg), default=str))
-    return [f"{k}: {saved[k]!r} -> {v!r}" for k, v in now.items() if k not in _HOW and k in saved and saved[k] != v]
+    return _changes(saved, json.loads(json.dumps(asdict(cfg), default=str)), _HOW)
+
+def _changes(saved:dict, now:dict, free=()) -> list[str]:
+    "'field: saved -> now' for the fields of `now` that `saved` holds with another value, leaving out `free` ones."
+    return [f"{k}: {saved[k]!r} -> {v!r}" for k, v in now.items() if k not in free and k in saved and saved[k] != v]
 
 def _still_good(out:Path, bad:Path) -> str:
     "Which of `out`'s other checkpoints still read, for an error message."
@@ -717,7 +720,7 @@ def model_changes(saved:dict|None, # a run's saved model config (`latest_state.p
     "'field: saved -> now' for every field of `model.cfg` that differs from the run's: a model of another design, even where the weights' shapes agree (heads, dropout)."
     now = _model_config(model)
     if not saved or now is None: return []
-    return [f"{k}: {saved[k]!r} -> {v!r}" for k, v in now.items() if k in saved and saved[k] != v]
+    return _changes(saved, now, getattr(_unwrap(model).cfg, 'resume_free', ()))   # a config's `resume_free`: fields a resume may change (inference switches, labels)
 
 def _read_state(out:Path, cfg:TrainConfig) -> dict:
     "latest_state.pt after checks: it reads, latest.safetensors reads and holds the same step, it was saved with the same settings."
