@@ -381,7 +381,7 @@ class PatchEmbed(nn.Module):
                  in_chans:int, # input channels
                  d_model:int, # token width
                  cls_token:bool=True, # prepend a learned CLS token
-                 proj:nn.Module|None=None, # (B, in_chans, H, W) → (B, d_model, H/patch, W/patch); None: one patch_size-strided conv, else e.g. `ConvStem`
+                 proj:nn.Module|None=None, # (B, in_chans, H, W) → (B, d_model, H/patch, W/patch); None: one patch_size-strided conv, else e.g. `ConvStem` (re-initialised as mmgen's layers are, a `ConvStem`'s 3×3 convs excepted)
                 ):
         super().__init__()
         H, W = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
