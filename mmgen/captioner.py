@@ -38,7 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, split_overrides
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, as_images, TEMPLATES, RELATION_TEMPLATES
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
@@ -722,8 +722,7 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
          ) -> dict:
     "Train the captioner, score it on the held-out split, write metrics.json and samples.png; returns the metrics."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    preset = preset or ('full' if full else smoke('smoke', 'quick'))
-    if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    preset = pick_preset(PRESETS, preset, full, default='quick')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')

@@ -31,7 +31,7 @@ import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'smoke', 'config_dict', 'split_overrides',
-           'SystemSpec', 'register_system', 'UserError', 'ConfigError']
+           'SystemSpec', 'register_system', 'UserError', 'ConfigError', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = bool(os.environ.get('IN_TEST'))  # set by `nbdev-test`: configs shrink to smoke size
@@ -117,3 +117,15 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     "A configuration value outside what its field allows."
+
+# %% ../nbs/00_core.ipynb #c0e1a7b5
+def pick_preset(presets:dict, # the system's PRESETS
+                preset:str|None=None, # the one asked for (None: the default)
+                full:bool=False, # `mmgen train --full`: `full_name`
+                default:str='cpu', # outside tests, without `full`
+                full_name:str='full', # the preset `full` means
+               ) -> str:
+    "The preset `train` runs: `preset`, else `full_name` with `full`, else 'smoke' under IN_TEST and `default` outside; unknown names are refused."
+    name = preset or (full_name if full else smoke('smoke', default))
+    if name not in presets: raise ConfigError(f"unknown preset {name!r}; expected one of {', '.join(map(repr, presets))}")
+    return name

@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, default_device, split_overrides
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides
 from .data import Shapes, shapes_splits, caption_collate, score_caption, dataset_captions, as_images
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
@@ -449,8 +449,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     "Train (or take) a teacher, cache its embeddings, distill the student + decoder, score on held-out scenes; returns the metrics."
     if 'embed_dim' in kw: raise TypeError("embed_dim is read from the teacher, not passed: pass a `teacher` instead")
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    preset = preset or ('seed' if full else smoke('smoke', 'cpu'))
-    if preset not in PRESETS: raise ValueError(f"preset must be one of {list(PRESETS)}, got {preset!r}")
+    preset = pick_preset(PRESETS, preset, full, full_name='seed')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = split_overrides(kw, DistilledConfig, DistillRun, TrainConfig)
     run = DistillRun(**{**rk, **ro})

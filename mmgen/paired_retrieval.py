@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, split_overrides
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate, as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
@@ -541,7 +541,7 @@ PRESET_COSTS = {  # what one `mmgen train paired-retrieval --set preset=NAME` co
 
 def preset_config(preset:str, variant:str='enhanced', **kw) -> tuple[RetrievalConfig, dict]:
     "(model/recipe config, data fields) of a preset; `variant='baseline'` keeps the preset's data but the seed's baseline model and recipe."
-    if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; expected one of {list(PRESETS)}")
+    preset = pick_preset(PRESETS, preset)                 # refuses a name PRESETS lacks
     mk, dk = (dict(d) for d in PRESETS[preset])
     dk.update({k: kw.pop(k) for k in list(kw) if k in RetrievalData.__dataclass_fields__})
     if variant == 'baseline':
@@ -599,7 +599,7 @@ def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and 
          ) -> dict:
     "Train a paired-image retriever and return its held-out metrics (also written to out_dir/metrics.json)."
     import json
-    preset = preset or ('full' if full else smoke('smoke', 'cpu'))
+    preset = pick_preset(PRESETS, preset, full)
     mo, do, to = split_overrides(kw, RetrievalConfig, RetrievalData, TrainConfig)
     do.update({k: v for k, v in dict(n_train=n_train, n_valid=n_valid, n_test=n_test).items() if v is not None})
     if epochs is not None: mo['epochs'] = epochs

@@ -35,7 +35,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
 import matplotlib.pyplot as plt
 
-from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, smoke, config_dict, register_system
+from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, smoke, config_dict, register_system, pick_preset
 from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
                         to_uint8, to_tensor, as_images, DeviceBatches, SHAPES, COLORS, SIZES, BACKGROUND)
 from .tokenizers import BPETokenizer
@@ -858,8 +858,7 @@ def train(out_dir:str|Path, # output folder
     t0, out = time.time(), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = default_device(device)
-    preset = preset or ('full' if full else smoke('smoke', 'cpu'))
-    if preset not in PRESETS: raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
+    preset = pick_preset(PRESETS, preset, full)
     P, full = PRESETS[preset], preset in ('full', 'gpu')
     size, epochs = img_size or P['img_size'], epochs or P['epochs']
     if full: cfg = (SharedLatentConfig.seed_literal if literal else SharedLatentConfig.default)('L', img_size=size, epochs=epochs, **{**P.get('cfg', {}), **kw})

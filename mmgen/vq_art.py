@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, smoke, register_system
+from .core import IN_TEST, set_seed, smoke, register_system, pick_preset
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
@@ -618,7 +618,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
     from mmgen.train import save_weights
-    preset = preset or ('full' if full else smoke('smoke', 'cpu'))
+    preset = pick_preset(PRESETS, preset, full)
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
     rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
                                      vq_lr=vq_lr, rounds=rounds, guidance=guidance).items() if v is not None})
