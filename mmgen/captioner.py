@@ -47,6 +47,7 @@ from .decoding import greedy, beam_search, sample
 from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params
 from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device
+from .checkpoints import require_files
 from torch.distributed.tensor import DTensor
 
 # %% auto #0
@@ -699,7 +700,7 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
                    device:str|None=None, # where to put the model
                   ) -> tuple[Captioner, Tokenizer]:
     "The trained model (eval mode) and its tokenizer from a `train` output folder."
-    out = Path(out_dir)
+    out = require_files(out_dir, (weights, 'captioner_config.json', 'tokenizer.json'), 'mmgen train captioner --out DIR')
     c = json.loads((out / 'captioner_config.json').read_text())
     if 'image_size' not in c:   # a folder written before the config recorded it: the side the command line trained at (`--set size`, else
         rec, met = out / 'mmgen_run.json', out / 'metrics.json'   # its preset's); a run from Python (own data possible) is left unresized

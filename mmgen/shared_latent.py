@@ -44,6 +44,7 @@ from .decoding import greedy, beam_search
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images)
 from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device
+from .checkpoints import require_files
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS
 from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided
 
@@ -788,7 +789,7 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
                        weights:str|None=None, # which checkpoint (None: `model.safetensors`, the whole recipe's weights, else the joint stage's `best.safetensors`)
                       ) -> tuple:
     "(model, tokenizer) from a training folder."
-    out = Path(out_dir)
+    out = require_files(out_dir, ('config.json', 'tokenizer.json'), 'mmgen train shared-latent --out DIR')
     saved = json.loads((out / 'config.json').read_text())
     if saved.pop('text_noise', 0): raise ValueError(f"{out} holds a model with the IMLE text sampler (text_noise > 0): load it with the lab record's `ImleModel` (10a_shared_latent_lab)")
     saved.pop('imle_k', None)
