@@ -12,7 +12,7 @@ design, 52M parameters, or the seed's own with `literal=True`; `gpu`, the full d
   `train_memory_estimate` and `benchmark` measure them.
 - `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, its `loss_fn`
   for `mmgen.train.fit`; `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
-- `device_batches`: the splits held on the device as uint8 and batched there (`mmgen.data.DeviceBatches`), fed and timed
+- `device_batches`: the splits held on the device as uint8 and batched there (`mmgen.speed.DeviceBatches`), fed and timed
   through `mmgen.speed` (`SpeedOptions`, `random_shift` by up to `safe_shift` pixels, `step_breakdown`, `profile_step`).
 - `evaluate`, `latent_probe`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier;
   `interpolate` and `decode_path` walk the latent space.
@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, smoke, config_dict, register_system, pick_preset
 from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        to_uint8, to_tensor, as_images, DeviceBatches, SHAPES, COLORS, SIZES, BACKGROUND)
+                        to_uint8, to_tensor, as_images, SHAPES, COLORS, SIZES, BACKGROUND)
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
@@ -45,7 +45,7 @@ from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, 
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images)
 from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device
 from .checkpoints import require_files
-from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS
+from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, DeviceBatches
 from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided
 
 

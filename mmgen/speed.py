@@ -10,20 +10,22 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Sequence
+import numpy as np
 import torch, torch.nn as nn
 from .core import amp_dtype
+from .data import _unit, to_uint8, CachedDataset
 from .evaluation import time_call
 from .train import to_device
 
 # %% auto #0
 __all__ = ['SHAPES_MARGIN', 'SYNC_OPS', 'SpeedOptions', 'speed_flags', 'safe_shift', 'random_shift', 'step_breakdown',
-           'profile_step']
+           'profile_step', 'DeviceBatches']
 
 # %% ../nbs/03b_speed.ipynb #d5e0a006
 @dataclass
 class SpeedOptions:
     "How a run is fed and run on its hardware (the model and its losses do not change)."
-    data: str = 'loader'              # 'loader': a DataLoader over the (cached) split, batch by batch on the host; 'device': the split held on the device (`mmgen.data.DeviceBatches`)
+    data: str = 'loader'              # 'loader': a DataLoader over the (cached) split, batch by batch on the host; 'device': the split held on the device (`DeviceBatches`, below)
     render_workers: int|None = None   # processes that render a split once (None: up to 15 on CUDA, none on the CPU, whose cores the steps need)
     shift: int = 0                    # 'device' data: translate each training image by up to this many pixels on the device (0: off; `safe_shift` keeps Shapes' captions true)
     channels_last: bool = False       # image encoder and decoder in NHWC memory layout (what cuDNN's bf16 convolutions want)
@@ -117,3 +119,73 @@ def profile_step(fn, # one training step, no arguments
     ev = prof.key_averages()
     syncs = {e.key: e.count // steps for e in ev if e.key in SYNC_OPS}
     return ev.table(sort_by='self_device_time_total' if cuda else 'self_cpu_time_total', row_limit=row_limit), syncs
+
+# %% ../nbs/03b_speed.ipynb #d7b3a9e2
+_UNIT_LUT = _unit(np.arange(256, dtype=np.uint8))   # uint8 value -> the float32 `to_tensor` gives for it
+
+def _uint8_collate(items:list[dict]) -> np.ndarray:
+    "A batch of float images in [-1,1] as one uint8 (B,C,H,W) array, made in the worker that rendered them."
+    return np.stack([to_uint8(it['image']).transpose(2, 0, 1) for it in items])
+
+class DeviceBatches:
+    "Batches drawn by index from uint8 images (and per-item tensors) kept on one device: no workers and no host copy per step."
+    def __init__(self, images:torch.Tensor|np.ndarray, # uint8 (N,C,H,W), e.g. a `CachedDataset`'s `images`
+                 batch_size:int, # samples per batch
+                 fields:dict|None=None, # name -> tensor (N, ...) indexed like the images (token ids, masks, labels)
+                 device:torch.device|str|None=None, # where the data lives and batches are made (None: where `images` is)
+                 shuffle:bool=True, # a new order every epoch, a function of (seed, epoch) only
+                 drop_last:bool=True, # drop the last incomplete batch
+                 seed:int=0, # order seed
+                 augment:Callable|None=None, # augment(images (B,C,H,W) float in [-1,1], generator) -> images, run on the device
+                ):
+        imgs = torch.from_numpy(np.require(images, requirements=['C', 'W'])) if isinstance(images, np.ndarray) else images
+        if not isinstance(imgs, torch.Tensor) or imgs.dtype != torch.uint8 or imgs.ndim != 4:
+            raise ValueError(f"images must be a uint8 (N,C,H,W) tensor or array, got {type(images).__name__} {getattr(imgs, 'dtype', '')} of shape {tuple(getattr(imgs, 'shape', ()))}")
+        if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.device = torch.device(device) if device is not None else imgs.device
+        self.images, self.lut = imgs.to(self.device), _UNIT_LUT.to(self.device)
+        self.fields = {k: torch.as_tensor(v).to(self.device) for k, v in (fields or {}).items()}
+        if bad := {k: len(v) for k, v in self.fields.items() if len(v) != len(imgs)}:
+            raise ValueError(f"every field needs one row per image ({len(imgs)}), got {bad}")
+        self.batch_size, self.shuffle, self.drop_last, self.seed, self.augment, self.epoch = batch_size, shuffle, drop_last, seed, augment, 0
+
+    def __repr__(self): return (f"DeviceBatches(n={len(self.images)}, image={tuple(self.images.shape[1:])}, fields={list(self.fields)}, "
+                                f"batch_size={self.batch_size}, device={self.device}, shuffle={self.shuffle})")
+    @property
+    def sampler(self): return self   # `mmgen.train.fit` sets each epoch through `train_dl.sampler.set_epoch`
+    def set_epoch(self, epoch:int): self.epoch = epoch
+    def __len__(self):
+        n, b = len(self.images), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def generator(self) -> torch.Generator:
+        "This epoch's random generator on the device: the order, then the augmentation, draw from it."
+        return torch.Generator(device=self.device).manual_seed(self.seed * 100_003 + self.epoch)
+
+    def batch(self, idx:torch.Tensor, # (B,) indices into the images, on the device
+              generator:torch.Generator|None=None, # for the augmentation
+             ) -> dict:
+        "dict(image (B,C,H,W) float in [-1,1], index, and each field's rows) for `idx`, augmented if `augment` is set."
+        x = self.lut[self.images[idx].int()]
+        if self.augment is not None: x = self.augment(x, generator)
+        return dict(image=x, index=idx, **{k: v[idx] for k, v in self.fields.items()})
+
+    def __iter__(self):
+        g, n = self.generator(), len(self.images)
+        order = torch.randperm(n, generator=g, device=self.device) if self.shuffle else torch.arange(n, device=self.device)
+        for b in range(len(self)): yield self.batch(order[b * self.batch_size:(b + 1) * self.batch_size], g)
+
+    @classmethod
+    def from_dataset(cls, ds, # a `CachedDataset` (its images are read as stored) or any dataset of float images in [-1,1]
+                     batch_size:int, # samples per batch
+                     fields:dict|None=None, # name -> tensor (N, ...) indexed like the images
+                     device=None, # where to hold them (None: the CPU)
+                     num_workers:int=0, # processes that render a dataset that is not cached (0: this one)
+                     **kw, # `DeviceBatches` options: shuffle, drop_last, seed, augment
+                    ) -> DeviceBatches:
+        "Hold `ds`'s images on `device` as uint8: read once from a cache, or rendered once by `num_workers` processes."
+        if isinstance(ds, CachedDataset): images = np.asarray(ds.images)   # memory-mapped: read once, into memory
+        else:
+            dl = torch.utils.data.DataLoader(ds, batch_size=256, num_workers=num_workers, collate_fn=_uint8_collate)
+            images = np.concatenate(list(dl))
+        return cls(images, batch_size, fields, device, **kw)
