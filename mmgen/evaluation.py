@@ -21,7 +21,8 @@ __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call',
            'predict_objects', 'score_objects', 'with_relations', 'object_scores', 'stack_items', 'blur_images',
            'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'tie_ceiling', 'retrieval_recall',
            'caption_relevance', 'latent_probe', 'host_read', 'axis_targets', 'ArtAxisClassifier', 'render_art',
-           'train_art_classifier', 'read_art_axes', 'art_axis_accuracy']
+           'train_art_classifier', 'read_art_axes', 'art_axis_accuracy', 'saved_activation_bytes',
+           'train_memory_lower_bound', 'interpolate']
 
 # %% ../nbs/09_evaluation.ipynb #55fd56c0
 class Table(str):
@@ -485,3 +486,40 @@ def art_axis_accuracy(clf:nn.Module, # a trained `ArtAxisClassifier`
     else: acc = (got == want).float().mean(0)
     acc = acc.float()
     return {**{ax: float(a) for ax, a in zip(ART_AXES, acc)}, 'mean': float(acc.nanmean())}
+
+# %% ../nbs/09_evaluation.ipynb #e7a10002
+def saved_activation_bytes(model:nn.Module, # built on the meta device (`with torch.device('meta')`), in train mode
+                           loss_fn:Callable, # loss_fn(model, batch) -> scalar loss, as `mmgen.train.fit` calls it
+                           batch:dict, # a batch of meta tensors
+                          ) -> int:
+    "Bytes of the tensors autograd saves for backward in one loss computation, traced on the meta device (no memory used)."
+    params = {p.untyped_storage()._cdata for p in model.parameters()}
+    saved = {}
+    def pack(t):
+        k = t.untyped_storage()._cdata
+        if k not in params: saved[k] = t.untyped_storage().nbytes()
+        return t
+    with torch.device('meta'), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): loss_fn(model, batch)
+    return sum(saved.values())
+
+def train_memory_lower_bound(model:nn.Module, loss_fn:Callable, batch:dict) -> dict:
+    "Lower-bound training memory in GB: 16 B per parameter (fp32 weights, gradients, Adam's two moments) + saved activations."
+    P, A = n_params(model), saved_activation_bytes(model, loss_fn, batch)
+    return dict(params_M=P / 1e6, weights_grads_adam_GB=16 * P / 1e9, activations_GB=A / 1e9, total_GB=(16 * P + A) / 1e9)
+
+# %% ../nbs/09_evaluation.ipynb #054d3d93
+def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
+                z_b:torch.Tensor, # same shape: end latent(s)
+                steps:int=8, # points on the path, endpoints included
+                mode:str='linear', # 'linear' or 'slerp'
+               ) -> torch.Tensor:
+    "Latents on the path from `z_a` to `z_b`: (steps, *z_a.shape)."
+    if mode not in ('linear', 'slerp'): raise ValueError(f"mode must be 'linear' or 'slerp', got {mode!r}")
+    t = torch.linspace(0, 1, steps, device=z_a.device, dtype=z_a.dtype).view(-1, *[1] * z_a.ndim)
+    if mode == 'linear': return (1 - t) * z_a + t * z_b
+    na, nb = z_a.norm(dim=-1, keepdim=True), z_b.norm(dim=-1, keepdim=True)
+    ua, ub = z_a / na, z_b / nb
+    omega = torch.arccos((ua * ub).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    u = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / so
+    return u * ((1 - t) * na + t * nb)

@@ -20,7 +20,7 @@ message in the widget, never a traceback. Each widget carries the CSS class `mmg
 
 - `latent_explorer(folder)` → `LatentExplorer`: endpoints A and B are held-out scenes (dropdowns) or captions you
   type; a slider over t ∈ [0, 1] shows the image and the caption decoded at that point of the path
-  (`shared_latent.interpolate`, linear or spherical, decoded by `shared_latent.decode_path`) and a strip of the whole path.
+  (`mmgen.evaluation.interpolate`, linear or spherical, decoded by `shared_latent.decode_latents`) and a strip of the whole path.
 - `attention_explorer(folder)` → `AttentionExplorer`: pick a held-out scene, an encoder layer and head, and a query
   token → that head's self-attention over the visual tokens drawn over the image; and the decoder's cross-attention
   from each generated word to the image, one word per slider step.
@@ -63,7 +63,7 @@ from .decoding import greedy
 from .tokenizers import WordTokenizer
 from .train import TrainConfig
 from .checkpoints import require_files
-from .evaluation import n_params
+from .evaluation import n_params, interpolate
 from . import shared_latent as sl
 from . import captioner as cap
 from . import vq_art as va
@@ -282,8 +282,8 @@ class LatentExplorer(_Explorer):
     def refresh(self):
         "Decode the whole path (one batch) for the current endpoints and mode, then show the slider's point."
         if self.model is None: return
-        zs = sl.interpolate(self.endpoint('a'), self.endpoint('b'), self.steps, self.mode.value)
-        self.path = sl.decode_path(self.model, zs, self.tok)
+        zs = interpolate(self.endpoint('a'), self.endpoint('b'), self.steps, self.mode.value)
+        self.path = sl.decode_latents(self.model, zs, self.tok)
         self.show()
 
     def show(self):

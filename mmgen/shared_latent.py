@@ -15,7 +15,7 @@ design, 52M parameters, or the seed's own with `literal=True`; `gpu`, the full d
 - `device_batches`: the splits held on the device as uint8 and batched there (`mmgen.speed.DeviceBatches`), fed and timed
   through `mmgen.speed` (`SpeedOptions`, `random_shift` by up to `safe_shift` pixels, `step_breakdown`, `profile_step`).
 - `evaluate`, `latent_probe`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier;
-  `interpolate` and `decode_path` walk the latent space.
+  `mmgen.evaluation.interpolate` and `decode_latents` walk the latent space.
 
 What was tried and not kept lives in the lab record `10a_shared_latent_lab`, not in this module.
 
@@ -25,7 +25,7 @@ Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 
 # %% ../nbs/10_shared_latent.ipynb #5f9cfe5f
 from __future__ import annotations
-import math, json, time, os
+import math, json, textwrap, time, os
 from dataclasses import dataclass, field, fields, replace, asdict
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
@@ -42,10 +42,11 @@ from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
-                              object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images)
+                              object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
+                              interpolate, saved_activation_bytes, train_memory_lower_bound)
 from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device
 from .checkpoints import require_files
-from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, DeviceBatches
+from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, DeviceBatches, stage_budgets
 from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided
 
 
@@ -53,13 +54,12 @@ from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condit
 __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT', 'SMOKE_SIZES',
            'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder',
            'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
-           'recon_loss', 'shared_latent_loss', 'component_params', 'meta_model', 'saved_activation_bytes',
-           'train_memory_estimate', 'benchmark', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs',
-           'fit_prior', 'load_prior', 'prior_candidates', 'prior_latents', 'encode_all', 'decode_latents',
-           'score_generations', 'evaluate', 'interpolate', 'decode_path', 'device_batches', 'fit_shared_latent',
-           'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results', 'show_path', 'goal_claims', 'cpu_config',
-           'load_shared_latent', 'fresh_scenes', 'stage_budgets', 'train', 'image_latents', 'caption_images',
-           'images_from_captions']
+           'recon_loss', 'shared_latent_loss', 'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate',
+           'benchmark', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior',
+           'prior_candidates', 'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate',
+           'device_batches', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results',
+           'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+           'caption_images', 'images_from_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -332,28 +332,19 @@ def meta_model(cfg:SharedLatentConfig) -> SharedLatentModel:
 
 
 # %% ../nbs/10_shared_latent.ipynb #2f57a972
-def saved_activation_bytes(cfg:SharedLatentConfig, # model to trace
-                           batch_size:int=8, # batch
-                           seq_len:int|None=None, # caption length (default cfg.max_len)
-                          ) -> int:
-    "Bytes of tensors autograd saves for backward in one training step, traced on the meta device."
-    model, T = meta_model(cfg).train(), seq_len or cfg.max_len
-    params = {p.untyped_storage()._cdata for p in model.parameters()}
-    saved = {}
-    def pack(t):
-        k = t.untyped_storage()._cdata
-        if k not in params: saved[k] = t.untyped_storage().nbytes()
-        return t
+def meta_batch(cfg:SharedLatentConfig, # model whose training batch it is
+               batch_size:int=8, # batch
+               seq_len:int|None=None, # caption length (default cfg.max_len)
+              ) -> dict:
+    "A training batch of `cfg`'s shapes on the meta device (shapes only, no memory)."
+    T = seq_len or cfg.max_len
     with torch.device('meta'):
-        batch = dict(image=torch.empty(batch_size, 3, cfg.img_size, cfg.img_size),
-                     tokens=torch.zeros(batch_size, T, dtype=torch.long), pad_mask=torch.zeros(batch_size, T, dtype=torch.bool))
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): shared_latent_loss(model, batch)
-    return sum(saved.values())
+        return dict(image=torch.empty(batch_size, 3, cfg.img_size, cfg.img_size),
+                    tokens=torch.zeros(batch_size, T, dtype=torch.long), pad_mask=torch.zeros(batch_size, T, dtype=torch.bool))
 
 def train_memory_estimate(cfg:SharedLatentConfig, batch_size:int=8) -> dict:
-    "Lower-bound training memory in GB: 16 B/parameter (fp32 Adam) + saved activations."
-    P, A = n_params(meta_model(cfg)), saved_activation_bytes(cfg, batch_size)
-    return dict(params_M=P / 1e6, weights_grads_adam_GB=16 * P / 1e9, activations_GB=A / 1e9, total_GB=(16 * P + A) / 1e9)
+    "Lower-bound training memory in GB of `cfg` at `batch_size` (`mmgen.evaluation.train_memory_lower_bound` on the meta device)."
+    return train_memory_lower_bound(meta_model(cfg).train(), shared_latent_loss, meta_batch(cfg, batch_size))
 
 # %% ../nbs/10_shared_latent.ipynb #10fa10b4
 def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
@@ -603,30 +594,6 @@ def evaluate(model:SharedLatentModel, # trained model
     return m, outs
 
 
-# %% ../nbs/10_shared_latent.ipynb #054d3d93
-def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
-                z_b:torch.Tensor, # same shape: end latent(s)
-                steps:int=8, # points on the path, endpoints included
-                mode:str='linear', # 'linear' or 'slerp'
-               ) -> torch.Tensor:
-    "Latents on the path from `z_a` to `z_b`: (steps, *z_a.shape)."
-    if mode not in ('linear', 'slerp'): raise ValueError(f"mode must be 'linear' or 'slerp', got {mode!r}")
-    t = torch.linspace(0, 1, steps, device=z_a.device, dtype=z_a.dtype).view(-1, *[1] * z_a.ndim)
-    if mode == 'linear': return (1 - t) * z_a + t * z_b
-    na, nb = z_a.norm(dim=-1, keepdim=True), z_b.norm(dim=-1, keepdim=True)
-    ua, ub = z_a / na, z_b / nb
-    omega = torch.arccos((ua * ub).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
-    so = torch.sin(omega)
-    u = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / so
-    return u * ((1 - t) * na + t * nb)
-
-def decode_path(model:SharedLatentModel, # trained model
-                zs:torch.Tensor, # (N,D) latents, e.g. from `interpolate`
-                tok=None, # tokenizer: also caption each latent
-               ) -> dict:
-    "Images (N,3,H,W) and, with `tok`, captions decoded from a path of latents."
-    return decode_latents(model, zs, tok)
-
 # %% ../nbs/10_shared_latent.ipynb #a51c0e02
 BACKGROUND_UNIT = to_tensor(np.array(BACKGROUND, dtype=np.uint8).reshape(1, 1, 3)).flatten().tolist()   # Shapes' background in [-1, 1]
 
@@ -740,7 +707,6 @@ def show_results(data:dict, # held-out `stack_items` output
                  title:str|None=None, # figure title
                 ):
     "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again; a 't2i_best' entry, if `outs` has one, instead of 't2i')."
-    import textwrap
     fig, axs = plt.subplots(3, n, figsize=(min(10, 1.25 * n), 5.4))  # room for three-line titles over each row
     w = lambda s: textwrap.fill(s, 26)
     best = 't2i_best' if 't2i_best' in outs else 't2i'
@@ -756,8 +722,7 @@ def show_results(data:dict, # held-out `stack_items` output
 
 def show_path(model:SharedLatentModel, tok, z_a:torch.Tensor, z_b:torch.Tensor, steps:int=7, mode:str='slerp'):
     "The images and captions decoded along `interpolate(z_a, z_b, steps, mode)`."
-    import textwrap
-    out = decode_path(model, interpolate(z_a, z_b, steps, mode), tok)
+    out = decode_latents(model, interpolate(z_a, z_b, steps, mode), tok)
     fig, axs = plt.subplots(1, steps, figsize=(min(10, 1.4 * steps), 2.2))
     for ax, x, c in zip(axs, out['images'], out['captions']): _img(ax, x.clamp(-1, 1), textwrap.fill(c, 24))
     fig.tight_layout(); plt.close(fig)
@@ -825,15 +790,6 @@ PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs
     'full': 'meant for a GPU (128 px, 20,000 scenes); not yet timed',
     'gpu': 'one 10-minute GPU lease: 330 s of stages, sized from an H200\'s measured rates',
 }
-
-def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
-                  runs:dict, # stage -> steps it will run (0: it does not run)
-                  shares:dict=BUDGET_SHARES, # stage -> its share
-                 ) -> dict:
-    "Seconds per stage: `budget_s` split in proportion to `shares` among the stages that run; None for a stage that does not run, or without a budget."
-    if missing := set(runs) - set(shares): raise ValueError(f"no budget share for stages {sorted(missing)}; shares has {sorted(shares)}")
-    total = sum(shares[k] for k, v in runs.items() if v)
-    return {k: None if budget_s is None or not v else budget_s * shares[k] / total for k, v in runs.items()}
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # output folder

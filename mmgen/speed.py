@@ -19,7 +19,7 @@ from .train import to_device
 
 # %% auto #0
 __all__ = ['SHAPES_MARGIN', 'SYNC_OPS', 'SpeedOptions', 'speed_flags', 'safe_shift', 'random_shift', 'step_breakdown',
-           'profile_step', 'DeviceBatches']
+           'profile_step', 'DeviceBatches', 'stage_budgets']
 
 # %% ../nbs/03b_speed.ipynb #d5e0a006
 @dataclass
@@ -189,3 +189,13 @@ class DeviceBatches:
             dl = torch.utils.data.DataLoader(ds, batch_size=256, num_workers=num_workers, collate_fn=_uint8_collate)
             images = np.concatenate(list(dl))
         return cls(images, batch_size, fields, device, **kw)
+
+# %% ../nbs/03b_speed.ipynb #e5d1b7aa
+def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
+                  runs:dict, # stage -> steps it will run (0: it does not run)
+                  shares:dict, # stage -> its share (in proportion)
+                 ) -> dict:
+    "Seconds per stage: `budget_s` split in proportion to `shares` among the stages that run; None for a stage that does not run, or without a budget."
+    if missing := set(runs) - set(shares): raise ValueError(f"no budget share for stages {sorted(missing)}; shares has {sorted(shares)}")
+    total = sum(shares[k] for k, v in runs.items() if v)
+    return {k: None if budget_s is None or not v else budget_s * shares[k] / total for k, v in runs.items()}
