@@ -40,19 +40,17 @@ class MoEConfig:
 
     def __post_init__(self):
         "Refuse, by name, a setting the layer cannot run (a `ConfigError`, also a ValueError)."
-        checks = [(self.score_func in ('softmax', 'sigmoid'), f"score_func must be 'softmax' or 'sigmoid', got {self.score_func!r}"),
-                  (self.impl in ('auto', 'grouped_mm', 'bmm', 'loop'), f"unknown impl {self.impl!r}"),
-                  (1 <= self.top_k <= self.n_routed, f"top_k={self.top_k} must be in 1..n_routed={self.n_routed}"),
-                  (self.n_groups >= 1 and self.n_routed % self.n_groups == 0, f"n_routed={self.n_routed} must split into n_groups={self.n_groups} (≥ 1) equal groups")]
-        for ok, msg in checks:
+        def need(ok:bool, msg:str):
             if not ok: raise ConfigError(msg)
-        checks = [(1 <= self.topk_groups <= self.n_groups, f"topk_groups={self.topk_groups} must be in 1..n_groups={self.n_groups}"),
-                  (self.top_k <= self.topk_groups * self.n_routed // self.n_groups,
-                   f"top_k={self.top_k} experts do not fit in topk_groups={self.topk_groups} groups of {self.n_routed // self.n_groups}"),
-                  (self.group_score in (None, 'top2', 'max'), f"group_score must be 'top2', 'max' or None, got {self.group_score!r}")]
-        for ok, msg in checks:
-            if not ok: raise ConfigError(msg)
-        if not (self.n_groups == 1 or self.group_rule == 'max' or self.n_routed // self.n_groups >= 2): raise ConfigError("group_score='top2' needs 2+ experts per group")
+        need(self.score_func in ('softmax', 'sigmoid'), f"score_func must be 'softmax' or 'sigmoid', got {self.score_func!r}")
+        need(self.impl in ('auto', 'grouped_mm', 'bmm', 'loop'), f"unknown impl {self.impl!r}")
+        need(1 <= self.top_k <= self.n_routed, f"top_k={self.top_k} must be in 1..n_routed={self.n_routed}")
+        need(self.n_groups >= 1 and self.n_routed % self.n_groups == 0, f"n_routed={self.n_routed} must split into n_groups={self.n_groups} (≥ 1) equal groups")
+        need(1 <= self.topk_groups <= self.n_groups, f"topk_groups={self.topk_groups} must be in 1..n_groups={self.n_groups}")
+        need(self.top_k <= self.topk_groups * self.n_routed // self.n_groups,
+             f"top_k={self.top_k} experts do not fit in topk_groups={self.topk_groups} groups of {self.n_routed // self.n_groups}")
+        need(self.group_score in (None, 'top2', 'max'), f"group_score must be 'top2', 'max' or None, got {self.group_score!r}")
+        need(self.n_groups == 1 or self.group_rule == 'max' or self.n_routed // self.n_groups >= 2, "group_score='top2' needs 2+ experts per group")
 
     @property
     def renormalise(self) -> bool: return self.score_func == 'sigmoid' if self.norm_topk is None else self.norm_topk
