@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides
+from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate, as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
