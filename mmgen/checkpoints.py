@@ -24,7 +24,8 @@ from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_di
 
 # %% auto #0
 __all__ = ['dist_info', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'upgrade_keys', 'upgrade_on_load',
-           'load_weights', 'weights_metadata', 'rng_state', 'set_rng_state', 'History', 'require_files']
+           'load_weights', 'weights_metadata', 'upgrade_optimizer_state', 'rng_state', 'set_rng_state', 'History',
+           'require_files']
 
 # %% ../nbs/02a_checkpoints.ipynb #d306a3a6
 def dist_info() -> tuple[int, int]:
@@ -138,6 +139,26 @@ def weights_metadata(path:str|Path) -> dict:
     meta = _readable(Path(path))
     if meta is None: raise CheckpointError(f"{path} is missing, truncated or corrupt: not a readable safetensors file")
     return meta
+
+# %% ../nbs/02a_checkpoints.ipynb #f1a0c002
+class _Name:
+    "A stand-in value for one key: a rename carries it through, arithmetic on it fails."
+    __slots__ = ('name',)
+    def __init__(self, name:str): self.name = name
+
+def upgrade_optimizer_state(model:nn.Module, # the model the optimiser state is for
+                            osd:dict, # a full optimiser state dict keyed by parameter name (`get_optimizer_state_dict`)
+                           ) -> dict:
+    "`osd` with its parameter names renamed as `upgrade_keys` renames the weights' (a run saved before a rename resumes its optimiser)."
+    names = list(dict.fromkeys([*osd['state'], *(p for g in osd['param_groups'] for p in g['params'])]))
+    try: moved = upgrade_keys(_unwrap(model), {k: _Name(k) for k in names})
+    except Exception as e: moved, err = {}, _first_line(e)
+    rename = {v.name: new for new, v in moved.items() if isinstance(v, _Name)}
+    if len(rename) != len(names) or len(moved) != len(names):
+        raise CheckpointError(f"the optimiser state cannot follow {type(_unwrap(model)).__name__}'s upgrade_state_dict: it does more than "
+                              f"rename keys ({locals().get('err') or 'keys dropped or added'}); resume from the weights alone (a new run folder)")
+    return dict(osd, state={rename[k]: v for k, v in osd['state'].items()},
+                param_groups=[dict(g, params=[rename[p] for p in g['params']]) for g in osd['param_groups']])
 
 # %% ../nbs/02a_checkpoints.ipynb #bc50bcb4
 def rng_state() -> dict:

@@ -474,7 +474,8 @@ class _Run:
         self.sigint = self.save_due = False                           # Ctrl-C seen; a timed save is due (agreed by all ranks)
         self.t_start = self.last_save = _clock()
         self.cbs = ([_TimeBudget(self)] if cfg.max_seconds is not None else []) + ([_EarlyStopping()] if cfg.patience is not None else [])
-        self.cbs += [_Checkpoints(self), *callbacks]   # ours first: checkpoints are written before any caller's callback runs
+        self.ckpt = _Checkpoints(self)
+        self.cbs += [self.ckpt, *callbacks]   # ours first at an epoch's end; a step's periodic save comes after every callback
         if cfg.tensorboard and self.out is not None: self.cbs.append(TensorBoardLogger(self.out/'tb'))
         if cfg.wandb: self.cbs.append(WandbLogger(cfg.wandb, config_dict(cfg)))
 
@@ -658,7 +659,8 @@ class _EarlyStopping(Callback):
 class _Checkpoints(Callback):
     "`latest` every `save_every` steps or `save_minutes` inside an epoch, and at every epoch's end (the run's last step is saved only there, so a resumed run never skips that end)."
     def __init__(self, run): self.run = run
-    def after_step(self, state):
+    def save_if_due(self, state):
+        "Called by `fit` after every callback's `after_step`, so what a callback did at this step (an `EMA` update, a bias nudge) is saved with it."
         every = state.cfg.save_every
         if ((every and state.step % every == 0) or self.run.save_due) and state.batch < self.run.n_batches and state.step < state.total_steps and not state.stop: self.run.save()
     def after_epoch(self, state): self.run.save()
@@ -771,7 +773,8 @@ def restore(self:_Run):
         raise ConfigError(f"cannot resume {out}: its model was built with other settings ({'; '.join(changes)}); resume with the saved "
                           f"ones or start over in another folder")
     load_weights(self.model, out/'latest.safetensors')
-    set_optimizer_state_dict(_unwrap(self.model), self.opt, st['optimizer'], options=StateDictOptions(full_state_dict=True))
+    osd = upgrade_optimizer_state(self.model, st['optimizer'])   # keyed by parameter name: renamed as the weights were
+    set_optimizer_state_dict(_unwrap(self.model), self.opt, osd, options=StateDictOptions(full_state_dict=True))
     self.sched.load_state_dict(st['scheduler'])
     if self.scaler and st['scaler']: self.scaler.load_state_dict(st['scaler'])
     s.step, s.epoch, s.batch, s.best_value, s.bad_epochs = st['step'], st['epoch'], st['batch'], st['best_value'], st['bad_epochs']
@@ -816,7 +819,8 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
                 run.backward(batch, group, last)   # one micro-batch; gradients accumulate
                 if not last: continue
                 run.step()                         # clip, update, schedule, log
-                run.call('after_step')             # time budget, periodic `latest`, the caller's callbacks
+                run.call('after_step')             # time budget, the caller's callbacks
+                run.ckpt.save_if_due(s)            # periodic `latest`, holding what the callbacks did at this step
                 if s.stop or s.step >= s.total_steps: break
             if s.stop: run.stopped()               # saves `latest` where it stands
             else: run.end_epoch()                  # validation, `best`, epoch line, early stopping, `latest`
