@@ -19,8 +19,8 @@ gives back `(model, tokenizer)`. Keyword overrides may name any field of `Distil
   is 1.0), `memory='patches'` cross-attends to the student's projected patch tokens. `caption(images, tokenizer,
   method='greedy'|'beam'|'top_p')` decodes through `mmgen.decoding` with the KV cache.
 - Teacher: `teacher_config(name, vision, text)` / `build_teacher(cfg)` (an open_clip `CLIP`), `train_teacher`,
-  `teacher_image_embeddings` / `teacher_text_embeddings` (normalised, computed once), `teacher_images` (the teacher's
-  size and normalisation).
+  `teacher_image_embeddings` (normalised, computed once; captions through the floor's
+  `mmgen.tokenizers.clip_text_features`), `teacher_images` (the teacher's size and normalisation).
 - `DistillLoss(λ)` returns `loss`, `caption`, `distill`; `evaluate(model, tokenizer, ds, teacher_img, teacher_txt)`
   gives exact match (the data's parser), attribute / relation / token accuracy, mean cosine to the teacher and zero-shot
   R@1 through the teacher's text tower.
@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides
 from .data import Shapes, shapes_splits, caption_collate, score_caption, dataset_captions, as_images
-from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer
+from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import greedy, beam_search, sample, strip_special
 from .losses import clip_loss, cosine_distill_loss
@@ -52,8 +52,8 @@ from .evaluation import retrieval_report
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_COSTS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT', 'teacher_config',
            'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
-           'teacher_text_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
-           'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
+           'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate', 'DistillLoss', 'evaluate',
+           'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
 
 # %% ../nbs/11_distilled.ipynb #3dd89cc7
 def fit_images(x:torch.Tensor, # (B, 3, H, W) images in [-1, 1]
@@ -227,15 +227,6 @@ def teacher_image_embeddings(teacher:nn.Module, ds:Dataset, batch_size:int=128) 
     teacher.eval(); dev = next(teacher.parameters()).device
     dl = DataLoader(ds, batch_size, collate_fn=caption_collate())
     return torch.cat([teacher.encode_image(teacher_images(teacher, b['image'].to(dev)), normalize=True).float().cpu() for b in dl])
-
-@torch.no_grad()
-def teacher_text_embeddings(teacher:nn.Module, captions:Sequence[str], batch_size:int=256) -> torch.Tensor:
-    "The frozen teacher's L2-normalised text embeddings: (len(captions), embed_dim)."
-    if len(captions) == 0: raise ValueError("expected at least one caption, got an empty caption list")
-    teacher.eval(); dev = next(teacher.parameters()).device; tok = teacher_tokenizer(teacher)
-    out = [teacher.encode_text(tok(list(captions[i:i + batch_size]), tok.default_max_len, pad_to_max=True)[0].to(dev), normalize=True).float().cpu()
-           for i in range(0, len(captions), batch_size)]
-    return torch.cat(out)
 
 # %% ../nbs/11_distilled.ipynb #29e50095
 class DistilledOutput(NamedTuple):
@@ -493,7 +484,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     tok.save(out / 'tokenizer.json')
     (out / 'distilled_config.json').write_text(json.dumps(asdict(model.cfg), indent=1))
     # 4. held-out scores
-    test = evaluate(model, tok, splits['test'], cache['test'], teacher_text_embeddings(teacher, dataset_captions(splits['test'])))
+    test = evaluate(model, tok, splits['test'], cache['test'], clip_text_features(teacher, dataset_captions(splits['test']), teacher_tokenizer(teacher), normalize=True))
     first = lambda k: h.steps[0][k]
     metrics = dict(system='distilled', preset=preset, device=gpu_name(), memory=model.cfg.memory, distill_weight=model.cfg.distill_weight,
                    tokenizer=run.tokenizer, teacher=run.teacher, teacher_embed_dim=model.cfg.embed_dim, teacher_loss=teacher_loss,

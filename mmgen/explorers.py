@@ -60,7 +60,7 @@ from .core import IN_TEST, set_seed, smoke
 from .data import Shapes, shapes_splits, to_uint8, ART_AXES, ART_VOCAB, score_caption
 from .attention import EncoderBlock, TextDecoder
 from .decoding import greedy
-from .tokenizers import WordTokenizer
+from .tokenizers import WordTokenizer, clip_text_features
 from .train import TrainConfig
 from .checkpoints import require_files
 from .evaluation import n_params, interpolate
@@ -822,7 +822,7 @@ class DistilledExplorer(_Explorer):
         self.model, self.tok, self.teacher = model.eval(), tok, teacher.eval()
         self.scenes = held_out_scenes(self.n_gallery, run.size, min_objects=run.min_objects, max_objects=run.max_objects, templates=run.templates, order=run.order)
         self.gallery = sorted(set(self.scenes.captions()))                 # the candidates both retrieve from
-        txt = di.teacher_text_embeddings(teacher, self.gallery)            # (G, E) normalised
+        txt = clip_text_features(teacher, self.gallery, normalize=True)    # (G, E) normalised
         items = [self.scenes[i] for i in range(self.n_scenes)]
         x = torch.stack([it['image'] for it in items])
         emb_s = model.student(x)[0]

@@ -9,7 +9,8 @@ and the photo on the right is {b}" by contrastive learning: a ViT image tower, a
   MLP 2048, patch 8, pre-norm, GELU, Xavier; Adam 4 epochs vs AdamW 1e-3, wd 0.01, 2-epoch warmup, cosine to 1e-5,
   clip 1.0, τ = 0.07 fixed or learnable). `text='small'` trains a word-level `TextEncoder` with the images;
   `text='clip'` uses open_clip's text tower frozen (pretrained when `clip_pretrained='openai'` and online, random
-  offline) with a trained projection; `clip_text_features` runs it only up to the longest caption (exact, causal).
+  offline) with a trained projection; `mmgen.tokenizers.clip_text_features` runs it only up to the longest caption
+  (exact, causal).
 - What limits top-1 is measured with `half_report`: each test image ranked against all 11,025 captions, and which
   halves, which words (size, colour, shape) and which order its top-1 caption gets right. The fixes it pointed to are
   `hard_negatives` (each pair's swap and one-word-changed captions as extra negatives: `RetrievalLoss`,
@@ -43,7 +44,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate, as_images
-from .tokenizers import WordTokenizer, CLIPTokenizer
+from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
 from .train import fit, TrainConfig, make_loader, load_weights
@@ -52,10 +53,10 @@ from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
 __all__ = ['HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig',
-           'ImageTower', 'SmallTextTower', 'clip_text_features', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours',
-           'hard_pairs', 'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions',
-           'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData',
-           'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
+           'ImageTower', 'SmallTextTower', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours', 'hard_pairs',
+           'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions', 'pair_metrics',
+           'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData', 'preset_config',
+           'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
@@ -251,17 +252,6 @@ class SmallTextTower(nn.Module):
         dev = self.proj.weight.device
         return self.proj(self.enc(ids.to(dev), pad.to(dev))[1])
 
-def clip_text_features(model, # an open_clip CLIP model (its text tower is used)
-                       ids:torch.Tensor, # (B, L) CLIP token ids (SOT ... EOT, 0-padded), L ≤ context length
-                      ) -> torch.Tensor:
-    "open_clip's `encode_text`, run only up to the longest caption's EOT: exact under the causal mask, ~3x faster than 77 tokens."
-    L = int(ids.argmax(-1).max()) + 1                      # EOT (the largest id) ends each caption
-    ids = ids[:, :L]
-    x = model.token_embedding(ids) + model.positional_embedding[:L]
-    x = model.transformer(x, attn_mask=model.attn_mask[:L, :L])
-    x = model.ln_final(x)[torch.arange(len(ids)), ids.argmax(-1)]   # the EOT token's state ('argmax' pooling)
-    return x @ model.text_projection
-
 class FrozenCLIPText(nn.Module):
     "open_clip's text tower, frozen (features cached per caption), and a trained linear projection."
     def __init__(self, cfg:RetrievalConfig):
@@ -282,10 +272,8 @@ class FrozenCLIPText(nn.Module):
     @torch.no_grad()
     def frozen_features(self, captions:Sequence[str], batch:int=256) -> torch.Tensor:
         "(B, clip width) frozen tower features, computed once per distinct caption."
-        todo = [c for c in dict.fromkeys(captions) if c not in self.cache]
-        for i in range(0, len(todo), batch):
-            ids, _ = self.tokenizer(todo[i:i + batch])
-            for c, f in zip(todo[i:i + batch], clip_text_features(self.clip, ids)): self.cache[c] = f
+        if todo := [c for c in dict.fromkeys(captions) if c not in self.cache]:
+            self.cache.update(zip(todo, clip_text_features(self.clip, todo, self.tokenizer, batch_size=batch)))
         return torch.stack([self.cache[c] for c in captions])
 
     def forward(self, captions:Sequence[str]) -> torch.Tensor:

@@ -12,9 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 import torch
+import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['detokenize', 'Tokenizer', 'WordTokenizer', 'BPETokenizer', 'CLIPTokenizer']
+__all__ = ['detokenize', 'Tokenizer', 'WordTokenizer', 'BPETokenizer', 'CLIPTokenizer', 'clip_text_features']
 
 # %% ../nbs/02_tokenizers.ipynb #738b1abf
 _PUNCT_BEFORE = re.compile(r"\s+([.,!?;:)\]])")  # "square ." -> "square."
@@ -230,3 +231,33 @@ class CLIPTokenizer(Tokenizer):
     def _state(self): return {'model_name': self.model_name, 'context_length': self.default_max_len}
     @classmethod
     def _from_state(cls, state): return cls(state['model_name'], state['context_length'])
+
+# %% ../nbs/02_tokenizers.ipynb #f1a0c009
+@torch.no_grad()
+def clip_text_features(model, # an open_clip CLIP model: its text tower is used, frozen (no gradient)
+                       texts:Sequence[str], # captions
+                       tokenizer:CLIPTokenizer|None=None, # CLIP's BPE (None: `CLIPTokenizer` with the model's context length)
+                       normalize:bool=False, # L2-normalise each row, as `encode_text(normalize=True)`
+                       batch_size:int=256, # captions per forward pass
+                      ) -> torch.Tensor:
+    "(len(texts), embed_dim) float32 CPU: `model.encode_text` on the full context, computed only up to each batch's longest caption."
+    if len(texts) == 0: raise ValueError("expected at least one caption, got an empty caption list")
+    tok = tokenizer or CLIPTokenizer(context_length=getattr(model, 'context_length', None))
+    was = model.training; model.eval()
+    try: return torch.cat([_clip_text_batch(model, tok(list(texts[i:i + batch_size]))[0], normalize) for i in range(0, len(texts), batch_size)])
+    finally: model.train(was)
+
+def _clip_text_batch(model, ids:torch.Tensor, normalize:bool) -> torch.Tensor:
+    "One batch of ids (B, L), padded to its longest caption: the causal tower over L positions, EOT pooling; any other tower: `encode_text` over the full context."
+    dev, (B, L), n_ctx = next(model.parameters()).device, ids.shape, model.positional_embedding.shape[0]
+    if L > n_ctx: raise ValueError(f"captions of up to {L} tokens, but the model's context is {n_ctx}: tokenize with context_length={n_ctx}")
+    ids = ids.to(dev)
+    if getattr(model, 'text_pool_type', 'argmax') != 'argmax' or getattr(model, 'attn_mask', None) is None:
+        return model.encode_text(F.pad(ids, (0, n_ctx - L)), normalize=normalize).float().cpu()   # pad id 0, as open_clip's tokenizer
+    dt = model.transformer.get_cast_dtype()
+    x = model.token_embedding(ids).to(dt) + model.positional_embedding[:L].to(dt)   # (B, L, width)
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:L, :L]))
+    x = x[torch.arange(B, device=dev), ids.argmax(-1)]                              # (B, width): the EOT token's state
+    proj = model.text_projection
+    x = x if proj is None else proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+    return (F.normalize(x, dim=-1) if normalize else x).float().cpu()
