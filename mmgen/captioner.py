@@ -47,7 +47,7 @@ from .decoding import greedy, beam_search, sample
 from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params
 from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device
-from .checkpoints import require_files
+from .checkpoints import require_files, read_config, load_trained
 from torch.distributed.tensor import DTensor
 
 # %% auto #0
@@ -707,8 +707,8 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
         if rec.exists() and met.exists():
             preset = json.loads(met.read_text()).get('preset')
             c['image_size'] = json.loads(rec.read_text()).get('set', {}).get('size', PRESETS.get(preset, (None, {}))[1].get('size'))
-    model = load_weights(Captioner(CaptionerConfig(**c)), out / weights).eval()
-    return model.to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
+    model = load_trained(Captioner(read_config(CaptionerConfig, out / 'captioner_config.json', c)), out / weights, device)
+    return model, Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
 @register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes', preset='quick')

@@ -6,7 +6,7 @@ Docs: https://mmgen-dev.github.io/mmgen/checkpoints.html.md"""
 
 # %% ../nbs/02a_checkpoints.ipynb #c4e0a004
 from __future__ import annotations
-import contextlib, json, math, os, random, signal, threading, time, warnings
+import contextlib, dataclasses, json, math, os, random, signal, threading, time, warnings
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -25,7 +25,7 @@ from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_di
 # %% auto #0
 __all__ = ['dist_info', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'upgrade_keys', 'upgrade_on_load',
            'load_weights', 'weights_metadata', 'upgrade_optimizer_state', 'rng_state', 'set_rng_state', 'History',
-           'require_files']
+           'require_files', 'read_config', 'load_trained']
 
 # %% ../nbs/02a_checkpoints.ipynb #d306a3a6
 def dist_info() -> tuple[int, int]:
@@ -249,3 +249,24 @@ def require_files(folder:str|Path, # a training output folder
     if missing := [f for f in needs if not (p / f).exists()]:
         raise FileNotFoundError(f"no checkpoint in {str(p)!r}: missing {', '.join(missing)} (train one with `{hint}`)")
     return p
+
+# %% ../nbs/02a_checkpoints.ipynb #f1a0c00f
+def read_config(cls:type, # the config dataclass
+                path:str|Path, # the JSON file a run wrote (named in errors)
+                saved:dict|None=None, # its fields, if read from `path` already (one entry of a record, legacy keys renamed); None: read them
+               ):
+    "A `cls` from a run's JSON: lists back to tuples where the field is a tuple; a key `cls` lacks is refused naming the file."
+    d = json.loads(Path(path).read_text()) if saved is None else saved
+    fs = {f.name: f for f in dataclasses.fields(cls)}
+    if unknown := [k for k in d if k not in fs]:
+        raise ConfigError(f"{path}: {', '.join(map(repr, unknown))} {'is not a field' if len(unknown) == 1 else 'are not fields'} of "
+                          f"{cls.__name__} (a folder written by another version of mmgen?)")
+    is_tuple = lambda f: isinstance(f.default, tuple) or str(f.type).startswith('tuple')
+    return cls(**{k: tuple(v) if isinstance(v, list) and is_tuple(fs[k]) else v for k, v in d.items()})
+
+def load_trained(model:nn.Module, # the model, built from the run's config
+                 path:str|Path, # its weights (`load_weights`: old key names upgraded, a mismatch named)
+                 device:str|torch.device|None=None, # where to put it (None: the CPU)
+                ) -> nn.Module:
+    "Every loader's last step: `model` with the weights of `path`, in eval mode, on `device`."
+    return load_weights(model, path).eval().to(device or 'cpu')

@@ -304,6 +304,7 @@ def show_batch(items_or_batch, # list of items, a dataset, or a collated batch d
                title:str|None=None, # figure title
                width:float=2.6, # inches per column
                wrap:int=28, # caption characters per line
+               fontsize:float=7.5, # caption size in points
               ):
     "Matplotlib figure of images with their captions."
     import matplotlib.pyplot as plt
@@ -311,12 +312,12 @@ def show_batch(items_or_batch, # list of items, a dataset, or a collated batch d
     nrows = math.ceil(len(items) / ncols)
     H, W = items[0]['image'].shape[-2:]
     caps = [textwrap.fill(it['caption'], wrap) for it in items]
-    text_h = max(c.count('\n') + 1 for c in caps) * 7.5 * 1.3 / 72  # inches of caption above each image
+    text_h = max(c.count('\n') + 1 for c in caps) * fontsize * 1.3 / 72  # inches of caption above each image
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * width, nrows * (width * H / W + text_h + .15) + (.3 if title else 0)), squeeze=False)
     for ax in axs.flat: ax.axis('off')
     for ax, it, cap in zip(axs.flat, items, caps):
         ax.imshow(to_uint8(it['image']), interpolation='nearest')
-        ax.set_title(cap, fontsize=7.5)
+        ax.set_title(cap, fontsize=fontsize)
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig

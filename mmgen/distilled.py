@@ -46,7 +46,7 @@ from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_wei
 from .decoding import greedy, beam_search, sample, strip_special
 from .losses import clip_loss, cosine_distill_loss
 from .train import TrainConfig, fit, make_loader, load_weights, History
-from .checkpoints import require_files, upgrade_on_load
+from .checkpoints import require_files, upgrade_on_load, read_config, load_trained
 from .evaluation import retrieval_report
 
 # %% auto #0
@@ -411,9 +411,9 @@ def make_tokenizer(kind:str, captions:Sequence[str], max_len:int) -> Tokenizer:
 
 def load_distilled(out_dir:str|Path, weights:str='best.safetensors', device:str|None=None) -> tuple[DistilledCaptioner, Tokenizer]:
     "The trained model (eval mode) and its tokenizer from a `train` output folder."
-    out = Path(out_dir)
-    cfg = DistilledConfig(**json.loads((out / 'distilled_config.json').read_text()))
-    return load_weights(DistilledCaptioner(cfg), out / 'student' / weights).eval().to(device or 'cpu'), Tokenizer.load(out / 'tokenizer.json')
+    out = require_files(out_dir, ('distilled_config.json', 'tokenizer.json', f'student/{weights}'), 'mmgen train distilled --out DIR')
+    model = load_trained(DistilledCaptioner(read_config(DistilledConfig, out / 'distilled_config.json')), out / 'student' / weights, device)
+    return model, Tokenizer.load(out / 'tokenizer.json')
 
 def load_teacher(out_dir:str|Path, # a `train` output folder
                  device:str|None=None, # where to put it

@@ -62,7 +62,7 @@ from .attention import EncoderBlock, TextDecoder
 from .decoding import greedy
 from .tokenizers import WordTokenizer, clip_text_features
 from .train import TrainConfig
-from .checkpoints import require_files
+from .checkpoints import require_files, read_config
 from .evaluation import n_params, interpolate
 from . import shared_latent as sl
 from . import captioner as cap
@@ -758,8 +758,7 @@ def load_distilled_run(folder:str|Path, # a `mmgen train distilled` output folde
     p = require_files(folder, ('distilled_config.json', 'tokenizer.json', 'student/best.safetensors', 'teacher.json', 'distill_run.json'),
                       'mmgen train distilled --out DIR')
     model, tok = di.load_distilled(p)
-    run = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads((p / 'distill_run.json').read_text()).items()}
-    return model, tok, di.load_teacher(p), di.DistillRun(**run)
+    return model, tok, di.load_teacher(p), read_config(di.DistillRun, p / 'distill_run.json')
 
 def smoke_distilled(seconds:float=smoke(4, 20), # training budget, split between the teacher and the student
                    ) -> tuple:

@@ -48,7 +48,7 @@ from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
 from .train import fit, TrainConfig, make_loader, load_weights
-from .checkpoints import require_files
+from .checkpoints import require_files, read_config, load_trained
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
@@ -606,6 +606,5 @@ def load_retrieval(folder:str|Path, # a folder written by `train` (`mmgen train 
     "(the model in eval mode, the run's held-out test pairs) from a `train` output folder."
     p = require_files(folder, (weights, 'config.json'), 'mmgen train paired-retrieval --out DIR')
     c = json.loads((p / 'config.json').read_text())
-    cfg = RetrievalConfig(**{**c['config'], 'img_size': tuple(c['config']['img_size'])})
     test = make_data(**c['data'])['test']
-    return load_weights(PairRetriever(cfg, test.names), p / weights).eval().to(device or 'cpu'), test
+    return load_trained(PairRetriever(read_config(RetrievalConfig, p / 'config.json', c['config']), test.names), p / weights, device), test

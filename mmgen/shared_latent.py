@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset
 from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        to_uint8, to_tensor, as_images, SHAPES, COLORS, SIZES, BACKGROUND)
+                        to_uint8, to_tensor, as_images, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import greedy, beam_search
@@ -45,7 +45,7 @@ from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, 
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               interpolate, saved_activation_bytes, train_memory_lower_bound)
 from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device
-from .checkpoints import require_files
+from .checkpoints import require_files, read_config, load_trained
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, DeviceBatches, stage_budgets
 from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided
 
@@ -503,9 +503,8 @@ def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes
                weights:str='prior.safetensors', # which checkpoint
                device='cpu') -> LatentPrior:
     "A trained `LatentPrior` from its folder."
-    prior = LatentPrior(**json.loads((Path(out_dir) / 'prior_config.json').read_text()))
-    load_weights(prior, Path(out_dir) / weights)
-    return prior.to(device).eval()
+    p = require_files(out_dir, ('prior_config.json', weights), 'mmgen train shared-latent --out DIR (it writes DIR/prior)')
+    return load_trained(LatentPrior(**json.loads((p / 'prior_config.json').read_text())), p / weights, device)
 
 @torch.no_grad()
 def prior_candidates(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
@@ -697,24 +696,19 @@ def smoke_config(**kw) -> SharedLatentConfig:
     return SharedLatentConfig.default('S', **{**SMOKE_SIZES, **kw})
 
 # %% ../nbs/10_shared_latent.ipynb #50b262bd
-def _img(ax, x, title=None):
-    ax.imshow(to_uint8(x), interpolation='nearest'); ax.axis('off')
-    if title: ax.set_title(title, fontsize=6, wrap=True)
-
 def show_results(data:dict, # held-out `stack_items` output
                  outs:dict, # second value returned by `evaluate`
                  n:int=8, # columns
                  title:str|None=None, # figure title
                 ):
     "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again; a 't2i_best' entry, if `outs` has one, instead of 't2i')."
-    fig, axs = plt.subplots(3, n, figsize=(min(10, 1.25 * n), 5.4))  # room for three-line titles over each row
-    w = lambda s: textwrap.fill(s, 26)
     best = 't2i_best' if 't2i_best' in outs else 't2i'
-    for j in range(n):
-        _img(axs[0, j], data['image'][j], w(data['caption'][j]))
-        _img(axs[1, j], outs['recon'][j].clamp(-1, 1), w('→ ' + outs['captions'][j]))
-        _img(axs[2, j], outs[best][j].clamp(-1, 1), w('↺ ' + outs[best + '_captions'][j]) if outs.get(best + '_captions') else None)
-    for ax, lab in zip(axs[:, 0], ['input + reference', 'reconstruction + caption', 'caption → image' + ' (best of draws)' * (best == 't2i_best')]):
+    recap = outs.get(best + '_captions')
+    rows = [(data['image'], data['caption'], ''), (outs['recon'].clamp(-1, 1), outs['captions'], '→ '),
+            (outs[best].clamp(-1, 1), recap or [''] * n, '↺ ' * bool(recap))]
+    fig = show_batch([dict(image=x[j], caption=pre + c[j]) for x, c, pre in rows for j in range(n)], 3 * n, ncols=n,
+                     width=min(10, 1.25 * n) / n, wrap=26, fontsize=6)   # `mmgen.data`'s grid, three rows of n
+    for ax, lab in zip(fig.axes[::n], ['input + reference', 'reconstruction + caption', 'caption → image' + ' (best of draws)' * (best == 't2i_best')]):
         ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=7)
     if title: fig.suptitle(title, fontsize=8)
     fig.tight_layout(); plt.close(fig)
@@ -723,11 +717,10 @@ def show_results(data:dict, # held-out `stack_items` output
 def show_path(model:SharedLatentModel, tok, z_a:torch.Tensor, z_b:torch.Tensor, steps:int=7, mode:str='slerp'):
     "The images and captions decoded along `interpolate(z_a, z_b, steps, mode)`."
     out = decode_latents(model, interpolate(z_a, z_b, steps, mode), tok)
-    fig, axs = plt.subplots(1, steps, figsize=(min(10, 1.4 * steps), 2.2))
-    for ax, x, c in zip(axs, out['images'], out['captions']): _img(ax, x.clamp(-1, 1), textwrap.fill(c, 24))
-    fig.tight_layout(); plt.close(fig)
+    fig = show_batch([dict(image=x.clamp(-1, 1), caption=c) for x, c in zip(out['images'], out['captions'])], steps, ncols=steps,
+                     width=min(10, 1.4 * steps) / steps, wrap=24, fontsize=6)
+    plt.close(fig)
     return fig
-
 
 # %% ../nbs/10_shared_latent.ipynb #c0a15e7d
 GOALS = {'caption_exact': 0.8, 'i2t_R@1': 0.8, 't2i_R@1': 0.8, 'i2t_R@1_content': 0.8, 't2i_R@1_content': 0.8,
@@ -754,18 +747,16 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
                        weights:str|None=None, # which checkpoint (None: `model.safetensors`, the whole recipe's weights, else the joint stage's `best.safetensors`)
                       ) -> tuple:
     "(model, tokenizer) from a training folder."
-    out = require_files(out_dir, ('config.json', 'tokenizer.json'), 'mmgen train shared-latent --out DIR')
+    w = weights or ('model.safetensors' if (Path(out_dir) / 'model.safetensors').exists() else 'best.safetensors')
+    out = require_files(out_dir, ('config.json', 'tokenizer.json', w), 'mmgen train shared-latent --out DIR')
     saved = json.loads((out / 'config.json').read_text())
     if saved.pop('text_noise', 0): raise ValueError(f"{out} holds a model with the IMLE text sampler (text_noise > 0): load it with the lab record's `ImleModel` (10a_shared_latent_lab)")
     saved.pop('imle_k', None)
     if 'img_norm' in saved: saved['enc_norm'] = saved['dec_norm'] = saved.pop('img_norm')  # one switch for both, before the split
     for k in ('enc_blocks', 'dec_blocks', 'dec_coords'):   # options of tries that did not enter the recipe (the lab record)
         if v := saved.pop(k, 0): raise ValueError(f"{out} was trained with {k}={v!r}, an option this module no longer has")
-    cfg = SharedLatentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
     tok = BPETokenizer.load(out / 'tokenizer.json')
-    model = SharedLatentModel(cfg, pad_id=tok.pad_id)
-    load_weights(model, out / (weights or next(w for w in ('model.safetensors', 'best.safetensors') if (out / w).exists() or w == 'best.safetensors')))
-    return model.to(device).eval(), tok
+    return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id), out / w, device), tok
 
 def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
                  img_size:int, max_objects:int=3,

@@ -23,7 +23,7 @@ from .attention import EncoderBlock, TextEncoder, init_weights
 from .decoding import top_p_filter
 from .evaluation import psnr, axis_targets, read_art_axes
 from .train import fit, TrainConfig, make_loader, History, load_weights
-from .checkpoints import require_files
+from .checkpoints import require_files, read_config
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'PRESET_COSTS', 'MISSPELL',
@@ -671,8 +671,8 @@ def load_vq_art(out_dir:str|Path, # a folder written by `train` (`mmgen train vq
     "The text → picture generator (VQ-VAE, prior, tokenizer) of a `train` output folder, sampling as `train` sampled (rounds, guidance)."
     p = require_files(out_dir, ('vqvae.safetensors', 'prior.safetensors', 'tokenizer.json', 'config.json'), 'mmgen train vq-art --out DIR')
     c = json.loads((p / 'config.json').read_text())
-    vq = load_weights(VQVAE(VQConfig(**c['vq'])), p / 'vqvae.safetensors')
-    prior = load_weights(CodePrior(PriorConfig(**c['prior'])), p / 'prior.safetensors')
+    vq = load_weights(VQVAE(read_config(VQConfig, p / 'config.json', c['vq'])), p / 'vqvae.safetensors')
+    prior = load_weights(CodePrior(read_config(PriorConfig, p / 'config.json', c['prior'])), p / 'prior.safetensors')
     run = c.get('run', {})
     return ArtGenerator(Tokenizer.load(p / 'tokenizer.json'), prior, vq, steps=run.get('rounds', 2), guidance=run.get('guidance', 0.)).eval().to(device or 'cpu')
 
