@@ -19,10 +19,9 @@ from .core import gpu_name
 __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call', 'cuda_peak_gb', 'retrieval_metrics',
            'retrieval_report', 'psnr', 'Claim', 'ledger', 'AttributeClassifier', 'attr_targets', 'attribute_loss',
            'predict_objects', 'score_objects', 'with_relations', 'object_scores', 'stack_items', 'blur_images',
-           'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'tie_ceiling', 'retrieval_recall',
-           'caption_relevance', 'latent_probe', 'host_read', 'axis_targets', 'ArtAxisClassifier', 'render_art',
-           'train_art_classifier', 'read_art_axes', 'art_axis_accuracy', 'saved_activation_bytes',
-           'train_memory_lower_bound', 'interpolate']
+           'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'tie_ceiling', 'caption_relevance',
+           'latent_probe', 'host_read', 'axis_targets', 'ArtAxisClassifier', 'render_art', 'train_art_classifier',
+           'read_art_axes', 'art_axis_accuracy', 'saved_activation_bytes', 'train_memory_lower_bound', 'interpolate']
 
 # %% ../nbs/09_evaluation.ipynb #55fd56c0
 class Table(str):
@@ -347,18 +346,6 @@ def tie_ceiling(relevant:torch.Tensor, # (N_img, N_txt) bool: text j describes i
 
 # %% ../nbs/09_evaluation.ipynb #6d032609
 from .data import Shapes, parse_caption, score_caption
-
-def retrieval_recall(z_img:torch.Tensor, # (N,D) image latents
-                     z_txt:torch.Tensor, # (N,D) text latents, row i describes image i
-                     ks=(1, 5), # recall cut-offs
-                     relevant:torch.Tensor|None=None, # (N,N) bool, [i, j]: caption j is a correct description of image i (None: only j = i)
-                    ) -> dict:
-    "R@k image→text and text→image by cosine similarity: a hit is a relevant partner among the top k."
-    sim = F.normalize(z_img.float(), dim=-1) @ F.normalize(z_txt.float(), dim=-1).T
-    rel = torch.eye(len(sim), dtype=torch.bool) if relevant is None else relevant.bool().cpu()
-    K = min(max(ks), len(sim))
-    hits = dict(i2t=rel.gather(1, sim.topk(K, 1).indices.cpu()), t2i=rel.T.gather(1, sim.T.topk(K, 1).indices.cpu()))  # (N,K)
-    return {f'{d}_R@{k}': float(h[:, :k].any(1).float().mean()) for k in ks for d, h in hits.items()}
 
 def caption_relevance(captions:list[str], # N captions
                       attrs_list:list[list[dict]], # N scenes' ground truth

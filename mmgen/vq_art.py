@@ -135,6 +135,9 @@ class VectorQuantizer(nn.Module):
         return idx
 
     def forward(self, z:Tensor) -> QuantOut:  # z: (B, D, H, W) encoder latents
+        with torch.autocast(z.device.type, enabled=False): return self._quantize(z.float())   # lookup and codebook updates in fp32 under any autocast
+
+    def _quantize(self, z:Tensor) -> QuantOut:
         B, D, H, W = z.shape
         zf = z.permute(0, 2, 3, 1).reshape(-1, D)   # (B*H*W, D)
         zp = self.proj_in(zf)
@@ -175,6 +178,9 @@ class FSQuantizer(nn.Module):
         return b + (b.round() - b).detach() + self.levels // 2
 
     def forward(self, z:Tensor) -> QuantOut:  # z: (B, D, H, W)
+        with torch.autocast(z.device.type, enabled=False): return self._quantize(z.float())   # levels rounded in fp32 under any autocast
+
+    def _quantize(self, z:Tensor) -> QuantOut:
         B, D, H, W = z.shape
         c = self.codes(self.proj_in(z.permute(0, 2, 3, 1)))             # (B, H, W, d) in 0..L-1
         idx = (c.detach().round().long() * self.basis).sum(-1)
@@ -567,16 +573,20 @@ class ArtGenerator(nn.Module):
 # %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
     'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize', texture=1.), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256),
-              dict(n_train=384, n_test=64, vq_steps=30, vq_lr=1e-3, prior_steps=40, batch_size=32, rounds=2, guidance=0., n_prior=None)),
+              dict(n_train=384, n_test=64, vq_steps=30, vq_lr=1e-3, prior_steps=40, batch_size=32, rounds=2, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
     'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
-              dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=1, guidance=0., n_prior=6000)),
+              dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=1, guidance=0., n_prior=6000, vq_seconds=None, prior_seconds=None)),
     'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize', texture=1.), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
-              dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0., n_prior=None)),
+              dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
+    # the recipe (the `cpu` preset's quantiser and texture losses) at 64 px inside one GPU lease: the steps follow the clock
+    'gpu':   (dict(size=64, channels=64, down=3, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=256, n_layers=4, n_heads=8, d_ff=1024),
+              dict(n_train=20_000, n_test=512, vq_steps=100_000, vq_lr=2e-3, prior_steps=100_000, batch_size=128, rounds=1, guidance=0., n_prior=None, vq_seconds=150, prior_seconds=100)),
 }
 PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmgen train vq-art --help` lists it)
     'smoke': '20 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
     'cpu': '8.6 min on one CPU thread (2 shared x86_64 cores): 4,000 VQ-VAE + 1,000 prior steps',
     'full': 'meant for a GPU (64 px, 20,000 + 30,000 steps); not yet timed',
+    'gpu': 'one GPU lease: 20,000 renders at 64 px (~65 s of CPU), then 150 s of VQ-VAE and 100 s of prior training (the steps follow the clock); not yet run on a GPU',
 }
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
@@ -602,7 +612,7 @@ def train_prior(cfg:PriorConfig, # prior configuration (masked=False: the seed's
 def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           epochs:int|None=None, # prior epochs over the training codes (default: the preset's steps)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
-          preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full'
+          preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full' | 'gpu'
           data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
           n_train:int|None=None, # AbstractArt training pictures (default: the preset's)
           n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's)
@@ -610,6 +620,8 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
           batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
           vq_lr:float|None=None, # VQ-VAE peak learning rate (default: the preset's)
+          vq_seconds:float|None=None, # VQ-VAE time budget: its steps follow the clock (default: the preset's; None in all but `gpu`)
+          prior_seconds:float|None=None, # prior time budget (default: the preset's; None in all but `gpu`)
           rounds:int|None=None, # MaskGIT rounds when drawing pictures, here and in `load_vq_art` (default: the preset's)
           guidance:float|None=None, # classifier-free guidance weight when drawing (default: the preset's)
           device:str|None=None, # where to train (None: CUDA, else MPS, else CPU)
@@ -621,7 +633,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     preset = pick_preset(PRESETS, preset, full)
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
     rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
-                                     vq_lr=vq_lr, rounds=rounds, guidance=guidance).items() if v is not None})
+                                     vq_lr=vq_lr, vq_seconds=vq_seconds, prior_seconds=prior_seconds, rounds=rounds, guidance=guidance).items() if v is not None})
     for k, v in kw.items():
         if k in VQConfig.__dataclass_fields__: vk[k] = v
         elif k in PriorConfig.__dataclass_fields__: pk[k] = v
@@ -640,19 +652,19 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ValueError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
         cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
-    tc = dict(device=device, progress=progress)
-    vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
+    tc = dict(device=device, progress=progress)   # vq_seconds / prior_seconds: a stage's time budget (`fit`'s max_seconds re-plans its steps)
+    vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], max_seconds=rk['vq_seconds'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
     stats = codebook_stats(vq, x_te)
     codes = encode_all(vq, x_pr)[0].flatten(1)
     tok = WordTokenizer.from_texts(cap_pr)
     pcfg = PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
     ids, pm = prompt_batch(tok, cap_pr, pcfg.max_text)
     steps = epochs * (len(ids) // rk['batch_size']) if epochs else rk['prior_steps']
-    prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], **tc, out_dir=str(out / 'prior'))
+    prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], max_seconds=rk['prior_seconds'], **tc, out_dir=str(out / 'prior'))
     gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
     imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
     m = dict(preset=preset, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
-             prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'])
+             prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'], vq_steps_run=len(hv.steps), prior_steps_run=len(hp.steps))
     save_weights(vq, out / 'vqvae.safetensors', dict(kind='vqvae')); save_weights(prior, out / 'prior.safetensors', dict(kind='prior'))
     tok.save(out / 'tokenizer.json')
     (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=rk), indent=1))
