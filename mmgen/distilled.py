@@ -481,6 +481,8 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     vdl = make_loader(WithTeacher(splits['valid'], cache['valid']), run.batch_size, shuffle=False, collate_fn=col)
     curve = lambda m, dl, state: {f'valid_{k}': v for k, v in evaluate(m, tok, splits['valid'], cache['valid']).items() if k in ('exact', 'attributes', 'token_accuracy')}
     h = fit(model, DistillLoss(model.cfg.distill_weight), tdl, vdl, tcfg, eval_fn=curve)   # the learning curve: greedy exact match on the validation split each epoch
+    best = out / 'student' / 'best.safetensors'
+    if best.exists(): load_weights(model, best)   # score the weights `load_distilled` gives (the best validation loss), as the other systems do
     tok.save(out / 'tokenizer.json')
     (out / 'distilled_config.json').write_text(json.dumps(asdict(model.cfg), indent=1))
     # 4. held-out scores
@@ -494,6 +496,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
                    first_caption=first('caption'), first_distill=first('distill'),
                    last_caption=h.epochs[-1]['train_caption'], last_distill=h.epochs[-1]['train_distill'],
                    valid_curve=[(r['step'], r.get('valid_exact'), r.get('valid_attributes')) for r in h.epochs],
+                   scored=dict(weights='best.safetensors', epoch=h.best['epoch'], step=h.best['step']) if best.exists() and h.best else dict(weights='final'),
                    **{f'test_{k}': v for k, v in test.items()}, stop_reason=h.stop_reason)
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
     return metrics
