@@ -6,7 +6,8 @@
 # Then, through the device tool: run(command="bash tools/gpu.sh nbs/10_shared_latent.ipynb", carry=[".whl"], timeout_s=590)
 # or, to spend the lease on the GPU cells alone (the notebook's CPU-sized cells cost minutes), name them and the
 # cells they need: run(command="bash tools/gpu.sh nbs/10_shared_latent.ipynb 34226344,6d99af53 6d99af53", ...)
-# (cells to run, then the cells whose outputs are written back; tools/run_cells.py)
+# (cells to run, then the cells whose outputs are written back; tools/run_cells.py, with --each: what finished is kept)
+# The cells get CELLS_S seconds (default 540), then an interrupt: keep timeout_s above it so the copy home still runs.
 # and back here: cp <files_at>/10_shared_latent.ipynb nbs/ && nbdev-clean && git diff --stat
 # (<files_at>/results/*.json: the records the cells wrote there; merge their new keys into nbs/results/, do not overwrite)
 # The machine's image has torch, torchvision, safetensors, tokenizers, sacrebleu, scikit-learn, matplotlib, tqdm
@@ -29,7 +30,8 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 start=$(date +%s)
 status=0
 if [[ -n "${2:-}" ]]; then   # from the notebook's folder, as nbdev-test runs it (its runs/ lands there)
-  (cd "$(dirname "$nb")" && python3 "$OLDPWD/tools/run_cells.py" "$(basename "$nb")" "$2" ${3:+--back "$3"}) || status=$?
+  # --each: a finished cell's outputs are in the notebook at once; the timeout (SIGINT, then KILL) leaves time to bring them home
+  (cd "$(dirname "$nb")" && timeout -s INT -k 15 "${CELLS_S:-540}" python3 "$OLDPWD/tools/run_cells.py" "$(basename "$nb")" "$2" ${3:+--back "$3"} --each) || status=$?
   echo "tools/run_cells.py $2: rc $status after $(( $(date +%s) - start )) s"
 else
   nbdev-test --flags cuda --save --cell-timeout 0 "$nb" || status=$?
@@ -37,7 +39,7 @@ else
 fi
 cp "$nb" "${OUT:-/tmp}/"
 # nbdev-test runs a notebook from its own folder, so a cell's runs/ lands beside the notebook
-(cd "$(dirname "$nb")" && cp --parents runs/*/metrics.json runs/*/samples.png "${OUT:-/tmp}/" 2>/dev/null) || true
+(cd "$(dirname "$nb")" && cp --parents runs/*/metrics.json runs/*/samples.png runs/*/*/metrics.json runs/*/*/samples.png "${OUT:-/tmp}/" 2>/dev/null) || true   # a run's folder may sit one level down (runs/captioner_full/dense)
 # and the results records the cells write (nbs/results/*.json: the claims ledgers read them); merge by key, back here
 (cd "$(dirname "$nb")" && cp --parents results/*.json "${OUT:-/tmp}/" 2>/dev/null) || true
 exit $status
