@@ -99,14 +99,21 @@ _grouped_mm = getattr(F, 'grouped_mm', None) or getattr(torch, '_grouped_mm', No
 
 @functools.cache
 def _grouped_mm_probe(device:torch.device, dtype:torch.dtype) -> bool:
+    # the answer is cached, so the caller's context must not decide it: a first call under no_grad / inference_mode
+    # (captioning a loaded model) has no backward to run, and a caller's CUDA sync check forbids the probe's read-back
+    sync = torch.cuda.get_sync_debug_mode() if device.type == 'cuda' else 0
+    if sync: torch.cuda.set_sync_debug_mode(0)
     try:
-        a = torch.randn(16, 16, device=device, dtype=dtype, requires_grad=True)
-        b = torch.randn(2, 16, 16, device=device, dtype=dtype, requires_grad=True)
-        y = _grouped_mm(a, b, offs=torch.tensor([8, 16], device=device, dtype=torch.int32))
-        (y * torch.randn_like(y)).sum().backward()
-        ref = torch.cat([a[:8] @ b[0], a[8:] @ b[1]])
-        return bool(torch.allclose(y.float(), ref.float(), rtol=2e-2, atol=2e-1))
+        with torch.inference_mode(False), torch.enable_grad():
+            a = torch.randn(16, 16, device=device, dtype=dtype, requires_grad=True)
+            b = torch.randn(2, 16, 16, device=device, dtype=dtype, requires_grad=True)
+            y = _grouped_mm(a, b, offs=torch.tensor([8, 16], device=device, dtype=torch.int32))
+            (y * torch.randn_like(y)).sum().backward()
+            ref = torch.cat([a[:8] @ b[0], a[8:] @ b[1]])
+            return bool(torch.allclose(y.float(), ref.float(), rtol=2e-2, atol=2e-1))
     except (RuntimeError, NotImplementedError, TypeError): return False
+    finally:
+        if sync: torch.cuda.set_sync_debug_mode(sync)
 
 @torch.compiler.disable
 def grouped_mm_ok(device:torch.device|str, # where the experts run
