@@ -1,4 +1,4 @@
-"""`mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors) and `mmgen caption RUN IMAGE`.
+"""`mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors), `mmgen caption RUN IMAGE` and `mmgen draw RUN PROMPT`.
 
 `mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]
 [--resume | --overwrite] [--save-every N] [--save-minutes T]` calls that system's `train(out_dir=DIR, epochs=N,
@@ -16,8 +16,12 @@ system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` 
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
 `--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
 another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them. Errors in what the user
-asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption DIR IMAGE...` captions images with the
-captioner trained into DIR.
+asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE...` captions images with the
+run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
+else from the files its loader requires) and prints one line per image, `path: caption`. `mmgen draw RUN PROMPT...
+[--n N] [--out FILE.png] [--seed S]` draws N pictures per prompt with a vq-art or shared-latent run, writes them as one
+PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png) and prints its path. A run of a
+system that does not caption (or draw) is refused in one line naming what it holds and the systems that do.
 
 A system registers itself with `mmgen.core.register_system`; the command sees it only if its module is listed in
 `SYSTEM_MODULES`, which `load_systems()` imports. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
@@ -37,8 +41,8 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'RUN_FILE', 'load_systems', 'system_options', 'check_overrides', 'preset_values', 'preset_costs',
-           'prepare_out', 'main']
+__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'DRAWS', 'RUN_FILE', 'SYSTEM_FILES', 'load_systems', 'system_options', 'check_overrides',
+           'preset_values', 'preset_costs', 'prepare_out', 'main', 'run_system', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -166,6 +170,11 @@ def _options_help(spec:SystemSpec, full:bool=False) -> str:
     shown = f"shown with the values the {preset!r} preset{' (--full)' * full} sets, else their defaults" if preset else "shown with their defaults"
     return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
+CAPTIONS = ('captioner', 'distilled', 'shared-latent')   # systems whose runs `mmgen caption` reads
+DRAWS = ('vq-art', 'shared-latent')                      # systems whose runs `mmgen draw` reads
+
+def _either(names) -> str: return ', '.join(names[:-1]) + f' or {names[-1]}' if len(names) > 1 else names[0]
+
 def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentParser:
     "The command line; with `spec`, `mmgen train NAME --help` ends with that system's options."
     p = _Parser(prog='mmgen', description='mmgen: a notebook-first workbook for multimodal generation')
@@ -185,9 +194,15 @@ def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentPars
     g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds another run')
     t.add_argument('--save-every', type=_positive, default=None, metavar='STEPS', help='also save the resumable state every STEPS steps')
     t.add_argument('--save-minutes', type=_minutes, default=None, metavar='T', help='save it every T minutes (default 5; 0: off)')
-    c = sub.add_parser('caption', help='caption images with a captioner trained by `mmgen train captioner`')
-    c.add_argument('run', help='folder written by `mmgen train captioner` (e.g. runs/captioner)')
+    c = sub.add_parser('caption', help=f'caption images with a trained {_either(CAPTIONS)} run')
+    c.add_argument('run', help=f'a folder written by `mmgen train NAME --out RUN`, NAME one of {", ".join(CAPTIONS)} (or by its train(...))')
     c.add_argument('images', nargs='+', help='image files (any format PIL reads)')
+    d = sub.add_parser('draw', help=f'draw pictures from prompts with a trained {_either(DRAWS)} run')
+    d.add_argument('run', help=f'a folder written by `mmgen train NAME --out RUN`, NAME one of {", ".join(DRAWS)} (or by its train(...))')
+    d.add_argument('prompts', nargs='+', help='one prompt per row of the grid (vq-art: adjectives, e.g. "warm vivid")')
+    d.add_argument('--n', type=_positive, default=4, help='pictures per prompt (default 4)')
+    d.add_argument('--out', default=None, help='the PNG to write (default RUN/draw.png)')
+    d.add_argument('--seed', type=int, default=0, help='seed of the draws: the same seed draws the same pictures (default 0)')
     return p
 
 # %% ../nbs/16_cli.ipynb #c110000a
@@ -253,25 +268,10 @@ def _train(args, systems) -> int:
     if metrics: print(json.dumps(metrics, indent=2, default=str))  # under torchrun only rank 0 returns metrics
     return 0
 
-def _caption(args) -> int:
-    from mmgen.captioner import load_captioner
-    from mmgen.data import load_image, to_tensor
-    run = Path(args.run)
-    need = [run / 'captioner_config.json', run / 'tokenizer.json', run / 'best.safetensors']
-    if missing := [p.name for p in need if not p.exists()]:
-        raise UserError(f"{run} holds no trained captioner (missing {', '.join(missing)}): train one with `mmgen train captioner --out {run}`")
-    model, tok = load_captioner(run)
-    size = model.cfg.image_size or 64   # the side it was trained at
-    for f in args.images:
-        try: img = to_tensor(load_image(f, size))
-        except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
-        print(f"{f}: {model.caption(img[None], tok)[0]}")
-    return 0
-
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `mmgen` console script; returns the exit status (2: a usage error, 130: stopped by Ctrl-C)."
     argv = sys.argv[1:] if argv is None else list(argv)
-    systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `mmgen caption` need no system
+    systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `caption`, `draw` import only the system they read
     spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
     try: args = _parser(spec, '--full' in argv).parse_args(argv)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
@@ -281,6 +281,7 @@ def main(argv:list[str]|None=None) -> int:
             for name, s in sorted(systems.items()): print(f"{name:<{w}}  {s.doc}")
             return 0
         if args.cmd == 'caption': return _caption(args)
+        if args.cmd == 'draw': return _draw(args)
         if args.system not in systems:
             near = difflib.get_close_matches(args.system, list(systems), n=2)
             raise UserError(f"unknown system {args.system!r}" + (f"; did you mean {' or '.join(near)}?" if near else '')
@@ -292,3 +293,99 @@ def main(argv:list[str]|None=None) -> int:
 
 if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen.cli` / `torchrun -m mmgen.cli ...`; not a kernel
     sys.exit(main())
+
+# %% ../nbs/16_cli.ipynb #1f0e2a02
+SYSTEM_FILES = {  # system -> files its loader requires that mark its folder (read when a folder has no RUN_FILE), tried in this order
+    'captioner': ('captioner_config.json', 'tokenizer.json'),
+    'distilled': ('distilled_config.json', 'tokenizer.json', 'student'),
+    'vq-art': ('vqvae.safetensors', 'prior.safetensors', 'config.json'),
+    'shared-latent': ('config.json', 'tokenizer.json'),     # after vq-art, whose folder holds both too
+    'paired-retrieval': ('config.json', 'best.safetensors'),
+}
+
+def run_system(folder:str|Path, # a run folder
+              ) -> str|None:
+    "The system that trained into `folder`: the one its RUN_FILE names, else the first whose `SYSTEM_FILES` it holds; None if neither."
+    p = Path(folder)
+    try: return json.loads((p / RUN_FILE).read_text())['system']
+    except (OSError, ValueError, KeyError, TypeError): pass   # no record (a run from Python), or not one `mmgen train` wrote
+    return next((s for s, need in SYSTEM_FILES.items() if all((p / f).exists() for f in need)), None)
+
+def _run_of(run:str, # the folder the user named
+            cmd:str, # 'caption' | 'draw'
+            systems:tuple, # the systems the command reads
+           ) -> str:
+    "The system of run folder `run` if `cmd` reads it, else a UserError naming what the folder holds and which systems `cmd` reads."
+    s = run_system(run) if Path(run).is_dir() else None
+    if s in systems: return s
+    held = (f"holds a {s} run, which does not {cmd}" if s else "holds no trained run (no mmgen_run.json, nor the files of a system)"
+            ) if Path(run).is_dir() else "is not a folder"
+    raise UserError(f"{run} {held}: `mmgen {cmd}` reads a run of {_either(systems)} (train one with `mmgen train {systems[0]} --out DIR`)")
+
+# %% ../nbs/16_cli.ipynb #1f0e2a08
+def _captioner(system:str, run:str):
+    "(a function: (1,3,S,S) picture -> [caption], the side S the run was trained at) of a run folder of `system`."
+    if system == 'captioner':
+        from mmgen.captioner import load_captioner
+        m, tok = load_captioner(run)
+        return (lambda x: m.caption(x, tok)), m.cfg.image_size or 64   # a folder from before image_size was recorded: 64, the default side
+    if system == 'distilled':
+        from mmgen.distilled import load_distilled
+        m, tok = load_distilled(run)
+        return (lambda x: m.caption(x, tok)), m.cfg.img_size
+    from mmgen.shared_latent import load_shared_latent, caption_images
+    m, tok = load_shared_latent(run)
+    return (lambda x: caption_images(m, tok, x)), m.cfg.img_size
+
+def _load(loader, *a):
+    "Run a loader; a folder it cannot read (missing files, a config of another version) is the user's error, in one line."
+    try: return loader(*a)
+    except (FileNotFoundError, ValueError) as e: raise UserError(str(e)) from e
+
+def _caption(args) -> int:
+    from mmgen.data import load_image, to_tensor
+    caption, size = _load(_captioner, _run_of(args.run, 'caption', CAPTIONS), args.run)
+    for f in args.images:
+        try: img = to_tensor(load_image(f, size))
+        except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
+        print(f"{f}: {caption(img[None])[0]}")
+    return 0
+
+# %% ../nbs/16_cli.ipynb #1f0e2a0c
+def _drawer(system:str, run:str):
+    "A function (prompts, n, seed) -> pictures (len(prompts)*n, 3, H, W) in [-1, 1], each prompt's n together, of a run folder of `system`."
+    if system == 'vq-art':
+        from mmgen.vq_art import load_vq_art
+        gen = load_vq_art(run)
+        return lambda prompts, n, seed: gen(list(prompts), n=n, seed=seed).cpu()
+    from mmgen.shared_latent import load_shared_latent, load_prior, images_from_captions
+    m, tok = load_shared_latent(run)
+    prior = load_prior(Path(run) / 'prior') if (Path(run) / 'prior' / 'prior_config.json').exists() else None
+    return lambda prompts, n, seed: images_from_captions(m, tok, [p for p in prompts for _ in range(n)], prior, seed=seed)
+
+def draw_grid(images, # (len(prompts)*n, 3, H, W) in [-1, 1], each prompt's n together
+              prompts:list[str], # the prompts, one row each
+              n:int, # pictures per prompt: the columns
+              title:str|None=None, # figure title
+             ):
+    "The figure `mmgen draw` writes: a row per prompt, n pictures each, titled by the prompt."
+    from mmgen.data import show_batch
+    items = [dict(image=x, caption=p) for x, p in zip(images, [p for p in prompts for _ in range(n)])]
+    return show_batch(items, n=len(items), ncols=n, title=title, width=min(2.6, 10 / n))
+
+def _draw(args) -> int:
+    import matplotlib.pyplot as plt, warnings
+    system = _run_of(args.run, 'draw', DRAWS)
+    draw = _load(_drawer, system, args.run)
+    with warnings.catch_warnings(record=True) as seen:   # the system's warnings (vq-art: unknown words dropped), one line each
+        warnings.simplefilter('always')
+        try: images = draw(args.prompts, args.n, args.seed)
+        except (ValueError, TypeError) as e: raise UserError(f"{system} cannot draw that: {e}") from e   # the system's own prompt checks
+        finally:
+            for m in dict.fromkeys(str(w.message) for w in seen): print(f"mmgen: warning: {m}", file=sys.stderr)
+    out = Path(args.out or Path(args.run) / 'draw.png')
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig = draw_grid(images, args.prompts, args.n, title=f"{system}: {args.run} (seed {args.seed})")
+    fig.savefig(out, dpi=100); plt.close(fig)
+    print(out)
+    return 0
