@@ -4,7 +4,7 @@ Modules:
 
 - `mmgen.attention`: Multi-head attention on `F.scaled_dot_product_attention` with masks done right, a KV cache, pre-norm encoder and decoder blocks, FFNs, ViT patches, and the text encoder/decoder every seed system uses.
 - `mmgen.captioner`: ResNet visual tokens, a RoPE text decoder with cross-attention and optional DeepSeek MoE, SigLIP alignment and scheduled teacher forcing — with every bug the seed's author listed pinned by a test.
-- `mmgen.cli`: `mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors), `mmgen caption RUN IMAGE` and `mmgen draw RUN PROMPT`.
+- `mmgen.cli`: `mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors), `mmgen caption RUN IMAGE`, `mmgen draw RUN PROMPT` and `mmgen retrieve RUN IMAGE`.
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
 - `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes; loaders for real data; collate, grids and a render cache.
 - `mmgen.decoding`: Greedy, beam search and sampling (temperature / top-k / top-p) on a KV cache, for any decoder that exposes the cache interface.

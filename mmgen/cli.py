@@ -1,4 +1,4 @@
-"""`mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors), `mmgen caption RUN IMAGE` and `mmgen draw RUN PROMPT`.
+"""`mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors), `mmgen caption RUN IMAGE`, `mmgen draw RUN PROMPT` and `mmgen retrieve RUN IMAGE`.
 
 `mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]
 [--resume | --overwrite] [--save-every N] [--save-minutes T]` calls that system's `train(out_dir=DIR, epochs=N,
@@ -21,7 +21,11 @@ run trained into RUN (a captioner, distilled or shared-latent run: `run_system` 
 else from the files its loader requires) and prints one line per image, `path: caption`. `mmgen draw RUN PROMPT...
 [--n N] [--out FILE.png] [--seed S]` draws N pictures per prompt with a vq-art or shared-latent run, writes them as one
 PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png) and prints its path. A run of a
-system that does not caption (or draw) is refused in one line naming what it holds and the systems that do.
+system that does not caption (or draw) is refused in one line naming what it holds and the systems that do. `mmgen retrieve
+RUN PAIR_IMAGE... [--k K]` lists, for each image of two pictures side by side (read at the size the paired-retrieval run
+was trained at, never resized), its top K captions from all the run's pair captions, one line each, `path: RANK. caption
+(score)`; `mmgen retrieve RUN --text CAPTION... --gallery PAIR_IMAGE... [--k K]` lists, for each caption, its top K gallery
+images, `caption: RANK. path (score)` (scores: cosine similarities).
 
 A system registers itself with `mmgen.core.register_system`; the command sees it only if its module is listed in
 `SYSTEM_MODULES`, which `load_systems()` imports. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
@@ -41,8 +45,8 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'DRAWS', 'RUN_FILE', 'SYSTEM_FILES', 'load_systems', 'system_options', 'check_overrides',
-           'preset_values', 'preset_costs', 'prepare_out', 'main', 'run_system', 'draw_grid']
+__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'SYSTEM_FILES', 'load_systems', 'system_options',
+           'check_overrides', 'preset_values', 'preset_costs', 'prepare_out', 'main', 'run_system', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -172,6 +176,7 @@ def _options_help(spec:SystemSpec, full:bool=False) -> str:
 
 CAPTIONS = ('captioner', 'distilled', 'shared-latent')   # systems whose runs `mmgen caption` reads
 DRAWS = ('vq-art', 'shared-latent')                      # systems whose runs `mmgen draw` reads
+RETRIEVES = ('paired-retrieval',)                        # systems whose runs `mmgen retrieve` reads
 
 def _either(names) -> str: return ', '.join(names[:-1]) + f' or {names[-1]}' if len(names) > 1 else names[0]
 
@@ -203,6 +208,15 @@ def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentPars
     d.add_argument('--n', type=_positive, default=4, help='pictures per prompt (default 4)')
     d.add_argument('--out', default=None, help='the PNG to write (default RUN/draw.png)')
     d.add_argument('--seed', type=int, default=0, help='seed of the draws: the same seed draws the same pictures (default 0)')
+    r = sub.add_parser('retrieve', help='top captions of pair images, or top pair images of captions, with a trained paired-retrieval run',
+                       description='mmgen retrieve RUN IMAGE... lists the top captions of each image (from all the pair captions of the run); '
+                                   'mmgen retrieve RUN --text CAPTION... --gallery IMAGE... lists the top gallery images of each caption.')
+    r.add_argument('run', help='a folder written by `mmgen train paired-retrieval --out RUN` (or by its train(...))')
+    r.add_argument('images', nargs='*', help='pair images (two pictures side by side, at the size the run was trained at) to find captions for')
+    r.add_argument('--text', action='append', default=[], metavar='CAPTION',
+                   help="a pair caption to find images for, 'the photo on the left is A and the photo on the right is B' (repeatable; needs --gallery)")
+    r.add_argument('--gallery', nargs='+', default=[], metavar='IMAGE', help='the pair images --text searches')
+    r.add_argument('--k', type=_positive, default=5, help='results per query (default 5)')
     return p
 
 # %% ../nbs/16_cli.ipynb #c110000a
@@ -271,7 +285,7 @@ def _train(args, systems) -> int:
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `mmgen` console script; returns the exit status (2: a usage error, 130: stopped by Ctrl-C)."
     argv = sys.argv[1:] if argv is None else list(argv)
-    systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `caption`, `draw` import only the system they read
+    systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `caption`, `draw`, `retrieve` import only the system they read
     spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
     try: args = _parser(spec, '--full' in argv).parse_args(argv)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
@@ -282,6 +296,7 @@ def main(argv:list[str]|None=None) -> int:
             return 0
         if args.cmd == 'caption': return _caption(args)
         if args.cmd == 'draw': return _draw(args)
+        if args.cmd == 'retrieve': return _retrieve(args)
         if args.system not in systems:
             near = difflib.get_close_matches(args.system, list(systems), n=2)
             raise UserError(f"unknown system {args.system!r}" + (f"; did you mean {' or '.join(near)}?" if near else '')
@@ -389,3 +404,42 @@ def _draw(args) -> int:
     fig.savefig(out, dpi=100); plt.close(fig)
     print(out)
     return 0
+
+# %% ../nbs/16_cli.ipynb #5e7a0c02
+def _pair_images(files:list[str], # image files
+                 size:tuple, # (height, width) the run reads
+                ):
+    "(N, 3, H, W) in [-1, 1] of pair image files read as they are; a UserError for an unreadable file or another size."
+    from mmgen.data import to_tensor
+    from PIL import Image
+    xs = []
+    for f in files:
+        try:
+            with Image.open(f) as im: x = to_tensor(im.convert('RGB'))
+        except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
+        if tuple(x.shape[1:]) != tuple(size):
+            raise UserError(f"{f} is {x.shape[2]}x{x.shape[1]} pixels: this paired-retrieval run reads a pair picture of {size[1]}x{size[0]} "
+                            f"(width x height: two pictures side by side), not resized")
+        xs.append(x)
+    import torch
+    return torch.stack(xs)
+
+def _retrieve(args) -> int:
+    if args.text and args.images: raise UserError(f"give pair images to caption, or --text with --gallery, not both (got {len(args.images)} image(s) and {len(args.text)} --text)")
+    if args.text and not args.gallery: raise UserError("--text needs --gallery IMAGE..., the pair images to search")
+    if args.gallery and not args.text: raise UserError("--gallery is searched by --text CAPTION; to caption images, name them without --gallery")
+    if not (args.text or args.images): raise UserError("nothing to retrieve: give pair images, or --text CAPTION with --gallery IMAGE...")
+    _run_of(args.run, 'retrieve', RETRIEVES)
+    from mmgen.paired_retrieval import load_retrieval, retrieve
+    model, _ = _load(load_retrieval, args.run)
+    queries = args.text or args.images
+    try:
+        if args.text:
+            found = retrieve(model, captions=args.text, k=args.k, gallery=_pair_images(args.gallery, tuple(model.cfg.img_size)))
+            found = [[(args.gallery[i], s) for i, s in row] for row in found]   # gallery indices -> their paths
+        else: found = retrieve(model, images=_pair_images(args.images, tuple(model.cfg.img_size)), k=args.k)
+    except ValueError as e: raise UserError(f"paired-retrieval cannot retrieve that: {e}") from e   # retrieve's own checks (an unknown class ...)
+    for q, row in zip(queries, found):
+        for r, (c, s) in enumerate(row, 1): print(f"{q}: {r}. {c} ({s:.4f})")
+    return 0
+
