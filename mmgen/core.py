@@ -107,6 +107,10 @@ def register_system(name:str, # command-line name
                    ):
     "Decorator: make a `train(out_dir, epochs=None, full=False, **kw)` function trainable as `mmgen train name`."
     def _inner(f):
+        old = SYSTEMS.get(name)
+        # a notebook runs its module's cells in `__main__`: that copy must not displace the module's own entry (nbdev-test
+        # runs several notebooks in one process, so 14_captioner's cell would otherwise leave 'captioner' pointing at `__main__`)
+        if f.__module__ == '__main__' and old is not None and old.module != '__main__': return f
         SYSTEMS[name] = SystemSpec(name, f.__module__, f.__name__, doc or (f.__doc__ or '').strip().split('\n')[0], tuple(options), preset)
         return f
     return _inner
