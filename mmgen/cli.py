@@ -306,9 +306,6 @@ def main(argv:list[str]|None=None) -> int:
         print(f"mmgen: {e}", file=sys.stderr)
         return 2
 
-if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen.cli` / `torchrun -m mmgen.cli ...`; not a kernel
-    sys.exit(main())
-
 # %% ../nbs/16_cli.ipynb #1f0e2a02
 SYSTEM_FILES = {  # system -> files its loader requires that mark its folder (read when a folder has no RUN_FILE), tried in this order
     'captioner': ('captioner_config.json', 'tokenizer.json'),
@@ -442,4 +439,9 @@ def _retrieve(args) -> int:
     for q, row in zip(queries, found):
         for r, (c, s) in enumerate(row, 1): print(f"{q}: {r}. {c} ({s:.4f})")
     return 0
+
+
+# %% ../nbs/16_cli.ipynb #c5e2b903
+if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen.cli` / `torchrun -m mmgen.cli ...`; not a kernel. Last in the module, so every command is defined
+    sys.exit(main())
 
