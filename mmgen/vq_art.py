@@ -26,8 +26,8 @@ from .train import fit, TrainConfig, make_loader, History, load_weights
 from .checkpoints import require_files, read_config
 
 # %% auto #0
-__all__ = ['HELD_OUT_PAIRS', 'READABLE', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'PRESET_COSTS', 'MISSPELL',
-           'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer',
+__all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'PRESET_COSTS',
+           'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer',
            'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps',
            'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement', 'codebook_stats',
            'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'sample_codes', 'attribute_control', 'diversity',
@@ -43,20 +43,27 @@ def is_held_out(adjectives:Sequence[str]) -> bool:
     s = set(adjectives)
     return any(a in s and b in s for a, b in HELD_OUT_PAIRS)
 
+ART_CACHE_MB = 32  # renders up to this size stay in memory: this notebook's cells and `train` ask for the same splits again
+_ART_CACHE = {}    # (n, size, seed, start, held_out) -> (images, captions)
+
 def art_tensors(n:int, # pictures to render
                 size:int=32, # image side
                 seed:int=0, # AbstractArt seed
                 start:int=0, # index offset (disjoint splits)
                 held_out:bool|None=False, # False: drop held-out combinations; True: keep only them; None: keep all
                ) -> tuple[Tensor, list[str]]:
-    "Render `n` AbstractArt pictures (filtered by `held_out`): images (n,3,size,size) in [-1,1] and their captions."
+    "Render `n` AbstractArt pictures (filtered by `held_out`): images (n,3,size,size) in [-1,1] and their captions (small renders are cached)."
+    key = (n, size, seed, start, held_out)
+    if key in _ART_CACHE: x, caps = _ART_CACHE[key]; return x.clone(), list(caps)
     ds, imgs, caps, i = AbstractArt(10**7, size=size, seed=seed, start=start), [], [], 0
     while len(imgs) < n:
         p = ds.params(i)
         if held_out is None or is_held_out(p['adjectives']) == held_out:
             it = ds[i]; imgs.append(it['image']); caps.append(it['caption'])
         i += 1
-    return torch.stack(imgs), caps
+    x = torch.stack(imgs)
+    if x.numel() * x.element_size() <= ART_CACHE_MB * 1e6: _ART_CACHE[key] = (x.clone(), tuple(caps))
+    return x, caps
 
 # %% ../nbs/12_vq_art.ipynb #d1757723
 class QuantOut(NamedTuple):
@@ -112,7 +119,7 @@ class VectorQuantizer(nn.Module):
         "Nearest code index of each row of z (N, code_dim)."
         e = self.codebook()
         if self.cosine: return (z @ e.T).argmax(1)
-        return (z.pow(2).sum(1, keepdim=True) - 2 * z @ e.T + e.pow(2).sum(1)).argmin(1)
+        return torch.addmm(e.pow(2).sum(1), z, e.T, alpha=-2).argmin(1)   # ‖z − e‖² less ‖z‖², which is the same for every code
 
     @torch.no_grad()
     def _update(self, z:Tensor, idx:Tensor) -> Tensor:
@@ -291,15 +298,16 @@ def texture_loss(xh:Tensor, # (B,3,H,W) reconstructions
     return F.l1_loss(a, b)
 
 def vq_loss(model, batch, state):
-    "Reconstruction MSE (in [-1,1]), the quantiser's loss, `cfg.texture` × `texture_loss` and `cfg.texture_log` × its log form; logs the code perplexity."
+    "Reconstruction MSE (in [-1,1]), the quantiser's loss, `cfg.texture` × `texture_loss` and `cfg.texture_log` × its log form; logs the code perplexity (and `tex` where it is weighted)."
     x = batch[0]
     xh, q = model(x)
     cfg = model.cfg if hasattr(model, 'cfg') else model.module.cfg
-    rec, tex = F.mse_loss(xh, x), texture_loss(xh, x)
+    rec = F.mse_loss(xh, x)
     p = torch.bincount(q.indices.flatten(), minlength=model.quantizer.n_codes).float(); p = p / p.sum()
-    loss = rec + q.loss + cfg.texture * tex
+    loss, out = rec + q.loss, {}
+    if cfg.texture: tex = texture_loss(xh, x); loss = loss + cfg.texture * tex; out['tex'] = tex.detach()   # two sorts a step: only where weighted
     if cfg.texture_log: loss = loss + cfg.texture_log * texture_loss(xh, x, log_eps=0.01)
-    return {'loss': loss, 'rec': rec, 'tex': tex.detach(), 'ppl': torch.exp(-(p * p.clamp(min=1e-12).log()).sum())}
+    return {'loss': loss, 'rec': rec, **out, 'ppl': torch.exp(-(p * p.clamp(min=1e-12).log()).sum())}
 
 # %% ../nbs/12_vq_art.ipynb #cf19ea7f
 def fit_steps(model:nn.Module, # model to train in place
@@ -445,6 +453,10 @@ def prior_loss(model, batch, state):
     return {'loss': loss, 'acc': acc}
 
 # %% ../nbs/12_vq_art.ipynb #fc2179a4
+def _gumbel(shape, generator:torch.Generator|None, device) -> Tensor:
+    "Standard Gumbel noise: argmax(logits + noise) is a draw from softmax(logits)."
+    return -torch.log(-torch.log(torch.rand(shape, generator=generator, device=device).clamp(1e-9, 1 - 1e-7)))
+
 @torch.no_grad()
 def sample_codes(prior:CodePrior, # a trained prior
                  tokens:Tensor, # (B, L) token ids (or (B, L, d) text embeddings)
@@ -457,7 +469,7 @@ def sample_codes(prior:CodePrior, # a trained prior
                  generator:torch.Generator|None=None, # random source for reproducible draws
                 ) -> Tensor:
     "Code grids (B, N) drawn from the prior."
-    B, N, K = tokens.shape[0], prior.cfg.grid ** 2, prior.cfg.n_codes
+    B, N = tokens.shape[0], prior.cfg.grid ** 2
     codes = torch.full((B, N), prior.mask_id, device=tokens.device)
     if mode: steps = 1
     for s in range(steps):
@@ -465,16 +477,15 @@ def sample_codes(prior:CodePrior, # a trained prior
         logits = prior(tokens, pad_mask, codes).float()
         if guidance: logits = logits + guidance * (logits - prior(*null_prompt(tokens, pad_mask), codes).float())
         if mode: return logits.argmax(-1)
-        logits = top_p_filter(logits / max(temperature, 1e-6), top_p)
-        probs = logits.softmax(-1)
-        draw = torch.multinomial(probs.reshape(-1, K), 1, generator=generator).reshape(B, N)
-        conf = probs.gather(-1, draw[..., None])[..., 0].log()
-        u = torch.rand(B, N, generator=generator, device=tokens.device).clamp(1e-9, 1 - 1e-9)
-        conf = conf + temperature * (1 - (s + 1) / steps) * -torch.log(-torch.log(u))  # annealed Gumbel noise (MaskGIT)
-        conf = conf.masked_fill(~unknown, float('inf'))
+        lu = top_p_filter(logits[unknown] / max(temperature, 1e-6), top_p)   # (M, K): only the M positions still unknown are drawn
+        draw = (lu + _gumbel(lu.shape, generator, lu.device)).argmax(-1)       # Gumbel-max: one draw from softmax(lu) per row
+        draw_conf = lu.log_softmax(-1).gather(-1, draw[:, None])[:, 0]        # log-probability of each draw
+        draw_conf = draw_conf + temperature * (1 - (s + 1) / steps) * _gumbel(draw.shape, generator, lu.device)  # annealed Gumbel noise (MaskGIT)
+        conf = torch.full((B, N), float('inf'), device=tokens.device)        # known positions stay known
+        conf[unknown] = draw_conf
         n_left = int(N * math.cos(math.pi / 2 * (s + 1) / steps))             # positions still unknown after this round
         keep = conf.argsort(1, descending=True).argsort(1) < N - n_left
-        codes = torch.where(unknown & keep, draw, codes)
+        codes[unknown & keep] = draw[keep[unknown]]
     return codes
 
 # %% ../nbs/12_vq_art.ipynb #fd511ca8
@@ -572,7 +583,7 @@ class ArtGenerator(nn.Module):
 
 # %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
-    'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize', texture=1.), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256),
+    'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize', texture=1.), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256, dropout=0.),
               dict(n_train=384, n_test=64, vq_steps=30, vq_lr=1e-3, prior_steps=40, batch_size=32, rounds=2, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
     'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
               dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=1, guidance=0., n_prior=6000, vq_seconds=None, prior_seconds=None)),
