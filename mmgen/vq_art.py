@@ -584,7 +584,7 @@ class ArtGenerator(nn.Module):
 # %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
     'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize', texture=1.), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256, dropout=0.),
-              dict(n_train=384, n_test=64, vq_steps=30, vq_lr=1e-3, prior_steps=40, batch_size=32, rounds=2, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
+              dict(n_train=384, n_test=64, vq_steps=20, vq_lr=1e-3, prior_steps=30, batch_size=32, rounds=2, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
     'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
               dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=1, guidance=0., n_prior=6000, vq_seconds=None, prior_seconds=None)),
     'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize', texture=1.), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
@@ -594,7 +594,7 @@ PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior
               dict(n_train=20_000, n_test=512, vq_steps=100_000, vq_lr=2e-3, prior_steps=100_000, batch_size=128, rounds=1, guidance=0., n_prior=None, vq_seconds=150, prior_seconds=100)),
 }
 PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmgen train vq-art --help` lists it)
-    'smoke': '20 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
+    'smoke': '11 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
     'cpu': '8.6 min on one CPU thread (2 shared x86_64 cores): 4,000 VQ-VAE + 1,000 prior steps',
     'full': 'meant for a GPU (64 px, 20,000 + 30,000 steps); not yet timed',
     'gpu': 'one GPU lease: 20,000 renders at 64 px (~65 s of CPU), then 150 s of VQ-VAE and 100 s of prior training (the steps follow the clock); not yet run on a GPU',
