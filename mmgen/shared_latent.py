@@ -730,9 +730,9 @@ def goal_claims(m:dict, # metrics that `train` returns (and writes to metrics.js
                 goals:dict=GOALS, # metric -> the least it should reach
                 machine:str|None=None, # where the run was made (default: m['device'])
                ) -> list[Claim]:
-    "Each goal as a `Claim` (kind 'min', in %) beside the run's figure, for `mmgen.evaluation.ledger`; a goal the run has no figure for is 'not measured here'."
+    "Each goal as a `Claim` (kind 'min', in %) beside the run's figure, for `mmgen.evaluation.ledger`; verdicts 'met' / 'not met'; a goal the run has no figure for is 'not measured here'."
     why = lambda k: f"tie ceiling {m[k + '_ceiling']:.1%}: an image cannot tell its caption from another exactly true one" if k + '_ceiling' in m else ''
-    return [Claim(k, 100 * g, 100 * m[k] if k in m else None, '%', 'min', machine or m.get('device', ''), why(k)) for k, g in goals.items()]
+    return [Claim(k, 100 * g, 100 * m[k] if k in m else None, '%', 'min', machine or m.get('device', ''), why(k), role='goal') for k, g in goals.items()]
 
 
 # %% ../nbs/10_shared_latent.ipynb #1db31b04
