@@ -235,7 +235,7 @@ def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentPars
     c.add_argument('--seed', type=int, default=None, metavar='S',
                    help=f"seed of the draws, with --method top-p: the same seed, images and --batch-size draw the same captions (default {DECODING['seed']})")
     c.add_argument('--max-len', type=int, default=None, metavar='N', help="most tokens per caption, BOS and EOS included (default and most: the run's own)")
-    c.add_argument('--batch-size', type=_positive, default=16, metavar='B', help='images decoded at once (default 16); greedy and beam captions do not depend on it')
+    c.add_argument('--batch-size', type=_positive, default=16, metavar='B', help='images decoded at once (default 16); greedy and beam give each image the caption it gets alone')
     c.add_argument('--json', action='store_true', help='print one JSON object per image, {"image": PATH, "caption": TEXT}, instead of `PATH: TEXT`')
     d = sub.add_parser('draw', help=f'draw pictures from prompts with a trained {_either(DRAWS)} run')
     d.add_argument('run', help=f'a folder written by `mmgen train NAME --out RUN`, NAME one of {", ".join(DRAWS)} (or by its train(...))')
