@@ -19,7 +19,7 @@ another *system's* run is neither resumed nor overwritten; `--resume` with other
 asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE... [--method greedy|beam|top-p]
 [--beam-size K] [--top-p P] [--temperature T] [--seed S] [--max-len N] [--batch-size B] [--json]` captions images with the
 run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
-else from the files its loader requires, else from the modules its weights hold), each image brought to the side the run
+else from the modules its weights hold, which a run stopped mid-training has too, else from the files its loader requires), each image brought to the side the run
 was trained at, B images decoded at once (greedy and beam captions do not depend on B), and prints one line per image,
 `path: caption`, or with `--json` one JSON object, `{"image": path, "caption": caption}`; a progress bar on stderr when
 there are many images and stderr is a terminal. `--method top-p` draws from the nucleus of mass P at temperature T, the
