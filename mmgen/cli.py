@@ -16,9 +16,14 @@ system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` 
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
 `--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
 another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them. Errors in what the user
-asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE...` captions images with the
+asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE... [--method greedy|beam|top-p]
+[--beam-size K] [--top-p P] [--temperature T] [--seed S] [--max-len N] [--batch-size B] [--json]` captions images with the
 run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
-else from the files its loader requires) and prints one line per image, `path: caption`. `mmgen draw RUN PROMPT...
+else from the modules its weights hold, which a run stopped mid-training has too, else from the files its loader requires), each image brought to the side the run
+was trained at, B images decoded at once (greedy and beam captions do not depend on B), and prints one line per image,
+`path: caption`, or with `--json` one JSON object, `{"image": path, "caption": caption}`; a progress bar on stderr when
+there are many images and stderr is a terminal. `--method top-p` draws from the nucleus of mass P at temperature T, the
+same captions for the same seed, images and B; an option the method does not use is refused, not ignored. `mmgen draw RUN PROMPT...
 [--n N] [--out FILE.png] [--seed S]` draws N pictures per prompt with a vq-art or shared-latent run, writes them as one
 PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png) and prints its path. A run of a
 system that does not caption (or draw) is refused in one line naming what it holds and the systems that do. `mmgen retrieve
@@ -45,8 +50,10 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'SYSTEM_FILES', 'load_systems', 'system_options',
-           'check_overrides', 'preset_values', 'preset_costs', 'prepare_out', 'main', 'run_system', 'draw_grid']
+__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'SYSTEM_FILES',
+           'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options', 'check_overrides', 'preset_values',
+           'preset_costs', 'prepare_out', 'main', 'weight_modules', 'run_system', 'decoding_options',
+           'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -131,6 +138,18 @@ def _minutes(s:str) -> float:
     if not t >= 0: raise argparse.ArgumentTypeError(f"expected minutes >= 0 (0: off), got {s!r}")
     return t
 
+def _mass(s:str) -> float:
+    try: p = float(s)
+    except ValueError: p = -1
+    if not 0 < p <= 1: raise argparse.ArgumentTypeError(f"expected a probability mass in (0, 1], got {s!r}")
+    return p
+
+def _temperature(s:str) -> float:
+    try: t = float(s)
+    except ValueError: t = -1
+    if not 0 < t < float('inf'): raise argparse.ArgumentTypeError(f"expected a temperature > 0 (for the most probable token use --method greedy), got {s!r}")
+    return t
+
 def _key_value(s:str) -> tuple[str, object]:
     "'lr=1e-3' -> ('lr', 0.001); a value that is no Python literal stays a string ('parallel=fsdp')."
     k, sep, v = s.partition('=')
@@ -175,6 +194,9 @@ def _options_help(spec:SystemSpec, full:bool=False) -> str:
     return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
 CAPTIONS = ('captioner', 'distilled', 'shared-latent')   # systems whose runs `mmgen caption` reads
+METHODS = ('greedy', 'beam', 'top-p')                    # `mmgen caption --method`: each system's generate calls them 'greedy', 'beam', 'top_p'
+DECODING = dict(beam_size=4, top_p=0.9, temperature=1.0, seed=0)   # `mmgen caption`'s defaults for the options of one method
+USES = dict(beam_size='beam', top_p='top-p', temperature='top-p', seed='top-p')   # option -> the method that reads it
 DRAWS = ('vq-art', 'shared-latent')                      # systems whose runs `mmgen draw` reads
 RETRIEVES = ('paired-retrieval',)                        # systems whose runs `mmgen retrieve` reads
 
@@ -199,9 +221,22 @@ def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentPars
     g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds another run')
     t.add_argument('--save-every', type=_positive, default=None, metavar='STEPS', help='also save the resumable state every STEPS steps')
     t.add_argument('--save-minutes', type=_minutes, default=None, metavar='T', help='save it every T minutes (default 5; 0: off)')
-    c = sub.add_parser('caption', help=f'caption images with a trained {_either(CAPTIONS)} run')
+    c = sub.add_parser('caption', help=f'caption images with a trained {_either(CAPTIONS)} run',
+                       description='mmgen caption RUN IMAGE... prints one caption per image, `path: caption` (or a JSON object with --json), '
+                                   'each image read at the side the run was trained at.')
     c.add_argument('run', help=f'a folder written by `mmgen train NAME --out RUN`, NAME one of {", ".join(CAPTIONS)} (or by its train(...))')
-    c.add_argument('images', nargs='+', help='image files (any format PIL reads)')
+    c.add_argument('images', nargs='+', help='image files (any format PIL reads; other sizes are resized and centre-cropped)')
+    c.add_argument('--method', choices=METHODS, default='greedy',
+                   help='greedy: the most probable token each step; beam: beam search; top-p: nucleus sampling (default greedy)')
+    c.add_argument('--beam-size', type=_positive, default=None, metavar='K', help=f"beams, with --method beam (default {DECODING['beam_size']})")
+    c.add_argument('--top-p', type=_mass, default=None, metavar='P', help=f"nucleus mass in (0, 1], with --method top-p (default {DECODING['top_p']})")
+    c.add_argument('--temperature', type=_temperature, default=None, metavar='T',
+                   help=f"softmax temperature > 0, with --method top-p: < 1 sharper, > 1 flatter (default {DECODING['temperature']})")
+    c.add_argument('--seed', type=int, default=None, metavar='S',
+                   help=f"seed of the draws, with --method top-p: the same seed, images and --batch-size draw the same captions (default {DECODING['seed']})")
+    c.add_argument('--max-len', type=int, default=None, metavar='N', help="most tokens per caption, BOS and EOS included (default and most: the run's own)")
+    c.add_argument('--batch-size', type=_positive, default=16, metavar='B', help='images decoded at once (default 16); greedy and beam give each image the caption it gets alone')
+    c.add_argument('--json', action='store_true', help='print one JSON object per image, {"image": PATH, "caption": TEXT}, instead of `PATH: TEXT`')
     d = sub.add_parser('draw', help=f'draw pictures from prompts with a trained {_either(DRAWS)} run')
     d.add_argument('run', help=f'a folder written by `mmgen train NAME --out RUN`, NAME one of {", ".join(DRAWS)} (or by its train(...))')
     d.add_argument('prompts', nargs='+', help='one prompt per row of the grid (vq-art: adjectives, e.g. "warm vivid")')
@@ -315,13 +350,40 @@ SYSTEM_FILES = {  # system -> files its loader requires that mark its folder (re
     'paired-retrieval': ('config.json', 'best.safetensors'),
 }
 
+SYSTEM_WEIGHTS = {  # system -> (the sub-folder its model's weights are saved in from the first step on; top-level modules only its model has)
+    'captioner': ('.', ('encoder', 'decoder', 'img_proj', 'txt_proj')),
+    'distilled': ('student', ('student', 'mem_proj', 'decoder')),
+    'vq-art': ('vqvae', ('encoder', 'quantizer', 'decoder')),
+    'shared-latent': ('.', ('image_encoder', 'image_decoder', 'text_encoder', 'text_decoder')),
+    'paired-retrieval': ('.', ('image', 'text', 'loss')),
+}
+
+def weight_modules(folder:str|Path, # a folder of .safetensors files
+                  ) -> set[str]:
+    "The top-level module names of the weights in `folder`'s .safetensors files (their headers only; unreadable files skipped)."
+    from safetensors import safe_open
+    names = set()
+    for f in sorted(Path(folder).glob('*.safetensors')):
+        try:
+            with safe_open(f, 'pt') as w: names |= {k.split('.')[0] for k in w.keys()}
+        except Exception: continue   # truncated, or no safetensors file
+    return names
+
 def run_system(folder:str|Path, # a run folder
               ) -> str|None:
-    "The system that trained into `folder`: the one its RUN_FILE names, else the first whose `SYSTEM_FILES` it holds; None if neither."
+    "The system that trained into `folder`: the one its RUN_FILE names, else the one whose model its weights are (`SYSTEM_WEIGHTS`), else the first whose `SYSTEM_FILES` it holds; None if none."
     p = Path(folder)
     try: return json.loads((p / RUN_FILE).read_text())['system']
     except (OSError, ValueError, KeyError, TypeError): pass   # no record (a run from Python), or not one `mmgen train` wrote
+    if s := next((s for s, (at, mods) in SYSTEM_WEIGHTS.items() if set(mods) <= weight_modules(p / at)), None): return s
     return next((s for s, need in SYSTEM_FILES.items() if all((p / f).exists() for f in need)), None)
+
+def _finish(run:str, system:str) -> str:
+    "How to finish the stopped run in folder `run`: the command its RUN_FILE records, else the bare one and a reminder of the options."
+    try: rec = json.loads((Path(run) / RUN_FILE).read_text())
+    except (OSError, ValueError): return f"`mmgen train {system} --out {shlex.quote(str(run))} --resume` and the options it was started with"
+    args = argparse.Namespace(system=system, full=rec.get('full', False), epochs=rec.get('epochs'), set=list(rec.get('set', {}).items()))
+    return f"`{_go_on(args, Path(run))}`"
 
 def _run_of(run:str, # the folder the user named
             cmd:str, # 'caption' | 'draw'
@@ -329,38 +391,85 @@ def _run_of(run:str, # the folder the user named
            ) -> str:
     "The system of run folder `run` if `cmd` reads it, else a UserError naming what the folder holds and which systems `cmd` reads."
     s = run_system(run) if Path(run).is_dir() else None
-    if s in systems: return s
+    if s in systems:
+        if missing := [f for f in SYSTEM_FILES[s] if not (Path(run) / f).exists()]:
+            raise UserError(f"{run} holds a {s} run that has not finished: it has no {', '.join(missing)} yet (written when training ends); "
+                            f"finish it with {_finish(run, s)}")
+        return s
     held = (f"holds a {s} run, which does not {cmd}" if s else "holds no trained run (no mmgen_run.json, nor the files of a system)"
             ) if Path(run).is_dir() else "is not a folder"
     raise UserError(f"{run} {held}: `mmgen {cmd}` reads a run of {_either(systems)} (train one with `mmgen train {systems[0]} --out DIR`)")
 
 # %% ../nbs/16_cli.ipynb #1f0e2a08
-def _captioner(system:str, run:str):
-    "(a function: (1,3,S,S) picture -> [caption], the side S the run was trained at) of a run folder of `system`."
-    if system == 'captioner':
+def _captioner(system:str, run:str) -> tuple:
+    "(caption, side, max_len, device) of a run folder of `system`: caption(pictures (B,3,S,S), **decoding) -> B captions, S = side, the run's."
+    if system == 'captioner':    # decoding: method ('greedy' | 'beam' | 'top_p'), max_len, beam_size, top_p, temperature, generator
         from mmgen.captioner import load_captioner
         m, tok = load_captioner(run)
-        return (lambda x: m.caption(x, tok)), m.cfg.image_size or 64   # a folder from before image_size was recorded: 64, the default side
-    if system == 'distilled':
+        fn, side = (lambda x, **kw: m.caption(x, tok, **kw)), m.cfg.image_size or 64   # a folder from before image_size was recorded: 64, the default side
+    elif system == 'distilled':
         from mmgen.distilled import load_distilled
         m, tok = load_distilled(run)
-        return (lambda x: m.caption(x, tok)), m.cfg.img_size
-    from mmgen.shared_latent import load_shared_latent, caption_images
-    m, tok = load_shared_latent(run)
-    return (lambda x: caption_images(m, tok, x)), m.cfg.img_size
+        fn, side = (lambda x, **kw: m.caption(x, tok, **kw)), m.cfg.img_size
+    else:
+        from mmgen.shared_latent import load_shared_latent, caption_images
+        m, tok = load_shared_latent(run)
+        fn, side = (lambda x, **kw: caption_images(m, tok, x, batch_size=len(x), **kw)), m.cfg.img_size
+    return fn, side, m.cfg.max_len, next(m.parameters()).device
 
 def _load(loader, *a):
     "Run a loader; a folder it cannot read (missing files, a config of another version) is the user's error, in one line."
     try: return loader(*a)
     except (FileNotFoundError, ValueError) as e: raise UserError(str(e)) from e
 
-def _caption(args) -> int:
+def decoding_options(args) -> dict:
+    "The keywords of the systems' `generate` that `mmgen caption`'s options ask for; an option the --method does not read is refused."
+    if given := [k for k, m in USES.items() if getattr(args, k) is not None and m != args.method]:
+        names, meth = ' and '.join(f"--{k.replace('_', '-')}" for k in given), ' / '.join(dict.fromkeys(f"--method {USES[k]}" for k in given))
+        raise UserError(f"{names} {'applies' if len(given) == 1 else 'apply'} to {meth} only, not to --method {args.method}: "
+                        f"drop {'it' if len(given) == 1 else 'them'}, or pass {meth}")
+    get = lambda k: DECODING[k] if getattr(args, k) is None else getattr(args, k)
+    kw = dict(method=args.method.replace('-', '_'), max_len=args.max_len)
+    if args.method == 'beam': kw.update(beam_size=get('beam_size'))
+    if args.method == 'top-p': kw.update(top_p=get('top_p'), temperature=get('temperature'), seed=get('seed'))
+    return kw
+
+PROGRESS_FROM = 64   # `mmgen caption` shows a progress bar from this many images on (and only on a terminal)
+
+def caption_progress(n:int, # images to caption
+                     file=None, # where the bar goes (default sys.stderr)
+                    ):
+    "The tqdm bar of `mmgen caption`: off below PROGRESS_FROM images and where `file` is no terminal (a log file gets no bar)."
+    from tqdm import tqdm
+    return tqdm(total=n, unit='image', desc='captioning', file=file or sys.stderr, leave=False, disable=True if n < PROGRESS_FROM else None)
+
+def _read(f:str, side:int):
+    "Image file `f` as a (3, side, side) tensor in [-1, 1] (shorter side resized, centre-cropped); a UserError if it does not read."
     from mmgen.data import load_image, to_tensor
-    caption, size = _load(_captioner, _run_of(args.run, 'caption', CAPTIONS), args.run)
-    for f in args.images:
-        try: img = to_tensor(load_image(f, size))
-        except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
-        print(f"{f}: {caption(img[None])[0]}")
+    try: return to_tensor(load_image(f, side))
+    except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
+
+def _one_line(text:str) -> str:
+    "A caption as one printable line: control characters (a newline, which a byte-level tokenizer can decode) escaped as Python writes them."
+    return ''.join(ch if ch.isprintable() else ch.encode('unicode_escape').decode('ascii') for ch in text)
+
+def _caption(args) -> int:
+    import torch
+    from tqdm import tqdm
+    kw = decoding_options(args)                                   # before anything loads: a refused option costs nothing
+    system = _run_of(args.run, 'caption', CAPTIONS)
+    if missing := [f for f in args.images if not Path(f).is_file()]:
+        raise UserError(f"cannot read image {missing[0]}: no such file" + (f" (nor {len(missing) - 1} more of the {len(args.images)})" if len(missing) > 1 else ''))
+    caption, side, most, dev = _load(_captioner, system, args.run)
+    if args.max_len is not None and not 2 <= args.max_len <= most:
+        raise UserError(f"--max-len {args.max_len}: this {system} run writes captions of 2 to {most} tokens (BOS and EOS included)")
+    if 'seed' in kw: kw['generator'] = torch.Generator(dev).manual_seed(kw.pop('seed'))   # one generator, drawn from batch after batch
+    with caption_progress(len(args.images)) as bar:
+        for i in range(0, len(args.images), args.batch_size):
+            files = args.images[i:i + args.batch_size]
+            for f, c in zip(files, caption(torch.stack([_read(f, side) for f in files]), **kw)):
+                tqdm.write(json.dumps(dict(image=f, caption=c), ensure_ascii=False) if args.json else f"{f}: {_one_line(c)}", file=sys.stdout)
+            bar.update(len(files))
     return 0
 
 # %% ../nbs/16_cli.ipynb #1f0e2a0c

@@ -42,10 +42,10 @@ from PIL import Image, ImageDraw
 __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 'RELATION_TEMPLATES', 'ART_AXES', 'ART_VOCAB',
            'PAIR_CAPTION', 'SHAPE_CLASSES', 'to_tensor', 'to_uint8', 'to_pil', 'relation', 'relation_holds',
            'parse_caption', 'draw_shape', 'Shapes', 'index_splits', 'shapes_splits', 'score_caption', 'score_image',
-           'show_batch', 'images_per_second', 'AbstractArt', 'art_stats', 'recover_adjectives', 'PairedImages',
-           'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'fake_cifar100', 'shape_pool', 'PairedShapes', 'load_image',
-           'CaptionFolder', 'coco_captions', 'as_images', 'caption_collate', 'CachedDataset', 'cache_dataset',
-           'dataset_captions']
+           'drawable_text', 'show_batch', 'images_per_second', 'AbstractArt', 'art_stats', 'recover_adjectives',
+           'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'fake_cifar100', 'shape_pool',
+           'PairedShapes', 'load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'caption_collate',
+           'CachedDataset', 'cache_dataset', 'dataset_captions']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
 def _unit(a:np.ndarray) -> torch.Tensor:
@@ -292,6 +292,30 @@ def score_image(image:torch.Tensor, # generated image (3,H,W) in [-1,1]
     hits = [names[np.abs(pal - img[min(int(o['y'] * H), H-1), min(int(o['x'] * W), W-1)]).sum(-1).argmin()] == o['color'] for o in attrs]
     return float(np.mean(hits))
 
+# %% ../nbs/01_data.ipynb #cc274cc3
+@functools.lru_cache(maxsize=8)
+def _glyphs(paths:tuple) -> frozenset:
+    "Code points that have a glyph in any of these font files."
+    from matplotlib import font_manager as fm
+    return frozenset().union(*(fm.get_font(p).get_charmap() for p in paths))
+
+def drawable_text(s:str, # text for matplotlib to draw: a caption, a title
+                  replacement:str='\ufffd', # shown in place of each character that cannot be drawn ('?' if the font lacks it too)
+                 ) -> str:
+    "`s` as matplotlib can draw it: non-printable characters and those no font has a glyph for shown as `replacement`, tabs and other breaks but '\\n' as spaces, '$' escaped (no mathtext)."
+    import unicodedata
+    from matplotlib import font_manager as fm
+    prop = fm.FontProperties()   # the rcParams font, as titles use it
+    find = getattr(fm.fontManager, '_find_fonts_by_props', None)   # matplotlib's fallback chain (3.6+); else its one font
+    have = _glyphs(tuple(map(str, find(prop) if find else [fm.findfont(prop)])))
+    if not all(ord(c) in have for c in replacement): replacement = '?'
+    def one(c:str) -> str:
+        if c == '\n': return c
+        if c in '\t\r\x0b\x0c': return ' '
+        if unicodedata.category(c) in ('Cc', 'Cf', 'Cs', 'Co', 'Cn') or ord(c) not in have: return replacement
+        return '\\$' if c == '$' else c
+    return ''.join(map(one, str(s)))
+
 # %% ../nbs/01_data.ipynb #54f63166
 def _items(x, n):
     if isinstance(x, dict):  # a collated batch
@@ -311,14 +335,14 @@ def show_batch(items_or_batch, # list of items, a dataset, or a collated batch d
     items = _items(items_or_batch, n)
     nrows = math.ceil(len(items) / ncols)
     H, W = items[0]['image'].shape[-2:]
-    caps = [textwrap.fill(it['caption'], wrap) for it in items]
+    caps = [drawable_text(textwrap.fill(it['caption'], wrap)) for it in items]   # control bytes visible, '$' literal
     text_h = max(c.count('\n') + 1 for c in caps) * fontsize * 1.3 / 72  # inches of caption above each image
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * width, nrows * (width * H / W + text_h + .15) + (.3 if title else 0)), squeeze=False)
     for ax in axs.flat: ax.axis('off')
     for ax, it, cap in zip(axs.flat, items, caps):
         ax.imshow(to_uint8(it['image']), interpolation='nearest')
         ax.set_title(cap, fontsize=fontsize)
-    if title: fig.suptitle(title)
+    if title: fig.suptitle(drawable_text(title))
     fig.tight_layout()
     return fig
 

@@ -146,19 +146,29 @@ class Claim:
     machine: str = ''          # where it was measured ('' : this machine, filled in by `ledger`)
     why: str = ''              # what explains the verdict, or why it cannot be measured here
     rel_tol: float = 0.2       # for 'approx': allowed relative difference
+    role: str = 'seed'         # 'seed' (the seed's claim: holds / wrong) | 'goal' (an issue's goal: met / not met) | 'context' (a seed figure from other data or hardware: not comparable)
 
-    def verdict(self) -> str:
-        "'holds', 'wrong' or 'not measured here', from the figures."
+    def agrees(self) -> bool|None:
+        "Whether the measured figure satisfies the claim as its `kind` reads it (None: not measured)."
         m, s = self.measured, self.seed
-        if m is None or (isinstance(m, float) and math.isnan(m)): return 'not measured here'
-        if self.kind == 'true': return 'holds' if bool(m) else 'wrong'
+        if m is None or (isinstance(m, float) and math.isnan(m)): return None
+        if self.kind == 'true': return bool(m)
         if self.kind == 'range':
             lo, hi = s
-            return 'holds' if lo <= m <= hi else 'wrong'
-        if self.kind == 'max': return 'holds' if m <= s else 'wrong'
-        if self.kind == 'min': return 'holds' if m >= s else 'wrong'
-        if self.kind == 'approx': return 'holds' if abs(m - s) <= self.rel_tol * abs(s) else 'wrong'
+            return lo <= m <= hi
+        if self.kind == 'max': return m <= s
+        if self.kind == 'min': return m >= s
+        if self.kind == 'approx': return abs(m - s) <= self.rel_tol * abs(s)
         raise ValueError(f"unknown claim kind {self.kind!r}: expected 'approx', 'range', 'max', 'min' or 'true'")
+
+    def verdict(self) -> str:
+        "'holds' / 'wrong' (a seed's claim), 'met' / 'not met' (a goal), 'not comparable' (context), or 'not measured here'."
+        if self.role not in _VERDICTS: raise ValueError(f"unknown claim role {self.role!r}: expected 'seed', 'goal' or 'context'")
+        ok = self.agrees()
+        if ok is None: return 'not measured here'
+        return _VERDICTS[self.role][0 if ok else 1]
+
+_VERDICTS = {'seed': ('holds', 'wrong'), 'goal': ('met', 'not met'), 'context': ('not comparable', 'not comparable')}
 
 def _show(v, unit:str, kind:str='') -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)): return '–'
@@ -167,14 +177,14 @@ def _show(v, unit:str, kind:str='') -> str:
     txt = f"{v:,.4g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
     return f"{pre}{txt}{' ' + unit if unit else ''}"
 
-def ledger(claims:Sequence[Claim], # the seed's claims (or goals) with our measurements
+def ledger(claims:Sequence[Claim], # the seed's claims and the issues' goals with our measurements
            machine:str|None=None, # default machine for claims that name none (None: this one, `gpu_name()`)
           ) -> Table:
-    "The seed-claims ledger: claim | seed says | measured | machine | verdict | why."
+    "The seed-claims ledger: claim | seed says / goal | measured | machine | verdict | why."
     here = machine or gpu_name()
     rows = [(c.what, _show(c.seed, c.unit, c.kind), _show(c.measured, c.unit), '–' if c.measured is None else (c.machine or here),
              f"**{c.verdict()}**", c.why) for c in claims]
-    return md_table(rows, ['claim', 'seed says', 'measured', 'machine', 'verdict', 'why'], fmt=str)
+    return md_table(rows, ['claim', 'seed says / goal', 'measured', 'machine', 'verdict', 'why'], fmt=str)
 
 # %% ../nbs/09_evaluation.ipynb #a1e70002
 import numpy as np

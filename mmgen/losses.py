@@ -1,5 +1,6 @@
 """CLIP's InfoNCE with a learnable temperature, SigLIP's sigmoid loss with a learnable scale and bias, and
-cosine distillation — each checked against open_clip, forward and gradients.
+cosine distillation — the first two checked against open_clip, forward and gradients, the third against torch's
+`CosineEmbeddingLoss`.
 
 Docs: https://mmgen-dev.github.io/mmgen/losses.html.md"""
 

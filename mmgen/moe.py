@@ -150,6 +150,7 @@ class Experts(nn.Module):
     def forward(self, xs:torch.Tensor, # (M, D) rows sorted by expert
                 counts:torch.Tensor, # (E,) int rows per expert, summing to M
                 impl:str='grouped_mm', # 'grouped_mm', 'bmm' or 'loop'
+                capacity:int|None=None, # 'bmm': rows padded per expert; None reads the largest group (one host sync), an int keeps shapes static (CUDA graphs, torch.compile)
                ) -> torch.Tensor:
         w1, w3, w2 = (w.to(xs.dtype) for w in (self.w1, self.w3, self.w2))
         if impl == 'grouped_mm':
@@ -160,7 +161,7 @@ class Experts(nn.Module):
         if impl == 'bmm':
             M, D = xs.shape
             if M == 0: return xs.new_zeros(0, w2.shape[-1])
-            E, C = counts.numel(), int(counts.max())          # C: capacity = the largest group (one host sync)
+            E, C = counts.numel(), int(counts.max()) if capacity is None else capacity   # C: the largest group (a host sync), or the caller's bound
             expert = torch.repeat_interleave(torch.arange(E, device=xs.device), counts, output_size=M)
             start = counts.cumsum(0) - counts                  # first row of each expert
             slot = torch.arange(M, device=xs.device) - start[expert]
@@ -250,7 +251,8 @@ class MoE(nn.Module):
             counts = flat.new_zeros(E).scatter_add_(0, flat, torch.ones_like(flat))  # (E,) copies per expert, padding included
             xs = xf.to(dt)[order // k]                            # (N*k, D) sorted rows
         with record_function('moe.experts'):                      # 2. all routed experts at once on the sorted rows
-            routed = self.experts(xs, counts, impl)               # (N*k, D)
+            static = torch.compiler.is_compiling() or (x.is_cuda and torch.cuda.is_current_stream_capturing())
+            routed = self.experts(xs, counts, impl, capacity=N if static else None)   # (N*k, D); an expert gets at most N copies (k distinct per token)
         with record_function('moe.unpermute'):                    # 3. back to token order, mixed with the gate weights
             routed = torch.empty_like(routed).index_copy(0, order, routed).view(N, k, D)
             out = torch.bmm(weights.to(dt).unsqueeze(1), routed).squeeze(1)       # (N, D)

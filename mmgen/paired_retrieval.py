@@ -253,7 +253,7 @@ class SmallTextTower(nn.Module):
         return self.proj(self.enc(ids.to(dev), pad.to(dev))[1])
 
 class FrozenCLIPText(nn.Module):
-    "open_clip's text tower, frozen (features cached per caption), and a trained linear projection."
+    "open_clip's text tower (any pooling; `mmgen.tokenizers.clip_text_features` runs it), frozen (features cached per caption), and a trained linear projection."
     def __init__(self, cfg:RetrievalConfig):
         super().__init__()
         import open_clip, logging
@@ -261,12 +261,12 @@ class FrozenCLIPText(nn.Module):
         with torch.random.fork_rng(devices=[]):   # a random tower (offline) is a function of the config: never saved, rebuilt the same
             torch.manual_seed(cfg.clip_seed)
             m = open_clip.create_model(cfg.clip_model, pretrained=cfg.clip_pretrained)
-        if getattr(m, 'text_pool_type', 'argmax') != 'argmax': raise ValueError(f"{cfg.clip_model}: only EOT ('argmax') pooling is supported")
         del m.visual
         m.requires_grad_(False).eval()
         object.__setattr__(self, 'clip', m)   # not a submodule: frozen, never saved, never moved by fit
-        self.tokenizer = CLIPTokenizer(cfg.clip_model)
-        self.proj = nn.Linear(m.text_projection.shape[1], cfg.embed_dim, bias=False)
+        self.tokenizer = CLIPTokenizer(cfg.clip_model)   # CLIP's BPE (a tower with an HF tokenizer is refused here, by name)
+        width = clip_text_features(m, ['a'], self.tokenizer).shape[1]   # the tower's feature width, whatever its pooling and projection
+        self.proj = nn.Linear(width, cfg.embed_dim, bias=False)
         self.cache: dict[str, torch.Tensor] = {}
 
     @torch.no_grad()

@@ -227,6 +227,8 @@ class CaptionDecoder(nn.Module):
 
 
 # %% ../nbs/10_shared_latent.ipynb #f99edad5
+from .decoding import sample   # top-p sampling, for `SharedLatentModel.caption`
+
 class SharedLatentOutput(NamedTuple):
     z_img: torch.Tensor                 # (B, latent_dim) image latent
     z_txt: torch.Tensor                 # (B, latent_dim) text latent
@@ -274,13 +276,22 @@ class SharedLatentModel(nn.Module):
     @torch.no_grad()
     def caption(self, z:torch.Tensor, # (B,latent_dim) latents
                 bos_id:int, eos_id:int, # tokenizer's special ids
-                max_len:int|None=None, # longest output, BOS/EOS included (default cfg.max_len)
-                beam_size:int=1, # 1 = greedy, else beam search
+                max_len:int|None=None, # longest output, BOS/EOS included (default and most: cfg.max_len, the decoder's positions)
+                beam_size:int=1, # beams for 'beam'; without `method`, 1 = greedy, else beam search
+                method:str|None=None, # 'greedy' | 'beam' | 'top_p' (None: from beam_size)
+                top_p:float=0.9, # nucleus mass for 'top_p'
+                temperature:float=1.0, # softmax temperature for 'top_p'
+                generator:torch.Generator|None=None, # RNG for 'top_p', on z's device: a seeded one draws the same captions
                ) -> torch.Tensor:
-        "Token ids (B,L) generated from latents by `mmgen.decoding`."
-        mem, dec, L = self.text_decoder.memory(z), self.text_decoder.decoder, max_len or self.cfg.max_len
-        if beam_size == 1: return greedy(dec, mem, bos_id, eos_id, L, pad_id=self.pad_id)
-        return beam_search(dec, mem, bos_id, eos_id, L, beam_size=beam_size, pad_id=self.pad_id)[0]
+        "Token ids (B,L) generated from latents by `mmgen.decoding`: greedy, beam search or top-p sampling."
+        L, most = max_len or self.cfg.max_len, self.cfg.max_len
+        if not 2 <= L <= most: raise ValueError(f"max_len={L}: expected 2..{most} (BOS and EOS included; the caption decoder has {most} positions)")
+        method = method or ('greedy' if beam_size == 1 else 'beam')
+        mem, dec = self.text_decoder.memory(z), self.text_decoder.decoder
+        if method == 'greedy': return greedy(dec, mem, bos_id, eos_id, L, pad_id=self.pad_id)
+        if method == 'beam': return beam_search(dec, mem, bos_id, eos_id, L, beam_size=beam_size, pad_id=self.pad_id)[0]
+        if method == 'top_p': return sample(dec, mem, bos_id, eos_id, L, pad_id=self.pad_id, top_p=top_p, temperature=temperature, generator=generator)
+        raise ValueError(f"method must be 'greedy', 'beam' or 'top_p', got {method!r}")
 
 # %% ../nbs/10_shared_latent.ipynb #98d90549
 def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
@@ -730,9 +741,9 @@ def goal_claims(m:dict, # metrics that `train` returns (and writes to metrics.js
                 goals:dict=GOALS, # metric -> the least it should reach
                 machine:str|None=None, # where the run was made (default: m['device'])
                ) -> list[Claim]:
-    "Each goal as a `Claim` (kind 'min', in %) beside the run's figure, for `mmgen.evaluation.ledger`; a goal the run has no figure for is 'not measured here'."
+    "Each goal as a `Claim` (kind 'min', in %) beside the run's figure, for `mmgen.evaluation.ledger`; verdicts 'met' / 'not met'; a goal the run has no figure for is 'not measured here'."
     why = lambda k: f"tie ceiling {m[k + '_ceiling']:.1%}: an image cannot tell its caption from another exactly true one" if k + '_ceiling' in m else ''
-    return [Claim(k, 100 * g, 100 * m[k] if k in m else None, '%', 'min', machine or m.get('device', ''), why(k)) for k, g in goals.items()]
+    return [Claim(k, 100 * g, 100 * m[k] if k in m else None, '%', 'min', machine or m.get('device', ''), why(k), role='goal') for k, g in goals.items()]
 
 
 # %% ../nbs/10_shared_latent.ipynb #1db31b04
@@ -866,10 +877,13 @@ def image_latents(model:SharedLatentModel, # a trained model (`load_shared_laten
 def caption_images(model:SharedLatentModel, # a trained model (`load_shared_latent`)
                    tok, # its tokenizer
                    images, # pictures in any form `mmgen.data.as_images` reads
-                   beam_size:int=1, # 1: greedy, else beam search
+                   beam_size:int=1, # beams for 'beam'; without `method`, 1 = greedy, else beam search
+                   batch_size:int=64, # latents decoded at once
+                   **kw, # as `SharedLatentModel.caption`: method ('greedy' | 'beam' | 'top_p'), max_len, top_p, temperature, generator
                   ) -> list[str]:
     "Picture → caption through the shared latent: one caption per picture."
-    return decode_latents(model, image_latents(model, images), tok, beam_size=beam_size)['captions']
+    z, dev = image_latents(model, images), next(model.parameters()).device
+    return [tok.decode(t) for zb in z.split(batch_size) for t in model.caption(zb.to(dev), tok.bos_id, tok.eos_id, beam_size=beam_size, **kw).cpu()]
 
 @torch.no_grad()
 def images_from_captions(model:SharedLatentModel, # a trained model (`load_shared_latent`)

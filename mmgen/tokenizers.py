@@ -234,7 +234,7 @@ class CLIPTokenizer(Tokenizer):
 
 # %% ../nbs/02_tokenizers.ipynb #f1a0c009
 @torch.no_grad()
-def clip_text_features(model, # an open_clip CLIP model: its text tower is used, frozen (no gradient)
+def clip_text_features(model, # an open_clip CLIP (or CustomTextCLIP) model: its text tower is used, frozen (no gradient)
                        texts:Sequence[str], # captions
                        tokenizer:CLIPTokenizer|None=None, # CLIP's BPE (None: `CLIPTokenizer` with the model's context length)
                        normalize:bool=False, # L2-normalise each row, as `encode_text(normalize=True)`
@@ -249,10 +249,11 @@ def clip_text_features(model, # an open_clip CLIP model: its text tower is used,
 
 def _clip_text_batch(model, ids:torch.Tensor, normalize:bool) -> torch.Tensor:
     "One batch of ids (B, L), padded to its longest caption: the causal tower over L positions, EOT pooling; any other tower: `encode_text` over the full context."
-    dev, (B, L), n_ctx = next(model.parameters()).device, ids.shape, model.positional_embedding.shape[0]
+    own = hasattr(model, 'positional_embedding')   # CLIP's own text transformer; a CustomTextCLIP keeps its tower in `model.text`
+    dev, (B, L), n_ctx = next(model.parameters()).device, ids.shape, model.positional_embedding.shape[0] if own else model.context_length
     if L > n_ctx: raise ValueError(f"captions of up to {L} tokens, but the model's context is {n_ctx}: tokenize with context_length={n_ctx}")
     ids = ids.to(dev)
-    if getattr(model, 'text_pool_type', 'argmax') != 'argmax' or getattr(model, 'attn_mask', None) is None:
+    if not own or getattr(model, 'text_pool_type', 'argmax') != 'argmax' or getattr(model, 'attn_mask', None) is None:
         return model.encode_text(F.pad(ids, (0, n_ctx - L)), normalize=normalize).float().cpu()   # pad id 0, as open_clip's tokenizer
     dt = model.transformer.get_cast_dtype()
     x = model.token_embedding(ids).to(dt) + model.positional_embedding[:L].to(dt)   # (B, L, width)

@@ -631,22 +631,26 @@ def finish(self:_Run) -> History:
 
 # %% ../nbs/03_train.ipynb #a7c10008
 class _TimeBudget(Callback):
-    "`max_seconds`: time the steps after the first few, re-plan the step total from that rate once, then again at each epoch's end."
-    def __init__(self, run): self.run, self.n, self.t_cal, self.s_cal = run, 0, None, 0
+    "`max_seconds`: time the steps after the first few and plan the step total; plan again from the latest rate every 5 % of the plan, and at each epoch's end."
+    def __init__(self, run): self.run, self.n, self.t0, self.s0, self.next = run, 0, None, 0, None
     def after_step(self, state):
         self.n += 1
-        if self.n == _CAL_SKIP: self.t_cal, self.s_cal = _clock(), state.step
-        elif self.n == _CAL_SKIP + _CAL_STEPS: self.replan(state)
+        if self.n == _CAL_SKIP: self.t0, self.s0 = _clock(), state.step
+        elif self.n == _CAL_SKIP + _CAL_STEPS or (self.next is not None and state.step >= self.next): self.replan(state)
     def after_epoch(self, state):
-        if self.n > _CAL_SKIP + _CAL_STEPS: self.replan(state)   # the rate so far, validation included
+        if self.n > _CAL_SKIP + _CAL_STEPS: self.replan(state)   # the window holds this validation
     def replan(self, state):
-        r, now = self.run, _clock()
-        t = replan(r.plan, r.cfg, state.step, (state.step - self.s_cal) / max(now - self.t_cal, 1e-9), r.cfg.max_seconds - (now - r.t_start), r.cap)
+        "Plan from the rate since the window began (steps on every rank alike, so every rank plans at the same steps); a window of _CAL_STEPS steps or more then starts anew."
+        r, now, steps = self.run, _clock(), state.step - self.s0
+        if steps < 1: return   # planned at this very step already (an epoch that ended right after a plan)
+        t = replan(r.plan, r.cfg, state.step, steps / max(now - self.t0, 1e-9), r.cfg.max_seconds - (now - r.t_start), r.cap)
         if r.world > 1:   # every rank must stop at the same step: the slowest rank's plan
             tt = torch.tensor([t], device=r.device); dist.all_reduce(tt, op=dist.ReduceOp.MIN); t = int(tt)
             r.plan[:] = [t, warmup_steps(r.cfg, t)]
         state.total_steps = t
         for g, b, f in zip(r.opt.param_groups, r.sched.base_lrs, r.sched.lr_lambdas): g['lr'] = b * f(r.sched.last_epoch)  # the next step's lr, re-planned
+        if steps >= _CAL_STEPS: self.t0, self.s0 = now, state.step
+        self.next = state.step + max(1, round(_REPLAN_EVERY * t))
 
 class _EarlyStopping(Callback):
     "`patience`: stop once the monitored loss has not improved for that many epochs."
@@ -791,6 +795,7 @@ def restore(self:_Run):
 # %% ../nbs/03_train.ipynb #62307c14
 _clock = time.perf_counter   # what `max_seconds` and `save_minutes` are measured with (a test swaps in a fake clock)
 _CAL_SKIP, _CAL_STEPS = 2, 10   # max_seconds: steps left untimed at the start of a run, then steps timed before the first re-plan
+_REPLAN_EVERY = 0.05   # max_seconds: after the first plan, plan again each time this share of the planned steps has passed
 
 def fit(model:nn.Module, # the model; trained in place (sharded in place under FSDP2)
         loss_fn:Callable, # loss_fn(model, batch, state) -> {'loss': Tensor, other components...}

@@ -2,7 +2,7 @@
 step for step the uninterrupted run; refusals (a folder holding a run, other options on resume, a corrupt state file,
 bad input) are one line, without a traceback. Each case runs the real command in a subprocess.
 """
-import json, os, random, signal, subprocess, sys, time
+import json, os, random, shlex, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 
@@ -116,3 +116,61 @@ def test_captioner_stopped_and_resumed(tmp_path):
         rc, err = captioner(out, '--resume')
         assert rc == 0, (sig, k, err[-2000:])
         assert cap_history(out) == ref, (sig, k)
+
+
+# a shared-latent run at the notebook's tiny size (nbs/16_cli.ipynb), saving every step
+SHARED = ['--epochs', '1', '--set', 'preset=smoke', '--set', 'n_train=32', '--set', 'n_eval=16', '--set', 'batch_size=8', '--set', 'decoder_steps=2',
+          '--set', 'prior_steps=4', '--set', 'probe_scenes=(60, 20)', '--set', 'progress=False', '--save-every', '1']
+
+def cli(*args, stderr=subprocess.PIPE, timeout=300):
+    "`python -m mmgen.cli ARGS` (every system importable); returns the CompletedProcess."
+    return subprocess.run([sys.executable, '-m', 'mmgen.cli', *map(str, args)], stdout=subprocess.PIPE, stderr=stderr, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=timeout)
+
+def test_caption_stopped_run_then_finished(tmp_path):
+    "A shared-latent run stopped by Ctrl-C mid-training: `mmgen caption` names it, what it lacks and the command that finishes it (with or without mmgen_run.json); that command finishes it; then 70 images captioned with --json: JSON lines on stdout, a progress bar on a terminal's stderr."
+    import pty, shutil
+    from PIL import Image
+    from mmgen.data import Shapes, to_uint8
+    out, bare = tmp_path / 'run', tmp_path / 'from-python'
+    plan = [dict(argv=['train', 'shared-latent', '--out', str(out), *SHARED], at=2)]
+    r = subprocess.run([sys.executable, str(HERE / '_signal_cli.py'), 'mmgen.shared_latent', json.dumps(plan)], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=300)
+    assert json.loads(r.stdout.splitlines()[-1])['rc'] == 130, r.stdout + r.stderr
+    assert not (out / 'tokenizer.json').exists() and (out / 'latest.safetensors').exists()
+    shutil.copytree(out, bare); (bare / 'mmgen_run.json').unlink()
+    imgs = []
+    for i in range(70):
+        imgs.append(tmp_path / f'scene{i}.png'); Image.fromarray(to_uint8(Shapes(1, size=32, seed=i)[0]['image'])).save(imgs[-1])
+    r = cli('caption', bare, imgs[0])
+    assert r.returncode == 2 and f'{bare} holds a shared-latent run that has not finished: it has no config.json, tokenizer.json' in r.stderr, r.stderr
+    assert f'`mmgen train shared-latent --out {bare} --resume` and the options it was started with' in r.stderr, r.stderr
+    one_line(r.stderr)
+    r = cli('caption', out, imgs[0])
+    assert r.returncode == 2 and 'finish it with `mmgen train shared-latent' in r.stderr, r.stderr
+    one_line(r.stderr)
+    cmd = shlex.split(r.stderr.split('finish it with `')[1].split('`')[0])
+    assert cmd[:2] == ['mmgen', 'train'] and cmd[-1] == '--resume', cmd
+    r = cli(*cmd[1:])
+    assert r.returncode == 0, r.stderr[-2000:]
+    import fcntl, struct, termios, threading
+    master, slave = pty.openpty()                                   # stderr on a terminal (80 columns): the bar shows there
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))
+    bar = []
+    def drain():
+        while True:
+            try: chunk = os.read(master, 65536)
+            except OSError: break
+            if not chunk: break
+            bar.append(chunk)
+    reader = threading.Thread(target=drain, daemon=True); reader.start()
+    try: r = cli('caption', out, *imgs, '--json', stderr=slave)
+    finally: os.close(slave)
+    reader.join(10); os.close(master)
+    bar = b''.join(bar)
+    assert r.returncode == 0
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [d['image'] for d in rows] == list(map(str, imgs)) and all(isinstance(d['caption'], str) for d in rows)
+    assert b'captioning' in bar and b'/70' in bar, bar[-500:]
+    r = cli('caption', out, *imgs, '--json')                        # stderr a pipe (a log file): no bar, the same lines
+    assert r.returncode == 0 and r.stderr == '' and [json.loads(l) for l in r.stdout.splitlines()] == rows, r.stderr
