@@ -624,13 +624,18 @@ def _tensor(o) -> bool:
     try: return torch.is_tensor(o)
     except Exception: return False
 
+def _nbytes(t) -> int:
+    "Bytes of a tensor's storage; 0 where it has none here (meta tensors, and fake or functional tensors that tracing leaves behind)."
+    try: return 0 if t.device.type == 'meta' else t.untyped_storage().nbytes()
+    except Exception: return 0
+
 def live_tensors() -> dict:
     "Tensors reachable by Python's garbage collector: count, MB of their storage, and how many carry an autograd graph."
     gc.collect()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')   # torch.is_tensor on some deprecated torch objects warns
         ts = [o for o in gc.get_objects() if _tensor(o)]
-    return dict(tensors=len(ts), mb=round(sum(t.untyped_storage().nbytes() for t in ts if t.device.type != 'meta') / 2**20, 3),
+    return dict(tensors=len(ts), mb=round(sum(map(_nbytes, ts)) / 2**20, 3),
                 with_graph=sum(t.grad_fn is not None for t in ts))
 
 
