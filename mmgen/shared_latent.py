@@ -40,7 +40,7 @@ from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, capti
                         to_uint8, to_tensor, as_images, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
-from .decoding import greedy, beam_search
+from .decoding import greedy, beam_search, sample
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               interpolate, saved_activation_bytes, train_memory_lower_bound)
@@ -227,8 +227,6 @@ class CaptionDecoder(nn.Module):
 
 
 # %% ../nbs/10_shared_latent.ipynb #f99edad5
-from .decoding import sample   # top-p sampling, for `SharedLatentModel.caption`
-
 class SharedLatentOutput(NamedTuple):
     z_img: torch.Tensor                 # (B, latent_dim) image latent
     z_txt: torch.Tensor                 # (B, latent_dim) text latent
