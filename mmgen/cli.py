@@ -2,7 +2,7 @@
 
 `mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]
 [--resume | --overwrite] [--save-every N] [--save-minutes T]` calls that system's `train(out_dir=DIR, epochs=N,
-full=..., **overrides)` and prints the metrics it returns as JSON. Each system trains on its embedded (generated)
+full=..., **overrides)` and prints the metrics it returns as JSON, then the commands that use the run (`use it: mmgen caption DIR IMAGE.png`, ...). Each system trains on its embedded (generated)
 dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
@@ -25,7 +25,7 @@ was trained at, B images decoded at once (greedy and beam captions do not depend
 there are many images and stderr is a terminal. `--method top-p` draws from the nucleus of mass P at temperature T, the
 same captions for the same seed, images and B; an option the method does not use is refused, not ignored. `mmgen draw RUN PROMPT...
 [--n N] [--out FILE.png] [--seed S]` draws N pictures per prompt with a vq-art or shared-latent run, writes them as one
-PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png) and prints its path. A run of a
+PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png, `draw.png` inside a folder, `.png` added to a name without a suffix) and prints its path. A run of a
 system that does not caption (or draw) is refused in one line naming what it holds and the systems that do. `mmgen retrieve
 RUN PAIR_IMAGE... [--k K]` lists, for each image of two pictures side by side (read at the size the paired-retrieval run
 was trained at, never resized), its top K captions from all the run's pair captions, one line each, `path: RANK. caption
@@ -50,10 +50,10 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'SYSTEM_FILES',
-           'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options', 'check_overrides', 'preset_values',
-           'preset_costs', 'prepare_out', 'main', 'weight_modules', 'run_system', 'decoding_options',
-           'caption_progress', 'draw_grid']
+__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'EXAMPLE_PROMPTS',
+           'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options', 'check_overrides',
+           'preset_values', 'preset_costs', 'prepare_out', 'next_steps', 'main', 'weight_modules', 'run_system',
+           'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -95,6 +95,9 @@ def system_options(spec:SystemSpec) -> dict[str, tuple]:
     return out
 
 # %% ../nbs/16_cli.ipynb #c1100006
+_OWN = ('out', 'resume', 'overwrite')   # flags of `mmgen train` a user may try as --set keys
+_AT_LEAST = {'batch_size': 1}           # options every system has whose range the system leaves to torch (a DataLoader error deep inside)
+
 def _fits(v, anno:str) -> bool:
     "Whether a --set value can be what the annotation says (ints pass for floats; None where the type allows it)."
     if v is None: return 'None' in anno
@@ -112,13 +115,15 @@ def check_overrides(name:str, # the system's command-line name
                    ):
     "Refuse an unknown key (naming the nearest valid ones) or a value of the wrong type (naming the type), in one line."
     for k, v in overrides.items():
-        if k in _FLAGS: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
+        if k in _FLAGS or k in _OWN and k not in options: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
         if k not in options:
             near = difflib.get_close_matches(k, list(options), n=3, cutoff=0.5)
             raise UserError(f"unknown option {k!r} for {name}" + (f"; did you mean {' or '.join(near)}?" if near else '')
                             + f" (`mmgen train {name} --help` lists all {len(options)})")
         default, anno, doc = options[k]
         if not _fits(v, anno): raise UserError(f"--set {k}={v!r}: expected {anno} ({doc}), got {type(v).__name__}")
+        if k in _AT_LEAST and isinstance(v, int) and v < _AT_LEAST[k]:
+            raise UserError(f"--set {k}={v!r}: expected an integer >= {_AT_LEAST[k]} ({doc})")
 
 # %% ../nbs/16_cli.ipynb #c1100008
 class _Parser(argparse.ArgumentParser):
@@ -291,6 +296,17 @@ def prepare_out(out:Path, # the run folder
     rec_file.write_text(json.dumps(_record(args), indent=1, default=str))
 
 # %% ../nbs/16_cli.ipynb #c110000c
+EXAMPLE_PROMPTS = {'vq-art': 'warm vivid', 'shared-latent': 'a small red circle'}   # a prompt each drawing system reads
+
+def next_steps(system:str, # a system's command-line name
+               out:Path, # the folder its run was written to
+              ) -> list[str]:
+    "The commands that use a finished run of `system` in `out`, which `mmgen train` prints last."
+    o = shlex.quote(str(out))
+    return ([f"mmgen caption {o} IMAGE.png"] * (system in CAPTIONS)
+            + [f"mmgen draw {o} {shlex.quote(EXAMPLE_PROMPTS.get(system, 'PROMPT'))}"] * (system in DRAWS)
+            + [f"mmgen retrieve {o} PAIR_IMAGE.png"] * (system in RETRIEVES))
+
 def _train(args, systems) -> int:
     from mmgen.train import fit_options, TrainingInterrupted
     spec = systems[args.system]
@@ -314,7 +330,9 @@ def _train(args, systems) -> int:
               if states else "no training state was saved yet"), file=sys.stderr)
         return 130
     print(f"mmgen: trained {args.system} in {time.time()-t0:.0f}s -> {out}")
-    if metrics: print(json.dumps(metrics, indent=2, default=str))  # under torchrun only rank 0 returns metrics
+    if metrics:   # under torchrun only rank 0 returns metrics
+        print(json.dumps(metrics, indent=2, default=str))
+        for line in next_steps(args.system, out): print(f"use it: {line}")
     return 0
 
 def main(argv:list[str]|None=None) -> int:
@@ -397,7 +415,7 @@ def _run_of(run:str, # the folder the user named
                             f"finish it with {_finish(run, s)}")
         return s
     held = (f"holds a {s} run, which does not {cmd}" if s else "holds no trained run (no mmgen_run.json, nor the files of a system)"
-            ) if Path(run).is_dir() else "is not a folder"
+            ) if Path(run).is_dir() else "is a file, not a run folder" if Path(run).exists() else "does not exist"
     raise UserError(f"{run} {held}: `mmgen {cmd}` reads a run of {_either(systems)} (train one with `mmgen train {systems[0]} --out DIR`)")
 
 # %% ../nbs/16_cli.ipynb #1f0e2a08
@@ -443,6 +461,13 @@ def caption_progress(n:int, # images to caption
     from tqdm import tqdm
     return tqdm(total=n, unit='image', desc='captioning', file=file or sys.stderr, leave=False, disable=True if n < PROGRESS_FROM else None)
 
+def _check_files(files:list[str], # image paths the user named
+                ):
+    "A UserError naming the first of `files` that is no file (missing, or a folder) and how many more are not."
+    if not (bad := [f for f in files if not Path(f).is_file()]): return
+    why = f"a folder, not an image file (name its images, e.g. {os.path.join(bad[0], '*.png')})" if Path(bad[0]).is_dir() else 'no such file'
+    raise UserError(f"cannot read image {bad[0]}: {why}" + (f" (nor {len(bad) - 1} more of the {len(files)})" if len(bad) > 1 else ''))
+
 def _read(f:str, side:int):
     "Image file `f` as a (3, side, side) tensor in [-1, 1] (shorter side resized, centre-cropped); a UserError if it does not read."
     from mmgen.data import load_image, to_tensor
@@ -458,8 +483,7 @@ def _caption(args) -> int:
     from tqdm import tqdm
     kw = decoding_options(args)                                   # before anything loads: a refused option costs nothing
     system = _run_of(args.run, 'caption', CAPTIONS)
-    if missing := [f for f in args.images if not Path(f).is_file()]:
-        raise UserError(f"cannot read image {missing[0]}: no such file" + (f" (nor {len(missing) - 1} more of the {len(args.images)})" if len(missing) > 1 else ''))
+    _check_files(args.images)
     caption, side, most, dev = _load(_captioner, system, args.run)
     if args.max_len is not None and not 2 <= args.max_len <= most:
         raise UserError(f"--max-len {args.max_len}: this {system} run writes captions of 2 to {most} tokens (BOS and EOS included)")
@@ -494,8 +518,22 @@ def draw_grid(images, # (len(prompts)*n, 3, H, W) in [-1, 1], each prompt's n to
     items = [dict(image=x, caption=p) for x, p in zip(images, [p for p in prompts for _ in range(n)])]
     return show_batch(items, n=len(items), ncols=n, title=title, width=min(2.6, 10 / n))
 
+def _draw_path(out:str|None, # the --out the user gave
+               run:str, # the run folder
+              ) -> Path:
+    "Where `mmgen draw` writes: RUN/draw.png by default, draw.png inside a folder, NAME.png for a NAME without a suffix; a format matplotlib cannot write is refused."
+    from matplotlib.backend_bases import FigureCanvasBase
+    if out is None: return Path(run) / 'draw.png'
+    p = Path(out)
+    if p.is_dir() or out.endswith(('/', os.sep)): return p / 'draw.png'
+    if not p.suffix: return p.with_suffix('.png')
+    if (fmt := p.suffix[1:].lower()) not in (ok := FigureCanvasBase.get_supported_filetypes()):
+        raise UserError(f"cannot write a {p.suffix!r} image (--out {out}): expected a name ending in one of {', '.join('.' + k for k in sorted(ok))}, e.g. .png")
+    return p
+
 def _draw(args) -> int:
     import matplotlib.pyplot as plt, warnings
+    out = _draw_path(args.out, args.run)                 # before anything loads: a refused name costs nothing
     system = _run_of(args.run, 'draw', DRAWS)
     draw = _load(_drawer, system, args.run)
     with warnings.catch_warnings(record=True) as seen:   # the system's warnings (vq-art: unknown words dropped), one line each
@@ -504,7 +542,6 @@ def _draw(args) -> int:
         except (ValueError, TypeError) as e: raise UserError(f"{system} cannot draw that: {e}") from e   # the system's own prompt checks
         finally:
             for m in dict.fromkeys(str(w.message) for w in seen): print(f"mmgen: warning: {m}", file=sys.stderr)
-    out = Path(args.out or Path(args.run) / 'draw.png')
     out.parent.mkdir(parents=True, exist_ok=True)
     fig = draw_grid(images, args.prompts, args.n, title=f"{system}: {args.run} (seed {args.seed})")
     fig.savefig(out, dpi=100); plt.close(fig)
@@ -536,6 +573,7 @@ def _retrieve(args) -> int:
     if args.gallery and not args.text: raise UserError("--gallery is searched by --text CAPTION; to caption images, name them without --gallery")
     if not (args.text or args.images): raise UserError("nothing to retrieve: give pair images, or --text CAPTION with --gallery IMAGE...")
     _run_of(args.run, 'retrieve', RETRIEVES)
+    _check_files(args.gallery or args.images)
     from mmgen.paired_retrieval import load_retrieval, retrieve
     model, _ = _load(load_retrieval, args.run)
     queries = args.text or args.images
