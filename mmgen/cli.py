@@ -15,7 +15,7 @@ the command that goes on) and exits with status 130; `--resume` continues step f
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
 `--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
-another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them. Errors in what the user
+another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them, and a bare `--resume` takes the options the run was started with. Errors in what the user
 asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE... [--method greedy|beam|top-p]
 [--beam-size K] [--top-p P] [--temperature T] [--seed S] [--max-len N] [--batch-size B] [--json]` captions images with the
 run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
@@ -96,7 +96,7 @@ def system_options(spec:SystemSpec) -> dict[str, tuple]:
 
 # %% ../nbs/16_cli.ipynb #c1100006
 _OWN = ('out', 'resume', 'overwrite')   # flags of `mmgen train` a user may try as --set keys
-_AT_LEAST = {'batch_size': 1}           # options every system has whose range the system leaves to torch (a DataLoader error deep inside)
+_AT_LEAST = {'batch_size': 1, 'n_train': 1}   # options every system has that it does not check itself (an error deep inside torch or the data)
 
 def _fits(v, anno:str) -> bool:
     "Whether a --set value can be what the annotation says (ints pass for floats; None where the type allows it)."
@@ -307,12 +307,24 @@ def next_steps(system:str, # a system's command-line name
             + [f"mmgen draw {o} {shlex.quote(EXAMPLE_PROMPTS.get(system, 'PROMPT'))}"] * (system in DRAWS)
             + [f"mmgen retrieve {o} PAIR_IMAGE.png"] * (system in RETRIEVES))
 
+def _started_with(args, # parsed `mmgen train ... --resume` arguments with no other options
+                  out:Path, # the run folder
+                 ):
+    "A bare --resume takes the options the run in `out` was started with (its RUN_FILE) and says so; nothing without a record."
+    try: rec = json.loads((out / RUN_FILE).read_text())
+    except (OSError, ValueError): return
+    if rec.get('system') != args.system: return   # `prepare_out` refuses another system's run
+    args.full, args.epochs = bool(rec.get('full')), rec.get('epochs')
+    args.set = [(k, tuple(v) if isinstance(v, list) else v) for k, v in rec.get('set', {}).items()]   # JSON wrote tuples as lists
+    if args.full or args.epochs or args.set: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
+
 def _train(args, systems) -> int:
     from mmgen.train import fit_options, TrainingInterrupted
     spec = systems[args.system]
+    out = Path(args.out or f'runs/{args.system}')
+    if args.resume and not (args.set or args.epochs or args.full): _started_with(args, out)
     overrides = dict(args.set)
     check_overrides(args.system, overrides, system_options(spec))
-    out = Path(args.out or f'runs/{args.system}')
     if int(os.environ.get('RANK', 0)) == 0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
     t0 = time.time()
     try:
