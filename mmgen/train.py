@@ -790,7 +790,9 @@ def restore(self:_Run):
     self.cb_states = st.get('callbacks', {})
     pick = lambda l: l[self.rank] if len(l) == self.world else l[0]   # same world size: this rank's RNG, else rank 0's
     self.pending = pick(st['rng']), pick(st['epoch_rng'])
-    if self.rank == 0 and self.cfg.verbose: print(f"resumed from {out} at epoch {s.epoch}, step {s.step}")
+    E = self.cfg.epochs   # epochs counted from 1, as the epoch lines and the Ctrl-C message count them
+    at = f"epoch {s.epoch + 1}/{E}" if s.epoch < E else f"the end of epoch {E}/{E}"
+    if self.rank == 0 and self.cfg.verbose: print(f"resumed from {out} at {at}, step {s.step}")
 
 # %% ../nbs/03_train.ipynb #62307c14
 _clock = time.perf_counter   # what `max_seconds` and `save_minutes` are measured with (a test swaps in a fake clock)
