@@ -257,6 +257,7 @@ def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentPars
                    help="a pair caption to find images for, 'the photo on the left is A and the photo on the right is B' (repeatable; needs --gallery)")
     r.add_argument('--gallery', nargs='+', default=[], metavar='IMAGE', help='the pair images --text searches')
     r.add_argument('--k', type=_positive, default=5, help='results per query (default 5)')
+    sub.metavar = '{' + ','.join(sub.choices) + '}'   # argparse's display of the commands, also in its error when none is given (else 'cmd')
     return p
 
 # %% ../nbs/16_cli.ipynb #c110000a
@@ -473,12 +474,20 @@ def caption_progress(n:int, # images to caption
     from tqdm import tqdm
     return tqdm(total=n, unit='image', desc='captioning', file=file or sys.stderr, leave=False, disable=True if n < PROGRESS_FROM else None)
 
+def _unreadable(f:str) -> str|None:
+    "Why image file `f` cannot be read (missing, a folder, no image PIL knows: its header only is read), else None."
+    from PIL import Image
+    if Path(f).is_dir(): return f"a folder, not an image file (name its images, e.g. {os.path.join(f, '*.png')})"
+    if not Path(f).is_file(): return 'no such file'
+    try:
+        with Image.open(f): return None
+    except Exception as e: return f"{type(e).__name__}: {e}"
+
 def _check_files(files:list[str], # image paths the user named
                 ):
-    "A UserError naming the first of `files` that is no file (missing, or a folder) and how many more are not."
-    if not (bad := [f for f in files if not Path(f).is_file()]): return
-    why = f"a folder, not an image file (name its images, e.g. {os.path.join(bad[0], '*.png')})" if Path(bad[0]).is_dir() else 'no such file'
-    raise UserError(f"cannot read image {bad[0]}: {why}" + (f" (nor {len(bad) - 1} more of the {len(files)})" if len(bad) > 1 else ''))
+    "A UserError naming the first of `files` that cannot be read and how many more cannot, before a model loads or a line is printed."
+    if bad := [(f, w) for f in files if (w := _unreadable(f))]:
+        raise UserError(f"cannot read image {bad[0][0]}: {bad[0][1]}" + (f" (nor {len(bad) - 1} more of the {len(files)})" if len(bad) > 1 else ''))
 
 def _read(f:str, side:int):
     "Image file `f` as a (3, side, side) tensor in [-1, 1] (shorter side resized, centre-cropped); a UserError if it does not read."
