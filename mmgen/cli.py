@@ -317,7 +317,7 @@ def _started_with(args, # parsed `mmgen train ... --resume` arguments with no ot
     if rec.get('system') != args.system: return   # `prepare_out` refuses another system's run
     args.full, args.epochs = bool(rec.get('full')), rec.get('epochs')
     args.set = [(k, tuple(v) if isinstance(v, list) else v) for k, v in rec.get('set', {}).items()]   # JSON wrote tuples as lists
-    if args.full or args.epochs or args.set: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
+    if (args.full or args.epochs or args.set) and int(os.environ.get('RANK', 0)) == 0: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
 
 def _train(args, systems) -> int:
     from mmgen.train import fit_options, TrainingInterrupted
