@@ -455,7 +455,7 @@ class _Run:
         self.amp, use_scaler = resolve_amp(cfg.amp, self.device)
         self.parallel = ('ddp' if self.world > 1 else 'none') if cfg.parallel == 'auto' else cfg.parallel
         if self.parallel != 'none' and not dist.is_initialized():
-            raise RuntimeError(f"parallel={self.parallel!r} needs a process group: launch with torchrun --nproc_per_node N")
+            raise ConfigError(f"parallel={self.parallel!r} needs a process group: launch with torchrun --nproc_per_node N (or parallel='auto')")
         if self.world > 1 and not isinstance(getattr(train_dl, 'sampler', None), DistributedSampler):
             warnings.warn("train_dl is not sharded across ranks (build it with make_loader): every rank sees every sample")
         self.net = self._wrap(model)
