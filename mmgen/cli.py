@@ -2,7 +2,7 @@
 
 `mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]
 [--resume | --overwrite] [--save-every N] [--save-minutes T]` calls that system's `train(out_dir=DIR, epochs=N,
-full=..., **overrides)` and prints the metrics it returns as JSON. Each system trains on its embedded (generated)
+full=..., **overrides)` and prints the metrics it returns as JSON, then the commands that use the run (`use it: mmgen caption DIR IMAGE.png`, ...). Each system trains on its embedded (generated)
 dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
@@ -15,7 +15,7 @@ the command that goes on) and exits with status 130; `--resume` continues step f
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
 `--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
-another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them. Errors in what the user
+another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them, and a bare `--resume` takes the options the run was started with. Errors in what the user
 asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE... [--method greedy|beam|top-p]
 [--beam-size K] [--top-p P] [--temperature T] [--seed S] [--max-len N] [--batch-size B] [--json]` captions images with the
 run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
@@ -25,7 +25,7 @@ was trained at, B images decoded at once (greedy and beam captions do not depend
 there are many images and stderr is a terminal. `--method top-p` draws from the nucleus of mass P at temperature T, the
 same captions for the same seed, images and B; an option the method does not use is refused, not ignored. `mmgen draw RUN PROMPT...
 [--n N] [--out FILE.png] [--seed S]` draws N pictures per prompt with a vq-art or shared-latent run, writes them as one
-PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png) and prints its path. A run of a
+PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png, `draw.png` inside a folder, `.png` added to a name without a suffix) and prints its path. A run of a
 system that does not caption (or draw) is refused in one line naming what it holds and the systems that do. `mmgen retrieve
 RUN PAIR_IMAGE... [--k K]` lists, for each image of two pictures side by side (read at the size the paired-retrieval run
 was trained at, never resized), its top K captions from all the run's pair captions, one line each, `path: RANK. caption
@@ -50,10 +50,10 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'SYSTEM_FILES',
-           'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options', 'check_overrides', 'preset_values',
-           'preset_costs', 'prepare_out', 'main', 'weight_modules', 'run_system', 'decoding_options',
-           'caption_progress', 'draw_grid']
+__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'EXAMPLE_PROMPTS',
+           'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options', 'check_overrides',
+           'preset_values', 'preset_costs', 'prepare_out', 'next_steps', 'main', 'weight_modules', 'run_system',
+           'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -95,6 +95,9 @@ def system_options(spec:SystemSpec) -> dict[str, tuple]:
     return out
 
 # %% ../nbs/16_cli.ipynb #c1100006
+_OWN = ('out', 'resume', 'overwrite')   # flags of `mmgen train` a user may try as --set keys
+_AT_LEAST = {'batch_size': 1, 'n_train': 1}   # options every system has that it does not check itself (an error deep inside torch or the data)
+
 def _fits(v, anno:str) -> bool:
     "Whether a --set value can be what the annotation says (ints pass for floats; None where the type allows it)."
     if v is None: return 'None' in anno
@@ -112,13 +115,15 @@ def check_overrides(name:str, # the system's command-line name
                    ):
     "Refuse an unknown key (naming the nearest valid ones) or a value of the wrong type (naming the type), in one line."
     for k, v in overrides.items():
-        if k in _FLAGS: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
+        if k in _FLAGS or k in _OWN and k not in options: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
         if k not in options:
             near = difflib.get_close_matches(k, list(options), n=3, cutoff=0.5)
             raise UserError(f"unknown option {k!r} for {name}" + (f"; did you mean {' or '.join(near)}?" if near else '')
                             + f" (`mmgen train {name} --help` lists all {len(options)})")
         default, anno, doc = options[k]
         if not _fits(v, anno): raise UserError(f"--set {k}={v!r}: expected {anno} ({doc}), got {type(v).__name__}")
+        if k in _AT_LEAST and isinstance(v, int) and v < _AT_LEAST[k]:
+            raise UserError(f"--set {k}={v!r}: expected an integer >= {_AT_LEAST[k]} ({doc})")
 
 # %% ../nbs/16_cli.ipynb #c1100008
 class _Parser(argparse.ArgumentParser):
@@ -252,6 +257,7 @@ def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentPars
                    help="a pair caption to find images for, 'the photo on the left is A and the photo on the right is B' (repeatable; needs --gallery)")
     r.add_argument('--gallery', nargs='+', default=[], metavar='IMAGE', help='the pair images --text searches')
     r.add_argument('--k', type=_positive, default=5, help='results per query (default 5)')
+    sub.metavar = '{' + ','.join(sub.choices) + '}'   # argparse's display of the commands, also in its error when none is given (else 'cmd')
     return p
 
 # %% ../nbs/16_cli.ipynb #c110000a
@@ -291,12 +297,35 @@ def prepare_out(out:Path, # the run folder
     rec_file.write_text(json.dumps(_record(args), indent=1, default=str))
 
 # %% ../nbs/16_cli.ipynb #c110000c
+EXAMPLE_PROMPTS = {'vq-art': 'warm vivid', 'shared-latent': 'a small red circle'}   # a prompt each drawing system reads
+
+def next_steps(system:str, # a system's command-line name
+               out:Path, # the folder its run was written to
+              ) -> list[str]:
+    "The commands that use a finished run of `system` in `out`, which `mmgen train` prints last."
+    o = shlex.quote(str(out))
+    return ([f"mmgen caption {o} IMAGE.png"] * (system in CAPTIONS)
+            + [f"mmgen draw {o} {shlex.quote(EXAMPLE_PROMPTS.get(system, 'PROMPT'))}"] * (system in DRAWS)
+            + [f"mmgen retrieve {o} PAIR_IMAGE.png"] * (system in RETRIEVES))
+
+def _started_with(args, # parsed `mmgen train ... --resume` arguments with no other options
+                  out:Path, # the run folder
+                 ):
+    "A bare --resume takes the options the run in `out` was started with (its RUN_FILE) and says so; nothing without a record."
+    try: rec = json.loads((out / RUN_FILE).read_text())
+    except (OSError, ValueError): return
+    if rec.get('system') != args.system: return   # `prepare_out` refuses another system's run
+    args.full, args.epochs = bool(rec.get('full')), rec.get('epochs')
+    args.set = [(k, tuple(v) if isinstance(v, list) else v) for k, v in rec.get('set', {}).items()]   # JSON wrote tuples as lists
+    if (args.full or args.epochs or args.set) and int(os.environ.get('RANK', 0)) == 0: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
+
 def _train(args, systems) -> int:
     from mmgen.train import fit_options, TrainingInterrupted
     spec = systems[args.system]
+    out = Path(args.out or f'runs/{args.system}')
+    if args.resume and not (args.set or args.epochs or args.full): _started_with(args, out)
     overrides = dict(args.set)
     check_overrides(args.system, overrides, system_options(spec))
-    out = Path(args.out or f'runs/{args.system}')
     if int(os.environ.get('RANK', 0)) == 0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
     t0 = time.time()
     try:
@@ -314,7 +343,9 @@ def _train(args, systems) -> int:
               if states else "no training state was saved yet"), file=sys.stderr)
         return 130
     print(f"mmgen: trained {args.system} in {time.time()-t0:.0f}s -> {out}")
-    if metrics: print(json.dumps(metrics, indent=2, default=str))  # under torchrun only rank 0 returns metrics
+    if metrics:   # under torchrun only rank 0 returns metrics
+        print(json.dumps(metrics, indent=2, default=str))
+        for line in next_steps(args.system, out): print(f"use it: {line}")
     return 0
 
 def main(argv:list[str]|None=None) -> int:
@@ -397,7 +428,7 @@ def _run_of(run:str, # the folder the user named
                             f"finish it with {_finish(run, s)}")
         return s
     held = (f"holds a {s} run, which does not {cmd}" if s else "holds no trained run (no mmgen_run.json, nor the files of a system)"
-            ) if Path(run).is_dir() else "is not a folder"
+            ) if Path(run).is_dir() else "is a file, not a run folder" if Path(run).exists() else "does not exist"
     raise UserError(f"{run} {held}: `mmgen {cmd}` reads a run of {_either(systems)} (train one with `mmgen train {systems[0]} --out DIR`)")
 
 # %% ../nbs/16_cli.ipynb #1f0e2a08
@@ -443,6 +474,21 @@ def caption_progress(n:int, # images to caption
     from tqdm import tqdm
     return tqdm(total=n, unit='image', desc='captioning', file=file or sys.stderr, leave=False, disable=True if n < PROGRESS_FROM else None)
 
+def _unreadable(f:str) -> str|None:
+    "Why image file `f` cannot be read (missing, a folder, no image PIL knows: its header only is read), else None."
+    from PIL import Image
+    if Path(f).is_dir(): return f"a folder, not an image file (name its images, e.g. {os.path.join(f, '*.png')})"
+    if not Path(f).is_file(): return 'no such file'
+    try:
+        with Image.open(f): return None
+    except Exception as e: return f"{type(e).__name__}: {e}"
+
+def _check_files(files:list[str], # image paths the user named
+                ):
+    "A UserError naming the first of `files` that cannot be read and how many more cannot, before a model loads or a line is printed."
+    if bad := [(f, w) for f in files if (w := _unreadable(f))]:
+        raise UserError(f"cannot read image {bad[0][0]}: {bad[0][1]}" + (f" (nor {len(bad) - 1} more of the {len(files)})" if len(bad) > 1 else ''))
+
 def _read(f:str, side:int):
     "Image file `f` as a (3, side, side) tensor in [-1, 1] (shorter side resized, centre-cropped); a UserError if it does not read."
     from mmgen.data import load_image, to_tensor
@@ -458,8 +504,7 @@ def _caption(args) -> int:
     from tqdm import tqdm
     kw = decoding_options(args)                                   # before anything loads: a refused option costs nothing
     system = _run_of(args.run, 'caption', CAPTIONS)
-    if missing := [f for f in args.images if not Path(f).is_file()]:
-        raise UserError(f"cannot read image {missing[0]}: no such file" + (f" (nor {len(missing) - 1} more of the {len(args.images)})" if len(missing) > 1 else ''))
+    _check_files(args.images)
     caption, side, most, dev = _load(_captioner, system, args.run)
     if args.max_len is not None and not 2 <= args.max_len <= most:
         raise UserError(f"--max-len {args.max_len}: this {system} run writes captions of 2 to {most} tokens (BOS and EOS included)")
@@ -494,8 +539,22 @@ def draw_grid(images, # (len(prompts)*n, 3, H, W) in [-1, 1], each prompt's n to
     items = [dict(image=x, caption=p) for x, p in zip(images, [p for p in prompts for _ in range(n)])]
     return show_batch(items, n=len(items), ncols=n, title=title, width=min(2.6, 10 / n))
 
+def _draw_path(out:str|None, # the --out the user gave
+               run:str, # the run folder
+              ) -> Path:
+    "Where `mmgen draw` writes: RUN/draw.png by default, draw.png inside a folder, NAME.png for a NAME without a suffix; a format matplotlib cannot write is refused."
+    from matplotlib.backend_bases import FigureCanvasBase
+    if out is None: return Path(run) / 'draw.png'
+    p = Path(out)
+    if p.is_dir() or out.endswith(('/', os.sep)): return p / 'draw.png'
+    if not p.suffix: return p.with_suffix('.png')
+    if (fmt := p.suffix[1:].lower()) not in (ok := FigureCanvasBase.get_supported_filetypes()):
+        raise UserError(f"cannot write a {p.suffix!r} image (--out {out}): expected a name ending in one of {', '.join('.' + k for k in sorted(ok))}, e.g. .png")
+    return p
+
 def _draw(args) -> int:
     import matplotlib.pyplot as plt, warnings
+    out = _draw_path(args.out, args.run)                 # before anything loads: a refused name costs nothing
     system = _run_of(args.run, 'draw', DRAWS)
     draw = _load(_drawer, system, args.run)
     with warnings.catch_warnings(record=True) as seen:   # the system's warnings (vq-art: unknown words dropped), one line each
@@ -504,7 +563,6 @@ def _draw(args) -> int:
         except (ValueError, TypeError) as e: raise UserError(f"{system} cannot draw that: {e}") from e   # the system's own prompt checks
         finally:
             for m in dict.fromkeys(str(w.message) for w in seen): print(f"mmgen: warning: {m}", file=sys.stderr)
-    out = Path(args.out or Path(args.run) / 'draw.png')
     out.parent.mkdir(parents=True, exist_ok=True)
     fig = draw_grid(images, args.prompts, args.n, title=f"{system}: {args.run} (seed {args.seed})")
     fig.savefig(out, dpi=100); plt.close(fig)
@@ -536,6 +594,7 @@ def _retrieve(args) -> int:
     if args.gallery and not args.text: raise UserError("--gallery is searched by --text CAPTION; to caption images, name them without --gallery")
     if not (args.text or args.images): raise UserError("nothing to retrieve: give pair images, or --text CAPTION with --gallery IMAGE...")
     _run_of(args.run, 'retrieve', RETRIEVES)
+    _check_files(args.gallery or args.images)
     from mmgen.paired_retrieval import load_retrieval, retrieve
     model, _ = _load(load_retrieval, args.run)
     queries = args.text or args.images

@@ -455,7 +455,7 @@ class _Run:
         self.amp, use_scaler = resolve_amp(cfg.amp, self.device)
         self.parallel = ('ddp' if self.world > 1 else 'none') if cfg.parallel == 'auto' else cfg.parallel
         if self.parallel != 'none' and not dist.is_initialized():
-            raise RuntimeError(f"parallel={self.parallel!r} needs a process group: launch with torchrun --nproc_per_node N")
+            raise ConfigError(f"parallel={self.parallel!r} needs a process group: launch with torchrun --nproc_per_node N (or parallel='auto')")
         if self.world > 1 and not isinstance(getattr(train_dl, 'sampler', None), DistributedSampler):
             warnings.warn("train_dl is not sharded across ranks (build it with make_loader): every rank sees every sample")
         self.net = self._wrap(model)
@@ -790,7 +790,9 @@ def restore(self:_Run):
     self.cb_states = st.get('callbacks', {})
     pick = lambda l: l[self.rank] if len(l) == self.world else l[0]   # same world size: this rank's RNG, else rank 0's
     self.pending = pick(st['rng']), pick(st['epoch_rng'])
-    if self.rank == 0 and self.cfg.verbose: print(f"resumed from {out} at epoch {s.epoch}, step {s.step}")
+    E = self.cfg.epochs   # epochs counted from 1, as the epoch lines and the Ctrl-C message count them
+    at = f"epoch {s.epoch + 1}/{E}" if s.epoch < E else f"the end of epoch {E}/{E}"
+    if self.rank == 0 and self.cfg.verbose: print(f"resumed from {out} at {at}, step {s.step}")
 
 # %% ../nbs/03_train.ipynb #62307c14
 _clock = time.perf_counter   # what `max_seconds` and `save_minutes` are measured with (a test swaps in a fake clock)
