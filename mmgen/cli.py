@@ -44,7 +44,7 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 
 # %% ../nbs/16_cli.ipynb #689ee6ae
 from __future__ import annotations
-import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, sys, time
+import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, sys, textwrap, time
 from pathlib import Path
 from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
@@ -52,8 +52,8 @@ from .core import SYSTEMS, SystemSpec, UserError
 # %% auto #0
 __all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'EXAMPLE_PROMPTS',
            'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options', 'check_overrides',
-           'preset_values', 'preset_costs', 'prepare_out', 'next_steps', 'main', 'weight_modules', 'run_system',
-           'decoding_options', 'caption_progress', 'draw_grid']
+           'preset_values', 'preset_costs', 'prepare_out', 'next_steps', 'metrics_summary', 'main', 'weight_modules',
+           'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -308,6 +308,14 @@ def next_steps(system:str, # a system's command-line name
             + [f"mmgen draw {o} {shlex.quote(EXAMPLE_PROMPTS.get(system, 'PROMPT'))}"] * (system in DRAWS)
             + [f"mmgen retrieve {o} PAIR_IMAGE.png"] * (system in RETRIEVES))
 
+def metrics_summary(metrics:dict, # what a system's `train` returns (also in OUT/metrics.json)
+                    width:int=100, # characters per line
+                   ) -> list[str]:
+    "The run's scalar figures, `name value` in lines of `width`; lists, tables and samples stay in metrics.json."
+    def show(v): return f"{v:.4g}" if isinstance(v, float) else str(v)
+    items = [f"{k} {show(v)}" for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return textwrap.wrap('  '.join(items), width, break_long_words=False, break_on_hyphens=False)
+
 def _started_with(args, # parsed `mmgen train ... --resume` arguments with no other options
                   out:Path, # the run folder
                  ):
@@ -344,7 +352,8 @@ def _train(args, systems) -> int:
         return 130
     print(f"mmgen: trained {args.system} in {time.time()-t0:.0f}s -> {out}")
     if metrics:   # under torchrun only rank 0 returns metrics
-        print(json.dumps(metrics, indent=2, default=str))
+        for line in metrics_summary(metrics): print(line)
+        print(f"every figure: {out / 'metrics.json'}")
         for line in next_steps(args.system, out): print(f"use it: {line}")
     return 0
 
