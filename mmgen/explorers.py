@@ -9,7 +9,7 @@ from mmgen.explorers import latent_explorer, attention_explorer, art_explorer, r
 latent_explorer('runs/shared-latent')   # a folder written by `mmgen train shared-latent`
 attention_explorer('runs/captioner')    # a folder written by `mmgen train captioner`
 art_explorer('runs/vq-art')             # `mmgen train vq-art`
-retrieval_explorer('runs/retrieval')    # `mmgen train paired-retrieval`
+retrieval_explorer('runs/paired-retrieval')   # `mmgen train paired-retrieval`
 distilled_explorer('runs/distilled')    # `mmgen train distilled`
 ```
 
