@@ -850,6 +850,8 @@ def train(out_dir:str|Path, # output folder
     size, epochs = img_size or P['img_size'], epochs or P['epochs']
     if full: cfg = (SharedLatentConfig.seed_literal if literal else SharedLatentConfig.default)('L', img_size=size, epochs=epochs, **{**P.get('cfg', {}), **kw})
     else: cfg = (smoke_config if preset == 'smoke' else cpu_config)(img_size=size, epochs=epochs, **kw)
+    if cfg.vocab_size < (least := 256 + len(BPETokenizer.specials)):   # the byte-level BPE `fit_shared_latent` trains starts from every byte
+        raise ConfigError(f"SharedLatentConfig.vocab_size must be >= {least} (256 bytes and {len(BPETokenizer.specials)} special tokens of the BPE tokenizer), got {cfg.vocab_size}")
     n_train, n_eval = n_train or P['n_train'], n_eval or P['n_eval']
     try: speed = SpeedOptions(**{**P.get('speed', {}), **(speed or {})})
     except (TypeError, ValueError) as e: raise ConfigError(f"train(): speed={speed!r} is not a set of SpeedOptions fields ({e})") from e
