@@ -35,7 +35,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
 import matplotlib.pyplot as plt
 
-from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset
+from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError
 from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
                         to_uint8, to_tensor, as_images, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
 from .tokenizers import BPETokenizer
@@ -44,7 +44,7 @@ from .decoding import greedy, beam_search, sample
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               interpolate, saved_activation_bytes, train_memory_lower_bound)
-from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device
+from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device, check_config, _ints, _nums, _between, _one_of
 from .checkpoints import require_files, read_config, load_trained
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, DeviceBatches, stage_budgets
 from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided
@@ -107,6 +107,13 @@ class SharedLatentConfig:
     schedule: str = 'cosine'       # learning-rate schedule, `TrainConfig.schedule`: 'cosine' or 'constant' (seed)
     warmup_frac: float = 0.05      # linear warmup as a fraction of all steps (seed: none)
 
+    def __post_init__(self):
+        check_config(self, _CONFIG_RULES)
+        r = self.img_size // self.dec_start
+        if self.img_size % self.dec_start or r & (r - 1):
+            raise ConfigError(f"SharedLatentConfig.img_size must be dec_start={self.dec_start} × a power of two (the decoder doubles its map), got {self.img_size}")
+        if self.d_model % self.n_heads: raise ConfigError(f"SharedLatentConfig.d_model must be a multiple of n_heads={self.n_heads}, got {self.d_model}")
+
     @classmethod
     def seed_literal(cls, variant:str='L', # one of SEED_VARIANTS: 'S', 'M', 'L', 'XL'
                      img_size:int=512, # resolution; the decoder still starts at img_size // 16 as the seed's does
@@ -140,6 +147,15 @@ MMGEN_VARIANTS = {  # the corrected variants: CNN widths, heads (64-d each) and 
     'M':  dict(enc_channels=(32, 64, 128, 256), dec_channels=256, dec_min_channels=32, n_heads=4,  d_ff=1024, enc_layers=2, tie_weights=False),
     'L':  dict(),
     'XL': dict(enc_channels=(96, 192, 384, 768), dec_channels=768, dec_min_channels=48, n_heads=12, d_ff=3072, enc_layers=4)}
+
+_CONFIG_RULES = dict(  # what each SharedLatentConfig field allows (`check_config`, as `TrainConfig`'s): refused when the config is made, before a scene is rendered
+    img_size=_ints(2), enc_channels=((lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_ints(1)[0](c) for c in v)), 'a non-empty tuple of integers >= 1'),
+    enc_pool=_ints(1), dec_start=_ints(1), dec_channels=_ints(1), dec_min_channels=_ints(1), latent_dim=_ints(1), vocab_size=_ints(1), d_model=_ints(1),
+    n_heads=_ints(1), d_ff=_ints(1), enc_layers=_ints(1), dec_layers=_ints(1), max_len=_ints(2), dropout=_between(0, 1), n_mem=_ints(1),
+    w_recon=_nums(0), w_caption=_nums(0), w_contrastive=_nums(0), temperature=_nums(0, strict=True), w_match=_nums(0), w_t2i=_nums(0), fg_weight=_nums(0),
+    lr=_nums(0, strict=True), weight_decay=_nums(0), batch_size=_ints(1), grad_clip=_nums(0, strict=True, none=True), epochs=_ints(1),
+    patience=_ints(1, none=True), schedule=_one_of('cosine', 'constant'), warmup_frac=_between(0, 1))
+
 
 # %% ../nbs/10_shared_latent.ipynb #07c218aa
 def _norm(c:int, on:bool) -> nn.Module:
@@ -489,6 +505,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
               device:str|None=None, progress:bool=True,
               max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
+              seed:int=0, # the order of the batches (`TrainConfig.seed`)
              ) -> tuple:
     "Train a `LatentPrior` on the frozen model's (image latent, caption features) pairs; returns (prior, History)."
     train_pairs, valid_pairs = prior_pairs(model, tok, splits['train']), prior_pairs(model, tok, splits['valid'])
@@ -498,7 +515,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     bs = min(batch_size, len(train_pairs))
     train_dl = DataLoader(train_pairs, batch_size=bs, shuffle=True, drop_last=True)
     tcfg = TrainConfig(epochs=math.ceil(steps / (len(train_pairs) // bs)), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
-                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds,
+                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir))   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
     if out_dir is not None:
@@ -631,13 +648,14 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       max_steps:int|None=None, # stop after this many steps
                       max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                       speed:SpeedOptions|None=None, # how it is fed and run (default: the DataLoader, nothing switched on)
+                      seed:int=0, # the order of the batches (`TrainConfig.seed`; the initialisation follows the caller's `set_seed`)
                      ) -> tuple:
     "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History)."
     tok = BPETokenizer.train(dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
     speed, dev = speed or SpeedOptions(), default_device(device)
     if speed.data == 'device':   # each split held on the device, its captions tokenized once
-        train_dl = device_batches(splits['train'], tok, cfg, cfg.batch_size, dev, shift=speed.shift, num_workers=speed.workers(dev))
+        train_dl = device_batches(splits['train'], tok, cfg, cfg.batch_size, dev, shift=speed.shift, num_workers=speed.workers(dev), seed=seed)
         valid_dl = device_batches(splits['valid'], tok, cfg, 64, dev, train=False, num_workers=speed.workers(dev))
     else:
         collate = caption_collate(tok, cfg.max_len)
@@ -647,7 +665,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
                        grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile,
-                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds)
+                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed)
     with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
     if out_dir is not None:
         tok.save(Path(out_dir) / 'tokenizer.json')
@@ -675,6 +693,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                      out_dir:str|Path|None=None, # the stage's own checkpoints (`fit`'s latest/best), so that `mmgen train --resume` goes on inside it
                      speed:SpeedOptions|None=None, # channels-last, cuDNN autotuning, TF32, rendering workers (`SpeedOptions`)
+                     seed:int=0, # the order of the batches (`TrainConfig.seed`)
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -693,7 +712,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile,
+                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir))
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
@@ -791,6 +810,12 @@ PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs
     'gpu': 'one 10-minute GPU lease: 330 s of stages, sized from an H200\'s measured rates',
 }
 
+_OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
+    epochs=_ints(1, none=True), img_size=_ints(2, none=True), n_train=_ints(1, none=True), n_eval=_ints(2, none=True),
+    max_objects=((lambda v: _ints(1)[0](v) and v <= 5), 'an integer in 1..5 (more do not fit in a scene without overlap)'),
+    decoder_steps=_ints(0, none=True), prior_steps=_ints(0, none=True), budget_s=_nums(0, strict=True, none=True), seed=_ints(0),
+    probe_scenes=((lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 2 and all(_ints(1)[0](n) for n in v))), 'None or a pair (train, test) of integers >= 1'))
+
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # output folder
           epochs:int|None=None, # default: the preset's (2 smoke, 6 CPU, 6 full)
@@ -809,21 +834,30 @@ def train(out_dir:str|Path, # output folder
           budget_s:float|None=None, # wall-clock budget of the training stages, shared out by `BUDGET_SHARES` (or the preset's shares) among those that run: each ends early, its schedule re-planned (None: the preset's, else the step counts decide)
           probe_scenes:tuple|None=None, # the latent probe's (train, test) one-object scenes (default: the preset's)
           speed:dict|None=None, # `SpeedOptions` fields over the preset's (e.g. dict(data='device'))
+          seed:int=0, # initialisation and batch order of the three stages (the scenes, the ruler and the probe stay the same)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    dev = default_device(device)
     preset = pick_preset(PRESETS, preset, full)
     P, full = PRESETS[preset], preset in ('full', 'gpu')
+    opts = dict(epochs=epochs, img_size=img_size, n_train=n_train, n_eval=n_eval, max_objects=max_objects, decoder_steps=decoder_steps,
+                prior_steps=prior_steps, budget_s=budget_s, seed=seed, probe_scenes=probe_scenes)
+    for k, (ok, allowed) in _OPTION_RULES.items():   # refused by name here, before a scene is rendered or a folder made
+        if not ok(opts[k]): raise ConfigError(f"train(): {k} must be {allowed}, got {opts[k]!r}")
+    if literal and not full: raise ConfigError(f"train(): literal=True is the seed's own design at its sizes: it needs preset 'full' or 'gpu', got {preset!r}")
+    dev = default_device(device)
     size, epochs = img_size or P['img_size'], epochs or P['epochs']
     if full: cfg = (SharedLatentConfig.seed_literal if literal else SharedLatentConfig.default)('L', img_size=size, epochs=epochs, **{**P.get('cfg', {}), **kw})
     else: cfg = (smoke_config if preset == 'smoke' else cpu_config)(img_size=size, epochs=epochs, **kw)
+    if cfg.vocab_size < (least := 256 + len(BPETokenizer.specials)):   # the byte-level BPE `fit_shared_latent` trains starts from every byte
+        raise ConfigError(f"SharedLatentConfig.vocab_size must be >= {least} (256 bytes and {len(BPETokenizer.specials)} special tokens of the BPE tokenizer), got {cfg.vocab_size}")
     n_train, n_eval = n_train or P['n_train'], n_eval or P['n_eval']
-    speed = SpeedOptions(**{**P.get('speed', {}), **(speed or {})})
+    try: speed = SpeedOptions(**{**P.get('speed', {}), **(speed or {})})
+    except (TypeError, ValueError) as e: raise ConfigError(f"train(): speed={speed!r} is not a set of SpeedOptions fields ({e})") from e
     speed = replace(speed, shift=min(speed.shift, safe_shift(cfg.img_size)))   # no object leaves the picture
-    set_seed(0)
+    out.mkdir(parents=True, exist_ok=True)
+    set_seed(seed)
     splits = shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache',
                            num_workers=speed.workers(dev))
     decoder_steps = P['decoder_steps'] if decoder_steps is None else decoder_steps
@@ -831,18 +865,18 @@ def train(out_dir:str|Path, # output folder
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
     budget_s = P.get('budget_s') if budget_s is None else budget_s
     secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
-    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed)
+    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed)
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     if decoder_steps:
         dbs = P.get('decoder_batch', 32)
         dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
         dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
-                                 out_dir=out / 'decoder', speed=speed)
+                                 out_dir=out / 'decoder', speed=speed, seed=seed)
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
     save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
     t_dec = time.time() - t0 - t_train
-    prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior')) if prior_steps else (None, None)
+    prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior'), seed=seed) if prior_steps else (None, None)
     prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
     n_clf, clf_epochs = P['ruler']
@@ -850,7 +884,7 @@ def train(out_dir:str|Path, # output folder
     test = stack_items(splits['test'])
     metrics, outs = evaluate(model, tok, test, clf, prior=prior)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *(probe_scenes or P['probe']))
-    metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', preset=preset, batch_size=cfg.batch_size, img_size=cfg.img_size,
+    metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', preset=preset, seed=seed, batch_size=cfg.batch_size, img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
                    classifier=classifier_accuracy(clf, test),

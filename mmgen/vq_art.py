@@ -16,13 +16,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset
+from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
 from .decoding import top_p_filter
 from .evaluation import psnr, axis_targets, read_art_axes
-from .train import fit, TrainConfig, make_loader, History, load_weights
+from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, _ints, _nums, _between, _one_of
 from .checkpoints import require_files, read_config
 
 # %% auto #0
@@ -241,6 +241,10 @@ class VQConfig:
     texture: float = 0.         # weight of `texture_loss` in `vq_loss` (0: the seed's MSE-only objective)
     texture_log: float = 0.     # weight of `texture_loss` on log(0.01 + magnitude): weighs the near-flat pixels that decide 'smooth'
 
+    def __post_init__(self):
+        check_config(self, _VQ_RULES)
+        if self.size % 2**self.down: raise ConfigError(f"VQConfig.size must be a multiple of 2**down = {2**self.down} (down={self.down}), got {self.size}")
+
 QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'plain':             lambda d, k, b: VectorQuantizer(k, d, b),
     'ema':               lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99),
@@ -253,6 +257,9 @@ QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'lib VectorQuantize': lambda d, k, b: LibQuantizer('vq', d, k, kmeans_init=True, threshold_ema_dead_code=2, decay=0.99),
     'lib FSQ':           lambda d, k, b: LibQuantizer('fsq', d, levels=(8, 8, 8)),
 }
+_VQ_RULES = dict(  # what each VQConfig field allows (`check_config`, as `TrainConfig`'s): refused when the config is made, before any picture is rendered
+    size=_ints(4), channels=((lambda v: _ints(8)[0](v) and v % 8 == 0), 'a multiple of 8 (GroupNorm groups)'), dim=_ints(1), n_codes=_ints(2),
+    down=_ints(1), beta=_nums(0), quantizer=_one_of(*QUANTIZERS), texture=_nums(0), texture_log=_nums(0))
 
 def _res(c): return nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1), nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1))
 
@@ -395,6 +402,13 @@ class PriorConfig:
     masked: bool = True         # MaskGIT training (random mask ratio); False: the seed's direct head (every position masked)
     text_drop: float = 0.1      # share of examples trained without text (classifier-free guidance)
     word_drop: float = 0.0      # chance that each adjective of a training prompt is hidden (a picture shows every subset of its adjectives)
+
+    def __post_init__(self):
+        check_config(self, _PRIOR_RULES)
+        if self.d_model % self.n_heads: raise ConfigError(f"PriorConfig.d_model must be a multiple of n_heads={self.n_heads}, got {self.d_model}")
+
+_PRIOR_RULES = dict(vocab_size=_ints(1), n_codes=_ints(2), grid=_ints(1), d_model=_ints(1), n_layers=_ints(1), n_heads=_ints(1), d_ff=_ints(1),
+                    max_text=_ints(3), dropout=_between(0, 1), text_drop=_between(0, 1), word_drop=_between(0, 1))  # what each PriorConfig field allows
 
 class CodePrior(nn.Module):
     "Text tokens and a (partly masked) code grid through one transformer encoder; logits over codes at every position."
@@ -600,6 +614,10 @@ PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmge
     'gpu': 'one GPU lease: 20,000 renders at 64 px (~65 s of CPU), then 150 s of VQ-VAE and 100 s of prior training (the steps follow the clock); not yet run on a GPU',
 }
 
+_RUN_RULES = dict(n_train=_ints(1), n_test=_ints(1), vq_steps=_ints(1), prior_steps=_ints(1), batch_size=_ints(1), vq_lr=_nums(0, strict=True),
+                  vq_seconds=_nums(0, strict=True, none=True), prior_seconds=_nums(0, strict=True, none=True), rounds=_ints(1), guidance=_nums(0),
+                  n_prior=_ints(1, none=True), epochs=_ints(1, none=True), seed=_ints(0))   # what `train`'s own options allow
+
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
     "Token ids and padding mask of captions, padded to `max_text`."
     return tokenizer(list(captions), max_text, pad_to_max=True)
@@ -637,6 +655,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           guidance:float|None=None, # classifier-free guidance weight when drawing (default: the preset's)
           device:str|None=None, # where to train (None: CUDA, else MPS, else CPU)
           progress:bool=True, # a progress bar for each stage (VQ-VAE, then prior)
+          seed:int=0, # initialisation and shuffling of both stages (the pictures and held-out prompts stay the same)
           **kw, # overrides: any VQConfig or PriorConfig field (quantizer='all (ours)', d_model=...)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
@@ -650,35 +669,37 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         elif k in PriorConfig.__dataclass_fields__: pk[k] = v
         elif k in rk: rk[k] = v
         else: raise TypeError(f"train(): unknown override {k!r}; expected a VQConfig or PriorConfig field or one of {sorted(rk)}")
-    vcfg = VQConfig(**vk)
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    for k, (ok, allowed) in _RUN_RULES.items():   # every value refused here, by name, before a picture is rendered
+        if not ok(v := dict(rk, epochs=epochs, seed=seed)[k]): raise ConfigError(f"train(): {k} must be {allowed}, got {v!r}")
+    vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if data is None:
         x_pr, cap_pr = art_tensors(max(rk['n_train'], rk['n_prior'] or 0), vcfg.size)   # the first n_train train the VQ-VAE, all of them the prior
         x_tr, cap_tr = x_pr[:rk['n_train']], cap_pr[:rk['n_train']]
         x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, start=10**6)
         _, cap_ho = art_tensors(rk['n_test'], vcfg.size, start=2 * 10**6, held_out=True)
     else:
-        if not isinstance(data, dict) or not {'train', 'test'} <= set(data): raise ValueError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
+        if not isinstance(data, dict) or not {'train', 'test'} <= set(data): raise ConfigError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
         (x_tr, cap_tr), (x_te, cap_te) = [(torch.stack([it['image'] for it in its]), [it['caption'] for it in its])
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
-        if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ValueError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
+        if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ConfigError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
         cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
+    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     tc = dict(device=device, progress=progress)   # vq_seconds / prior_seconds: a stage's time budget (`fit`'s max_seconds re-plans its steps)
-    vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], max_seconds=rk['vq_seconds'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
+    vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], seed=seed, max_seconds=rk['vq_seconds'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
     stats = codebook_stats(vq, x_te)
     codes = encode_all(vq, x_pr)[0].flatten(1)
     tok = WordTokenizer.from_texts(cap_pr)
     pcfg = PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
     ids, pm = prompt_batch(tok, cap_pr, pcfg.max_text)
     steps = epochs * (len(ids) // rk['batch_size']) if epochs else rk['prior_steps']
-    prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], max_seconds=rk['prior_seconds'], **tc, out_dir=str(out / 'prior'))
+    prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], seed=seed, max_seconds=rk['prior_seconds'], **tc, out_dir=str(out / 'prior'))
     gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
     imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
-    m = dict(preset=preset, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
+    m = dict(preset=preset, seed=seed, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
              prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'], vq_steps_run=len(hv.steps), prior_steps_run=len(hp.steps))
     save_weights(vq, out / 'vqvae.safetensors', dict(kind='vqvae')); save_weights(prior, out / 'prior.safetensors', dict(kind='prior'))
     tok.save(out / 'tokenizer.json')
-    (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=rk), indent=1))
+    (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed)), indent=1))
     (out / 'metrics.json').write_text(json.dumps(m, indent=1))
     import matplotlib; import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 8, figsize=(10, 3))
