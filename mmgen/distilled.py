@@ -408,7 +408,7 @@ def _check_run(r:DistillRun):
     "Refuse, with a `ConfigError` naming the field, data or teacher settings no run could start from."
     check_config(r, _RUN_RULES)
     if not r.min_objects <= r.max_objects <= 5: raise ConfigError(f"DistillRun needs 1 <= min_objects <= max_objects <= 5, got {r.min_objects}, {r.max_objects}")
-    if isinstance(r.templates, str) or not r.templates or (bad := [t for t in r.templates if t not in TEMPLATES]):
+    if isinstance(r.templates, str) or not r.templates or any(t not in TEMPLATES for t in r.templates):
         raise ConfigError(f"DistillRun.templates must be a non-empty tuple of {' | '.join(map(repr, TEMPLATES))}, got {r.templates!r}")
     if r.teacher_pretrained is None and r.n_train < r.teacher_batch:
         raise ConfigError(f"DistillRun.n_train must be at least teacher_batch ({r.teacher_batch}): the teacher's batches drop a partial one, got {r.n_train}")
