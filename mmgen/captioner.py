@@ -38,7 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides, ConfigError
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, as_images, TEMPLATES, RELATION_TEMPLATES
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
@@ -46,19 +46,23 @@ from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import greedy, beam_search, sample
 from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params
-from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device
+from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device, check_config, _ints, _nums, _one_of, _between
 from .checkpoints import require_files, read_config, load_trained
 from torch.distributed.tensor import DTensor
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'SCORE_KEYS', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput',
-           'Captioner', 'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling', 'mix_model_tokens',
-           'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun', 'evaluate_captions',
-           'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid', 'plot_run', 'tf_table',
-           'train_step', 'live_tensors', 'MemoryProbe', 'cpu_threads', 'torch_threads', 'load_captioner', 'train',
-           'run_summary', 'score_rows', 'compare_decoding']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig',
+           'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling',
+           'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun',
+           'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid',
+           'plot_run', 'tf_table', 'train_step', 'live_tensors', 'MemoryProbe', 'cpu_threads', 'torch_threads',
+           'load_captioner', 'train', 'run_summary', 'score_rows', 'compare_decoding']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
+def resnet_archs() -> list[str]:
+    "The backbones `resnet_backbone` builds: 'resnet10' and torchvision's ResNet, ResNeXt and Wide ResNet names."
+    return ['resnet10', *torchvision.models.list_models(module=torchvision.models, include=['resnet*', 'resnext*', 'wide_resnet*'])]
+
 def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) or any torchvision resnet name
                     weights=None, # None: from scratch; a torchvision weights name/enum (e.g. 'DEFAULT') downloads them
                     stages:int=3, # residual stages kept (1..4)
@@ -66,10 +70,11 @@ def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) o
                    ) -> tuple[nn.Sequential, int]:
     "A torchvision ResNet cut after `stages` residual stages (output stride stem_stride·2^(stages-1)), and its output channels."
     from torchvision.models import resnet
-    if not 1 <= stages <= 4: raise ValueError(f"stages must be 1..4, got {stages}")
-    if stem_stride not in (1, 2, 4): raise ValueError(f"stem_stride must be 1, 2 or 4, got {stem_stride}")
+    if arch not in (archs := resnet_archs()): raise ConfigError(f"arch must be one of {', '.join(archs)}, got {arch!r}")
+    if stages not in (1, 2, 3, 4): raise ConfigError(f"stages must be 1..4, got {stages}")
+    if stem_stride not in (1, 2, 4): raise ConfigError(f"stem_stride must be 1, 2 or 4, got {stem_stride}")
     if arch == 'resnet10':
-        if weights is not None: raise ValueError("no pretrained weights exist for resnet10; use resnet18/34/50")
+        if weights is not None: raise ConfigError("no pretrained weights exist for resnet10; use resnet18/34/50")
         m = resnet.ResNet(resnet.BasicBlock, [1, 1, 1, 1])
     else: m = torchvision.models.get_model(arch, weights=weights)
     if stem_stride <= 2: m.maxpool = nn.Identity()   # small images: keep resolution for small objects
@@ -151,6 +156,8 @@ class CaptionerConfig:
     embed_dim: int = 128          # joint image–text embedding width for SigLIP
     image_size: int|None = None   # side of the training pictures (set by `run_captioner`): `caption` brings other sizes to it
 
+    def __post_init__(self): _check_captioner(self)
+
     def moe_config(self) -> MoEConfig:
         "The MoEConfig of the MoE layers."
         return MoEConfig(d_model=self.d_model, d_expert=self.d_expert or self.d_ff // 4, n_routed=self.n_routed,
@@ -161,6 +168,24 @@ class CaptionerConfig:
     def for_tokenizer(cls, tok:Tokenizer, **kw) -> CaptionerConfig:
         "A config whose vocabulary and special ids come from `tok`."
         return cls(vocab_size=tok.vocab_size, pad_id=tok.pad_id, bos_id=tok.bos_id, eos_id=tok.eos_id, **kw)
+
+_CAPTIONER_RULES = dict(  # what each CaptionerConfig field allows (`mmgen.train.check_config`)
+    vocab_size=_ints(3), pad_id=_ints(0), bos_id=_ints(0), eos_id=_ints(0), max_len=_ints(2), d_model=_ints(1), n_heads=_ints(1), d_ff=_ints(1),
+    enc_layers=_ints(0), dec_layers=_ints(1), text_layers=_ints(0), dropout=_between(0, 1), stages=_one_of(1, 2, 3, 4), stem_stride=_one_of(1, 2, 4),
+    tie_weights=_one_of(True, False), moe=_one_of(True, False), n_dense_layers=_ints(0), n_routed=_ints(1), n_shared=_ints(0), top_k=_ints(1),
+    d_expert=_ints(1, none=True), score_func=_one_of('softmax', 'sigmoid'), aux_loss_alpha=_nums(0), bias_update_speed=_nums(0), embed_dim=_ints(1),
+    image_size=_ints(8, none=True))
+
+def _check_captioner(c:CaptionerConfig):
+    "Refuse, with a `ConfigError` naming the field, a value no captioner could be built from (before any data is rendered)."
+    if c.arch not in (archs := resnet_archs()): raise ConfigError(f"CaptionerConfig.arch must be one of {', '.join(archs)}, got {c.arch!r}")
+    if c.weights is not None and c.arch == 'resnet10':
+        raise ConfigError(f"CaptionerConfig.weights must be None with arch='resnet10' (no pretrained weights exist for it; use resnet18/34/50), got {c.weights!r}")
+    check_config(c, _CAPTIONER_RULES)
+    if c.d_model % c.n_heads: raise ConfigError(f"CaptionerConfig.d_model must be a multiple of n_heads ({c.n_heads}), got {c.d_model}")
+    if c.top_k > c.n_routed: raise ConfigError(f"CaptionerConfig.top_k must be at most n_routed ({c.n_routed}), got {c.top_k}")
+    if bad := [k for k in ('pad_id', 'bos_id', 'eos_id') if getattr(c, k) >= c.vocab_size]:
+        raise ConfigError(f"CaptionerConfig.{bad[0]} must be below vocab_size ({c.vocab_size}), got {getattr(c, bad[0])}")
 
 # %% ../nbs/14_captioner.ipynb #d5d47f4d
 class CaptionerOutput(NamedTuple):
@@ -301,6 +326,9 @@ class ScheduledSampling:
     max_rate: float = 0.25         # the largest share of decoder inputs replaced by model tokens
     start: float = 0.2             # fraction of training with plain teacher forcing before the decay starts
     sample: bool = False           # pass-1 tokens sampled from the softmax (else argmax)
+
+    def __post_init__(self): check_config(self, dict(kind=_one_of('linear', 'exponential', 'inverse_sigmoid', 'none'), max_rate=_between(0, 1),
+                                                     start=_between(0, 1), sample=_one_of(True, False)))
 
     def rate(self, step:int, total:int) -> float:
         "Probability that an input token is the model's at optimiser step `step` of `total`."
@@ -463,6 +491,22 @@ class CaptionRun:
     channels_last: bool = False     # the model in channels-last memory format (oneDNN's faster convolution path on CPUs)
     cpu_bf16: bool = False          # with amp='auto' on a CPU that computes bf16 natively (AVX512-BF16 or AMX): bf16 autocast
     cpu_threads: int|None = None    # torch threads for `train` (None: keep torch's; 0: all cores, or 1 when the load average says they are busy)
+
+    def __post_init__(self): _check_run(self)
+
+_RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_config`)
+    size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
+    min_objects=_ints(1), max_objects=_ints(1), order=_one_of('random', 'reading'), n_train=_ints(1), n_valid=_ints(1), n_test=_ints(1),
+    seed=_ints(0), batch_size=_ints(1), max_len=_ints(2), siglip_weight=_nums(0),
+    schedule=((lambda v: v is None or isinstance(v, ScheduledSampling)), 'None or a ScheduledSampling'), num_workers=_ints(0),
+    eval_every_epoch=_one_of(True, False), channels_last=_one_of(True, False), cpu_bf16=_one_of(True, False), cpu_threads=_ints(0, none=True))
+
+def _check_run(r:CaptionRun):
+    "Refuse, with a `ConfigError` naming the field, data or objective settings no run could start from."
+    check_config(r, _RUN_RULES)
+    if not r.min_objects <= r.max_objects <= 5: raise ConfigError(f"CaptionRun needs 1 <= min_objects <= max_objects <= 5, got {r.min_objects}, {r.max_objects}")
+    if isinstance(r.templates, str) or not r.templates or any(t not in TEMPLATES for t in r.templates):
+        raise ConfigError(f"CaptionRun.templates must be a non-empty tuple of {' | '.join(map(repr, TEMPLATES))}, got {r.templates!r}")
 
 # %% ../nbs/14_captioner.ipynb #3b9ec1af
 def _references(it:dict) -> list[str]:
@@ -727,13 +771,18 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
           **kw, # overrides: any CaptionerConfig, CaptionRun or TrainConfig field (moe=True, lr=..., device=...)
          ) -> dict:
     "Train the captioner, score it on the held-out split, write metrics.json and samples.png; returns the metrics."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
     preset = pick_preset(PRESETS, preset, full, default='quick')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')
+    # every option is checked here, before any scene is rendered or any model built: a bad one is a ConfigError naming it
     run = CaptionRun(**{**rk, **ro})
-    tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs else {})})
+    tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
+    CaptionerConfig(**{**mk, **mo})   # the model's fields (the vocabulary and its ids come later, from the tokenizer)
+    if data is None and run.n_train < run.batch_size:
+        raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
+    out.mkdir(parents=True, exist_ok=True)
     with torch_threads(cpu_threads(run.cpu_threads)):   # e.g. one thread where other jobs keep the cores busy
         res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
         if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes

@@ -39,13 +39,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides
-from .data import Shapes, shapes_splits, caption_collate, score_caption, dataset_captions, as_images
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError
+from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, as_images
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import greedy, beam_search, sample, strip_special
 from .losses import clip_loss, cosine_distill_loss
-from .train import TrainConfig, fit, make_loader, load_weights, History
+from .train import TrainConfig, fit, make_loader, load_weights, History, check_config, _ints, _nums, _one_of, _between
 from .checkpoints import require_files, upgrade_on_load, read_config, load_trained
 from .evaluation import retrieval_report
 
@@ -98,15 +98,33 @@ class DistilledConfig:
     on_size: str = 'resize'       # images of another size: 'resize' (bilinear, antialiased) or 'error'
     resume_free = ('on_size',)    # (not a field) what a resumed run may change: `mmgen.train.model_changes`
 
+    def __post_init__(self): _check_distilled(self)
+
     @classmethod
     def for_teacher(cls, teacher:nn.Module, # frozen open_clip model (or anything `teacher_embed_dim` reads)
                     tokenizer:Tokenizer, # the decoder's tokenizer
                     **kw, # any other field
                    ) -> DistilledConfig:
         "A config whose projection size is the teacher's embedding size and whose vocabulary is the tokenizer's."
-        if 'embed_dim' in kw: raise TypeError("embed_dim is read from the teacher, not passed")
+        if 'embed_dim' in kw: raise ConfigError("embed_dim is read from the teacher, not passed")
         return cls(embed_dim=teacher_embed_dim(teacher), vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id,
                    bos_id=tokenizer.bos_id, eos_id=tokenizer.eos_id, **kw)
+
+_DISTILLED_RULES = dict(  # what each DistilledConfig field allows (`mmgen.train.check_config`)
+    img_size=_ints(8), patch_size=_ints(1), stem=_one_of('patch', 'conv'), pos_init=_one_of('normal', 'sincos'), d_vision=_ints(1),
+    vision_layers=_ints(1), vision_heads=_ints(1), vision_mlp=_ints(1), embed_dim=_ints(0), memory=_one_of('single', 'patches'),
+    vocab_size=_ints(3), pad_id=_ints(0), bos_id=_ints(0), eos_id=_ints(0), max_len=_ints(2), d_model=_ints(1), dec_layers=_ints(1),
+    dec_heads=_ints(1), dec_ff=_ints(1), tie_weights=_one_of(True, False), dropout=_between(0, 1), distill_weight=_nums(0),
+    on_size=_one_of('resize', 'error'))
+
+def _check_distilled(c:DistilledConfig):
+    "Refuse, with a `ConfigError` naming the field, a value no student or decoder could be built from."
+    check_config(c, _DISTILLED_RULES)
+    for a, b in (('img_size', 'patch_size'), ('d_vision', 'vision_heads'), ('d_model', 'dec_heads')):
+        if getattr(c, a) % getattr(c, b): raise ConfigError(f"DistilledConfig.{a} must be a multiple of {b} ({getattr(c, b)}), got {getattr(c, a)}")
+    if c.stem == 'conv' and c.patch_size & (c.patch_size - 1): raise ConfigError(f"DistilledConfig.patch_size must be a power of 2 with stem='conv', got {c.patch_size}")
+    if bad := [k for k in ('pad_id', 'bos_id', 'eos_id') if getattr(c, k) >= c.vocab_size]:
+        raise ConfigError(f"DistilledConfig.{bad[0]} must be below vocab_size ({c.vocab_size}), got {getattr(c, bad[0])}")
 
 def _teacher_size(teacher) -> tuple[int, int]:
     "The (H, W) an open_clip model's vision tower takes (224² if it does not say)."
@@ -126,8 +144,6 @@ class StudentViT(nn.Module):
     def __init__(self, cfg:DistilledConfig):
         super().__init__()
         if cfg.embed_dim <= 0: raise ValueError("embed_dim is unset: build the config with DistilledConfig.for_teacher(teacher, tokenizer)")
-        if cfg.stem not in ('patch', 'conv'): raise ValueError(f"stem must be 'patch' or 'conv', got {cfg.stem!r}")
-        if cfg.pos_init not in ('normal', 'sincos'): raise ValueError(f"pos_init must be 'normal' or 'sincos', got {cfg.pos_init!r}")
         self.cfg = cfg
         stem = (ConvStem(cfg.patch_size, 3, cfg.d_vision, max_width=cfg.d_vision, norm_layer=nn.BatchNorm2d)   # 32, 64, ... channels up to d_vision
                 if cfg.stem == 'conv' else None)
@@ -169,8 +185,11 @@ def teacher_config(name:str='ViT-S-32', # the open_clip config to start from
     "An open_clip model config (`open_clip.get_model_config(name)`) with some fields changed."
     import open_clip
     cfg = open_clip.get_model_config(name)
-    if cfg is None: raise ValueError(f"unknown open_clip config {name!r}; e.g. {open_clip.list_models()[:5]}")
+    if cfg is None: raise ConfigError(f"teacher must be an open_clip config name (open_clip.list_models(), e.g. {', '.join(open_clip.list_models()[:4])}), got {name!r}")
     cfg = copy.deepcopy(cfg)
+    for what, cls, kw in (('teacher_vision', open_clip.CLIPVisionCfg, vision), ('teacher_text', open_clip.CLIPTextCfg, text)):
+        if bad := [k for k in (kw or {}) if k not in cls.__dataclass_fields__]:
+            raise ConfigError(f"{what} keys must be fields of open_clip's {cls.__name__} (e.g. {', '.join(list(cls.__dataclass_fields__)[:5])}), got {bad[0]!r}")
     cfg['vision_cfg'].update(vision or {}); cfg['text_cfg'].update(text or {})
     if embed_dim: cfg['embed_dim'] = embed_dim
     return cfg
@@ -239,7 +258,6 @@ class DistilledCaptioner(nn.Module):
     "Student ViT + a 2-layer caption decoder that cross-attends to one projected embedding ('single') or to the patch tokens ('patches')."
     def __init__(self, cfg:DistilledConfig):
         super().__init__()
-        if cfg.memory not in ('single', 'patches'): raise ValueError(f"memory must be 'single' or 'patches', got {cfg.memory!r}")
         self.cfg = cfg
         self.student = StudentViT(cfg)
         self.mem_proj = nn.Linear(cfg.embed_dim if cfg.memory == 'single' else cfg.d_vision, cfg.d_model)
@@ -377,6 +395,24 @@ class DistillRun:
     cache_dir: str|None = None    # render the splits once into uint8 caches here (big runs)
     num_workers: int = 0          # DataLoader workers
 
+    def __post_init__(self): _check_run(self)
+
+_RUN_RULES = dict(  # what each DistillRun field allows (`mmgen.train.check_config`)
+    size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
+    min_objects=_ints(1), max_objects=_ints(1), order=_one_of('random', 'reading'), n_train=_ints(1), n_valid=_ints(1), n_test=_ints(1),
+    batch_size=_ints(1), tokenizer=_one_of('clip', 'word'), teacher=((lambda v: isinstance(v, str)), 'an open_clip config name'),
+    teacher_vision=((lambda v: isinstance(v, dict)), 'a dict'), teacher_text=((lambda v: isinstance(v, dict)), 'a dict'),
+    teacher_epochs=_ints(1), teacher_lr=_nums(0, strict=True), teacher_batch=_ints(2), num_workers=_ints(0))
+
+def _check_run(r:DistillRun):
+    "Refuse, with a `ConfigError` naming the field, data or teacher settings no run could start from."
+    check_config(r, _RUN_RULES)
+    if not r.min_objects <= r.max_objects <= 5: raise ConfigError(f"DistillRun needs 1 <= min_objects <= max_objects <= 5, got {r.min_objects}, {r.max_objects}")
+    if isinstance(r.templates, str) or not r.templates or any(t not in TEMPLATES for t in r.templates):
+        raise ConfigError(f"DistillRun.templates must be a non-empty tuple of {' | '.join(map(repr, TEMPLATES))}, got {r.templates!r}")
+    if r.teacher_pretrained is None and r.n_train < r.teacher_batch:
+        raise ConfigError(f"DistillRun.n_train must be at least teacher_batch ({r.teacher_batch}): the teacher's batches drop a partial one, got {r.n_train}")
+
 PRESETS = {  # name -> DistilledConfig fields, DistillRun fields, TrainConfig fields
     'smoke': (dict(img_size=32, patch_size=8, d_vision=64, vision_layers=2, vision_heads=2, vision_mlp=256,
                    d_model=64, dec_layers=2, dec_heads=2, dec_ff=256, max_len=10),
@@ -407,7 +443,7 @@ def make_tokenizer(kind:str, captions:Sequence[str], max_len:int) -> Tokenizer:
     "The decoder's tokenizer: 'clip' (open_clip's BPE, 49,408 ids) or 'word' (built from `captions`)."
     if kind == 'clip': return CLIPTokenizer('ViT-B-32', context_length=max_len)
     if kind == 'word': return WordTokenizer.from_texts(captions)
-    raise ValueError(f"tokenizer must be 'clip' or 'word', got {kind!r}")
+    raise ConfigError(f"tokenizer must be 'clip' or 'word', got {kind!r}")
 
 def load_distilled(out_dir:str|Path, weights:str='best.safetensors', device:str|None=None) -> tuple[DistilledCaptioner, Tokenizer]:
     "The trained model (eval mode) and its tokenizer from a `train` output folder."
@@ -434,17 +470,23 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
           epochs:int|None=None, # student epochs (default: the preset's)
           full:bool=False, # the seed's configuration (`seed`, a GPU run); else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'seed' ('full' is the same)
-          teacher:nn.Module|None=None, # a ready teacher (e.g. open_clip.create_model(name, pretrained=tag)); None: built and trained here
+          teacher:nn.Module|str|None=None, # a ready teacher (e.g. open_clip.create_model(name, pretrained=tag)); a name: DistillRun.teacher; None: built and trained here
           **kw, # overrides: any DistilledConfig, DistillRun or TrainConfig field (memory='patches', distill_weight=0, ...)
          ) -> dict:
     "Train (or take) a teacher, cache its embeddings, distill the student + decoder, score on held-out scenes; returns the metrics."
-    if 'embed_dim' in kw: raise TypeError("embed_dim is read from the teacher, not passed: pass a `teacher` instead")
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    if 'embed_dim' in kw: raise ConfigError("embed_dim is read from the teacher, not set: pass a `teacher` (or DistillRun.teacher) instead")
+    out = Path(out_dir)
     preset = pick_preset(PRESETS, preset, full, full_name='seed')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = split_overrides(kw, DistilledConfig, DistillRun, TrainConfig)
+    if isinstance(teacher, str): ro['teacher'], teacher = teacher, None   # `--set teacher=NAME`: the open_clip config to build and train
+    if teacher is not None and not isinstance(teacher, nn.Module): raise ConfigError(f"teacher must be an nn.Module or an open_clip config name, got {type(teacher).__name__}")
+    # every option is checked here, before any scene is rendered or any teacher built: a bad one is a ConfigError naming it
     run = DistillRun(**{**rk, **ro})
-    tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out / 'student'), **({'epochs': epochs} if epochs else {})})
+    tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out / 'student'), **({'epochs': epochs} if epochs is not None else {})})
+    mcfg = DistilledConfig(**{**mk, **mo})   # the model's fields (embed_dim and the vocabulary come later, from the teacher and tokenizer)
+    tconf = teacher_config(run.teacher, run.teacher_vision, run.teacher_text) if teacher is None else None   # refuses an unknown open_clip name
+    out.mkdir(parents=True, exist_ok=True)
     splits = shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, min_objects=run.min_objects, max_objects=run.max_objects,
                            templates=run.templates, order=run.order, cache_dir=run.cache_dir, num_workers=run.num_workers)
     t0 = time.time()
@@ -456,8 +498,9 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
         record = dict(name=run.teacher, pretrained=run.teacher_pretrained)
     if teacher is None:
         set_seed(tcfg.seed)
-        record = dict(config=teacher_config(run.teacher, run.teacher_vision, run.teacher_text))
+        record = dict(config=tconf)
         teacher = build_teacher(record['config'])
+        if tcfg.verbose: print(f"teacher: training the offline CLIP teacher ({run.teacher} config, both towers, contrastive) for {run.teacher_epochs} epochs")
         th = train_teacher(teacher, splits['train'], replace(tcfg, epochs=run.teacher_epochs, lr=run.teacher_lr, out_dir=str(out / 'teacher')),
                            run.teacher_batch, splits['valid'])
         teacher_loss = (th.steps[0]['loss'], th.epochs[-1]['train_loss'])
@@ -473,9 +516,11 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     from safetensors.torch import save_file
     save_file({k: v.contiguous() for k, v in cache.items()}, str(out / 'teacher_embeddings.safetensors'))
     # 3. the student and its decoder
-    tok = make_tokenizer(run.tokenizer, dataset_captions(splits['train']), mk.get('max_len', 32))
+    tok = make_tokenizer(run.tokenizer, dataset_captions(splits['train']), mcfg.max_len)
     set_seed(tcfg.seed)
     model = DistilledCaptioner(DistilledConfig.for_teacher(teacher, tok, **{**mk, **mo}))
+    if tcfg.verbose: print(f"student: distilling the student ViT + caption decoder from the frozen teacher for {tcfg.epochs} epochs"
+                           + (f" (at most {tcfg.max_steps} steps)" if tcfg.max_steps else ''))
     col = distill_collate(tok, model.cfg.max_len)
     tdl = make_loader(WithTeacher(splits['train'], cache['train']), run.batch_size, collate_fn=col, seed=tcfg.seed, num_workers=run.num_workers)
     vdl = make_loader(WithTeacher(splits['valid'], cache['valid']), run.batch_size, shuffle=False, collate_fn=col)

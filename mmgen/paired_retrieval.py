@@ -42,12 +42,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides
+from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides, ConfigError
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate, as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
-from .train import fit, TrainConfig, make_loader, load_weights
+from .train import fit, TrainConfig, make_loader, load_weights, check_config, _ints, _nums, _one_of, _between
 from .checkpoints import require_files, read_config, load_trained
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
@@ -72,10 +72,10 @@ def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cif
         return dict(train=PairedDigits(n_train, seed=seed), valid=PairedDigits(n_valid, seed=seed, start=n_train),
                     test=PairedDigits(n_test, seed=seed + 1, split='test'))
     if data == 'cifar100':
-        if root is None: raise ValueError("data='cifar100' needs root= (a folder holding cifar-100-python/)")
+        if root is None: raise ConfigError("data='cifar100' needs root= (a folder holding cifar-100-python/)")
         return dict(train=PairedCIFAR100(root, n=n_train, seed=seed), valid=PairedCIFAR100(root, n=n_valid, seed=seed, start=n_train),
                     test=PairedCIFAR100(root, train=False, n=n_test, seed=seed + 1))
-    raise ValueError(f"data must be 'shapes', 'digits' or 'cifar100', got {data!r}")
+    raise ConfigError(f"data must be 'shapes', 'digits' or 'cifar100', got {data!r}")
 
 # %% ../nbs/13_paired_retrieval.ipynb #e751c00e
 def _gray(x:torch.Tensor) -> torch.Tensor:
@@ -181,6 +181,8 @@ class RetrievalConfig:
     patience: int|None = 5          # early stopping on the validation loss
     augment: str = 'halves'         # 'none' | 'pair' (the seed's: jitter, rotation, flip of the whole pair) | 'halves' (the same on each half: the fix)
 
+    def __post_init__(self): _check_retrieval(self)
+
     @classmethod
     def baseline(cls, **kw) -> RetrievalConfig:
         "The seed's baseline: a 1-layer, 1-head ViT (d 512, MLP 1024), Adam, 4 epochs, no augmentation."
@@ -199,6 +201,34 @@ class RetrievalConfig:
                                      schedule=self.schedule, warmup_steps=int(round(self.warmup_epochs * steps_per_epoch)),
                                      min_lr_frac=self.min_lr / self.lr, grad_clip=self.grad_clip, patience=self.patience), **kw})
 
+HARD_KINDS = ('swap', 'left', 'right')   # the hard negatives `hard_pairs` makes (see "Hard negatives" below)
+_str = lambda none=False: ((lambda v: (none and v is None) or isinstance(v, str)), ('None or ' if none else '') + 'a string')
+_RETRIEVAL_RULES = dict(  # what each RetrievalConfig field allows (`mmgen.train.check_config`)
+    name=_str(), patch=_ints(1), stem=_one_of('patch', 'conv'), pos_init=_nums(0, strict=True, none=True), d_model=_ints(1), n_layers=_ints(1),
+    n_heads=_ints(1), d_ff=_ints(1), act=_one_of('gelu', 'relu'), init=_one_of('xavier', 'normal'), dropout=_between(0, 1), embed_dim=_ints(1),
+    text=_one_of('small', 'clip'), clip_model=_str(), clip_pretrained=_str(none=True), clip_seed=_ints(0), text_d_model=_ints(1),
+    text_layers=_ints(1), text_heads=_ints(1), temperature=_nums(0, strict=True), learnable_temperature=_one_of(True, False),
+    optimizer=_one_of('adamw', 'adam'), lr=_nums(0, strict=True), weight_decay=_nums(0), warmup_epochs=_nums(0), min_lr=_nums(0),
+    schedule=_one_of('cosine', 'constant'), grad_clip=_nums(0, strict=True, none=True), batch_size=_ints(2), epochs=_ints(1),
+    patience=_ints(1, none=True), augment=_one_of('none', 'pair', 'halves'))
+
+def _check_retrieval(c:RetrievalConfig):
+    "Refuse, with a `ConfigError` naming the field, a value no retriever or recipe could be built from."
+    check_config(c, _RETRIEVAL_RULES)
+    ok_size = isinstance(c.img_size, (tuple, list)) and len(c.img_size) == 2 and all(isinstance(s, int) and s > 0 for s in c.img_size)
+    if not ok_size or any(s % c.patch for s in c.img_size):
+        raise ConfigError(f"RetrievalConfig.img_size must be (height, width), each a multiple of patch ({c.patch}), got {c.img_size!r}")
+    if c.stem == 'conv' and c.patch & (c.patch - 1): raise ConfigError(f"RetrievalConfig.patch must be a power of 2 with stem='conv', got {c.patch}")
+    for a, b in (('d_model', 'n_heads'), ('text_d_model', 'text_heads')):
+        if getattr(c, a) % getattr(c, b): raise ConfigError(f"RetrievalConfig.{a} must be a multiple of {b} ({getattr(c, b)}), got {getattr(c, a)}")
+    if c.min_lr > c.lr: raise ConfigError(f"RetrievalConfig.min_lr must be at most lr ({c.lr}), got {c.min_lr}")
+    if not isinstance(c.hard_negatives, (tuple, list)) or any(k not in HARD_KINDS for k in c.hard_negatives):
+        raise ConfigError(f"RetrievalConfig.hard_negatives must be a tuple drawn from {' | '.join(map(repr, HARD_KINDS))}, got {c.hard_negatives!r}")
+    if c.text == 'clip':
+        import open_clip
+        if c.clip_model not in open_clip.list_models():
+            raise ConfigError(f"RetrievalConfig.clip_model must be an open_clip model name (open_clip.list_models(), e.g. 'ViT-B-32'), got {c.clip_model!r}")
+
 # %% ../nbs/13_paired_retrieval.ipynb #43f27204
 def _xavier(model:nn.Module):
     "Xavier-uniform every Linear weight (the seed's enhanced init); the patch projection and norms keep mmgen's init."
@@ -214,7 +244,6 @@ class ImageTower(nn.Module):
         self.patch = PatchEmbed(self.img_size, cfg.patch, 3, cfg.d_model)
         if cfg.stem == 'conv':   # same token grid, CLS and positions; swapped in after the patch conv was drawn, so a seed draws the recorded runs' weights
             self.patch.proj = ConvStem(cfg.patch, 3, cfg.d_model)   # 32, 64, ... channels with biases, GELU, no norm; then 1×1 to d_model
-        elif cfg.stem != 'patch': raise ValueError(f"stem must be 'patch' or 'conv', got {cfg.stem!r}")
         self.blocks = nn.ModuleList(EncoderBlock(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, ffn=MLP(cfg.d_model, cfg.d_ff, cfg.dropout, act_layer=act))
                                     for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
@@ -293,8 +322,7 @@ class PairRetriever(nn.Module):
         if cfg.text == 'small':
             tokenizer = tokenizer or WordTokenizer.from_texts([PAIR_CAPTION.format(a=n, b=n) for n in self.class_names])
             self.text = SmallTextTower(cfg, tokenizer)
-        elif cfg.text == 'clip': self.text = FrozenCLIPText(cfg)
-        else: raise ValueError(f"text must be 'small' or 'clip', got {cfg.text!r}")
+        else: self.text = FrozenCLIPText(cfg)   # text='clip' (RetrievalConfig refuses any other value)
         self.loss = CLIPLoss(cfg.temperature, learnable=cfg.learnable_temperature)
 
     def encode_images(self, x:torch.Tensor) -> torch.Tensor:
@@ -319,7 +347,6 @@ def word_neighbours(names:Sequence[str], # class phrases, e.g. 'a large red circ
           for i in range(len(w))]
     return [n or [j for j in range(len(w)) if j != i] for i, n in enumerate(nb)]
 
-HARD_KINDS = ('swap', 'left', 'right')
 
 def hard_pairs(left:torch.Tensor, right:torch.Tensor, # (B,) class index of each pair's halves
                kinds:Sequence[str], # negatives per pair, in this order: 'swap' | 'left' | 'right'
@@ -513,6 +540,10 @@ class RetrievalData:
     seed: int = 0                   # pair draws and training seed
     root: str|None = None           # CIFAR-100 folder (data='cifar100')
 
+    def __post_init__(self):
+        check_config(self, dict(data=_one_of('shapes', 'digits', 'cifar100'), n_train=_ints(1), n_valid=_ints(1), n_test=_ints(1), seed=_ints(0)))
+        if self.data == 'cifar100' and self.root is None: raise ConfigError("RetrievalData.root must name the CIFAR-100 folder (holding cifar-100-python/) with data='cifar100', got None")
+
 PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, RetrievalData fields)
     'smoke': (dict(d_model=64, n_layers=2, n_heads=4, d_ff=128, text_d_model=64, text_layers=1, epochs=3, warmup_epochs=.5, patience=None),
               dict(n_train=1536, n_valid=256, n_test=512)),
@@ -532,11 +563,13 @@ def preset_config(preset:str, variant:str='enhanced', **kw) -> tuple[RetrievalCo
     preset = pick_preset(PRESETS, preset)                 # refuses a name PRESETS lacks
     mk, dk = (dict(d) for d in PRESETS[preset])
     dk.update({k: kw.pop(k) for k in list(kw) if k in RetrievalData.__dataclass_fields__})
+    RetrievalData(**dk)                                   # checks the data fields
     if variant == 'baseline':
         small = {k: v for k, v in mk.items() if k in ('text_d_model', 'text_layers')}
         cfg = RetrievalConfig.baseline(**{**small, **kw})
     elif variant == 'enhanced': cfg = RetrievalConfig.enhanced(**{**mk, **kw})
-    else: raise ValueError(f"variant must be 'baseline' or 'enhanced', got {variant!r}")
+    else: raise ConfigError(f"variant must be 'baseline' or 'enhanced', got {variant!r}")
+    if dk['n_train'] < cfg.batch_size: raise ConfigError(f"n_train must be at least batch_size ({cfg.batch_size}): the training loader drops a partial batch, got {dk['n_train']}")
     return cfg, dk
 
 @dataclass
@@ -591,7 +624,8 @@ def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and 
     mo, do, to = split_overrides(kw, RetrievalConfig, RetrievalData, TrainConfig)
     do.update({k: v for k, v in dict(n_train=n_train, n_valid=n_valid, n_test=n_test).items() if v is not None})
     if epochs is not None: mo['epochs'] = epochs
-    cfg, dk = preset_config(preset, variant, **mo, **do)
+    cfg, dk = preset_config(preset, variant, **mo, **do)   # every option is checked here, before any pair is drawn: a ConfigError names it
+    TrainConfig(**to)                                      # the loop's overrides too
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     r = run_retrieval(cfg, **dk, out_dir=out, **to)
     (out / 'config.json').write_text(json.dumps(dict(config=asdict(cfg), data=dk), indent=1, default=str))
