@@ -39,7 +39,7 @@ import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides, ConfigError
-from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, as_images, TEMPLATES, RELATION_TEMPLATES
+from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, as_images, TEMPLATES, RELATION_TEMPLATES, check_scenes
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
@@ -504,9 +504,7 @@ _RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_conf
 def _check_run(r:CaptionRun):
     "Refuse, with a `ConfigError` naming the field, data or objective settings no run could start from."
     check_config(r, _RUN_RULES)
-    if not r.min_objects <= r.max_objects <= 5: raise ConfigError(f"CaptionRun needs 1 <= min_objects <= max_objects <= 5, got {r.min_objects}, {r.max_objects}")
-    if isinstance(r.templates, str) or not r.templates or any(t not in TEMPLATES for t in r.templates):
-        raise ConfigError(f"CaptionRun.templates must be a non-empty tuple of {' | '.join(map(repr, TEMPLATES))}, got {r.templates!r}")
+    check_scenes('CaptionRun', r.min_objects, r.max_objects, r.templates)
 
 # %% ../nbs/14_captioner.ipynb #3b9ec1af
 def _references(it:dict) -> list[str]:

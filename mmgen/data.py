@@ -41,10 +41,10 @@ from PIL import Image, ImageDraw
 # %% auto #0
 __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 'RELATION_TEMPLATES', 'ART_AXES', 'ART_VOCAB',
            'PAIR_CAPTION', 'SHAPE_CLASSES', 'to_tensor', 'to_uint8', 'to_pil', 'relation', 'relation_holds',
-           'parse_caption', 'draw_shape', 'Shapes', 'index_splits', 'shapes_splits', 'score_caption', 'score_image',
-           'drawable_text', 'show_batch', 'images_per_second', 'AbstractArt', 'art_stats', 'recover_adjectives',
-           'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'fake_cifar100', 'shape_pool',
-           'PairedShapes', 'load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'caption_collate',
+           'parse_caption', 'draw_shape', 'Shapes', 'check_scenes', 'index_splits', 'shapes_splits', 'score_caption',
+           'score_image', 'drawable_text', 'show_batch', 'images_per_second', 'AbstractArt', 'art_stats',
+           'recover_adjectives', 'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'fake_cifar100',
+           'shape_pool', 'PairedShapes', 'load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'caption_collate',
            'CachedDataset', 'cache_dataset', 'dataset_captions']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
@@ -238,6 +238,18 @@ class Shapes(Dataset):
     def __getitem__(self, i:int) -> dict:
         attrs, caption, template = self.scene(i)
         return dict(image=to_tensor(self.render_attrs(attrs)), caption=caption, attrs=attrs, index=self._index(i), template=template)
+
+# %% ../nbs/01_data.ipynb #d5c0a002
+def check_scenes(owner:str, # what holds the options, for the message (e.g. 'CaptionRun')
+                 min_objects:int, # fewest objects in a scene
+                 max_objects:int, # most objects in a scene
+                 templates, # caption templates: a tuple of names from TEMPLATES
+                ):
+    "Refuse, with a `ConfigError` naming `owner`, scene options `Shapes` cannot draw."
+    from mmgen.core import ConfigError
+    if not 1 <= min_objects <= max_objects <= 5: raise ConfigError(f"{owner} needs 1 <= min_objects <= max_objects <= 5, got {min_objects}, {max_objects}")
+    if isinstance(templates, str) or not templates or any(t not in TEMPLATES for t in templates):
+        raise ConfigError(f"{owner}.templates must be a non-empty tuple of {' | '.join(map(repr, TEMPLATES))}, got {templates!r}")
 
 # %% ../nbs/01_data.ipynb #475de543
 def index_splits(cls, # dataset class taking (n, ..., start=)

@@ -40,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError
-from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, as_images
+from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, as_images, check_scenes
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import greedy, beam_search, sample, strip_special
@@ -407,9 +407,7 @@ _RUN_RULES = dict(  # what each DistillRun field allows (`mmgen.train.check_conf
 def _check_run(r:DistillRun):
     "Refuse, with a `ConfigError` naming the field, data or teacher settings no run could start from."
     check_config(r, _RUN_RULES)
-    if not r.min_objects <= r.max_objects <= 5: raise ConfigError(f"DistillRun needs 1 <= min_objects <= max_objects <= 5, got {r.min_objects}, {r.max_objects}")
-    if isinstance(r.templates, str) or not r.templates or any(t not in TEMPLATES for t in r.templates):
-        raise ConfigError(f"DistillRun.templates must be a non-empty tuple of {' | '.join(map(repr, TEMPLATES))}, got {r.templates!r}")
+    check_scenes('DistillRun', r.min_objects, r.max_objects, r.templates)
     if r.teacher_pretrained is None and r.n_train < r.teacher_batch:
         raise ConfigError(f"DistillRun.n_train must be at least teacher_batch ({r.teacher_batch}): the teacher's batches drop a partial one, got {r.n_train}")
 
