@@ -663,7 +663,8 @@ def train_step(model:Captioner, # model to step (trained in place)
 
 # %% ../nbs/14_captioner.ipynb #f2a84e34
 def _tensor(o) -> bool:
-    try: return torch.is_tensor(o)
+    "A tensor whose device and graph can be read (tracing leaves fake and functional tensors in the gc that raise on both)."
+    try: return torch.is_tensor(o) and (o.device, o.grad_fn) is not None
     except Exception: return False
 
 def _nbytes(t) -> int:
