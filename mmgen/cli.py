@@ -44,7 +44,7 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 
 # %% ../nbs/16_cli.ipynb #689ee6ae
 from __future__ import annotations
-import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, sys, textwrap, time
+import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
 from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
@@ -334,11 +334,15 @@ def _train(args, systems) -> int:
     if args.resume and not (args.set or args.epochs or args.full): _started_with(args, out)
     overrides = dict(args.set)
     check_overrides(args.system, overrides, system_options(spec))
-    if int(os.environ.get('RANK', 0)) == 0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
+    rank0, fresh = int(os.environ.get('RANK', 0)) == 0, not out.exists()
+    if rank0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
     t0 = time.time()
     try:
         with fit_options(resume=args.resume, save_every=args.save_every, save_minutes=args.save_minutes):
             metrics = spec.load()(out_dir=out, epochs=args.epochs, full=args.full, **overrides)
+    except UserError:   # an option the system refused before anything ran: a folder made for it goes again
+        if rank0 and fresh and [f.name for f in out.iterdir()] == [RUN_FILE]: shutil.rmtree(out)
+        raise
     except TrainingInterrupted as e:
         try: stage = Path(e.saved).resolve().parent.relative_to(out.resolve()).as_posix()   # a system of several stages: which one
         except (TypeError, ValueError): stage = '.'
