@@ -43,8 +43,8 @@ __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 
            'PAIR_CAPTION', 'SHAPE_CLASSES', 'to_tensor', 'to_uint8', 'to_pil', 'relation', 'relation_holds',
            'parse_caption', 'draw_shape', 'Shapes', 'check_scenes', 'index_splits', 'shapes_splits', 'score_caption',
            'score_image', 'drawable_text', 'show_batch', 'images_per_second', 'AbstractArt', 'art_stats',
-           'recover_adjectives', 'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'fake_cifar100',
-           'shape_pool', 'PairedShapes', 'load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'caption_collate',
+           'recover_adjectives', 'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'shape_pool',
+           'PairedShapes', 'load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'caption_collate',
            'CachedDataset', 'cache_dataset', 'dataset_captions']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
@@ -632,23 +632,6 @@ class PairedCIFAR100(PairedImages):
             raise RuntimeError(f"CIFAR-100 not found under {root!r} ({e}); pass download=True to fetch it (about 160 MB)") from None
         names = [c.replace('_', ' ') for c in base.classes]
         super().__init__(base.data, base.targets, names, n=n, seed=seed, start=start, p_same=p_same, augment=augment, hflip_halves=True)
-
-# %% ../nbs/01_data.ipynb #97fab697
-def fake_cifar100(root:str|Path, # folder to create cifar-100-python/ in
-                  n:int=40, # images per split
-                  seed:int=0,
-                 ) -> Path:
-    "Write a tiny CIFAR-100-format folder (random images, real layout) for offline tests."
-    rng, d = np.random.default_rng(seed), Path(root) / 'cifar-100-python'
-    d.mkdir(parents=True, exist_ok=True)
-    for split in ('train', 'test'):
-        labels = (np.arange(n) % 5).tolist()
-        data = rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8)
-        data[:, :1024] = (np.array(labels) * 50)[:, None]  # red channel encodes the class, to check halves
-        with open(d / split, 'wb') as f: pickle.dump({'data': data, 'fine_labels': labels, 'coarse_labels': labels}, f)
-    with open(d / 'meta', 'wb') as f:
-        pickle.dump({'fine_label_names': [f'class_{k}' for k in range(100)], 'coarse_label_names': []}, f)
-    return Path(root)
 
 # %% ../nbs/01_data.ipynb #6e13e480
 SHAPE_CLASSES = tuple((size, color, shape) for size in SIZES for color in COLORS for shape in SHAPES)  # the 105 classes, in label order
