@@ -51,14 +51,14 @@ from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condit
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'SEED_CLAIMS', 'SEED_TABLE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT', 'SMOKE_SIZES',
-           'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder',
-           'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
-           'recon_loss', 'shared_latent_loss', 'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate',
-           'benchmark', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior',
-           'prior_candidates', 'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate',
-           'device_batches', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results',
-           'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT', 'SMOKE_SIZES', 'GOALS', 'CPU_SIZES',
+           'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
+           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
+           'shared_latent_loss', 'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark',
+           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates',
+           'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'device_batches',
+           'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results', 'show_path',
+           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
            'caption_images', 'images_from_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
@@ -136,12 +136,6 @@ SEED_VARIANTS = {  # the three numbers the seed's 'Model Variants' section gives
     'L':  dict(latent_dim=1024, d_model=512, vocab_size=8000),
     'XL': dict(latent_dim=2048, d_model=768, vocab_size=12000)}
 PRIOR_GUIDANCE = 3.   # classifier-free guidance of the caption → image `LatentPrior` (1, 2, 3 compared in the lab record; 3 draws the most objects)
-SEED_CLAIMS = {'S': 5e6, 'M': 15e6, 'L': 50e6, 'XL': 150e6}  # the seed's parameter claims per variant
-SEED_TABLE = {  # the seed's parameter table for its 'L' at 512², as it states it (keys: `component_params`'s; text where it gives no number)
-    'image encoder': 2.6e6, '  its convolutions': 2.1e6, '  its Linear to the latent': 0.5e6, 'image decoder': 2.7e6,
-    '  its first Linear': 0.5e6, '  its transposed convolutions': 2.2e6,
-    'text encoder (+ Linear to latent)': '4.1M "embedding" + 1.0M "linear" + 20.2M "other"?', 'text decoder (+ latent → memory)': 18.7e6,
-    '  latent → memory Linear': 0.5e6, '  token embedding': 4.1e6, '  transformer layers': 10e6, '  output projection': 4.1e6, 'total': 50e6}
 MMGEN_VARIANTS = {  # the corrected variants: CNN widths, heads (64-d each) and FFN (4×) scale with the width
     'S':  dict(enc_channels=(16, 32, 64, 128),  dec_channels=128, dec_min_channels=16, n_heads=2,  d_ff=512,  enc_layers=2, tie_weights=False),
     'M':  dict(enc_channels=(32, 64, 128, 256), dec_channels=256, dec_min_channels=32, n_heads=4,  d_ff=1024, enc_layers=2, tie_weights=False),
@@ -341,7 +335,7 @@ def shared_latent_loss(model:SharedLatentModel, # the model
 
 # %% ../nbs/10_shared_latent.ipynb #5d6d3974
 def component_params(model:SharedLatentModel) -> dict:
-    "Parameter counts per component, plus the pieces the seed itemises (keys as in `SEED_TABLE`)."
+    "Parameter counts per component, plus the pieces the seed itemises (keys as in the seed table of the notebook's ledger)."
     ie, idec, td, dec = model.image_encoder, model.image_decoder, model.text_decoder, model.text_decoder.decoder
     head = 0 if model.cfg.tie_weights else n_params(dec.head)   # tied: the head is the token embedding, counted there
     return {'image encoder': n_params(ie), '  its convolutions': n_params(ie.convs), '  its Linear to the latent': n_params(ie.proj),
@@ -843,8 +837,7 @@ def train(out_dir:str|Path, # output folder
     P, full = PRESETS[preset], preset in ('full', 'gpu')
     opts = dict(epochs=epochs, img_size=img_size, n_train=n_train, n_eval=n_eval, max_objects=max_objects, decoder_steps=decoder_steps,
                 prior_steps=prior_steps, budget_s=budget_s, seed=seed, probe_scenes=probe_scenes)
-    for k, (ok, allowed) in _OPTION_RULES.items():   # refused by name here, before a scene is rendered or a folder made
-        if not ok(opts[k]): raise ConfigError(f"train(): {k} must be {allowed}, got {opts[k]!r}")
+    check_config(opts, _OPTION_RULES, 'train(): ')   # refused by name here, before a scene is rendered or a folder made
     if literal and not full: raise ConfigError(f"train(): literal=True is the seed's own design at its sizes: it needs preset 'full' or 'gpu', got {preset!r}")
     dev = default_device(device)
     size, epochs = img_size or P['img_size'], epochs or P['epochs']

@@ -138,13 +138,15 @@ def _one_of(*xs):
     "A rule: one of `xs`."
     return (lambda v: v in xs), ' | '.join(map(repr, xs))
 
-def check_config(cfg, # a config dataclass
+def check_config(cfg, # a config dataclass, or a dict of a function's options
                  rules:dict, # field -> (test, what is allowed), e.g. {'lr': _nums(0, strict=True)}
+                 owner:str|None=None, # how the message names a field's owner (default: 'ClassName.')
                 ):
     "Raise a `ConfigError` naming the first field of `cfg` whose value its rule refuses, and what the rule allows."
+    owner = f"{type(cfg).__name__}." if owner is None else owner
     for name, (ok, allowed) in rules.items():
-        v = getattr(cfg, name)
-        if not ok(v): raise ConfigError(f"{type(cfg).__name__}.{name} must be {allowed}, got {v!r}")
+        v = cfg[name] if isinstance(cfg, dict) else getattr(cfg, name)
+        if not ok(v): raise ConfigError(f"{owner}{name} must be {allowed}, got {v!r}")
 
 _TRAIN_RULES = dict(  # what each TrainConfig field allows
     epochs=_ints(1), max_steps=_ints(1, none=True), max_seconds=_nums(0, strict=True, none=True), lr=_nums(0, strict=True),

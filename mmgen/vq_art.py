@@ -669,8 +669,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         elif k in PriorConfig.__dataclass_fields__: pk[k] = v
         elif k in rk: rk[k] = v
         else: raise TypeError(f"train(): unknown override {k!r}; expected a VQConfig or PriorConfig field or one of {sorted(rk)}")
-    for k, (ok, allowed) in _RUN_RULES.items():   # every value refused here, by name, before a picture is rendered
-        if not ok(v := dict(rk, epochs=epochs, seed=seed)[k]): raise ConfigError(f"train(): {k} must be {allowed}, got {v!r}")
+    check_config(dict(rk, epochs=epochs, seed=seed), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
     vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if data is None:
         x_pr, cap_pr = art_tensors(max(rk['n_train'], rk['n_prior'] or 0), vcfg.size)   # the first n_train train the VQ-VAE, all of them the prior
