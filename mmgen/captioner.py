@@ -46,7 +46,7 @@ from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import greedy, beam_search, sample
 from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params
-from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device, check_config, _ints, _nums, _one_of, _between
+from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from torch.distributed.tensor import DTensor
 
@@ -170,11 +170,11 @@ class CaptionerConfig:
         return cls(vocab_size=tok.vocab_size, pad_id=tok.pad_id, bos_id=tok.bos_id, eos_id=tok.eos_id, **kw)
 
 _CAPTIONER_RULES = dict(  # what each CaptionerConfig field allows (`mmgen.train.check_config`)
-    vocab_size=_ints(3), pad_id=_ints(0), bos_id=_ints(0), eos_id=_ints(0), max_len=_ints(2), d_model=_ints(1), n_heads=_ints(1), d_ff=_ints(1),
-    enc_layers=_ints(0), dec_layers=_ints(1), text_layers=_ints(0), dropout=_between(0, 1), stages=_one_of(1, 2, 3, 4), stem_stride=_one_of(1, 2, 4),
-    tie_weights=_one_of(True, False), moe=_one_of(True, False), n_dense_layers=_ints(0), n_routed=_ints(1), n_shared=_ints(0), top_k=_ints(1),
-    d_expert=_ints(1, none=True), score_func=_one_of('softmax', 'sigmoid'), aux_loss_alpha=_nums(0), bias_update_speed=_nums(0), embed_dim=_ints(1),
-    image_size=_ints(8, none=True))
+    vocab_size=int_at_least(3), pad_id=int_at_least(0), bos_id=int_at_least(0), eos_id=int_at_least(0), max_len=int_at_least(2), d_model=int_at_least(1), n_heads=int_at_least(1), d_ff=int_at_least(1),
+    enc_layers=int_at_least(0), dec_layers=int_at_least(1), text_layers=int_at_least(0), dropout=num_between(0, 1), stages=one_of(1, 2, 3, 4), stem_stride=one_of(1, 2, 4),
+    tie_weights=one_of(True, False), moe=one_of(True, False), n_dense_layers=int_at_least(0), n_routed=int_at_least(1), n_shared=int_at_least(0), top_k=int_at_least(1),
+    d_expert=int_at_least(1, none=True), score_func=one_of('softmax', 'sigmoid'), aux_loss_alpha=num_at_least(0), bias_update_speed=num_at_least(0), embed_dim=int_at_least(1),
+    image_size=int_at_least(8, none=True))
 
 def _check_captioner(c:CaptionerConfig):
     "Refuse, with a `ConfigError` naming the field, a value no captioner could be built from (before any data is rendered)."
@@ -327,8 +327,8 @@ class ScheduledSampling:
     start: float = 0.2             # fraction of training with plain teacher forcing before the decay starts
     sample: bool = False           # pass-1 tokens sampled from the softmax (else argmax)
 
-    def __post_init__(self): check_config(self, dict(kind=_one_of('linear', 'exponential', 'inverse_sigmoid', 'none'), max_rate=_between(0, 1),
-                                                     start=_between(0, 1), sample=_one_of(True, False)))
+    def __post_init__(self): check_config(self, dict(kind=one_of('linear', 'exponential', 'inverse_sigmoid', 'none'), max_rate=num_between(0, 1),
+                                                     start=num_between(0, 1), sample=one_of(True, False)))
 
     def rate(self, step:int, total:int) -> float:
         "Probability that an input token is the model's at optimiser step `step` of `total`."
@@ -496,10 +496,10 @@ class CaptionRun:
 
 _RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_config`)
     size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
-    min_objects=_ints(1), max_objects=_ints(1), order=_one_of('random', 'reading'), n_train=_ints(1), n_valid=_ints(1), n_test=_ints(1),
-    seed=_ints(0), batch_size=_ints(1), max_len=_ints(2), siglip_weight=_nums(0),
-    schedule=((lambda v: v is None or isinstance(v, ScheduledSampling)), 'None or a ScheduledSampling'), num_workers=_ints(0),
-    eval_every_epoch=_one_of(True, False), channels_last=_one_of(True, False), cpu_bf16=_one_of(True, False), cpu_threads=_ints(0, none=True))
+    min_objects=int_at_least(1), max_objects=int_at_least(1), order=one_of('random', 'reading'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1),
+    seed=int_at_least(0), batch_size=int_at_least(1), max_len=int_at_least(2), siglip_weight=num_at_least(0),
+    schedule=((lambda v: v is None or isinstance(v, ScheduledSampling)), 'None or a ScheduledSampling'), num_workers=int_at_least(0),
+    eval_every_epoch=one_of(True, False), channels_last=one_of(True, False), cpu_bf16=one_of(True, False), cpu_threads=int_at_least(0, none=True))
 
 def _check_run(r:CaptionRun):
     "Refuse, with a `ConfigError` naming the field, data or objective settings no run could start from."

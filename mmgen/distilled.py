@@ -45,7 +45,7 @@ from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_featu
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import greedy, beam_search, sample, strip_special
 from .losses import clip_loss, cosine_distill_loss
-from .train import TrainConfig, fit, make_loader, load_weights, History, check_config, _ints, _nums, _one_of, _between
+from .train import TrainConfig, fit, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, upgrade_on_load, read_config, load_trained
 from .evaluation import retrieval_report
 
@@ -111,11 +111,11 @@ class DistilledConfig:
                    bos_id=tokenizer.bos_id, eos_id=tokenizer.eos_id, **kw)
 
 _DISTILLED_RULES = dict(  # what each DistilledConfig field allows (`mmgen.train.check_config`)
-    img_size=_ints(8), patch_size=_ints(1), stem=_one_of('patch', 'conv'), pos_init=_one_of('normal', 'sincos'), d_vision=_ints(1),
-    vision_layers=_ints(1), vision_heads=_ints(1), vision_mlp=_ints(1), embed_dim=_ints(0), memory=_one_of('single', 'patches'),
-    vocab_size=_ints(3), pad_id=_ints(0), bos_id=_ints(0), eos_id=_ints(0), max_len=_ints(2), d_model=_ints(1), dec_layers=_ints(1),
-    dec_heads=_ints(1), dec_ff=_ints(1), tie_weights=_one_of(True, False), dropout=_between(0, 1), distill_weight=_nums(0),
-    on_size=_one_of('resize', 'error'))
+    img_size=int_at_least(8), patch_size=int_at_least(1), stem=one_of('patch', 'conv'), pos_init=one_of('normal', 'sincos'), d_vision=int_at_least(1),
+    vision_layers=int_at_least(1), vision_heads=int_at_least(1), vision_mlp=int_at_least(1), embed_dim=int_at_least(0), memory=one_of('single', 'patches'),
+    vocab_size=int_at_least(3), pad_id=int_at_least(0), bos_id=int_at_least(0), eos_id=int_at_least(0), max_len=int_at_least(2), d_model=int_at_least(1), dec_layers=int_at_least(1),
+    dec_heads=int_at_least(1), dec_ff=int_at_least(1), tie_weights=one_of(True, False), dropout=num_between(0, 1), distill_weight=num_at_least(0),
+    on_size=one_of('resize', 'error'))
 
 def _check_distilled(c:DistilledConfig):
     "Refuse, with a `ConfigError` naming the field, a value no student or decoder could be built from."
@@ -399,10 +399,10 @@ class DistillRun:
 
 _RUN_RULES = dict(  # what each DistillRun field allows (`mmgen.train.check_config`)
     size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
-    min_objects=_ints(1), max_objects=_ints(1), order=_one_of('random', 'reading'), n_train=_ints(1), n_valid=_ints(1), n_test=_ints(1),
-    batch_size=_ints(1), tokenizer=_one_of('clip', 'word'), teacher=((lambda v: isinstance(v, str)), 'an open_clip config name'),
+    min_objects=int_at_least(1), max_objects=int_at_least(1), order=one_of('random', 'reading'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1),
+    batch_size=int_at_least(1), tokenizer=one_of('clip', 'word'), teacher=((lambda v: isinstance(v, str)), 'an open_clip config name'),
     teacher_vision=((lambda v: isinstance(v, dict)), 'a dict'), teacher_text=((lambda v: isinstance(v, dict)), 'a dict'),
-    teacher_epochs=_ints(1), teacher_lr=_nums(0, strict=True), teacher_batch=_ints(2), num_workers=_ints(0))
+    teacher_epochs=int_at_least(1), teacher_lr=num_at_least(0, strict=True), teacher_batch=int_at_least(2), num_workers=int_at_least(0))
 
 def _check_run(r:DistillRun):
     "Refuse, with a `ConfigError` naming the field, data or teacher settings no run could start from."

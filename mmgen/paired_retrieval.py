@@ -47,7 +47,7 @@ from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAP
 from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
-from .train import fit, TrainConfig, make_loader, load_weights, check_config, _ints, _nums, _one_of, _between
+from .train import fit, TrainConfig, make_loader, load_weights, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
@@ -204,13 +204,13 @@ class RetrievalConfig:
 HARD_KINDS = ('swap', 'left', 'right')   # the hard negatives `hard_pairs` makes (see "Hard negatives" below)
 _str = lambda none=False: ((lambda v: (none and v is None) or isinstance(v, str)), ('None or ' if none else '') + 'a string')
 _RETRIEVAL_RULES = dict(  # what each RetrievalConfig field allows (`mmgen.train.check_config`)
-    name=_str(), patch=_ints(1), stem=_one_of('patch', 'conv'), pos_init=_nums(0, strict=True, none=True), d_model=_ints(1), n_layers=_ints(1),
-    n_heads=_ints(1), d_ff=_ints(1), act=_one_of('gelu', 'relu'), init=_one_of('xavier', 'normal'), dropout=_between(0, 1), embed_dim=_ints(1),
-    text=_one_of('small', 'clip'), clip_model=_str(), clip_pretrained=_str(none=True), clip_seed=_ints(0), text_d_model=_ints(1),
-    text_layers=_ints(1), text_heads=_ints(1), temperature=_nums(0, strict=True), learnable_temperature=_one_of(True, False),
-    optimizer=_one_of('adamw', 'adam'), lr=_nums(0, strict=True), weight_decay=_nums(0), warmup_epochs=_nums(0), min_lr=_nums(0),
-    schedule=_one_of('cosine', 'constant'), grad_clip=_nums(0, strict=True, none=True), batch_size=_ints(2), epochs=_ints(1),
-    patience=_ints(1, none=True), augment=_one_of('none', 'pair', 'halves'))
+    name=_str(), patch=int_at_least(1), stem=one_of('patch', 'conv'), pos_init=num_at_least(0, strict=True, none=True), d_model=int_at_least(1), n_layers=int_at_least(1),
+    n_heads=int_at_least(1), d_ff=int_at_least(1), act=one_of('gelu', 'relu'), init=one_of('xavier', 'normal'), dropout=num_between(0, 1), embed_dim=int_at_least(1),
+    text=one_of('small', 'clip'), clip_model=_str(), clip_pretrained=_str(none=True), clip_seed=int_at_least(0), text_d_model=int_at_least(1),
+    text_layers=int_at_least(1), text_heads=int_at_least(1), temperature=num_at_least(0, strict=True), learnable_temperature=one_of(True, False),
+    optimizer=one_of('adamw', 'adam'), lr=num_at_least(0, strict=True), weight_decay=num_at_least(0), warmup_epochs=num_at_least(0), min_lr=num_at_least(0),
+    schedule=one_of('cosine', 'constant'), grad_clip=num_at_least(0, strict=True, none=True), batch_size=int_at_least(2), epochs=int_at_least(1),
+    patience=int_at_least(1, none=True), augment=one_of('none', 'pair', 'halves'))
 
 def _check_retrieval(c:RetrievalConfig):
     "Refuse, with a `ConfigError` naming the field, a value no retriever or recipe could be built from."
@@ -541,7 +541,7 @@ class RetrievalData:
     root: str|None = None           # CIFAR-100 folder (data='cifar100')
 
     def __post_init__(self):
-        check_config(self, dict(data=_one_of('shapes', 'digits', 'cifar100'), n_train=_ints(1), n_valid=_ints(1), n_test=_ints(1), seed=_ints(0)))
+        check_config(self, dict(data=one_of('shapes', 'digits', 'cifar100'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), seed=int_at_least(0)))
         if self.data == 'cifar100' and self.root is None: raise ConfigError("RetrievalData.root must name the CIFAR-100 folder (holding cifar-100-python/) with data='cifar100', got None")
 
 PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, RetrievalData fields)

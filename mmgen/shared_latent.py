@@ -44,7 +44,7 @@ from .decoding import greedy, beam_search, sample
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               interpolate, saved_activation_bytes, train_memory_lower_bound)
-from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device, check_config, _ints, _nums, _between, _one_of
+from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, DeviceBatches, stage_budgets
 from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided
@@ -143,12 +143,12 @@ MMGEN_VARIANTS = {  # the corrected variants: CNN widths, heads (64-d each) and 
     'XL': dict(enc_channels=(96, 192, 384, 768), dec_channels=768, dec_min_channels=48, n_heads=12, d_ff=3072, enc_layers=4)}
 
 _CONFIG_RULES = dict(  # what each SharedLatentConfig field allows (`check_config`, as `TrainConfig`'s): refused when the config is made, before a scene is rendered
-    img_size=_ints(2), enc_channels=((lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_ints(1)[0](c) for c in v)), 'a non-empty tuple of integers >= 1'),
-    enc_pool=_ints(1), dec_start=_ints(1), dec_channels=_ints(1), dec_min_channels=_ints(1), latent_dim=_ints(1), vocab_size=_ints(1), d_model=_ints(1),
-    n_heads=_ints(1), d_ff=_ints(1), enc_layers=_ints(1), dec_layers=_ints(1), max_len=_ints(2), dropout=_between(0, 1), n_mem=_ints(1),
-    w_recon=_nums(0), w_caption=_nums(0), w_contrastive=_nums(0), temperature=_nums(0, strict=True), w_match=_nums(0), w_t2i=_nums(0), fg_weight=_nums(0),
-    lr=_nums(0, strict=True), weight_decay=_nums(0), batch_size=_ints(1), grad_clip=_nums(0, strict=True, none=True), epochs=_ints(1),
-    patience=_ints(1, none=True), schedule=_one_of('cosine', 'constant'), warmup_frac=_between(0, 1))
+    img_size=int_at_least(2), enc_channels=((lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(int_at_least(1)[0](c) for c in v)), 'a non-empty tuple of integers >= 1'),
+    enc_pool=int_at_least(1), dec_start=int_at_least(1), dec_channels=int_at_least(1), dec_min_channels=int_at_least(1), latent_dim=int_at_least(1), vocab_size=int_at_least(1), d_model=int_at_least(1),
+    n_heads=int_at_least(1), d_ff=int_at_least(1), enc_layers=int_at_least(1), dec_layers=int_at_least(1), max_len=int_at_least(2), dropout=num_between(0, 1), n_mem=int_at_least(1),
+    w_recon=num_at_least(0), w_caption=num_at_least(0), w_contrastive=num_at_least(0), temperature=num_at_least(0, strict=True), w_match=num_at_least(0), w_t2i=num_at_least(0), fg_weight=num_at_least(0),
+    lr=num_at_least(0, strict=True), weight_decay=num_at_least(0), batch_size=int_at_least(1), grad_clip=num_at_least(0, strict=True, none=True), epochs=int_at_least(1),
+    patience=int_at_least(1, none=True), schedule=one_of('cosine', 'constant'), warmup_frac=num_between(0, 1))
 
 
 # %% ../nbs/10_shared_latent.ipynb #07c218aa
@@ -805,10 +805,10 @@ PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs
 }
 
 _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
-    epochs=_ints(1, none=True), img_size=_ints(2, none=True), n_train=_ints(1, none=True), n_eval=_ints(2, none=True),
-    max_objects=((lambda v: _ints(1)[0](v) and v <= 5), 'an integer in 1..5 (more do not fit in a scene without overlap)'),
-    decoder_steps=_ints(0, none=True), prior_steps=_ints(0, none=True), budget_s=_nums(0, strict=True, none=True), seed=_ints(0),
-    probe_scenes=((lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 2 and all(_ints(1)[0](n) for n in v))), 'None or a pair (train, test) of integers >= 1'))
+    epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),
+    max_objects=((lambda v: int_at_least(1)[0](v) and v <= 5), 'an integer in 1..5 (more do not fit in a scene without overlap)'),
+    decoder_steps=int_at_least(0, none=True), prior_steps=int_at_least(0, none=True), budget_s=num_at_least(0, strict=True, none=True), seed=int_at_least(0),
+    probe_scenes=((lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 2 and all(int_at_least(1)[0](n) for n in v))), 'None or a pair (train, test) of integers >= 1'))
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # output folder

@@ -62,12 +62,13 @@ from .checkpoints import _FULL, _atomic, _first_line, _keys, _num, _readable, _s
 _all_ = ['dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
-__all__ = ['to_device', 'TrainConfig', 'check_config', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
-           'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks',
-           'make_loader', 'TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'init_distributed',
-           'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options', 'config_changes', 'model_changes',
-           'fit', 'EMA', 'frozen', 'fake_clock', 'dist_info', 'CheckpointError', 'History', 'load_weights',
-           'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
+__all__ = ['to_device', 'TrainConfig', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'param_groups',
+           'make_optimizer', 'lr_factor', 'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal',
+           'check_compile', 'checkpoint_blocks', 'make_loader', 'TrainState', 'Callback', 'TensorBoardLogger',
+           'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options',
+           'config_changes', 'model_changes', 'fit', 'EMA', 'frozen', 'fake_clock', 'dist_info', 'CheckpointError',
+           'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff',
+           'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -118,28 +119,28 @@ class TrainConfig:
     def __post_init__(self): check_config(self, _TRAIN_RULES)
 
 # %% ../nbs/03_train.ipynb #a7c10002
-def _ints(lo, none=False):
+def int_at_least(lo, none=False):
     "A rule: an integer >= lo (or None)."
     ok = lambda v: (none and v is None) or (isinstance(v, int) and not isinstance(v, bool) and v >= lo)
     return ok, ('None or ' if none else '') + f'an integer >= {lo}'
 
-def _nums(lo, strict=False, none=False):
+def num_at_least(lo, strict=False, none=False):
     "A rule: a number >= lo (> lo if strict; or None)."
     def ok(v):
         if none and v is None: return True
         return not isinstance(v, bool) and isinstance(v, (int, float)) and (v > lo if strict else v >= lo)  # NaN fails both
     return ok, ('None or ' if none else '') + f"a number {'>' if strict else '>='} {lo}"
 
-def _between(lo, hi):
+def num_between(lo, hi):
     "A rule: a number in [lo, hi]."
     return (lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and lo <= v <= hi), f'a number in [{lo}, {hi}]'
 
-def _one_of(*xs):
+def one_of(*xs):
     "A rule: one of `xs`."
     return (lambda v: v in xs), ' | '.join(map(repr, xs))
 
 def check_config(cfg, # a config dataclass, or a dict of a function's options
-                 rules:dict, # field -> (test, what is allowed), e.g. {'lr': _nums(0, strict=True)}
+                 rules:dict, # field -> (test, what is allowed), e.g. {'lr': num_at_least(0, strict=True)}
                  owner:str|None=None, # how the message names a field's owner (default: 'ClassName.')
                 ):
     "Raise a `ConfigError` naming the first field of `cfg` whose value its rule refuses, and what the rule allows."
@@ -149,11 +150,11 @@ def check_config(cfg, # a config dataclass, or a dict of a function's options
         if not ok(v): raise ConfigError(f"{owner}{name} must be {allowed}, got {v!r}")
 
 _TRAIN_RULES = dict(  # what each TrainConfig field allows
-    epochs=_ints(1), max_steps=_ints(1, none=True), max_seconds=_nums(0, strict=True, none=True), lr=_nums(0, strict=True),
-    weight_decay=_nums(0), optimizer=_one_of('adamw', 'adam'), schedule=_one_of('cosine', 'constant'),
-    warmup_steps=_ints(0), warmup_frac=_between(0, 1), min_lr_frac=_between(0, 1), grad_clip=_nums(0, strict=True, none=True),
-    grad_accum=_ints(1), patience=_ints(1, none=True), min_delta=_nums(0), amp=_one_of('auto', 'bf16', 'fp16', 'off'),
-    parallel=_one_of('auto', 'ddp', 'fsdp', 'none'), save_every=_ints(0), save_minutes=_nums(0), log_every=_ints(1))
+    epochs=int_at_least(1), max_steps=int_at_least(1, none=True), max_seconds=num_at_least(0, strict=True, none=True), lr=num_at_least(0, strict=True),
+    weight_decay=num_at_least(0), optimizer=one_of('adamw', 'adam'), schedule=one_of('cosine', 'constant'),
+    warmup_steps=int_at_least(0), warmup_frac=num_between(0, 1), min_lr_frac=num_between(0, 1), grad_clip=num_at_least(0, strict=True, none=True),
+    grad_accum=int_at_least(1), patience=int_at_least(1, none=True), min_delta=num_at_least(0), amp=one_of('auto', 'bf16', 'fp16', 'off'),
+    parallel=one_of('auto', 'ddp', 'fsdp', 'none'), save_every=int_at_least(0), save_minutes=num_at_least(0), log_every=int_at_least(1))
 
 # %% ../nbs/03_train.ipynb #eb518b0f
 def param_groups(model:nn.Module, # the model whose trainable parameters are grouped

@@ -22,7 +22,7 @@ from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
 from .decoding import top_p_filter
 from .evaluation import psnr, axis_targets, read_art_axes
-from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, _ints, _nums, _between, _one_of
+from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config
 
 # %% auto #0
@@ -258,8 +258,8 @@ QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'lib FSQ':           lambda d, k, b: LibQuantizer('fsq', d, levels=(8, 8, 8)),
 }
 _VQ_RULES = dict(  # what each VQConfig field allows (`check_config`, as `TrainConfig`'s): refused when the config is made, before any picture is rendered
-    size=_ints(4), channels=((lambda v: _ints(8)[0](v) and v % 8 == 0), 'a multiple of 8 (GroupNorm groups)'), dim=_ints(1), n_codes=_ints(2),
-    down=_ints(1), beta=_nums(0), quantizer=_one_of(*QUANTIZERS), texture=_nums(0), texture_log=_nums(0))
+    size=int_at_least(4), channels=((lambda v: int_at_least(8)[0](v) and v % 8 == 0), 'a multiple of 8 (GroupNorm groups)'), dim=int_at_least(1), n_codes=int_at_least(2),
+    down=int_at_least(1), beta=num_at_least(0), quantizer=one_of(*QUANTIZERS), texture=num_at_least(0), texture_log=num_at_least(0))
 
 def _res(c): return nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1), nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1))
 
@@ -407,8 +407,8 @@ class PriorConfig:
         check_config(self, _PRIOR_RULES)
         if self.d_model % self.n_heads: raise ConfigError(f"PriorConfig.d_model must be a multiple of n_heads={self.n_heads}, got {self.d_model}")
 
-_PRIOR_RULES = dict(vocab_size=_ints(1), n_codes=_ints(2), grid=_ints(1), d_model=_ints(1), n_layers=_ints(1), n_heads=_ints(1), d_ff=_ints(1),
-                    max_text=_ints(3), dropout=_between(0, 1), text_drop=_between(0, 1), word_drop=_between(0, 1))  # what each PriorConfig field allows
+_PRIOR_RULES = dict(vocab_size=int_at_least(1), n_codes=int_at_least(2), grid=int_at_least(1), d_model=int_at_least(1), n_layers=int_at_least(1), n_heads=int_at_least(1), d_ff=int_at_least(1),
+                    max_text=int_at_least(3), dropout=num_between(0, 1), text_drop=num_between(0, 1), word_drop=num_between(0, 1))  # what each PriorConfig field allows
 
 class CodePrior(nn.Module):
     "Text tokens and a (partly masked) code grid through one transformer encoder; logits over codes at every position."
@@ -614,9 +614,9 @@ PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmge
     'gpu': 'one GPU lease: 20,000 renders at 64 px (~65 s of CPU), then 150 s of VQ-VAE and 100 s of prior training (the steps follow the clock); not yet run on a GPU',
 }
 
-_RUN_RULES = dict(n_train=_ints(1), n_test=_ints(1), vq_steps=_ints(1), prior_steps=_ints(1), batch_size=_ints(1), vq_lr=_nums(0, strict=True),
-                  vq_seconds=_nums(0, strict=True, none=True), prior_seconds=_nums(0, strict=True, none=True), rounds=_ints(1), guidance=_nums(0),
-                  n_prior=_ints(1, none=True), epochs=_ints(1, none=True), seed=_ints(0))   # what `train`'s own options allow
+_RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_at_least(1), prior_steps=int_at_least(1), batch_size=int_at_least(1), vq_lr=num_at_least(0, strict=True),
+                  vq_seconds=num_at_least(0, strict=True, none=True), prior_seconds=num_at_least(0, strict=True, none=True), rounds=int_at_least(1), guidance=num_at_least(0),
+                  n_prior=int_at_least(1, none=True), epochs=int_at_least(1, none=True), seed=int_at_least(0))   # what `train`'s own options allow
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
     "Token ids and padding mask of captions, padded to `max_text`."
