@@ -213,11 +213,21 @@ def replan(plan:list, # [total, warmup] of `make_scheduler`, changed in place
            rate:float, # steps per second, measured
            seconds_left:float, # of the run's `max_seconds`
            cap:int, # most steps the run may take (epochs and max_steps)
+           end_s:float=0., # seconds each epoch end costs (validation, `best`), measured
+           epoch_steps:int|None=None, # optimiser steps per epoch: where the epoch ends fall (None: none counted)
+           end_due:bool=False, # the epoch that ends at `step` is not validated yet (a plan between its last step and its end)
           ) -> int:
-    "Re-plan the step total to what `rate` fits into `seconds_left` (no fewer than the steps taken, at most `cap`); the warmup is re-derived from it."
-    total = max(step, min(cap, step + int(rate * max(seconds_left, 0.))))
-    plan[:] = [total, warmup_steps(cfg, total)]
-    return total
+    "Re-plan the step total to the most steps that `rate` and the epoch ends still due fit into `seconds_left` (no fewer than the steps taken, at most `cap`); the warmup is re-derived from it."
+    done = step - 1 if end_due else step   # the ends after this step are due
+    def ends(t): return (t - 1) // epoch_steps - done // epoch_steps + 1 if epoch_steps and t > step else 1   # the run's last end too
+    budget = rate * max(seconds_left, 0.)   # in steps; each end costs rate * end_s of them
+    lo, hi = step, max(step, cap)
+    while lo < hi:   # the cost grows with the total: the largest total that fits
+        mid = (lo + hi + 1) // 2
+        if mid - step + (rate * end_s * ends(mid) if end_s else 0.) <= budget: lo = mid
+        else: hi = mid - 1
+    plan[:] = [lo, warmup_steps(cfg, lo)]
+    return lo
 
 # %% ../nbs/03_train.ipynb #d1546397
 def resolve_amp(amp:str, # 'auto' | 'bf16' | 'fp16' | 'off'
@@ -634,25 +644,29 @@ def finish(self:_Run) -> History:
 
 # %% ../nbs/03_train.ipynb #a7c10008
 class _TimeBudget(Callback):
-    "`max_seconds`: time the steps after the first few and plan the step total; plan again from the latest rate every 5 % of the plan, and at each epoch's end."
-    def __init__(self, run): self.run, self.n, self.t0, self.s0, self.next = run, 0, None, 0, None
+    "`max_seconds`: time the steps after the first few and plan the step total, booking the epoch ends still due at their measured cost; plan again every 5 % of the plan, and at each epoch's end."
+    def __init__(self, run): self.run, self.n, self.t0, self.s0, self.next, self.t_last, self.paused, self.ends = run, 0, None, 0, None, None, 0., []
     def after_step(self, state):
-        self.n += 1
-        if self.n == _CAL_SKIP: self.t0, self.s0 = _clock(), state.step
-        elif self.n == _CAL_SKIP + _CAL_STEPS or (self.next is not None and state.step >= self.next): self.replan(state)
+        self.n, self.t_last = self.n + 1, _clock()
+        if self.n == _CAL_SKIP: self.t0, self.s0, self.paused = self.t_last, state.step, 0.
+        elif self.n == _CAL_SKIP + _CAL_STEPS or (self.next is not None and state.step >= self.next): self.replan(state, end_due=state.batch >= self.run.n_batches)
     def after_epoch(self, state):
-        if self.n > _CAL_SKIP + _CAL_STEPS: self.replan(state)   # the window holds this validation
-    def replan(self, state):
-        "Plan from the rate since the window began (steps on every rank alike, so every rank plans at the same steps); a window of _CAL_STEPS steps or more then starts anew."
+        if self.t_last is not None:   # validation and `best` since the epoch's last step: out of the step rate, booked per epoch end
+            d = _clock() - self.t_last
+            self.ends, self.paused = (self.ends + [d])[-3:], self.paused + d
+        if self.n > _CAL_SKIP + _CAL_STEPS: self.replan(state)
+    def replan(self, state, end_due=False):
+        "Plan from the step rate since the window began and the mean of the last epoch ends (steps on every rank alike, so every rank plans at the same steps); a window of _CAL_STEPS steps or more then starts anew."
         r, now, steps = self.run, _clock(), state.step - self.s0
         if steps < 1: return   # planned at this very step already (an epoch that ended right after a plan)
-        t = replan(r.plan, r.cfg, state.step, steps / max(now - self.t0, 1e-9), r.cfg.max_seconds - (now - r.t_start), r.cap)
+        rate, end_s = steps / max(now - self.t0 - self.paused, 1e-9), sum(self.ends) / max(len(self.ends), 1)
+        t = replan(r.plan, r.cfg, state.step, rate, r.cfg.max_seconds - (now - r.t_start), r.cap, end_s, math.ceil(r.n_batches / r.cfg.grad_accum), end_due)
         if r.world > 1:   # every rank must stop at the same step: the slowest rank's plan
             tt = torch.tensor([t], device=r.device); dist.all_reduce(tt, op=dist.ReduceOp.MIN); t = int(tt)
             r.plan[:] = [t, warmup_steps(r.cfg, t)]
         state.total_steps = t
         for g, b, f in zip(r.opt.param_groups, r.sched.base_lrs, r.sched.lr_lambdas): g['lr'] = b * f(r.sched.last_epoch)  # the next step's lr, re-planned
-        if steps >= _CAL_STEPS: self.t0, self.s0 = now, state.step
+        if steps >= _CAL_STEPS: self.t0, self.s0, self.paused = now, state.step, 0.
         self.next = state.step + max(1, round(_REPLAN_EVERY * t))
 
 class _EarlyStopping(Callback):
