@@ -50,10 +50,10 @@ from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE', 'EXAMPLE_PROMPTS',
-           'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options', 'check_overrides',
-           'preset_values', 'preset_costs', 'prepare_out', 'next_steps', 'metrics_summary', 'main', 'weight_modules',
-           'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
+__all__ = ['SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE',
+           'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options',
+           'check_overrides', 'preset_values', 'preset_costs', 'prepare_out', 'next_steps', 'metrics_summary', 'main',
+           'weight_modules', 'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
@@ -96,6 +96,8 @@ def system_options(spec:SystemSpec) -> dict[str, tuple]:
 
 # %% ../nbs/16_cli.ipynb #c1100006
 _OWN = ('out', 'resume', 'overwrite')   # flags of `mmgen train` a user may try as --set keys
+SAME_OPTIONS = (('n_test', 'n_eval'), ('max_seconds', 'budget_s', 'vq_seconds', 'prior_seconds'), ('img_size', 'image_size', 'size'),
+                ('lr', 'vq_lr'))   # one thing, named differently by the systems (a saved run stores its system's names)
 _AT_LEAST = {'batch_size': 1, 'n_train': 1}   # options every system has that it does not check itself (an error deep inside torch or the data)
 
 def _fits(v, anno:str) -> bool:
@@ -113,9 +115,12 @@ def check_overrides(name:str, # the system's command-line name
                     overrides:dict, # --set KEY=VALUE pairs
                     options:dict, # `system_options` of the system
                    ):
-    "Refuse an unknown key (naming the nearest valid ones) or a value of the wrong type (naming the type), in one line."
+    "Refuse an unknown key (naming what the system calls it, else the nearest valid names) or a value of the wrong type (naming the type), in one line."
     for k, v in overrides.items():
         if k in _FLAGS or k in _OWN and k not in options: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
+        same = [o for g in SAME_OPTIONS if k in g for o in g if o != k and o in options]
+        if k not in options and same:
+            raise UserError(f"unknown option {k!r} for {name}; {name} calls it {' or '.join(same)} ({options[same[0]][2]})")
         if k not in options:
             near = difflib.get_close_matches(k, list(options), n=3, cutoff=0.5)
             raise UserError(f"unknown option {k!r} for {name}" + (f"; did you mean {' or '.join(near)}?" if near else '')
@@ -328,7 +333,7 @@ def _started_with(args, # parsed `mmgen train ... --resume` arguments with no ot
     if (args.full or args.epochs or args.set) and int(os.environ.get('RANK', 0)) == 0: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
 
 def _train(args, systems) -> int:
-    from mmgen.train import fit_options, TrainingInterrupted
+    from mmgen.train import fit_options, TrainingInterrupted, NonFiniteLossError
     spec = systems[args.system]
     out = Path(args.out or f'runs/{args.system}')
     if args.resume and not (args.set or args.epochs or args.full): _started_with(args, out)
@@ -343,6 +348,9 @@ def _train(args, systems) -> int:
     except UserError:   # an option the system refused before anything ran: a folder made for it goes again
         if rank0 and fresh and [f.name for f in out.iterdir()] == [RUN_FILE]: shutil.rmtree(out)
         raise
+    except NonFiniteLossError as e:   # the message names the step, the loss components, what was kept and what to try
+        print(f"mmgen: {e}", file=sys.stderr)
+        return 1
     except TrainingInterrupted as e:
         try: stage = Path(e.saved).resolve().parent.relative_to(out.resolve()).as_posix()   # a system of several stages: which one
         except (TypeError, ValueError): stage = '.'
@@ -362,7 +370,7 @@ def _train(args, systems) -> int:
     return 0
 
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `mmgen` console script; returns the exit status (2: a usage error, 130: stopped by Ctrl-C)."
+    "Entry point of the `mmgen` console script; returns the exit status (1: training diverged, 2: a usage error, 130: stopped by Ctrl-C)."
     argv = sys.argv[1:] if argv is None else list(argv)
     systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `caption`, `draw`, `retrieve` import only the system they read
     spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
