@@ -809,7 +809,7 @@ def restore(self:_Run):
     self.pending = pick(st['rng']), pick(st['epoch_rng'])
     E = self.cfg.epochs   # epochs counted from 1, as the epoch lines and the Ctrl-C message count them
     at = f"epoch {s.epoch + 1}/{E}" if s.epoch < E else f"the end of epoch {E}/{E}"
-    if self.rank == 0 and self.cfg.verbose: print(f"resumed from {out} at {at}, step {s.step}")
+    if self.rank == 0 and (self.cfg.verbose or self.cfg.progress): print(f"resumed from {out} at {at}, step {s.step}")   # a stage that shows only its bars (verbose=False) still says where it went on
 
 # %% ../nbs/03_train.ipynb #62307c14
 _clock = time.perf_counter   # what `max_seconds` and `save_minutes` are measured with (a test swaps in a fake clock)
