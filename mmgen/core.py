@@ -23,15 +23,15 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
-import os, random, importlib, dataclasses
+import os, random, importlib, dataclasses, difflib
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'smoke', 'config_dict', 'split_overrides',
-           'SystemSpec', 'register_system', 'UserError', 'ConfigError', 'pick_preset']
+__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'UserError', 'ConfigError', 'smoke',
+           'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = bool(os.environ.get('IN_TEST'))  # set by `nbdev-test`: configs shrink to smoke size
@@ -64,6 +64,13 @@ def gpu_name() -> str:
     import platform
     return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
+# %% ../nbs/00_core.ipynb #c0e1a7b2
+class UserError(Exception):
+    "An error in what the user asked for; the message says what was expected and what came (`mmgen` prints it in one line)."
+
+class ConfigError(UserError, ValueError):
+    "A configuration value outside what its field allows."
+
 # %% ../nbs/00_core.ipynb #eb3ec829
 def smoke(small, full, force_full:bool=False):
     "`small` under `IN_TEST` (unless `force_full`), else `full`."
@@ -76,11 +83,13 @@ def config_dict(cfg) -> dict:
 def split_overrides(kw:dict, # keyword overrides, e.g. a system's `train(**kw)`
                     *classes, # dataclasses, in order of precedence
                    ) -> list[dict]:
-    "Route each override to the first dataclass with that field (one dict per class); an unknown name raises."
+    "Route each override to the first dataclass with that field (one dict per class); an unknown name is a `ConfigError` naming the nearest fields."
     out, names = [{} for _ in classes], [{f.name for f in dataclasses.fields(c)} for c in classes]
     for k, v in kw.items():
         i = next((i for i, n in enumerate(names) if k in n), None)
-        if i is None: raise TypeError(f"unknown option {k!r}: not a field of {', '.join(c.__name__ for c in classes)}")
+        if i is None:
+            near = difflib.get_close_matches(k, sorted(set().union(*names)), n=3, cutoff=0.6)
+            raise ConfigError(f"unknown option {k!r}: not a field of {', '.join(c.__name__ for c in classes)}" + (f"; did you mean {' or '.join(near)}?" if near else ''))
         out[i][k] = v
     return out
 
@@ -114,13 +123,6 @@ def register_system(name:str, # command-line name
         SYSTEMS[name] = SystemSpec(name, f.__module__, f.__name__, doc or (f.__doc__ or '').strip().split('\n')[0], tuple(options), preset)
         return f
     return _inner
-
-# %% ../nbs/00_core.ipynb #c0e1a7b2
-class UserError(Exception):
-    "An error in what the user asked for; the message says what was expected and what came (`mmgen` prints it in one line)."
-
-class ConfigError(UserError, ValueError):
-    "A configuration value outside what its field allows."
 
 # %% ../nbs/00_core.ipynb #c0e1a7b5
 def pick_preset(presets:dict, # the system's PRESETS
