@@ -94,8 +94,6 @@ class SharedLatentConfig:
     temperature: float = 0.07      # InfoNCE temperature (fixed)
     center_latents: bool = True    # BatchNorm (no affine) on each latent before InfoNCE (seed: raw latents)
     w_match: float = 1.0           # MSE from the text latent to the stop-grad image latent (seed: absent)
-    w_t2i: float = 0.              # MSE of the image decoded from the *text* latent (seed: absent; off: the prior does caption → image)
-    t2i_frozen: bool = True        # the t2i term trains the text encoder only (False: the image decoder too)
     fg_weight: float = 10.0        # extra MSE weight on pixels away from the image's median colour (seed: 0, plain MSE)
     # optimisation
     lr: float = 1e-4               # Adam learning rate
@@ -120,7 +118,7 @@ class SharedLatentConfig:
                      **kw):
         "The seed's specification taken literally (variant sizes as the seed lists them, all else as its 'L')."
         return cls(img_size=img_size, enc_pool=1, dec_start=img_size // 16, enc_norm=False, dec_norm=False, n_mem=1,
-                   tie_weights=False, center_latents=False, w_match=0., w_t2i=0., schedule='constant', warmup_frac=0.,
+                   tie_weights=False, center_latents=False, w_match=0., schedule='constant', warmup_frac=0.,
                    fg_weight=0., **{**SEED_VARIANTS[variant], **kw})
 
     @classmethod
@@ -146,7 +144,7 @@ _CONFIG_RULES = dict(  # what each SharedLatentConfig field allows (`check_confi
     img_size=int_at_least(2), enc_channels=((lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(int_at_least(1)[0](c) for c in v)), 'a non-empty tuple of integers >= 1'),
     enc_pool=int_at_least(1), dec_start=int_at_least(1), dec_channels=int_at_least(1), dec_min_channels=int_at_least(1), latent_dim=int_at_least(1), vocab_size=int_at_least(1), d_model=int_at_least(1),
     n_heads=int_at_least(1), d_ff=int_at_least(1), enc_layers=int_at_least(1), dec_layers=int_at_least(1), max_len=int_at_least(2), dropout=num_between(0, 1), n_mem=int_at_least(1),
-    w_recon=num_at_least(0), w_caption=num_at_least(0), w_contrastive=num_at_least(0), temperature=num_at_least(0, strict=True), w_match=num_at_least(0), w_t2i=num_at_least(0), fg_weight=num_at_least(0),
+    w_recon=num_at_least(0), w_caption=num_at_least(0), w_contrastive=num_at_least(0), temperature=num_at_least(0, strict=True), w_match=num_at_least(0), fg_weight=num_at_least(0),
     lr=num_at_least(0, strict=True), weight_decay=num_at_least(0), batch_size=int_at_least(1), grad_clip=num_at_least(0, strict=True, none=True), epochs=int_at_least(1),
     patience=int_at_least(1, none=True), schedule=one_of('cosine', 'constant'), warmup_frac=num_between(0, 1))
 
@@ -242,7 +240,6 @@ class SharedLatentOutput(NamedTuple):
     z_txt: torch.Tensor                 # (B, latent_dim) text latent
     recon: torch.Tensor                 # (B, 3, H, W) image decoded from z_img
     logits: torch.Tensor                # (B, T-1, V) caption logits from z_img (teacher forcing)
-    recon_from_text: torch.Tensor|None  # (B, 3, H, W) image decoded from z_gen, or None
     z_gen: torch.Tensor                 # (B, latent_dim) the text latent `match` pulls onto z_img (z_txt here; a sampler's draw in the lab record's IMLE variant)
 
 class SharedLatentModel(nn.Module):
@@ -260,10 +257,6 @@ class SharedLatentModel(nn.Module):
     def encode_image(self, image:torch.Tensor) -> torch.Tensor: return self.image_encoder(image)
     def encode_text(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor: return self.text_encoder(tokens, pad_mask)
     def decode_image(self, z:torch.Tensor) -> torch.Tensor: return self.image_decoder(z)
-    def decode_image_frozen(self, z:torch.Tensor) -> torch.Tensor:
-        "Decode with the decoder's weights detached: gradients reach `z` (the text encoder) only."
-        params = {n: p.detach() for n, p in self.image_decoder.named_parameters()}
-        return torch.func.functional_call(self.image_decoder, params, (z,))
     def contrastive_features(self, z_img:torch.Tensor, z_txt:torch.Tensor) -> tuple:
         "L2-normalised (centred, if `center_latents`) latents that InfoNCE and retrieval compare."
         return F.normalize(self.img_center(z_img.float()), dim=-1), F.normalize(self.txt_center(z_txt.float()), dim=-1)
@@ -274,12 +267,7 @@ class SharedLatentModel(nn.Module):
                ) -> SharedLatentOutput:
         z_img, z_txt = self.encode_image(image), self.encode_text(tokens, pad_mask)
         logits = self.text_decoder(z_img, tokens[:, :-1], None if pad_mask is None else pad_mask[:, :-1])
-        return SharedLatentOutput(z_img, z_txt, self.decode_image(z_img), logits, self.text_to_image(z_txt), z_txt)
-
-    def text_to_image(self, z:torch.Tensor) -> torch.Tensor|None:
-        "The image decoded from text latents for the optional `t2i` term (None when `w_t2i` is 0)."
-        if self.cfg.w_t2i <= 0: return None
-        return self.decode_image_frozen(z) if self.cfg.t2i_frozen else self.decode_image(z)
+        return SharedLatentOutput(z_img, z_txt, self.decode_image(z_img), logits, z_txt)
 
     @torch.no_grad()
     def caption(self, z:torch.Tensor, # (B,latent_dim) latents
@@ -318,10 +306,11 @@ def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
 def shared_latent_loss(model:SharedLatentModel, # the model
                        batch:dict, # from `caption_collate`: image, tokens, pad_mask
                        state=None, # `mmgen.train` state (unused)
+                       out:SharedLatentOutput|None=None, # `model`'s output on `batch`, if the caller has it (the lab record's variants add terms to it)
                       ) -> dict:
     "Weighted total ('loss') and each named term, for `mmgen.train.fit`."
     cfg, img, tok, pad = model.cfg, batch['image'], batch['tokens'], batch['pad_mask']
-    out = model(img, tok, pad)
+    out = model(img, tok, pad) if out is None else out
     tgt = tok[:, 1:].masked_fill(pad[:, 1:], -100)
     d = dict(recon=recon_loss(out.recon, img, cfg.fg_weight),
              caption=F.cross_entropy(out.logits.float().flatten(0, 1), tgt.flatten(), ignore_index=-100),
@@ -329,8 +318,6 @@ def shared_latent_loss(model:SharedLatentModel, # the model
     loss = cfg.w_recon * d['recon'] + cfg.w_caption * d['caption'] + cfg.w_contrastive * d['contrastive']
     if cfg.w_match > 0:
         d['match'] = F.mse_loss(out.z_gen.float(), out.z_img.detach().float()); loss = loss + cfg.w_match * d['match']
-    if out.recon_from_text is not None:
-        d['t2i'] = recon_loss(out.recon_from_text, img, cfg.fg_weight); loss = loss + cfg.w_t2i * d['t2i']
     return dict(loss=loss, **d)
 
 # %% ../nbs/10_shared_latent.ipynb #5d6d3974
@@ -373,6 +360,7 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
               gen_len:int=100, # caption tokens generated per sample
               amp:bool=False, # bf16/fp16 autocast on CUDA
               build=None, # cfg -> model (default `SharedLatentModel`; the lab record passes its variants)
+              loss_fn=None, # (model, batch) -> {'loss': ...} (default `shared_latent_loss`; the lab record passes its variants')
               speed:SpeedOptions|None=None, # channels_last, cudnn_benchmark, tf32, compile (default: all off, as the first H200 run had them)
               warmup:int=1, # untimed training steps first (cuDNN's autotuning runs in them)
               inference:bool=True, # also time encode, decode and a `gen_len`-token caption at batch 1
@@ -393,7 +381,7 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
     net = torch.compile(model) if speed.compile else model   # compiled once, in the warm-up steps
     def step():
         with torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-            loss = shared_latent_loss(net, batch)['loss']
+            loss = (loss_fn or shared_latent_loss)(net, batch)['loss']
         opt.zero_grad(set_to_none=True); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip); opt.step()
     with speed_flags(speed):
@@ -772,11 +760,11 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
     w = weights or ('model.safetensors' if (Path(out_dir) / 'model.safetensors').exists() else 'best.safetensors')
     out = require_files(out_dir, ('config.json', 'tokenizer.json', w), 'mmgen train shared-latent --out DIR')
     saved = json.loads((out / 'config.json').read_text())
-    if saved.pop('text_noise', 0): raise ValueError(f"{out} holds a model with the IMLE text sampler (text_noise > 0): load it with the lab record's `ImleModel` (10a_shared_latent_lab)")
-    saved.pop('imle_k', None)
     if 'img_norm' in saved: saved['enc_norm'] = saved['dec_norm'] = saved.pop('img_norm')  # one switch for both, before the split
-    for k in ('enc_blocks', 'dec_blocks', 'dec_coords'):   # options of tries that did not enter the recipe (the lab record)
-        if v := saved.pop(k, 0): raise ValueError(f"{out} was trained with {k}={v!r}, an option this module no longer has")
+    for k in ('imle_k', 't2i_frozen'): saved.pop(k, None)   # settings of lab-record tries, idle when the try is off
+    for k in ('text_noise', 'w_t2i', 'enc_blocks', 'dec_blocks', 'dec_coords'):   # options of tries that did not enter the recipe
+        if v := saved.pop(k, 0): raise ConfigError(f"{out} was trained with {k}={v!r}, a try of the lab record that this module does not build "
+                                                   f"(10a_shared_latent_lab's `ImleModel` and `T2iModel` hold the IMLE sampler and the t2i term)")
     tok = BPETokenizer.load(out / 'tokenizer.json')
     return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id), out / w, device), tok
 
