@@ -25,11 +25,10 @@ Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 
 # %% ../nbs/10_shared_latent.ipynb #5f9cfe5f
 from __future__ import annotations
-import math, json, textwrap, time, os
-from dataclasses import dataclass, field, fields, replace, asdict
+import math, json, re, time
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
-from contextlib import contextmanager
+from typing import NamedTuple, Sequence
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -57,8 +56,8 @@ __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT
            'shared_latent_loss', 'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark',
            'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates',
            'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'device_batches',
-           'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results', 'show_path',
-           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+           'caption_words', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results',
+           'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
            'caption_images', 'images_from_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
@@ -621,6 +620,10 @@ def device_batches(ds, # a split (a `CachedDataset`, or any dataset with image /
 
 
 # %% ../nbs/10_shared_latent.ipynb #2ef3a64b
+def caption_words(captions:Sequence[str]) -> list[str]:
+    "The distinct words of `captions`, lowercased as the tokenizer reads them, sorted."
+    return sorted({w for c in captions for w in re.findall(r"[^\W_]+", c.lower())})
+
 def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       splits:dict, # 'train' and 'valid' datasets with image / caption
                       out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
@@ -632,8 +635,9 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       speed:SpeedOptions|None=None, # how it is fed and run (default: the DataLoader, nothing switched on)
                       seed:int=0, # the order of the batches (`TrainConfig.seed`; the initialisation follows the caller's `set_seed`)
                      ) -> tuple:
-    "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History)."
-    tok = BPETokenizer.train(dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
+    "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History); the tokenizer keeps the training captions' `words`."
+    tok = BPETokenizer.train(caps := dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
+    tok.words = caption_words(caps)   # the words caption → image accepts (`images_from_captions`)
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
     speed, dev = speed or SpeedOptions(), default_device(device)
     if speed.data == 'device':   # each split held on the device, its captions tokenized once
@@ -650,7 +654,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                        out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed)
     with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
     if out_dir is not None:
-        tok.save(Path(out_dir) / 'tokenizer.json')
+        tok.save(Path(out_dir) / 'tokenizer.json'); (Path(out_dir) / 'words.json').write_text(json.dumps(tok.words))
         (Path(out_dir) / 'config.json').write_text(json.dumps(config_dict(cfg), indent=1))
     return model, tok, hist
 
@@ -676,6 +680,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      out_dir:str|Path|None=None, # the stage's own checkpoints (`fit`'s latest/best), so that `mmgen train --resume` goes on inside it
                      speed:SpeedOptions|None=None, # channels-last, cuDNN autotuning, TF32, rendering workers (`SpeedOptions`)
                      seed:int=0, # the order of the batches (`TrainConfig.seed`)
+                     amp:str='auto', # `TrainConfig.amp`
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -694,7 +699,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile, seed=seed,
+                       grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir))
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
@@ -766,6 +771,7 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
         if v := saved.pop(k, 0): raise ConfigError(f"{out} was trained with {k}={v!r}, a try of the lab record that this module does not build "
                                                    f"(10a_shared_latent_lab's `ImleModel` and `T2iModel` hold the IMLE sampler and the t2i term)")
     tok = BPETokenizer.load(out / 'tokenizer.json')
+    if (out / 'words.json').exists(): tok.words = json.loads((out / 'words.json').read_text())   # a folder from before has none
     return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id), out / w, device), tok
 
 def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
@@ -795,7 +801,7 @@ PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs
 _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
     epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),
     max_objects=((lambda v: int_at_least(1)[0](v) and v <= 5), 'an integer in 1..5 (more do not fit in a scene without overlap)'),
-    decoder_steps=int_at_least(0, none=True), prior_steps=int_at_least(0, none=True), budget_s=num_at_least(0, strict=True, none=True), seed=int_at_least(0),
+    decoder_steps=int_at_least(0, none=True), prior_steps=int_at_least(0, none=True), amp=one_of('auto', 'bf16', 'fp16', 'off'), budget_s=num_at_least(0, strict=True, none=True), seed=int_at_least(0),
     probe_scenes=((lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 2 and all(int_at_least(1)[0](n) for n in v))), 'None or a pair (train, test) of integers >= 1'))
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
@@ -817,6 +823,7 @@ def train(out_dir:str|Path, # output folder
           probe_scenes:tuple|None=None, # the latent probe's (train, test) one-object scenes (default: the preset's)
           speed:dict|None=None, # `SpeedOptions` fields over the preset's (e.g. dict(data='device'))
           seed:int=0, # initialisation and batch order of the three stages (the scenes, the ruler and the probe stay the same)
+          amp:str='auto', # mixed precision of the joint and decoder stages (`TrainConfig.amp`: 'auto', 'bf16', 'fp16', 'off'); the prior trains in fp32
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
@@ -824,7 +831,7 @@ def train(out_dir:str|Path, # output folder
     preset = pick_preset(PRESETS, preset, full)
     P, full = PRESETS[preset], preset in ('full', 'gpu')
     opts = dict(epochs=epochs, img_size=img_size, n_train=n_train, n_eval=n_eval, max_objects=max_objects, decoder_steps=decoder_steps,
-                prior_steps=prior_steps, budget_s=budget_s, seed=seed, probe_scenes=probe_scenes)
+                prior_steps=prior_steps, budget_s=budget_s, seed=seed, probe_scenes=probe_scenes, amp=amp)
     check_config(opts, _OPTION_RULES, 'train(): ')   # refused by name here, before a scene is rendered or a folder made
     if literal and not full: raise ConfigError(f"train(): literal=True is the seed's own design at its sizes: it needs preset 'full' or 'gpu', got {preset!r}")
     dev = default_device(device)
@@ -846,14 +853,14 @@ def train(out_dir:str|Path, # output folder
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
     budget_s = P.get('budget_s') if budget_s is None else budget_s
     secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
-    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed)
+    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp)
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     if decoder_steps:
         dbs = P.get('decoder_batch', 32)
         dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
         dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
-                                 out_dir=out / 'decoder', speed=speed, seed=seed)
+                                 out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp)
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
     save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
     t_dec = time.time() - t0 - t_train
@@ -909,6 +916,9 @@ def images_from_captions(model:SharedLatentModel, # a trained model (`load_share
     captions = [captions] if isinstance(captions, str) else captions
     if not isinstance(captions, (list, tuple)) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
         raise ValueError(f"captions: expected a non-empty caption or a non-empty list of them, got {captions!r:.80}")
+    known = getattr(tok, 'words', None) or [t[1:] for t in tok.tok.get_vocab() if t[:1] == 'Ġ' and t[1:].isalnum()]   # no `words`: the whole-word tokens
+    if unknown := sorted(set(caption_words(captions)) - set(known)):
+        raise ValueError(f"captions: {', '.join(map(repr, unknown))} never appeared in the model's training captions; expected only their words: {', '.join(sorted(known))}")
     model.eval(); dev = next(model.parameters()).device
     if prior is not None: z = prior_latents(prior, model, tok, list(captions), seed=seed)
     else:
