@@ -54,11 +54,11 @@ __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT
            'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
            'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
            'shared_latent_loss', 'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark',
-           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates',
-           'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'device_batches',
-           'caption_words', 'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results',
-           'show_path', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
-           'caption_images', 'images_from_captions']
+           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents',
+           'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'device_batches', 'caption_words',
+           'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results', 'goal_claims',
+           'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents', 'caption_images',
+           'images_from_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -514,20 +514,13 @@ def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes
     return load_trained(LatentPrior(**json.loads((p / 'prior_config.json').read_text())), p / weights, device)
 
 @torch.no_grad()
-def prior_candidates(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
-                     k:int=1, # draws per caption
-                     guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256) -> torch.Tensor:
-    "(N,k,latent_dim): `k` image latents per caption drawn from the prior (reproducible from `seed`; the first draw does not depend on `k`), on the CPU."
-    dev = next(prior.parameters()).device
-    c, g = text_features(model, tok, captions, batch_size), torch.Generator().manual_seed(seed)
-    return torch.stack([torch.cat([prior.sample(cb.to(dev), steps, guidance, g).float().cpu() for cb in c.split(batch_size)])
-                        for _ in range(k)], 1)
-
-@torch.no_grad()
 def prior_latents(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
-                  guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256) -> torch.Tensor:
-    "One image latent per caption drawn from the prior (reproducible from `seed`; the first of `prior_candidates`), on the CPU: (N,latent_dim)."
-    return prior_candidates(prior, model, tok, captions, 1, guidance, steps, seed, batch_size)[:, 0]
+                  guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256,
+                  generator:torch.Generator|None=None, # the noise's RNG, on the CPU (None: one seeded with `seed`); a draw continues it
+                 ) -> torch.Tensor:
+    "One image latent per caption drawn from the prior (reproducible from `seed`), on the CPU: (N,latent_dim)."
+    dev, g = next(prior.parameters()).device, generator or torch.Generator().manual_seed(seed)
+    return torch.cat([prior.sample(cb.to(dev), steps, guidance, g).float().cpu() for cb in text_features(model, tok, captions, batch_size).split(batch_size)])
 
 
 # %% ../nbs/10_shared_latent.ipynb #f491409a
@@ -729,14 +722,6 @@ def show_results(data:dict, # held-out `stack_items` output
     fig.tight_layout(); plt.close(fig)
     return fig
 
-def show_path(model:SharedLatentModel, tok, z_a:torch.Tensor, z_b:torch.Tensor, steps:int=7, mode:str='slerp'):
-    "The images and captions decoded along `interpolate(z_a, z_b, steps, mode)`."
-    out = decode_latents(model, interpolate(z_a, z_b, steps, mode), tok)
-    fig = show_batch([dict(image=x.clamp(-1, 1), caption=c) for x, c in zip(out['images'], out['captions'])], steps, ncols=steps,
-                     width=min(10, 1.4 * steps) / steps, wrap=24, fontsize=6)
-    plt.close(fig)
-    return fig
-
 # %% ../nbs/10_shared_latent.ipynb #c0a15e7d
 GOALS = {'caption_exact': 0.8, 'i2t_R@1': 0.8, 't2i_R@1': 0.8, 'i2t_R@1_content': 0.8, 't2i_R@1_content': 0.8,
          't2i_objects': 0.7}   # the issue's goals on held-out Shapes: metric -> the least it should reach
@@ -830,9 +815,7 @@ def train(out_dir:str|Path, # output folder
     t0, out = time.time(), Path(out_dir)
     preset = pick_preset(PRESETS, preset, full)
     P, full = PRESETS[preset], preset in ('full', 'gpu')
-    opts = dict(epochs=epochs, img_size=img_size, n_train=n_train, n_eval=n_eval, max_objects=max_objects, decoder_steps=decoder_steps,
-                prior_steps=prior_steps, budget_s=budget_s, seed=seed, probe_scenes=probe_scenes, amp=amp)
-    check_config(opts, _OPTION_RULES, 'train(): ')   # refused by name here, before a scene is rendered or a folder made
+    check_config({k: v for k, v in locals().items() if k in _OPTION_RULES}, _OPTION_RULES, 'train(): ')   # refused by name here, before a scene is rendered or a folder made
     if literal and not full: raise ConfigError(f"train(): literal=True is the seed's own design at its sizes: it needs preset 'full' or 'gpu', got {preset!r}")
     dev = default_device(device)
     size, epochs = img_size or P['img_size'], epochs or P['epochs']
