@@ -1,21 +1,20 @@
 """Seed 000: an image encoder, an image decoder, a text encoder and a text decoder that all meet in one latent — the seed's specification measured, its errors shown, and a corrected design trained.
 
 `train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: on Shapes it
-trains a preset (`smoke` under `IN_TEST`; `cpu` by default, 64 px, 4.5M parameters; `full`, the seed-sized corrected
-design, 52M parameters, or the seed's own with `literal=True`; `gpu`, the full design fed from the device for one 10-minute GPU lease), fine-tunes the image decoder on the frozen latents
-(`finetune_decoder`), fits the caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`,
-`metrics.json` and `samples.png` into `out_dir`; `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
-`load_prior(out_dir / 'prior')` the prior. `budget_s` bounds the stages' wall time (`BUDGET_SHARES`).
+trains a preset (`PRESETS`: `cpu` by default, 4.5M parameters; `full` and `gpu`, the seed-sized corrected design, 52M, or
+the seed's own with `literal=True`), fine-tunes the image decoder on the frozen latents (`finetune_decoder`), fits the
+caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`, `metrics.json` and `samples.png`
+into `out_dir`; `budget_s` bounds the stages' wall time. `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
+`load_prior(out_dir / 'prior')` the prior; `caption_images`, `image_latents` and `images_from_captions` use them (a caption
+with a word the training captions never held is refused).
 
 - `SharedLatentConfig.seed_literal(variant)`: the seed's specification as written; `SharedLatentConfig.default(variant)`:
   the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `component_params`,
   `train_memory_estimate` and `benchmark` measure them.
 - `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, its `loss_fn`
   for `mmgen.train.fit`; `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
-- `device_batches`: the splits held on the device as uint8 and batched there (`mmgen.speed.DeviceBatches`), fed and timed
-  through `mmgen.speed` (`SpeedOptions`, `random_shift` by up to `safe_shift` pixels, `step_breakdown`, `profile_step`).
-- `evaluate`, `latent_probe`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier;
-  `mmgen.evaluation.interpolate` and `decode_latents` walk the latent space.
+- `device_batches`: the splits held on the device and batched there (`mmgen.speed.DeviceBatches`, `SpeedOptions`).
+- `evaluate`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier and `latent_probe`.
 
 What was tried and not kept lives in the lab record `10a_shared_latent_lab`, not in this module.
 
@@ -25,7 +24,7 @@ Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 
 # %% ../nbs/10_shared_latent.ipynb #5f9cfe5f
 from __future__ import annotations
-import math, json, re, time
+import math, json, re, time, os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -182,7 +181,6 @@ class ImageDecoder(nn.Module):
     def __init__(self, cfg:SharedLatentConfig):
         super().__init__()
         n_up = int(math.log2(cfg.img_size // cfg.dec_start))
-        if cfg.dec_start * 2**n_up != cfg.img_size: raise ValueError(f"img_size {cfg.img_size} is not dec_start {cfg.dec_start} × a power of two")
         self.c0, self.s0 = cfg.dec_channels, cfg.dec_start
         self.proj = nn.Linear(cfg.latent_dim, cfg.dec_channels * cfg.dec_start**2)
         layers, c = [], cfg.dec_channels
@@ -210,11 +208,8 @@ class TextLatentEncoder(nn.Module):
     def pooled(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,d_model)
         return self.encoder(tokens, padding_mask=pad_mask)[1]
 
-    def latent(self, h:torch.Tensor) -> torch.Tensor:  # (..., d_model) pooled text features -> (..., latent_dim)
-        return self.proj(h)
-
     def forward(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,latent_dim)
-        return self.latent(self.pooled(tokens, pad_mask))
+        return self.proj(self.pooled(tokens, pad_mask))
 
 class CaptionDecoder(nn.Module):
     "Latent → `n_mem` memory tokens → `TextDecoder` (teacher-forced logits, or driven by `mmgen.decoding`)."
@@ -340,12 +335,13 @@ def meta_model(cfg:SharedLatentConfig) -> SharedLatentModel:
 def meta_batch(cfg:SharedLatentConfig, # model whose training batch it is
                batch_size:int=8, # batch
                seq_len:int|None=None, # caption length (default cfg.max_len)
+               device='meta', # where (the default 'meta': shapes only, no memory; `benchmark` times one on its device)
               ) -> dict:
-    "A training batch of `cfg`'s shapes on the meta device (shapes only, no memory)."
+    "A random training batch of `cfg`'s shapes: images in [-1, 1], tokens from 4 up, no padding."
     T = seq_len or cfg.max_len
-    with torch.device('meta'):
-        return dict(image=torch.empty(batch_size, 3, cfg.img_size, cfg.img_size),
-                    tokens=torch.zeros(batch_size, T, dtype=torch.long), pad_mask=torch.zeros(batch_size, T, dtype=torch.bool))
+    with torch.device(device):
+        return dict(image=torch.rand(batch_size, 3, cfg.img_size, cfg.img_size) * 2 - 1, tokens=torch.randint(4, cfg.vocab_size, (batch_size, T)),
+                    pad_mask=torch.zeros(batch_size, T, dtype=torch.bool))
 
 def train_memory_estimate(cfg:SharedLatentConfig, batch_size:int=8) -> dict:
     "Lower-bound training memory in GB of `cfg` at `batch_size` (`mmgen.evaluation.train_memory_lower_bound` on the meta device)."
@@ -371,10 +367,8 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
     with torch.device(device): model = (build or SharedLatentModel)(cfg)   # initialised where it runs (the literal design's 537M-parameter Linear too)
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    S, T = cfg.img_size, min(gen_len, cfg.max_len)
-    batch = dict(image=torch.rand(batch_size, 3, S, S, device=device) * 2 - 1,
-                 tokens=torch.randint(4, cfg.vocab_size, (batch_size, T), device=device),
-                 pad_mask=torch.zeros(batch_size, T, dtype=torch.bool, device=device))
+    T = min(gen_len, cfg.max_len)
+    batch = meta_batch(cfg, batch_size, T, device)
     dt = amp_dtype(device) if amp else None
     if device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     net = torch.compile(model) if speed.compile else model   # compiled once, in the warm-up steps
@@ -499,11 +493,9 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
                        grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir))   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
-    if out_dir is not None:
-        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-        save_weights(prior, out / 'prior.safetensors', dict(steps=steps))
-        hist.to_json(out / 'history.json')
-        (out / 'prior_config.json').write_text(json.dumps(dict(latent_dim=prior.latent_dim, cond_dim=prior.cond_dim, width=width, depth=depth, p_uncond=p_uncond)))
+    if out_dir is not None:   # `fit` wrote its checkpoints and history.json there
+        save_weights(prior, Path(out_dir) / 'prior.safetensors', dict(steps=steps))
+        (Path(out_dir) / 'prior_config.json').write_text(json.dumps(dict(latent_dim=prior.latent_dim, cond_dim=prior.cond_dim, width=width, depth=depth, p_uncond=p_uncond)))
     return prior.eval(), hist
 
 def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes it to out_dir/'prior')
@@ -684,8 +676,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
         d = dict(recon=recon_loss(y, x, cfg.fg_weight))
         if w_feat: d['feat'] = feature_loss(enc, y, x)
         return dict(loss=d['recon'] + w_feat * d.get('feat', 0.), **d)
-    collate = caption_collate()
-    speed = speed or SpeedOptions()
+    collate, speed = caption_collate(), speed or SpeedOptions()
     if num_workers is None: num_workers = speed.workers(default_device(device))
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
@@ -709,14 +700,13 @@ def show_results(data:dict, # held-out `stack_items` output
                  n:int=8, # columns
                  title:str|None=None, # figure title
                 ):
-    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again; a 't2i_best' entry, if `outs` has one, instead of 't2i')."
-    best = 't2i_best' if 't2i_best' in outs else 't2i'
-    recap = outs.get(best + '_captions')
+    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again)."
+    recap = outs.get('t2i_captions')
     rows = [(data['image'], data['caption'], ''), (outs['recon'].clamp(-1, 1), outs['captions'], '→ '),
-            (outs[best].clamp(-1, 1), recap or [''] * n, '↺ ' * bool(recap))]
+            (outs['t2i'].clamp(-1, 1), recap or [''] * n, '↺ ' * bool(recap))]
     fig = show_batch([dict(image=x[j], caption=pre + c[j]) for x, c, pre in rows for j in range(n)], 3 * n, ncols=n,
                      width=min(10, 1.25 * n) / n, wrap=26, fontsize=6)   # `mmgen.data`'s grid, three rows of n
-    for ax, lab in zip(fig.axes[::n], ['input + reference', 'reconstruction + caption', 'caption → image' + ' (best of draws)' * (best == 't2i_best')]):
+    for ax, lab in zip(fig.axes[::n], ['input + reference', 'reconstruction + caption', 'caption → image']):
         ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=7)
     if title: fig.suptitle(title, fontsize=8)
     fig.tight_layout(); plt.close(fig)
