@@ -1,21 +1,20 @@
 """Seed 000: an image encoder, an image decoder, a text encoder and a text decoder that all meet in one latent — the seed's specification measured, its errors shown, and a corrected design trained.
 
 `train(out_dir, epochs=None, full=False, preset=None, literal=False, **kw)` is `mmgen train shared-latent`: on Shapes it
-trains a preset (`smoke` under `IN_TEST`; `cpu` by default, 64 px, 4.5M parameters; `full`, the seed-sized corrected
-design, 52M parameters, or the seed's own with `literal=True`; `gpu`, the full design fed from the device for one 10-minute GPU lease), fine-tunes the image decoder on the frozen latents
-(`finetune_decoder`), fits the caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`,
-`metrics.json` and `samples.png` into `out_dir`; `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
-`load_prior(out_dir / 'prior')` the prior. `budget_s` bounds the stages' wall time (`BUDGET_SHARES`).
+trains a preset (`PRESETS`: `cpu` by default, 4.5M parameters; `full` and `gpu`, the seed-sized corrected design, 52M, or
+the seed's own with `literal=True`), fine-tunes the image decoder on the frozen latents (`finetune_decoder`), fits the
+caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`, `metrics.json` and `samples.png`
+into `out_dir`; `budget_s` bounds the stages' wall time. `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
+`load_prior(out_dir / 'prior')` the prior; `caption_images`, `image_latents` and `images_from_captions` use them (a caption
+with a word the training captions never held is refused).
 
 - `SharedLatentConfig.seed_literal(variant)`: the seed's specification as written; `SharedLatentConfig.default(variant)`:
   the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `component_params`,
   `train_memory_estimate` and `benchmark` measure them.
 - `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, its `loss_fn`
   for `mmgen.train.fit`; `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
-- `device_batches`: the splits held on the device as uint8 and batched there (`mmgen.speed.DeviceBatches`), fed and timed
-  through `mmgen.speed` (`SpeedOptions`, `random_shift` by up to `safe_shift` pixels, `step_breakdown`, `profile_step`).
-- `evaluate`, `latent_probe`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier;
-  `mmgen.evaluation.interpolate` and `decode_latents` walk the latent space.
+- `device_batches`: the splits held on the device and batched there (`mmgen.speed.DeviceBatches`, `SpeedOptions`).
+- `evaluate`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier and `latent_probe`.
 
 What was tried and not kept lives in the lab record `10a_shared_latent_lab`, not in this module.
 
@@ -25,11 +24,10 @@ Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 
 # %% ../nbs/10_shared_latent.ipynb #5f9cfe5f
 from __future__ import annotations
-import math, json, textwrap, time, os
-from dataclasses import dataclass, field, fields, replace, asdict
+import math, json, re, time, os
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
-from contextlib import contextmanager
+from typing import NamedTuple, Sequence
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -55,11 +53,11 @@ __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT
            'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
            'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
            'shared_latent_loss', 'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark',
-           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_candidates',
-           'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'device_batches',
-           'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results', 'show_path',
-           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
-           'caption_images', 'images_from_captions']
+           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents',
+           'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'device_batches', 'caption_words',
+           'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results', 'goal_claims',
+           'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents', 'caption_images',
+           'images_from_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -94,8 +92,6 @@ class SharedLatentConfig:
     temperature: float = 0.07      # InfoNCE temperature (fixed)
     center_latents: bool = True    # BatchNorm (no affine) on each latent before InfoNCE (seed: raw latents)
     w_match: float = 1.0           # MSE from the text latent to the stop-grad image latent (seed: absent)
-    w_t2i: float = 0.              # MSE of the image decoded from the *text* latent (seed: absent; off: the prior does caption → image)
-    t2i_frozen: bool = True        # the t2i term trains the text encoder only (False: the image decoder too)
     fg_weight: float = 10.0        # extra MSE weight on pixels away from the image's median colour (seed: 0, plain MSE)
     # optimisation
     lr: float = 1e-4               # Adam learning rate
@@ -120,7 +116,7 @@ class SharedLatentConfig:
                      **kw):
         "The seed's specification taken literally (variant sizes as the seed lists them, all else as its 'L')."
         return cls(img_size=img_size, enc_pool=1, dec_start=img_size // 16, enc_norm=False, dec_norm=False, n_mem=1,
-                   tie_weights=False, center_latents=False, w_match=0., w_t2i=0., schedule='constant', warmup_frac=0.,
+                   tie_weights=False, center_latents=False, w_match=0., schedule='constant', warmup_frac=0.,
                    fg_weight=0., **{**SEED_VARIANTS[variant], **kw})
 
     @classmethod
@@ -146,7 +142,7 @@ _CONFIG_RULES = dict(  # what each SharedLatentConfig field allows (`check_confi
     img_size=int_at_least(2), enc_channels=((lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(int_at_least(1)[0](c) for c in v)), 'a non-empty tuple of integers >= 1'),
     enc_pool=int_at_least(1), dec_start=int_at_least(1), dec_channels=int_at_least(1), dec_min_channels=int_at_least(1), latent_dim=int_at_least(1), vocab_size=int_at_least(1), d_model=int_at_least(1),
     n_heads=int_at_least(1), d_ff=int_at_least(1), enc_layers=int_at_least(1), dec_layers=int_at_least(1), max_len=int_at_least(2), dropout=num_between(0, 1), n_mem=int_at_least(1),
-    w_recon=num_at_least(0), w_caption=num_at_least(0), w_contrastive=num_at_least(0), temperature=num_at_least(0, strict=True), w_match=num_at_least(0), w_t2i=num_at_least(0), fg_weight=num_at_least(0),
+    w_recon=num_at_least(0), w_caption=num_at_least(0), w_contrastive=num_at_least(0), temperature=num_at_least(0, strict=True), w_match=num_at_least(0), fg_weight=num_at_least(0),
     lr=num_at_least(0, strict=True), weight_decay=num_at_least(0), batch_size=int_at_least(1), grad_clip=num_at_least(0, strict=True, none=True), epochs=int_at_least(1),
     patience=int_at_least(1, none=True), schedule=one_of('cosine', 'constant'), warmup_frac=num_between(0, 1))
 
@@ -185,7 +181,6 @@ class ImageDecoder(nn.Module):
     def __init__(self, cfg:SharedLatentConfig):
         super().__init__()
         n_up = int(math.log2(cfg.img_size // cfg.dec_start))
-        if cfg.dec_start * 2**n_up != cfg.img_size: raise ValueError(f"img_size {cfg.img_size} is not dec_start {cfg.dec_start} × a power of two")
         self.c0, self.s0 = cfg.dec_channels, cfg.dec_start
         self.proj = nn.Linear(cfg.latent_dim, cfg.dec_channels * cfg.dec_start**2)
         layers, c = [], cfg.dec_channels
@@ -213,11 +208,8 @@ class TextLatentEncoder(nn.Module):
     def pooled(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,d_model)
         return self.encoder(tokens, padding_mask=pad_mask)[1]
 
-    def latent(self, h:torch.Tensor) -> torch.Tensor:  # (..., d_model) pooled text features -> (..., latent_dim)
-        return self.proj(h)
-
     def forward(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor:  # (B,T) -> (B,latent_dim)
-        return self.latent(self.pooled(tokens, pad_mask))
+        return self.proj(self.pooled(tokens, pad_mask))
 
 class CaptionDecoder(nn.Module):
     "Latent → `n_mem` memory tokens → `TextDecoder` (teacher-forced logits, or driven by `mmgen.decoding`)."
@@ -242,7 +234,6 @@ class SharedLatentOutput(NamedTuple):
     z_txt: torch.Tensor                 # (B, latent_dim) text latent
     recon: torch.Tensor                 # (B, 3, H, W) image decoded from z_img
     logits: torch.Tensor                # (B, T-1, V) caption logits from z_img (teacher forcing)
-    recon_from_text: torch.Tensor|None  # (B, 3, H, W) image decoded from z_gen, or None
     z_gen: torch.Tensor                 # (B, latent_dim) the text latent `match` pulls onto z_img (z_txt here; a sampler's draw in the lab record's IMLE variant)
 
 class SharedLatentModel(nn.Module):
@@ -260,10 +251,6 @@ class SharedLatentModel(nn.Module):
     def encode_image(self, image:torch.Tensor) -> torch.Tensor: return self.image_encoder(image)
     def encode_text(self, tokens:torch.Tensor, pad_mask:torch.Tensor|None=None) -> torch.Tensor: return self.text_encoder(tokens, pad_mask)
     def decode_image(self, z:torch.Tensor) -> torch.Tensor: return self.image_decoder(z)
-    def decode_image_frozen(self, z:torch.Tensor) -> torch.Tensor:
-        "Decode with the decoder's weights detached: gradients reach `z` (the text encoder) only."
-        params = {n: p.detach() for n, p in self.image_decoder.named_parameters()}
-        return torch.func.functional_call(self.image_decoder, params, (z,))
     def contrastive_features(self, z_img:torch.Tensor, z_txt:torch.Tensor) -> tuple:
         "L2-normalised (centred, if `center_latents`) latents that InfoNCE and retrieval compare."
         return F.normalize(self.img_center(z_img.float()), dim=-1), F.normalize(self.txt_center(z_txt.float()), dim=-1)
@@ -274,12 +261,7 @@ class SharedLatentModel(nn.Module):
                ) -> SharedLatentOutput:
         z_img, z_txt = self.encode_image(image), self.encode_text(tokens, pad_mask)
         logits = self.text_decoder(z_img, tokens[:, :-1], None if pad_mask is None else pad_mask[:, :-1])
-        return SharedLatentOutput(z_img, z_txt, self.decode_image(z_img), logits, self.text_to_image(z_txt), z_txt)
-
-    def text_to_image(self, z:torch.Tensor) -> torch.Tensor|None:
-        "The image decoded from text latents for the optional `t2i` term (None when `w_t2i` is 0)."
-        if self.cfg.w_t2i <= 0: return None
-        return self.decode_image_frozen(z) if self.cfg.t2i_frozen else self.decode_image(z)
+        return SharedLatentOutput(z_img, z_txt, self.decode_image(z_img), logits, z_txt)
 
     @torch.no_grad()
     def caption(self, z:torch.Tensor, # (B,latent_dim) latents
@@ -318,10 +300,11 @@ def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
 def shared_latent_loss(model:SharedLatentModel, # the model
                        batch:dict, # from `caption_collate`: image, tokens, pad_mask
                        state=None, # `mmgen.train` state (unused)
+                       out:SharedLatentOutput|None=None, # `model`'s output on `batch`, if the caller has it (the lab record's variants add terms to it)
                       ) -> dict:
     "Weighted total ('loss') and each named term, for `mmgen.train.fit`."
     cfg, img, tok, pad = model.cfg, batch['image'], batch['tokens'], batch['pad_mask']
-    out = model(img, tok, pad)
+    out = model(img, tok, pad) if out is None else out
     tgt = tok[:, 1:].masked_fill(pad[:, 1:], -100)
     d = dict(recon=recon_loss(out.recon, img, cfg.fg_weight),
              caption=F.cross_entropy(out.logits.float().flatten(0, 1), tgt.flatten(), ignore_index=-100),
@@ -329,8 +312,6 @@ def shared_latent_loss(model:SharedLatentModel, # the model
     loss = cfg.w_recon * d['recon'] + cfg.w_caption * d['caption'] + cfg.w_contrastive * d['contrastive']
     if cfg.w_match > 0:
         d['match'] = F.mse_loss(out.z_gen.float(), out.z_img.detach().float()); loss = loss + cfg.w_match * d['match']
-    if out.recon_from_text is not None:
-        d['t2i'] = recon_loss(out.recon_from_text, img, cfg.fg_weight); loss = loss + cfg.w_t2i * d['t2i']
     return dict(loss=loss, **d)
 
 # %% ../nbs/10_shared_latent.ipynb #5d6d3974
@@ -354,12 +335,13 @@ def meta_model(cfg:SharedLatentConfig) -> SharedLatentModel:
 def meta_batch(cfg:SharedLatentConfig, # model whose training batch it is
                batch_size:int=8, # batch
                seq_len:int|None=None, # caption length (default cfg.max_len)
+               device='meta', # where (the default 'meta': shapes only, no memory; `benchmark` times one on its device)
               ) -> dict:
-    "A training batch of `cfg`'s shapes on the meta device (shapes only, no memory)."
+    "A random training batch of `cfg`'s shapes: images in [-1, 1], tokens from 4 up, no padding."
     T = seq_len or cfg.max_len
-    with torch.device('meta'):
-        return dict(image=torch.empty(batch_size, 3, cfg.img_size, cfg.img_size),
-                    tokens=torch.zeros(batch_size, T, dtype=torch.long), pad_mask=torch.zeros(batch_size, T, dtype=torch.bool))
+    with torch.device(device):
+        return dict(image=torch.rand(batch_size, 3, cfg.img_size, cfg.img_size) * 2 - 1, tokens=torch.randint(4, cfg.vocab_size, (batch_size, T)),
+                    pad_mask=torch.zeros(batch_size, T, dtype=torch.bool))
 
 def train_memory_estimate(cfg:SharedLatentConfig, batch_size:int=8) -> dict:
     "Lower-bound training memory in GB of `cfg` at `batch_size` (`mmgen.evaluation.train_memory_lower_bound` on the meta device)."
@@ -373,6 +355,7 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
               gen_len:int=100, # caption tokens generated per sample
               amp:bool=False, # bf16/fp16 autocast on CUDA
               build=None, # cfg -> model (default `SharedLatentModel`; the lab record passes its variants)
+              loss_fn=None, # (model, batch) -> {'loss': ...} (default `shared_latent_loss`; the lab record passes its variants')
               speed:SpeedOptions|None=None, # channels_last, cudnn_benchmark, tf32, compile (default: all off, as the first H200 run had them)
               warmup:int=1, # untimed training steps first (cuDNN's autotuning runs in them)
               inference:bool=True, # also time encode, decode and a `gen_len`-token caption at batch 1
@@ -384,16 +367,14 @@ def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
     with torch.device(device): model = (build or SharedLatentModel)(cfg)   # initialised where it runs (the literal design's 537M-parameter Linear too)
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    S, T = cfg.img_size, min(gen_len, cfg.max_len)
-    batch = dict(image=torch.rand(batch_size, 3, S, S, device=device) * 2 - 1,
-                 tokens=torch.randint(4, cfg.vocab_size, (batch_size, T), device=device),
-                 pad_mask=torch.zeros(batch_size, T, dtype=torch.bool, device=device))
+    T = min(gen_len, cfg.max_len)
+    batch = meta_batch(cfg, batch_size, T, device)
     dt = amp_dtype(device) if amp else None
     if device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     net = torch.compile(model) if speed.compile else model   # compiled once, in the warm-up steps
     def step():
         with torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-            loss = shared_latent_loss(net, batch)['loss']
+            loss = (loss_fn or shared_latent_loss)(net, batch)['loss']
         opt.zero_grad(set_to_none=True); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip); opt.step()
     with speed_flags(speed):
@@ -512,11 +493,9 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
                        grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir))   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
-    if out_dir is not None:
-        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-        save_weights(prior, out / 'prior.safetensors', dict(steps=steps))
-        hist.to_json(out / 'history.json')
-        (out / 'prior_config.json').write_text(json.dumps(dict(latent_dim=prior.latent_dim, cond_dim=prior.cond_dim, width=width, depth=depth, p_uncond=p_uncond)))
+    if out_dir is not None:   # `fit` wrote its checkpoints and history.json there
+        save_weights(prior, Path(out_dir) / 'prior.safetensors', dict(steps=steps))
+        (Path(out_dir) / 'prior_config.json').write_text(json.dumps(dict(latent_dim=prior.latent_dim, cond_dim=prior.cond_dim, width=width, depth=depth, p_uncond=p_uncond)))
     return prior.eval(), hist
 
 def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes it to out_dir/'prior')
@@ -527,20 +506,13 @@ def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes
     return load_trained(LatentPrior(**json.loads((p / 'prior_config.json').read_text())), p / weights, device)
 
 @torch.no_grad()
-def prior_candidates(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
-                     k:int=1, # draws per caption
-                     guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256) -> torch.Tensor:
-    "(N,k,latent_dim): `k` image latents per caption drawn from the prior (reproducible from `seed`; the first draw does not depend on `k`), on the CPU."
-    dev = next(prior.parameters()).device
-    c, g = text_features(model, tok, captions, batch_size), torch.Generator().manual_seed(seed)
-    return torch.stack([torch.cat([prior.sample(cb.to(dev), steps, guidance, g).float().cpu() for cb in c.split(batch_size)])
-                        for _ in range(k)], 1)
-
-@torch.no_grad()
 def prior_latents(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
-                  guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256) -> torch.Tensor:
-    "One image latent per caption drawn from the prior (reproducible from `seed`; the first of `prior_candidates`), on the CPU: (N,latent_dim)."
-    return prior_candidates(prior, model, tok, captions, 1, guidance, steps, seed, batch_size)[:, 0]
+                  guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256,
+                  generator:torch.Generator|None=None, # the noise's RNG, on the CPU (None: one seeded with `seed`); a draw continues it
+                 ) -> torch.Tensor:
+    "One image latent per caption drawn from the prior (reproducible from `seed`), on the CPU: (N,latent_dim)."
+    dev, g = next(prior.parameters()).device, generator or torch.Generator().manual_seed(seed)
+    return torch.cat([prior.sample(cb.to(dev), steps, guidance, g).float().cpu() for cb in text_features(model, tok, captions, batch_size).split(batch_size)])
 
 
 # %% ../nbs/10_shared_latent.ipynb #f491409a
@@ -633,6 +605,10 @@ def device_batches(ds, # a split (a `CachedDataset`, or any dataset with image /
 
 
 # %% ../nbs/10_shared_latent.ipynb #2ef3a64b
+def caption_words(captions:Sequence[str]) -> list[str]:
+    "The distinct words of `captions`, lowercased as the tokenizer reads them, sorted."
+    return sorted({w for c in captions for w in re.findall(r"[^\W_]+", c.lower())})
+
 def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       splits:dict, # 'train' and 'valid' datasets with image / caption
                       out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
@@ -644,8 +620,9 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       speed:SpeedOptions|None=None, # how it is fed and run (default: the DataLoader, nothing switched on)
                       seed:int=0, # the order of the batches (`TrainConfig.seed`; the initialisation follows the caller's `set_seed`)
                      ) -> tuple:
-    "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History)."
-    tok = BPETokenizer.train(dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
+    "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History); the tokenizer keeps the training captions' `words`."
+    tok = BPETokenizer.train(caps := dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
+    tok.words = caption_words(caps)   # the words caption → image accepts (`images_from_captions`)
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
     speed, dev = speed or SpeedOptions(), default_device(device)
     if speed.data == 'device':   # each split held on the device, its captions tokenized once
@@ -662,7 +639,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                        out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed)
     with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
     if out_dir is not None:
-        tok.save(Path(out_dir) / 'tokenizer.json')
+        tok.save(Path(out_dir) / 'tokenizer.json'); (Path(out_dir) / 'words.json').write_text(json.dumps(tok.words))
         (Path(out_dir) / 'config.json').write_text(json.dumps(config_dict(cfg), indent=1))
     return model, tok, hist
 
@@ -688,6 +665,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      out_dir:str|Path|None=None, # the stage's own checkpoints (`fit`'s latest/best), so that `mmgen train --resume` goes on inside it
                      speed:SpeedOptions|None=None, # channels-last, cuDNN autotuning, TF32, rendering workers (`SpeedOptions`)
                      seed:int=0, # the order of the batches (`TrainConfig.seed`)
+                     amp:str='auto', # `TrainConfig.amp`
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -698,15 +676,14 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
         d = dict(recon=recon_loss(y, x, cfg.fg_weight))
         if w_feat: d['feat'] = feature_loss(enc, y, x)
         return dict(loss=d['recon'] + w_feat * d.get('feat', 0.), **d)
-    collate = caption_collate()
-    speed = speed or SpeedOptions()
+    collate, speed = caption_collate(), speed or SpeedOptions()
     if num_workers is None: num_workers = speed.workers(default_device(device))
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile, seed=seed,
+                       grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir))
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
@@ -723,25 +700,16 @@ def show_results(data:dict, # held-out `stack_items` output
                  n:int=8, # columns
                  title:str|None=None, # figure title
                 ):
-    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again; a 't2i_best' entry, if `outs` has one, instead of 't2i')."
-    best = 't2i_best' if 't2i_best' in outs else 't2i'
-    recap = outs.get(best + '_captions')
+    "Rows: input with its caption; reconstruction with the generated caption; the image generated from the caption (↺: its latent captioned again)."
+    recap = outs.get('t2i_captions')
     rows = [(data['image'], data['caption'], ''), (outs['recon'].clamp(-1, 1), outs['captions'], '→ '),
-            (outs[best].clamp(-1, 1), recap or [''] * n, '↺ ' * bool(recap))]
+            (outs['t2i'].clamp(-1, 1), recap or [''] * n, '↺ ' * bool(recap))]
     fig = show_batch([dict(image=x[j], caption=pre + c[j]) for x, c, pre in rows for j in range(n)], 3 * n, ncols=n,
                      width=min(10, 1.25 * n) / n, wrap=26, fontsize=6)   # `mmgen.data`'s grid, three rows of n
-    for ax, lab in zip(fig.axes[::n], ['input + reference', 'reconstruction + caption', 'caption → image' + ' (best of draws)' * (best == 't2i_best')]):
+    for ax, lab in zip(fig.axes[::n], ['input + reference', 'reconstruction + caption', 'caption → image']):
         ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=7)
     if title: fig.suptitle(title, fontsize=8)
     fig.tight_layout(); plt.close(fig)
-    return fig
-
-def show_path(model:SharedLatentModel, tok, z_a:torch.Tensor, z_b:torch.Tensor, steps:int=7, mode:str='slerp'):
-    "The images and captions decoded along `interpolate(z_a, z_b, steps, mode)`."
-    out = decode_latents(model, interpolate(z_a, z_b, steps, mode), tok)
-    fig = show_batch([dict(image=x.clamp(-1, 1), caption=c) for x, c in zip(out['images'], out['captions'])], steps, ncols=steps,
-                     width=min(10, 1.4 * steps) / steps, wrap=24, fontsize=6)
-    plt.close(fig)
     return fig
 
 # %% ../nbs/10_shared_latent.ipynb #c0a15e7d
@@ -772,12 +740,13 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
     w = weights or ('model.safetensors' if (Path(out_dir) / 'model.safetensors').exists() else 'best.safetensors')
     out = require_files(out_dir, ('config.json', 'tokenizer.json', w), 'mmgen train shared-latent --out DIR')
     saved = json.loads((out / 'config.json').read_text())
-    if saved.pop('text_noise', 0): raise ValueError(f"{out} holds a model with the IMLE text sampler (text_noise > 0): load it with the lab record's `ImleModel` (10a_shared_latent_lab)")
-    saved.pop('imle_k', None)
     if 'img_norm' in saved: saved['enc_norm'] = saved['dec_norm'] = saved.pop('img_norm')  # one switch for both, before the split
-    for k in ('enc_blocks', 'dec_blocks', 'dec_coords'):   # options of tries that did not enter the recipe (the lab record)
-        if v := saved.pop(k, 0): raise ValueError(f"{out} was trained with {k}={v!r}, an option this module no longer has")
+    for k in ('imle_k', 't2i_frozen'): saved.pop(k, None)   # settings of lab-record tries, idle when the try is off
+    for k in ('text_noise', 'w_t2i', 'enc_blocks', 'dec_blocks', 'dec_coords'):   # options of tries that did not enter the recipe
+        if v := saved.pop(k, 0): raise ConfigError(f"{out} was trained with {k}={v!r}, a try of the lab record that this module does not build "
+                                                   f"(10a_shared_latent_lab's `ImleModel` and `T2iModel` hold the IMLE sampler and the t2i term)")
     tok = BPETokenizer.load(out / 'tokenizer.json')
+    if (out / 'words.json').exists(): tok.words = json.loads((out / 'words.json').read_text())   # a folder from before has none
     return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id), out / w, device), tok
 
 def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
@@ -807,7 +776,7 @@ PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs
 _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
     epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),
     max_objects=((lambda v: int_at_least(1)[0](v) and v <= 5), 'an integer in 1..5 (more do not fit in a scene without overlap)'),
-    decoder_steps=int_at_least(0, none=True), prior_steps=int_at_least(0, none=True), budget_s=num_at_least(0, strict=True, none=True), seed=int_at_least(0),
+    decoder_steps=int_at_least(0, none=True), prior_steps=int_at_least(0, none=True), amp=one_of('auto', 'bf16', 'fp16', 'off'), budget_s=num_at_least(0, strict=True, none=True), seed=int_at_least(0),
     probe_scenes=((lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 2 and all(int_at_least(1)[0](n) for n in v))), 'None or a pair (train, test) of integers >= 1'))
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
@@ -829,15 +798,14 @@ def train(out_dir:str|Path, # output folder
           probe_scenes:tuple|None=None, # the latent probe's (train, test) one-object scenes (default: the preset's)
           speed:dict|None=None, # `SpeedOptions` fields over the preset's (e.g. dict(data='device'))
           seed:int=0, # initialisation and batch order of the three stages (the scenes, the ruler and the probe stay the same)
+          amp:str='auto', # mixed precision of the joint and decoder stages (`TrainConfig.amp`: 'auto', 'bf16', 'fp16', 'off'); the prior trains in fp32
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
     preset = pick_preset(PRESETS, preset, full)
     P, full = PRESETS[preset], preset in ('full', 'gpu')
-    opts = dict(epochs=epochs, img_size=img_size, n_train=n_train, n_eval=n_eval, max_objects=max_objects, decoder_steps=decoder_steps,
-                prior_steps=prior_steps, budget_s=budget_s, seed=seed, probe_scenes=probe_scenes)
-    check_config(opts, _OPTION_RULES, 'train(): ')   # refused by name here, before a scene is rendered or a folder made
+    check_config({k: v for k, v in locals().items() if k in _OPTION_RULES}, _OPTION_RULES, 'train(): ')   # refused by name here, before a scene is rendered or a folder made
     if literal and not full: raise ConfigError(f"train(): literal=True is the seed's own design at its sizes: it needs preset 'full' or 'gpu', got {preset!r}")
     dev = default_device(device)
     size, epochs = img_size or P['img_size'], epochs or P['epochs']
@@ -858,14 +826,14 @@ def train(out_dir:str|Path, # output folder
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
     budget_s = P.get('budget_s') if budget_s is None else budget_s
     secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
-    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed)
+    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp)
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     if decoder_steps:
         dbs = P.get('decoder_batch', 32)
         dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
         dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
-                                 out_dir=out / 'decoder', speed=speed, seed=seed)
+                                 out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp)
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
     save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
     t_dec = time.time() - t0 - t_train
@@ -921,6 +889,9 @@ def images_from_captions(model:SharedLatentModel, # a trained model (`load_share
     captions = [captions] if isinstance(captions, str) else captions
     if not isinstance(captions, (list, tuple)) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
         raise ValueError(f"captions: expected a non-empty caption or a non-empty list of them, got {captions!r:.80}")
+    known = getattr(tok, 'words', None) or [t[1:] for t in tok.tok.get_vocab() if t[:1] == 'Ġ' and t[1:].isalnum()]   # no `words`: the whole-word tokens
+    if unknown := sorted(set(caption_words(captions)) - set(known)):
+        raise ValueError(f"captions: {', '.join(map(repr, unknown))} never appeared in the model's training captions; expected only their words: {', '.join(sorted(known))}")
     model.eval(); dev = next(model.parameters()).device
     if prior is not None: z = prior_latents(prior, model, tok, list(captions), seed=seed)
     else:
