@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError
@@ -487,9 +487,9 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     z = torch.stack([p['z'] for p in train_pairs])
     prior = LatentPrior(z.shape[1], train_pairs[0]['cond'].shape[0], width, depth, p_uncond)
     prior.mu.copy_(z.mean(0)); prior.sd.copy_(z.std(0) + 1e-4)
-    bs = min(batch_size, len(train_pairs))
-    train_dl = DataLoader(train_pairs, batch_size=bs, shuffle=True, drop_last=True)
-    tcfg = TrainConfig(epochs=math.ceil(steps / (len(train_pairs) // bs)), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
+    bs = min(batch_size, len(train_pairs)); per = max(len(train_pairs) // bs, min(250, steps // 10), 1)   # an epoch of >= 250 steps: a validation and a `latest` (140 MB) each, not every 15 steps
+    train_dl = DataLoader(train_pairs, batch_size=bs, sampler=RandomSampler(train_pairs, num_samples=per * bs), drop_last=True)   # reshuffled each pass
+    tcfg = TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
                        grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir))   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
