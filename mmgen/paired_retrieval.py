@@ -224,10 +224,14 @@ def _check_retrieval(c:RetrievalConfig):
     if c.min_lr > c.lr: raise ConfigError(f"RetrievalConfig.min_lr must be at most lr ({c.lr}), got {c.min_lr}")
     if not isinstance(c.hard_negatives, (tuple, list)) or any(k not in HARD_KINDS for k in c.hard_negatives):
         raise ConfigError(f"RetrievalConfig.hard_negatives must be a tuple drawn from {' | '.join(map(repr, HARD_KINDS))}, got {c.hard_negatives!r}")
-    if c.text == 'clip':
-        import open_clip
-        if c.clip_model not in open_clip.list_models():
-            raise ConfigError(f"RetrievalConfig.clip_model must be an open_clip model name (open_clip.list_models(), e.g. 'ViT-B-32'), got {c.clip_model!r}")
+    if c.text == 'clip' and (why := _clip_model_problem(c.clip_model)): raise ConfigError(f"RetrievalConfig.clip_model must be {why}")
+
+def _clip_model_problem(name:str) -> str|None:
+    "Why open_clip model `name` cannot be `FrozenCLIPText`'s tower (None: it can), read from its config alone: nothing built or downloaded."
+    import open_clip
+    if name not in open_clip.list_models(): return f"an open_clip model name (open_clip.list_models(), e.g. 'ViT-B-32'), got {name!r}"
+    if hf := (open_clip.get_model_config(name) or {}).get('text_cfg', {}).get('hf_tokenizer_name'):
+        return f"an open_clip model that tokenizes with CLIP's BPE (e.g. 'ViT-B-32'), got {name!r}, which uses the Hugging Face tokenizer {hf!r}"
 
 # %% ../nbs/13_paired_retrieval.ipynb #43f27204
 def _xavier(model:nn.Module):
@@ -286,6 +290,8 @@ class FrozenCLIPText(nn.Module):
     def __init__(self, cfg:RetrievalConfig):
         super().__init__()
         import open_clip, logging
+        if why := _clip_model_problem(cfg.clip_model): raise ConfigError(f"FrozenCLIPText: clip_model must be {why}")
+        self.tokenizer = CLIPTokenizer(cfg.clip_model)   # CLIP's BPE, before the tower: a tokenizer that fails costs no model build (or download)
         logging.getLogger().setLevel(logging.ERROR)   # open_clip warns that random weights are random
         with torch.random.fork_rng(devices=[]):   # a random tower (offline) is a function of the config: never saved, rebuilt the same
             torch.manual_seed(cfg.clip_seed)
@@ -293,7 +299,6 @@ class FrozenCLIPText(nn.Module):
         del m.visual
         m.requires_grad_(False).eval()
         object.__setattr__(self, 'clip', m)   # not a submodule: frozen, never saved, never moved by fit
-        self.tokenizer = CLIPTokenizer(cfg.clip_model)   # CLIP's BPE (a tower with an HF tokenizer is refused here, by name)
         width = clip_text_features(m, ['a'], self.tokenizer).shape[1]   # the tower's feature width, whatever its pooling and projection
         self.proj = nn.Linear(width, cfg.embed_dim, bias=False)
         self.cache: dict[str, torch.Tensor] = {}
