@@ -633,9 +633,9 @@ def train(out_dir:str|Path, # where checkpoints, history.json, data.json, metric
     cfg, dk = preset_config(preset, variant, **mo, **do)   # every option is checked here, before any pair is drawn: a ConfigError names it
     TrainConfig(**to)                                      # the loop's overrides too
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    if 'data_seed' not in do and (out / 'latest_state.pt').exists() and not (out / 'data.json').exists():
-        dk['data_seed'] = to.get('seed', 0)   # a run started before `data_seed` existed, when `seed` drew its pairs too: resumed on the same pairs
-    (out / 'data.json').write_text(json.dumps(dk, indent=1))   # the pairs this run trains on, written before it trains (the mark of a run with `data_seed`)
+    started_before = (out / 'latest_state.pt').exists() and not (out / 'data.json').exists()
+    if started_before and 'data_seed' not in do: dk['data_seed'] = to.get('seed', 0)   # a run started when `seed` drew the pairs too: resumed on its pairs
+    if not started_before: (out / 'data.json').write_text(json.dumps(dk, indent=1))   # the pairs this run trains on, written before it trains (the mark of a run with `data_seed`)
     r = run_retrieval(cfg, **dk, out_dir=out, **to)
     (out / 'config.json').write_text(json.dumps(dict(config=asdict(cfg), data=dk, seed=to.get('seed', 0)), indent=1, default=str))
     (out / 'metrics.json').write_text(json.dumps(r.metrics, indent=1))
