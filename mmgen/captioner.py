@@ -2,7 +2,7 @@
 
 `train(out_dir, epochs=None, full=False, data=None, preset=None, **kw)` is `mmgen train captioner`: it trains a
 preset (`smoke` under `IN_TEST`, `quick` by default, `cpu` or `full` by name, `full` with `full=True`) on Shapes scenes (two objects and their
-relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`, `history.json`, `tokenizer.json`,
+relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`, `history.json`, `caption_run.json`, `tokenizer.json`,
 `captioner_config.json`, `metrics.json` (held-out scores) and `samples.png` into `out_dir`;
 `load_captioner(out_dir)` gives back `(model, tokenizer)`. Keyword overrides may name any field of
 `CaptionerConfig` (the model), `CaptionRun` (data and objective) or `TrainConfig` (the loop), e.g. `moe=True`,
@@ -480,7 +480,7 @@ class CaptionRun:
     n_train: int = 20_000           # training scenes
     n_valid: int = 256              # validation scenes (loss, and greedy scores each epoch)
     n_test: int = 500               # held-out test scenes (final scores)
-    seed: int = 0                   # Shapes seed
+    data_seed: int = 0              # the Shapes scenes of all three splits: the same whatever the training `seed` (`TrainConfig.seed`)
     batch_size: int = 64            # images per batch
     max_len: int = 24               # caption token budget (BOS and EOS included)
     siglip_weight: float = 0.1      # weight of the SigLIP loss
@@ -497,7 +497,7 @@ class CaptionRun:
 _RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_config`)
     size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
     min_objects=int_at_least(1), max_objects=int_at_least(1), order=one_of('random', 'reading'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1),
-    seed=int_at_least(0), batch_size=int_at_least(1), max_len=int_at_least(2), siglip_weight=num_at_least(0),
+    data_seed=int_at_least(0), batch_size=int_at_least(1), max_len=int_at_least(2), siglip_weight=num_at_least(0),
     schedule=((lambda v: v is None or isinstance(v, ScheduledSampling)), 'None or a ScheduledSampling'), num_workers=int_at_least(0),
     eval_every_epoch=one_of(True, False), channels_last=one_of(True, False), cpu_bf16=one_of(True, False), cpu_threads=int_at_least(0, none=True))
 
@@ -569,7 +569,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
                  ) -> CaptionerResult:
     "Build data, tokenizer, loaders and model, then train with `mmgen.train.fit`."
     run, train_cfg = run or CaptionRun(), train_cfg or TrainConfig()
-    data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.seed, min_objects=run.min_objects,
+    data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
                                  max_objects=run.max_objects, templates=run.templates, order=run.order,
                                  cache_dir=run.cache_dir, num_workers=run.num_workers)
     tok = tok or WordTokenizer.from_texts(dataset_captions(data['train']))
@@ -760,7 +760,7 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
 @register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes', preset='quick')
-def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
+def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json and samples.png go
           epochs:int|None=None, # epochs (default: the preset's)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `quick` otherwise
           data:dict|None=None, # your own splits {'train':, 'valid':, 'test':} (e.g. CaptionFolder / coco_captions)
@@ -774,6 +774,8 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
     preset = pick_preset(PRESETS, preset, full, default='quick')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
+    started_before = (out / 'latest_state.pt').exists() and not (out / 'caption_run.json').exists()
+    if started_before and 'seed' in to and 'data_seed' not in ro: ro['data_seed'] = to.pop('seed')   # a run started when `seed` was the Shapes seed: resumed on its scenes
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')
     # every option is checked here, before any scene is rendered or any model built: a bad one is a ConfigError naming it
     run = CaptionRun(**{**rk, **ro})
@@ -782,6 +784,8 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)
+    if not started_before and dist_info()[0] == 0:   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
+        (out / 'caption_run.json').write_text(json.dumps(dict(asdict(run), seed=tcfg.seed), indent=1, default=str))
     with torch_threads(cpu_threads(run.cpu_threads)):   # e.g. one thread where other jobs keep the cores busy
         res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
         if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes
@@ -805,7 +809,7 @@ def train(out_dir:str|Path, # where checkpoints, metrics.json and samples.png go
         caption_grid(model, tok, items, title=f'captioner ({preset}): held-out captions').savefig(out / 'samples.png', dpi=80)
         first = float(np.mean(h.losses[:3]))
         dev = next(model.parameters()).device
-        metrics = dict(system='captioner', preset=preset, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
+        metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
                        params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
                        train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),
                        images_per_s=round(n_imgs / max(train_seconds, 1e-9), 1),

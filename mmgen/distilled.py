@@ -383,6 +383,7 @@ class DistillRun:
     n_train: int = 4000           # training scenes
     n_valid: int = 128            # validation scenes (valid_loss, best checkpoint)
     n_test: int = 256             # held-out scenes for the scores
+    data_seed: int = 0            # the scenes of all three splits (`shapes_splits`' seed): the same whatever the training `seed`
     batch_size: int = 32          # student batch
     tokenizer: str = 'word'       # decoder vocabulary: 'clip' (the seed's ~50k BPE) or 'word' (Shapes' ~30 words)
     teacher: str = 'ViT-S-32'     # open_clip config the offline teacher is built from
@@ -399,7 +400,7 @@ class DistillRun:
 
 _RUN_RULES = dict(  # what each DistillRun field allows (`mmgen.train.check_config`)
     size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
-    min_objects=int_at_least(1), max_objects=int_at_least(1), order=one_of('random', 'reading'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1),
+    min_objects=int_at_least(1), max_objects=int_at_least(1), order=one_of('random', 'reading'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), data_seed=int_at_least(0),
     batch_size=int_at_least(1), tokenizer=one_of('clip', 'word'), teacher=((lambda v: isinstance(v, str)), 'an open_clip config name'),
     teacher_vision=((lambda v: isinstance(v, dict)), 'a dict'), teacher_text=((lambda v: isinstance(v, dict)), 'a dict'),
     teacher_epochs=int_at_least(1), teacher_lr=num_at_least(0, strict=True), teacher_batch=int_at_least(2), num_workers=int_at_least(0))
@@ -485,7 +486,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     mcfg = DistilledConfig(**{**mk, **mo})   # the model's fields (embed_dim and the vocabulary come later, from the teacher and tokenizer)
     tconf = teacher_config(run.teacher, run.teacher_vision, run.teacher_text) if teacher is None else None   # refuses an unknown open_clip name
     out.mkdir(parents=True, exist_ok=True)
-    splits = shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, min_objects=run.min_objects, max_objects=run.max_objects,
+    splits = shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects, max_objects=run.max_objects,
                            templates=run.templates, order=run.order, cache_dir=run.cache_dir, num_workers=run.num_workers)
     t0 = time.time()
     # 1. the teacher: given, pretrained (online), or built from an open_clip config and trained here
@@ -531,7 +532,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     # 4. held-out scores
     test = evaluate(model, tok, splits['test'], cache['test'], clip_text_features(teacher, dataset_captions(splits['test']), teacher_tokenizer(teacher), normalize=True))
     first = lambda k: h.steps[0][k]
-    metrics = dict(system='distilled', preset=preset, device=gpu_name(), memory=model.cfg.memory, distill_weight=model.cfg.distill_weight,
+    metrics = dict(system='distilled', preset=preset, seed=tcfg.seed, data_seed=run.data_seed, device=gpu_name(), memory=model.cfg.memory, distill_weight=model.cfg.distill_weight,
                    tokenizer=run.tokenizer, teacher=run.teacher, teacher_embed_dim=model.cfg.embed_dim, teacher_loss=teacher_loss,
                    teacher_seconds=round(teacher_seconds, 1), cache_seconds=round(cache_seconds, 1),
                    params=sum(p.numel() for p in model.parameters()), student_params=sum(p.numel() for p in model.student.parameters()),

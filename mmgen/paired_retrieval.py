@@ -61,20 +61,20 @@ __all__ = ['HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'make_data', 'jitter', 'rota
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
               n_train:int=20_000, n_valid:int=1_000, n_test:int=2_000, # pairs per split
-              seed:int=0, # pair draws
+              data_seed:int=0, # pair draws (`RetrievalData.data_seed`)
               root:str|None=None, # CIFAR-100 folder (data='cifar100')
              ) -> dict:
     "Train/valid pairs from the training images, test pairs only from held-out images."
     if data == 'shapes':
-        return dict(train=PairedShapes(n_train, seed=seed), valid=PairedShapes(n_valid, seed=seed, start=n_train),
-                    test=PairedShapes(n_test, seed=seed + 1, split='test'))
+        return dict(train=PairedShapes(n_train, seed=data_seed), valid=PairedShapes(n_valid, seed=data_seed, start=n_train),
+                    test=PairedShapes(n_test, seed=data_seed + 1, split='test'))
     if data == 'digits':
-        return dict(train=PairedDigits(n_train, seed=seed), valid=PairedDigits(n_valid, seed=seed, start=n_train),
-                    test=PairedDigits(n_test, seed=seed + 1, split='test'))
+        return dict(train=PairedDigits(n_train, seed=data_seed), valid=PairedDigits(n_valid, seed=data_seed, start=n_train),
+                    test=PairedDigits(n_test, seed=data_seed + 1, split='test'))
     if data == 'cifar100':
         if root is None: raise ConfigError("data='cifar100' needs root= (a folder holding cifar-100-python/)")
-        return dict(train=PairedCIFAR100(root, n=n_train, seed=seed), valid=PairedCIFAR100(root, n=n_valid, seed=seed, start=n_train),
-                    test=PairedCIFAR100(root, train=False, n=n_test, seed=seed + 1))
+        return dict(train=PairedCIFAR100(root, n=n_train, seed=data_seed), valid=PairedCIFAR100(root, n=n_valid, seed=data_seed, start=n_train),
+                    test=PairedCIFAR100(root, train=False, n=n_test, seed=data_seed + 1))
     raise ConfigError(f"data must be 'shapes', 'digits' or 'cifar100', got {data!r}")
 
 # %% ../nbs/13_paired_retrieval.ipynb #e751c00e
@@ -224,10 +224,14 @@ def _check_retrieval(c:RetrievalConfig):
     if c.min_lr > c.lr: raise ConfigError(f"RetrievalConfig.min_lr must be at most lr ({c.lr}), got {c.min_lr}")
     if not isinstance(c.hard_negatives, (tuple, list)) or any(k not in HARD_KINDS for k in c.hard_negatives):
         raise ConfigError(f"RetrievalConfig.hard_negatives must be a tuple drawn from {' | '.join(map(repr, HARD_KINDS))}, got {c.hard_negatives!r}")
-    if c.text == 'clip':
-        import open_clip
-        if c.clip_model not in open_clip.list_models():
-            raise ConfigError(f"RetrievalConfig.clip_model must be an open_clip model name (open_clip.list_models(), e.g. 'ViT-B-32'), got {c.clip_model!r}")
+    if c.text == 'clip' and (why := _clip_model_problem(c.clip_model)): raise ConfigError(f"RetrievalConfig.clip_model must be {why}")
+
+def _clip_model_problem(name:str) -> str|None:
+    "Why open_clip model `name` cannot be `FrozenCLIPText`'s tower (None: it can), read from its config alone: nothing built or downloaded."
+    import open_clip
+    if name not in open_clip.list_models(): return f"an open_clip model name (open_clip.list_models(), e.g. 'ViT-B-32'), got {name!r}"
+    if hf := (open_clip.get_model_config(name) or {}).get('text_cfg', {}).get('hf_tokenizer_name'):
+        return f"an open_clip model that tokenizes with CLIP's BPE (e.g. 'ViT-B-32'), got {name!r}, which uses the Hugging Face tokenizer {hf!r}"
 
 # %% ../nbs/13_paired_retrieval.ipynb #43f27204
 def _xavier(model:nn.Module):
@@ -286,6 +290,8 @@ class FrozenCLIPText(nn.Module):
     def __init__(self, cfg:RetrievalConfig):
         super().__init__()
         import open_clip, logging
+        if why := _clip_model_problem(cfg.clip_model): raise ConfigError(f"FrozenCLIPText: clip_model must be {why}")
+        self.tokenizer = CLIPTokenizer(cfg.clip_model)   # CLIP's BPE, before the tower: a tokenizer that fails costs no model build (or download)
         logging.getLogger().setLevel(logging.ERROR)   # open_clip warns that random weights are random
         with torch.random.fork_rng(devices=[]):   # a random tower (offline) is a function of the config: never saved, rebuilt the same
             torch.manual_seed(cfg.clip_seed)
@@ -293,7 +299,6 @@ class FrozenCLIPText(nn.Module):
         del m.visual
         m.requires_grad_(False).eval()
         object.__setattr__(self, 'clip', m)   # not a submodule: frozen, never saved, never moved by fit
-        self.tokenizer = CLIPTokenizer(cfg.clip_model)   # CLIP's BPE (a tower with an HF tokenizer is refused here, by name)
         width = clip_text_features(m, ['a'], self.tokenizer).shape[1]   # the tower's feature width, whatever its pooling and projection
         self.proj = nn.Linear(width, cfg.embed_dim, bias=False)
         self.cache: dict[str, torch.Tensor] = {}
@@ -537,11 +542,11 @@ class RetrievalData:
     n_train: int = 20_000           # training pairs (drawn from the training images)
     n_valid: int = 1_000            # validation pairs (training images, other draws)
     n_test: int = 2_000             # test pairs (held-out images only)
-    seed: int = 0                   # pair draws and training seed
+    data_seed: int = 0              # the pair draws of all three splits: the same pairs whatever the training `seed`
     root: str|None = None           # CIFAR-100 folder (data='cifar100')
 
     def __post_init__(self):
-        check_config(self, dict(data=one_of('shapes', 'digits', 'cifar100'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), seed=int_at_least(0)))
+        check_config(self, dict(data=one_of('shapes', 'digits', 'cifar100'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), data_seed=int_at_least(0)))
         if self.data == 'cifar100' and self.root is None: raise ConfigError("RetrievalData.root must name the CIFAR-100 folder (holding cifar-100-python/) with data='cifar100', got None")
 
 PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, RetrievalData fields)
@@ -582,14 +587,15 @@ class RetrievalRun:
 def run_retrieval(cfg:RetrievalConfig, # model + recipe
                   data:str='shapes', # 'shapes' | 'digits' | 'cifar100'
                   n_train:int=20_000, n_valid:int=1_000, n_test:int=2_000, # pairs per split
-                  seed:int=0, # data and training seed
+                  data_seed:int=0, # the pair draws (`RetrievalData.data_seed`)
                   root:str|None=None, # CIFAR-100 folder (data='cifar100')
                   out_dir:str|Path|None=None, # checkpoints + history (fit); with resume, a finished run is reloaded, not retrained
                   resume:bool|None=None, # continue (or reload) the run in out_dir (None: as `mmgen.train.fit_options` says, so `mmgen train --resume` reaches it)
+                  seed:int=0, # initialisation and batch order (`TrainConfig.seed`); the pairs stay those of `data_seed`
                   **train_kw, # TrainConfig overrides (device, max_seconds, progress ...)
                  ) -> RetrievalRun:
     "Build data and model, train with `mmgen.train.fit` (the seed's recipe from `cfg`), evaluate on held-out pairs."
-    ds = make_data(data, n_train, n_valid, n_test, seed, root)
+    ds = make_data(data, n_train, n_valid, n_test, data_seed, root)
     set_seed(seed)
     model = PairRetriever(cfg, ds['train'].names)
     train_dl = make_loader(ds['train'], cfg.batch_size, seed=seed, drop_last=True)
@@ -608,7 +614,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
 # %% ../nbs/13_paired_retrieval.ipynb #05600907
 @register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)',
                  options=(RetrievalConfig, RetrievalData, TrainConfig), preset='cpu')
-def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and config.json go
+def train(out_dir:str|Path, # where checkpoints, history.json, data.json, metrics.json and config.json go
           epochs:int|None=None, # epochs (default: the preset's)
           full:bool=False, # the seed's enhanced model at full size (a GPU run); else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # 'smoke' | 'cpu' | 'full' (overrides `full`)
@@ -627,8 +633,11 @@ def train(out_dir:str|Path, # where checkpoints, history.json, metrics.json and 
     cfg, dk = preset_config(preset, variant, **mo, **do)   # every option is checked here, before any pair is drawn: a ConfigError names it
     TrainConfig(**to)                                      # the loop's overrides too
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    started_before = (out / 'latest_state.pt').exists() and not (out / 'data.json').exists()
+    if started_before and 'data_seed' not in do: dk['data_seed'] = to.get('seed', 0)   # a run started when `seed` drew the pairs too: resumed on its pairs
+    if not started_before: (out / 'data.json').write_text(json.dumps(dk, indent=1))   # the pairs this run trains on, written before it trains (the mark of a run with `data_seed`)
     r = run_retrieval(cfg, **dk, out_dir=out, **to)
-    (out / 'config.json').write_text(json.dumps(dict(config=asdict(cfg), data=dk), indent=1, default=str))
+    (out / 'config.json').write_text(json.dumps(dict(config=asdict(cfg), data=dk, seed=to.get('seed', 0)), indent=1, default=str))
     (out / 'metrics.json').write_text(json.dumps(r.metrics, indent=1))
     return r.metrics
 
@@ -640,5 +649,7 @@ def load_retrieval(folder:str|Path, # a folder written by `train` (`mmgen train 
     "(the model in eval mode, the run's held-out test pairs) from a `train` output folder."
     p = require_files(folder, (weights, 'config.json'), 'mmgen train paired-retrieval --out DIR')
     c = json.loads((p / 'config.json').read_text())
-    test = make_data(**c['data'])['test']
+    dk = dict(c['data'])
+    if 'seed' in dk: dk['data_seed'] = dk.pop('seed')   # a folder written before `data_seed`: its one `seed` drew the pairs
+    test = make_data(**dk)['test']
     return load_trained(PairRetriever(read_config(RetrievalConfig, p / 'config.json', c['config']), test.names), p / weights, device), test
