@@ -479,6 +479,7 @@ def sample_codes(prior:CodePrior, # a trained prior
                  temperature:float=1.0, # softmax temperature
                  top_p:float|None=0.9, # nucleus mass (mmgen.decoding.top_p_filter)
                  guidance:float=0.0, # classifier-free guidance weight (0: none)
+                 reference:tuple[Tensor, Tensor]|None=None, # (tokens, pad_mask) that guidance steers away from (None: `null_prompt`, BOS alone)
                  mode:bool=False, # per-position argmax in one round (the direct head's mode)
                  generator:torch.Generator|None=None, # random source for reproducible draws
                 ) -> Tensor:
@@ -486,10 +487,11 @@ def sample_codes(prior:CodePrior, # a trained prior
     B, N = tokens.shape[0], prior.cfg.grid ** 2
     codes = torch.full((B, N), prior.mask_id, device=tokens.device)
     if mode: steps = 1
+    if guidance: ref = null_prompt(tokens, pad_mask) if reference is None else reference
     for s in range(steps):
         unknown = codes == prior.mask_id
         logits = prior(tokens, pad_mask, codes).float()
-        if guidance: logits = logits + guidance * (logits - prior(*null_prompt(tokens, pad_mask), codes).float())
+        if guidance: logits = logits + guidance * (logits - prior(*ref, codes).float())
         if mode: return logits.argmax(-1)
         lu = top_p_filter(logits[unknown] / max(temperature, 1e-6), top_p)   # (M, K): only the M positions still unknown are drawn
         draw = (lu + _gumbel(lu.shape, generator, lu.device)).argmax(-1)       # Gumbel-max: one draw from softmax(lu) per row
@@ -609,14 +611,16 @@ PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior
 }
 PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmgen train vq-art --help` lists it)
     'smoke': '11 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
-    'cpu': '8.6 min on one CPU thread (2 shared x86_64 cores): 4,000 VQ-VAE + 1,000 prior steps',
+    'cpu': '7.9 min on one CPU thread (2 shared x86_64 cores): 4,000 VQ-VAE + 1,000 prior steps',
     'full': 'meant for a GPU (64 px, 20,000 + 30,000 steps); not yet timed',
     'gpu': 'one GPU lease: 20,000 renders at 64 px (~65 s of CPU), then 150 s of VQ-VAE and 100 s of prior training (the steps follow the clock); not yet run on a GPU',
 }
 
 _RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_at_least(1), prior_steps=int_at_least(1), batch_size=int_at_least(1), vq_lr=num_at_least(0, strict=True),
                   vq_seconds=num_at_least(0, strict=True, none=True), prior_seconds=num_at_least(0, strict=True, none=True), rounds=int_at_least(1), guidance=num_at_least(0),
-                  n_prior=int_at_least(1, none=True), epochs=int_at_least(1, none=True), seed=int_at_least(0))   # what `train`'s own options allow
+                  n_prior=int_at_least(1, none=True), epochs=int_at_least(1, none=True), seed=int_at_least(0), progress=one_of(True, False),
+                  amp=one_of('auto', 'bf16', 'fp16', 'off'), compile=one_of(True, False), verbose=one_of(True, False),
+                  save_every=int_at_least(0), save_minutes=num_at_least(0))   # what `train`'s own options allow (the last five as `TrainConfig`'s)
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
     "Token ids and padding mask of captions, padded to `max_text`."
@@ -655,6 +659,11 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           guidance:float|None=None, # classifier-free guidance weight when drawing (default: the preset's)
           device:str|None=None, # where to train (None: CUDA, else MPS, else CPU)
           progress:bool=True, # a progress bar for each stage (VQ-VAE, then prior)
+          amp:str='auto', # mixed precision of both stages: 'auto' (bf16 / fp16 / off from the device) | 'bf16' | 'fp16' | 'off'
+          compile:bool=False, # torch.compile both models (GPUs of sm >= 7.0; off for a Kaggle P100)
+          verbose:bool=False, # one line per epoch from each stage's `fit`
+          save_every:int=0, # also checkpoint each stage every this many steps (0: at epoch ends and every save_minutes)
+          save_minutes:float=5.0, # also checkpoint each stage once this many minutes passed since its last save (0: off)
           seed:int=0, # initialisation and shuffling of both stages (the pictures and held-out prompts stay the same)
           **kw, # overrides: any VQConfig or PriorConfig field (quantizer='all (ours)', d_model=...)
          ) -> dict:
@@ -669,8 +678,12 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         elif k in PriorConfig.__dataclass_fields__: pk[k] = v
         elif k in rk: rk[k] = v
         else: raise TypeError(f"train(): unknown override {k!r}; expected a VQConfig or PriorConfig field or one of {sorted(rk)}")
-    check_config(dict(rk, epochs=epochs, seed=seed), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
+    tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
+    check_config(dict(rk, epochs=epochs, seed=seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
     vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
+    if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
+        raise ConfigError("train(): compile=True cannot train quantizer='lib VectorQuantize' (torch.compile's inductor fails on it: "
+                          "'Node view was invalid, but is output'); pass compile=False, or one of our quantizers, e.g. quantizer='ema+kmeans+restart'")
     if data is None:
         x_pr, cap_pr = art_tensors(max(rk['n_train'], rk['n_prior'] or 0), vcfg.size)   # the first n_train train the VQ-VAE, all of them the prior
         x_tr, cap_tr = x_pr[:rk['n_train']], cap_pr[:rk['n_train']]
@@ -683,7 +696,6 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ConfigError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
         cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    tc = dict(device=device, progress=progress)   # vq_seconds / prior_seconds: a stage's time budget (`fit`'s max_seconds re-plans its steps)
     vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], seed=seed, max_seconds=rk['vq_seconds'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
     stats = codebook_stats(vq, x_te)
     codes = encode_all(vq, x_pr)[0].flatten(1)
