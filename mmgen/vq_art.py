@@ -677,7 +677,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         if k in VQConfig.__dataclass_fields__: vk[k] = v
         elif k in PriorConfig.__dataclass_fields__: pk[k] = v
         elif k in rk: rk[k] = v
-        else: raise TypeError(f"train(): unknown override {k!r}; expected a VQConfig or PriorConfig field or one of {sorted(rk)}")
+        else: raise ConfigError(f"train(): unknown override {k!r}; expected a VQConfig or PriorConfig field or one of {sorted(rk)}")
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
     vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
