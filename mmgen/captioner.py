@@ -43,7 +43,7 @@ from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
-from .decoding import greedy, beam_search, sample
+from .decoding import decode
 from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params
 from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device, check_config, int_at_least, num_at_least, one_of, num_between
@@ -259,13 +259,8 @@ class Captioner(nn.Module):
         self.eval()
         images = as_images(images, c.image_size).to(next(self.parameters()).device)   # other sizes: brought to the training side
         memory, L = self.encode_image(images), max_len or c.max_len
-        kw = dict(bos_id=c.bos_id, eos_id=c.eos_id, max_len=L, pad_id=c.pad_id)
-        if method == 'greedy': out = greedy(self.decoder, memory, **kw)
-        elif method == 'beam': out = beam_search(self.decoder, memory, beam_size=beam_size, **kw)[0]
-        elif method == 'top_p': out = sample(self.decoder, memory, temperature=temperature, top_p=top_p, generator=generator, **kw)
-        else: raise ValueError(f"method must be 'greedy', 'beam' or 'top_p', got {method!r}")
-        self.train(was)
-        return out
+        try: return decode(self.decoder, memory, c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
+        finally: self.train(was)
 
     def caption(self, images, # pictures in any form `mmgen.data.as_images` reads: a PIL image, a uint8 array, a (3,H,W) tensor, a batch ...
                 tok:Tokenizer, # the model's tokenizer

@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['LENGTH_NORMS', 'top_k_filter', 'top_p_filter', 'greedy', 'sample', 'gnmt_length_penalty', 'beam_search',
-           'sequence_logprob', 'strip_special']
+__all__ = ['LENGTH_NORMS', 'METHODS', 'top_k_filter', 'top_p_filter', 'greedy', 'sample', 'gnmt_length_penalty', 'beam_search',
+           'sequence_logprob', 'decode', 'strip_special']
 
 # %% ../nbs/07_decoding.ipynb #b7a9b506
 def top_k_filter(logits:Tensor, # (..., V) unnormalised scores
@@ -337,6 +337,27 @@ def sequence_logprob(decoder, # `decoder(tokens, memory=, memory_padding_mask=)`
     is_eos = (tokens[:, 1:] == eos_id).long()
     counts = (is_eos.cumsum(1) - is_eos) == 0                      # up to and including the first EOS
     return (tok_logp * counts).sum(1), counts.sum(1)
+
+# %% ../nbs/07_decoding.ipynb #d3c0de02
+METHODS = ('greedy', 'beam', 'top_p')   # what `decode` (and every system's `caption`) takes
+
+def decode(decoder, # as `greedy`
+           memory:Tensor|None, # (B, S, D) condition
+           bos_id:int, eos_id:int, max_len:int, # as `greedy`
+           method:str='greedy', # one of METHODS
+           pad_id:int=0, # filler after EOS
+           beam_size:int=4, # hypotheses for 'beam'
+           top_p:float=0.9, # nucleus mass for 'top_p'
+           temperature:float=1.0, # softmax temperature for 'top_p'
+           generator:torch.Generator|None=None, # RNG for 'top_p'
+           memory_padding_mask:Tensor|None=None, # (B, S) True = padding in `memory`
+          )->Tensor:
+    "Token ids (B, L) by `method`: `greedy`, the best beam of `beam_search`, or `sample` from the top-p nucleus."
+    kw = dict(bos_id=bos_id, eos_id=eos_id, max_len=max_len, pad_id=pad_id, memory_padding_mask=memory_padding_mask)
+    if method == 'greedy': return greedy(decoder, memory, **kw)
+    if method == 'beam': return beam_search(decoder, memory, beam_size=beam_size, **kw)[0]
+    if method == 'top_p': return sample(decoder, memory, top_p=top_p, temperature=temperature, generator=generator, **kw)
+    raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
 
 # %% ../nbs/07_decoding.ipynb #67eb0d34
 def strip_special(tokens:Tensor, # (B, L) or (L,) generated tokens

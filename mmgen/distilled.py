@@ -43,7 +43,7 @@ from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_pres
 from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, as_images, check_scenes
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
-from .decoding import greedy, beam_search, sample, strip_special
+from .decoding import decode, greedy, strip_special
 from .losses import clip_loss, cosine_distill_loss
 from .train import TrainConfig, fit, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, upgrade_on_load, read_config, load_trained
@@ -295,10 +295,7 @@ class DistilledCaptioner(nn.Module):
         "Caption tokens (B, L) through `mmgen.decoding` with the KV cache."
         c = self.cfg; L = min(max_len or c.max_len, c.max_len)
         _, mem = self.encode(images)
-        if method == 'greedy': return greedy(self.decoder, mem, c.bos_id, c.eos_id, L, pad_id=c.pad_id)
-        if method == 'beam': return beam_search(self.decoder, mem, c.bos_id, c.eos_id, L, pad_id=c.pad_id, beam_size=beam_size)[0]
-        if method == 'top_p': return sample(self.decoder, mem, c.bos_id, c.eos_id, L, pad_id=c.pad_id, top_p=top_p, temperature=temperature, generator=generator)
-        raise ValueError(f"method must be 'greedy', 'beam' or 'top_p', got {method!r}")
+        return decode(self.decoder, mem, c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
 
     def caption(self, images, # pictures in any form `mmgen.data.as_images` reads: PIL, uint8 arrays, (3,H,W) / (B,3,H,W) tensors, lists
                 tokenizer:Tokenizer, **kw) -> list[str]:

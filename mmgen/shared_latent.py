@@ -38,7 +38,7 @@ from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, capti
                         to_uint8, to_tensor, as_images, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
-from .decoding import greedy, beam_search, sample
+from .decoding import decode
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               interpolate, saved_activation_bytes, train_memory_lower_bound)
@@ -278,10 +278,7 @@ class SharedLatentModel(nn.Module):
         if not 2 <= L <= most: raise ValueError(f"max_len={L}: expected 2..{most} (BOS and EOS included; the caption decoder has {most} positions)")
         method = method or ('greedy' if beam_size == 1 else 'beam')
         mem, dec = self.text_decoder.memory(z), self.text_decoder.decoder
-        if method == 'greedy': return greedy(dec, mem, bos_id, eos_id, L, pad_id=self.pad_id)
-        if method == 'beam': return beam_search(dec, mem, bos_id, eos_id, L, beam_size=beam_size, pad_id=self.pad_id)[0]
-        if method == 'top_p': return sample(dec, mem, bos_id, eos_id, L, pad_id=self.pad_id, top_p=top_p, temperature=temperature, generator=generator)
-        raise ValueError(f"method must be 'greedy', 'beam' or 'top_p', got {method!r}")
+        return decode(dec, mem, bos_id, eos_id, L, method, pad_id=self.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
 
 # %% ../nbs/10_shared_latent.ipynb #98d90549
 def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
