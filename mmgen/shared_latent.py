@@ -611,7 +611,9 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
                       device:str|None=None, # default: the best available
                       amp:str='auto', # `TrainConfig.amp`
-                      progress:bool=True, # tqdm bars and a line per epoch
+                      progress:bool=True, # tqdm bars
+                      verbose:bool=True, # a line per epoch (`TrainConfig.verbose`)
+                      log_every:int=10, # steps between progress-bar / logger updates (`TrainConfig.log_every`)
                       max_steps:int|None=None, # stop after this many steps
                       max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                       speed:SpeedOptions|None=None, # how it is fed and run (default: the DataLoader, nothing switched on)
@@ -632,7 +634,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
-                       grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile,
+                       grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile, verbose=verbose, log_every=log_every,
                        out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed)
     with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
     if out_dir is not None:
@@ -656,7 +658,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      lr:float=1e-3, # peak learning rate (Adam, warmup then cosine)
                      batch_size:int=32, # batch
                      w_feat:float=1., # weight of `feature_loss` through the frozen encoder (0: reconstruction alone)
-                     device:str|None=None, progress:bool=True,
+                     device:str|None=None, progress:bool=True, log_every:int=10, # steps between progress-bar / logger updates (`TrainConfig.log_every`)
                      num_workers:int|None=None, # DataLoader workers rendering/reading scenes (None: `SpeedOptions.workers`: 0 on the CPU, which needs its cores for the steps; up to 15 on a GPU)
                      max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                      out_dir:str|Path|None=None, # the stage's own checkpoints (`fit`'s latest/best), so that `mmgen train --resume` goes on inside it
@@ -680,7 +682,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, verbose=False, max_seconds=max_seconds, compile=speed.compile, seed=seed,
+                       grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, verbose=False, log_every=log_every, max_seconds=max_seconds, compile=speed.compile, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir))
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
@@ -773,7 +775,7 @@ PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs
 _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
     epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),
     max_objects=((lambda v: int_at_least(1)[0](v) and v <= 5), 'an integer in 1..5 (more do not fit in a scene without overlap)'),
-    decoder_steps=int_at_least(0, none=True), prior_steps=int_at_least(0, none=True), amp=one_of('auto', 'bf16', 'fp16', 'off'), budget_s=num_at_least(0, strict=True, none=True), seed=int_at_least(0),
+    decoder_steps=int_at_least(0, none=True), prior_steps=int_at_least(0, none=True), amp=one_of('auto', 'bf16', 'fp16', 'off'), verbose=one_of(True, False), log_every=int_at_least(1), budget_s=num_at_least(0, strict=True, none=True), seed=int_at_least(0),
     probe_scenes=((lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 2 and all(int_at_least(1)[0](n) for n in v))), 'None or a pair (train, test) of integers >= 1'))
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
@@ -788,6 +790,8 @@ def train(out_dir:str|Path, # output folder
           max_objects:int=3, # shapes per scene: 1..max_objects
           device:str|None=None, # default: the best available
           progress:bool=True, # progress bars
+          verbose:bool=True, # the joint stage's line per epoch (the decoder and prior stages print none)
+          log_every:int=10, # steps between progress-bar / logger updates of the joint and decoder stages (`TrainConfig.log_every`; the prior's: 50)
           decoder_steps:int|None=None, # steps of `finetune_decoder` after joint training (default 20 smoke / 8000 CPU / 20000 full; 0: none)
           decoder_fresh:bool=True, # the decoder stage reads a newly rendered scene for every sample (Shapes from index 10**7, disjoint from the splits) instead of cycling the training split
           prior_steps:int|None=None, # steps of the caption → image `LatentPrior` (default 100 smoke / 12000 CPU and full; 0: none)
@@ -823,24 +827,23 @@ def train(out_dir:str|Path, # output folder
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
     budget_s = P.get('budget_s') if budget_s is None else budget_s
     secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
-    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp)
+    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp,
+                                      verbose=verbose, log_every=log_every)
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     if decoder_steps:
         dbs = P.get('decoder_batch', 32)
         dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
         dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
-                                 out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp)
+                                 out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp, log_every=log_every)
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
     save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
     t_dec = time.time() - t0 - t_train
     prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior'), seed=seed) if prior_steps else (None, None)
     prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
-    n_clf, clf_epochs = P['ruler']
-    clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), n_clf)), epochs=clf_epochs, device=dev)
-    test = stack_items(splits['test'])
-    metrics, outs = evaluate(model, tok, test, clf, prior=prior)
+    clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), P['ruler'][0])), epochs=P['ruler'][1], device=dev)
+    metrics, outs = evaluate(model, tok, test := stack_items(splits['test']), clf, prior=prior)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *(probe_scenes or P['probe']))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', preset=preset, seed=seed, batch_size=cfg.batch_size, img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
