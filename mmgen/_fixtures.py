@@ -2,7 +2,8 @@
 
 Fixtures for `tests/` and the training notebook, outside the public API (`mmgen._fixtures`): `train_demo` (registered
 as the `demo` system when this module is imported), `ParityNet` / `parity_task` / `budget_run` and `dist_check`, which
-`python -m mmgen._fixtures --dist-check OUT` runs under torchrun (`tests/test_distributed.py`).
+`python -m mmgen._fixtures --dist-check OUT` runs under torchrun (`tests/test_distributed.py`), and the seed tests'
+helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14).
 
 Docs: https://mmgen-dev.github.io/mmgen/train_checks.html.md"""
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse, json, math, shutil, time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
+from unittest import mock
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -24,7 +27,7 @@ from .train import (TrainConfig, History, Callback, fit, make_loader, load_weigh
 
 # %% auto #0
 __all__ = ['PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
-           'dist_check', 'main']
+           'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff']
 
 # %% ../nbs/03a_train_checks.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
@@ -191,3 +194,28 @@ def main(argv:list[str]|None=None):
 
 if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen._fixtures`, not a notebook kernel
     main()
+
+# %% ../nbs/03a_train_checks.ipynb #f1c5e002
+def drawn_by(fn:Callable, # a function (e.g. a system's `train`) that builds its data through a global of its module
+             name:str, # that global's name, e.g. 'shapes_splits' or 'make_data'
+             /, **kw, # `fn`'s arguments
+            ) -> tuple:
+    "(fn(**kw), every value the global `name` of fn's module returned during the call)."
+    g = fn.__globals__
+    if not callable(g.get(name)): raise KeyError(f"drawn_by: expected {name!r} to be a function in {fn.__name__}'s module, got {g.get(name)!r:.60}")
+    seen, real = [], g[name]
+    def record(*a, **k): seen.append(real(*a, **k)); return seen[-1]
+    with mock.patch.dict(g, {name: record}): return fn(**kw), seen
+
+def same_splits(a:dict, # split name -> sequence of {'image': tensor, 'caption': str}
+                b:dict, # another, with at least a's split names
+               ) -> bool:
+    "Whether every split of `a` holds the same items as `b`'s: equal lengths, images (`torch.equal`) and captions."
+    return all(len(a[k]) == len(b[k]) and all(torch.equal(a[k][i]['image'], b[k][i]['image']) and a[k][i]['caption'] == b[k][i]['caption']
+                                              for i in range(len(a[k]))) for k in a)
+
+def max_diff(a:dict, # name -> tensor (a state dict)
+             b:dict, # another with at least a's names
+            ) -> float:
+    "The largest absolute difference between two state dicts, over all of a's tensors."
+    return max(float((a[k] - b[k]).abs().max()) for k in a)

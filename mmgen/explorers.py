@@ -19,7 +19,8 @@ message in the widget, never a traceback. Each widget carries the CSS class `mmg
 (`mmgen-artexplorer`, ...), which the browser test uses to find it.
 
 - `latent_explorer(folder)` → `LatentExplorer`: endpoints A and B are held-out scenes (dropdowns) or captions you
-  type; a slider over t ∈ [0, 1] shows the image and the caption decoded at that point of the path
+  type (words of the training captions only: `shared_latent.images_from_captions` checks them, and its picture of
+  the caption is the thumbnail); a slider over t ∈ [0, 1] shows the image and the caption decoded at that point of the path
   (`mmgen.evaluation.interpolate`, linear or spherical, decoded by `shared_latent.decode_latents`) and a strip of the whole path.
 - `attention_explorer(folder)` → `AttentionExplorer`: pick a held-out scene, an encoder layer and head, and a query
   token → that head's self-attention over the visual tokens drawn over the image; and the decoder's cross-attention
@@ -269,11 +270,13 @@ class LatentExplorer(_Explorer):
     @torch.no_grad()
     def endpoint(self, which:str, # 'a' or 'b'
                 ) -> torch.Tensor:
-        "The endpoint's latent (D,): the typed caption's, else the chosen scene's image latent; draws its thumbnail."
+        "The endpoint's latent (D,): the typed caption's (only words of the training captions), else the chosen scene's image latent; draws its thumbnail."
         scene, text, view = (self.a_scene, self.a_text, self.a_view) if which == 'a' else (self.b_scene, self.b_text, self.b_view)
-        if text.value.strip():
-            view.value = to_png(np.full((8, 8, 3), 230, np.uint8), 64)   # a caption has no picture
-            return caption_latent(self.model, self.tok, text.value.strip())
+        if caption := text.value.strip():
+            # seed 000's own caption → picture: it refuses words the model never saw in training (a ValueError naming them,
+            # which `guard` puts in the error line before anything is redrawn); its picture is the endpoint's thumbnail
+            view.value = to_png(sl.images_from_captions(self.model, self.tok, caption)[0], 64)
+            return caption_latent(self.model, self.tok, caption)
         img = self.scenes[scene.value]['image']
         view.value = to_png(img, 64)
         dev = next(self.model.parameters()).device
