@@ -564,7 +564,11 @@ def step(self:_Run):
     s.lr = self.opt.param_groups[0]['lr']   # the lr this step uses (a re-plan sets it between scheduler steps)
     if self.scaler: self.scaler.step(self.opt); self.scaler.update()
     else: self.opt.step()
-    self.opt.zero_grad(set_to_none=True); self.sched.step(); s.step += 1
+    self.opt.zero_grad(set_to_none=True)
+    with warnings.catch_warnings() if self.scaler else contextlib.nullcontext():   # a step fp16's GradScaler skipped (inf gradients) still moves the schedule on
+        if self.scaler: warnings.filterwarnings('ignore', message='Detected call of `lr_scheduler.step')
+        self.sched.step()
+    s.step += 1
     s.metrics = dict(logged, **({'grad_norm': gnorm} if cfg.grad_clip else {}))
     self.hist.log_step(step=s.step, epoch=s.epoch, lr=s.lr, **s.metrics)
     if s.step % cfg.log_every == 0: self.bar.set_postfix(loss=f"{logged['loss']:.4g}", lr=f'{s.lr:.2e}')
