@@ -40,11 +40,12 @@ def md_table(rows:Sequence[Sequence], # one sequence of cells per row
              headers:Sequence[str], # column names
              fmt:Callable=fmt_value, # cell -> text
             ) -> Table:
-    "A markdown table of `rows` under `headers`."
+    "A markdown table of `rows` under `headers` (a `|` inside a cell is escaped, so it stays in its column)."
     for r in rows:
         if len(r) != len(headers): raise ValueError(f"a row has {len(r)} cells but there are {len(headers)} headers: {list(r)}")
-    lines = ['| ' + ' | '.join(map(str, headers)) + ' |', '|' + '---|' * len(headers)]
-    lines += ['| ' + ' | '.join(fmt(v) for v in r) + ' |' for r in rows]
+    esc = lambda t: str(t).replace('|', '\\|')
+    lines = ['| ' + ' | '.join(map(esc, headers)) + ' |', '|' + '---|' * len(headers)]
+    lines += ['| ' + ' | '.join(esc(fmt(v)) for v in r) + ' |' for r in rows]
     return Table('\n'.join(lines))
 
 # %% ../nbs/09_evaluation.ipynb #06d49885
