@@ -38,18 +38,29 @@ __all__ = ['LENGTH_NORMS', 'METHODS', 'top_k_filter', 'top_p_filter', 'greedy', 
            'sequence_logprob', 'decode', 'strip_special']
 
 # %% ../nbs/07_decoding.ipynb #b7a9b506
+def _check_sampling(temperature:float=1.0, top_k:int|None=None, top_p:float|None=None):
+    "Refuse what transformers' logits warpers refuse (a negative temperature, k < 0, p outside [0, 1]), naming the value."
+    if not (isinstance(temperature, (int, float)) and 0 <= temperature < float('inf')):
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
+        raise ValueError(f"top_k must be an int >= 0 (None or 0 keeps every token), got {top_k!r}")
+    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 <= top_p <= 1 + 1e-9):   # a computed mass may round past 1
+        raise ValueError(f"top_p must be a nucleus mass in [0, 1] (None or 1 keeps every token), got {top_p!r}")
+
 def top_k_filter(logits:Tensor, # (..., V) unnormalised scores
                  k:int|None, # keep the k highest; None or 0 keeps all
                 )->Tensor:
     "Set every logit below the k-th largest to -inf (values tied with the k-th are kept)."
+    _check_sampling(top_k=k)
     if not k or k >= logits.shape[-1]: return logits
     kth = logits.topk(k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest value
     return logits.masked_fill(logits < kth, float('-inf'))
 
 def top_p_filter(logits:Tensor, # (..., V) unnormalised scores
-                 p:float|None, # nucleus mass; None or >= 1 keeps all
+                 p:float|None, # nucleus mass in [0, 1]; None or 1 keeps all, 0 only the most probable
                 )->Tensor:
     "Keep the smallest set of most probable tokens whose probability reaches `p` (ties: lower id first); the rest -> -inf."
+    _check_sampling(top_p=p)
     if p is None or p >= 1: return logits
     probs = logits.double().softmax(-1)
     sp, order = probs.sort(dim=-1, descending=True, stable=True)  # equal probabilities: lower id first
@@ -236,6 +247,7 @@ def sample(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` w
            graph:str|None=None, # 'compile' (torch.compile, mode reduce-overhead) or 'cuda' (a captured CUDA graph); implies static_cache
           )->Tensor:
     "Draw each next token from the tempered, top-k / top-p filtered distribution -> (B, L) tokens."
+    _check_sampling(temperature, top_k, top_p)   # before the decoder runs
     def pick(logits):
         if temperature == 0: return logits.argmax(-1)
         logits = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)

@@ -29,10 +29,12 @@ class Table(str):
     def _repr_markdown_(self): return str(self)
 
 def fmt_value(v) -> str:
-    "How a table cell shows `v`: counts ≥ 10⁴ in millions, floats to 4 significant digits, None and NaN as '–'."
+    "How a table cell shows `v`: counts ≥ 10⁶ in millions (≥ 10⁴ in thousands), floats to 4 significant digits, None and NaN as '–', infinities as 'inf'."
     if v is None or (isinstance(v, float) and math.isnan(v)): return '–'
     if isinstance(v, bool): return str(v)
-    if isinstance(v, (int, float)) and abs(v) >= 1e4: return f"{v/1e6:,.1f}M"
+    if isinstance(v, float) and math.isinf(v): return str(v)   # 'inf', '-inf'
+    if isinstance(v, (int, float)) and abs(v) >= 1e4:   # 12,345 is '12.3k', not '0.0M'
+        return f"{v/1e6:,.1f}M" if abs(v) >= 999_950 else f"{v/1e3:,.1f}k"
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
 
@@ -100,8 +102,10 @@ def retrieval_metrics(sim:torch.Tensor, # (Q, N) similarity of each query to eac
     Q, N = sim.shape
     rel = torch.eye(Q, N, dtype=torch.bool) if relevant is None else relevant.bool().cpu()
     if rel.shape != sim.shape: raise ValueError(f"relevant has shape {tuple(rel.shape)}, sim has {tuple(sim.shape)}")
+    if (bad := sim.isnan().sum().item()):   # a NaN would rank first (argsort's order): a diverged model would score high
+        raise ValueError(f"sim holds {bad} NaN of {sim.numel()} similarities: a diverged model or a 0/0 normalisation; nothing to rank")
     keep = rel.any(1)
-    order = sim.float().cpu().argsort(1, descending=True)
+    order = sim.float().cpu().argsort(dim=1, descending=True, stable=True)   # equal similarities: the lower candidate index first
     hits = rel.gather(1, order)[keep].float()                 # (Q', N): relevance in ranked order
     n_rel = hits.sum(1)
     cum = hits.cumsum(1)
