@@ -170,6 +170,7 @@ class BPETokenizer(Tokenizer):
 
     def __init__(self, tok): # a `tokenizers.Tokenizer` whose vocabulary holds `specials`
         self.tok = tok
+        tok.encode_special_tokens = True   # '<eos>' typed in a caption is text (bytes), not the end token
         ids = [tok.token_to_id(s) for s in self.specials]
         if None in ids: raise ValueError(f"the tokenizer must contain the special tokens {self.specials}, got ids {ids}")
         self.pad_id, self.bos_id, self.eos_id = ids
