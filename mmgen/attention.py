@@ -168,6 +168,9 @@ class MultiHeadAttention(nn.Module):
                ) -> tuple[Tensor, Tensor|None]:
         "Attend from `x` to itself or to `context`; returns (out (B, T, d_model), weights or None)."
         B, T, D = x.shape  # batch, new tokens, width
+        if D != self.d_model: raise ValueError(f"expected x of width d_model={self.d_model}, got shape {tuple(x.shape)}")
+        if key_padding_mask is not None and key_padding_mask.dtype != torch.bool:
+            raise ValueError(f"key_padding_mask must be bool (True = padding), got {key_padding_mask.dtype}")
         q = self._heads(self.q_proj(x))  # (B, H, T, hd)
         if isinstance(cache, StaticKVCache): return self._static_step(x, q, cache, key_padding_mask, is_causal, need_weights)
         kpm = key_padding_mask

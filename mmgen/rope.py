@@ -71,6 +71,7 @@ class RotaryEmbedding(nn.Module):
                ) -> torch.Tensor:
         "Rotate `x` at positions offset..offset+T-1."
         T = x.shape[-2]
+        if x.shape[-1] != self.head_dim: raise ValueError(f"expected (..., T, head_dim={self.head_dim}), got shape {tuple(x.shape)}")
         if isinstance(offset, torch.Tensor):  # a static cache's position: index the table, which must already cover it
             cos, sin = self.cos_sin(T, x.device)
             pos = offset.reshape(-1)[:1] + torch.arange(T, device=x.device)  # (T,) on the device
