@@ -13,6 +13,7 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import contextlib
 from torch.profiler import record_function
 from .core import ConfigError
 
@@ -203,6 +204,10 @@ def _compute_dtype(x:torch.Tensor) -> torch.dtype:
     t = x.device.type
     return torch.get_autocast_dtype(t) if torch.is_autocast_enabled(t) else x.dtype
 
+def _span(name:str):
+    "A named span in `torch.profiler` traces; nothing under torch.compile, whose tracer drops the span with a warning."
+    return contextlib.nullcontext() if torch.compiler.is_compiling() else record_function(name)
+
 class MoE(nn.Module):
     "DeepSeekMoE / DeepSeek-V3 feed-forward: shared + routed SwiGLU experts with a sort-and-grouped-GEMM dispatch."
     def __init__(self, cfg:MoEConfig):
@@ -244,22 +249,22 @@ class MoE(nn.Module):
         impl, dt = self.resolve_impl(x, impl), _compute_dtype(x)
         xf = x.reshape(-1, D)                                     # (N, D) tokens
         N = xf.shape[0]
-        with record_function('moe.route'):
+        with _span('moe.route'):
             weights, indices, scores = self.gate(xf)              # (N, k), (N, k), (N, E)
-        with record_function('moe.permute'):                      # 1. sort token copies by expert
+        with _span('moe.permute'):                      # 1. sort token copies by expert
             flat = indices.flatten()                              # (N*k,) expert of each copy
             order = flat.argsort(stable=True)                     # copies grouped by expert
             counts = flat.new_zeros(E).scatter_add_(0, flat, torch.ones_like(flat))  # (E,) copies per expert, padding included
             xs = xf.to(dt)[order // k]                            # (N*k, D) sorted rows
-        with record_function('moe.experts'):                      # 2. all routed experts at once on the sorted rows
+        with _span('moe.experts'):                      # 2. all routed experts at once on the sorted rows
             static = torch.compiler.is_compiling() or (x.is_cuda and torch.cuda.is_current_stream_capturing())
             routed = self.experts(xs, counts, impl, capacity=N if static else None)   # (N*k, D); an expert gets at most N copies (k distinct per token)
-        with record_function('moe.unpermute'):                    # 3. back to token order, mixed with the gate weights
+        with _span('moe.unpermute'):                    # 3. back to token order, mixed with the gate weights
             routed = torch.empty_like(routed).index_copy(0, order, routed).view(N, k, D)
             out = torch.bmm(weights.to(dt).unsqueeze(1), routed).squeeze(1)       # (N, D)
         if self.shared is not None:                               # 4. shared experts
-            with record_function('moe.shared'): out = out + self.shared.dense(xf.to(dt))
-        with record_function('moe.stats'):
+            with _span('moe.shared'): out = out + self.shared.dense(xf.to(dt))
+        with _span('moe.stats'):
             valid = None if padding_mask is None else ~padding_mask.reshape(-1, T).to(x.device)
             aux = (sequence_aux_loss(scores.view(-1, T, E), scores.topk(k, -1).indices.view(-1, T, k), cfg.aux_loss_alpha, valid)  # fᵢ: top-k of the unbiased scores (V3 eq. 18)
                    if cfg.aux_loss_alpha > 0 else scores.new_zeros(()))
