@@ -478,8 +478,8 @@ def sample_codes(prior:CodePrior, # a trained prior
                  steps:int=8, # MaskGIT rounds (1: independent per-position draw)
                  temperature:float=1.0, # softmax temperature
                  top_p:float|None=0.9, # nucleus mass (mmgen.decoding.top_p_filter)
-                 guidance:float=0.0, # classifier-free guidance weight (0: none)
-                 reference:tuple[Tensor, Tensor]|None=None, # (tokens, pad_mask) that guidance steers away from (None: `null_prompt`, BOS alone)
+                 guidance:float|Sequence[float]=0.0, # classifier-free guidance weight (0: none); a list composes one term per reference
+                 reference:tuple[Tensor, Tensor]|None|Sequence=None, # (tokens, pad_mask) that guidance steers away from (None: `null_prompt`, BOS alone); with a list of weights, a list of these
                  mode:bool=False, # per-position argmax in one round (the direct head's mode)
                  generator:torch.Generator|None=None, # random source for reproducible draws
                 ) -> Tensor:
@@ -487,11 +487,14 @@ def sample_codes(prior:CodePrior, # a trained prior
     B, N = tokens.shape[0], prior.cfg.grid ** 2
     codes = torch.full((B, N), prior.mask_id, device=tokens.device)
     if mode: steps = 1
-    if guidance: ref = null_prompt(tokens, pad_mask) if reference is None else reference
+    weights, refs = (list(guidance), list(reference or [None] * len(guidance))) if isinstance(guidance, (list, tuple)) else ([guidance], [reference])
+    if len(weights) != len(refs) or not all(r is None or isinstance(r, (tuple, list)) and len(r) == 2 for r in refs):
+        raise ValueError(f"sample_codes: {len(weights)} guidance weight(s) need as many references, each (tokens, pad_mask) or None (BOS alone), got {len(refs)}: {[type(r).__name__ for r in refs]}")
+    guides = [(w, null_prompt(tokens, pad_mask) if r is None else r) for w, r in zip(weights, refs) if w]   # logits + sum of w * (logits - logits of r)
     for s in range(steps):
         unknown = codes == prior.mask_id
         logits = prior(tokens, pad_mask, codes).float()
-        if guidance: logits = logits + guidance * (logits - prior(*ref, codes).float())
+        if guides: logits = logits + sum(w * (logits - prior(*r, codes).float()) for w, r in guides)
         if mode: return logits.argmax(-1)
         lu = top_p_filter(logits[unknown] / max(temperature, 1e-6), top_p)   # (M, K): only the M positions still unknown are drawn
         draw = (lu + _gumbel(lu.shape, generator, lu.device)).argmax(-1)       # Gumbel-max: one draw from softmax(lu) per row
