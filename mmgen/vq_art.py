@@ -718,11 +718,12 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], seed=seed, max_seconds=rk['prior_seconds'], **tc, out_dir=str(out / 'prior'))
     gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
     imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
-    m = dict(preset=preset, seed=seed, data_seed=data_seed if data is None else None, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
+    ds = data_seed if data is None else None   # your own datasets (data=) are drawn by no seed of ours
+    m = dict(preset=preset, seed=seed, data_seed=ds, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
              prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'], vq_steps_run=len(hv.steps), prior_steps_run=len(hp.steps))
     save_weights(vq, out / 'vqvae.safetensors', dict(kind='vqvae')); save_weights(prior, out / 'prior.safetensors', dict(kind='prior'))
     tok.save(out / 'tokenizer.json')
-    (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed, data_seed=data_seed)), indent=1))
+    (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed, data_seed=ds)), indent=1))
     (out / 'metrics.json').write_text(json.dumps(m, indent=1))
     import matplotlib; import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 8, figsize=(10, 3))
