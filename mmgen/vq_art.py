@@ -478,8 +478,8 @@ def sample_codes(prior:CodePrior, # a trained prior
                  steps:int=8, # MaskGIT rounds (1: independent per-position draw)
                  temperature:float=1.0, # softmax temperature
                  top_p:float|None=0.9, # nucleus mass (mmgen.decoding.top_p_filter)
-                 guidance:float=0.0, # classifier-free guidance weight (0: none)
-                 reference:tuple[Tensor, Tensor]|None=None, # (tokens, pad_mask) that guidance steers away from (None: `null_prompt`, BOS alone)
+                 guidance:float|Sequence[float]=0.0, # classifier-free guidance weight (0: none); a list composes one term per reference
+                 reference:tuple[Tensor, Tensor]|None|Sequence=None, # (tokens, pad_mask) that guidance steers away from (None: `null_prompt`, BOS alone); with a list of weights, a list of these
                  mode:bool=False, # per-position argmax in one round (the direct head's mode)
                  generator:torch.Generator|None=None, # random source for reproducible draws
                 ) -> Tensor:
@@ -487,11 +487,14 @@ def sample_codes(prior:CodePrior, # a trained prior
     B, N = tokens.shape[0], prior.cfg.grid ** 2
     codes = torch.full((B, N), prior.mask_id, device=tokens.device)
     if mode: steps = 1
-    if guidance: ref = null_prompt(tokens, pad_mask) if reference is None else reference
+    weights, refs = (list(guidance), list(reference or [None] * len(guidance))) if isinstance(guidance, (list, tuple)) else ([guidance], [reference])
+    if len(weights) != len(refs) or not all(r is None or isinstance(r, (tuple, list)) and len(r) == 2 for r in refs):
+        raise ValueError(f"sample_codes: {len(weights)} guidance weight(s) need as many references, each (tokens, pad_mask) or None (BOS alone), got {len(refs)}: {[type(r).__name__ for r in refs]}")
+    guides = [(w, null_prompt(tokens, pad_mask) if r is None else r) for w, r in zip(weights, refs) if w]   # logits + sum of w * (logits - logits of r)
     for s in range(steps):
         unknown = codes == prior.mask_id
         logits = prior(tokens, pad_mask, codes).float()
-        if guidance: logits = logits + guidance * (logits - prior(*ref, codes).float())
+        if guides: logits = logits + sum(w * (logits - prior(*r, codes).float()) for w, r in guides)
         if mode: return logits.argmax(-1)
         lu = top_p_filter(logits[unknown] / max(temperature, 1e-6), top_p)   # (M, K): only the M positions still unknown are drawn
         draw = (lu + _gumbel(lu.shape, generator, lu.device)).argmax(-1)       # Gumbel-max: one draw from softmax(lu) per row
@@ -618,7 +621,7 @@ PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmge
 
 _RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_at_least(1), prior_steps=int_at_least(1), batch_size=int_at_least(1), vq_lr=num_at_least(0, strict=True),
                   vq_seconds=num_at_least(0, strict=True, none=True), prior_seconds=num_at_least(0, strict=True, none=True), rounds=int_at_least(1), guidance=num_at_least(0),
-                  n_prior=int_at_least(1, none=True), epochs=int_at_least(1, none=True), seed=int_at_least(0), progress=one_of(True, False),
+                  n_prior=int_at_least(1, none=True), epochs=int_at_least(1, none=True), seed=int_at_least(0), data_seed=int_at_least(0), progress=one_of(True, False),
                   amp=one_of('auto', 'bf16', 'fp16', 'off'), compile=one_of(True, False), verbose=one_of(True, False),
                   save_every=int_at_least(0), save_minutes=num_at_least(0))   # what `train`'s own options allow (the last five as `TrainConfig`'s)
 
@@ -661,10 +664,11 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           progress:bool=True, # a progress bar for each stage (VQ-VAE, then prior)
           amp:str='auto', # mixed precision of both stages: 'auto' (bf16 / fp16 / off from the device) | 'bf16' | 'fp16' | 'off'
           compile:bool=False, # torch.compile both models (GPUs of sm >= 7.0; off for a Kaggle P100)
-          verbose:bool=False, # one line per epoch from each stage's `fit`
+          verbose:bool=True, # one line per epoch from each stage's `fit` (as in the other systems)
           save_every:int=0, # also checkpoint each stage every this many steps (0: at epoch ends and every save_minutes)
           save_minutes:float=5.0, # also checkpoint each stage once this many minutes passed since its last save (0: off)
-          seed:int=0, # initialisation and shuffling of both stages (the pictures and held-out prompts stay the same)
+          seed:int=0, # initialisation and batch order of both stages; the pictures and held-out prompts stay `data_seed`'s
+          data_seed:int=0, # the AbstractArt pictures and held-out prompts of every split (0: those of every run before the option)
           **kw, # overrides: any VQConfig or PriorConfig field (quantizer='all (ours)', d_model=...)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
@@ -679,23 +683,31 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         elif k in rk: rk[k] = v
         else: raise ConfigError(f"train(): unknown override {k!r}; expected a VQConfig or PriorConfig field or one of {sorted(rk)}")
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
-    check_config(dict(rk, epochs=epochs, seed=seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
+    check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
     vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
         raise ConfigError("train(): compile=True cannot train quantizer='lib VectorQuantize' (torch.compile's inductor fails on it: "
                           "'Node view was invalid, but is output'); pass compile=False, or one of our quantizers, e.g. quantizer='ema+kmeans+restart'")
+    out = Path(out_dir)
+    held = (out / 'vqvae' / 'latest_state.pt').exists() or (out / 'prior' / 'latest_state.pt').exists()   # a run is in the folder: resume goes on with it
+    made = json.loads((out / 'data.json').read_text()).get('data_seed') if (out / 'data.json').exists() else 0 if held else None   # a run from before `data_seed` drew with AbstractArt's seed 0
+    if held and data is None and made is not None and made != data_seed:
+        raise ConfigError(f"train(): cannot resume {out}: its pictures were drawn with data_seed={made}, got data_seed={data_seed}; "
+                          f"pass data_seed={made}, or start over in another folder (`mmgen train --overwrite`)")
     if data is None:
-        x_pr, cap_pr = art_tensors(max(rk['n_train'], rk['n_prior'] or 0), vcfg.size)   # the first n_train train the VQ-VAE, all of them the prior
+        x_pr, cap_pr = art_tensors(max(rk['n_train'], rk['n_prior'] or 0), vcfg.size, seed=data_seed)   # the first n_train train the VQ-VAE, all of them the prior
         x_tr, cap_tr = x_pr[:rk['n_train']], cap_pr[:rk['n_train']]
-        x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, start=10**6)
-        _, cap_ho = art_tensors(rk['n_test'], vcfg.size, start=2 * 10**6, held_out=True)
+        x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=10**6)
+        _, cap_ho = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=2 * 10**6, held_out=True)
     else:
         if not isinstance(data, dict) or not {'train', 'test'} <= set(data): raise ConfigError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
         (x_tr, cap_tr), (x_te, cap_te) = [(torch.stack([it['image'] for it in its]), [it['caption'] for it in its])
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ConfigError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
         cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    if not held: (out / 'data.json').write_text(json.dumps(dict(data='AbstractArt' if data is None else 'data=', data_seed=data_seed if data is None else None,
+                                                                size=vcfg.size, n_train=len(x_tr), n_test=len(x_te), n_prior=len(x_pr)), indent=1))   # what the run trains on, before it trains
     vq, hv = train_vqvae(vcfg, x_tr, rk['vq_steps'], rk['batch_size'], lr=rk['vq_lr'], seed=seed, max_seconds=rk['vq_seconds'], **tc, out_dir=str(out / 'vqvae'))   # each stage its own checkpoints: `mmgen train --resume` goes on inside it
     stats = codebook_stats(vq, x_te)
     codes = encode_all(vq, x_pr)[0].flatten(1)
@@ -706,11 +718,12 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], seed=seed, max_seconds=rk['prior_seconds'], **tc, out_dir=str(out / 'prior'))
     gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
     imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
-    m = dict(preset=preset, seed=seed, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
+    ds = data_seed if data is None else None   # your own datasets (data=) are drawn by no seed of ours
+    m = dict(preset=preset, seed=seed, data_seed=ds, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
              prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'], vq_steps_run=len(hv.steps), prior_steps_run=len(hp.steps))
     save_weights(vq, out / 'vqvae.safetensors', dict(kind='vqvae')); save_weights(prior, out / 'prior.safetensors', dict(kind='prior'))
     tok.save(out / 'tokenizer.json')
-    (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed)), indent=1))
+    (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed, data_seed=ds)), indent=1))
     (out / 'metrics.json').write_text(json.dumps(m, indent=1))
     import matplotlib; import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 8, figsize=(10, 3))
