@@ -9,11 +9,11 @@ Docs: https://mmgen-dev.github.io/mmgen/evaluation.html.md"""
 from __future__ import annotations
 import io, math, statistics, time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Sized
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import gpu_name
+from .core import gpu_name, ConfigError
 
 # %% auto #0
 __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call', 'cuda_peak_gb', 'retrieval_metrics',
@@ -21,7 +21,8 @@ __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call',
            'predict_objects', 'score_objects', 'with_relations', 'object_scores', 'stack_items', 'blur_images',
            'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'tie_ceiling', 'caption_relevance',
            'latent_probe', 'host_read', 'axis_targets', 'ArtAxisClassifier', 'render_art', 'train_art_classifier',
-           'read_art_axes', 'art_axis_accuracy', 'saved_activation_bytes', 'train_memory_lower_bound', 'interpolate']
+           'read_art_axes', 'art_axis_accuracy', 'saved_activation_bytes', 'train_memory_lower_bound', 'interpolate',
+           'check_splits']
 
 # %% ../nbs/09_evaluation.ipynb #55fd56c0
 class Table(str):
@@ -525,3 +526,22 @@ def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
     so = torch.sin(omega)
     u = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / so
     return u * ((1 - t) * na + t * nb)
+
+# %% ../nbs/09_evaluation.ipynb #c4b1e7c2
+def check_splits(data, # the caller's splits: {'train': ..., 'valid': ..., 'test': ...} datasets of dict items
+                 fields:Sequence[str]=('image', 'caption'), # what every item must hold (each split's first item is read)
+                 img_size:int|None=None, # the side its (3, H, W) images must have (None: any)
+                 owner:str='data', # how the message names it, e.g. "train(): data"
+                 hint:str='', # added to a missing-field message: where such data goes instead
+                ) -> dict:
+    "`data`'s train / valid / test splits; a `ConfigError` naming what was expected and what came unless each is non-empty, holds `fields` and images of `img_size`."
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), Sized) and len(data[k]) for k in ('train', 'valid', 'test')):
+        raise ConfigError(f"{owner} must be a dict of non-empty 'train', 'valid' and 'test' datasets (as `mmgen.data.shapes_splits` returns), got {type(data).__name__}"
+                          + (f" with {', '.join(f'{k}: {len(v) if isinstance(v, Sized) else type(v).__name__}' for k, v in data.items())}" if isinstance(data, dict) else ''))
+    for k in ('train', 'valid', 'test'):
+        it = data[k][0]
+        if not isinstance(it, dict) or not set(fields) <= set(it):
+            raise ConfigError(f"{owner}['{k}'] items must hold {', '.join(fields)}, got {sorted(it) if isinstance(it, dict) else type(it).__name__}" + (f"; {hint}" if hint else ''))
+        if img_size is not None and tuple(getattr(it['image'], 'shape', ())) != (3, img_size, img_size):
+            raise ConfigError(f"{owner}['{k}'] images must be (3, {img_size}, {img_size}), got {tuple(getattr(it['image'], 'shape', ()))}")
+    return {k: data[k] for k in ('train', 'valid', 'test')}

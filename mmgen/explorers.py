@@ -19,9 +19,11 @@ message in the widget, never a traceback. Each widget carries the CSS class `mmg
 (`mmgen-artexplorer`, ...), which the browser test uses to find it.
 
 - `latent_explorer(folder)` → `LatentExplorer`: endpoints A and B are held-out scenes (dropdowns) or captions you
-  type (words of the training captions only: `shared_latent.images_from_captions` checks them, and its picture of
-  the caption is the thumbnail); a slider over t ∈ [0, 1] shows the image and the caption decoded at that point of the path
+  type (words of the training captions only: `shared_latent.check_captions` checks them; the caption is encoded once,
+  and its latent decoded is the thumbnail); a slider over t ∈ [0, 1] shows the image and the caption decoded at that point of the path
   (`mmgen.evaluation.interpolate`, linear or spherical, decoded by `shared_latent.decode_latents`) and a strip of the whole path.
+- Held-out scenes (`held_out_scenes`) are Shapes of the run's own data seed (as its folder records it) from index
+  `HELD_OUT_START` on, which no split or fresh-scene stage reaches: never one of its training scenes.
 - `attention_explorer(folder)` → `AttentionExplorer`: pick a held-out scene, an encoder layer and head, and a query
   token → that head's self-attention over the visual tokens drawn over the image; and the decoder's cross-attention
   from each generated word to the image, one word per slider step.
@@ -74,9 +76,9 @@ from .paired_retrieval import load_retrieval   # seed 003's loader, re-exported 
 from . import distilled as di
 
 # %% auto #0
-__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'histogram', 'paste', 'held_out_scenes', 'caption_latent', 'smoke_shared_latent',
-           'LatentExplorer', 'latent_explorer', 'record_attention', 'token_grid', 'token_map', 'overlay',
-           'AttentionModel', 'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer',
+__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'histogram', 'paste', 'held_out_scenes', 'recorded_data_seed', 'caption_latent',
+           'smoke_shared_latent', 'LatentExplorer', 'latent_explorer', 'record_attention', 'token_grid', 'token_map',
+           'overlay', 'AttentionModel', 'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer',
            'attention_explorer', 'smoke_vq_art', 'ArtExplorer', 'art_explorer', 'smoke_retrieval', 'RetrievalExplorer',
            'retrieval_explorer', 'load_distilled_run', 'smoke_distilled', 'distilled_attention', 'DistilledExplorer',
            'distilled_explorer']
@@ -145,10 +147,18 @@ HELD_OUT_START = 10**8  # first Shapes index the explorers show: past every spli
 
 def held_out_scenes(n:int, # scenes
                     size:int, # image side
+                    seed:int=0, # the run's data seed (its training scenes' Shapes seed): the held-out scenes come from the same stream
                     **kw, # other `Shapes` arguments (objects per scene, templates); order defaults to 'reading'
                    ) -> Shapes:
-    "Shapes scenes no system trained on (indices from `HELD_OUT_START`)."
-    return Shapes(n, size=size, seed=0, start=HELD_OUT_START, **{'order': 'reading', **kw})
+    "Scenes of the run's own Shapes stream that it never trained on: indices from `HELD_OUT_START`, past every split and fresh-scene stage."
+    return Shapes(n, size=size, seed=seed, start=HELD_OUT_START, **{'order': 'reading', **kw})
+
+def recorded_data_seed(folder:str|Path, # a run's output folder
+                       name:str, # the JSON file that records it: 'metrics.json' (seed 000), 'caption_run.json', 'distill_run.json'
+                      ) -> int:
+    "The data seed a run's folder records (its `data_seed`), else 0: `shapes_splits`' default, which a run from before the record used."
+    f = Path(folder) / name
+    return int(json.loads(f.read_text()).get('data_seed') or 0) if f.exists() else 0
 
 @torch.no_grad()
 def caption_latent(model:sl.SharedLatentModel, # seed 000's model
@@ -253,12 +263,14 @@ class LatentExplorer(_Explorer):
     def _load(self, folder):
         p = require_files(folder, ('best.safetensors', 'config.json', 'tokenizer.json'), 'mmgen train shared-latent --out DIR')
         model, tok = sl.load_shared_latent(p)
-        self.use(model, tok, f'the model in {p} ({model.cfg.img_size} px, {n_params(model)/1e6:.1f}M parameters)')
+        self.use(model, tok, f'the model in {p} ({model.cfg.img_size} px, {n_params(model)/1e6:.1f}M parameters)', recorded_data_seed(p, 'metrics.json'))
 
-    def use(self, model, tok, note:str):
+    def use(self, model, tok, note:str,
+            data_seed:int=0, # the run's data seed: the held-out scenes are of its stream
+           ):
         "Explore `model` (a `SharedLatentModel` in memory) with its tokenizer; `note` says what it is."
         self.model, self.tok = model.eval(), tok
-        self.scenes = held_out_scenes(self.n_scenes, model.cfg.img_size)
+        self.scenes = held_out_scenes(self.n_scenes, model.cfg.img_size, data_seed)
         opts = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions())]
         self._muted = True   # new options would each fire a refresh
         try:
@@ -273,10 +285,11 @@ class LatentExplorer(_Explorer):
         "The endpoint's latent (D,): the typed caption's (only words of the training captions), else the chosen scene's image latent; draws its thumbnail."
         scene, text, view = (self.a_scene, self.a_text, self.a_view) if which == 'a' else (self.b_scene, self.b_text, self.b_view)
         if caption := text.value.strip():
-            # seed 000's own caption → picture: it refuses words the model never saw in training (a ValueError naming them,
-            # which `guard` puts in the error line before anything is redrawn); its picture is the endpoint's thumbnail
-            view.value = to_png(sl.images_from_captions(self.model, self.tok, caption)[0], 64)
-            return caption_latent(self.model, self.tok, caption)
+            # seed 000's own word check: it refuses words the model never saw in training (a ValueError naming them,
+            # which `guard` puts in the error line before anything is redrawn); then one encoding, whose picture is the thumbnail
+            z = caption_latent(self.model, self.tok, sl.check_captions(self.tok, caption)[0])
+            view.value = to_png(sl.decode_latents(self.model, z[None])['images'][0], 64)
+            return z
         img = self.scenes[scene.value]['image']
         view.value = to_png(img, 64)
         dev = next(self.model.parameters()).device
@@ -428,10 +441,10 @@ def attention_maps(am:AttentionModel, # the model
     return out
 
 # %% ../nbs/15_explorers.ipynb #b2c3e511
-def _captioner_scenes(preset:str, n:int) -> Shapes:
-    "Held-out scenes drawn like the training scenes of a captioner preset."
+def _captioner_scenes(preset:str, n:int, data_seed:int=0) -> Shapes:
+    "Held-out scenes drawn like the training scenes of a captioner preset, from its data seed's stream."
     r = cap.PRESETS[preset][1]
-    return held_out_scenes(n, r['size'], min_objects=r['min_objects'], max_objects=r['max_objects'], templates=r['templates'])
+    return held_out_scenes(n, r['size'], data_seed, min_objects=r['min_objects'], max_objects=r['max_objects'], templates=r['templates'])
 
 def smoke_captioner(seconds:float=smoke(4, 20), # training budget (`TrainConfig.max_seconds`)
                    ) -> tuple:
@@ -483,16 +496,18 @@ class AttentionExplorer(_Explorer):
         p = require_files(folder, ('best.safetensors', 'captioner_config.json', 'tokenizer.json'), 'mmgen train captioner --out DIR')
         model, tok = cap.load_captioner(p)
         preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu') if (p / 'metrics.json').exists() else 'cpu'
-        self.use(captioner_attention(model, tok, cap.PRESETS[preset][1]['size']), f'the captioner in {p} ({n_params(model)/1e6:.1f}M parameters)', preset)
+        self.use(captioner_attention(model, tok, cap.PRESETS[preset][1]['size']), f'the captioner in {p} ({n_params(model)/1e6:.1f}M parameters)', preset,
+                 data_seed=recorded_data_seed(p, 'caption_run.json'))
 
     def use(self, am:AttentionModel, # the model to explore
             note:str, # what it is, for the status line
             preset:str|None=None, # a captioner preset whose kind of scene to show; None: 1–3 objects at am.img_size
             scenes:Shapes|None=None, # show these scenes instead (another system's held-out scenes)
+            data_seed:int=0, # the run's data seed: the held-out scenes are of its stream
            ):
         "Explore `am` on held-out scenes."
         self.model = am
-        self.scenes = scenes if scenes is not None else _captioner_scenes(preset, self.n_scenes) if preset else held_out_scenes(self.n_scenes, am.img_size)
+        self.scenes = scenes if scenes is not None else _captioner_scenes(preset, self.n_scenes, data_seed) if preset else held_out_scenes(self.n_scenes, am.img_size, data_seed)
         self._muted = True
         try:
             self.scene.options, self.scene.value = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions()[:self.n_scenes])], 0
@@ -822,7 +837,7 @@ class DistilledExplorer(_Explorer):
            ):
         "Score every shown scene once (captions, embeddings, retrieval picks); the slider then only picks."
         self.model, self.tok, self.teacher = model.eval(), tok, teacher.eval()
-        self.scenes = held_out_scenes(self.n_gallery, run.size, min_objects=run.min_objects, max_objects=run.max_objects, templates=run.templates, order=run.order)
+        self.scenes = held_out_scenes(self.n_gallery, run.size, run.data_seed, min_objects=run.min_objects, max_objects=run.max_objects, templates=run.templates, order=run.order)
         self.gallery = sorted(set(self.scenes.captions()))                 # the candidates both retrieve from
         txt = clip_text_features(teacher, self.gallery, normalize=True)    # (G, E) normalised
         items = [self.scenes[i] for i in range(self.n_scenes)]

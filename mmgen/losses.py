@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['clip_loss', 'siglip_loss', 'CLIPLoss', 'SigLIPLoss', 'cosine_distill_loss', 'flow_path', 'time_features',
-           'euler_flow', 'drop_condition', 'guided']
+           'euler_flow', 'drop_condition', 'guided', 'feature_loss']
 
 # %% ../nbs/08_losses.ipynb #ee5b4adf
 def _check_pairs(img, txt):
@@ -147,3 +147,14 @@ def guided(velocity, # velocity(condition) -> the velocity given that condition
     if guidance == 1: return v
     u = velocity(null.expand_as(c))
     return u + guidance * (v - u)
+
+# %% ../nbs/08_losses.ipynb #c4b1e7b2
+def feature_loss(features, # x (B,C,H,W) -> a list of activation maps, e.g. a frozen encoder's stages (`ImageEncoder.features` in 10_shared_latent)
+                 pred:torch.Tensor, # (B,C,H,W) generated images: the gradient flows back to them
+                 target:torch.Tensor, # (B,C,H,W) originals, read without a graph
+                ) -> torch.Tensor:
+    "Perceptual loss: per-stage MSE between the feature maps of `pred` and `target`, each over the target map's mean square, averaged over stages."
+    with torch.no_grad(): ft = features(target)
+    fp = features(pred)
+    if not ft or len(fp) != len(ft): raise ValueError(f"features must return the same non-empty list of maps for both images, got {len(fp)} and {len(ft)}")
+    return sum(F.mse_loss(p.float(), t.float()) / t.float().pow(2).mean().clamp_min(1e-6) for p, t in zip(fp, ft)) / len(ft)

@@ -6,14 +6,14 @@ the seed's own with `literal=True`), fine-tunes the image decoder on the frozen 
 caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`, `metrics.json` and `samples.png`
 into `out_dir`; `budget_s` bounds the stages' wall time. `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
 `load_prior(out_dir / 'prior')` the prior; `caption_images`, `image_latents` and `images_from_captions` use them (a caption
-with a word the training captions never held is refused).
+with a word the training captions never held is refused: `check_captions`, which `mmgen draw` and the explorers share).
 
 - `SharedLatentConfig.seed_literal(variant)`: the seed's specification as written; `SharedLatentConfig.default(variant)`:
   the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `component_params`,
   `train_memory_estimate` and `benchmark` measure them.
 - `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, its `loss_fn`
   for `mmgen.train.fit`; `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
-- `device_batches`: the splits held on the device and batched there (`mmgen.speed.DeviceBatches`, `SpeedOptions`).
+- `SpeedOptions(data='device')`: the splits held on the device and batched there (`mmgen.speed.caption_batches`).
 - `evaluate`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier and `latent_probe`.
 
 What was tried and not kept lives in the lab record `10a_shared_latent_lab`, not in this module.
@@ -41,11 +41,11 @@ from .attention import TextEncoder, TextDecoder
 from .decoding import decode
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
-                              interpolate, saved_activation_bytes, train_memory_lower_bound)
+                              interpolate, saved_activation_bytes, train_memory_lower_bound, check_splits)
 from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained
-from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, DeviceBatches, stage_budgets
-from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided
+from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
+from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
 
 
 # %% auto #0
@@ -54,10 +54,9 @@ __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT
            'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
            'shared_latent_loss', 'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark',
            'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents',
-           'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'device_batches', 'caption_words',
-           'fit_shared_latent', 'feature_loss', 'finetune_decoder', 'smoke_config', 'show_results', 'goal_claims',
-           'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents', 'caption_images',
-           'images_from_captions']
+           'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'caption_words', 'fit_shared_latent',
+           'finetune_decoder', 'smoke_config', 'show_results', 'goal_claims', 'cpu_config', 'load_shared_latent',
+           'fresh_scenes', 'train', 'image_latents', 'caption_images', 'check_captions', 'images_from_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -478,6 +477,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               device:str|None=None, progress:bool=True,
               max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
               seed:int=0, # the order of the batches (`TrainConfig.seed`)
+              tensorboard:bool=False, wandb:str|None=None, # this stage's scalars to out_dir/tb, or to a W&B project (`TrainConfig`)
              ) -> tuple:
     "Train a `LatentPrior` on the frozen model's (image latent, caption features) pairs; returns (prior, History)."
     train_pairs, valid_pairs = prior_pairs(model, tok, splits['train']), prior_pairs(model, tok, splits['valid'])
@@ -487,7 +487,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     bs = min(batch_size, len(train_pairs)); per = max(len(train_pairs) // bs, min(250, steps // 10), 1)   # an epoch of >= 250 steps: a validation and a `latest` (140 MB) each, not every 15 steps
     train_dl = DataLoader(train_pairs, batch_size=bs, sampler=RandomSampler(train_pairs, num_samples=per * bs), drop_last=True)   # reshuffled each pass
     tcfg = TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
-                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed,
+                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb,
                        out_dir=None if out_dir is None else str(out_dir))   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
     if out_dir is not None:   # `fit` wrote its checkpoints and history.json there
@@ -585,22 +585,6 @@ def evaluate(model:SharedLatentModel, # trained model
 # %% ../nbs/10_shared_latent.ipynb #a51c0e02
 BACKGROUND_UNIT = to_tensor(np.array(BACKGROUND, dtype=np.uint8).reshape(1, 1, 3)).flatten().tolist()   # Shapes' background in [-1, 1]
 
-def device_batches(ds, # a split (a `CachedDataset`, or any dataset with image / caption)
-                   tok, # the tokenizer
-                   cfg:SharedLatentConfig, # for max_len
-                   batch_size:int, device, # batch, and where the split is held
-                   train:bool=True, # shuffled, last batch dropped, augmented (else in order, everything, as is)
-                   shift:int=0, # `random_shift` of training batches by up to this many pixels (0: off)
-                   num_workers:int=0, # processes rendering a split that is not cached
-                   seed:int=0, # the order's (and the shifts') seed
-                  ) -> DeviceBatches:
-    "A split on `device` for `shared_latent_loss`: uint8 images and the captions tokenized once; batches are drawn there."
-    ids, pad = tok(dataset_captions(ds), cfg.max_len)
-    aug = random_shift(shift, BACKGROUND_UNIT) if train and shift else None
-    return DeviceBatches.from_dataset(ds, batch_size, dict(tokens=ids, pad_mask=pad), device, num_workers,
-                                      shuffle=train, drop_last=train, seed=seed, augment=aug)
-
-
 # %% ../nbs/10_shared_latent.ipynb #2ef3a64b
 def caption_words(captions:Sequence[str]) -> list[str]:
     "The distinct words of `captions`, lowercased as the tokenizer reads them, sorted."
@@ -618,6 +602,8 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
                       speed:SpeedOptions|None=None, # how it is fed and run (default: the DataLoader, nothing switched on)
                       seed:int=0, # the order of the batches (`TrainConfig.seed`; the initialisation follows the caller's `set_seed`)
+                      callbacks:Sequence=(), # `fit` callbacks (objects with before_fit / after_step / after_epoch / after_fit)
+                      tensorboard:bool=False, wandb:str|None=None, # `TrainConfig.tensorboard` (scalars to out_dir/tb) and `.wandb` (a W&B project)
                      ) -> tuple:
     "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History); the tokenizer keeps the training captions' `words`."
     tok = BPETokenizer.train(caps := dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
@@ -625,8 +611,8 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
     speed, dev = speed or SpeedOptions(), default_device(device)
     if speed.data == 'device':   # each split held on the device, its captions tokenized once
-        train_dl = device_batches(splits['train'], tok, cfg, cfg.batch_size, dev, shift=speed.shift, num_workers=speed.workers(dev), seed=seed)
-        valid_dl = device_batches(splits['valid'], tok, cfg, 64, dev, train=False, num_workers=speed.workers(dev))
+        train_dl = caption_batches(splits['train'], tok, cfg.max_len, cfg.batch_size, dev, shift=speed.shift, fill=BACKGROUND_UNIT, num_workers=speed.workers(dev), seed=seed)
+        valid_dl = caption_batches(splits['valid'], tok, cfg.max_len, 64, dev, train=False, num_workers=speed.workers(dev))
     else:
         collate = caption_collate(tok, cfg.max_len)
         train_dl = DataLoader(splits['train'], batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=True)
@@ -635,29 +621,20 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
                        grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile, verbose=verbose, log_every=log_every,
-                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed)
-    with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg)
+                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb)
+    with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg, callbacks=callbacks)
     if out_dir is not None:
         tok.save(Path(out_dir) / 'tokenizer.json'); (Path(out_dir) / 'words.json').write_text(json.dumps(tok.words))
         (Path(out_dir) / 'config.json').write_text(json.dumps(config_dict(cfg), indent=1))
     return model, tok, hist
 
 # %% ../nbs/10_shared_latent.ipynb #2da607c2
-def feature_loss(enc:ImageEncoder, # frozen image encoder: its stage activations are the features
-                 pred:torch.Tensor, # (B,3,H,W) decoded images
-                 target:torch.Tensor, # (B,3,H,W) originals
-                ) -> torch.Tensor:
-    "Perceptual loss with the model's own encoder as the feature network: per-stage MSE between activations, each over the target's mean square."
-    with torch.no_grad(): ft = enc.features(target)
-    fp = enc.features(pred)
-    return sum(F.mse_loss(p.float(), t.float()) / t.float().pow(2).mean().clamp_min(1e-6) for p, t in zip(fp, ft)) / len(ft)
-
 def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder stays frozen
                      splits:dict, # 'train' and 'valid' datasets with images
                      steps:int=8000, # optimiser steps
                      lr:float=1e-3, # peak learning rate (Adam, warmup then cosine)
                      batch_size:int=32, # batch
-                     w_feat:float=1., # weight of `feature_loss` through the frozen encoder (0: reconstruction alone)
+                     w_feat:float=1., # weight of `mmgen.losses.feature_loss` through the frozen encoder's stages (0: reconstruction alone)
                      device:str|None=None, progress:bool=True, log_every:int=10, # steps between progress-bar / logger updates (`TrainConfig.log_every`)
                      num_workers:int|None=None, # DataLoader workers rendering/reading scenes (None: `SpeedOptions.workers`: 0 on the CPU, which needs its cores for the steps; up to 15 on a GPU)
                      max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
@@ -665,6 +642,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      speed:SpeedOptions|None=None, # channels-last, cuDNN autotuning, TF32, rendering workers (`SpeedOptions`)
                      seed:int=0, # the order of the batches (`TrainConfig.seed`)
                      amp:str='auto', # `TrainConfig.amp`
+                     tensorboard:bool=False, wandb:str|None=None, # this stage's scalars to out_dir/tb, or to a W&B project (`TrainConfig`)
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -673,7 +651,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
         with torch.no_grad(): z = enc(x)
         y = dec(z)
         d = dict(recon=recon_loss(y, x, cfg.fg_weight))
-        if w_feat: d['feat'] = feature_loss(enc, y, x)
+        if w_feat: d['feat'] = feature_loss(enc.features, y, x)
         return dict(loss=d['recon'] + w_feat * d.get('feat', 0.), **d)
     collate, speed = caption_collate(), speed or SpeedOptions()
     if num_workers is None: num_workers = speed.workers(default_device(device))
@@ -683,7 +661,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
                        grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, verbose=False, log_every=log_every, max_seconds=max_seconds, compile=speed.compile, seed=seed,
-                       out_dir=None if out_dir is None else str(out_dir))
+                       out_dir=None if out_dir is None else str(out_dir), tensorboard=tensorboard, wandb=wandb)
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
 # %% ../nbs/10_shared_latent.ipynb #79af45b4
@@ -776,7 +754,8 @@ _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `
     epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),
     max_objects=((lambda v: int_at_least(1)[0](v) and v <= 5), 'an integer in 1..5 (more do not fit in a scene without overlap)'),
     decoder_steps=int_at_least(0, none=True), prior_steps=int_at_least(0, none=True), amp=one_of('auto', 'bf16', 'fp16', 'off'), verbose=one_of(True, False), log_every=int_at_least(1), budget_s=num_at_least(0, strict=True, none=True), seed=int_at_least(0),
-    probe_scenes=((lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 2 and all(int_at_least(1)[0](n) for n in v))), 'None or a pair (train, test) of integers >= 1'))
+    probe_scenes=((lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 2 and all(int_at_least(1)[0](n) for n in v))), 'None or a pair (train, test) of integers >= 1'),
+    callbacks=((lambda v: isinstance(v, (tuple, list))), 'a list of `fit` callbacks'), tensorboard=one_of(True, False), wandb=((lambda v: v is None or (isinstance(v, str) and v)), 'None or a W&B project name'))
 
 @register_system('shared-latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes', preset='cpu')
 def train(out_dir:str|Path, # output folder
@@ -800,6 +779,10 @@ def train(out_dir:str|Path, # output folder
           speed:dict|None=None, # `SpeedOptions` fields over the preset's (e.g. dict(data='device'))
           seed:int=0, # initialisation and batch order of the three stages (the scenes, the ruler and the probe stay the same)
           amp:str='auto', # mixed precision of the joint and decoder stages (`TrainConfig.amp`: 'auto', 'bf16', 'fp16', 'off'); the prior trains in fp32
+          data:dict|None=None, # your own splits {'train', 'valid', 'test'} of Shapes scenes (`shapes_splits`, cached or not) at img_size, instead of n_train / n_eval; the decoder stage then cycles data['train']
+          callbacks:Sequence=(), # `fit` callbacks of the joint stage (as the captioner's `train`)
+          tensorboard:bool=False, # each stage's scalars to its folder's tb/ (`TrainConfig.tensorboard`; needs the tensorboard package)
+          wandb:str|None=None, # a W&B project each stage logs to (`TrainConfig.wandb`; needs the wandb package)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
@@ -814,38 +797,43 @@ def train(out_dir:str|Path, # output folder
     else: cfg = (smoke_config if preset == 'smoke' else cpu_config)(img_size=size, epochs=epochs, **kw)
     if cfg.vocab_size < (least := 256 + len(BPETokenizer.specials)):   # the byte-level BPE `fit_shared_latent` trains starts from every byte
         raise ConfigError(f"SharedLatentConfig.vocab_size must be >= {least} (256 bytes and {len(BPETokenizer.specials)} special tokens of the BPE tokenizer), got {cfg.vocab_size}")
-    n_train, n_eval = n_train or P['n_train'], n_eval or P['n_eval']
+    own = None if data is None else check_splits(data, ('image', 'caption', 'attrs'), cfg.img_size, 'train(): data',   # before a scene is rendered or a folder made
+                                                   "the scores read Shapes' ground truth (attrs): for your own captioned pictures (`CaptionFolder`) call `fit_shared_latent(cfg, splits)`")
+    n_train, n_eval = (len(own['train']), len(own['test'])) if own else (n_train or P['n_train'], n_eval or P['n_eval'])
     try: speed = SpeedOptions(**{**P.get('speed', {}), **(speed or {})})
     except (TypeError, ValueError) as e: raise ConfigError(f"train(): speed={speed!r} is not a set of SpeedOptions fields ({e})") from e
     speed = replace(speed, shift=min(speed.shift, safe_shift(cfg.img_size)))   # no object leaves the picture
     out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
-    splits = shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache',
-                           num_workers=speed.workers(dev))
+    splits = own or shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache',
+                                  num_workers=speed.workers(dev))
+    seed_in = re.search(r'\bseed=(\d+)', repr(splits['train']))   # the scenes' Shapes seed (a cache's repr holds its source's): 0 unless `data` came with another
+    data_seed, decoder_fresh = int(seed_in[1]) if seed_in else None, decoder_fresh and not own
     decoder_steps = P['decoder_steps'] if decoder_steps is None else decoder_steps
     prior_steps = P['prior_steps'] if prior_steps is None else prior_steps
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
     budget_s = P.get('budget_s') if budget_s is None else budget_s
     secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
     model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp,
-                                      verbose=verbose, log_every=log_every)
+                                      verbose=verbose, log_every=log_every, callbacks=callbacks, tensorboard=tensorboard, wandb=wandb)
     load_weights(model, out / 'best.safetensors'); model.to(dev)
     t_train = time.time() - t0
     if decoder_steps:
         dbs = P.get('decoder_batch', 32)
         dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
         dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
-                                 out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp, log_every=log_every)
+                                 out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp, log_every=log_every, tensorboard=tensorboard, wandb=wandb)
         decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
     save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
     t_dec = time.time() - t0 - t_train
-    prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior'), seed=seed) if prior_steps else (None, None)
+    prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior'), seed=seed,
+                             tensorboard=tensorboard, wandb=wandb) if prior_steps else (None, None)
     prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), P['ruler'][0])), epochs=P['ruler'][1], device=dev)
     metrics, outs = evaluate(model, tok, test := stack_items(splits['test']), clf, prior=prior)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *(probe_scenes or P['probe']))
-    metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', preset=preset, seed=seed, batch_size=cfg.batch_size, img_size=cfg.img_size,
+    metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', preset=preset, seed=seed, data_seed=data_seed, batch_size=cfg.batch_size, img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
                    decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
                    classifier=classifier_accuracy(clf, test),
@@ -878,6 +866,18 @@ def caption_images(model:SharedLatentModel, # a trained model (`load_shared_late
     z, dev = image_latents(model, images), next(model.parameters()).device
     return [tok.decode(t) for zb in z.split(batch_size) for t in model.caption(zb.to(dev), tok.bos_id, tok.eos_id, beam_size=beam_size, **kw).cpu()]
 
+def check_captions(tok, # the model's tokenizer: its `words` (from words.json), else its whole-word tokens (a folder from before words.json)
+                   captions:str|Sequence[str], # one caption or a list
+                  ) -> list[str]:
+    "The captions as a list; a ValueError unless each is a non-empty string of words the training captions held (naming each unknown word, and the known ones)."
+    captions = [captions] if isinstance(captions, str) else captions
+    if not isinstance(captions, (list, tuple)) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
+        raise ValueError(f"captions: expected a non-empty caption or a non-empty list of them, got {captions!r:.80}")
+    known = getattr(tok, 'words', None) or [t[1:] for t in tok.tok.get_vocab() if t[:1] == 'Ġ' and t[1:].isalnum()]   # no `words`: the whole-word tokens
+    if unknown := sorted(set(caption_words(captions)) - set(known)):
+        raise ValueError(f"captions: {', '.join(map(repr, unknown))} never appeared in the model's training captions; expected only their words: {', '.join(sorted(known))}")
+    return list(captions)
+
 @torch.no_grad()
 def images_from_captions(model:SharedLatentModel, # a trained model (`load_shared_latent`)
                          tok, # its tokenizer
@@ -885,16 +885,11 @@ def images_from_captions(model:SharedLatentModel, # a trained model (`load_share
                          prior:LatentPrior|None=None, # `load_prior(out_dir / 'prior')`: draw the latent from it (None: the caption's text latent)
                          seed:int=0, # the prior's draw
                         ) -> torch.Tensor:
-    "Caption → picture: (N, 3, img_size, img_size) in [-1, 1] on the CPU."
-    captions = [captions] if isinstance(captions, str) else captions
-    if not isinstance(captions, (list, tuple)) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
-        raise ValueError(f"captions: expected a non-empty caption or a non-empty list of them, got {captions!r:.80}")
-    known = getattr(tok, 'words', None) or [t[1:] for t in tok.tok.get_vocab() if t[:1] == 'Ġ' and t[1:].isalnum()]   # no `words`: the whole-word tokens
-    if unknown := sorted(set(caption_words(captions)) - set(known)):
-        raise ValueError(f"captions: {', '.join(map(repr, unknown))} never appeared in the model's training captions; expected only their words: {', '.join(sorted(known))}")
+    "Caption → picture: (N, 3, img_size, img_size) in [-1, 1] on the CPU; the words are checked first (`check_captions`)."
+    captions = check_captions(tok, captions)
     model.eval(); dev = next(model.parameters()).device
-    if prior is not None: z = prior_latents(prior, model, tok, list(captions), seed=seed)
+    if prior is not None: z = prior_latents(prior, model, tok, captions, seed=seed)
     else:
-        ids, pad = tok(list(captions), model.cfg.max_len)
+        ids, pad = tok(captions, model.cfg.max_len)
         z = model.encode_text(ids.to(dev), pad.to(dev)).float().cpu()
     return decode_latents(model, z, tok=None)['images']

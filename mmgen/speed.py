@@ -13,13 +13,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch, torch.nn as nn
 from .core import amp_dtype
-from .data import _unit, to_uint8, CachedDataset
+from .data import _unit, to_uint8, CachedDataset, dataset_captions
 from .evaluation import time_call
 from .train import to_device
 
 # %% auto #0
 __all__ = ['SHAPES_MARGIN', 'SYNC_OPS', 'SpeedOptions', 'speed_flags', 'safe_shift', 'random_shift', 'step_breakdown',
-           'profile_step', 'DeviceBatches', 'stage_budgets']
+           'profile_step', 'DeviceBatches', 'caption_batches', 'stage_budgets']
 
 # %% ../nbs/03b_speed.ipynb #d5e0a006
 @dataclass
@@ -189,6 +189,25 @@ class DeviceBatches:
             dl = torch.utils.data.DataLoader(ds, batch_size=256, num_workers=num_workers, collate_fn=_uint8_collate)
             images = np.concatenate(list(dl))
         return cls(images, batch_size, fields, device, **kw)
+
+# %% ../nbs/03b_speed.ipynb #c4b1e7a2
+def caption_batches(ds, # a captioned split: a `CachedDataset`, or any dataset whose items hold image / caption
+                    tok, # callable (texts, max_len) -> (ids (N,L), pad_mask (N,L) True = padding), e.g. `BPETokenizer`
+                    max_len:int, # token budget per caption, BOS and EOS included
+                    batch_size:int, # samples per batch
+                    device=None, # where the split is held (None: the CPU)
+                    train:bool=True, # shuffled, last batch dropped, augmented (else in order, everything, as is)
+                    shift:int=0, # `random_shift` of training batches by up to this many pixels (0: off)
+                    fill:Sequence[float]|None=None, # with `shift`: each channel's value in the uncovered border (the dataset's background, in [-1, 1])
+                    num_workers:int=0, # processes rendering a split that is not cached
+                    seed:int=0, # the order's (and the shifts') seed
+                   ) -> DeviceBatches:
+    "`DeviceBatches` of a captioned split, its captions tokenized once: the image / tokens / pad_mask batches of `caption_collate(tok, max_len)`, drawn on `device`."
+    if train and shift and fill is None: raise ValueError(f"shift={shift} needs fill: each channel's value in the uncovered border (the dataset's background)")
+    ids, pad = tok(dataset_captions(ds), max_len)
+    aug = random_shift(shift, fill) if train and shift else None
+    return DeviceBatches.from_dataset(ds, batch_size, dict(tokens=ids, pad_mask=pad), device, num_workers,
+                                      shuffle=train, drop_last=train, seed=seed, augment=aug)
 
 # %% ../nbs/03b_speed.ipynb #e5d1b7aa
 def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
