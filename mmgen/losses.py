@@ -1,6 +1,7 @@
 """CLIP's InfoNCE with a learnable temperature, SigLIP's sigmoid loss with a learnable scale and bias, and
 cosine distillation — the first two checked against open_clip, forward and gradients, the third against torch's
-`CosineEmbeddingLoss`.
+`CosineEmbeddingLoss`; the rectified-flow path and classifier-free guidance, and a perceptual loss through any frozen
+network's stages (`feature_loss`).
 
 Docs: https://mmgen-dev.github.io/mmgen/losses.html.md"""
 
