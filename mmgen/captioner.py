@@ -46,7 +46,7 @@ from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import decode
 from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params
-from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device, check_config, int_at_least, num_at_least, one_of, num_between
+from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, _pick_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from torch.distributed.tensor import DTensor
 
@@ -769,8 +769,10 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     preset = pick_preset(PRESETS, preset, full, default='quick')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
-    started_before = (out / 'latest_state.pt').exists() and not (out / 'caption_run.json').exists()
-    if started_before and 'seed' in to and 'data_seed' not in ro: ro['data_seed'] = to.pop('seed')   # a run started when `seed` was the Shapes seed: resumed on its scenes
+    # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
+    # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.
+    old_run = resuming() and (out / 'latest_state.pt').exists() and not (out / 'caption_run.json').exists()
+    if old_run and 'seed' in to and 'data_seed' not in ro: ro['data_seed'] = to.pop('seed')
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')
     # every option is checked here, before any scene is rendered or any model built: a bad one is a ConfigError naming it
     run = CaptionRun(**{**rk, **ro})
@@ -779,7 +781,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)
-    if not started_before and dist_info()[0] == 0:   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
+    if not old_run and dist_info()[0] == 0:   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
         (out / 'caption_run.json').write_text(json.dumps(dict(asdict(run), seed=tcfg.seed), indent=1, default=str))
     with torch_threads(cpu_threads(run.cpu_threads)):   # e.g. one thread where other jobs keep the cores busy
         res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
