@@ -483,6 +483,7 @@ class CaptionRun:
     num_workers: int = 0            # DataLoader workers
     cache_dir: str|None = None      # pre-render the Shapes splits here (`mmgen.data.cache_dataset`); None: render on the fly
     eval_every_epoch: bool = True   # greedy-decode the validation split after every epoch (valid_exact, valid_bleu4)
+    n_samples: int = 16             # held-out images captioned in samples.png (0: no figure, e.g. for many tiny runs; drawing 16 costs ~0.7 s on a CPU)
     channels_last: bool = False     # the model in channels-last memory format (oneDNN's faster convolution path on CPUs)
     cpu_bf16: bool = False          # with amp='auto' on a CPU that computes bf16 natively (AVX512-BF16 or AMX): bf16 autocast
     cpu_threads: int|None = None    # torch threads for `train` (None: keep torch's; 0: all cores, or 1 when the load average says they are busy)
@@ -494,7 +495,7 @@ _RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_conf
     min_objects=int_at_least(1), max_objects=int_at_least(1), order=one_of('random', 'reading'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1),
     data_seed=int_at_least(0), batch_size=int_at_least(1), max_len=int_at_least(2), siglip_weight=num_at_least(0),
     schedule=((lambda v: v is None or isinstance(v, ScheduledSampling)), 'None or a ScheduledSampling'), num_workers=int_at_least(0),
-    eval_every_epoch=one_of(True, False), channels_last=one_of(True, False), cpu_bf16=one_of(True, False), cpu_threads=int_at_least(0, none=True))
+    eval_every_epoch=one_of(True, False), n_samples=int_at_least(0), channels_last=one_of(True, False), cpu_bf16=one_of(True, False), cpu_threads=int_at_least(0, none=True))
 
 def _check_run(r:CaptionRun):
     "Refuse, with a `ConfigError` naming the field, data or objective settings no run could start from."
@@ -802,8 +803,10 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         n_imgs = len(h.steps) * run.batch_size
         real_tokens = float(np.mean([len(tok.encode(c, run.max_len)) - 1 for c in dataset_captions(res.data['train'], 2000)]))
         train_seconds = sum(r['seconds'] for r in h.epochs)
-        items = [res.data['test' if 'test' in res.data else 'valid'][i] for i in range(min(16, len(test_dl.dataset)))]
-        caption_grid(model, tok, items, title=f'captioner ({preset}): held-out captions').savefig(out / 'samples.png', dpi=80)
+        items = [res.data['test' if 'test' in res.data else 'valid'][i] for i in range(min(max(8, run.n_samples), len(test_dl.dataset)))]
+        samples_png = out / 'samples.png'
+        if run.n_samples: caption_grid(model, tok, items[:run.n_samples], title=f'captioner ({preset}): held-out captions').savefig(samples_png, dpi=80)
+        else: samples_png.unlink(missing_ok=True)   # no figure asked for: none left from an earlier run in this folder
         first = float(np.mean(h.losses[:3]))
         dev = next(model.parameters()).device
         metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
@@ -817,7 +820,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
                        load_average=round(os.getloadavg()[0], 1) if hasattr(os, 'getloadavg') else None,
                        samples=[dict(pred=p, truth=it['caption'], correct=_is_correct(p, it)) for p, it in zip(preds, items[:8])],
                        stop_reason=h.stop_reason,
-                       files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(out / 'samples.png')))
+                       files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(samples_png) if run.n_samples else None))
         (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
         if tcfg.verbose: print(run_summary(metrics, out))
         return metrics
@@ -839,8 +842,8 @@ def run_summary(m:dict, # metrics returned by `train`
              + f"BLEU-4 {m['test_bleu4']:.1f}"]
     for s in m['samples'][:n]: lines.append(f"  {'✓' if s['correct'] else '✗'} {s['pred']!r}" + ('' if s['correct'] else f"   truth: {s['truth']!r}"))
     out = Path(out)
-    lines += [f"checkpoint {m['files']['checkpoint']}", f"metrics    {m['files']['metrics']}", f"samples    {m['files']['samples']}",
-              f"caption your own images: mmgen caption {out} IMAGE.png ...",
+    lines += [f"checkpoint {m['files']['checkpoint']}", f"metrics    {m['files']['metrics']}"] + [f"samples    {m['files']['samples']}"] * bool(m['files'].get('samples'))
+    lines += [f"caption your own images: mmgen caption {out} IMAGE.png ...",
               f"in Python: from mmgen.captioner import load_captioner; model, tok = load_captioner({str(out)!r}); model.caption(images, tok)"]
     return '\n'.join(lines)
 
