@@ -46,7 +46,7 @@ from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import decode
 from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params
-from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, _pick_device, check_config, int_at_least, num_at_least, one_of, num_between
+from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, _pick_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from torch.distributed.tensor import DTensor
 
@@ -483,6 +483,7 @@ class CaptionRun:
     num_workers: int = 0            # DataLoader workers
     cache_dir: str|None = None      # pre-render the Shapes splits here (`mmgen.data.cache_dataset`); None: render on the fly
     eval_every_epoch: bool = True   # greedy-decode the validation split after every epoch (valid_exact, valid_bleu4)
+    n_samples: int = 16             # held-out images captioned in samples.png (0: no figure, e.g. for many tiny runs; drawing 16 costs ~0.7 s on a CPU)
     channels_last: bool = False     # the model in channels-last memory format (oneDNN's faster convolution path on CPUs)
     cpu_bf16: bool = False          # with amp='auto' on a CPU that computes bf16 natively (AVX512-BF16 or AMX): bf16 autocast
     cpu_threads: int|None = None    # torch threads for `train` (None: keep torch's; 0: all cores, or 1 when the load average says they are busy)
@@ -494,7 +495,7 @@ _RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_conf
     min_objects=int_at_least(1), max_objects=int_at_least(1), order=one_of('random', 'reading'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1),
     data_seed=int_at_least(0), batch_size=int_at_least(1), max_len=int_at_least(2), siglip_weight=num_at_least(0),
     schedule=((lambda v: v is None or isinstance(v, ScheduledSampling)), 'None or a ScheduledSampling'), num_workers=int_at_least(0),
-    eval_every_epoch=one_of(True, False), channels_last=one_of(True, False), cpu_bf16=one_of(True, False), cpu_threads=int_at_least(0, none=True))
+    eval_every_epoch=one_of(True, False), n_samples=int_at_least(0), channels_last=one_of(True, False), cpu_bf16=one_of(True, False), cpu_threads=int_at_least(0, none=True))
 
 def _check_run(r:CaptionRun):
     "Refuse, with a `ConfigError` naming the field, data or objective settings no run could start from."
@@ -769,8 +770,10 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     preset = pick_preset(PRESETS, preset, full, default='quick')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
-    started_before = (out / 'latest_state.pt').exists() and not (out / 'caption_run.json').exists()
-    if started_before and 'seed' in to and 'data_seed' not in ro: ro['data_seed'] = to.pop('seed')   # a run started when `seed` was the Shapes seed: resumed on its scenes
+    # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
+    # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.
+    old_run = resuming() and (out / 'latest_state.pt').exists() and not (out / 'caption_run.json').exists()
+    if old_run and 'seed' in to and 'data_seed' not in ro: ro['data_seed'] = to.pop('seed')
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')
     # every option is checked here, before any scene is rendered or any model built: a bad one is a ConfigError naming it
     run = CaptionRun(**{**rk, **ro})
@@ -779,7 +782,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)
-    if not started_before and dist_info()[0] == 0:   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
+    if not old_run and dist_info()[0] == 0:   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
         (out / 'caption_run.json').write_text(json.dumps(dict(asdict(run), seed=tcfg.seed), indent=1, default=str))
     with torch_threads(cpu_threads(run.cpu_threads)):   # e.g. one thread where other jobs keep the cores busy
         res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
@@ -800,8 +803,10 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         n_imgs = len(h.steps) * run.batch_size
         real_tokens = float(np.mean([len(tok.encode(c, run.max_len)) - 1 for c in dataset_captions(res.data['train'], 2000)]))
         train_seconds = sum(r['seconds'] for r in h.epochs)
-        items = [res.data['test' if 'test' in res.data else 'valid'][i] for i in range(min(16, len(test_dl.dataset)))]
-        caption_grid(model, tok, items, title=f'captioner ({preset}): held-out captions').savefig(out / 'samples.png', dpi=80)
+        items = [res.data['test' if 'test' in res.data else 'valid'][i] for i in range(min(max(8, run.n_samples), len(test_dl.dataset)))]
+        samples_png = out / 'samples.png'
+        if run.n_samples: caption_grid(model, tok, items[:run.n_samples], title=f'captioner ({preset}): held-out captions').savefig(samples_png, dpi=80)
+        else: samples_png.unlink(missing_ok=True)   # no figure asked for: none left from an earlier run in this folder
         first = float(np.mean(h.losses[:3]))
         dev = next(model.parameters()).device
         metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
@@ -815,7 +820,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
                        load_average=round(os.getloadavg()[0], 1) if hasattr(os, 'getloadavg') else None,
                        samples=[dict(pred=p, truth=it['caption'], correct=_is_correct(p, it)) for p, it in zip(preds, items[:8])],
                        stop_reason=h.stop_reason,
-                       files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(out / 'samples.png')))
+                       files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(samples_png) if run.n_samples else None))
         (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
         if tcfg.verbose: print(run_summary(metrics, out))
         return metrics
@@ -837,8 +842,8 @@ def run_summary(m:dict, # metrics returned by `train`
              + f"BLEU-4 {m['test_bleu4']:.1f}"]
     for s in m['samples'][:n]: lines.append(f"  {'✓' if s['correct'] else '✗'} {s['pred']!r}" + ('' if s['correct'] else f"   truth: {s['truth']!r}"))
     out = Path(out)
-    lines += [f"checkpoint {m['files']['checkpoint']}", f"metrics    {m['files']['metrics']}", f"samples    {m['files']['samples']}",
-              f"caption your own images: mmgen caption {out} IMAGE.png ...",
+    lines += [f"checkpoint {m['files']['checkpoint']}", f"metrics    {m['files']['metrics']}"] + [f"samples    {m['files']['samples']}"] * bool(m['files'].get('samples'))
+    lines += [f"caption your own images: mmgen caption {out} IMAGE.png ...",
               f"in Python: from mmgen.captioner import load_captioner; model, tok = load_captioner({str(out)!r}); model.caption(images, tok)"]
     return '\n'.join(lines)
 

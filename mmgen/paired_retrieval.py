@@ -47,7 +47,7 @@ from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAP
 from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
-from .train import fit, TrainConfig, make_loader, load_weights, check_config, int_at_least, num_at_least, one_of, num_between
+from .train import fit, TrainConfig, make_loader, load_weights, resuming, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
@@ -632,10 +632,13 @@ def train(out_dir:str|Path, # where checkpoints, history.json, data.json, metric
     if epochs is not None: mo['epochs'] = epochs
     cfg, dk = preset_config(preset, variant, **mo, **do)   # every option is checked here, before any pair is drawn: a ConfigError names it
     TrainConfig(**to)                                      # the loop's overrides too
+    dk = asdict(RetrievalData(**dk))                       # every data field, defaults included: data.json and config.json name the pairs
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    started_before = (out / 'latest_state.pt').exists() and not (out / 'data.json').exists()
-    if started_before and 'data_seed' not in do: dk['data_seed'] = to.get('seed', 0)   # a run started when `seed` drew the pairs too: resumed on its pairs
-    if not started_before: (out / 'data.json').write_text(json.dumps(dk, indent=1))   # the pairs this run trains on, written before it trains (the mark of a run with `data_seed`)
+    # resuming a run started before `data_seed` (a saved state, no data.json): its `seed` drew the pairs too, so it goes on with them.
+    # A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.
+    old_run = resuming() and (out / 'latest_state.pt').exists() and not (out / 'data.json').exists()
+    if old_run and 'data_seed' not in do: dk['data_seed'] = to.get('seed', 0)
+    if not old_run: (out / 'data.json').write_text(json.dumps(dk, indent=1))   # the pairs this run trains on, written before it trains (the mark of a run with `data_seed`)
     r = run_retrieval(cfg, **dk, out_dir=out, **to)
     (out / 'config.json').write_text(json.dumps(dict(config=asdict(cfg), data=dk, seed=to.get('seed', 0)), indent=1, default=str))
     (out / 'metrics.json').write_text(json.dumps(r.metrics, indent=1))

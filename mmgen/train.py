@@ -66,9 +66,9 @@ __all__ = ['to_device', 'TrainConfig', 'int_at_least', 'num_at_least', 'num_betw
            'make_optimizer', 'lr_factor', 'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal',
            'check_compile', 'checkpoint_blocks', 'make_loader', 'TrainState', 'Callback', 'TensorBoardLogger',
            'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options',
-           'config_changes', 'model_changes', 'fit', 'EMA', 'frozen', 'fake_clock', 'dist_info', 'CheckpointError',
-           'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff',
-           'weights_metadata']
+           'resuming', 'config_changes', 'model_changes', 'fit', 'EMA', 'frozen', 'fake_clock', 'dist_info',
+           'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
+           'weights_diff', 'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -401,6 +401,10 @@ def fit_options(resume:bool|None=None, # `resume` of every `fit` that does not p
     _OPTIONS.update({k: v for k, v in dict(resume=resume, save_every=save_every, save_minutes=save_minutes).items() if v is not None})
     try: yield
     finally: _OPTIONS.clear(); _OPTIONS.update(old)
+
+def resuming() -> bool:
+    "Does a `fit` that passes no `resume` go on from its folder's state here (inside `fit_options(resume=True)`, as under `mmgen train --resume`)?"
+    return bool(_OPTIONS['resume'])
 
 def _as_dict(out) -> dict:
     if isinstance(out, torch.Tensor): return {'loss': out}
