@@ -22,7 +22,7 @@ from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
 from .decoding import top_p_filter
 from .evaluation import psnr, axis_targets, read_art_axes
-from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of
+from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of, resuming
 from .checkpoints import require_files, read_config
 
 # %% auto #0
@@ -689,7 +689,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         raise ConfigError("train(): compile=True cannot train quantizer='lib VectorQuantize' (torch.compile's inductor fails on it: "
                           "'Node view was invalid, but is output'); pass compile=False, or one of our quantizers, e.g. quantizer='ema+kmeans+restart'")
     out = Path(out_dir)
-    held = (out / 'vqvae' / 'latest_state.pt').exists() or (out / 'prior' / 'latest_state.pt').exists()   # a run is in the folder: resume goes on with it
+    held = resuming() and ((out / 'vqvae' / 'latest_state.pt').exists() or (out / 'prior' / 'latest_state.pt').exists())   # resumed (`mmgen train --resume`): each stage goes on with the folder's run; else a fresh run starts over in it
     made = json.loads((out / 'data.json').read_text()).get('data_seed') if (out / 'data.json').exists() else 0 if held else None   # a run from before `data_seed` drew with AbstractArt's seed 0
     if held and data is None and made is not None and made != data_seed:
         raise ConfigError(f"train(): cannot resume {out}: its pictures were drawn with data_seed={made}, got data_seed={data_seed}; "
