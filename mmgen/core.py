@@ -30,8 +30,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'UserError', 'ConfigError', 'smoke',
-           'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
+__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'UserError', 'ConfigError',
+           'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'smoke', 'config_dict',
+           'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = bool(os.environ.get('IN_TEST'))  # set by `nbdev-test`: configs shrink to smoke size
@@ -70,6 +71,38 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     "A configuration value outside what its field allows."
+
+# %% ../nbs/00_core.ipynb #c0e1a7c2
+def int_at_least(lo, none=False):
+    "A rule: an integer >= lo (or None)."
+    ok = lambda v: (none and v is None) or (isinstance(v, int) and not isinstance(v, bool) and v >= lo)
+    return ok, ('None or ' if none else '') + f'an integer >= {lo}'
+
+def num_at_least(lo, strict=False, none=False):
+    "A rule: a number >= lo (> lo if strict; or None)."
+    def ok(v):
+        if none and v is None: return True
+        return not isinstance(v, bool) and isinstance(v, (int, float)) and (v > lo if strict else v >= lo)  # NaN fails both
+    return ok, ('None or ' if none else '') + f"a number {'>' if strict else '>='} {lo}"
+
+def num_between(lo, hi):
+    "A rule: a number in [lo, hi]."
+    return (lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and lo <= v <= hi), f'a number in [{lo}, {hi}]'
+
+def one_of(*xs):
+    "A rule: one of `xs`."
+    return (lambda v: v in xs), ' | '.join(map(repr, xs))
+
+def check_config(cfg, # a config dataclass, or a dict of a function's options
+                 rules:dict, # field -> (test, what is allowed), e.g. {'lr': num_at_least(0, strict=True)}
+                 owner:str|None=None, # how the message names a field's owner (default: 'ClassName.')
+                ):
+    "Raise a `ConfigError` naming the first field of `cfg` whose value its rule refuses, and what the rule allows."
+    owner = f"{type(cfg).__name__}." if owner is None else owner
+    for name, (ok, allowed) in rules.items():
+        v = cfg[name] if isinstance(cfg, dict) else getattr(cfg, name)
+        if not ok(v): raise ConfigError(f"{owner}{name} must be {allowed}, got {v!r}")
+
 
 # %% ../nbs/00_core.ipynb #eb3ec829
 def smoke(small, full, force_full:bool=False):

@@ -57,16 +57,17 @@ from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
 from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError
+from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
 from .checkpoints import _FULL, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
-_all_ = ['dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
+_all_ = ['int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
-__all__ = ['to_device', 'TrainConfig', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'param_groups',
-           'make_optimizer', 'lr_factor', 'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'compile_refusal',
-           'check_compile', 'checkpoint_blocks', 'make_loader', 'TrainState', 'Callback', 'TensorBoardLogger',
-           'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'fit_options',
-           'resuming', 'config_changes', 'model_changes', 'fit', 'EMA', 'frozen', 'fake_clock', 'dist_info',
+__all__ = ['to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps', 'make_scheduler', 'replan',
+           'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks', 'make_loader', 'TrainState',
+           'Callback', 'TensorBoardLogger', 'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError',
+           'TrainingInterrupted', 'fit_options', 'resuming', 'config_changes', 'model_changes', 'fit', 'EMA', 'frozen',
+           'fake_clock', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info',
            'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
            'weights_diff', 'weights_metadata']
 
@@ -119,36 +120,6 @@ class TrainConfig:
     def __post_init__(self): check_config(self, _TRAIN_RULES)
 
 # %% ../nbs/03_train.ipynb #a7c10002
-def int_at_least(lo, none=False):
-    "A rule: an integer >= lo (or None)."
-    ok = lambda v: (none and v is None) or (isinstance(v, int) and not isinstance(v, bool) and v >= lo)
-    return ok, ('None or ' if none else '') + f'an integer >= {lo}'
-
-def num_at_least(lo, strict=False, none=False):
-    "A rule: a number >= lo (> lo if strict; or None)."
-    def ok(v):
-        if none and v is None: return True
-        return not isinstance(v, bool) and isinstance(v, (int, float)) and (v > lo if strict else v >= lo)  # NaN fails both
-    return ok, ('None or ' if none else '') + f"a number {'>' if strict else '>='} {lo}"
-
-def num_between(lo, hi):
-    "A rule: a number in [lo, hi]."
-    return (lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and lo <= v <= hi), f'a number in [{lo}, {hi}]'
-
-def one_of(*xs):
-    "A rule: one of `xs`."
-    return (lambda v: v in xs), ' | '.join(map(repr, xs))
-
-def check_config(cfg, # a config dataclass, or a dict of a function's options
-                 rules:dict, # field -> (test, what is allowed), e.g. {'lr': num_at_least(0, strict=True)}
-                 owner:str|None=None, # how the message names a field's owner (default: 'ClassName.')
-                ):
-    "Raise a `ConfigError` naming the first field of `cfg` whose value its rule refuses, and what the rule allows."
-    owner = f"{type(cfg).__name__}." if owner is None else owner
-    for name, (ok, allowed) in rules.items():
-        v = cfg[name] if isinstance(cfg, dict) else getattr(cfg, name)
-        if not ok(v): raise ConfigError(f"{owner}{name} must be {allowed}, got {v!r}")
-
 _TRAIN_RULES = dict(  # what each TrainConfig field allows
     epochs=int_at_least(1), max_steps=int_at_least(1, none=True), max_seconds=num_at_least(0, strict=True, none=True), lr=num_at_least(0, strict=True),
     weight_decay=num_at_least(0), optimizer=one_of('adamw', 'adam'), schedule=one_of('cosine', 'constant'),
@@ -237,7 +208,7 @@ def resolve_amp(amp:str, # 'auto' | 'bf16' | 'fp16' | 'off'
     device = torch.device(device)
     dt = {'auto': amp_dtype(device), 'bf16': torch.bfloat16, 'fp16': torch.float16, 'off': None}
     if amp not in dt: raise ValueError(f"amp must be one of {list(dt)}, got {amp!r}")
-    return dt[amp], dt[amp] == torch.float16 and device.type == 'cuda'
+    return dt[amp], dt[amp] == torch.float16 and device.type in ('cuda', 'cpu')   # fp16 needs loss scaling wherever it runs
 
 # %% ../nbs/03_train.ipynb #eecd2a92
 def compile_refusal(capability:tuple[int, int]|None, # CUDA compute capability, None for CPU
@@ -483,11 +454,12 @@ class _Run:
         self.cap = min(cfg.epochs * math.ceil(self.n_batches / cfg.grad_accum), cfg.max_steps or 10**12)  # most steps the run may take
         self.plan = []   # [total, warmup] of the schedule; a time budget re-plans it
         self.sched = make_scheduler(self.opt, cfg, self.cap, self.plan)
-        self.scaler = torch.amp.GradScaler('cuda') if use_scaler else None
+        self.scaler = torch.amp.GradScaler(self.device.type) if use_scaler else None
         self.hist = History()
         self.state = TrainState(n_epochs=cfg.epochs, total_steps=self.cap, device=self.device, rank=self.rank, world_size=self.world,
                                 history=self.hist, cfg=cfg)
         self.pending = self.epoch_rng = self.acc = self.bar = None   # RNG to restore on resume; RNG at the epoch's start; summed losses
+        self.n_seen = self.n_first = 0   # samples in this step's micro-batches so far; its first micro-batch's
         self.sigint = self.save_due = False                           # Ctrl-C seen; a timed save is due (agreed by all ranks)
         self.t_start = self.last_save = _clock()
         self.cbs = ([_TimeBudget(self)] if cfg.max_seconds is not None else []) + ([_EarlyStopping()] if cfg.patience is not None else [])
@@ -542,17 +514,26 @@ def backward(self:_Run, batch, group:int, last:bool):
     sync = self.net.no_sync() if self.parallel == 'ddp' and not last and hasattr(self.net, 'no_sync') else contextlib.nullcontext()
     with sync:
         with self.autocast(): d = _as_dict(self.loss_fn(self.net, batch, self.state))
-        loss = d['loss'] / group
+        n = _batch_size(batch) if self.world == 1 else 0   # a short micro-batch (an epoch's last) counts by its samples
+        self.n_first, self.n_seen = self.n_first or n, self.n_seen + n
+        w = 1 if n == self.n_first else n / self.n_first
+        loss = d['loss'] / group if w == 1 else d['loss'] * w / group
         (self.scaler.scale(loss) if self.scaler else loss).backward()
     self.keys, self.last_out = list(d), d   # the last loss_fn output stays referenced until the next micro-batch, as in a plain loop
-    v = torch.stack([t.detach().float().reshape(()) for t in d.values()]) / group
+    v = torch.stack([t.detach().float().reshape(()) for t in d.values()]) * w / group
     self.acc = v if self.acc is None else self.acc + v
-    self.state.batch += 1; self.bar.update(1)
+    self.state.batch += 1; self.group = group; self.bar.update(1)
 
 @patch
 def step(self:_Run):
     "One optimiser step: unscale, clip, one host sync (losses, gradient norm, Ctrl-C and timed-save flags of all ranks), the non-finite stop, update, schedule, log."
     s, cfg = self.state, self.cfg
+    if self.n_seen != self.n_first * self.group:   # sizes n_i: each micro-batch weighs n_i / sum(n), as one batch of them all
+        f = self.n_first * self.group / self.n_seen
+        for p in self.params:
+            if p.grad is not None: p.grad.mul_(f)
+        self.acc = self.acc * f
+    self.n_seen = self.n_first = 0
     if self.scaler: self.scaler.unscale_(self.opt)
     gn = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip) if cfg.grad_clip else torch.zeros((), device=self.device)
     if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()
