@@ -702,14 +702,21 @@ def load_image(path:str|Path, # image file
         im = im.convert('RGB')
     return _fit_pil(im, (H, W))
 
-def _fit_pil(im:Image.Image, size:tuple[int, int]) -> Image.Image:
-    "Resize so the image covers (H, W), then centre-crop to it (bicubic)."
+def _cover(x, # a PIL image or a (..., C, h, w) tensor
+           h:int, w:int, # its height and width
+           size:tuple[int, int], # (H, W) to fill
+           interpolation:str, # 'bicubic' | 'bilinear'
+          ):
+    "Resize so the picture covers (H, W), then centre-crop to it: torchvision's `Resize(S)` + `CenterCrop(S)` for a square S."
+    from torchvision.transforms.v2 import functional as TF, InterpolationMode
     (H, W) = size
-    if (im.height, im.width) == (H, W): return im
-    s = max(H / im.height, W / im.width)
-    im = im.resize((max(W, round(im.width * s)), max(H, round(im.height * s))), Image.BICUBIC)
-    l, t = (im.width - W) // 2, (im.height - H) // 2
-    return im.crop((l, t, l + W, t + H))
+    if (h, w) == (H, W): return x
+    to = [H, max(W, int(H * w / h))] if H / h >= W / w else [max(H, int(W * h / w)), W]   # the binding side, the other truncated as torchvision does
+    return TF.center_crop(TF.resize(x, to, interpolation=InterpolationMode(interpolation), antialias=True), [H, W])
+
+def _fit_pil(im:Image.Image, size:tuple[int, int]) -> Image.Image:
+    "Resize so the image covers (H, W), then centre-crop to it (bicubic, as torchvision does for a PIL image)."
+    return _cover(im, im.height, im.width, size, 'bicubic')
 
 class CaptionFolder(Dataset):
     "Images + captions from a CSV/JSONL file (or records); unreadable images skipped and counted with one warning."
@@ -815,11 +822,7 @@ def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / 
         raise ValueError(f"{name}: float pictures are read in [{lo}, {hi}] (value_range), got values in [{mn:.3g}, {mx:.3g}] ({_describe(orig)}): "
                          "pass uint8 pixels, x / 127.5 - 1, or value_range=(0, 1) for torchvision's [0, 1]")
     t = t.float() if (lo, hi) == (-1, 1) else t.float() * 2 - 1
-    if hw is not None and tuple(t.shape[-2:]) != hw:
-        h, w = t.shape[-2:]; s = max(hw[0] / h, hw[1] / w)
-        t = torch.nn.functional.interpolate(t, size=(max(hw[0], round(h * s)), max(hw[1], round(w * s))), mode='bilinear', antialias=True, align_corners=False)
-        top, left = (t.shape[-2] - hw[0]) // 2, (t.shape[-1] - hw[1]) // 2
-        t = t[..., top:top + hw[0], left:left + hw[1]]
+    if hw is not None: t = _cover(t, *t.shape[-2:], hw, 'bilinear')
     return t.contiguous()
 
 
