@@ -20,7 +20,7 @@ image; `AbstractArt`: `adjectives` and `params`; `PairedDigits` / `PairedShapes`
 - `cache_dataset(ds, path)` renders a dataset once into a uint8 `images.npy` and an `items.jsonl`, and returns a
   `CachedDataset` with the same items; it reuses the cache while `repr(ds)` and `len(ds)` are unchanged, and refuses
   a dataset that augments (`augment=True`), whose cache would freeze one epoch's draws.
-- `CaptionFolder(root, captions)` (a CSV or JSONL file, or `(path, caption)` pairs, image paths relative to
+- `CaptionFolder(root, captions)` (a CSV, JSONL or JSON-array file, or `(path, caption)` pairs, image paths relative to
   `root`) and `coco_captions(images_dir, annotations_json)` load real images, one item per caption; unreadable
   images are skipped and reported in one warning.
 
@@ -678,10 +678,10 @@ class PairedShapes(PairedImages):
 
 # %% ../nbs/01_data.ipynb #099cfa49
 def _read_captions(captions) -> list[tuple[str, str]]:
-    "(image, caption) rows from a CSV/JSONL path or an iterable of pairs."
+    "(image, caption) rows from a CSV, JSONL or JSON-array path or an iterable of pairs."
     if not isinstance(captions, (str, Path)): return [(str(a), str(b)) for a, b in captions]
     p = Path(captions)
-    if p.suffix in ('.jsonl', '.json'): rows = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+    if p.suffix in ('.jsonl', '.json'): t = p.read_text(); rows = json.loads(t) if p.suffix == '.json' and t.lstrip().startswith('[') else [json.loads(l) for l in t.splitlines() if l.strip()]   # a JSON array, or JSON lines
     else:
         with p.open(newline='') as f: rows = list(csv.DictReader(f))
     out = []
@@ -700,7 +700,7 @@ def load_image(path:str|Path, # image file
     with Image.open(path) as im:
         im.draft('RGB', (W, H))  # lets JPEG decode at reduced size: much faster for big photos
         im = im.convert('RGB')
-    return _fit_pil(im, (H, W))
+    return _cover(im, im.height, im.width, (H, W), 'bicubic')   # bicubic, as torchvision resizes a PIL image
 
 def _cover(x, # a PIL image or a (..., C, h, w) tensor
            h:int, w:int, # its height and width
@@ -714,14 +714,10 @@ def _cover(x, # a PIL image or a (..., C, h, w) tensor
     to = [H, max(W, int(H * w / h))] if H / h >= W / w else [max(H, int(W * h / w)), W]   # the binding side, the other truncated as torchvision does
     return TF.center_crop(TF.resize(x, to, interpolation=InterpolationMode(interpolation), antialias=True), [H, W])
 
-def _fit_pil(im:Image.Image, size:tuple[int, int]) -> Image.Image:
-    "Resize so the image covers (H, W), then centre-crop to it (bicubic, as torchvision does for a PIL image)."
-    return _cover(im, im.height, im.width, size, 'bicubic')
-
 class CaptionFolder(Dataset):
-    "Images + captions from a CSV/JSONL file (or records); unreadable images skipped and counted with one warning."
+    "Images + captions from a CSV, JSONL or JSON-array file (or records); unreadable images skipped and counted with one warning."
     def __init__(self, root:str|Path, # folder the image paths are relative to
-                 captions, # CSV or JSONL path, or an iterable of (image path, caption)
+                 captions, # CSV, JSONL or JSON-array (.json) path, or an iterable of (image path, caption)
                  size:int|tuple[int,int]=64, # output side (or (height, width))
                  check:bool=True, # open every image now and drop unreadable ones (else only when met)
                 ):
@@ -766,6 +762,7 @@ def coco_captions(images_dir:str|Path, # folder of COCO images, e.g. train2017/
     "A CaptionFolder over a COCO-captions annotation file (one item per caption)."
     ann = json.loads(Path(annotations_json).read_text())
     files = {im['id']: im['file_name'] for im in ann['images']}
+    if miss := sorted({a['image_id'] for a in ann['annotations']} - set(files))[:5]: raise ValueError(f"{annotations_json}: captions of image ids {miss} that 'images' does not list")
     return CaptionFolder(images_dir, [(files[a['image_id']], a['caption'].strip()) for a in ann['annotations']], size=size, check=check)
 
 # %% ../nbs/01_data.ipynb #d07f48bc
@@ -785,7 +782,7 @@ def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / 
     "A float32 batch (B, 3, H, W) in [-1, 1] from whatever form of picture a user holds; a clear ValueError for anything else."
     if tuple(value_range) not in ((-1, 1), (0, 1)): raise ValueError(f"value_range must be (-1, 1) or (0, 1), got {value_range!r}")
     hw = None if size is None else (size, size) if isinstance(size, int) else tuple(size)
-    if isinstance(x, Image.Image): return to_tensor(x.convert('RGB') if hw is None else _fit_pil(x.convert('RGB'), hw))[None]
+    if isinstance(x, Image.Image): return to_tensor(x.convert('RGB') if hw is None else _cover(x.convert('RGB'), x.height, x.width, hw, 'bicubic'))[None]
     if isinstance(x, (list, tuple)):
         if not x: raise ValueError(f"{name}: expected {_EXPECTED}, got an empty {type(x).__name__}")
         xs = [as_images(i, size, name, value_range) for i in x]
@@ -821,7 +818,7 @@ def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / 
     if mn < lo - slack or mx > hi + slack:
         raise ValueError(f"{name}: float pictures are read in [{lo}, {hi}] (value_range), got values in [{mn:.3g}, {mx:.3g}] ({_describe(orig)}): "
                          "pass uint8 pixels, x / 127.5 - 1, or value_range=(0, 1) for torchvision's [0, 1]")
-    t = t.float() if (lo, hi) == (-1, 1) else t.float() * 2 - 1
+    t = (t.float() if (lo, hi) == (-1, 1) else t.float() * 2 - 1).clamp(-1, 1)   # what the range check let through (a decoder's 1.02) is clipped
     if hw is not None: t = _cover(t, *t.shape[-2:], hw, 'bilinear')
     return t.contiguous()
 
