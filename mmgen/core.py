@@ -35,7 +35,7 @@ __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu
            'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
-IN_TEST = bool(os.environ.get('IN_TEST'))  # set by `nbdev-test`: configs shrink to smoke size
+IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
 
 def set_seed(seed:int=42, # seed for python, numpy and torch (all devices)
              deterministic:bool=False, # also ask torch for deterministic kernels

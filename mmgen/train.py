@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib, json, math, os, random, signal, threading, time, warnings
 from dataclasses import dataclass, field, replace, asdict, is_dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 import numpy as np
 import torch
 import torch.nn as nn
@@ -78,7 +78,7 @@ def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) hold
              ):
     "Move every tensor in `batch` to `device`, keeping the container structure."
     if isinstance(batch, torch.Tensor): return batch.to(device, non_blocking=non_blocking)
-    if isinstance(batch, dict): return type(batch)({k: to_device(v, device, non_blocking) for k, v in batch.items()})
+    if isinstance(batch, Mapping): return {k: to_device(v, device, non_blocking) for k, v in batch.items()}   # a dict, a defaultdict, transformers' BatchEncoding: a plain dict
     if isinstance(batch, tuple) and hasattr(batch, '_fields'):  # namedtuple
         return type(batch)(*(to_device(v, device, non_blocking) for v in batch))
     if isinstance(batch, (list, tuple)): return type(batch)(to_device(v, device, non_blocking) for v in batch)
