@@ -719,7 +719,7 @@ class CaptionFolder(Dataset):
     def __init__(self, root:str|Path, # folder the image paths are relative to
                  captions, # CSV, JSONL or JSON-array (.json) path, or an iterable of (image path, caption)
                  size:int|tuple[int,int]=64, # output side (or (height, width))
-                 check:bool=True, # open every image now and drop unreadable ones (else only when met)
+                 check:bool=True, # open every image now and drop unreadable ones (else only when met: that index then gives the next readable row, image and caption together, so `dataset_captions` no longer lines up)
                 ):
         self.root, self.size = Path(root), size
         rows = _read_captions(captions)

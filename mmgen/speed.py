@@ -206,8 +206,13 @@ def caption_batches(ds, # a captioned split: a `CachedDataset`, or any dataset w
     if train and shift and fill is None: raise ValueError(f"shift={shift} needs fill: each channel's value in the uncovered border (the dataset's background)")
     ids, pad = tok(dataset_captions(ds), max_len)
     aug = random_shift(shift, fill) if train and shift else None
-    return DeviceBatches.from_dataset(ds, batch_size, dict(tokens=ids, pad_mask=pad), device, num_workers,
-                                      shuffle=train, drop_last=train, seed=seed, augment=aug)
+    skipped = getattr(ds, 'n_skipped', 0)
+    out = DeviceBatches.from_dataset(ds, batch_size, dict(tokens=ids, pad_mask=pad), device, num_workers,
+                                     shuffle=train, drop_last=train, seed=seed, augment=aug)
+    if getattr(ds, 'n_skipped', 0) != skipped:   # a CaptionFolder(check=False) gave another row's picture for an unreadable one: the captions, read by index, would no longer match
+        raise ValueError(f"caption_batches: unreadable images met while loading {ds!r} ({getattr(ds, 'bad', [])[:3]} ...): images and captions "
+                         "would be paired by index wrongly; build it with check=True, which drops them before indexing")
+    return out
 
 # %% ../nbs/03b_speed.ipynb #e5d1b7aa
 def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training stages (None: no budget)
