@@ -50,15 +50,20 @@ def _atomic(path:Path, write:Callable[[Path], None]):
     finally:
         if tmp.exists(): tmp.unlink()
 
+def _tie_key(v) -> tuple|None:
+    "What makes two state-dict entries one tensor (tied weights): storage, offset, shape and strides; None where it cannot be read."
+    try: return (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride()) if v.numel() else None
+    except Exception: return None   # e.g. a sharded DTensor
+
 def _safetensors_dict(sd:dict) -> dict:
-    "Contiguous CPU tensors, with storage shared between keys (tied weights) broken by a copy."
-    out, seen = {}, set()
+    "Contiguous CPU tensors: a tied weight once, under its first name (as safetensors' `save_model` keeps one); other memory shared between keys copied."
+    out, seen, storages = {}, set(), set()
     for k, v in sd.items():
-        v = v.detach().cpu().contiguous()
-        ptr = (v.untyped_storage().data_ptr(), v.storage_offset()) if v.numel() else None
-        if ptr in seen: v = v.clone()
-        elif ptr is not None: seen.add(ptr)
-        out[k] = v
+        v, key = v.detach(), _tie_key(v)
+        if key is not None and key in seen: continue   # the same tensor under another name: `load_weights` (and safetensors' `load_model`) tie it back
+        seen.add(key); st = key and key[0]
+        out[k] = v.cpu().clone().contiguous() if st in storages else v.cpu().contiguous()   # a view into a storage already saved: its own copy
+        if st: storages.add(st)
     return out
 
 def model_state(model:nn.Module) -> dict:
@@ -123,6 +128,10 @@ def load_weights(model:nn.Module, # model to load into (plain, DDP, compiled or 
     except Exception as e: raise CheckpointError(f"{path} is truncated or corrupt: not a readable safetensors file ({_first_line(e)})") from e
     m = _unwrap(model)
     ckpt = upgrade_keys(m, ckpt)   # a module that renamed its parameters still reads checkpoints saved under the old names
+    names = {}
+    for k, v in m.state_dict().items(): names.setdefault(_tie_key(v) or k, []).append(k)
+    for tied in names.values():   # a tied weight stored under one of its names (ours, safetensors' `save_model`): every name gets it
+        if (have := [n for n in tied if n in ckpt]): ckpt.update({n: ckpt[have[0]] for n in tied if n not in ckpt})
     missing, unexpected, shapes = weights_diff(m.state_dict(), ckpt)
     if shapes or (strict and (missing or unexpected)):
         lines = [f"checkpoint {path} does not fit {type(m).__name__}:"]
