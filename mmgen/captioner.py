@@ -46,7 +46,7 @@ from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import decode
 from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params
-from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, _pick_device, check_config, int_at_least, num_at_least, one_of, num_between
+from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from torch.distributed.tensor import DTensor
 
@@ -577,7 +577,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     set_seed(train_cfg.seed)
     model = Captioner(CaptionerConfig.for_tokenizer(tok, **mc))
     if run.channels_last: model = model.to(memory_format=torch.channels_last)
-    if run.cpu_bf16 and train_cfg.amp == 'auto' and _pick_device(train_cfg).type == 'cpu' and cpu_has_bf16():
+    if run.cpu_bf16 and train_cfg.amp == 'auto' and train_device(train_cfg).type == 'cpu' and cpu_has_bf16():
         train_cfg = replace(train_cfg, amp='bf16')
     collate = caption_collate(tok, run.max_len)
     kw = dict(collate_fn=collate, num_workers=run.num_workers, persistent_workers=run.num_workers > 0,
