@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch.utils.data import TensorDataset
 from .core import set_seed, smoke, register_system
 from .train import (TrainConfig, History, Callback, fit, make_loader, load_weights, dist_info, init_distributed, fake_clock,
-                         _pick_device)
+                         train_device)
 
 # %% auto #0
 __all__ = ['PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
@@ -96,7 +96,7 @@ def train_demo(out_dir:str|Path, # where checkpoints, metrics.json and sample.pn
     model = FourierMLP(d_hidden=width)
     cfg = TrainConfig(**{**dict(epochs=epochs or n_ep, lr=1e-2, weight_decay=0.0, warmup_frac=0.05, out_dir=str(out)), **kw})
     t0, threads = time.time(), torch.get_num_threads()
-    if _pick_device(cfg).type == 'cpu': torch.set_num_threads(1)  # a tiny model: more threads only add OpenMP overhead
+    if train_device(cfg).type == 'cpu': torch.set_num_threads(1)  # a tiny model: more threads only add OpenMP overhead
     try: h = fit(model, _pixel_loss, make_loader(train_ds, bs), make_loader(valid_ds, 1024, shuffle=False), cfg, eval_fn=_psnr)
     finally: torch.set_num_threads(threads)
     if dist_info()[0] != 0: return {}
@@ -108,7 +108,7 @@ def train_demo(out_dir:str|Path, # where checkpoints, metrics.json and sample.pn
     metrics = dict(system='demo', epochs=len(h.epochs), steps=len(h.steps), image_size=size,
                    train_loss=last['train_loss'], valid_loss=last['valid_loss'], valid_psnr=h.best['valid_psnr'],
                    best_epoch=h.best['epoch'], params=sum(p.numel() for p in best.parameters()),
-                   seconds=round(time.time() - t0, 1), device=str(_pick_device(cfg)), stop_reason=h.stop_reason)
+                   seconds=round(time.time() - t0, 1), device=str(train_device(cfg)), stop_reason=h.stop_reason)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
     return metrics
 

@@ -45,8 +45,8 @@ from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import decode
 from .losses import SigLIPLoss
-from .evaluation import md_table, time_call, n_params
-from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, _pick_device, check_config, int_at_least, num_at_least, one_of, num_between
+from .evaluation import md_table, time_call, n_params, check_splits
+from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from torch.distributed.tensor import DTensor
 
@@ -577,7 +577,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     set_seed(train_cfg.seed)
     model = Captioner(CaptionerConfig.for_tokenizer(tok, **mc))
     if run.channels_last: model = model.to(memory_format=torch.channels_last)
-    if run.cpu_bf16 and train_cfg.amp == 'auto' and _pick_device(train_cfg).type == 'cpu' and cpu_has_bf16():
+    if run.cpu_bf16 and train_cfg.amp == 'auto' and train_device(train_cfg).type == 'cpu' and cpu_has_bf16():
         train_cfg = replace(train_cfg, amp='bf16')
     collate = caption_collate(tok, run.max_len)
     kw = dict(collate_fn=collate, num_workers=run.num_workers, persistent_workers=run.num_workers > 0,
@@ -755,6 +755,8 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
     return model, Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
+_DATA_HINT = "each item a dict(image=(3, H, W) tensor in [-1, 1], caption=str), as `mmgen.data.CaptionFolder` and `coco_captions` give"
+
 @register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes', preset='quick')
 def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json and samples.png go
           epochs:int|None=None, # epochs (default: the preset's)
@@ -779,6 +781,10 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
     CaptionerConfig(**{**mk, **mo})   # the model's fields (the vocabulary and its ids come later, from the tokenizer)
+    if data is not None:   # the user's splits: `image` + `caption` items, the pictures of all three at one side (the model's image_size, else train's)
+        img = check_splits(data, ('image', 'caption'), None, 'train(): data', _DATA_HINT)['train'][0]['image']
+        hw = tuple(img.shape[1:]) if torch.is_tensor(img) and img.ndim == 3 else (run.size,) * 2   # not a (3, H, W) tensor: refused below
+        data = check_splits(data, ('image', 'caption'), mo.get('image_size') or (hw[0] if hw[0] == hw[1] else None), 'train(): data')   # (3, H, W), H != W: trains at its own size
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)

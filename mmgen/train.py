@@ -66,10 +66,10 @@ _all_ = ['int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config'
 __all__ = ['to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps', 'make_scheduler', 'replan',
            'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks', 'make_loader', 'TrainState',
            'Callback', 'TensorBoardLogger', 'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError',
-           'TrainingInterrupted', 'fit_options', 'resuming', 'config_changes', 'model_changes', 'fit', 'EMA', 'frozen',
-           'fake_clock', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info',
-           'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
-           'weights_diff', 'weights_metadata']
+           'TrainingInterrupted', 'fit_options', 'resuming', 'train_device', 'config_changes', 'model_changes', 'fit',
+           'EMA', 'frozen', 'fake_clock', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config',
+           'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights',
+           'set_rng_state', 'weights_diff', 'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -391,10 +391,10 @@ def _batch_size(batch) -> int:
         if isinstance(v, (list, tuple)): return len(v)
     return 1
 
-def _pick_device(cfg:TrainConfig) -> torch.device:
+def train_device(cfg:TrainConfig) -> torch.device:
+    "The device `fit` trains `cfg` on: `cfg.device` if set, else this rank's GPU under torchrun, else `default_device()`."
     if cfg.device: return torch.device(cfg.device)
-    if dist.is_initialized() and torch.cuda.is_available(): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-    return default_device()
+    return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if dist.is_initialized() and torch.cuda.is_available() else default_device()
 
 def _fmt(row:dict) -> str:
     skip = {'epoch', 'step', 'seconds', 'partial'}
@@ -438,7 +438,7 @@ class _Run:
     def __init__(self, model, loss_fn, train_dl, valid_dl, cfg:TrainConfig, eval_fn, callbacks):
         self.model, self.loss_fn, self.train_dl, self.valid_dl, self.cfg, self.eval_fn = model, loss_fn, train_dl, valid_dl, cfg, eval_fn
         self.rank, self.world = init_distributed()
-        self.device, self.out = _pick_device(cfg), Path(cfg.out_dir) if cfg.out_dir else None
+        self.device, self.out = train_device(cfg), Path(cfg.out_dir) if cfg.out_dir else None
         set_seed(cfg.seed + self.rank)
         self.amp, use_scaler = resolve_amp(cfg.amp, self.device)
         self.parallel = ('ddp' if self.world > 1 else 'none') if cfg.parallel == 'auto' else cfg.parallel

@@ -614,7 +614,7 @@ PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior
 }
 PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmgen train vq-art --help` lists it)
     'smoke': '11 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
-    'cpu': '7.9 min on one CPU thread (2 shared x86_64 cores): 4,000 VQ-VAE + 1,000 prior steps',
+    'cpu': '8–10 min on one CPU thread (2 shared x86_64 cores, by load): 4,000 VQ-VAE + 1,000 prior steps',
     'full': 'meant for a GPU (64 px, 20,000 + 30,000 steps); not yet timed',
     'gpu': 'one GPU lease: 20,000 renders at 64 px (~65 s of CPU), then 150 s of VQ-VAE and 100 s of prior training (the steps follow the clock); not yet run on a GPU',
 }
