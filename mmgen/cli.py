@@ -228,7 +228,7 @@ def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentPars
                         "(repeatable; VALUE is a Python literal, else a string)")
     g = t.add_mutually_exclusive_group()
     g.add_argument('--resume', action='store_true', help='go on from the last state saved in --out (after Ctrl-C or a kill)')
-    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds another run')
+    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds another run (that run is removed first)')
     t.add_argument('--save-every', type=_positive, default=None, metavar='STEPS', help='also save the resumable state every STEPS steps')
     t.add_argument('--save-minutes', type=_minutes, default=None, metavar='T', help='save it every T minutes (default 5; 0: off)')
     c = sub.add_parser('caption', help=f'caption images with a trained {_either(CAPTIONS)} run',
@@ -296,8 +296,10 @@ def prepare_out(out:Path, # the run folder
         diff += [f"--set {k}: {old['set'].get(k, '(unset)')!r} -> {new['set'].get(k, '(unset)')!r}"
                  for k in sorted(set(old.get('set', {})) | set(new['set'])) if old.get('set', {}).get(k) != new['set'].get(k)]
         if diff: raise UserError(f"cannot resume {out} with other options ({'; '.join(diff)}): repeat the options it was started with")
-    if args.overwrite:
-        for f in states + [rec_file]: f.unlink(missing_ok=True)   # the old run's resumable state; its other files are overwritten
+    if args.overwrite and (held or rec_file.exists()):   # the old run goes whole: none of its files (a prior, a best checkpoint, metrics) may pass for the new run's
+        here, cwd = out.resolve(), Path.cwd().resolve()
+        if here == Path.home().resolve() or here == cwd or here in cwd.parents: raise UserError(f"--overwrite would delete {out}, which holds the current or home folder: pick another --out")
+        shutil.rmtree(out); print(f"mmgen: --overwrite: removed the previous run in {out}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     rec_file.write_text(json.dumps(_record(args), indent=1, default=str))
 
