@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 # %% auto #0
 __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 'RELATION_TEMPLATES', 'ART_AXES', 'ART_VOCAB',
@@ -692,14 +692,18 @@ def _read_captions(captions) -> list[tuple[str, str]]:
         out.append((str(img), str(cap)))
     return out
 
+def _rgb(im:Image.Image) -> Image.Image:
+    "RGB, turned as its EXIF orientation says; 16/32-bit and float grey scaled to 8 bits (PIL's `convert` clips them to white)."
+    if (im := ImageOps.exif_transpose(im)).mode.startswith('I') or im.mode == 'F':   # 'I;16' is 16-bit; 'I' holds 16-bit values in 32; 'F' is float, [0, 1] or [0, 255]
+        a = np.asarray(im, np.float64); im = Image.fromarray((a * (1 / 257 if im.mode.startswith('I;16') or a.max() > 255 else 255 if im.mode == 'F' and a.max() <= 1 else 1)).clip(0, 255).round().astype(np.uint8))
+    return im.convert('RGB')
+
 def load_image(path:str|Path, # image file
                size:int|tuple[int,int], # output side, or (height, width)
               ) -> Image.Image:
     "Open an image as RGB, resize its shorter side and centre-crop to `size` (raises on unreadable files)."
     H, W = (size, size) if isinstance(size, int) else size
-    with Image.open(path) as im:
-        im.draft('RGB', (W, H))  # lets JPEG decode at reduced size: much faster for big photos
-        im = im.convert('RGB')
+    with Image.open(path) as im: im.draft('RGB', (W, H)); im = _rgb(im)   # draft: a JPEG decodes at reduced size, much faster for big photos
     return _cover(im, im.height, im.width, (H, W), 'bicubic')   # bicubic, as torchvision resizes a PIL image
 
 def _cover(x, # a PIL image or a (..., C, h, w) tensor
@@ -782,7 +786,7 @@ def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / 
     "A float32 batch (B, 3, H, W) in [-1, 1] from whatever form of picture a user holds; a clear ValueError for anything else."
     if tuple(value_range) not in ((-1, 1), (0, 1)): raise ValueError(f"value_range must be (-1, 1) or (0, 1), got {value_range!r}")
     hw = None if size is None else (size, size) if isinstance(size, int) else tuple(size)
-    if isinstance(x, Image.Image): return to_tensor(x.convert('RGB') if hw is None else _cover(x.convert('RGB'), x.height, x.width, hw, 'bicubic'))[None]
+    if isinstance(x, Image.Image): x = _rgb(x); return to_tensor(x if hw is None else _cover(x, x.height, x.width, hw, 'bicubic'))[None]
     if isinstance(x, (list, tuple)):
         if not x: raise ValueError(f"{name}: expected {_EXPECTED}, got an empty {type(x).__name__}")
         xs = [as_images(i, size, name, value_range) for i in x]
@@ -819,9 +823,9 @@ def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / 
         raise ValueError(f"{name}: float pictures are read in [{lo}, {hi}] (value_range), got values in [{mn:.3g}, {mx:.3g}] ({_describe(orig)}): "
                          "pass uint8 pixels, x / 127.5 - 1, or value_range=(0, 1) for torchvision's [0, 1]")
     t = (t.float() if (lo, hi) == (-1, 1) else t.float() * 2 - 1).clamp(-1, 1)   # what the range check let through (a decoder's 1.02) is clipped
-    if hw is not None: t = _cover(t, *t.shape[-2:], hw, 'bilinear')
+    if hw is not None and tuple(t.shape[-2:]) != hw:   # resized as the same pixels in a PIL image are (8-bit, bicubic): one picture, one result in every form
+        return torch.cat([as_images(to_pil(i), size, name) for i in t])
     return t.contiguous()
-
 
 # %% ../nbs/01_data.ipynb #09a2582e
 def caption_collate(tokenizer=None, # callable (texts, max_len) -> (ids (B,L), pad_mask (B,L) True=pad); None: no tokens
