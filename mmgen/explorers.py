@@ -412,10 +412,11 @@ class AttentionModel:
 
 def captioner_attention(model:cap.Captioner, # a seed-004 captioner
                         tok, # its tokenizer
-                        img_size:int=64, # side of the images it was trained on
+                        img_size:int|None=None, # side of the images it was trained on; None: the model's `cfg.image_size` (64 if unrecorded)
                        ) -> AttentionModel:
     "The captioner as an `AttentionModel`: ResNet tokens + encoder blocks, greedy captions, its RoPE decoder's cross-attention."
     c = model.cfg
+    img_size = img_size or c.image_size or 64
     return AttentionModel('captioner (seed 004)', model.encode_image, list(model.encoder.blocks), img_size, 0,
                           caption=lambda mem: greedy(model.decoder, mem, c.bos_id, c.eos_id, c.max_len, pad_id=c.pad_id),
                           decoder=model.decoder, word=lambda i: tok.decode([i]) if i != c.eos_id else '⟨end⟩', eos_id=c.eos_id)
@@ -441,10 +442,15 @@ def attention_maps(am:AttentionModel, # the model
     return out
 
 # %% ../nbs/15_explorers.ipynb #b2c3e511
-def _captioner_scenes(preset:str, n:int, data_seed:int=0) -> Shapes:
-    "Held-out scenes drawn like the training scenes of a captioner preset, from its data seed's stream."
-    r = cap.PRESETS[preset][1]
-    return held_out_scenes(n, r['size'], data_seed, min_objects=r['min_objects'], max_objects=r['max_objects'], templates=r['templates'])
+def _captioner_scenes(run:str|dict, # a captioner preset's name, or a run's recorded `CaptionRun` fields (its caption_run.json)
+                      n:int, # scenes
+                      data_seed:int=0, # the run's data seed
+                      size:int|None=None, # image side; None: the run's (or preset's) `size`
+                     ) -> Shapes:
+    "Held-out scenes drawn like a captioner run's training scenes (its size, objects, templates, order), from its data seed's stream."
+    r = cap.PRESETS[run][1] if isinstance(run, str) else run
+    return held_out_scenes(n, size or r['size'], data_seed, min_objects=r['min_objects'], max_objects=r['max_objects'],
+                           templates=tuple(r['templates']), order=r.get('order', 'reading'))
 
 def smoke_captioner(seconds:float=smoke(4, 20), # training budget (`TrainConfig.max_seconds`)
                    ) -> tuple:
@@ -490,24 +496,26 @@ class AttentionExplorer(_Explorer):
 
     def _smoke(self):
         model, tok, note = smoke_captioner()
-        self.use(captioner_attention(model, tok, cap.PRESETS['smoke'][1]['size']), note + ' — load a trained folder for real results', 'smoke')
+        self.use(captioner_attention(model, tok), note + ' — load a trained folder for real results', 'smoke')
 
     def _load(self, folder):
         p = require_files(folder, ('best.safetensors', 'captioner_config.json', 'tokenizer.json'), 'mmgen train captioner --out DIR')
         model, tok = cap.load_captioner(p)
         preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu') if (p / 'metrics.json').exists() else 'cpu'
-        self.use(captioner_attention(model, tok, cap.PRESETS[preset][1]['size']), f'the captioner in {p} ({n_params(model)/1e6:.1f}M parameters)', preset,
+        run = json.loads((p / 'caption_run.json').read_text()) if (p / 'caption_run.json').exists() else cap.PRESETS[preset][1]   # the scenes it trained on
+        am = captioner_attention(model, tok, model.cfg.image_size or run['size'])   # the side it was trained at (`--set size=48` included)
+        self.use(am, f'the captioner in {p} ({am.img_size} px, {n_params(model)/1e6:.1f}M parameters)', run,
                  data_seed=recorded_data_seed(p, 'caption_run.json'))
 
     def use(self, am:AttentionModel, # the model to explore
             note:str, # what it is, for the status line
-            preset:str|None=None, # a captioner preset whose kind of scene to show; None: 1–3 objects at am.img_size
+            preset:str|dict|None=None, # a captioner preset, or a run's recorded CaptionRun fields, whose kind of scene to show (at am.img_size); None: 1–3 objects
             scenes:Shapes|None=None, # show these scenes instead (another system's held-out scenes)
             data_seed:int=0, # the run's data seed: the held-out scenes are of its stream
            ):
         "Explore `am` on held-out scenes."
         self.model = am
-        self.scenes = scenes if scenes is not None else _captioner_scenes(preset, self.n_scenes, data_seed) if preset else held_out_scenes(self.n_scenes, am.img_size, data_seed)
+        self.scenes = scenes if scenes is not None else _captioner_scenes(preset, self.n_scenes, data_seed, am.img_size) if preset else held_out_scenes(self.n_scenes, am.img_size, data_seed)
         self._muted = True
         try:
             self.scene.options, self.scene.value = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions()[:self.n_scenes])], 0

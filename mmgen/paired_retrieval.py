@@ -33,7 +33,7 @@ Docs: https://mmgen-dev.github.io/mmgen/paired_retrieval.html.md"""
 
 # %% ../nbs/13_paired_retrieval.ipynb #dc1229f1
 from __future__ import annotations
-import json, math, re, time, warnings
+import json, math, numbers, re, time, warnings
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 from typing import Sequence
@@ -472,6 +472,10 @@ def all_captions(names:Sequence[str]) -> list[str]:
     "Every pair caption over `names` (left-major order): 105² = 11,025 for PairedShapes."
     return [PAIR_CAPTION.format(a=a, b=b) for a in names for b in names]
 
+def _text_state(model:PairRetriever) -> tuple:
+    "What the caption embeddings depend on: each text-tower tensor's storage and version counter (bumped by in-place updates, optimiser steps, load_state_dict)."
+    return tuple((t.data_ptr(), t._version) for t in (*model.text.parameters(), *model.text.buffers()))
+
 @torch.no_grad()
 def retrieve(model:PairRetriever, # a trained retriever
              images=None, # pairs to find captions for: (B, 3, H, W) / (3, H, W) tensors in [-1, 1], or any form `mmgen.data.as_images` reads (PIL, uint8 arrays, lists); not resized
@@ -481,14 +485,15 @@ def retrieve(model:PairRetriever, # a trained retriever
             ) -> list[list[tuple]]:
     "Top-k (candidate, score) per query: captions for images, gallery indices for captions; an empty query gives []."
     if (images is None) == (captions is None): raise ValueError("pass exactly one of images= or captions=")
-    if k < 1: raise ValueError(f"k must be at least 1, got {k}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1: raise ValueError(f"k must be a whole number at least 1, got {k!r}")
     model.eval()
     if images is not None:
         if hasattr(images, '__len__') and len(images) == 0: return []
         x = as_images(images)                                 # a pair is two pictures side by side: checked by the tower, never resized
         cands = list(gallery) if gallery is not None else all_captions(model.class_names)
-        key = tuple(cands)
-        if getattr(model, '_gallery', (None,))[0] != key: model._gallery = (key, embed_captions(model, cands))  # cached per gallery
+        if not cands: raise ValueError("images= needs a gallery of one or more captions (or gallery=None: every pair caption), got an empty gallery")
+        key = (tuple(cands), _text_state(model))   # cached per gallery and text-tower weights (a change through `.data` is not seen)
+        if getattr(model, '_gallery', (None,))[0] != key: model._gallery = (key, embed_captions(model, cands))
         sim = model.encode_images(x).cpu() @ model._gallery[1].T
         s, i = sim.topk(min(k, len(cands)), dim=1)
         return [[(cands[j], float(v)) for j, v in zip(row_i.tolist(), row_s)] for row_i, row_s in zip(i, s)]

@@ -26,13 +26,13 @@ from .train import fit, TrainConfig, make_loader, History, load_weights, check_c
 from .checkpoints import require_files, read_config
 
 # %% auto #0
-__all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS', 'PRESET_COSTS',
-           'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer',
-           'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps',
-           'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement', 'codebook_stats',
-           'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'sample_codes', 'attribute_control', 'diversity',
-           'check_prompt', 'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe',
-           'probe_loss', 'full_size_encoder']
+__all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'SAMPLING_RULES', 'PRESETS',
+           'PRESET_COSTS', 'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans',
+           'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss',
+           'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement',
+           'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'sample_codes',
+           'attribute_control', 'diversity', 'check_prompt', 'check_sampling', 'ArtGenerator', 'prompt_batch',
+           'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -559,6 +559,26 @@ def check_prompt(prompt, # one prompt: adjectives separated by spaces or commas
     return ' '.join(dict.fromkeys(known))
 
 # %% ../nbs/12_vq_art.ipynb #5fe3986e
+def _finite(rule):
+    "`rule` that also refuses ±inf (NaN fails every comparison already)."
+    ok, allowed = rule
+    return (lambda v: ok(v) and (v is None or math.isfinite(v))), allowed.replace('a number', 'a finite number')
+
+def _weights(v) -> bool:
+    "A guidance weight, or a list of them (one per reference): finite, >= 0."
+    return all(_finite(num_at_least(0))[0](w) for w in (v if isinstance(v, (list, tuple)) and v else [v]))
+
+SAMPLING_RULES = dict(steps=int_at_least(1), temperature=_finite(num_at_least(0)), top_p=(lambda v: v is None or num_between(0, 1)[0](v), 'None or a number in [0, 1]'),
+                      guidance=(_weights, 'a finite number >= 0 (or a non-empty list of them, one per reference)'), mode=one_of(False, True), reference=(lambda v: True, 'anything'))
+
+def check_sampling(opts:dict, # sampling options of `sample_codes` (steps, temperature, top_p, guidance, mode, reference)
+                   owner:str='ArtGenerator: ', # how the message names their owner
+                  ) -> dict:
+    "`opts` if `sample_codes` can use them all; else a `ConfigError` naming the first unknown or out-of-range option and what it allows."
+    if unknown := sorted(set(opts) - set(SAMPLING_RULES)): raise ConfigError(f"{owner}unknown sampling option(s) {unknown}; known: {', '.join(SAMPLING_RULES)}")
+    check_config(opts, {k: r for k, r in SAMPLING_RULES.items() if k in opts}, owner)
+    return opts
+
 class ArtGenerator(nn.Module):
     "Text → picture: `check_prompt`, tokenizer, `CodePrior`, then the VQ-VAE decoder; a list of prompts is one batch."
     def __init__(self, tokenizer:Tokenizer, # word tokenizer of the prompts
@@ -573,7 +593,7 @@ class ArtGenerator(nn.Module):
         super().__init__()
         self.tokenizer, self.prior, self.vqvae = tokenizer, prior.eval(), vqvae.eval()
         self.vocab = list(vocab) if vocab is not None else (tokenizer.itos[4:] if isinstance(tokenizer, WordTokenizer) else ART_VOCAB)
-        self.opts = dict(steps=steps, temperature=temperature, top_p=top_p, guidance=guidance)
+        self.opts = check_sampling(dict(steps=steps, temperature=temperature, top_p=top_p, guidance=guidance), 'ArtGenerator(): ')
 
     def tokens(self, prompts:Sequence[str]) -> tuple[Tensor, Tensor]:
         "Checked prompts → (ids, pad_mask) on the model's device."
@@ -590,9 +610,8 @@ class ArtGenerator(nn.Module):
         "Pictures (len(prompts)*n, 3, H, W) in [-1, 1], the n draws of each prompt together."
         if isinstance(prompts, str): prompts = [prompts]
         if not isinstance(prompts, (list, tuple)) or not prompts: raise TypeError(f"prompts must be a str or a non-empty list of str, got {prompts!r}")
-        o = {**self.opts, **opts}
-        for k, v in (('n', n), ('steps', o['steps'])):   # checked here, before they reach the sampler as an empty batch or no round
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
+        o = check_sampling({**self.opts, **opts})   # checked here, before they reach the sampler (no round, a negative temperature, NaN guidance)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n must be an integer >= 1, got {n!r}")
         ids, pm = self.tokens(prompts)
         ids, pm = ids.repeat_interleave(n, 0), pm.repeat_interleave(n, 0)
         g = torch.Generator(ids.device).manual_seed(seed) if seed is not None else None
