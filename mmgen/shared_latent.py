@@ -879,7 +879,7 @@ def check_captions(tok, # the model's tokenizer: its `words` (from words.json), 
     known = getattr(tok, 'words', None) or [t[1:] for t in tok.tok.get_vocab() if t[:1] == 'Ġ' and t[1:].isalnum()]   # no `words`: the whole-word tokens
     if unknown := sorted(set(caption_words(captions)) - set(known)):
         raise ValueError(f"captions: {', '.join(map(repr, unknown))} never appeared in the model's training captions; expected only their words: {', '.join(sorted(known))}")
-    if max_len is not None and (long := [f"{c!r:.60} has {n}" for c in captions if (n := len(tok.encode(c))) > max_len]):   # the tokenizer would cut them
+    if max_len is not None and (long := [f"{c[:60]!r} has {n}" for c in dict.fromkeys(captions) if (n := len(tok.encode(c))) > max_len]):   # the tokenizer would cut them
         raise ValueError(f"captions: {'; '.join(long)} tokens (BOS and EOS included); the model reads at most max_len={max_len}: shorten them")
     return list(captions)
 
