@@ -248,26 +248,30 @@ class Captioner(nn.Module):
     @torch.no_grad()
     def generate(self, images, # (B, 3, H, W), or any form `mmgen.data.as_images` reads (PIL, uint8 array, (3,H,W) ...)
                  method:str='greedy', # 'greedy' | 'beam' | 'top_p'
-                 max_len:int|None=None, # longest output (default cfg.max_len)
+                 max_len:int|None=None, # most tokens, BOS and EOS included: 2 to cfg.max_len (None: cfg.max_len), as `mmgen caption --max-len`
                  beam_size:int=4, # beams for 'beam'
                  top_p:float=0.9, # nucleus mass for 'top_p'
                  temperature:float=1.0, # softmax temperature for 'top_p'
                  generator:torch.Generator|None=None, # RNG for 'top_p'
+                 value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
                 ) -> torch.Tensor:
         "Caption token ids (B, L), BOS first, pad after EOS, via `mmgen.decoding`."
-        c, was = self.cfg, self.training
-        self.eval()
-        images = as_images(images, c.image_size).to(next(self.parameters()).device)   # other sizes: brought to the training side
-        memory, L = self.encode_image(images), max_len or c.max_len
-        try: return decode(self.decoder, memory, c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
+        c, was, L = self.cfg, self.training, self.cfg.max_len if max_len is None else max_len
+        if isinstance(L, bool) or not isinstance(L, int) or not 2 <= L <= c.max_len:
+            raise ValueError(f"max_len={max_len!r}: this captioner writes captions of 2 to {c.max_len} tokens (BOS and EOS included; None: {c.max_len})")
+        try:
+            self.eval()
+            images = as_images(images, c.image_size, value_range=value_range).to(next(self.parameters()).device)   # other sizes: brought to the training side
+            return decode(self.decoder, self.encode_image(images), c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
         finally: self.train(was)
 
     def caption(self, images, # pictures in any form `mmgen.data.as_images` reads: a PIL image, a uint8 array, a (3,H,W) tensor, a batch ...
                 tok:Tokenizer, # the model's tokenizer
-                **kw, # as `generate` (method, beam_size ...)
+                value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
+                **kw, # as `generate` (method, max_len, beam_size ...)
                ) -> list[str]:
         "One caption per picture, as text; pictures of another size are resized to `cfg.image_size`."
-        return [tok.decode(t) for t in self.generate(images, **kw)]
+        return [tok.decode(t) for t in self.generate(images, value_range=value_range, **kw)]
 
 # %% ../nbs/14_captioner.ipynb #aaadb428
 def check_causal(model:Captioner, images:torch.Tensor, tokens:torch.Tensor, t:int, generator=None) -> float:

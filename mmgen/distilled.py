@@ -286,24 +286,31 @@ class DistilledCaptioner(nn.Module):
     @torch.no_grad()
     def generate(self, images:torch.Tensor, # (B, 3, H, W)
                  method:str='greedy', # 'greedy' | 'beam' | 'top_p'
-                 max_len:int|None=None, # most tokens, BOS and EOS included (default cfg.max_len)
+                 max_len:int|None=None, # most tokens, BOS and EOS included: 2 to cfg.max_len (None: cfg.max_len), as `mmgen caption --max-len`
                  beam_size:int=4, # for 'beam'
                  top_p:float=0.9, # for 'top_p'
                  temperature:float=1.0, # for 'top_p'
                  generator:torch.Generator|None=None, # for 'top_p'
                 ) -> torch.Tensor:
         "Caption tokens (B, L) through `mmgen.decoding` with the KV cache."
-        c = self.cfg; L = min(max_len or c.max_len, c.max_len)
+        c = self.cfg; L = c.max_len if max_len is None else max_len
+        if isinstance(L, bool) or not isinstance(L, int) or not 2 <= L <= c.max_len:   # the learned position table ends at cfg.max_len
+            raise ValueError(f"max_len={max_len!r}: this distilled captioner writes captions of 2 to {c.max_len} tokens (BOS and EOS included; None: {c.max_len})")
         _, mem = self.encode(images)
         return decode(self.decoder, mem, c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
 
     def caption(self, images, # pictures in any form `mmgen.data.as_images` reads: PIL, uint8 arrays, (3,H,W) / (B,3,H,W) tensors, lists
-                tokenizer:Tokenizer, **kw) -> list[str]:
-        "Caption strings for pictures (other sizes: as `on_size` says); keywords as `generate`."
-        images = as_images(images).to(next(self.parameters()).device)
-        was = self.training; self.eval()
-        ids = strip_special(self.generate(images, **kw), self.cfg.bos_id, self.cfg.eos_id, self.cfg.pad_id)
-        self.train(was)
+                tokenizer:Tokenizer, # the model's tokenizer
+                value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
+                **kw, # as `generate` (method, max_len, beam_size ...)
+               ) -> list[str]:
+        "Caption strings for pictures (other sizes: resized to `cfg.img_size`, or refused with on_size='error'); keywords as `generate`."
+        c, was = self.cfg, self.training
+        try:
+            self.eval()
+            images = as_images(images, c.img_size if c.on_size == 'resize' else None, value_range=value_range).to(next(self.parameters()).device)
+            ids = strip_special(self.generate(images, **kw), c.bos_id, c.eos_id, c.pad_id)
+        finally: self.train(was)
         return [tokenizer.decode(i, skip_special=False) for i in ids]
 
 # %% ../nbs/11_distilled.ipynb #6db75728

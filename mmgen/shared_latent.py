@@ -265,7 +265,7 @@ class SharedLatentModel(nn.Module):
     @torch.no_grad()
     def caption(self, z:torch.Tensor, # (B,latent_dim) latents
                 bos_id:int, eos_id:int, # tokenizer's special ids
-                max_len:int|None=None, # longest output, BOS/EOS included (default and most: cfg.max_len, the decoder's positions)
+                max_len:int|None=None, # longest output, BOS/EOS included: 2 to cfg.max_len, the decoder's positions (None: cfg.max_len)
                 beam_size:int=1, # beams for 'beam'; without `method`, 1 = greedy, else beam search
                 method:str|None=None, # 'greedy' | 'beam' | 'top_p' (None: from beam_size)
                 top_p:float=0.9, # nucleus mass for 'top_p'
@@ -273,8 +273,8 @@ class SharedLatentModel(nn.Module):
                 generator:torch.Generator|None=None, # RNG for 'top_p', on z's device: a seeded one draws the same captions
                ) -> torch.Tensor:
         "Token ids (B,L) generated from latents by `mmgen.decoding`: greedy, beam search or top-p sampling."
-        L, most = max_len or self.cfg.max_len, self.cfg.max_len
-        if not 2 <= L <= most: raise ValueError(f"max_len={L}: expected 2..{most} (BOS and EOS included; the caption decoder has {most} positions)")
+        most = self.cfg.max_len; L = most if max_len is None else max_len   # as `mmgen caption --max-len`: None = the trained length
+        if isinstance(L, bool) or not isinstance(L, int) or not 2 <= L <= most: raise ValueError(f"max_len={max_len!r}: this shared-latent model writes captions of 2 to {most} tokens (BOS and EOS included; None: {most})")
         method = method or ('greedy' if beam_size == 1 else 'beam')
         mem, dec = self.text_decoder.memory(z), self.text_decoder.decoder
         return decode(dec, mem, bos_id, eos_id, L, method, pad_id=self.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
@@ -849,10 +849,11 @@ def train(out_dir:str|Path, # output folder
 @torch.no_grad()
 def image_latents(model:SharedLatentModel, # a trained model (`load_shared_latent`)
                   images, # pictures in any form `mmgen.data.as_images` reads (PIL, uint8 array, (3,H,W) tensor, a batch ...)
+                  value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
                  ) -> torch.Tensor:
     "Image latents (B, latent_dim) on the CPU, the pictures brought to the model's `img_size` first."
     dev = next(model.parameters()).device
-    return model.eval().encode_image(as_images(images, model.cfg.img_size).to(dev)).float().cpu()
+    return model.eval().encode_image(as_images(images, model.cfg.img_size, value_range=value_range).to(dev)).float().cpu()
 
 @torch.no_grad()
 def caption_images(model:SharedLatentModel, # a trained model (`load_shared_latent`)
@@ -860,22 +861,26 @@ def caption_images(model:SharedLatentModel, # a trained model (`load_shared_late
                    images, # pictures in any form `mmgen.data.as_images` reads
                    beam_size:int=1, # beams for 'beam'; without `method`, 1 = greedy, else beam search
                    batch_size:int=64, # latents decoded at once
-                   **kw, # as `SharedLatentModel.caption`: method ('greedy' | 'beam' | 'top_p'), max_len, top_p, temperature, generator
+                   value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
+                   **kw, # as `SharedLatentModel.caption`: method ('greedy' | 'beam' | 'top_p'), max_len (2 to cfg.max_len; None: cfg.max_len), top_p, temperature, generator
                   ) -> list[str]:
     "Picture → caption through the shared latent: one caption per picture."
-    z, dev = image_latents(model, images), next(model.parameters()).device
+    z, dev = image_latents(model, images, value_range), next(model.parameters()).device
     return [tok.decode(t) for zb in z.split(batch_size) for t in model.caption(zb.to(dev), tok.bos_id, tok.eos_id, beam_size=beam_size, **kw).cpu()]
 
 def check_captions(tok, # the model's tokenizer: its `words` (from words.json), else its whole-word tokens (a folder from before words.json)
                    captions:str|Sequence[str], # one caption or a list
+                   max_len:int|None=None, # the model's `cfg.max_len`: a caption of more tokens (BOS and EOS included) is refused too (None: not checked)
                   ) -> list[str]:
-    "The captions as a list; a ValueError unless each is a non-empty string of words the training captions held (naming each unknown word, and the known ones)."
+    "The captions as a list; a ValueError unless each is a non-empty string of words the training captions held (naming each unknown word, and the known ones) and, given `max_len`, of at most that many tokens."
     captions = [captions] if isinstance(captions, str) else captions
     if not isinstance(captions, (list, tuple)) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
         raise ValueError(f"captions: expected a non-empty caption or a non-empty list of them, got {captions!r:.80}")
     known = getattr(tok, 'words', None) or [t[1:] for t in tok.tok.get_vocab() if t[:1] == 'Ġ' and t[1:].isalnum()]   # no `words`: the whole-word tokens
     if unknown := sorted(set(caption_words(captions)) - set(known)):
         raise ValueError(f"captions: {', '.join(map(repr, unknown))} never appeared in the model's training captions; expected only their words: {', '.join(sorted(known))}")
+    if max_len is not None and (long := [f"{c[:60]!r} has {n}" for c in dict.fromkeys(captions) if (n := len(tok.encode(c))) > max_len]):   # the tokenizer would cut them
+        raise ValueError(f"captions: {'; '.join(long)} tokens (BOS and EOS included); the model reads at most max_len={max_len}: shorten them")
     return list(captions)
 
 @torch.no_grad()
@@ -886,7 +891,7 @@ def images_from_captions(model:SharedLatentModel, # a trained model (`load_share
                          seed:int=0, # the prior's draw
                         ) -> torch.Tensor:
     "Caption → picture: (N, 3, img_size, img_size) in [-1, 1] on the CPU; the words are checked first (`check_captions`)."
-    captions = check_captions(tok, captions)
+    captions = check_captions(tok, captions, model.cfg.max_len)
     model.eval(); dev = next(model.parameters()).device
     if prior is not None: z = prior_latents(prior, model, tok, captions, seed=seed)
     else:
