@@ -287,7 +287,7 @@ class LatentExplorer(_Explorer):
         if caption := text.value.strip():
             # seed 000's own word check: it refuses words the model never saw in training (a ValueError naming them,
             # which `guard` puts in the error line before anything is redrawn); then one encoding, whose picture is the thumbnail
-            z = caption_latent(self.model, self.tok, sl.check_captions(self.tok, caption)[0])
+            z = caption_latent(self.model, self.tok, sl.check_captions(self.tok, caption, self.model.cfg.max_len)[0])   # its words, and no more tokens than the model reads
             view.value = to_png(sl.decode_latents(self.model, z[None])['images'][0], 64)
             return z
         img = self.scenes[scene.value]['image']
