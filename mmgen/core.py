@@ -23,7 +23,7 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
-import os, random, importlib, dataclasses, difflib
+import math, os, random, importlib, dataclasses, difflib
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable
 import numpy as np
@@ -31,7 +31,7 @@ import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'UserError', 'ConfigError',
-           'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'smoke', 'config_dict',
+           'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite', 'check_config', 'smoke', 'config_dict',
            'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
@@ -92,6 +92,11 @@ def num_between(lo, hi):
 def one_of(*xs):
     "A rule: one of `xs`."
     return (lambda v: v in xs), ' | '.join(map(repr, xs))
+
+def finite(rule):
+    "`rule` that also refuses ±inf (NaN fails every comparison already)."
+    ok, allowed = rule
+    return (lambda v: ok(v) and (v is None or math.isfinite(v))), allowed.replace('a number', 'a finite number')
 
 def check_config(cfg, # a config dataclass, or a dict of a function's options
                  rules:dict, # field -> (test, what is allowed), e.g. {'lr': num_at_least(0, strict=True)}

@@ -32,26 +32,26 @@ import functools, warnings, weakref
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from .core import check_config, finite, int_at_least, num_at_least, num_between
 
 # %% auto #0
-__all__ = ['LENGTH_NORMS', 'METHODS', 'top_k_filter', 'top_p_filter', 'greedy', 'sample', 'gnmt_length_penalty', 'beam_search',
-           'sequence_logprob', 'decode', 'strip_special']
+__all__ = ['SAMPLE_RULES', 'LENGTH_NORMS', 'METHODS', 'top_k_filter', 'top_p_filter', 'greedy', 'sample', 'gnmt_length_penalty',
+           'beam_search', 'sequence_logprob', 'decode', 'strip_special']
 
 # %% ../nbs/07_decoding.ipynb #b7a9b506
-def _check_sampling(temperature:float=1.0, top_k:int|None=None, top_p:float|None=None):
-    "Refuse what transformers' logits warpers refuse (a negative temperature, k < 0, p outside [0, 1]), naming the value."
-    if not (isinstance(temperature, (int, float)) and 0 <= temperature < float('inf')):
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
-        raise ValueError(f"top_k must be an int >= 0 (None or 0 keeps every token), got {top_k!r}")
-    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 <= top_p <= 1 + 1e-9):   # a computed mass may round past 1
-        raise ValueError(f"top_p must be a nucleus mass in [0, 1] (None or 1 keeps every token), got {top_p!r}")
+SAMPLE_RULES = dict(  # what transformers' logits warpers refuse is refused here too (`temperature=0` is greedy, `top_k=0` keeps every token)
+    temperature=finite(num_at_least(0)), top_k=int_at_least(0, none=True),
+    top_p=(lambda v: v is None or num_between(0, 1 + 1e-9)[0](v), 'None or a nucleus mass in [0, 1]'))   # a computed mass may round past 1
+
+def _check_sampling(owner:str, **opts):
+    "A `ConfigError` (a ValueError) naming the first of `opts` (temperature, top_k, top_p) that `SAMPLE_RULES` refuses."
+    check_config(opts, {k: SAMPLE_RULES[k] for k in opts}, owner)
 
 def top_k_filter(logits:Tensor, # (..., V) unnormalised scores
                  k:int|None, # keep the k highest; None or 0 keeps all
                 )->Tensor:
     "Set every logit below the k-th largest to -inf (values tied with the k-th are kept)."
-    _check_sampling(top_k=k)
+    _check_sampling('top_k_filter(): ', top_k=k)
     if not k or k >= logits.shape[-1]: return logits
     kth = logits.topk(k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest value
     return logits.masked_fill(logits < kth, float('-inf'))
@@ -60,7 +60,7 @@ def top_p_filter(logits:Tensor, # (..., V) unnormalised scores
                  p:float|None, # nucleus mass in [0, 1]; None or 1 keeps all, 0 only the most probable
                 )->Tensor:
     "Keep the smallest set of most probable tokens whose probability reaches `p` (ties: lower id first); the rest -> -inf."
-    _check_sampling(top_p=p)
+    _check_sampling('top_p_filter(): ', top_p=p)
     if p is None or p >= 1: return logits
     probs = logits.double().softmax(-1)
     sp, order = probs.sort(dim=-1, descending=True, stable=True)  # equal probabilities: lower id first
@@ -247,7 +247,7 @@ def sample(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` w
            graph:str|None=None, # 'compile' (torch.compile, mode reduce-overhead) or 'cuda' (a captured CUDA graph); implies static_cache
           )->Tensor:
     "Draw each next token from the tempered, top-k / top-p filtered distribution -> (B, L) tokens."
-    _check_sampling(temperature, top_k, top_p)   # before the decoder runs
+    _check_sampling('sample(): ', temperature=temperature, top_k=top_k, top_p=top_p)   # before the decoder runs
     def pick(logits):
         if temperature == 0: return logits.argmax(-1)
         logits = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)

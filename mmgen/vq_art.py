@@ -16,11 +16,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError
+from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
-from .decoding import top_p_filter
+from .decoding import top_p_filter, SAMPLE_RULES
 from .evaluation import psnr, axis_targets, read_art_axes
 from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of, resuming
 from .checkpoints import require_files, read_config
@@ -559,16 +559,11 @@ def check_prompt(prompt, # one prompt: adjectives separated by spaces or commas
     return ' '.join(dict.fromkeys(known))
 
 # %% ../nbs/12_vq_art.ipynb #5fe3986e
-def _finite(rule):
-    "`rule` that also refuses ±inf (NaN fails every comparison already)."
-    ok, allowed = rule
-    return (lambda v: ok(v) and (v is None or math.isfinite(v))), allowed.replace('a number', 'a finite number')
-
 def _weights(v) -> bool:
     "A guidance weight, or a list of them (one per reference): finite, >= 0."
-    return all(_finite(num_at_least(0))[0](w) for w in (v if isinstance(v, (list, tuple)) and v else [v]))
+    return all(finite(num_at_least(0))[0](w) for w in (v if isinstance(v, (list, tuple)) and v else [v]))
 
-SAMPLING_RULES = dict(steps=int_at_least(1), temperature=_finite(num_at_least(0)), top_p=(lambda v: v is None or num_between(0, 1)[0](v), 'None or a number in [0, 1]'),
+SAMPLING_RULES = dict(steps=int_at_least(1), temperature=SAMPLE_RULES['temperature'], top_p=SAMPLE_RULES['top_p'],   # as `mmgen.decoding.sample`'s
                       guidance=(_weights, 'a finite number >= 0 (or a non-empty list of them, one per reference)'), mode=one_of(False, True), reference=(lambda v: True, 'anything'))
 
 def check_sampling(opts:dict, # sampling options of `sample_codes` (steps, temperature, top_p, guidance, mode, reference)
