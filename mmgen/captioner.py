@@ -39,7 +39,8 @@ import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides, ConfigError
-from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, as_images, TEMPLATES, RELATION_TEMPLATES, check_scenes
+from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
+from .user_data import as_images
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases

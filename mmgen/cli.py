@@ -514,7 +514,8 @@ def _check_files(files:list[str], # image paths the user named
 
 def _read(f:str, side:int):
     "Image file `f` as a (3, side, side) tensor in [-1, 1] (shorter side resized, centre-cropped); a UserError if it does not read."
-    from mmgen.data import load_image, to_tensor
+    from mmgen.data import to_tensor
+    from mmgen.user_data import load_image
     try: return to_tensor(load_image(f, side))
     except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
 

@@ -40,7 +40,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError
-from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, as_images, check_scenes
+from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, check_scenes
+from .user_data import as_images
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import decode, greedy, strip_special

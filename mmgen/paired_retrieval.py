@@ -43,7 +43,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides, ConfigError
-from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate, as_images
+from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
+from .user_data import as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss

@@ -34,8 +34,9 @@ from torch.utils.data import DataLoader, RandomSampler
 import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError
-from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        to_uint8, to_tensor, as_images, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
+from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
+                        to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
+from .user_data import CaptionFolder, as_images
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import decode
