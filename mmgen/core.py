@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'UserError', 'ConfigError',
+__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'UserError', 'ConfigError', 'requires',
            'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite', 'check_config', 'smoke', 'config_dict',
            'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
@@ -71,6 +71,17 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     "A configuration value outside what its field allows."
+
+# %% ../nbs/00_core.ipynb #a7e3c002
+def requires(module:str, # the module to import, e.g. 'vector_quantize_pytorch'
+             extra:str, # the mmgen extra that installs it (pyproject.toml's optional-dependencies)
+             why:str='', # what needs it, for the message
+            ):
+    "Import `module`, or raise a `UserError` naming the `mmgen[extra]` that installs it."
+    try: return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module.split('.')[0]: raise   # installed, but broken inside: a bug to report, not a missing extra
+        raise UserError(f"{why or module} needs the package {module!r}, which is not installed: pip install 'mmgen[{extra}]'") from None
 
 # %% ../nbs/00_core.ipynb #c0e1a7c2
 def int_at_least(lo, none=False):

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite
+from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite, requires
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
@@ -209,9 +209,9 @@ class LibQuantizer(nn.Module):
                  **kw, # more VectorQuantize options (kmeans_init=True, threshold_ema_dead_code=2, ...)
                 ):
         super().__init__()
-        from vector_quantize_pytorch import VectorQuantize, FSQ
-        if kind == 'vq': self.q, self.n_codes = VectorQuantize(dim, n_codes, commitment_weight=0.25, **kw), n_codes
-        elif kind == 'fsq': self.q, self.n_codes = FSQ(list(levels), dim=dim), int(np.prod(levels))
+        vqp = requires('vector_quantize_pytorch', 'vq', f"LibQuantizer({kind!r}) (the quantizer 'lib VectorQuantize' / 'lib FSQ')")
+        if kind == 'vq': self.q, self.n_codes = vqp.VectorQuantize(dim, n_codes, commitment_weight=0.25, **kw), n_codes
+        elif kind == 'fsq': self.q, self.n_codes = vqp.FSQ(list(levels), dim=dim), int(np.prod(levels))
         else: raise ValueError(f"LibQuantizer kind must be 'vq' or 'fsq', got {kind!r}")
         self.kind = kind
 
@@ -780,8 +780,8 @@ class TextProbe(nn.Module):
             from open_clip.transformer import TextTransformer
             self.enc = TextTransformer(context_length=max_len, vocab_size=vocab_size, width=width, heads=heads, layers=layers, output_dim=width)
         elif kind == 'distilbert':
-            from transformers import DistilBertConfig, DistilBertModel
-            self.enc = DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=width, n_layers=layers, n_heads=heads,
+            tf = requires('transformers', 'vq', "TextProbe('distilbert')")
+            self.enc = tf.DistilBertModel(tf.DistilBertConfig(vocab_size=vocab_size, dim=width, n_layers=layers, n_heads=heads,
                                                         hidden_dim=4 * width, max_position_embeddings=max(max_len, 16)))
         else: raise ValueError(f"TextProbe kind must be 'custom', 'clip' or 'distilbert', got {kind!r}")
         self.head = nn.Linear(width, 3 * len(ART_AXES))
@@ -811,6 +811,6 @@ def full_size_encoder(kind:str) -> nn.Module:
         from open_clip.transformer import TextTransformer
         return TextTransformer(**open_clip.get_model_config('ViT-B-32')['text_cfg'], output_dim=512)
     if kind == 'distilbert':
-        from transformers import DistilBertConfig, DistilBertModel
-        return DistilBertModel(DistilBertConfig())
+        tf = requires('transformers', 'vq', "full_size_encoder('distilbert')")
+        return tf.DistilBertModel(tf.DistilBertConfig())
     return TextEncoder(len(ART_VOCAB) + 4, 128, 2, 4, 512, 16)
