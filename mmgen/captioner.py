@@ -38,7 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides, ConfigError
+from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
 from .user_data import as_images
 from .tokenizers import WordTokenizer, Tokenizer
@@ -49,6 +49,7 @@ from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params, check_splits
 from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
+from .speed import SpeedOptions
 from torch.distributed.tensor import DTensor
 
 # %% auto #0
@@ -485,7 +486,7 @@ class CaptionRun:
     max_len: int = 24               # caption token budget (BOS and EOS included)
     siglip_weight: float = 0.1      # weight of the SigLIP loss
     schedule: ScheduledSampling|None = field(default_factory=ScheduledSampling)  # scheduled teacher forcing
-    num_workers: int = 0            # DataLoader workers
+    num_workers: int|None = 0       # DataLoader and rendering workers; None: from this machine's cores (`SpeedOptions.workers`: one per core but one, at most 15, with a GPU; none on a CPU)
     cache_dir: str|None = None      # pre-render the Shapes splits here (`mmgen.data.cache_dataset`); None: render on the fly
     eval_every_epoch: bool = True   # greedy-decode the validation split after every epoch (valid_exact, valid_bleu4)
     n_samples: int = 16             # held-out images captioned in samples.png (0: no figure, e.g. for many tiny runs; drawing 16 costs ~0.7 s on a CPU)
@@ -493,7 +494,9 @@ class CaptionRun:
     cpu_bf16: bool = False          # with amp='auto' on a CPU that computes bf16 natively (AVX512-BF16 or AMX): bf16 autocast
     cpu_threads: int|None = None    # torch threads for `train` (None: keep torch's; 0: all cores, or 1 when the load average says they are busy)
 
-    def __post_init__(self): _check_run(self)
+    def __post_init__(self):
+        if self.num_workers is None: self.num_workers = SpeedOptions().workers(default_device())   # the `full` preset's: a 2-core Kaggle machine gets 1
+        _check_run(self)
 
 _RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_config`)
     size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
@@ -734,7 +737,7 @@ PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fi
               dict(epochs=8, lr=1.5e-3, warmup_frac=0.05)),
     'full':  (dict(d_model=256, n_heads=8, d_ff=1024, enc_layers=2, dec_layers=4, text_layers=2, dropout=0.1, arch='resnet18', stages=3, stem_stride=2),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=60_000, n_valid=512, n_test=1000,
-                   batch_size=128, max_len=16, num_workers=8),
+                   batch_size=128, max_len=16, num_workers=None),
               dict(epochs=12, lr=1e-3, warmup_frac=0.03)),
 }
 PRESET_COSTS = {  # what one `mmgen train captioner --set preset=NAME` costs (`mmgen train captioner --help` lists it)

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'gpu_name', 'UserError', 'ConfigError', 'requires',
-           'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite', 'check_config', 'smoke', 'config_dict',
-           'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
+__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'amp_name', 'gpu_name', 'UserError', 'ConfigError',
+           'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite', 'check_config', 'smoke',
+           'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -58,6 +58,10 @@ def amp_dtype(device:torch.device|str) -> torch.dtype|None:
     if device.type != 'cuda': return None
     # native bf16 only: by default torch also says True where bf16 is emulated (a T4, sm 7.5), which is slow
     return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+
+def amp_name(device:torch.device|str) -> str:
+    "The name of `amp_dtype(device)` for results tables: 'bf16', 'fp16' or 'fp32'."
+    return {torch.bfloat16: 'bf16', torch.float16: 'fp16', None: 'fp32'}[amp_dtype(device)]
 
 def gpu_name() -> str:
     "A human name for the accelerator in use (or the CPU), for results tables."
