@@ -116,7 +116,7 @@ class TrainConfig:
     verbose: bool = True              # print one line per epoch (rank 0 only)
     tensorboard: bool = False         # log scalars to out_dir/tb (needs the `tensorboard` package)
     wandb: str|None = None            # W&B project name to log to (needs the `wandb` package)
-    wandb_stage: str|None = None      # inside a W&B run already open (`wandb_run`: a system's stages), this fit's keys go under 'stage/' (None: 'fit/')
+    wandb_stage: str|None = None      # inside a W&B run already open (`wandb_run`: a system's stages), this fit's keys go under 'stage/' (None: out_dir's name, else 'fit')
 
     def __post_init__(self): check_config(self, _TRAIN_RULES)
 
@@ -484,7 +484,7 @@ class _Run:
         self.ckpt = _Checkpoints(self)
         self.cbs += [self.ckpt, *callbacks]   # ours first at an epoch's end; a step's periodic save comes after every callback
         if cfg.tensorboard and self.out is not None: self.cbs.append(TensorBoardLogger(self.out/'tb'))
-        if cfg.wandb: self.cbs.append(WandbLogger(cfg.wandb, config_dict(cfg), cfg.wandb_stage))
+        if cfg.wandb: self.cbs.append(WandbLogger(cfg.wandb, config_dict(cfg), cfg.wandb_stage or (cfg.out_dir and Path(cfg.out_dir).name)))
 
     def _wrap(self, model):
         "Activation checkpointing, device, DDP or FSDP2, torch.compile: the module the loss function calls."
