@@ -122,7 +122,7 @@ def check_token_ids(ids, # a tensor of token ids, or one id (an int)
         if not 0 <= ids < vocab_size: raise ConfigError(f"{what} {ids} is outside the vocabulary: {expect}")
         return
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool: raise ConfigError(f"{what}s must be an integer tensor, got {ids.dtype}")
-    if ids.numel() == 0: return
+    if ids.numel() == 0 or ids.device.type == 'meta' or torch.compiler.is_compiling(): return   # no data to read, or a traced graph (no graph break)
     lo, hi = torch.stack(ids.aminmax()).tolist()       # one read from the device
     if 0 <= lo and hi < vocab_size: return
     at = ((ids < 0) | (ids >= vocab_size)).nonzero()[0]  # the first bad one, in row-major order
