@@ -132,6 +132,7 @@ class _StaticStepper:
         with torch.cuda.stream(s), amp():
             for _ in range(2): self._eager()
         torch.cuda.current_stream().wait_stream(s)
+        self.cache.reset()                               # the recorded step counts as the first of max_len positions (max_len=2 has room for one)
         g = torch.cuda.CUDAGraph()
         with torch.cuda.graph(g), amp(): out = self._eager()
         self.cache.reset()                               # the warm-up steps wrote at positions 0, 1: start again
