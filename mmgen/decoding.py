@@ -135,7 +135,7 @@ class _StaticStepper:
         self.cache.reset()                               # the recorded step counts as the first of max_len positions (max_len=2 has room for one)
         g = torch.cuda.CUDAGraph()
         with torch.cuda.graph(g), amp(): out = self._eager()
-        self.cache.reset()                               # the warm-up steps wrote at positions 0, 1: start again
+        self.cache.reset()                               # the recorded step wrote at position 0: start again
         def replay(): g.replay(); return out
         return replay
 
