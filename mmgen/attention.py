@@ -25,7 +25,9 @@ Conventions, as in `nn.MultiheadAttention`: tensors are batch-first, and every p
   `TextEncoder` falls back to `tokens == pad_id` and returns `(hidden, pooled)`, pooled = mean over real tokens.
   Both refuse a token id outside [0, vocab_size) with a `ValueError` naming it (`mmgen.core.check_token_ids`): the
   encoder always, the decoder where the caller's ids come in (no cache, or a fresh `DecoderCache`), not on the
-  steps after; a static cache's steps read nothing from the device, so they take ids unchecked.
+  steps after; a static cache's steps read nothing from the device, so they take ids unchecked. The check reads the
+  ids' min and max: free on the CPU; on an accelerator it is a host sync, so a module in training mode there (under
+  `fit`, whose ids come from the tokenizer) skips it, keeping `fit`'s one sync per step.
 - `init_weights(model, skip=...)` is the one initialisation (N(0, 0.02) weights, zero biases, unit norms);
   `MLP`, `SwiGLU` and `PatchEmbed` (ViT patches with a CLS token; `proj=ConvStem(...)` for early convolutions)
   complete the set.
@@ -441,6 +443,10 @@ class ConvStem(nn.Sequential):
         return nn.Sequential(*list(self)[:-1])   # the same modules (a slice of a ConvStem would rebuild one)
 
 # %% ../nbs/05_attention.ipynb #18a5ceff
+def _check_ids(module:nn.Module, tokens:Tensor):
+    "The caller's token ids against `module.tok_emb`: always on the CPU (free), elsewhere outside training only (a host read; `fit` keeps one sync per step)."
+    if not (module.training and tokens.device.type != 'cpu'): check_token_ids(tokens, module.tok_emb.num_embeddings)
+
 class TextEncoder(nn.Module):
     "Bidirectional transformer over tokens; returns per-token states and a mean-pooled vector."
     def __init__(self, vocab_size:int, # token vocabulary
@@ -467,7 +473,7 @@ class TextEncoder(nn.Module):
         "Returns (hidden (B, T, d_model), pooled (B, d_model) = mean over real tokens)."
         B, T = tokens.shape
         if T > self.max_len: raise ValueError(f"sequence of {T} tokens is longer than max_len={self.max_len}")
-        check_token_ids(tokens, self.tok_emb.num_embeddings)   # an id past the vocabulary: a ValueError here, not an IndexError in the embedding
+        _check_ids(self, tokens)   # an id past the vocabulary: a ValueError here, not an IndexError in the embedding
         if padding_mask is None and self.pad_id is not None: padding_mask = tokens.eq(self.pad_id)
         x = self.drop(self.tok_emb(tokens) + self.pos_emb(torch.arange(T, device=tokens.device)))
         for blk in self.blocks: x = blk(x, key_padding_mask=padding_mask)
@@ -627,7 +633,7 @@ class TextDecoder(nn.Module):
         B, T = tokens.shape
         if isinstance(cache, StaticDecoderCache): return self._static_forward(tokens, cache, padding_mask, need_weights)
         L = cache.length if cache is not None else 0  # position of tokens[:, 0]
-        if L == 0: check_token_ids(tokens, self.vocab_size)   # the caller's ids (teacher forcing, a prompt); later cached steps feed the model's own
+        if L == 0: _check_ids(self, tokens)   # the caller's ids (teacher forcing, a prompt); later cached steps feed the model's own
         if self.pos_emb is not None and L + T > self.max_len:
             raise ValueError(f"positions up to {L + T} exceed the learned table (max_len={self.max_len})")
         x = self.tok_emb(tokens)
