@@ -17,7 +17,8 @@ relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`
   `siglip_weight` × SigLIP plus the MoE balance loss, with scheduled teacher forcing (`ScheduledSampling`, two
   passes; rate 0 is plain teacher forcing). `run_captioner` wires data, a `WordTokenizer`, loaders, model and `fit`.
 - `data={'train': ..., 'valid': ..., 'test': ...}` trains on any datasets of `image`/`caption` items (e.g.
-  `mmgen.data.coco_captions`). `evaluate_captions` / `score_captions` report `string_exact` and BLEU-4, and with
+  `mmgen.data.coco_captions`) whose (3, H, W) pictures share one size, square or not; `train` and `run_captioner`
+  both refuse other splits (`mmgen.evaluation.check_splits`). `evaluate_captions` / `score_captions` report `string_exact` and BLEU-4, and with
   Shapes ground truth `exact`, `attributes` and `relations`, which accept any correct object order.
 
 Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
