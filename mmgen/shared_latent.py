@@ -781,7 +781,7 @@ def train(out_dir:str|Path, # output folder
           data:dict|None=None, # your own splits {'train', 'valid', 'test'} of Shapes scenes (`shapes_splits`, cached or not) at img_size, instead of n_train / n_eval; the decoder stage then cycles data['train']
           callbacks:Sequence=(), # `fit` callbacks of the joint stage (as the captioner's `train`)
           tensorboard:bool=False, # each stage's scalars to its folder's tb/ (`TrainConfig.tensorboard`; needs the tensorboard package)
-          wandb:str|None=None, # a W&B project each stage logs to (`TrainConfig.wandb`; needs the wandb package)
+          wandb:str|None=None, # a W&B project: one run, each stage's keys under joint/, decoder/, prior/ (`mmgen.train.wandb_run`; needs the wandb package)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
