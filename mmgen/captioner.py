@@ -17,7 +17,8 @@ relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`
   `siglip_weight` × SigLIP plus the MoE balance loss, with scheduled teacher forcing (`ScheduledSampling`, two
   passes; rate 0 is plain teacher forcing). `run_captioner` wires data, a `WordTokenizer`, loaders, model and `fit`.
 - `data={'train': ..., 'valid': ..., 'test': ...}` trains on any datasets of `image`/`caption` items (e.g.
-  `mmgen.data.coco_captions`). `evaluate_captions` / `score_captions` report `string_exact` and BLEU-4, and with
+  `mmgen.data.coco_captions`) whose (3, H, W) pictures share one size, square or not; `train` and `run_captioner`
+  both refuse other splits (`mmgen.evaluation.check_splits`). `evaluate_captions` / `score_captions` report `string_exact` and BLEU-4, and with
   Shapes ground truth `exact`, `attributes` and `relations`, which accept any correct object order.
 
 Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
@@ -563,6 +564,12 @@ class CaptionerResult(NamedTuple):
     activations: ActivationStats|None  # per-layer activation statistics recorded in training (watch_every > 0)
     train_cfg: TrainConfig|None = None  # the loop's configuration as run (amp resolved by `cpu_bf16`)
 
+_DATA_HINT = "each item a dict(image=(3, H, W) tensor in [-1, 1], caption=str), as `mmgen.data.CaptionFolder` and `coco_captions` give"
+
+def _check_data(data, image_size, owner):
+    "The user's splits: `image` + `caption` items, (3, H, W) pictures of one size in all three (`image_size` if given; H != W trains at its own size)."
+    return check_splits(data, ('image', 'caption'), image_size, owner, _DATA_HINT)
+
 def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fields (vocab and ids come from the tokenizer)
                   run:CaptionRun|None=None, # data and objective
                   train_cfg:TrainConfig|None=None, # the loop
@@ -573,11 +580,12 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
                  ) -> CaptionerResult:
     "Build data, tokenizer, loaders and model, then train with `mmgen.train.fit`."
     run, train_cfg = run or CaptionRun(), train_cfg or TrainConfig()
+    mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
+    if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data')
     data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
                                  max_objects=run.max_objects, templates=run.templates, order=run.order,
                                  cache_dir=run.cache_dir, num_workers=run.num_workers)
     tok = tok or WordTokenizer.from_texts(dataset_captions(data['train']))
-    mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
     mc = {k: v for k, v in mc.items() if k not in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}
     H, W = data['train'][0]['image'].shape[-2:]
     if mc.get('image_size') is None: mc['image_size'] = int(W) if H == W else None   # `caption` resizes users' pictures to it
@@ -592,7 +600,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
               pin_memory=torch.cuda.is_available())
     loaders = dict(train=make_loader(data['train'], run.batch_size, shuffle=True, seed=train_cfg.seed, drop_last=True, **kw),
                    valid=make_loader(data['valid'], run.batch_size, shuffle=False, **kw),
-                   test=make_loader(data['test'], run.batch_size, shuffle=False, **kw) if 'test' in data else None)
+                   test=make_loader(data['test'], run.batch_size, shuffle=False, **kw))
     lf = CaptionLoss(run.siglip_weight, run.schedule)
     ev = _EvalFn(tok) if run.eval_every_epoch else None
     if model.cfg.moe and model.cfg.bias_update_speed > 0: callbacks = [*callbacks, MoEBiasUpdate(model)]
@@ -763,8 +771,6 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
     return model, Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
-_DATA_HINT = "each item a dict(image=(3, H, W) tensor in [-1, 1], caption=str), as `mmgen.data.CaptionFolder` and `coco_captions` give"
-
 @register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes', preset='quick')
 def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json and samples.png go
           epochs:int|None=None, # epochs (default: the preset's)
@@ -789,10 +795,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
     CaptionerConfig(**{**mk, **mo})   # the model's fields (the vocabulary and its ids come later, from the tokenizer)
-    if data is not None:   # the user's splits: `image` + `caption` items, the pictures of all three at one side (the model's image_size, else train's)
-        img = check_splits(data, ('image', 'caption'), None, 'train(): data', _DATA_HINT)['train'][0]['image']
-        hw = tuple(img.shape[1:]) if torch.is_tensor(img) and img.ndim == 3 else (run.size,) * 2   # not a (3, H, W) tensor: refused below
-        data = check_splits(data, ('image', 'caption'), mo.get('image_size') or (hw[0] if hw[0] == hw[1] else None), 'train(): data')   # (3, H, W), H != W: trains at its own size
+    if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data')   # before a folder is made (`run_captioner` checks a direct call)
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)
