@@ -87,9 +87,9 @@ def writable_dir(folder:str|Path, # the folder to write in; made, with its paren
         tempfile.TemporaryFile(dir=p).close()
     except OSError as e:
         held = p.is_dir() and any(p.iterdir())
-        raise UserError(f"cannot write in {p.absolute()} ({e.strerror or type(e).__name__}); write the run to a writable folder "
-                        f"(on Kaggle under /kaggle/working, e.g. --out / out_dir /kaggle/working/{p.name})"
-                        + (f"; to go on with the run it holds, copy it there first (cp -r {p.absolute()} /kaggle/working/) and resume there" if held else '')) from None
+        raise UserError(f"cannot write in {p.absolute()} ({e.strerror or type(e).__name__}): pick a writable folder for the run (--out, or out_dir "
+                        f"in Python), e.g. /kaggle/working/{p.name} on Kaggle" + (f"; to go on with the run it holds, copy it there first: "
+                        f"cp -r {p.absolute()} /kaggle/working/ and resume from /kaggle/working/{p.name}" if held else '')) from None
     return p
 
 def cuda_arch_refusal(capability:tuple[int, int], # the GPU's compute capability, e.g. (6, 0) for a P100
