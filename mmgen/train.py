@@ -39,7 +39,7 @@ Docs: https://mmgen-dev.github.io/mmgen/train.html.md"""
 
 # %% ../nbs/03_train.ipynb #b7a04970
 from __future__ import annotations
-import contextlib, json, math, os, random, signal, threading, time, warnings
+import contextlib, functools, json, math, os, random, signal, threading, time, warnings
 from dataclasses import dataclass, field, replace, asdict, is_dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -210,8 +210,7 @@ def resolve_amp(amp:str, # 'auto' | 'bf16' | 'fp16' | 'off'
     dt = {'auto': amp_dtype(device), 'bf16': torch.bfloat16, 'fp16': torch.float16, 'off': None}
     if amp not in dt: raise ValueError(f"amp must be one of {list(dt)}, got {amp!r}")
     if amp == 'bf16' and device.type == 'cuda' and torch.cuda.is_available() and (cap := torch.cuda.get_device_capability(device)) < (8, 0):
-        warnings.warn(f"amp='bf16' on {torch.cuda.get_device_name(device)} (sm_{cap[0]}{cap[1]}): below sm 8.0 bf16 is emulated, and slow; "
-                      "amp='auto' trains in fp16 with a GradScaler there")   # Python shows a warning once per place and message
+        warnings.warn(f"amp='bf16' on {torch.cuda.get_device_name(device)} (sm_{cap[0]}{cap[1]}): below sm 8.0 bf16 is emulated, and slow; amp='auto' trains in fp16 with a GradScaler there")   # once per place and message
     return dt[amp], dt[amp] == torch.float16 and device.type in ('cuda', 'cpu')   # fp16 needs loss scaling wherever it runs
 
 # %% ../nbs/03_train.ipynb #09fa8979
@@ -384,8 +383,7 @@ def _batch_size(batch) -> int:
 
 def train_device(cfg:TrainConfig) -> torch.device:
     "The device `fit` trains `cfg` on: `cfg.device` if set, else this rank's GPU under torchrun, else `default_device()`; a GPU this torch build has no kernels for is refused."
-    d = (torch.device(cfg.device) if cfg.device else torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-         if dist.is_initialized() and torch.cuda.is_available() else default_device())
+    d = torch.device(cfg.device) if cfg.device else torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if dist.is_initialized() and torch.cuda.is_available() else default_device()
     check_cuda_arch(d); return d
 
 def _fmt(row:dict) -> str:
@@ -687,6 +685,11 @@ _interrupt = threading.Event()   # set by the first Ctrl-C or SIGTERM during `fi
 _STOPS = {signal.SIGINT: 'Ctrl-C', signal.SIGTERM: 'SIGTERM'}   # SIGTERM: how Kaggle, SLURM and `docker stop` end a session
 _stopped_by = ['Ctrl-C']   # which of them came last
 
+def _worker_init(init, i):
+    "A loader worker ignores Ctrl-C and SIGTERM (a terminal or a scheduler signals the whole process group): `fit` finishes its step, saves, then ends it."
+    for sig in _STOPS: signal.signal(sig, signal.SIG_IGN)
+    if init is not None: init(i)
+
 @contextlib.contextmanager
 def _guard(run:_Run):
     "While `fit` trains: into an out_dir in the main thread, the first Ctrl-C or SIGTERM sets `_interrupt` (a second one stops at once); out of memory comes back as `TrainingOutOfMemory`."
@@ -694,8 +697,9 @@ def _guard(run:_Run):
     def handler(sig, frame):
         if _interrupt.is_set(): raise KeyboardInterrupt   # a second signal: no waiting
         _stopped_by[0] = _STOPS[sig]; _interrupt.set()
-    main = threading.current_thread() is threading.main_thread()   # signal.signal works in the main thread only
-    prev = {sig: signal.signal(sig, handler) for sig in _STOPS} if run.out is not None and main else {}
+    prev = {sig: signal.signal(sig, handler) for sig in _STOPS} if run.out is not None and threading.current_thread() is threading.main_thread() else {}   # main thread only
+    for dl in (run.train_dl, run.valid_dl) if prev else ():   # workers started from here on leave the signals to this process
+        if getattr(dl, 'num_workers', 0) and getattr(dl.worker_init_fn, 'func', None) is not _worker_init: dl.worker_init_fn = functools.partial(_worker_init, dl.worker_init_fn)
     try: yield
     except Exception as e:
         if not is_oom(e): raise
