@@ -10,12 +10,12 @@ runs and what a run of each costs (the module's `PRESET_COSTS`), then every opti
 it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
-A stopped run goes on: Ctrl-C finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
-the command that goes on) and exits with status 130; `--resume` continues step for step, through every `fit` the
+A stopped run goes on: Ctrl-C (or SIGTERM, how Kaggle, SLURM and `docker stop` end a session) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
+the command that goes on) and exits with status 130 (143 for SIGTERM); `--resume` continues step for step, through every `fit` the
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
 `--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
-another *system's* run is neither resumed nor overwritten; `--resume` with other options is refused naming them, and a bare `--resume` takes the options the run was started with. Errors in what the user
+another *system's* run is neither resumed nor overwritten; `--resume` takes the options the run was started with where the command does not name them, and refuses one that changes what the run computes (naming it); how it runs (`progress`, `verbose`, `log_every`, `device`, ...) may change. A folder that cannot be written (Kaggle's read-only `/kaggle/input`) is refused in one line that says to copy the run to a writable place; running out of GPU memory ends in one line naming the options that need less (exit status 1). Errors in what the user
 asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE... [--method greedy|beam|top-p]
 [--beam-size K] [--top-p P] [--temperature T] [--seed S] [--max-len N] [--batch-size B] [--json]` captions images with the
 run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
@@ -47,7 +47,7 @@ from __future__ import annotations
 import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
 from fastcore.docments import docments
-from .core import SYSTEMS, SystemSpec, UserError
+from .core import SYSTEMS, SystemSpec, UserError, writable_dir
 
 # %% auto #0
 __all__ = ['SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE',
@@ -288,7 +288,9 @@ def _go_on(args, out:Path) -> str:
 def prepare_out(out:Path, # the run folder
                 args, # parsed `mmgen train` arguments
                ):
-    "Refuse a folder holding another run (unless --resume / --overwrite) and a --resume with other options; record this run's."
+    "Refuse a folder that cannot be written, one holding another run (unless --resume / --overwrite) and a --resume with options that change the run; record this run's."
+    from mmgen.train import RESUME_FREE   # how a run is carried out (progress, verbose, log_every, device ...): these may change on resume
+    writable_dir(out)   # a read-only folder (Kaggle's /kaggle/input): one line naming it and the remedy, before anything is deleted or written
     states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
     held = bool(states)   # a run that stopped before its first save (bad options, Ctrl-C at once) left nothing to resume or lose
     other = json.loads(rec_file.read_text()).get('system') if rec_file.exists() else None
@@ -301,9 +303,10 @@ def prepare_out(out:Path, # the run folder
     if args.resume and rec_file.exists():
         old, new = json.loads(rec_file.read_text()), json.loads(json.dumps(_record(args), default=str))
         diff = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in ('system', 'full', 'epochs') if old.get(k) != new[k]]
-        diff += [f"--set {k}: {old['set'].get(k, '(unset)')!r} -> {new['set'].get(k, '(unset)')!r}"
-                 for k in sorted(set(old.get('set', {})) | set(new['set'])) if old.get('set', {}).get(k) != new['set'].get(k)]
-        if diff: raise UserError(f"cannot resume {out} with other options ({'; '.join(diff)}): repeat the options it was started with")
+        diff += [f"--set {k}: {old['set'].get(k, '(unset)')!r} -> {new['set'].get(k, '(unset)')!r}" for k in sorted(set(old.get('set', {})) | set(new['set']))
+                 if k not in RESUME_FREE and old.get('set', {}).get(k) != new['set'].get(k)]
+        if diff: raise UserError(f"cannot resume {out} with options that change the run ({'; '.join(diff)}): leave them out (a resume takes "
+                                 f"the recorded ones) or start over in another folder; only how it runs ({', '.join(RESUME_FREE[1:])}) may change")
     if args.overwrite and (held or rec_file.exists()):   # the old run goes whole: none of its files (a prior, a best checkpoint, metrics) may pass for the new run's
         here, cwd = out.resolve(), Path.cwd().resolve()
         if here == Path.home().resolve() or here == cwd or here in cwd.parents: raise UserError(f"--overwrite would delete {out}, which holds the current or home folder: pick another --out")
@@ -331,26 +334,29 @@ def metrics_summary(metrics:dict, # what a system's `train` returns (also in OUT
     items = [f"{k} {show(v)}" for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return textwrap.wrap('  '.join(items), width, break_long_words=False, break_on_hyphens=False)
 
-def _started_with(args, # parsed `mmgen train ... --resume` arguments with no other options
+def _started_with(args, # parsed `mmgen train ... --resume` arguments
                   out:Path, # the run folder
                  ):
-    "A bare --resume takes the options the run in `out` was started with (its RUN_FILE) and says so; nothing without a record."
+    "--resume takes the options the run in `out` was started with (its RUN_FILE) where the command does not name them; whether it took any (nothing without a record)."
     try: rec = json.loads((out / RUN_FILE).read_text())
-    except (OSError, ValueError): return
-    if rec.get('system') != args.system: return   # `prepare_out` refuses another system's run
-    args.full, args.epochs = bool(rec.get('full')), rec.get('epochs')
-    args.set = [(k, tuple(v) if isinstance(v, list) else v) for k, v in rec.get('set', {}).items()]   # JSON wrote tuples as lists
-    if (args.full or args.epochs or args.set) and int(os.environ.get('RANK', 0)) == 0: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
+    except (OSError, ValueError): return False
+    if rec.get('system') != args.system: return False   # `prepare_out` refuses another system's run
+    given = dict(args.set)
+    taken = bool(rec.get('full')) > args.full or (rec.get('epochs') and not args.epochs) or bool(set(rec.get('set', {})) - set(given))
+    args.full, args.epochs = args.full or bool(rec.get('full')), args.epochs or rec.get('epochs')
+    args.set = [(k, tuple(v) if isinstance(v, list) else v) for k, v in rec.get('set', {}).items() if k not in given] + list(given.items())   # JSON wrote tuples as lists
+    return bool(taken)
 
 def _train(args, systems) -> int:
-    from mmgen.train import fit_options, TrainingInterrupted, NonFiniteLossError
+    from mmgen.train import fit_options, TrainingInterrupted, NonFiniteLossError, TrainingOutOfMemory
     spec = systems[args.system]
     out = Path(args.out or f'runs/{args.system}')
-    if args.resume and not (args.set or args.epochs or args.full): _started_with(args, out)
+    took = args.resume and _started_with(args, out)
     overrides = dict(args.set)
     check_overrides(args.system, overrides, system_options(spec))
     rank0, fresh = int(os.environ.get('RANK', 0)) == 0, not out.exists()
     if rank0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
+    if rank0 and took: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
     t0 = time.time()
     try:
         with fit_options(resume=args.resume, save_every=args.save_every, save_minutes=args.save_minutes):
@@ -358,15 +364,15 @@ def _train(args, systems) -> int:
     except UserError:   # an option the system refused before anything ran: a folder made for it goes again
         if rank0 and fresh and [f.name for f in out.iterdir()] == [RUN_FILE]: shutil.rmtree(out)
         raise
-    except NonFiniteLossError as e:   # the message names the step, the loss components, what was kept and what to try
+    except (NonFiniteLossError, TrainingOutOfMemory) as e:   # the message names the step, what was kept and what to try
         print(f"mmgen: {e}", file=sys.stderr)
         return 1
     except TrainingInterrupted as e:
         try: stage = Path(e.saved).resolve().parent.relative_to(out.resolve()).as_posix()   # a system of several stages: which one
         except (TypeError, ValueError): stage = '.'
         at = f"step {e.step} (epoch {e.epoch + 1})" + (f" of its {stage!r} stage" if stage != '.' else '')
-        print(f"mmgen: stopped by Ctrl-C at {at}; saved {e.saved}; go on with: {_go_on(args, out)}", file=sys.stderr)
-        return 130
+        print(f"mmgen: stopped by {e.by} at {at}; saved {e.saved}; go on with: {_go_on(args, out)}", file=sys.stderr)
+        return 143 if e.by == 'SIGTERM' else 130   # 128 + the signal, as a shell reports a process it ended
     except KeyboardInterrupt:
         states = sorted(out.rglob('latest_state.pt'), key=lambda p: p.stat().st_mtime)
         print(f"mmgen: interrupted outside a training step; " + (f"the last saved state is {states[-1]}; go on with: {_go_on(args, out)}"
@@ -380,7 +386,7 @@ def _train(args, systems) -> int:
     return 0
 
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `mmgen` console script; returns the exit status (1: training diverged, 2: a usage error, 130: stopped by Ctrl-C)."
+    "Entry point of the `mmgen` console script; returns the exit status (1: training diverged or ran out of memory, 2: a usage error, 130 / 143: stopped by Ctrl-C / SIGTERM)."
     argv = sys.argv[1:] if argv is None else list(argv)
     systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `caption`, `draw`, `retrieve` import only the system they read
     spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None

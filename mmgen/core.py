@@ -32,8 +32,10 @@ import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'amp_name', 'gpu_name', 'UserError', 'ConfigError',
-           'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite', 'check_config',
-           'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
+           'writable_dir', 'cuda_arch_refusal', 'compile_refusal', 'check_compile', 'check_cuda_arch', 'run_precision',
+           'precision_line', 'is_oom', 'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite',
+           'check_config', 'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec',
+           'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -76,6 +78,83 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     "A configuration value outside what its field allows."
+
+# %% ../nbs/00_core.ipynb #038077c4
+import tempfile
+from pathlib import Path
+
+# %% ../nbs/00_core.ipynb #6d37e16d
+def writable_dir(folder:str|Path, # the folder to write in; made, with its parents, if missing
+                ) -> Path:
+    "`folder` once a file could be written in it, else a `UserError` naming it and the remedy (`os.access` says yes on a read-only mount)."
+    p = Path(folder)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=p).close()
+    except OSError as e:
+        held = p.is_dir() and any(p.iterdir())
+        raise UserError(f"cannot write in {p.absolute()} ({e.strerror or type(e).__name__}): pick a writable folder for the run (--out, or out_dir "
+                        f"in Python), e.g. /kaggle/working/{p.name} on Kaggle" + (f"; to go on with the run it holds, copy it there first: "
+                        f"cp -r {p.absolute()} /kaggle/working/ and resume from /kaggle/working/{p.name}" if held else '')) from None
+    return p
+
+def cuda_arch_refusal(capability:tuple[int, int], # the GPU's compute capability, e.g. (6, 0) for a P100
+                      arch_list:list[str], # the torch build's `torch.cuda.get_arch_list()`, e.g. ['sm_75', 'sm_80', 'compute_90']
+                      name:str='this GPU', # the GPU's name, for the message
+                     ) -> str|None:
+    "Why this torch build cannot run kernels on a GPU of `capability`, with the remedy; None where it can (torch's own rule)."
+    if not arch_list: return None   # a build that does not say (ROCm, a CPU build): torch decides
+    cc, sm = 10 * capability[0] + capability[1], f"sm_{capability[0]}{capability[1]}"
+    def runs(a):   # a cubin of the same major version and no higher minor, or PTX of no higher version ('a': arch-specific, no PTX forward)
+        kind, _, v = a.partition('_')
+        n = int(v.rstrip('af'))
+        return n <= cc and (n // 10 == capability[0] if kind == 'sm' else not v.endswith('a'))
+    if any(runs(a) for a in arch_list): return None
+    return (f"{name} is {sm}, but this torch {torch.__version__} has CUDA kernels for {' '.join(arch_list)} only: install a build that has "
+            f"{sm}, e.g. pip install torch=={torch.__version__.split('+')[0]} --index-url https://download.pytorch.org/whl/cu126 "
+            "(the cu126 builds keep sm_50 to sm_90), or use a GPU this build runs on (on Kaggle: the T4)")
+
+def compile_refusal(capability:tuple[int, int]|None, # CUDA compute capability, None for CPU
+                    name:str='this GPU', # device name for the message
+                   ) -> str|None:
+    "Why `torch.compile` cannot be used on this device, or None if it can."
+    if capability is None or tuple(capability) >= (7, 0): return None
+    return (f"torch.compile needs a GPU of compute capability >= 7.0 (Triton); {name} is sm_{capability[0]}{capability[1]}. "
+            "Train without it: TrainConfig(compile=False).")
+
+def check_compile(device:torch.device|str):
+    "Raise a clear error if `torch.compile` cannot run on `device`."
+    device = torch.device(device)
+    if device.type != 'cuda': return
+    msg = compile_refusal(torch.cuda.get_device_capability(device), torch.cuda.get_device_name(device))
+    if msg: raise RuntimeError(msg)
+
+def check_cuda_arch(device:torch.device|str, # the device a run is about to use
+                   ):
+    "A `UserError` if `device` is a CUDA GPU this torch build has no kernels for (a P100 under PyPI's torch >= 2.8)."
+    device = torch.device(device)
+    if device.type != 'cuda' or torch.version.cuda is None: return
+    msg = cuda_arch_refusal(torch.cuda.get_device_capability(device), torch.cuda.get_arch_list(), torch.cuda.get_device_name(device))
+    if msg: raise UserError(msg)
+
+def run_precision(device:torch.device|str, # the device a run trains on
+                  dtype:torch.dtype|None, # its autocast dtype (None: fp32)
+                  scaler:bool=False, # whether it scales the loss (fp16)
+                 ) -> dict:
+    "What a run computes in, for its first line and its files: device, GPU name (None off CUDA), autocast dtype, GradScaler."
+    device = torch.device(device)
+    return dict(device=str(device), gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
+                autocast=str(dtype).removeprefix('torch.') if dtype else 'fp32', grad_scaler=scaler)
+
+def precision_line(p:dict, # `run_precision`'s dict
+                  ) -> str:
+    "`run_precision` in words: 'cuda:0 (Tesla T4): float16 autocast + GradScaler'."
+    how = 'fp32, no autocast' if p['autocast'] == 'fp32' else f"{p['autocast']} autocast" + (' + GradScaler' if p['grad_scaler'] else '')
+    return f"{p['device']}" + (f" ({p['gpu']})" if p['gpu'] else '') + f": {how}"
+
+def is_oom(e:BaseException) -> bool:
+    "Is `e` an accelerator's out-of-memory error (torch's `OutOfMemoryError`, or a `RuntimeError` that says 'out of memory')?"
+    return isinstance(e, getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)) or (isinstance(e, RuntimeError) and 'out of memory' in str(e))
 
 # %% ../nbs/00_core.ipynb #a7e3c002
 def requires(module:str, # the module to import, e.g. 'vector_quantize_pytorch'

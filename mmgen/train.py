@@ -12,12 +12,12 @@ in place under a `TrainConfig` and returns a `History` of Python floats (`h.step
   from `latest` with the batches and random draws of an uninterrupted run; `load_weights(model, path)` names any
   key or shape that does not match.
 - `latest` is also saved every `save_every` steps and every `save_minutes` (5 by default), so a kill loses at most that
-  much. Ctrl-C finishes the step in flight, saves it and raises `TrainingInterrupted` (a `KeyboardInterrupt` that says
+  much. Ctrl-C (or SIGTERM: Kaggle, SLURM, `docker stop`) finishes the step in flight, saves it and raises `TrainingInterrupted` (a `KeyboardInterrupt` that says
   where it stopped and what it saved). Resume refuses a state file that does not read (naming it and the checkpoints
   that still do, `CheckpointError`) and a configuration that computes something else (naming the fields, `ConfigError`).
   `with fit_options(resume=True):` makes every `fit` inside resume: how `mmgen train NAME --resume` reaches every stage
   of any system.
-- A NaN/inf loss raises `NonFiniteLossError` before the update. Under `torchrun --nproc_per_node N`, `fit` joins the
+- A NaN/inf loss raises `NonFiniteLossError` before the update; out of memory raises `TrainingOutOfMemory`, naming the options that need less. Under `torchrun --nproc_per_node N`, `fit` joins the
   process group itself and uses DDP; `TrainConfig(parallel='fsdp')` shards the model in place with FSDP2.
 
 The contract in one run:
@@ -39,7 +39,7 @@ Docs: https://mmgen-dev.github.io/mmgen/train.html.md"""
 
 # %% ../nbs/03_train.ipynb #b7a04970
 from __future__ import annotations
-import contextlib, json, math, os, random, signal, threading, time, warnings
+import contextlib, functools, json, math, os, random, signal, threading, time, warnings
 from dataclasses import dataclass, field, replace, asdict, is_dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -56,20 +56,22 @@ from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
-from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError
+from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError, writable_dir, check_cuda_arch, is_oom, run_precision, precision_line, compile_refusal, check_compile
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
+from .callbacks import TrainState, Callback, _Logger, TensorBoardLogger, WandbLogger, wandb_run   # 02b: what fit calls back
 from .checkpoints import _FULL, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
-_all_ = ['int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
+_all_ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
-__all__ = ['to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps', 'make_scheduler', 'replan',
-           'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks', 'make_loader', 'TrainState',
-           'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'init_distributed', 'shard_model',
-           'NonFiniteLossError', 'TrainingInterrupted', 'fit_options', 'resuming', 'train_device', 'config_changes',
-           'model_changes', 'fit', 'EMA', 'frozen', 'fake_clock', 'int_at_least', 'num_at_least', 'num_between',
-           'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state',
-           'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
+__all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
+           'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'init_distributed',
+           'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming',
+           'train_device', 'config_changes', 'model_changes', 'fit', 'EMA', 'frozen', 'fake_clock', 'TrainState',
+           'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile',
+           'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError',
+           'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff',
+           'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -210,23 +212,9 @@ def resolve_amp(amp:str, # 'auto' | 'bf16' | 'fp16' | 'off'
     device = torch.device(device)
     dt = {'auto': amp_dtype(device), 'bf16': torch.bfloat16, 'fp16': torch.float16, 'off': None}
     if amp not in dt: raise ValueError(f"amp must be one of {list(dt)}, got {amp!r}")
+    if amp == 'bf16' and device.type == 'cuda' and torch.cuda.is_available() and (cap := torch.cuda.get_device_capability(device)) < (8, 0):
+        warnings.warn(f"amp='bf16' on {torch.cuda.get_device_name(device)} (sm_{cap[0]}{cap[1]}): below sm 8.0 bf16 is emulated, and slow; amp='auto' trains in fp16 with a GradScaler there")   # once per place and message
     return dt[amp], dt[amp] == torch.float16 and device.type in ('cuda', 'cpu')   # fp16 needs loss scaling wherever it runs
-
-# %% ../nbs/03_train.ipynb #eecd2a92
-def compile_refusal(capability:tuple[int, int]|None, # CUDA compute capability, None for CPU
-                    name:str='this GPU', # device name for the message
-                   ) -> str|None:
-    "Why `torch.compile` cannot be used on this device, or None if it can."
-    if capability is None or tuple(capability) >= (7, 0): return None
-    return (f"torch.compile needs a GPU of compute capability >= 7.0 (Triton); {name} is sm_{capability[0]}{capability[1]}. "
-            "Train without it: TrainConfig(compile=False).")
-
-def check_compile(device:torch.device|str):
-    "Raise a clear error if `torch.compile` cannot run on `device`."
-    device = torch.device(device)
-    if device.type != 'cuda': return
-    msg = compile_refusal(torch.cuda.get_device_capability(device), torch.cuda.get_device_name(device))
-    if msg: raise RuntimeError(msg)
 
 # %% ../nbs/03_train.ipynb #09fa8979
 def checkpoint_blocks(model:nn.Module, # model whose blocks get activation checkpointing
@@ -264,84 +252,6 @@ def _set_epoch(dl, seed:int, epoch:int):
         if hasattr(obj, 'set_epoch'): return obj.set_epoch(epoch)
     if isinstance(s, RandomSampler): s.generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
 
-# %% ../nbs/03_train.ipynb #1bd913b1
-@dataclass
-class TrainState:
-    epoch: int = 0               # current epoch (0-based)
-    step: int = 0                # optimiser steps taken
-    n_epochs: int = 0            # cfg.epochs
-    total_steps: int = 0         # optimiser steps in the whole run
-    device: torch.device|None = None  # where batches and model live
-    batch: int = 0               # micro-batches consumed in the current epoch
-    phase: str = 'train'         # 'train' or 'valid'
-    lr: float = 0.0              # learning rate of the last step
-    seconds: float = 0.0         # wall time of the run at its last save, resumes included (what `max_seconds` counts)
-    metrics: dict = field(default_factory=dict)  # last step's logged values (floats)
-    stop: bool = False           # set True (e.g. in a callback) to stop after this step
-    stop_reason: str = ''        # why it stopped
-    rank: int = 0                # process rank (0 in a single process)
-    world_size: int = 1          # number of processes
-    history: History|None = None # the run's history so far
-    cfg: TrainConfig|None = None # the run's configuration
-    best_value: float = math.inf # best monitored loss so far (valid, else train)
-    bad_epochs: int = 0          # epochs since it last improved
-
-class Callback:
-    "Base class: override any of the hooks; each receives the `TrainState`."
-    def before_fit(self, state): pass
-    def after_step(self, state): pass
-    def after_epoch(self, state): pass
-    def after_fit(self, state): pass
-
-class _Logger(Callback):
-    "A callback whose failures become one warning and switch it off."
-    def _safe(self, f, state):
-        if getattr(self, 'dead', False) or state.rank != 0: return
-        try: f(state)
-        except Exception as e:
-            self.dead = True
-            warnings.warn(f"{type(self).__name__} disabled after an error ({type(e).__name__}: {e}); training continues")
-    def before_fit(self, state): self._safe(self._open, state)
-    def after_step(self, state):
-        if state.step % state.cfg.log_every == 0: self._safe(lambda s: self._log({f'train/{k}': v for k, v in s.metrics.items()}, s.step), state)
-    def after_epoch(self, state): self._safe(lambda s: self._log({f'epoch/{k}': v for k, v in s.history.epochs[-1].items()}, s.step), state)
-    def after_fit(self, state): self._safe(self._close, state)
-
-class TensorBoardLogger(_Logger):
-    "Scalars to TensorBoard (imports `torch.utils.tensorboard` lazily)."
-    def __init__(self, log_dir): self.log_dir = log_dir
-    def _open(self, s):
-        from torch.utils.tensorboard import SummaryWriter
-        self.w = SummaryWriter(str(self.log_dir))
-    def _log(self, d, step):
-        for k, v in d.items(): self.w.add_scalar(k, v, step)
-    def _close(self, s): self.w.close()
-
-class WandbLogger(_Logger):
-    "Scalars to Weights & Biases (imports `wandb` lazily): into a run of its own, or into the run already open (`wandb_run`), keys under 'stage/'."
-    def __init__(self, project, config=None, stage=None): self.project, self.config, self.stage = project, config, stage
-    def _open(self, s):
-        import wandb
-        self.own, self.pre = wandb.run is None, f"{self.stage or 'fit'}/"   # an open run (a system's stages, or yours) is logged into, never finished here
-        if self.own: self.run = wandb.init(project=self.project, config=self.config)
-        else: (run := wandb.run).config.update({self.pre[:-1]: self.config}, allow_val_change=True); run.define_metric(self.pre + '*', step_metric=self.pre + 'step'); self.run = run
-    def _log(self, d, step): self.run.log(d, step=step) if self.own else self.run.log({self.pre + 'step': step, **{self.pre + k: v for k, v in d.items()}})   # a stage's steps restart at 0: its own step key
-    def _close(self, s):
-        if self.own: self.run.finish()
-
-@contextlib.contextmanager
-def wandb_run(project:str|None, # W&B project (None: nothing is opened)
-              config:dict|None=None, # the run's configuration (each stage adds its own under its name)
-             ):
-    "One W&B run around several `fit`s (a system's stages), finished on exit: each fit logs into it under its `TrainConfig.wandb_stage`."
-    run = None
-    if project and dist_info()[0] == 0:
-        try: import wandb; run = wandb.init(project=project, config=config)
-        except Exception as e: warnings.warn(f"wandb_run: no W&B run ({type(e).__name__}: {e}); each stage's logger tries its own, training goes on")
-    try: yield run
-    finally:
-        if run is not None: run.finish()
-
 # %% ../nbs/03_train.ipynb #61678f15
 def init_distributed() -> tuple[int, int]:
     "Join the torchrun process group if launched by torchrun and not yet joined; returns (rank, world_size)."
@@ -374,9 +284,12 @@ class NonFiniteLossError(FloatingPointError):
     def __init__(self, msg, history=None): super().__init__(msg); self.history = history
 
 class TrainingInterrupted(KeyboardInterrupt):
-    "Ctrl-C stopped `fit` after finishing the step in progress; `.saved` is the state file written there (None: no out_dir)."
-    def __init__(self, msg, step:int=0, epoch:int=0, saved:Path|None=None, history=None):
-        super().__init__(msg); self.step, self.epoch, self.saved, self.history = step, epoch, saved, history
+    "Ctrl-C or SIGTERM (`.by`) stopped `fit` after finishing the step in progress; `.saved` is the state file written there (None: no out_dir)."
+    def __init__(self, msg, step:int=0, epoch:int=0, saved:Path|None=None, history=None, by:str='Ctrl-C'):
+        super().__init__(msg); self.step, self.epoch, self.saved, self.history, self.by = step, epoch, saved, history, by
+
+class TrainingOutOfMemory(getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)):
+    "The device ran out of memory in `fit`; the message names the options that need less and the checkpoint that is kept (nothing new is saved)."
 
 _OPTIONS = dict(resume=False, save_every=None, save_minutes=None)   # set by `fit_options` for every `fit` inside it
 
@@ -410,9 +323,9 @@ def _batch_size(batch) -> int:
     return 1
 
 def train_device(cfg:TrainConfig) -> torch.device:
-    "The device `fit` trains `cfg` on: `cfg.device` if set, else this rank's GPU under torchrun, else `default_device()`."
-    if cfg.device: return torch.device(cfg.device)
-    return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if dist.is_initialized() and torch.cuda.is_available() else default_device()
+    "The device `fit` trains `cfg` on: `cfg.device` if set, else this rank's GPU under torchrun, else `default_device()`; a GPU this torch build has no kernels for is refused."
+    d = torch.device(cfg.device) if cfg.device else torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if dist.is_initialized() and torch.cuda.is_available() else default_device()
+    check_cuda_arch(d); return d
 
 def _fmt(row:dict) -> str:
     skip = {'epoch', 'step', 'seconds', 'partial'}
@@ -456,7 +369,7 @@ class _Run:
     def __init__(self, model, loss_fn, train_dl, valid_dl, cfg:TrainConfig, eval_fn, callbacks):
         self.model, self.loss_fn, self.train_dl, self.valid_dl, self.cfg, self.eval_fn = model, loss_fn, train_dl, valid_dl, cfg, eval_fn
         self.rank, self.world = init_distributed()
-        self.device, self.out = train_device(cfg), Path(cfg.out_dir) if cfg.out_dir else None
+        self.device, self.out = train_device(cfg), writable_dir(cfg.out_dir) if cfg.out_dir else None   # a read-only folder: refused here, not at the first save
         set_seed(cfg.seed + self.rank)
         self.amp, use_scaler = resolve_amp(cfg.amp, self.device)
         self.parallel = ('ddp' if self.world > 1 else 'none') if cfg.parallel == 'auto' else cfg.parallel
@@ -473,6 +386,7 @@ class _Run:
         self.plan = []   # [total, warmup] of the schedule; a time budget re-plans it
         self.sched = make_scheduler(self.opt, cfg, self.cap, self.plan)
         self.scaler = torch.amp.GradScaler(self.device.type) if use_scaler else None
+        self.used = run_precision(self.device, self.amp, use_scaler)   # what it computes in: printed first, kept in train_config.json
         self.hist = History()
         self.state = TrainState(n_epochs=cfg.epochs, total_steps=self.cap, device=self.device, rank=self.rank, world_size=self.world,
                                 history=self.hist, cfg=cfg)
@@ -575,7 +489,7 @@ def step(self:_Run):
     s.metrics = dict(logged, **({'grad_norm': gnorm} if cfg.grad_clip else {}))
     self.hist.log_step(step=s.step, epoch=s.epoch, lr=s.lr, **s.metrics)
     if s.step % cfg.log_every == 0: self.bar.set_postfix(loss=f"{logged['loss']:.4g}", lr=f'{s.lr:.2e}')
-    if self.sigint and s.step < s.total_steps: s.stop, s.stop_reason = True, f'interrupted (Ctrl-C) at step {s.step}'   # at the last step: `end_epoch` ends the run, then stops
+    if self.sigint and s.step < s.total_steps: s.stop, s.stop_reason = True, f'interrupted ({_stopped_by[0]}) at step {s.step}'   # at the last step: `end_epoch` ends the run, then stops
 
 @patch
 def _time_to_save(self:_Run) -> bool:
@@ -588,12 +502,27 @@ def _non_finite(self:_Run, logged:dict, gnorm:float):
     s, out = self.state, self.out
     self.opt.zero_grad(set_to_none=True); self.bar.close()
     what = f"non-finite loss ({logged['loss']})" if not math.isfinite(logged['loss']) else f"non-finite gradient norm ({gnorm})"
-    kept = (f"the last good checkpoint is kept: {out/'latest.safetensors'} (step {weights_metadata(out/'latest.safetensors').get('step')})"
-            if out is not None and (out/'latest.safetensors').exists() else "no checkpoint had been written yet")
+    kept = self._kept('the last good checkpoint is kept')
     self.hist.stop_reason = f"{what} at step {s.step + 1} (epoch {s.epoch + 1}/{self.cfg.epochs})"
     if out is not None and self.rank == 0: self.hist.to_json(out/'history.json')
     raise NonFiniteLossError(f"{self.hist.stop_reason} (components: {logged}); training stopped before the update; {kept}. "
                              "Try a lower lr, grad_clip, or amp='off'.", self.hist)
+
+@patch
+def _kept(self:_Run, what:str) -> str:
+    w = self.out/'latest.safetensors' if self.out is not None else None
+    return f"{what}: {w} (step {weights_metadata(w).get('step')})" if w is not None and w.exists() else "no checkpoint had been written yet"
+
+@patch
+def _oom(self:_Run, e:BaseException) -> TrainingOutOfMemory:
+    "Out of memory: drop the step's gradients; name the options that need less memory and the checkpoint kept (nothing new is saved)."
+    s, cfg = self.state, self.cfg
+    self.opt.zero_grad(set_to_none=True); self.bar is None or self.bar.close()
+    return TrainingOutOfMemory(f"out of memory on {self.device} at step {s.step + 1} (epoch {s.epoch + 1}/{cfg.epochs}) with batch_size={getattr(self.train_dl, 'batch_size', '?')}, "
+        f"grad_accum={cfg.grad_accum}, amp={cfg.amp!r} ({self.used['autocast']}), checkpoint_activations={cfg.checkpoint_activations}; nothing new was saved, "
+        f"{self._kept('the last checkpoint is kept')}. Needing less memory: checkpoint_activations=True (a resume may switch it on)"
+        + (", amp='auto' (fp16 or bf16 on a GPU)" if self.amp is None and self.device.type == 'cuda' else '')
+        + f", or a new run with a smaller batch_size and a larger grad_accum (the same batch_size x grad_accum). [{_first_line(e)[:200]}]")
 
 # %% ../nbs/03_train.ipynb #a7c10007
 @patch
@@ -634,9 +563,9 @@ def stopped(self:_Run):
 def _interrupted(self:_Run) -> TrainingInterrupted:
     s = self.state
     saved = self.out/'latest_state.pt' if self.out is not None else None
-    return TrainingInterrupted(f"stopped by Ctrl-C at epoch {s.epoch + 1}/{self.cfg.epochs}, step {s.step} of {s.total_steps}; "
+    return TrainingInterrupted(f"stopped by {_stopped_by[0]} at epoch {s.epoch + 1}/{self.cfg.epochs}, step {s.step} of {s.total_steps}; "
                                + (f"saved {saved}: fit(..., resume=True) goes on" if saved else "nothing saved (no out_dir)"),
-                               s.step, s.epoch, saved, self.hist)
+                               s.step, s.epoch, saved, self.hist, _stopped_by[0])
 
 @patch
 def finish(self:_Run) -> History:
@@ -693,22 +622,33 @@ class _Checkpoints(Callback):
         if ((every and state.step % every == 0) or self.run.save_due) and state.batch < self.run.n_batches and state.step < state.total_steps and not state.stop: self.run.save()
     def after_epoch(self, state): self.run.save()
 
-_interrupt = threading.Event()   # set by the first Ctrl-C during `fit`: finish the step, save, stop
+_interrupt = threading.Event()   # set by the first Ctrl-C or SIGTERM during `fit`: finish the step, save, stop
+_STOPS = {signal.SIGINT: 'Ctrl-C', signal.SIGTERM: 'SIGTERM'}   # SIGTERM: how Kaggle, SLURM and `docker stop` end a session
+_stopped_by = ['Ctrl-C']   # which of them came last
+
+def _worker_init(init, i):
+    "A loader worker ignores Ctrl-C and SIGTERM (a terminal or a scheduler signals the whole process group): `fit` finishes its step, saves, then ends it."
+    for sig in _STOPS: signal.signal(sig, signal.SIG_IGN)
+    if init is not None: init(i)
 
 @contextlib.contextmanager
-def _catch_sigint(run:_Run):
-    "While training into an out_dir in the main thread: the first Ctrl-C sets `_interrupt`; a second one stops at once."
+def _guard(run:_Run):
+    "While `fit` trains: into an out_dir in the main thread, the first Ctrl-C or SIGTERM sets `_interrupt` (a second one stops at once); out of memory comes back as `TrainingOutOfMemory`."
     _interrupt.clear()
-    if run.out is None or threading.current_thread() is not threading.main_thread():
-        try: yield
-        finally: _interrupt.clear()
-        return
     def handler(sig, frame):
-        if _interrupt.is_set(): raise KeyboardInterrupt   # a second Ctrl-C: no waiting
-        _interrupt.set()
-    prev = signal.signal(signal.SIGINT, handler)
+        if _interrupt.is_set(): raise KeyboardInterrupt   # a second signal: no waiting
+        _stopped_by[0] = _STOPS[sig]; _interrupt.set()
+    prev = {sig: signal.signal(sig, handler) for sig in _STOPS} if run.out is not None and threading.current_thread() is threading.main_thread() else {}   # main thread only
+    for dl in (run.train_dl, run.valid_dl) if prev else ():   # workers started from here on leave the signals to this process
+        if getattr(dl, 'num_workers', 0) and getattr(dl.worker_init_fn, 'func', None) is not _worker_init: dl.worker_init_fn = functools.partial(_worker_init, dl.worker_init_fn)
     try: yield
-    finally: signal.signal(signal.SIGINT, prev if prev is not None else signal.default_int_handler); _interrupt.clear()
+    except Exception as e:
+        if not is_oom(e): raise
+        e.__traceback__ = None   # the failed step's activations are freed with its frames
+        raise run._oom(e) from None
+    finally:
+        for sig, h in prev.items(): signal.signal(sig, h if h is not None else signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+        _interrupt.clear()
 
 @patch
 def load_callbacks(self:_Run):
@@ -717,14 +657,14 @@ def load_callbacks(self:_Run):
         if i < len(self.cbs) and hasattr(self.cbs[i], 'load_state_dict'): self.cbs[i].load_state_dict(sd)
 
 # %% ../nbs/03_train.ipynb #c5f08a94
-_HOW = ('out_dir', 'device', 'parallel', 'compile', 'checkpoint_activations', 'progress', 'verbose', 'log_every', 'save_every',
-        'save_minutes', 'tensorboard', 'wandb', 'wandb_stage')   # how a run is carried out, not what it computes: these may change on resume
+RESUME_FREE = ('out_dir', 'device', 'parallel', 'compile', 'checkpoint_activations', 'progress', 'verbose', 'log_every', 'save_every',
+               'save_minutes', 'tensorboard', 'wandb', 'wandb_stage')   # how a run is carried out, not what it computes: these may change on resume
 
 def config_changes(saved:dict, # a run's saved configuration (`latest_state.pt`'s 'config', or train_config.json)
                    cfg:TrainConfig, # the configuration asked for now
                   ) -> list[str]:
     "'field: saved -> now' for every field that changes what the run computes."
-    return _changes(saved, json.loads(json.dumps(asdict(cfg), default=str)), _HOW)
+    return _changes(saved, json.loads(json.dumps(asdict(cfg), default=str)), RESUME_FREE)
 
 def _changes(saved:dict, now:dict, free=()) -> list[str]:
     "'field: saved -> now' for the fields of `now` that `saved` holds with another value, leaving out `free` ones."
@@ -839,10 +779,11 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
     if resume and not cfg.out_dir: raise ValueError("resume=True needs cfg.out_dir (where latest_state.pt lives)")
     run = _Run(model, loss_fn, train_dl, valid_dl, cfg, eval_fn, callbacks)
     if resume: run.restore()
-    if run.out is not None and run.rank == 0:
-        _atomic(run.out/'train_config.json', lambda p: p.write_text(json.dumps(asdict(cfg), indent=1, default=str)))
+    if run.rank == 0 and cfg.verbose: print(f"fit on {precision_line(run.used)} (amp={cfg.amp!r})")
+    if run.out is not None and run.rank == 0:   # what was asked, and what it resolved to
+        _atomic(run.out/'train_config.json', lambda p: p.write_text(json.dumps(dict(asdict(cfg), resolved=run.used), indent=1, default=str)))
     s = run.state
-    with _catch_sigint(run):
+    with _guard(run):
         run.call('before_fit'); run.load_callbacks()
         run.net.train()
         while s.epoch < cfg.epochs and s.step < s.total_steps and not s.stop:

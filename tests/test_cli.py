@@ -1,4 +1,4 @@
-"""`mmgen train` from a terminal: a run stopped by SIGKILL or Ctrl-C (SIGINT) at a random step goes on with `--resume`,
+"""`mmgen train` from a terminal: a run stopped by SIGKILL, Ctrl-C (SIGINT) or SIGTERM at a random step goes on with `--resume`,
 step for step the uninterrupted run; refusals (a folder holding a run, other options on resume, a corrupt state file,
 bad input) are one line, without a traceback. Each case runs the real command in a subprocess.
 """
@@ -59,6 +59,31 @@ def test_ctrl_c_then_resume(reference, tmp_path):
     assert r.returncode == 0, (k, r.stderr)
     assert history(tmp_path) == reference, f'interrupted at step {k}'
 
+def test_sigterm_then_resume(reference, tmp_path):
+    "SIGTERM (how Kaggle, SLURM and `docker stop` end a session) at a random step: as Ctrl-C, the step in flight saved, one line, status 143; --resume equals the reference."
+    k = int(os.environ.get('MMGEN_TEST_STEP') or random.Random().randint(1, STEPS // 2 - 1))   # inside stage a; MMGEN_TEST_STEP=k replays one
+    r = mmgen('train', 'tiny', '--out', tmp_path, env={'TINY_SIGNAL': f'{k}:SIGTERM'})
+    assert r.returncode == 143, (k, r.returncode, r.stderr)
+    one_line(r.stderr)
+    saved = torch.load(tmp_path / 'a' / 'latest_state.pt', weights_only=True)['step']
+    assert saved in (k, k + 1) and f"stopped by SIGTERM at step {saved}" in r.stderr, (k, saved, r.stderr)
+    cmd = r.stderr.split('go on with: ')[1].split()
+    r = mmgen(*cmd[1:], '--set', 'progress=False', '--set', 'log_every=3')   # how it shows may change on resume; the rest is the recorded run's
+    assert r.returncode == 0, (k, r.stderr)
+    assert history(tmp_path) == reference, f'terminated at step {k}'
+
+def test_resume_takes_recorded_options(reference, tmp_path):
+    "A run started with --set options resumes with only a display option named: the others are taken from the record, not '(unset)'."
+    r = mmgen('train', 'tiny', '--out', tmp_path, '--set', 'warmup_steps=2', '--set', 'grad_clip=1.0', env={'TINY_SIGNAL': '5:SIGINT'})
+    assert r.returncode == 130, r.stderr
+    r = mmgen('train', 'tiny', '--out', tmp_path, '--resume', '--set', 'verbose=False')
+    assert r.returncode == 0, r.stderr
+    assert "--set warmup_steps=2 --set grad_clip=1.0 --set verbose=False --resume" in r.stderr, r.stderr
+    assert history(tmp_path) == reference
+    r = mmgen('train', 'tiny', '--out', tmp_path, '--resume', '--set', 'grad_clip=0.5', '--set', 'progress=False')
+    assert r.returncode == 2 and "(--set grad_clip: 1.0 -> 0.5)" in r.stderr, r.stderr
+    one_line(r.stderr)
+
 def test_refusals(tmp_path):
     "A folder holding a run; other options on resume; a truncated state file; a bad --set key or value: one line each, status 2."
     r = mmgen('train', 'tiny', '--out', tmp_path, env={'TINY_SIGNAL': '7:SIGINT'})
@@ -68,6 +93,9 @@ def test_refusals(tmp_path):
     one_line(r.stderr)
     r = mmgen('train', 'tiny', '--out', tmp_path, '--resume', '--set', 'lr=0.1')
     assert r.returncode == 2 and "--set lr: '(unset)' -> 0.1" in r.stderr, r.stderr
+    one_line(r.stderr)
+    r = mmgen('train', 'tiny', '--out', tmp_path / 'a' / 'latest_state.pt' / 'run')   # a folder that cannot be made (read-only ones alike)
+    assert r.returncode == 2 and f"cannot write in {tmp_path / 'a' / 'latest_state.pt' / 'run'}" in r.stderr, r.stderr
     one_line(r.stderr)
     st = tmp_path / 'a' / 'latest_state.pt'
     st.write_bytes(st.read_bytes()[:500])
