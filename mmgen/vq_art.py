@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite, row_generators, row_noise
+from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite, row_generators
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
@@ -483,8 +483,9 @@ def check_sampling(opts:dict, # sampling options of `sample_codes` (steps, tempe
     return opts
 
 def _gumbel(shape, generator:torch.Generator|Sequence[torch.Generator]|None, device, unknown:Tensor|None=None) -> Tensor:
-    "Standard Gumbel noise: argmax(logits + noise) is a draw from softmax(logits). With one generator per row, each draws its row's whole (N, ...) noise and the `unknown` positions are taken."
-    u = row_noise(torch.rand, generator, shape, device)[unknown] if isinstance(generator, (list, tuple)) else torch.rand(shape, generator=generator, device=device)
+    "Standard Gumbel noise: argmax(logits + noise) is a draw from softmax(logits). With one generator per row, row i's share (its `unknown` positions, in order) comes from generator i alone."
+    if isinstance(generator, (list, tuple)): u = torch.cat([torch.rand((k, *shape[1:]), generator=g, device=device) for g, k in zip(generator, unknown.sum(1).tolist())])
+    else: u = torch.rand(shape, generator=generator, device=device)
     return -torch.log(-torch.log(u.clamp(1e-9, 1 - 1e-7)))
 
 def _row_keys(tokens:Tensor, pad_mask:Tensor) -> list[bytes]:
@@ -523,7 +524,7 @@ def sample_codes(prior:CodePrior, # a trained prior
         if guides: logits = logits + sum(w * (logits - prior(*r, codes).float()) for w, r in guides)
         if mode: return logits.argmax(-1)
         lu = top_p_filter(logits[unknown] / max(temperature, 1e-6), top_p)   # (M, K): only the M positions still unknown are drawn
-        noise = lambda *tail: _gumbel((N, *tail), generator, lu.device, unknown) if rows else _gumbel((len(lu), *tail), generator, lu.device)   # per row: the whole grid's, then the M
+        noise = lambda *tail: _gumbel((len(lu), *tail), generator, lu.device, unknown)   # per row: as many as its unknown positions, from its own stream
         draw = (lu + noise(lu.shape[-1])).argmax(-1)                           # Gumbel-max: one draw from softmax(lu) per row
         draw_conf = lu.log_softmax(-1).gather(-1, draw[:, None])[:, 0]        # log-probability of each draw
         draw_conf = draw_conf + temperature * (1 - (s + 1) / steps) * noise()  # annealed Gumbel noise (MaskGIT)
