@@ -23,7 +23,7 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
-import math, os, random, importlib, dataclasses, difflib
+import math, os, random, importlib, dataclasses, difflib, hashlib
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Sequence
 import numpy as np
@@ -52,13 +52,17 @@ def copy_index(keys:Sequence, # one hashable key per row (a prompt, or its token
     for k in keys: out.append(seen.get(k, 0)); seen[k] = out[-1] + 1
     return out
 
+def _digest(key:str|bytes) -> int:
+    "A key's 64-bit BLAKE2b digest: the same in every process (Python's `hash` of a str is not)."
+    return int.from_bytes(hashlib.blake2b(key.encode() if isinstance(key, str) else bytes(key), digest_size=8).digest(), 'little')
+
 def row_generators(seed:int, # the draw's seed
-                   keys:Sequence, # one hashable key per row: rows of one key are its copies
+                   keys:Sequence[str|bytes], # one key per row (a prompt, or its token bytes): rows of one key are its copies
                    device='cpu', # where the noise is drawn (a CUDA generator draws on its GPU)
                   ) -> list[torch.Generator]:
-    "One generator per row, seeded from (seed, the row's `copy_index`) alone: a row draws the same whatever shares its batch."
-    mix = lambda c: int(np.random.SeedSequence([seed % 2**64, c]).generate_state(1, np.uint64)[0])   # (seed, copy) -> a 64-bit seed (a negative seed too)
-    return [torch.Generator(device).manual_seed(mix(c)) for c in copy_index(keys)]
+    "One generator per row, seeded from (seed, the row's key, its `copy_index`) alone: a row draws the same whatever shares its batch."
+    mix = lambda k, c: int(np.random.SeedSequence([seed % 2**64, _digest(k), c]).generate_state(1, np.uint64)[0])   # -> a 64-bit seed (a negative seed too)
+    return [torch.Generator(device).manual_seed(mix(k, c)) for k, c in zip(keys, copy_index(keys))]
 
 def row_noise(draw:Callable, # torch.rand or torch.randn
               generators:Sequence[torch.Generator], # one per row (`row_generators`)

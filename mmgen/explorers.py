@@ -647,7 +647,7 @@ class ArtExplorer(_Explorer):
             warnings.simplefilter('always')
             checked = va.check_prompt(prompt, gen.vocab)          # raises on an empty prompt or one with no known word
             ids, pm = gen.tokens([prompt])
-        n = self.n_draws   # the prompt's copies 0 … n−1: each draws from (seed, copy) alone, as `ArtGenerator` draws them in any batch
+        n = self.n_draws   # the prompt's copies 0 … n−1: each draws from (seed, prompt, copy) alone, as `ArtGenerator` draws them in any batch
         codes = va.sample_codes(gen.prior, ids.repeat(n, 1), pm.repeat(n, 1), seed=self.seed.value, **{**gen.opts, 'temperature': self.temperature.value})
         side = gen.prior.cfg.grid
         return gen.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1).cpu(), codes.cpu(), checked, list(dict.fromkeys(str(w.message) for w in caught))

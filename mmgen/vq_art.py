@@ -503,7 +503,7 @@ def sample_codes(prior:CodePrior, # a trained prior
                  guidance:float|Sequence[float]=0.0, # classifier-free guidance weight (0: none); a list composes one term per reference
                  reference:tuple[Tensor, Tensor]|None|Sequence=None, # (tokens, pad_mask) that guidance steers away from (None: `null_prompt`, BOS alone); with a list of weights, a list of these
                  mode:bool=False, # per-position argmax in one round (the direct head's mode)
-                 seed:int|None=None, # row i's draws come from (seed, its copy index) alone (`mmgen.core.row_generators`; rows of equal tokens are copies 0, 1, …); None: `generator`
+                 seed:int|None=None, # row i's draws come from (seed, its tokens, its copy index) alone (`mmgen.core.row_generators`; rows of equal tokens are copies 0, 1, …); None: `generator`
                  generator:torch.Generator|Sequence[torch.Generator]|None=None, # without seed: one per row, or one stream for the whole batch (a row then depends on the batch); None: fresh randomness
                 ) -> Tensor:
     "Code grids (B, N) drawn from the prior."
