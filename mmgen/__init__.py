@@ -6,7 +6,7 @@ Modules:
 - `mmgen.captioner`: ResNet visual tokens, a RoPE text decoder with cross-attention and optional DeepSeek MoE, SigLIP alignment and scheduled teacher forcing — with every bug the seed's author listed pinned by a test.
 - `mmgen.cli`: `mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors), `mmgen caption RUN IMAGE`, `mmgen draw RUN PROMPT` and `mmgen retrieve RUN IMAGE`.
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
-- `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes; loaders for real data; collate, grids and a render cache.
+- `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes and the CIFAR-100 loader; collate, grids and a render cache.
 - `mmgen.decoding`: Greedy, beam search and sampling (temperature / top-k / top-p) on a KV cache, for any decoder that exposes the cache interface.
 - `mmgen.distilled`: A tiny ViT student that a CPU can run, distilled from a frozen CLIP teacher whose embeddings are cached once, with a 2-layer caption decoder — and the three places where the seed's design is wrong, measured and fixed.
 - `mmgen.evaluation`: One place for what every system measures: parameter counts, timers, memory, size on disk, retrieval metrics, PSNR, result tables, and the seed-claims ledger that opens every system notebook.
@@ -17,6 +17,7 @@ Modules:
 - `mmgen.rope`: RoPE with cached cos/sin, a position offset for KV-cache decoding and a configurable base θ.
 - `mmgen.shared_latent`: Seed 000: an image encoder, an image decoder, a text encoder and a text decoder that all meet in one latent — the seed's specification measured, its errors shown, and a corrected design trained.
 - `mmgen.tokenizers`: Word-level, trainable byte-level BPE and CLIP's BPE behind one interface: `encode`, `decode`, and a batch call that pads and returns a padding mask.
-- `mmgen.train`: `fit`: AdamW, warmup + cosine, clipping, accumulation, mixed precision, early stopping, exact resume, and the same loop under `torchrun` with DDP or FSDP2."""
+- `mmgen.train`: `fit`: AdamW, warmup + cosine, clipping, accumulation, mixed precision, early stopping, exact resume, and the same loop under `torchrun` with DDP or FSDP2.
+- `mmgen.user_data`: Read your own images and captions: `CaptionFolder` (a CSV, JSONL or JSON-array captions file), COCO captions, `load_image` (EXIF orientation, 16-bit grey) and `as_images` for pictures in any form a user holds."""
 
 __version__ = "0.0.1"

@@ -3,7 +3,8 @@
 Fixtures for `tests/` and the training notebook, outside the public API (`mmgen._fixtures`): `train_demo` (registered
 as the `demo` system when this module is imported), `ParityNet` / `parity_task` / `budget_run` and `dist_check`, which
 `python -m mmgen._fixtures --dist-check OUT` runs under torchrun (`tests/test_distributed.py`), and the seed tests'
-helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14).
+helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14), `workers_by_cores` (11, 14), and
+`fake_wandb()`, a stand-in `wandb` module (notebooks 03, 10).
 
 Docs: https://mmgen-dev.github.io/mmgen/train_checks.html.md"""
 
@@ -11,7 +12,7 @@ Docs: https://mmgen-dev.github.io/mmgen/train_checks.html.md"""
 
 # %% ../nbs/03a_train_checks.ipynb #b3a00004
 from __future__ import annotations
-import argparse, json, math, shutil, time
+import argparse, json, math, shutil, time, types
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -27,7 +28,8 @@ from .train import (TrainConfig, History, Callback, fit, make_loader, load_weigh
 
 # %% auto #0
 __all__ = ['PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
-           'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff']
+           'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'FakeWandbRun', 'fake_wandb',
+           'workers_by_cores']
 
 # %% ../nbs/03a_train_checks.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
@@ -219,3 +221,37 @@ def max_diff(a:dict, # name -> tensor (a state dict)
             ) -> float:
     "The largest absolute difference between two state dicts, over all of a's tensors."
     return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+# %% ../nbs/03a_train_checks.ipynb #a1c60bad
+class FakeWandbRun:
+    "A run of `fake_wandb`: what was logged (dict, step), the step metric of each key glob, its config, whether it finished."
+    def __init__(self, module, project=None, config=None, **kw):
+        self.module, self.project, self.logs, self.step_keys, self.finished = module, project, [], {}, False
+        self.config = type('Config', (dict,), dict(update=lambda self, d, allow_val_change=False: dict.update(self, d)))(config or {})
+    def log(self, d:dict, step:int|None=None): self.logs.append((dict(d), step))
+    def define_metric(self, name:str, step_metric:str|None=None): self.step_keys[name] = step_metric
+    def finish(self):
+        self.finished = True
+        if self.module.run is self: self.module.run = None
+
+def fake_wandb() -> types.ModuleType:
+    "A stand-in `wandb` module: `init` opens a `FakeWandbRun` (the active `run` until it finishes); `.runs` lists every run opened."
+    w = types.ModuleType('wandb'); w.run, w.runs = None, []
+    def init(**kw): w.run = FakeWandbRun(w, **kw); w.runs.append(w.run); return w.run
+    w.init = init
+    return w
+
+# %% ../nbs/03a_train_checks.ipynb #3f894885
+def workers_by_cores(make_run:Callable, # builds a run config with a `num_workers` field (e.g. `lambda: DistillRun(**PRESETS['seed'][1])`)
+                     cores:tuple=(1, 2, 4, 64), # the machines' core counts to try
+                    ) -> dict:
+    "(cores, has GPU) -> `make_run().num_workers` under mocked `os.cpu_count` and `torch.cuda.is_available`; an AssertionError where workers exceed the cores."
+    seen = {}
+    for n in cores:
+        for gpu in (True, False):
+            with mock.patch('os.cpu_count', return_value=n), mock.patch('torch.cuda.is_available', return_value=gpu):
+                seen[n, gpu] = w = make_run().num_workers
+            assert 0 <= w <= max(n - 1, 0), f"{w} workers on {n} cores ({'GPU' if gpu else 'CPU only'}): more than the cores beside the main process"
+            assert w >= 1 or not gpu or n == 1, f"no workers on {n} cores with a GPU: the GPU waits on the main process"
+            assert w == 0 or gpu, f"{w} workers on a CPU-only machine of {n} cores: its cores train"
+    return seen

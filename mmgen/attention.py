@@ -13,7 +13,9 @@ Conventions, as in `nn.MultiheadAttention`: tensors are batch-first, and every p
   (cross-attention) serve one layer; `TextDecoder.new_cache()` makes them all. For CUDA graphs,
   `TextDecoder.new_static_cache(batch_size, max_len, memory)` preallocates every layer's buffers (`StaticKVCache`:
   written in place at a position held in a device tensor, fixed shapes, reordered in place) and computes the
-  memory's keys and values once; each call feeds new tokens at `cache.pos` and advances it.
+  memory's keys and values once; each call feeds new tokens at `cache.pos` and advances it. The cache also counts
+  the positions written on the host (`written`, no device read), so a write past its `max_len` is a `ValueError`
+  before any write; `reset()` starts it again. `mmgen.decoding` sizes it to the decode's whole length.
 - Blocks are pre-norm. `DecoderBlock` returns `(x, aux_loss)`: its FFN slot takes any module, and an FFN returning
   `(out, aux_loss, ...)`, as `mmgen.moe.MoE` does, has its loss passed up (0 for a dense FFN). `EncoderBlock`
   returns `x` and keeps the FFN's loss in `.aux_loss`.
@@ -21,6 +23,11 @@ Conventions, as in `nn.MultiheadAttention`: tensors are batch-first, and every p
   `DecoderOutput(logits, aux_loss, attn)`; `ffn_factory(layer_idx)` gives each layer's FFN (`None`: the dense
   MLP), and the output head is tied to the token embedding by default. It reads padding only from `padding_mask`;
   `TextEncoder` falls back to `tokens == pad_id` and returns `(hidden, pooled)`, pooled = mean over real tokens.
+  Both refuse a token id outside [0, vocab_size) with a `ValueError` naming it (`mmgen.core.check_token_ids`): the
+  encoder always, the decoder where the caller's ids come in (no cache, or a fresh `DecoderCache`), not on the
+  steps after; a static cache's steps read nothing from the device, so they take ids unchecked. The check reads the
+  ids' min and max: free on the CPU; on an accelerator it is a host sync, so a module in training mode there (under
+  `fit`, whose ids come from the tokenizer) skips it, keeping `fit`'s one sync per step.
 - `init_weights(model, skip=...)` is the one initialisation (N(0, 0.02) weights, zero biases, unit norms);
   `MLP`, `SwiGLU` and `PatchEmbed` (ViT patches with a CLS token; `proj=ConvStem(...)` for early convolutions)
   complete the set.
@@ -37,6 +44,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .rope import RotaryEmbedding
+from .core import check_token_ids
 
 # %% auto #0
 __all__ = ['KVCache', 'offset_causal_mask', 'StaticKVCache', 'MultiHeadAttention', 'MLP', 'SwiGLU', 'init_weights',
@@ -435,6 +443,10 @@ class ConvStem(nn.Sequential):
         return nn.Sequential(*list(self)[:-1])   # the same modules (a slice of a ConvStem would rebuild one)
 
 # %% ../nbs/05_attention.ipynb #18a5ceff
+def _check_ids(module:nn.Module, tokens:Tensor):
+    "The caller's token ids against `module.tok_emb`: always on the CPU (free), elsewhere outside training only (a host read; `fit` keeps one sync per step)."
+    if not (module.training and tokens.device.type != 'cpu'): check_token_ids(tokens, module.tok_emb.num_embeddings)
+
 class TextEncoder(nn.Module):
     "Bidirectional transformer over tokens; returns per-token states and a mean-pooled vector."
     def __init__(self, vocab_size:int, # token vocabulary
@@ -461,6 +473,7 @@ class TextEncoder(nn.Module):
         "Returns (hidden (B, T, d_model), pooled (B, d_model) = mean over real tokens)."
         B, T = tokens.shape
         if T > self.max_len: raise ValueError(f"sequence of {T} tokens is longer than max_len={self.max_len}")
+        _check_ids(self, tokens)   # an id past the vocabulary: a ValueError here, not an IndexError in the embedding
         if padding_mask is None and self.pad_id is not None: padding_mask = tokens.eq(self.pad_id)
         x = self.drop(self.tok_emb(tokens) + self.pos_emb(torch.arange(T, device=tokens.device)))
         for blk in self.blocks: x = blk(x, key_padding_mask=padding_mask)
@@ -496,6 +509,7 @@ class StaticDecoderCache:
                  pos:Tensor, # (1,) long: tokens written so far, shared with every layer's StaticKVCache
                 ):
         self.layers, self.pos = layers, pos
+        self.written = 0   # positions written, counted on the host by eager calls (a compiled or replayed step does not count)
 
     @property
     def batch_size(self) -> int: return self.layers[0].self_kv.k.shape[0]
@@ -504,7 +518,15 @@ class StaticDecoderCache:
 
     def reset(self) -> StaticDecoderCache:
         "Start again at position 0 (the buffers are overwritten as decoding proceeds); returns self."
-        self.pos.zero_(); return self
+        self.pos.zero_(); self.written = 0; return self
+
+    def advance(self, T:int, # new positions about to be written
+               ) -> StaticDecoderCache:
+        "Count T more positions on the host, no device read: a ValueError before a write past `max_len` (which `index_copy_` would refuse deep in torch)."
+        if self.written + T > self.max_len:
+            raise ValueError(f"this StaticDecoderCache holds {self.max_len} positions: {self.written} are written and {T} more do not fit "
+                             f"(make it with max_len >= prompt + new tokens, or reset() it)")
+        self.written += T; return self
 
     def reorder(self, idx:Tensor, # (B,) batch rows to keep, in order (repeats allowed); the batch size cannot change
                ) -> StaticDecoderCache:
@@ -611,6 +633,7 @@ class TextDecoder(nn.Module):
         B, T = tokens.shape
         if isinstance(cache, StaticDecoderCache): return self._static_forward(tokens, cache, padding_mask, need_weights)
         L = cache.length if cache is not None else 0  # position of tokens[:, 0]
+        if L == 0: _check_ids(self, tokens)   # the caller's ids (teacher forcing, a prompt); later cached steps feed the model's own
         if self.pos_emb is not None and L + T > self.max_len:
             raise ValueError(f"positions up to {L + T} exceed the learned table (max_len={self.max_len})")
         x = self.tok_emb(tokens)
@@ -627,6 +650,7 @@ class TextDecoder(nn.Module):
         "Logits for new tokens at positions cache.pos.. through a static cache, which then advances by T (in place)."
         if padding_mask is not None: raise ValueError("decoding through a StaticDecoderCache takes no padding_mask")
         T = tokens.shape[1]
+        if not torch.compiler.is_compiling(): cache.advance(T)   # a host count, no device read (a compiled step is bounded by its caller)
         x = self.tok_emb(tokens)
         if self.pos_emb is not None: x = x + self.pos_emb(cache.pos + torch.arange(T, device=tokens.device))
         x = self.drop(x)

@@ -17,7 +17,8 @@ relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`
   `siglip_weight` × SigLIP plus the MoE balance loss, with scheduled teacher forcing (`ScheduledSampling`, two
   passes; rate 0 is plain teacher forcing). `run_captioner` wires data, a `WordTokenizer`, loaders, model and `fit`.
 - `data={'train': ..., 'valid': ..., 'test': ...}` trains on any datasets of `image`/`caption` items (e.g.
-  `mmgen.data.coco_captions`). `evaluate_captions` / `score_captions` report `string_exact` and BLEU-4, and with
+  `mmgen.data.coco_captions`) whose (3, H, W) pictures share one size, square or not; `train` and `run_captioner`
+  both refuse other splits (`mmgen.evaluation.check_splits`). `evaluate_captions` / `score_captions` report `string_exact` and BLEU-4, and with
   Shapes ground truth `exact`, `attributes` and `relations`, which accept any correct object order.
 
 Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
@@ -38,8 +39,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, split_overrides, ConfigError
-from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, as_images, TEMPLATES, RELATION_TEMPLATES, check_scenes
+from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError
+from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
+from .user_data import as_images
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
@@ -48,6 +50,7 @@ from .losses import SigLIPLoss
 from .evaluation import md_table, time_call, n_params, check_splits
 from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
+from .speed import SpeedOptions
 from torch.distributed.tensor import DTensor
 
 # %% auto #0
@@ -484,7 +487,7 @@ class CaptionRun:
     max_len: int = 24               # caption token budget (BOS and EOS included)
     siglip_weight: float = 0.1      # weight of the SigLIP loss
     schedule: ScheduledSampling|None = field(default_factory=ScheduledSampling)  # scheduled teacher forcing
-    num_workers: int = 0            # DataLoader workers
+    num_workers: int|None = 0       # DataLoader and rendering workers; None: from this machine's cores (`SpeedOptions.workers`: one per core but one, at most 15, with a GPU; none on a CPU)
     cache_dir: str|None = None      # pre-render the Shapes splits here (`mmgen.data.cache_dataset`); None: render on the fly
     eval_every_epoch: bool = True   # greedy-decode the validation split after every epoch (valid_exact, valid_bleu4)
     n_samples: int = 16             # held-out images captioned in samples.png (0: no figure, e.g. for many tiny runs; drawing 16 costs ~0.7 s on a CPU)
@@ -492,7 +495,9 @@ class CaptionRun:
     cpu_bf16: bool = False          # with amp='auto' on a CPU that computes bf16 natively (AVX512-BF16 or AMX): bf16 autocast
     cpu_threads: int|None = None    # torch threads for `train` (None: keep torch's; 0: all cores, or 1 when the load average says they are busy)
 
-    def __post_init__(self): _check_run(self)
+    def __post_init__(self):
+        if self.num_workers is None: self.num_workers = SpeedOptions().workers(default_device())   # the `full` preset's: a 2-core Kaggle machine gets 1
+        _check_run(self)
 
 _RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_config`)
     size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
@@ -559,6 +564,12 @@ class CaptionerResult(NamedTuple):
     activations: ActivationStats|None  # per-layer activation statistics recorded in training (watch_every > 0)
     train_cfg: TrainConfig|None = None  # the loop's configuration as run (amp resolved by `cpu_bf16`)
 
+_DATA_HINT = "each item a dict(image=(3, H, W) tensor in [-1, 1], caption=str), as `mmgen.data.CaptionFolder` and `coco_captions` give"
+
+def _check_data(data, image_size, owner):
+    "The user's splits: `image` + `caption` items, (3, H, W) pictures of one size in all three (`image_size` if given; H != W trains at its own size)."
+    return check_splits(data, ('image', 'caption'), image_size, owner, _DATA_HINT)
+
 def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fields (vocab and ids come from the tokenizer)
                   run:CaptionRun|None=None, # data and objective
                   train_cfg:TrainConfig|None=None, # the loop
@@ -569,11 +580,12 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
                  ) -> CaptionerResult:
     "Build data, tokenizer, loaders and model, then train with `mmgen.train.fit`."
     run, train_cfg = run or CaptionRun(), train_cfg or TrainConfig()
+    mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
+    if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data')
     data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
                                  max_objects=run.max_objects, templates=run.templates, order=run.order,
                                  cache_dir=run.cache_dir, num_workers=run.num_workers)
     tok = tok or WordTokenizer.from_texts(dataset_captions(data['train']))
-    mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
     mc = {k: v for k, v in mc.items() if k not in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}
     H, W = data['train'][0]['image'].shape[-2:]
     if mc.get('image_size') is None: mc['image_size'] = int(W) if H == W else None   # `caption` resizes users' pictures to it
@@ -588,7 +600,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
               pin_memory=torch.cuda.is_available())
     loaders = dict(train=make_loader(data['train'], run.batch_size, shuffle=True, seed=train_cfg.seed, drop_last=True, **kw),
                    valid=make_loader(data['valid'], run.batch_size, shuffle=False, **kw),
-                   test=make_loader(data['test'], run.batch_size, shuffle=False, **kw) if 'test' in data else None)
+                   test=make_loader(data['test'], run.batch_size, shuffle=False, **kw))
     lf = CaptionLoss(run.siglip_weight, run.schedule)
     ev = _EvalFn(tok) if run.eval_every_epoch else None
     if model.cfg.moe and model.cfg.bias_update_speed > 0: callbacks = [*callbacks, MoEBiasUpdate(model)]
@@ -733,7 +745,7 @@ PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fi
               dict(epochs=8, lr=1.5e-3, warmup_frac=0.05)),
     'full':  (dict(d_model=256, n_heads=8, d_ff=1024, enc_layers=2, dec_layers=4, text_layers=2, dropout=0.1, arch='resnet18', stages=3, stem_stride=2),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=60_000, n_valid=512, n_test=1000,
-                   batch_size=128, max_len=16, num_workers=8),
+                   batch_size=128, max_len=16, num_workers=None),
               dict(epochs=12, lr=1e-3, warmup_frac=0.03)),
 }
 PRESET_COSTS = {  # what one `mmgen train captioner --set preset=NAME` costs (`mmgen train captioner --help` lists it)
@@ -759,8 +771,6 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
     return model, Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
-_DATA_HINT = "each item a dict(image=(3, H, W) tensor in [-1, 1], caption=str), as `mmgen.data.CaptionFolder` and `coco_captions` give"
-
 @register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes', preset='quick')
 def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json and samples.png go
           epochs:int|None=None, # epochs (default: the preset's)
@@ -785,10 +795,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
     CaptionerConfig(**{**mk, **mo})   # the model's fields (the vocabulary and its ids come later, from the tokenizer)
-    if data is not None:   # the user's splits: `image` + `caption` items, the pictures of all three at one side (the model's image_size, else train's)
-        img = check_splits(data, ('image', 'caption'), None, 'train(): data', _DATA_HINT)['train'][0]['image']
-        hw = tuple(img.shape[1:]) if torch.is_tensor(img) and img.ndim == 3 else (run.size,) * 2   # not a (3, H, W) tensor: refused below
-        data = check_splits(data, ('image', 'caption'), mo.get('image_size') or (hw[0] if hw[0] == hw[1] else None), 'train(): data')   # (3, H, W), H != W: trains at its own size
+    if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data')   # before a folder is made (`run_captioner` checks a direct call)
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ dataset, with no download, and writes a checkpoint, a metrics JSON and a sample 
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
 runs and what a run of each costs (the module's `PRESET_COSTS`), then every option of that system with the value the command uses (that of the preset
-it runs, `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
+it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
 A stopped run goes on: Ctrl-C finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
@@ -169,9 +169,10 @@ def _key_value(s:str) -> tuple[str, object]:
 
 def preset_values(spec:SystemSpec, # a registered system
                   full:bool=False, # the preset `--full` runs instead of the default one
+                  preset:str|None=None, # the preset `--set preset=NAME` names (it wins over `full`, as in `mmgen.core.pick_preset`)
                  ) -> tuple[str|None, dict]:
     "The preset `mmgen train NAME` runs and the option values it sets (its module's PRESETS entry: a dict, or a tuple of dicts, a nested `cfg` dict read as options too); (None, {}) without one."
-    name = 'full' if full else spec.preset
+    name = preset or ('full' if full else spec.preset)
     entry = getattr(importlib.import_module(spec.module), 'PRESETS', {}).get(name)
     if entry is None: return None, {}
     dicts = entry if isinstance(entry, tuple) else (entry,)
@@ -194,13 +195,14 @@ def _presets_help(spec:SystemSpec) -> str:
     return (f"presets of {spec.name} (--set preset=NAME; a run costs):\n"
             + '\n'.join(f"  {k + tag(k):<{w}}  {c}" for k, c in rows.items()) + '\n\n')
 
-def _options_help(spec:SystemSpec, full:bool=False) -> str:
+def _options_help(spec:SystemSpec, full:bool=False, asked:str|None=None) -> str:
     "The --help epilog: every option with the value the command uses (its preset's, else its default) and its meaning."
-    preset, values = preset_values(spec, full)
+    preset, values = preset_values(spec, full, asked)
     rows = [(k if d in (dataclasses.MISSING, inspect.Parameter.empty) and k not in values else f"{k}={values.get(k, d)!r}", doc)
             for k, (d, a, doc) in system_options(spec).items()]
     w = min(max((len(r[0]) for r in rows), default=0), 34)
-    shown = f"shown with the values the {preset!r} preset{' (--full)' * full} sets, else their defaults" if preset else "shown with their defaults"
+    how = f' (--set preset={asked})' if asked else ' (--full)' if full else ''
+    shown = f"shown with the values the {preset!r} preset{how} sets, else their defaults" if preset else "shown with their defaults"
     return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
 CAPTIONS = ('captioner', 'distilled', 'shared-latent')   # systems whose runs `mmgen caption` reads
@@ -212,13 +214,19 @@ RETRIEVES = ('paired-retrieval',)                        # systems whose runs `m
 
 def _either(names) -> str: return ', '.join(names[:-1]) + f' or {names[-1]}' if len(names) > 1 else names[0]
 
-def _parser(spec:SystemSpec|None=None, full:bool=False) -> argparse.ArgumentParser:
+def _asked_preset(argv:list[str]) -> str|None:
+    "The preset a `--set preset=NAME` in `argv` names (the last one, as `--set` keeps the last), for `--help`; None without one."
+    sets = [b if a == '--set' else b.removeprefix('--set=') for a, b in zip(['', *argv], argv) if a == '--set' or b.startswith('--set=')]   # in order
+    names = [_key_value(s)[1] for s in sets if s.partition('=')[0] == 'preset']
+    return names[-1] if names else None
+
+def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> argparse.ArgumentParser:
     "The command line; with `spec`, `mmgen train NAME --help` ends with that system's options."
     p = _Parser(prog='mmgen', description='mmgen: a notebook-first workbook for multimodal generation')
     sub = p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
     sub.add_parser('list', help='list the trainable systems')
     t = sub.add_parser('train', help='train a system on its embedded dataset', formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog=_options_help(spec, full) if spec else 'mmgen train NAME --help lists the options of system NAME')
+                       epilog=_options_help(spec, full, asked) if spec else 'mmgen train NAME --help lists the options of system NAME')
     t.add_argument('system', help='system name (see `mmgen list`)')
     t.add_argument('--out', default=None, help='output folder (default: runs/SYSTEM)')
     t.add_argument('--epochs', type=_positive, default=None, help="epochs (default: the system's own)")
@@ -376,7 +384,7 @@ def main(argv:list[str]|None=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `caption`, `draw`, `retrieve` import only the system they read
     spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
-    try: args = _parser(spec, '--full' in argv).parse_args(argv)
+    try: args = _parser(spec, '--full' in argv, _asked_preset(argv)).parse_args(argv)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
     try:
         if args.cmd == 'list':
@@ -514,7 +522,8 @@ def _check_files(files:list[str], # image paths the user named
 
 def _read(f:str, side:int):
     "Image file `f` as a (3, side, side) tensor in [-1, 1] (shorter side resized, centre-cropped); a UserError if it does not read."
-    from mmgen.data import load_image, to_tensor
+    from mmgen.data import to_tensor
+    from mmgen.user_data import load_image
     try: return to_tensor(load_image(f, side))
     except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
 

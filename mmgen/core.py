@@ -15,7 +15,8 @@ Every notebook starts here; every other module needs these four things.
   through `mmgen.cli.load_systems`.
 - `UserError` is an error in what the user asked for (a value out of range, a folder that holds another run, a corrupt
   checkpoint); its message says what was expected and what came. `mmgen` prints it in one line, without a traceback.
-  `ConfigError` is the one for configuration values.
+  `ConfigError` is the one for configuration values. `check_token_ids(ids, vocab_size)` refuses token ids outside
+  [0, vocab_size) with one, naming the first bad id and the vocabulary size, before an `nn.Embedding` fails.
 
 Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
@@ -23,7 +24,7 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
-import math, os, random, importlib, dataclasses, difflib, hashlib
+import math, numbers, os, random, importlib, dataclasses, difflib, hashlib
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Sequence
 import numpy as np
@@ -31,8 +32,9 @@ import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'row_noise', 'default_device', 'amp_dtype',
-           'gpu_name', 'UserError', 'ConfigError', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite',
-           'check_config', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
+           'amp_name', 'gpu_name', 'UserError', 'ConfigError', 'requires', 'int_at_least', 'num_at_least',
+           'num_between', 'one_of', 'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict',
+           'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -87,6 +89,10 @@ def amp_dtype(device:torch.device|str) -> torch.dtype|None:
     # native bf16 only: by default torch also says True where bf16 is emulated (a T4, sm 7.5), which is slow
     return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
 
+def amp_name(device:torch.device|str) -> str:
+    "The name of `amp_dtype(device)` for results tables: 'bf16', 'fp16' or 'fp32'."
+    return {torch.bfloat16: 'bf16', torch.float16: 'fp16', None: 'fp32'}[amp_dtype(device)]
+
 def gpu_name() -> str:
     "A human name for the accelerator in use (or the CPU), for results tables."
     if torch.cuda.is_available(): return torch.cuda.get_device_name()
@@ -99,6 +105,17 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     "A configuration value outside what its field allows."
+
+# %% ../nbs/00_core.ipynb #a7e3c002
+def requires(module:str, # the module to import, e.g. 'vector_quantize_pytorch'
+             extra:str, # the mmgen extra that installs it (pyproject.toml's optional-dependencies)
+             why:str='', # what needs it, for the message
+            ):
+    "Import `module`, or raise a `UserError` naming the `mmgen[extra]` that installs it."
+    try: return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module.split('.')[0]: raise   # installed, but broken inside: a bug to report, not a missing extra
+        raise UserError(f"{why or module} needs the package {module!r}, which is not installed: pip install 'mmgen[{extra}]'") from None
 
 # %% ../nbs/00_core.ipynb #c0e1a7c2
 def int_at_least(lo, none=False):
@@ -136,6 +153,24 @@ def check_config(cfg, # a config dataclass, or a dict of a function's options
         v = cfg[name] if isinstance(cfg, dict) else getattr(cfg, name)
         if not ok(v): raise ConfigError(f"{owner}{name} must be {allowed}, got {v!r}")
 
+
+# %% ../nbs/00_core.ipynb #9d4225b4
+def check_token_ids(ids, # a tensor of token ids, or one id (an int)
+                    vocab_size:int, # rows of the embedding: ids must lie in [0, vocab_size)
+                    what:str='token id', # how the message names them, e.g. 'bos_id'
+                   ):
+    "A `ConfigError` (a ValueError) naming the first id outside [0, vocab_size), where it sits and the vocabulary size; one host read for a tensor."
+    expect = f"ids must be in [0, {vocab_size}) (vocab_size={vocab_size})"
+    if not torch.is_tensor(ids):
+        if isinstance(ids, bool) or not isinstance(ids, numbers.Integral): raise ConfigError(f"{what} must be an integer, got {ids!r}")
+        if not 0 <= ids < vocab_size: raise ConfigError(f"{what} {ids} is outside the vocabulary: {expect}")
+        return
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool: raise ConfigError(f"{what}s must be an integer tensor, got {ids.dtype}")
+    if ids.numel() == 0 or ids.device.type == 'meta' or torch.compiler.is_compiling(): return   # no data to read, or a traced graph (no graph break)
+    lo, hi = torch.stack(ids.aminmax()).tolist()       # one read from the device
+    if 0 <= lo and hi < vocab_size: return
+    at = ((ids < 0) | (ids >= vocab_size)).nonzero()[0]  # the first bad one, in row-major order
+    raise ConfigError(f"{what} {int(ids[tuple(at)])} at {at.tolist()} is outside the vocabulary: {expect}")
 
 # %% ../nbs/00_core.ipynb #eb3ec829
 def smoke(small, full, force_full:bool=False):

@@ -1,4 +1,4 @@
-"""Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes; loaders for real data; collate, grids and a render cache.
+"""Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes and the CIFAR-100 loader; collate, grids and a render cache.
 
 Every dataset is a map-style torch `Dataset` of dicts: `image`, a float tensor `(3, H, W)` in `[-1, 1]`
 (`to_pil`, `to_uint8` and `to_tensor` convert), `caption`, a string, and whatever ground truth the dataset knows
@@ -20,9 +20,8 @@ image; `AbstractArt`: `adjectives` and `params`; `PairedDigits` / `PairedShapes`
 - `cache_dataset(ds, path)` renders a dataset once into a uint8 `images.npy` and an `items.jsonl`, and returns a
   `CachedDataset` with the same items; it reuses the cache while `repr(ds)` and `len(ds)` are unchanged, and refuses
   a dataset that augments (`augment=True`), whose cache would freeze one epoch's draws.
-- `CaptionFolder(root, captions)` (a CSV, JSONL or JSON-array file, or `(path, caption)` pairs, image paths relative to
-  `root`) and `coco_captions(images_dir, annotations_json)` load real images, one item per caption; unreadable
-  images are skipped and reported in one warning.
+- Your own images and captions (`CaptionFolder`, `coco_captions`, `load_image`, `as_images`) are read by
+  `mmgen.user_data` (notebook `01a_user_data`); `mmgen.data` still gives them by their old names.
 
 Docs: https://mmgen-dev.github.io/mmgen/data.html.md"""
 
@@ -30,13 +29,13 @@ Docs: https://mmgen-dev.github.io/mmgen/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #559f357b
 from __future__ import annotations
-import colorsys, csv, functools, json, math, os, pickle, re, textwrap, time, warnings
+import colorsys, functools, json, math, os, re, textwrap, time
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 # %% auto #0
 __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 'RELATION_TEMPLATES', 'ART_AXES', 'ART_VOCAB',
@@ -44,8 +43,8 @@ __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 
            'parse_caption', 'draw_shape', 'Shapes', 'check_scenes', 'index_splits', 'shapes_splits', 'score_caption',
            'score_image', 'drawable_text', 'show_batch', 'images_per_second', 'AbstractArt', 'art_stats',
            'recover_adjectives', 'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'shape_pool',
-           'PairedShapes', 'load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'caption_collate',
-           'CachedDataset', 'cache_dataset', 'dataset_captions']
+           'PairedShapes', 'caption_collate', 'CachedDataset', 'cache_dataset', 'dataset_captions', 'load_image',
+           'CaptionFolder', 'coco_captions', 'as_images']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
 def _unit(a:np.ndarray) -> torch.Tensor:
@@ -676,156 +675,17 @@ class PairedShapes(PairedImages):
         super().__init__(images, labels, names, n=n, seed=seed, start=start, p_same=p_same, augment=augment, hflip_halves=True)
         self.split, self.side = split, side
 
-# %% ../nbs/01_data.ipynb #099cfa49
-def _read_captions(captions) -> list[tuple[str, str]]:
-    "(image, caption) rows from a CSV, JSONL or JSON-array path or an iterable of pairs."
-    if not isinstance(captions, (str, Path)): return [(str(a), str(b)) for a, b in captions]
-    p = Path(captions)
-    if p.suffix in ('.jsonl', '.json'): t = p.read_text(); rows = json.loads(t) if p.suffix == '.json' and t.lstrip().startswith('[') else [json.loads(l) for l in t.splitlines() if l.strip()]   # a JSON array, or JSON lines
-    else:
-        with p.open(newline='') as f: rows = list(csv.DictReader(f))
-    out = []
-    for r in rows:
-        img = next((r[k] for k in ('image', 'file', 'filename', 'file_name', 'path') if k in r), None)
-        cap = next((r[k] for k in ('caption', 'text') if k in r), None)
-        if img is None or cap is None: raise ValueError(f"{p}: each row needs an image column (image/file/filename) and a caption column (caption/text); got {sorted(r)}")
-        out.append((str(img), str(cap)))
-    return out
+# %% ../nbs/01_data.ipynb #378afcbf
+_all_ = ['load_image', 'CaptionFolder', 'coco_captions', 'as_images']   # moved to mmgen.user_data (notebook 01a); nbdev lists them in __all__
 
-def _rgb(im:Image.Image) -> Image.Image:
-    "RGB, turned as its EXIF orientation says; 16/32-bit and float grey scaled to 8 bits (PIL's `convert` clips them to white)."
-    if (im := ImageOps.exif_transpose(im)).mode.startswith('I') or im.mode == 'F':   # 'I;16' is 16-bit; 'I' holds 16-bit values in 32; 'F' is float, [0, 1] or [0, 255]
-        a = np.asarray(im, np.float64); im = Image.fromarray((a * (1 / 257 if im.mode.startswith('I;16') or a.max() > 255 else 255 if im.mode == 'F' and a.max() <= 1 else 1)).clip(0, 255).round().astype(np.uint8))
-    return im.convert('RGB')
+def __getattr__(name:str):
+    "The readers now in `mmgen.user_data`, still importable from `mmgen.data` (imported on first use: user_data imports data)."
+    if name in _all_:
+        from mmgen import user_data
+        return getattr(user_data, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-def load_image(path:str|Path, # image file
-               size:int|tuple[int,int], # output side, or (height, width)
-              ) -> Image.Image:
-    "Open an image as RGB, resize its shorter side and centre-crop to `size` (raises on unreadable files)."
-    H, W = (size, size) if isinstance(size, int) else size
-    with Image.open(path) as im: im.draft('RGB', (W, H)); im = _rgb(im)   # draft: a JPEG decodes at reduced size, much faster for big photos
-    return _cover(im, im.height, im.width, (H, W), 'bicubic')   # bicubic, as torchvision resizes a PIL image
-
-def _cover(x, # a PIL image or a (..., C, h, w) tensor
-           h:int, w:int, # its height and width
-           size:tuple[int, int], # (H, W) to fill
-           interpolation:str, # 'bicubic' | 'bilinear'
-          ):
-    "Resize so the picture covers (H, W), then centre-crop to it: torchvision's `Resize(S)` + `CenterCrop(S)` for a square S."
-    from torchvision.transforms.v2 import functional as TF, InterpolationMode
-    (H, W) = size
-    if (h, w) == (H, W): return x
-    to = [H, max(W, int(H * w / h))] if H / h >= W / w else [max(H, int(W * h / w)), W]   # the binding side, the other truncated as torchvision does
-    return TF.center_crop(TF.resize(x, to, interpolation=InterpolationMode(interpolation), antialias=True), [H, W])
-
-class CaptionFolder(Dataset):
-    "Images + captions from a CSV, JSONL or JSON-array file (or records); unreadable images skipped and counted with one warning."
-    def __init__(self, root:str|Path, # folder the image paths are relative to
-                 captions, # CSV, JSONL or JSON-array (.json) path, or an iterable of (image path, caption)
-                 size:int|tuple[int,int]=64, # output side (or (height, width))
-                 check:bool=True, # open every image now and drop unreadable ones (else only when met: that index then gives the next readable row, image and caption together, so `dataset_captions` no longer lines up)
-                ):
-        self.root, self.size = Path(root), size
-        rows = _read_captions(captions)
-        self.n_skipped, bad = 0, []
-        if check:
-            ok = {}
-            for img, _ in rows:
-                if img not in ok:
-                    try: load_image(self.root / img, 8); ok[img] = True
-                    except Exception as e: ok[img] = False; bad.append((img, e))
-            self.n_skipped = len(bad)
-            rows = [r for r in rows if ok[r[0]]]
-            if bad: warnings.warn(f"CaptionFolder: skipped {len(bad)} unreadable image(s) of {len(ok)} under {self.root} "
-                                  f"(first: {bad[0][0]}: {type(bad[0][1]).__name__}: {bad[0][1]})")
-        if not rows: raise ValueError(f"CaptionFolder: no readable images under {self.root}")
-        self.rows, self.bad = rows, [b for b, _ in bad]
-
-    def __len__(self): return len(self.rows)
-    def __repr__(self):
-        import hashlib
-        rows = hashlib.sha1(json.dumps(self.rows).encode()).hexdigest()[:12]  # which images with which captions
-        return f"CaptionFolder({str(self.root)!r}, n={len(self)}, size={self.size}, skipped={self.n_skipped}, rows={rows})"
-
-    def __getitem__(self, i:int) -> dict:
-        for k in range(len(self.rows)):
-            img, cap = self.rows[(i + k) % len(self.rows)]
-            if img in self.bad: continue
-            try: im = load_image(self.root / img, self.size)
-            except Exception as e:
-                if not self.n_skipped: warnings.warn(f"CaptionFolder: unreadable image {img} skipped ({type(e).__name__}: {e})")
-                self.bad.append(img); self.n_skipped += 1; continue
-            return dict(image=to_tensor(im), caption=cap, path=img)
-        raise RuntimeError(f"CaptionFolder: no readable image under {self.root}")
-
-def coco_captions(images_dir:str|Path, # folder of COCO images, e.g. train2017/
-                  annotations_json:str|Path, # captions_*.json
-                  size:int=64, # output side
-                  check:bool=True, # drop unreadable images up front
-                 ) -> CaptionFolder:
-    "A CaptionFolder over a COCO-captions annotation file (one item per caption)."
-    ann = json.loads(Path(annotations_json).read_text())
-    files = {im['id']: im['file_name'] for im in ann['images']}
-    if miss := sorted({a['image_id'] for a in ann['annotations']} - set(files))[:5]: raise ValueError(f"{annotations_json}: captions of image ids {miss} that 'images' does not list")
-    return CaptionFolder(images_dir, [(files[a['image_id']], a['caption'].strip()) for a in ann['annotations']], size=size, check=check)
-
-# %% ../nbs/01_data.ipynb #d07f48bc
-_EXPECTED = "a PIL image, a list of them, a uint8 array (H, W, 3) or (H, W), or a tensor (3, H, W) / (B, 3, H, W) (float in [-1, 1] or uint8)"
-
-def _describe(x) -> str:
-    "What came, for an error message: type, shape and dtype."
-    if isinstance(x, (torch.Tensor, np.ndarray)): return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}"
-    if isinstance(x, Image.Image): return f"a PIL image ({x.mode}, {x.width}x{x.height})"
-    return f"{type(x).__name__} {x!r:.60}"
-
-def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / (B,H,W,3), a tensor (3,H,W) / (B,3,H,W), float or uint8
-              size:int|tuple[int,int]|None=None, # the model's side (or (H, W)): other sizes are resized and centre-cropped; None: keep
-              name:str='images', # what the caller calls them, in error messages
-              value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
-             ) -> torch.Tensor:
-    "A float32 batch (B, 3, H, W) in [-1, 1] from whatever form of picture a user holds; a clear ValueError for anything else."
-    if tuple(value_range) not in ((-1, 1), (0, 1)): raise ValueError(f"value_range must be (-1, 1) or (0, 1), got {value_range!r}")
-    hw = None if size is None else (size, size) if isinstance(size, int) else tuple(size)
-    if isinstance(x, Image.Image): x = _rgb(x); return to_tensor(x if hw is None else _cover(x, x.height, x.width, hw, 'bicubic'))[None]
-    if isinstance(x, (list, tuple)):
-        if not x: raise ValueError(f"{name}: expected {_EXPECTED}, got an empty {type(x).__name__}")
-        xs = [as_images(i, size, name, value_range) for i in x]
-        if len({tuple(i.shape[1:]) for i in xs}) > 1:
-            raise ValueError(f"{name}: a list of pictures of different sizes {sorted({tuple(i.shape[-2:]) for i in xs})}: "
-                             "bring them to one size first (e.g. `as_images(pictures, size=...)`)")
-        return torch.cat(xs)
-    orig = x
-    if isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.ndim in (3, 4) and x.shape[-1] in (1, 3, 4) and x.shape[-3] not in (1, 3):
-        x = x.cpu().numpy()                                                        # a channels-last uint8 tensor: read as the array it holds
-    if isinstance(x, np.ndarray):
-        if x.dtype == np.uint8 and x.ndim in (2, 3, 4) and (x.ndim == 2 or x.shape[-1] in (1, 3, 4)):   # channels last, as image files are read
-            a = x if x.ndim > 2 else x[..., None]
-            a = a[None] if a.ndim == 3 else a
-            a = np.repeat(a, 3, -1) if a.shape[-1] == 1 else a[..., :3]         # grayscale -> RGB; alpha dropped
-            return as_images(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))), size, name, value_range)
-        x = torch.from_numpy(np.asarray(x))
-    if not isinstance(x, torch.Tensor): raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(orig)}")
-    t = x[None] if x.ndim == 3 else x
-    if t.ndim == 2: t = t[None, None]
-    if t.ndim != 4 or t.shape[1] not in (1, 3) or 0 in t.shape:
-        raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(orig)}")
-    if t.shape[1] == 1: t = t.expand(-1, 3, -1, -1)
-    if t.dtype == torch.uint8:
-        if hw is not None and tuple(t.shape[-2:]) != hw:   # resized as the same pixels in a PIL image are: one picture, one result
-            return torch.cat([as_images(Image.fromarray(i.permute(1, 2, 0).cpu().numpy()), size, name) for i in t])
-        return (t.float() / 127.5 - 1).contiguous()
-    if not t.is_floating_point(): raise ValueError(f"{name}: expected float or uint8 pixels, got {_describe(orig)}")
-    lo, hi = value_range
-    mn, mx = torch.aminmax(t.detach().float())
-    if not (torch.isfinite(mn) and torch.isfinite(mx)): raise ValueError(f"{name}: pictures with NaN or inf values ({_describe(orig)})")
-    slack = (hi - lo) / 4
-    if mn < lo - slack or mx > hi + slack:
-        raise ValueError(f"{name}: float pictures are read in [{lo}, {hi}] (value_range), got values in [{mn:.3g}, {mx:.3g}] ({_describe(orig)}): "
-                         "pass uint8 pixels, x / 127.5 - 1, or value_range=(0, 1) for torchvision's [0, 1]")
-    t = (t.float() if (lo, hi) == (-1, 1) else t.float() * 2 - 1).clamp(-1, 1)   # what the range check let through (a decoder's 1.02) is clipped
-    if hw is not None and tuple(t.shape[-2:]) != hw:   # resized as the same pixels in a PIL image are (8-bit, bicubic): one picture, one result in every form
-        return torch.cat([as_images(to_pil(i), size, name) for i in t])
-    return t.contiguous()
+def __dir__() -> list[str]: return sorted([*globals(), *_all_])
 
 # %% ../nbs/01_data.ipynb #09a2582e
 def caption_collate(tokenizer=None, # callable (texts, max_len) -> (ids (B,L), pad_mask (B,L) True=pad); None: no tokens

@@ -19,6 +19,11 @@ follows a two-part protocol: `decoder.new_cache()` returns a cache with `.reorde
   replays each step from a captured CUDA graph, `graph='compile'` from `torch.compile(mode="reduce-overhead")`.
   The tokens equal the eager path's; the recorded graph is kept per decoder and batch shape for the next call.
 - They run under `torch.no_grad()` and warn when the decoder is in training mode (dropout on): call `.eval()`.
+- A decoder with a `vocab_size` (as `TextDecoder`) has `bos_id` and `pad_id` checked against it once, at entry: one
+  outside [0, vocab_size) is a `ValueError` naming it, not an `IndexError` from its embedding (`eos_id` is only
+  compared: -1 never stops, as the benchmarks use it). The steps
+  feed the model's own ids unchecked; the static cache is made as long as the whole decode (`max_len`), so no step
+  writes past it.
 - `strip_special(tokens, bos_id, eos_id, pad_id)` gives id lists for a tokenizer's `decode`;
   `sequence_logprob(decoder, memory, tokens, eos_id)` scores finished sequences by teacher forcing, for reranking.
 
@@ -32,7 +37,7 @@ import functools, warnings, weakref
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from .core import check_config, finite, int_at_least, num_at_least, num_between
+from .core import check_config, check_token_ids, finite, int_at_least, num_at_least, num_between
 
 # %% auto #0
 __all__ = ['SAMPLE_RULES', 'LENGTH_NORMS', 'METHODS', 'top_k_filter', 'top_p_filter', 'greedy', 'sample', 'gnmt_length_penalty',
@@ -127,9 +132,10 @@ class _StaticStepper:
         with torch.cuda.stream(s), amp():
             for _ in range(2): self._eager()
         torch.cuda.current_stream().wait_stream(s)
+        self.cache.reset()                               # the recorded step counts as the first of max_len positions (max_len=2 has room for one)
         g = torch.cuda.CUDAGraph()
         with torch.cuda.graph(g), amp(): out = self._eager()
-        self.cache.reset()                               # the warm-up steps wrote at positions 0, 1: start again
+        self.cache.reset()                               # the recorded step wrote at position 0: start again
         def replay(): g.replay(); return out
         return replay
 
@@ -188,9 +194,11 @@ def _trim(seq:Tensor, eos_id:int)->Tensor:
     if not bool(is_eos.any(1).all()): return seq
     return seq[:, :int(is_eos.int().argmax(1).max()) + 2]
 
-def _start(decoder, memory, bos_id, max_len, batch_size, n=1):
-    "A BOS column (B*n, 1) on the decoder's device, and B."
+def _start(decoder, memory, bos_id, max_len, batch_size, n=1, pad_id=0):
+    "A BOS column (B*n, 1) on the decoder's device, and B; a BOS or padding id outside the decoder's `vocab_size` is refused here, once."
     if max_len < 2: raise ValueError(f"max_len={max_len}: need room for BOS and at least one token")
+    if (V := getattr(decoder, 'vocab_size', None)) is not None:   # both are fed to its embedding (EOS is only compared: -1 never stops)
+        check_token_ids(bos_id, V, 'bos_id'); check_token_ids(pad_id, V, 'pad_id')
     if memory is None and batch_size is None: raise ValueError("pass `memory`, or `batch_size` for an unconditional decoder")
     B = memory.shape[0] if memory is not None else batch_size
     dev = memory.device if memory is not None else _device_of(decoder)
@@ -200,7 +208,7 @@ def _start(decoder, memory, bos_id, max_len, batch_size, n=1):
 def _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size,
               static_cache=False, graph=None, check_every=8):
     "The loop shared by `greedy` and `sample`: `pick(logits (B, V)) -> (B,)` chooses each next token."
-    seq, B = _start(decoder, memory, bos_id, max_len, batch_size)
+    seq, B = _start(decoder, memory, bos_id, max_len, batch_size, pad_id=pad_id)
     done = torch.zeros(B, dtype=torch.bool, device=seq.device)
     step = _stepper(decoder, memory, memory_padding_mask, use_cache, static_cache, graph, B, max_len)
     static = isinstance(step, _StaticStepper)
@@ -286,7 +294,7 @@ def beam_search(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache
     K = beam_size
     if not 1 <= n_best <= K: raise ValueError(f"n_best={n_best} must be between 1 and beam_size={K}")
     if length_norm not in LENGTH_NORMS: raise ValueError(f"length_norm must be one of {list(LENGTH_NORMS)}, got {length_norm!r}")
-    seq, B = _start(decoder, memory, bos_id, max_len, batch_size, n=K)  # (B*K, 1): row b*K+j is beam j of condition b
+    seq, B = _start(decoder, memory, bos_id, max_len, batch_size, n=K, pad_id=pad_id)  # (B*K, 1): row b*K+j is beam j of condition b
     dev, ninf = seq.device, float('-inf')
     if memory is not None: memory = memory.repeat_interleave(K, 0)
     if memory_padding_mask is not None: memory_padding_mask = memory_padding_mask.repeat_interleave(K, 0)

@@ -39,8 +39,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError
-from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, as_images, check_scenes
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError, UserError
+from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, check_scenes
+from .user_data import as_images
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import decode, greedy, strip_special
@@ -48,12 +49,14 @@ from .losses import clip_loss, cosine_distill_loss
 from .train import TrainConfig, fit, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, upgrade_on_load, read_config, load_trained
 from .evaluation import retrieval_report
+from .speed import SpeedOptions
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT', 'teacher_config',
-           'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
-           'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate', 'DistillLoss', 'evaluate',
-           'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'PRETRAINED_HINT', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT',
+           'teacher_config', 'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher',
+           'teacher_image_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
+           'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher',
+           'check_pretrained', 'train']
 
 # %% ../nbs/11_distilled.ipynb #3dd89cc7
 def fit_images(x:torch.Tensor, # (B, 3, H, W) images in [-1, 1]
@@ -398,9 +401,11 @@ class DistillRun:
     teacher_lr: float = 5e-4      # its peak learning rate
     teacher_batch: int = 64       # its contrastive batch
     cache_dir: str|None = None    # render the splits once into uint8 caches here (big runs)
-    num_workers: int = 0          # DataLoader workers
+    num_workers: int|None = 0     # DataLoader and rendering workers; None: from this machine's cores (`SpeedOptions.workers`: one per core but one, at most 15, with a GPU; none on a CPU)
 
-    def __post_init__(self): _check_run(self)
+    def __post_init__(self):
+        if self.num_workers is None: self.num_workers = SpeedOptions().workers(default_device())   # the `seed` preset's: a 2-core Kaggle machine gets 1
+        _check_run(self)
 
 _RUN_RULES = dict(  # what each DistillRun field allows (`mmgen.train.check_config`)
     size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
@@ -431,7 +436,7 @@ PRESETS = {  # name -> DistilledConfig fields, DistillRun fields, TrainConfig fi
               dict(epochs=100, max_steps=7000, lr=1e-3, warmup_frac=0.05)),
     'seed':  (dict(max_len=24),
               dict(size=224, n_train=50_000, n_valid=512, n_test=1000, batch_size=128, tokenizer='clip', teacher='ViT-B-32',
-                   teacher_text=dict(context_length=32), teacher_epochs=10, teacher_lr=5e-4, teacher_batch=256, num_workers=8),
+                   teacher_text=dict(context_length=32), teacher_epochs=10, teacher_lr=5e-4, teacher_batch=256, num_workers=None),
               dict(epochs=15, lr=5e-4, warmup_frac=0.03)),
 }
 PRESETS['full'] = PRESETS['seed']   # `mmgen train distilled --full`: the seed's config at GPU scale
@@ -463,9 +468,50 @@ def load_teacher(out_dir:str|Path, # a `train` output folder
     if 'given' in rec: raise ValueError(f"{out}: the teacher (a {rec['given']}) was passed to `train`, not built there: load it as you built it")
     if 'pretrained' in rec:
         import open_clip
+        check_pretrained(rec['name'], rec['pretrained'])
         teacher = open_clip.create_model(rec['name'], pretrained=rec['pretrained'])
     else: teacher = load_weights(build_teacher(rec['config']), require_files(out / 'teacher', ('best.safetensors',), 'mmgen train distilled --out DIR') / 'best.safetensors')
     return teacher.eval().requires_grad_(False).to(device or 'cpu')
+
+# %% ../nbs/11_distilled.ipynb #c980ad62
+PRETRAINED_HINT = "Kaggle → Settings → Internet on, or teacher_pretrained=/path/to/file.pt"
+
+def _cached_weights(cfg:dict) -> str|None:
+    "The local copy open_clip would load the weights of pretrained config `cfg` from without downloading, or None."
+    from open_clip.constants import HF_WEIGHTS_NAME, HF_SAFE_WEIGHTS_NAME
+    if cfg.get('file'): return cfg['file'] if os.path.isfile(cfg['file']) else None
+    if cfg.get('hf_hub'):
+        from huggingface_hub import try_to_load_from_cache
+        repo, fn = os.path.split(cfg['hf_hub'])
+        fn = fn or HF_WEIGHTS_NAME   # open_clip prefers a .safetensors twin of a .bin / .pth
+        names = ((HF_SAFE_WEIGHTS_NAME,) if fn == HF_WEIGHTS_NAME else (fn[:-4] + '.safetensors',) if fn.endswith(('.bin', '.pth')) else ()) + (fn,)
+        return next((p for n in names if isinstance(p := try_to_load_from_cache(repo, n), str)), None)
+    if cfg.get('url'):
+        p = os.path.join(os.path.expanduser('~/.cache/clip'), os.path.basename(cfg['url']))
+        return p if os.path.isfile(p) else None
+    return None
+
+def check_pretrained(name:str, # the open_clip config (DistillRun.teacher)
+                     tag:str, # an open_clip pretrained tag of it, or a checkpoint file
+                     timeout:float=3., # seconds to wait for the weights' host
+                    ):
+    "Refuse, in one line, pretrained weights that are neither a file, nor cached, nor downloadable from here (no internet)."
+    import open_clip, socket
+    from urllib.parse import urlparse
+    if os.path.isfile(tag): return
+    cfg = open_clip.get_pretrained_cfg(name, tag)
+    if not cfg:
+        raise ConfigError(f"teacher_pretrained={tag!r} is neither a file nor an open_clip tag of {name} "
+                          f"(its tags: {', '.join(open_clip.list_pretrained_tags_by_model(name)) or 'none'})")
+    if _cached_weights(cfg): return
+    if cfg.get('hf_hub'):
+        from huggingface_hub.constants import ENDPOINT
+        host = urlparse(ENDPOINT).hostname
+    else: host = urlparse(cfg.get('url', '')).hostname
+    try: socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as e:
+        raise UserError(f"teacher_pretrained={tag!r} needs internet or a local checkpoint ({host} cannot be reached: "
+                        f"{e.strerror or e}; the weights are not cached): {PRETRAINED_HINT}") from None
 
 # %% ../nbs/11_distilled.ipynb #0c1dfe9e
 @register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes', preset='cpu')
@@ -489,6 +535,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out / 'student'), **({'epochs': epochs} if epochs is not None else {})})
     mcfg = DistilledConfig(**{**mk, **mo})   # the model's fields (embed_dim and the vocabulary come later, from the teacher and tokenizer)
     tconf = teacher_config(run.teacher, run.teacher_vision, run.teacher_text) if teacher is None else None   # refuses an unknown open_clip name
+    if teacher is None and run.teacher_pretrained: check_pretrained(run.teacher, run.teacher_pretrained)   # offline: one line now, not open_clip's traceback after the rendering
     out.mkdir(parents=True, exist_ok=True)
     splits = shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects, max_objects=run.max_objects,
                            templates=run.templates, order=run.order, cache_dir=run.cache_dir, num_workers=run.num_workers)

@@ -141,9 +141,9 @@ def drop_condition(c:torch.Tensor, # (B,D) conditions
 def guided(velocity, # velocity(condition) -> the velocity given that condition
            c:torch.Tensor, # (B,D) conditions
            null:torch.Tensor, # (D,) the 'no condition'
-           guidance:float=1., # 1: the conditional velocity alone
+           guidance:float=1., # w; 1: no guidance (the conditional velocity alone), 0: the unconditional one
           ) -> torch.Tensor:
-    "Classifier-free guidance: v(∅) + guidance·(v(c) − v(∅))."
+    "Classifier-free guidance v(∅) + w·(v(c) − v(∅)), counted from 1 = none (vq-art's `sample_codes` counts from 0: its weight is w − 1)."
     v = velocity(c)
     if guidance == 1: return v
     u = velocity(null.expand_as(c))

@@ -270,7 +270,7 @@ class MoE(nn.Module):
                    if cfg.aux_loss_alpha > 0 else scores.new_zeros(()))
             real = counts if valid is None else torch.zeros(E, device=x.device).scatter_add_(
                 0, flat, valid.reshape(-1, 1).expand(-1, k).flatten().float())   # copies of real tokens per expert
-        if self.training and cfg.bias_update_speed > 0:
+        if self.training and cfg.bias_update_speed > 0 and torch.is_grad_enabled():   # a no-grad pass (scheduled sampling's prediction pass) is not a step's load
             with torch.no_grad(): self.tokens_per_expert += real
         return MoEOutput(out.view(*x.shape[:-1], D), aux, (real.float() / real.sum().clamp(min=1)).detach())
 

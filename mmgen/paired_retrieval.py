@@ -24,7 +24,9 @@ and the photo on the right is {b}" by contrastive learning: a ViT image tower, a
   plus the swap rate: how often the top-1 caption names both classes but in the wrong order.
 - `retrieve(model, images=...)` returns the top-k captions of each image, `retrieve(model, captions=..., gallery=
   images)` the top-k images of each caption; an empty query gives `[]`, an unknown class or a wrong image shape a
-  `ValueError` that says what was expected. `train(out_dir, ...)` is `mmgen train paired-retrieval`; its
+  `ValueError` that says what was expected. A gallery's caption embeddings are kept between calls while the text
+  tower's tensors keep their storage and version; after an in-place write through `param.data`, pass `cache=False`.
+  `train(out_dir, ...)` is `mmgen train paired-retrieval`; its
   overrides are any `RetrievalConfig`, `RetrievalData` or `TrainConfig` field (`mmgen.core.split_overrides`).
 
 Docs: https://mmgen-dev.github.io/mmgen/paired_retrieval.html.md"""
@@ -43,7 +45,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides, ConfigError
-from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate, as_images
+from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
+from .user_data import as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
@@ -473,7 +476,7 @@ def all_captions(names:Sequence[str]) -> list[str]:
     return [PAIR_CAPTION.format(a=a, b=b) for a in names for b in names]
 
 def _text_state(model:PairRetriever) -> tuple:
-    "What the caption embeddings depend on: each text-tower tensor's storage and version counter (bumped by in-place updates, optimiser steps, load_state_dict)."
+    "What the caption embeddings depend on: each text-tower tensor's storage (a tensor put in through `.data =`) and version counter (in-place updates, optimiser steps, load_state_dict)."
     return tuple((t.data_ptr(), t._version) for t in (*model.text.parameters(), *model.text.buffers()))
 
 @torch.no_grad()
@@ -482,6 +485,7 @@ def retrieve(model:PairRetriever, # a trained retriever
              captions:Sequence[str]|str|None=None, # pair captions: find their images in `gallery`
              k:int=5, # results per query
              gallery=None, # candidates: images in any form `as_images` reads (for captions) or captions (default: all_captions)
+             cache:bool=True, # reuse the gallery's caption embeddings while the text tower's tensors keep their storage and version; False embeds them again (after a write through `param.data`, which neither shows)
             ) -> list[list[tuple]]:
     "Top-k (candidate, score) per query: captions for images, gallery indices for captions; an empty query gives []."
     if (images is None) == (captions is None): raise ValueError("pass exactly one of images= or captions=")
@@ -492,8 +496,8 @@ def retrieve(model:PairRetriever, # a trained retriever
         x = as_images(images)                                 # a pair is two pictures side by side: checked by the tower, never resized
         cands = list(gallery) if gallery is not None else all_captions(model.class_names)
         if not cands: raise ValueError("images= needs a gallery of one or more captions (or gallery=None: every pair caption), got an empty gallery")
-        key = (tuple(cands), _text_state(model))   # cached per gallery and text-tower weights (a change through `.data` is not seen)
-        if getattr(model, '_gallery', (None,))[0] != key: model._gallery = (key, embed_captions(model, cands))
+        key = (tuple(cands), _text_state(model))   # cached per gallery and text-tower weights (an in-place write through `.data` is not seen: cache=False)
+        if not cache or getattr(model, '_gallery', (None,))[0] != key: model._gallery = (key, embed_captions(model, cands))
         sim = model.encode_images(x).cpu() @ model._gallery[1].T
         s, i = sim.topk(min(k, len(cands)), dim=1)
         return [[(cands[j], float(v)) for j, v in zip(row_i.tolist(), row_s)] for row_i, row_s in zip(i, s)]

@@ -34,15 +34,16 @@ from torch.utils.data import DataLoader, RandomSampler
 import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError, row_generators, row_noise
-from .data import (Shapes, CaptionFolder, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        to_uint8, to_tensor, as_images, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
+from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
+                        to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
+from .user_data import CaptionFolder, as_images
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import decode
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               interpolate, saved_activation_bytes, train_memory_lower_bound, check_splits)
-from .train import fit, TrainConfig, History, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
+from .train import fit, TrainConfig, History, wandb_run, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
 from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
@@ -605,8 +606,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       tensorboard:bool=False, wandb:str|None=None, # `TrainConfig.tensorboard` (scalars to out_dir/tb) and `.wandb` (a W&B project)
                      ) -> tuple:
     "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History); the tokenizer keeps the training captions' `words`."
-    tok = BPETokenizer.train(caps := dataset_captions(splits['train']), vocab_size=cfg.vocab_size)
-    tok.words = caption_words(caps)   # the words caption → image accepts (`images_from_captions`)
+    tok = BPETokenizer.train(caps := dataset_captions(splits['train']), vocab_size=cfg.vocab_size); tok.words = caption_words(caps)   # the words caption → image accepts (`images_from_captions`)
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
     speed, dev = speed or SpeedOptions(), default_device(device)
     if speed.data == 'device':   # each split held on the device, its captions tokenized once
@@ -620,7 +620,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
                        grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile, verbose=verbose, log_every=log_every,
-                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb)
+                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb, wandb_stage='joint')
     with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg, callbacks=callbacks)
     if out_dir is not None:
         tok.save(Path(out_dir) / 'tokenizer.json'); (Path(out_dir) / 'words.json').write_text(json.dumps(tok.words))
@@ -781,7 +781,7 @@ def train(out_dir:str|Path, # output folder
           data:dict|None=None, # your own splits {'train', 'valid', 'test'} of Shapes scenes (`shapes_splits`, cached or not) at img_size, instead of n_train / n_eval; the decoder stage then cycles data['train']
           callbacks:Sequence=(), # `fit` callbacks of the joint stage (as the captioner's `train`)
           tensorboard:bool=False, # each stage's scalars to its folder's tb/ (`TrainConfig.tensorboard`; needs the tensorboard package)
-          wandb:str|None=None, # a W&B project each stage logs to (`TrainConfig.wandb`; needs the wandb package)
+          wandb:str|None=None, # a W&B project: one run, each stage's keys under joint/, decoder/, prior/ (`mmgen.train.wandb_run`; needs the wandb package)
           **kw, # overrides of SharedLatentConfig fields
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
@@ -813,21 +813,22 @@ def train(out_dir:str|Path, # output folder
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
     budget_s = P.get('budget_s') if budget_s is None else budget_s
     secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
-    model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp,
-                                      verbose=verbose, log_every=log_every, callbacks=callbacks, tensorboard=tensorboard, wandb=wandb)
-    load_weights(model, out / 'best.safetensors'); model.to(dev)
-    t_train = time.time() - t0
-    if decoder_steps:
-        dbs = P.get('decoder_batch', 32)
-        dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
-        dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
-                                 out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp, log_every=log_every, tensorboard=tensorboard, wandb=wandb)
-        decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
-    save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
-    t_dec = time.time() - t0 - t_train
-    prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior'), seed=seed,
-                             tensorboard=tensorboard, wandb=wandb) if prior_steps else (None, None)
-    prior_steps = len(phist.steps) if phist else 0
+    with wandb_run(wandb, {**config_dict(cfg), 'system': 'shared-latent', 'preset': preset, 'seed': seed}):   # one W&B run for the three stages, each under its name (joint, decoder, prior)
+        model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp,
+                                          verbose=verbose, log_every=log_every, callbacks=callbacks, tensorboard=tensorboard, wandb=wandb)
+        load_weights(model, out / 'best.safetensors'); model.to(dev)
+        t_train = time.time() - t0
+        if decoder_steps:
+            dbs = P.get('decoder_batch', 32)
+            dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
+            dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
+                                     out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp, log_every=log_every, tensorboard=tensorboard, wandb=wandb)
+            decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
+        save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
+        t_dec = time.time() - t0 - t_train
+        prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior'), seed=seed,
+                                 tensorboard=tensorboard, wandb=wandb) if prior_steps else (None, None)
+        prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), P['ruler'][0])), epochs=P['ruler'][1], device=dev)
     metrics, outs = evaluate(model, tok, test := stack_items(splits['test']), clf, prior=prior)

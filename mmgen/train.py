@@ -65,11 +65,11 @@ _all_ = ['int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config'
 # %% auto #0
 __all__ = ['to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps', 'make_scheduler', 'replan',
            'resolve_amp', 'compile_refusal', 'check_compile', 'checkpoint_blocks', 'make_loader', 'TrainState',
-           'Callback', 'TensorBoardLogger', 'WandbLogger', 'init_distributed', 'shard_model', 'NonFiniteLossError',
-           'TrainingInterrupted', 'fit_options', 'resuming', 'train_device', 'config_changes', 'model_changes', 'fit',
-           'EMA', 'frozen', 'fake_clock', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config',
-           'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights',
-           'set_rng_state', 'weights_diff', 'weights_metadata']
+           'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'init_distributed', 'shard_model',
+           'NonFiniteLossError', 'TrainingInterrupted', 'fit_options', 'resuming', 'train_device', 'config_changes',
+           'model_changes', 'fit', 'EMA', 'frozen', 'fake_clock', 'int_at_least', 'num_at_least', 'num_between',
+           'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state',
+           'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -116,6 +116,7 @@ class TrainConfig:
     verbose: bool = True              # print one line per epoch (rank 0 only)
     tensorboard: bool = False         # log scalars to out_dir/tb (needs the `tensorboard` package)
     wandb: str|None = None            # W&B project name to log to (needs the `wandb` package)
+    wandb_stage: str|None = None      # inside a W&B run already open (`wandb_run`: a system's stages), this fit's keys go under 'stage/' (None: out_dir's name, else 'fit')
 
     def __post_init__(self): check_config(self, _TRAIN_RULES)
 
@@ -125,7 +126,8 @@ _TRAIN_RULES = dict(  # what each TrainConfig field allows
     weight_decay=num_at_least(0), optimizer=one_of('adamw', 'adam'), schedule=one_of('cosine', 'constant'),
     warmup_steps=int_at_least(0), warmup_frac=num_between(0, 1), min_lr_frac=num_between(0, 1), grad_clip=num_at_least(0, strict=True, none=True),
     grad_accum=int_at_least(1), patience=int_at_least(1, none=True), min_delta=num_at_least(0), amp=one_of('auto', 'bf16', 'fp16', 'off'),
-    parallel=one_of('auto', 'ddp', 'fsdp', 'none'), save_every=int_at_least(0), save_minutes=num_at_least(0), log_every=int_at_least(1))
+    parallel=one_of('auto', 'ddp', 'fsdp', 'none'), save_every=int_at_least(0), save_minutes=num_at_least(0), log_every=int_at_least(1),
+    wandb_stage=((lambda v: v is None or (isinstance(v, str) and v and '/' not in v)), "None or a name without '/'"))
 
 # %% ../nbs/03_train.ipynb #eb518b0f
 def param_groups(model:nn.Module, # the model whose trainable parameters are grouped
@@ -316,13 +318,29 @@ class TensorBoardLogger(_Logger):
     def _close(self, s): self.w.close()
 
 class WandbLogger(_Logger):
-    "Scalars to Weights & Biases (imports `wandb` lazily)."
-    def __init__(self, project, config=None): self.project, self.config = project, config
+    "Scalars to Weights & Biases (imports `wandb` lazily): into a run of its own, or into the run already open (`wandb_run`), keys under 'stage/'."
+    def __init__(self, project, config=None, stage=None): self.project, self.config, self.stage = project, config, stage
     def _open(self, s):
         import wandb
-        self.run = wandb.init(project=self.project, config=self.config)
-    def _log(self, d, step): self.run.log(d, step=step)
-    def _close(self, s): self.run.finish()
+        self.own, self.pre = wandb.run is None, f"{self.stage or 'fit'}/"   # an open run (a system's stages, or yours) is logged into, never finished here
+        if self.own: self.run = wandb.init(project=self.project, config=self.config)
+        else: (run := wandb.run).config.update({self.pre[:-1]: self.config}, allow_val_change=True); run.define_metric(self.pre + '*', step_metric=self.pre + 'step'); self.run = run
+    def _log(self, d, step): self.run.log(d, step=step) if self.own else self.run.log({self.pre + 'step': step, **{self.pre + k: v for k, v in d.items()}})   # a stage's steps restart at 0: its own step key
+    def _close(self, s):
+        if self.own: self.run.finish()
+
+@contextlib.contextmanager
+def wandb_run(project:str|None, # W&B project (None: nothing is opened)
+              config:dict|None=None, # the run's configuration (each stage adds its own under its name)
+             ):
+    "One W&B run around several `fit`s (a system's stages), finished on exit: each fit logs into it under its `TrainConfig.wandb_stage`."
+    run = None
+    if project and dist_info()[0] == 0:
+        try: import wandb; run = wandb.init(project=project, config=config)
+        except Exception as e: warnings.warn(f"wandb_run: no W&B run ({type(e).__name__}: {e}); each stage's logger tries its own, training goes on")
+    try: yield run
+    finally:
+        if run is not None: run.finish()
 
 # %% ../nbs/03_train.ipynb #61678f15
 def init_distributed() -> tuple[int, int]:
@@ -466,7 +484,7 @@ class _Run:
         self.ckpt = _Checkpoints(self)
         self.cbs += [self.ckpt, *callbacks]   # ours first at an epoch's end; a step's periodic save comes after every callback
         if cfg.tensorboard and self.out is not None: self.cbs.append(TensorBoardLogger(self.out/'tb'))
-        if cfg.wandb: self.cbs.append(WandbLogger(cfg.wandb, config_dict(cfg)))
+        if cfg.wandb: self.cbs.append(WandbLogger(cfg.wandb, config_dict(cfg), cfg.wandb_stage or (cfg.out_dir and Path(cfg.out_dir).name)))
 
     def _wrap(self, model):
         "Activation checkpointing, device, DDP or FSDP2, torch.compile: the module the loss function calls."
@@ -700,7 +718,7 @@ def load_callbacks(self:_Run):
 
 # %% ../nbs/03_train.ipynb #c5f08a94
 _HOW = ('out_dir', 'device', 'parallel', 'compile', 'checkpoint_activations', 'progress', 'verbose', 'log_every', 'save_every',
-        'save_minutes', 'tensorboard', 'wandb')   # how a run is carried out, not what it computes: these may change on resume
+        'save_minutes', 'tensorboard', 'wandb', 'wandb_stage')   # how a run is carried out, not what it computes: these may change on resume
 
 def config_changes(saved:dict, # a run's saved configuration (`latest_state.pt`'s 'config', or train_config.json)
                    cfg:TrainConfig, # the configuration asked for now

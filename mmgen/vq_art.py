@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite, row_generators
+from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite, requires, row_generators
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
@@ -108,7 +108,7 @@ class VectorQuantizer(nn.Module):
         self.embed = nn.Parameter(torch.empty(n_codes, cd).uniform_(-1 / n_codes, 1 / n_codes), requires_grad=ema is None)
         self.register_buffer('initted', torch.tensor(not kmeans_init))
         self.register_buffer('usage', torch.ones(n_codes))       # running hits per step, for dead-code restart
-        self.register_buffer('ema_size', torch.zeros(n_codes))   # EMA cluster sizes
+        self.register_buffer('ema_size', torch.ones(n_codes))    # EMA cluster sizes: one hit per code to start, as vector-quantize-pytorch (zeros would divide unhit codes by ~1e-5)
         self.register_buffer('ema_sum', self.embed.data.clone()) # EMA sums of assigned latents
 
     def codebook(self) -> Tensor:
@@ -122,11 +122,14 @@ class VectorQuantizer(nn.Module):
         return torch.addmm(e.pow(2).sum(1), z, e.T, alpha=-2).argmin(1)   # ‖z − e‖² less ‖z‖², which is the same for every code
 
     @torch.no_grad()
-    def _update(self, z:Tensor, idx:Tensor) -> Tensor:
-        "Training-time codebook maintenance (k-means init, EMA step, dead-code restart); returns the indices."
-        if not self.initted:
-            self.embed.data.copy_(kmeans(z, self.n_codes, cosine=self.cosine)); self.ema_sum.copy_(self.embed.data)
-            self.ema_size.fill_(1.); self.initted.fill_(True); idx = self.lookup(z)
+    def _init_codes(self, z:Tensor):
+        "k-means init on the first training batch (z: (N, code_dim)); every cluster size starts at 1."
+        self.embed.data.copy_(kmeans(z, self.n_codes, cosine=self.cosine)); self.ema_sum.copy_(self.embed.data)
+        self.ema_size.fill_(1.); self.initted.fill_(True)
+
+    @torch.no_grad()
+    def _update(self, z:Tensor, idx:Tensor):
+        "Training-time codebook maintenance after the lookup: EMA step, dead-code restart."
         hits = torch.bincount(idx, minlength=self.n_codes).float()
         self.usage.mul_(.9).add_(hits, alpha=.1)  # a code unused for ~30 steps falls below 0.03
         if self.ema is not None:
@@ -139,7 +142,6 @@ class VectorQuantizer(nn.Module):
             if dead.any():
                 new = z[torch.randint(len(z), (int(dead.sum()),), device=z.device)]
                 self.embed.data[dead] = new; self.ema_sum[dead] = new; self.ema_size[dead] = 1.; self.usage[dead] = 1.
-        return idx
 
     def forward(self, z:Tensor) -> QuantOut:  # z: (B, D, H, W) encoder latents
         with torch.autocast(z.device.type, enabled=False): return self._quantize(z.float())   # lookup and codebook updates in fp32 under any autocast
@@ -149,9 +151,10 @@ class VectorQuantizer(nn.Module):
         zf = z.permute(0, 2, 3, 1).reshape(-1, D)   # (B*H*W, D)
         zp = self.proj_in(zf)
         if self.cosine: zp = F.normalize(zp, dim=1)
+        if self.training and not self.initted: self._init_codes(zp.detach())
         idx = self.lookup(zp)
-        if self.training: idx = self._update(zp.detach(), idx)
-        e = self.codebook()[idx]
+        e = self.codebook()[idx]                     # this step's codes, read before the EMA step and restart move them (as the library and Sonnet)
+        if self.training: self._update(zp.detach(), idx)
         codebook_loss = F.mse_loss(e, zp.detach()) if self.ema is None else zp.new_zeros(())
         loss = codebook_loss + self.beta * F.mse_loss(zp, e.detach())
         q = self.proj_out(zp + (e - zp).detach())    # straight-through in the lookup space, then back to D
@@ -209,9 +212,9 @@ class LibQuantizer(nn.Module):
                  **kw, # more VectorQuantize options (kmeans_init=True, threshold_ema_dead_code=2, ...)
                 ):
         super().__init__()
-        from vector_quantize_pytorch import VectorQuantize, FSQ
-        if kind == 'vq': self.q, self.n_codes = VectorQuantize(dim, n_codes, commitment_weight=0.25, **kw), n_codes
-        elif kind == 'fsq': self.q, self.n_codes = FSQ(list(levels), dim=dim), int(np.prod(levels))
+        vqp = requires('vector_quantize_pytorch', 'vq', f"LibQuantizer({kind!r}) (the quantizer 'lib VectorQuantize' / 'lib FSQ')")
+        if kind == 'vq': self.q, self.n_codes = vqp.VectorQuantize(dim, n_codes, commitment_weight=0.25, **kw), n_codes
+        elif kind == 'fsq': self.q, self.n_codes = vqp.FSQ(list(levels), dim=dim), int(np.prod(levels))
         else: raise ValueError(f"LibQuantizer kind must be 'vq' or 'fsq', got {kind!r}")
         self.kind = kind
 
@@ -379,7 +382,7 @@ def adjective_agreement(x:Tensor, # (N,3,H,W) pictures
 def codebook_stats(model:VQVAE, # a trained VQ-VAE
                    x:Tensor, # (N,3,H,W) held-out pictures in [-1,1]
                   ) -> dict:
-    "Held-out usage, perplexity, MSE in [0,1] scale, PSNR (dB), adjective agreement and its value per readable axis."
+    "Held-out usage, perplexity, MSE in [0,1] scale, mean per-image PSNR (dB; not 10·log10(1/MSE) of that mean MSE), adjective agreement and its value per readable axis."
     idx, rec = encode_all(model, x)
     usage, ppl = code_usage(idx, model.quantizer.n_codes)
     mse01 = float(F.mse_loss((rec + 1) / 2, (x + 1) / 2))
@@ -685,7 +688,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           vq_seconds:float|None=None, # VQ-VAE time budget: its steps follow the clock (default: the preset's; None in all but `gpu`)
           prior_seconds:float|None=None, # prior time budget (default: the preset's; None in all but `gpu`)
           rounds:int|None=None, # MaskGIT rounds when drawing pictures, here and in `load_vq_art` (default: the preset's)
-          guidance:float|None=None, # classifier-free guidance weight when drawing (default: the preset's)
+          guidance:float|None=None, # classifier-free guidance weight w when drawing: logits + w·(logits − logits of BOS alone), 0 = none (default: the preset's)
           device:str|None=None, # where to train (None: CUDA, else MPS, else CPU)
           progress:bool=True, # a progress bar for each stage (VQ-VAE, then prior)
           amp:str='auto', # mixed precision of both stages: 'auto' (bf16 / fp16 / off from the device) | 'bf16' | 'fp16' | 'off'
@@ -792,8 +795,8 @@ class TextProbe(nn.Module):
             from open_clip.transformer import TextTransformer
             self.enc = TextTransformer(context_length=max_len, vocab_size=vocab_size, width=width, heads=heads, layers=layers, output_dim=width)
         elif kind == 'distilbert':
-            from transformers import DistilBertConfig, DistilBertModel
-            self.enc = DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=width, n_layers=layers, n_heads=heads,
+            tf = requires('transformers', 'vq', "TextProbe('distilbert')")
+            self.enc = tf.DistilBertModel(tf.DistilBertConfig(vocab_size=vocab_size, dim=width, n_layers=layers, n_heads=heads,
                                                         hidden_dim=4 * width, max_position_embeddings=max(max_len, 16)))
         else: raise ValueError(f"TextProbe kind must be 'custom', 'clip' or 'distilbert', got {kind!r}")
         self.head = nn.Linear(width, 3 * len(ART_AXES))
@@ -823,6 +826,6 @@ def full_size_encoder(kind:str) -> nn.Module:
         from open_clip.transformer import TextTransformer
         return TextTransformer(**open_clip.get_model_config('ViT-B-32')['text_cfg'], output_dim=512)
     if kind == 'distilbert':
-        from transformers import DistilBertConfig, DistilBertModel
-        return DistilBertModel(DistilBertConfig())
+        tf = requires('transformers', 'vq', "full_size_encoder('distilbert')")
+        return tf.DistilBertModel(tf.DistilBertConfig())
     return TextEncoder(len(ART_VOCAB) + 4, 128, 2, 4, 512, 16)
