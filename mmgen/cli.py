@@ -260,7 +260,7 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
     d.add_argument('prompts', nargs='+', help='one prompt per row of the grid (vq-art: adjectives, e.g. "warm vivid")')
     d.add_argument('--n', type=_positive, default=4, help='pictures per prompt (default 4)')
     d.add_argument('--out', default=None, help='the PNG to write (default RUN/draw.png)')
-    d.add_argument('--seed', type=int, default=0, help='seed of the draws: the same seed, prompts (in order) and --n draw the same pictures; a prompt drawn beside others draws other ones (default 0)')
+    d.add_argument('--seed', type=int, default=0, help='seed of the draws: picture j of a prompt depends on the seed, the prompt and j alone, so `draw RUN a b --n 4` draws for a the 4 pictures of `draw RUN a --n 4` (a prompt named twice: its next copies) (default 0)')
     r = sub.add_parser('retrieve', help='top captions of pair images, or top pair images of captions, with a trained paired-retrieval run',
                        description='mmgen retrieve RUN IMAGE... lists the top captions of each image (from all the pair captions of the run); '
                                    'mmgen retrieve RUN --text CAPTION... --gallery IMAGE... lists the top gallery images of each caption.')

@@ -24,18 +24,18 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
-import math, numbers, os, random, importlib, dataclasses, difflib
+import math, numbers, os, random, importlib, dataclasses, difflib, hashlib
 from dataclasses import dataclass, field, fields, replace
-from typing import Callable
+from typing import Callable, Sequence
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'default_device', 'amp_dtype', 'amp_name', 'gpu_name', 'UserError', 'ConfigError',
-           'writable_dir', 'cuda_arch_refusal', 'compile_refusal', 'check_compile', 'check_cuda_arch', 'run_precision',
-           'precision_line', 'is_oom', 'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite',
-           'check_config', 'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec',
-           'register_system', 'pick_preset']
+__all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'row_noise', 'default_device', 'amp_dtype',
+           'amp_name', 'gpu_name', 'UserError', 'ConfigError', 'writable_dir', 'cuda_arch_refusal', 'compile_refusal',
+           'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'requires', 'int_at_least',
+           'num_at_least', 'num_between', 'one_of', 'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict',
+           'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -46,6 +46,34 @@ def set_seed(seed:int=42, # seed for python, numpy and torch (all devices)
     "Seed every generator a training run touches."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     if deterministic: torch.use_deterministic_algorithms(True, warn_only=True)
+
+# %% ../nbs/00_core.ipynb #5900aa09
+def copy_index(keys:Sequence, # one hashable key per row (a prompt, or its tokens)
+              ) -> list[int]:
+    "Each row's copy index: how many earlier rows hold the same key (a prompt drawn n times: 0 … n−1)."
+    seen, out = {}, []
+    for k in keys: out.append(seen.get(k, 0)); seen[k] = out[-1] + 1
+    return out
+
+def _digest(key:str|bytes) -> int:
+    "A key's 64-bit BLAKE2b digest: the same in every process (Python's `hash` of a str is not)."
+    return int.from_bytes(hashlib.blake2b(key.encode() if isinstance(key, str) else bytes(key), digest_size=8).digest(), 'little')
+
+def row_generators(seed:int, # the draw's seed
+                   keys:Sequence[str|bytes], # one key per row (a prompt, or its token bytes): rows of one key are its copies
+                   device='cpu', # where the noise is drawn (a CUDA generator draws on its GPU)
+                  ) -> list[torch.Generator]:
+    "One generator per row, seeded from (seed, the row's key, its `copy_index`) alone: a row draws the same whatever shares its batch."
+    mix = lambda k, c: int(np.random.SeedSequence([seed % 2**64, _digest(k), c]).generate_state(1, np.uint64)[0])   # -> a 64-bit seed (a negative seed too)
+    return [torch.Generator(device).manual_seed(mix(k, c)) for k, c in zip(keys, copy_index(keys))]
+
+def row_noise(draw:Callable, # torch.rand or torch.randn
+              generators:Sequence[torch.Generator], # one per row (`row_generators`)
+              shape:tuple, # the shape of one row's noise
+              device=None, # where to draw (None: the generators')
+             ) -> torch.Tensor:
+    "(len(generators), *shape) noise, row i drawn from generators[i] alone."
+    return torch.stack([draw(shape, generator=g, device=device or g.device) for g in generators])
 
 # %% ../nbs/00_core.ipynb #cc5b7928
 def default_device(prefer:str|None=None) -> torch.device:

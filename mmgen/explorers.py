@@ -156,9 +156,13 @@ def held_out_scenes(n:int, # scenes
 def recorded_data_seed(folder:str|Path, # a run's output folder
                        name:str, # the JSON file that records it: 'metrics.json' (seed 000), 'caption_run.json', 'distill_run.json'
                       ) -> int:
-    "The data seed a run's folder records (its `data_seed`), else 0: `shapes_splits`' default, which a run from before the record used."
+    "The data seed a run's folder records (its `data_seed`), else 0 (`shapes_splits`' default, which a run from before the record used); a ValueError for a run on scenes of its own."
     f = Path(folder) / name
-    return int(json.loads(f.read_text()).get('data_seed') or 0) if f.exists() else 0
+    rec = json.loads(f.read_text()) if f.exists() else {}
+    if 'data_seed' in rec and rec['data_seed'] is None:   # what `train(data=...)` records for scenes that are no Shapes stream
+        raise ValueError(f"{f} records data_seed=None: that run trained on scenes of its own (`train(data=...)`), not on a Shapes stream, so it has no "
+                         f"held-out Shapes scenes to show; explore its model with `.use(model, ..., data_seed=S)` on the Shapes stream of your choice")
+    return int(rec.get('data_seed', 0))
 
 @torch.no_grad()
 def caption_latent(model:sl.SharedLatentModel, # seed 000's model
@@ -643,9 +647,8 @@ class ArtExplorer(_Explorer):
             warnings.simplefilter('always')
             checked = va.check_prompt(prompt, gen.vocab)          # raises on an empty prompt or one with no known word
             ids, pm = gen.tokens([prompt])
-        g = torch.Generator(ids.device).manual_seed(self.seed.value)
-        n = self.n_draws
-        codes = va.sample_codes(gen.prior, ids.repeat(n, 1), pm.repeat(n, 1), generator=g, **{**gen.opts, 'temperature': self.temperature.value})
+        n = self.n_draws   # the prompt's copies 0 … n−1: each draws from (seed, prompt, copy) alone, as `ArtGenerator` draws them in any batch
+        codes = va.sample_codes(gen.prior, ids.repeat(n, 1), pm.repeat(n, 1), seed=self.seed.value, **{**gen.opts, 'temperature': self.temperature.value})
         side = gen.prior.cfg.grid
         return gen.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1).cpu(), codes.cpu(), checked, list(dict.fromkeys(str(w.message) for w in caught))
 

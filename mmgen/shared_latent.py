@@ -33,7 +33,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 import matplotlib.pyplot as plt
 
-from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError
+from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError, row_generators, row_noise
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
                         to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
 from .user_data import CaptionFolder, as_images
@@ -428,10 +428,10 @@ class LatentPrior(nn.Module):
     def sample(self, c:torch.Tensor, # (B,cond_dim) caption features
                steps:int=32, # Euler steps from t = 0 to 1
                guidance:float=2., # classifier-free guidance scale
-               generator:torch.Generator|None=None, # for reproducible noise (on the CPU)
+               generator:torch.Generator|Sequence[torch.Generator]|None=None, # one per row (`mmgen.core.row_generators`, on c's device), or one CPU stream for the batch
               ) -> torch.Tensor:  # (B,latent_dim) image latents, in the autoencoder's units
-        "Draw one image latent per caption."
-        x = torch.randn(c.shape[0], self.latent_dim, generator=generator).to(c.device, self.mu.dtype)
+        "Draw one image latent per caption; with one generator per row, row i's noise is drawn from generators[i] alone."
+        x = (row_noise(torch.randn, generator, (self.latent_dim,)) if isinstance(generator, (list, tuple)) else torch.randn(c.shape[0], self.latent_dim, generator=generator)).to(c.device, self.mu.dtype)
         return euler_flow(lambda x, t: self.velocity(x, t, c, guidance), x, steps) * self.sd + self.mu
 
 def prior_loss(prior:LatentPrior, # the prior
@@ -497,8 +497,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     return prior.eval(), hist
 
 def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes it to out_dir/'prior')
-               weights:str='prior.safetensors', # which checkpoint
-               device='cpu') -> LatentPrior:
+               weights:str='prior.safetensors', device='cpu') -> LatentPrior: # which checkpoint, and where to put it
     "A trained `LatentPrior` from its folder."
     p = require_files(out_dir, ('prior_config.json', weights), 'mmgen train shared-latent --out DIR (it writes DIR/prior)')
     return load_trained(LatentPrior(**json.loads((p / 'prior_config.json').read_text())), p / weights, device)
@@ -506,11 +505,11 @@ def load_prior(out_dir:str|Path, # folder written by `fit_prior` (`train` writes
 @torch.no_grad()
 def prior_latents(prior:LatentPrior, model:SharedLatentModel, tok, captions:list[str],
                   guidance:float=PRIOR_GUIDANCE, steps:int=32, seed:int=0, batch_size:int=256,
-                  generator:torch.Generator|None=None, # the noise's RNG, on the CPU (None: one seeded with `seed`); a draw continues it
+                  generator:torch.Generator|None=None, # one CPU stream continued from batch to batch (a caption's draw then depends on the others); None: per caption, from `seed`
                  ) -> torch.Tensor:
-    "One image latent per caption drawn from the prior (reproducible from `seed`), on the CPU: (N,latent_dim)."
-    dev, g = next(prior.parameters()).device, generator or torch.Generator().manual_seed(seed)
-    return torch.cat([prior.sample(cb.to(dev), steps, guidance, g).float().cpu() for cb in text_features(model, tok, captions, batch_size).split(batch_size)])
+    "One image latent per caption drawn from the prior, on the CPU: (N,latent_dim); caption i's from (seed, caption i, its copy index) alone (`row_generators`: a caption listed k times is copies 0 … k−1)."
+    dev, feats, gens = next(prior.parameters()).device, text_features(model, tok, captions, batch_size), generator or row_generators(seed, captions, next(prior.parameters()).device)
+    return torch.cat([prior.sample(cb.to(dev), steps, guidance, gens if generator else gens[s:s + batch_size]).float().cpu() for s, cb in zip(range(0, len(feats), batch_size), feats.split(batch_size))])
 
 
 # %% ../nbs/10_shared_latent.ipynb #f491409a
@@ -889,7 +888,7 @@ def images_from_captions(model:SharedLatentModel, # a trained model (`load_share
                          tok, # its tokenizer
                          captions:str|Sequence[str], # one caption or a list
                          prior:LatentPrior|None=None, # `load_prior(out_dir / 'prior')`: draw the latent from it (None: the caption's text latent)
-                         seed:int=0, # the prior's draw
+                         seed:int=0, # the prior's draw: caption i's picture is (seed, caption, its copy index) alone, whatever else is drawn beside it
                         ) -> torch.Tensor:
     "Caption → picture: (N, 3, img_size, img_size) in [-1, 1] on the CPU; the words are checked first (`check_captions`)."
     captions = check_captions(tok, captions, model.cfg.max_len)

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite, requires
+from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite, requires, row_generators
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
@@ -26,13 +26,13 @@ from .train import fit, TrainConfig, make_loader, History, load_weights, check_c
 from .checkpoints import require_files, read_config
 
 # %% auto #0
-__all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'AXIS_OF', 'MAX_ADJECTIVES', 'SAMPLING_RULES', 'PRESETS',
+__all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
            'PRESET_COSTS', 'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans',
            'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss',
            'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement',
-           'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'sample_codes',
-           'attribute_control', 'diversity', 'check_prompt', 'check_sampling', 'ArtGenerator', 'prompt_batch',
-           'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
+           'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'check_sampling', 'sample_codes',
+           'attribute_control', 'diversity', 'check_prompt', 'ArtGenerator', 'prompt_batch', 'train_prior', 'train',
+           'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -470,9 +470,31 @@ def prior_loss(model, batch, state):
     return {'loss': loss, 'acc': acc}
 
 # %% ../nbs/12_vq_art.ipynb #fc2179a4
-def _gumbel(shape, generator:torch.Generator|None, device) -> Tensor:
-    "Standard Gumbel noise: argmax(logits + noise) is a draw from softmax(logits)."
-    return -torch.log(-torch.log(torch.rand(shape, generator=generator, device=device).clamp(1e-9, 1 - 1e-7)))
+def _weights(v) -> bool:
+    "A guidance weight, or a list of them (one per reference): finite, >= 0."
+    return all(finite(num_at_least(0))[0](w) for w in (v if isinstance(v, (list, tuple)) and v else [v]))
+
+SAMPLING_RULES = dict(steps=int_at_least(1), temperature=SAMPLE_RULES['temperature'], top_p=SAMPLE_RULES['top_p'],   # as `mmgen.decoding.sample`'s
+                      guidance=(_weights, 'a finite number >= 0 (or a non-empty list of them, one per reference)'), mode=one_of(False, True), reference=(lambda v: True, 'anything'))
+
+def check_sampling(opts:dict, # sampling options of `sample_codes` (steps, temperature, top_p, guidance, mode, reference)
+                   owner:str='ArtGenerator: ', # how the message names their owner
+                  ) -> dict:
+    "`opts` if `sample_codes` can use them all; else a `ConfigError` naming the first unknown or out-of-range option and what it allows."
+    if unknown := sorted(set(opts) - set(SAMPLING_RULES)): raise ConfigError(f"{owner}unknown sampling option(s) {unknown}; known: {', '.join(SAMPLING_RULES)}")
+    check_config(opts, {k: r for k, r in SAMPLING_RULES.items() if k in opts}, owner)
+    return opts
+
+def _gumbel(shape, generator:torch.Generator|Sequence[torch.Generator]|None, device, unknown:Tensor|None=None) -> Tensor:
+    "Standard Gumbel noise: argmax(logits + noise) is a draw from softmax(logits). With one generator per row, row i's share (its `unknown` positions, in order) comes from generator i alone."
+    if isinstance(generator, (list, tuple)): u = torch.cat([torch.rand((k, *shape[1:]), generator=g, device=device) for g, k in zip(generator, unknown.sum(1).tolist())])
+    else: u = torch.rand(shape, generator=generator, device=device)
+    return -torch.log(-torch.log(u.clamp(1e-9, 1 - 1e-7)))
+
+def _row_keys(tokens:Tensor, pad_mask:Tensor) -> list[bytes]:
+    "One key per row of a prompt batch: rows of equal tokens and padding are copies of one prompt."
+    t, m = tokens.detach().flatten(1).cpu().numpy(), pad_mask.cpu().numpy()
+    return [t[i].tobytes() + m[i].tobytes() for i in range(len(t))]
 
 @torch.no_grad()
 def sample_codes(prior:CodePrior, # a trained prior
@@ -484,10 +506,15 @@ def sample_codes(prior:CodePrior, # a trained prior
                  guidance:float|Sequence[float]=0.0, # classifier-free guidance weight (0: none); a list composes one term per reference
                  reference:tuple[Tensor, Tensor]|None|Sequence=None, # (tokens, pad_mask) that guidance steers away from (None: `null_prompt`, BOS alone); with a list of weights, a list of these
                  mode:bool=False, # per-position argmax in one round (the direct head's mode)
-                 generator:torch.Generator|None=None, # random source for reproducible draws
+                 seed:int|None=None, # row i's draws come from (seed, its tokens, its copy index) alone (`mmgen.core.row_generators`; rows of equal tokens are copies 0, 1, …); None: `generator`
+                 generator:torch.Generator|Sequence[torch.Generator]|None=None, # without seed: one per row, or one stream for the whole batch (a row then depends on the batch); None: fresh randomness
                 ) -> Tensor:
     "Code grids (B, N) drawn from the prior."
+    check_sampling(dict(steps=steps, temperature=temperature, top_p=top_p, guidance=guidance, mode=mode), 'sample_codes: ')   # the rules `ArtGenerator` applies
     B, N = tokens.shape[0], prior.cfg.grid ** 2
+    if seed is not None: generator = row_generators(seed, _row_keys(tokens, pad_mask), tokens.device)
+    rows = isinstance(generator, (list, tuple))
+    if rows and len(generator) != B: raise ValueError(f"sample_codes: {len(generator)} generators for {B} rows: pass one per row, or one torch.Generator, or seed=")
     codes = torch.full((B, N), prior.mask_id, device=tokens.device)
     if mode: steps = 1
     weights, refs = (list(guidance), list(reference or [None] * len(guidance))) if isinstance(guidance, (list, tuple)) else ([guidance], [reference])
@@ -500,9 +527,10 @@ def sample_codes(prior:CodePrior, # a trained prior
         if guides: logits = logits + sum(w * (logits - prior(*r, codes).float()) for w, r in guides)
         if mode: return logits.argmax(-1)
         lu = top_p_filter(logits[unknown] / max(temperature, 1e-6), top_p)   # (M, K): only the M positions still unknown are drawn
-        draw = (lu + _gumbel(lu.shape, generator, lu.device)).argmax(-1)       # Gumbel-max: one draw from softmax(lu) per row
+        noise = lambda *tail: _gumbel((len(lu), *tail), generator, lu.device, unknown)   # per row: as many as its unknown positions, from its own stream
+        draw = (lu + noise(lu.shape[-1])).argmax(-1)                           # Gumbel-max: one draw from softmax(lu) per row
         draw_conf = lu.log_softmax(-1).gather(-1, draw[:, None])[:, 0]        # log-probability of each draw
-        draw_conf = draw_conf + temperature * (1 - (s + 1) / steps) * _gumbel(draw.shape, generator, lu.device)  # annealed Gumbel noise (MaskGIT)
+        draw_conf = draw_conf + temperature * (1 - (s + 1) / steps) * noise()  # annealed Gumbel noise (MaskGIT)
         conf = torch.full((B, N), float('inf'), device=tokens.device)        # known positions stay known
         conf[unknown] = draw_conf
         n_left = int(N * math.cos(math.pi / 2 * (s + 1) / steps))             # positions still unknown after this round
@@ -562,21 +590,6 @@ def check_prompt(prompt, # one prompt: adjectives separated by spaces or commas
     return ' '.join(dict.fromkeys(known))
 
 # %% ../nbs/12_vq_art.ipynb #5fe3986e
-def _weights(v) -> bool:
-    "A guidance weight, or a list of them (one per reference): finite, >= 0."
-    return all(finite(num_at_least(0))[0](w) for w in (v if isinstance(v, (list, tuple)) and v else [v]))
-
-SAMPLING_RULES = dict(steps=int_at_least(1), temperature=SAMPLE_RULES['temperature'], top_p=SAMPLE_RULES['top_p'],   # as `mmgen.decoding.sample`'s
-                      guidance=(_weights, 'a finite number >= 0 (or a non-empty list of them, one per reference)'), mode=one_of(False, True), reference=(lambda v: True, 'anything'))
-
-def check_sampling(opts:dict, # sampling options of `sample_codes` (steps, temperature, top_p, guidance, mode, reference)
-                   owner:str='ArtGenerator: ', # how the message names their owner
-                  ) -> dict:
-    "`opts` if `sample_codes` can use them all; else a `ConfigError` naming the first unknown or out-of-range option and what it allows."
-    if unknown := sorted(set(opts) - set(SAMPLING_RULES)): raise ConfigError(f"{owner}unknown sampling option(s) {unknown}; known: {', '.join(SAMPLING_RULES)}")
-    check_config(opts, {k: r for k, r in SAMPLING_RULES.items() if k in opts}, owner)
-    return opts
-
 class ArtGenerator(nn.Module):
     "Text → picture: `check_prompt`, tokenizer, `CodePrior`, then the VQ-VAE decoder; a list of prompts is one batch."
     def __init__(self, tokenizer:Tokenizer, # word tokenizer of the prompts
@@ -602,7 +615,7 @@ class ArtGenerator(nn.Module):
     @torch.no_grad()
     def forward(self, prompts:str|Sequence[str], # one prompt or a list (one batch)
                 n:int=1, # pictures per prompt
-                seed:int|None=None, # seed of the draws (None: fresh randomness)
+                seed:int|None=None, # picture j of a prompt comes from (seed, the prompt, j) alone, whatever else the batch holds (`sample_codes`' seed); None: fresh randomness
                 **opts, # override steps / temperature / top_p / guidance / mode
                ) -> Tensor:
         "Pictures (len(prompts)*n, 3, H, W) in [-1, 1], the n draws of each prompt together."
@@ -612,8 +625,7 @@ class ArtGenerator(nn.Module):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n must be an integer >= 1, got {n!r}")
         ids, pm = self.tokens(prompts)
         ids, pm = ids.repeat_interleave(n, 0), pm.repeat_interleave(n, 0)
-        g = torch.Generator(ids.device).manual_seed(seed) if seed is not None else None
-        codes = sample_codes(self.prior, ids, pm, generator=g, **o)
+        codes = sample_codes(self.prior, ids, pm, seed=seed, **o)
         side = self.prior.cfg.grid
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
 
