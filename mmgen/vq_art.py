@@ -475,9 +475,10 @@ def _weights(v) -> bool:
     return all(finite(num_at_least(0))[0](w) for w in (v if isinstance(v, (list, tuple)) and v else [v]))
 
 SAMPLING_RULES = dict(steps=int_at_least(1), temperature=SAMPLE_RULES['temperature'], top_p=SAMPLE_RULES['top_p'],   # as `mmgen.decoding.sample`'s
-                      guidance=(_weights, 'a finite number >= 0 (or a non-empty list of them, one per reference)'), mode=one_of(False, True), reference=(lambda v: True, 'anything'))
+                      guidance=(_weights, 'a finite number >= 0 (or a non-empty list of them, one per reference)'),
+                      choice_temperature=finite(num_at_least(0)), mode=one_of(False, True), reference=(lambda v: True, 'anything'))
 
-def check_sampling(opts:dict, # sampling options of `sample_codes` (steps, temperature, top_p, guidance, mode, reference)
+def check_sampling(opts:dict, # sampling options of `sample_codes` (steps, temperature, top_p, guidance, choice_temperature, mode, reference)
                    owner:str='ArtGenerator: ', # how the message names their owner
                   ) -> dict:
     "`opts` if `sample_codes` can use them all; else a `ConfigError` naming the first unknown or out-of-range option and what it allows."
@@ -505,12 +506,13 @@ def sample_codes(prior:CodePrior, # a trained prior
                  top_p:float|None=0.9, # nucleus mass (mmgen.decoding.top_p_filter)
                  guidance:float|Sequence[float]=0.0, # classifier-free guidance weight (0: none); a list composes one term per reference
                  reference:tuple[Tensor, Tensor]|None|Sequence=None, # (tokens, pad_mask) that guidance steers away from (None: `null_prompt`, BOS alone); with a list of weights, a list of these
+                 choice_temperature:float=4.5, # scale of the Gumbel noise on the confidences that pick which draws a round keeps, annealed to 0 (MaskGIT's 4.5)
                  mode:bool=False, # per-position argmax in one round (the direct head's mode)
                  seed:int|None=None, # row i's draws come from (seed, its tokens, its copy index) alone (`mmgen.core.row_generators`; rows of equal tokens are copies 0, 1, …); None: `generator`
                  generator:torch.Generator|Sequence[torch.Generator]|None=None, # without seed: one per row, or one stream for the whole batch (a row then depends on the batch); None: fresh randomness
                 ) -> Tensor:
     "Code grids (B, N) drawn from the prior."
-    check_sampling(dict(steps=steps, temperature=temperature, top_p=top_p, guidance=guidance, mode=mode), 'sample_codes: ')   # the rules `ArtGenerator` applies
+    check_sampling(dict(steps=steps, temperature=temperature, top_p=top_p, guidance=guidance, choice_temperature=choice_temperature, mode=mode), 'sample_codes: ')   # the rules `ArtGenerator` applies
     B, N = tokens.shape[0], prior.cfg.grid ** 2
     if seed is not None: generator = row_generators(seed, _row_keys(tokens, pad_mask), tokens.device)
     rows = isinstance(generator, (list, tuple))
@@ -530,10 +532,10 @@ def sample_codes(prior:CodePrior, # a trained prior
         noise = lambda *tail: _gumbel((len(lu), *tail), generator, lu.device, unknown)   # per row: as many as its unknown positions, from its own stream
         draw = (lu + noise(lu.shape[-1])).argmax(-1)                           # Gumbel-max: one draw from softmax(lu) per row
         draw_conf = lu.log_softmax(-1).gather(-1, draw[:, None])[:, 0]        # log-probability of each draw
-        draw_conf = draw_conf + temperature * (1 - (s + 1) / steps) * noise()  # annealed Gumbel noise (MaskGIT)
+        draw_conf = draw_conf + choice_temperature * (1 - (s + 1) / steps) * noise()  # annealed Gumbel noise (MaskGIT's choice temperature)
         conf = torch.full((B, N), float('inf'), device=tokens.device)        # known positions stay known
         conf[unknown] = draw_conf
-        n_left = int(N * math.cos(math.pi / 2 * (s + 1) / steps))             # positions still unknown after this round
+        n_left = 0 if s == steps - 1 else max(1, min(int(N * math.cos(math.pi / 2 * (s + 1) / steps)), int(unknown[0].sum()) - 1))   # still unknown: the cosine schedule, clamped as MaskGIT's mask_len
         keep = conf.argsort(1, descending=True).argsort(1) < N - n_left
         codes[unknown & keep] = draw[keep[unknown]]
     return codes
@@ -616,7 +618,7 @@ class ArtGenerator(nn.Module):
     def forward(self, prompts:str|Sequence[str], # one prompt or a list (one batch)
                 n:int=1, # pictures per prompt
                 seed:int|None=None, # picture j of a prompt comes from (seed, the prompt, j) alone, whatever else the batch holds (`sample_codes`' seed); None: fresh randomness
-                **opts, # override steps / temperature / top_p / guidance / mode
+                **opts, # override steps / temperature / top_p / guidance / choice_temperature / mode
                ) -> Tensor:
         "Pictures (len(prompts)*n, 3, H, W) in [-1, 1], the n draws of each prompt together."
         if isinstance(prompts, str): prompts = [prompts]
