@@ -594,6 +594,9 @@ def _draw(args) -> int:
     import matplotlib.pyplot as plt, warnings
     out = _draw_path(args.out, args.run)                 # before anything loads: a refused name costs nothing
     system = _run_of(args.run, 'draw', DRAWS)
+    try: writable_dir(out.parent)                      # before the model loads: a read-only folder costs nothing
+    except UserError: raise UserError(f"cannot write {out}: its folder {out.parent} cannot be made or written in (on Kaggle, /kaggle/input is read-only): "
+                                      "give --out a writable path, e.g. --out /kaggle/working/draw.png") from None
     draw = _load(_drawer, system, args.run)
     with warnings.catch_warnings(record=True) as seen:   # the system's warnings (vq-art: unknown words dropped), one line each
         warnings.simplefilter('always')
@@ -601,7 +604,6 @@ def _draw(args) -> int:
         except (ValueError, TypeError) as e: raise UserError(f"{system} cannot draw that: {e}") from e   # the system's own prompt checks
         finally:
             for m in dict.fromkeys(str(w.message) for w in seen): print(f"mmgen: warning: {m}", file=sys.stderr)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig = draw_grid(images, args.prompts, args.n, title=f"{system}: {args.run} (seed {args.seed})")
     fig.savefig(out, dpi=100); plt.close(fig)
     print(out)
