@@ -465,7 +465,7 @@ def score_captions(preds:Sequence[str], # model captions
     streams = [[rs[j] if j < len(rs) else None for rs in refs] for j in range(k)]
     out['bleu4'] = sacrebleu.corpus_bleu(list(preds), streams).score
     if attrs is not None:
-        sc = [score_caption(p, a) for p, a in zip(preds, attrs)]
+        sc = [score_caption(p, a, rs[0]) for p, a, rs in zip(preds, attrs, refs)]   # a relation the references state is asked for
         for key in ('exact', 'attributes', 'relations', 'precision', 'recall'):
             v = [float(s[key]) for s in sc if not (isinstance(s[key], float) and math.isnan(s[key]))]
             out[key] = float(np.mean(v)) if v else float('nan')
@@ -629,7 +629,7 @@ def caption_grid(model:Captioner, # trained captioner
     shown = [dict(image=it['image'], caption=p) for it, p in zip(items, preds)]
     fig = show_batch(shown, n=len(shown), ncols=ncols, title=title)
     for ax, it, p in zip(fig.axes, items, preds):
-        if 'attrs' in it: ax.title.set_color('tab:green' if score_caption(p, it['attrs'])['exact'] else 'tab:red')
+        if 'attrs' in it: ax.title.set_color('tab:green' if score_caption(p, it['attrs'], it['caption'])['exact'] else 'tab:red')
     plt.close(fig)
     return fig
 

@@ -280,19 +280,19 @@ _KEYS = ('shape', 'color', 'size')
 
 def score_caption(caption:str|list[dict], # a model's caption (or its `parse_caption` output)
                   attrs:list[dict], # the scene's ground truth
+                  reference:str|list[dict]|None=None, # the scene's own caption: when it states a relation, `exact` needs one stated, true, between each two objects named
                  ) -> dict:
     "Exact scores of a caption against a Shapes scene: object precision/recall, attribute accuracy, relation accuracy, exact."
-    pred = parse_caption(caption, strict=False) if isinstance(caption, str) else caption
+    pred, ref = (parse_caption(c, strict=False) if isinstance(c, str) else (c or []) for c in (caption, reference))
     truth = {tuple(o[k] for k in _KEYS): o for o in attrs}
     found = [tuple(p[k] for k in _KEYS) in truth for p in pred]
     rels = [relation_holds(truth[tuple(p[k] for k in _KEYS)], truth[tuple(q[k] for k in _KEYS)], p['rel'])
             for p, q, f, g in zip(pred, pred[1:], found, found[1:]) if 'rel' in p and f and g]
-    n_rel = sum('rel' in p for p in pred[:-1])
+    n_rel, need = sum('rel' in p for p in pred[:-1]), (len(pred) - 1) * any('rel' in o for o in ref)   # relations stated; and needed
     attr_acc = np.mean([max([sum(p[k] == o[k] for k in _KEYS) / 3 for p in pred], default=0.) for o in attrs])
     recall = len({tuple(p[k] for k in _KEYS) for p, f in zip(pred, found) if f}) / len(attrs)
-    return dict(precision=sum(found) / max(len(pred), 1), recall=recall, attributes=float(attr_acc),
-                relations=sum(rels) / n_rel if n_rel else float('nan'),
-                exact=bool(recall == 1 and len(pred) == len(attrs) and sum(rels) == n_rel))
+    return dict(precision=sum(found) / max(len(pred), 1), recall=recall, attributes=float(attr_acc), relations=sum(rels) / n_rel if n_rel else float('nan'),
+                exact=bool(recall == 1 and len(pred) == len(attrs) and sum(rels) == n_rel >= need))   # every stated relation true, and as many as needed
 
 def score_image(image:torch.Tensor, # generated image (3,H,W) in [-1,1]
                 attrs:list[dict], # the scene it should show

@@ -363,7 +363,7 @@ def evaluate(model:DistilledCaptioner, # trained model
         o = model(img, tok[:, :-1], pad[:, :-1])                     # teacher forcing: is each next token the argmax?
         real = ~pad[:, 1:]; hits += int(((o.logits.argmax(-1) == tok[:, 1:]) & real).sum()); n_tok += int(real.sum())
         preds += p; embs.append(o.embedding.float().cpu()); caps += b['caption']
-        if 'attrs' in b: scores += [score_caption(c, a) for c, a in zip(p, b['attrs'])]
+        if 'attrs' in b: scores += [score_caption(c, a, r) for c, a, r in zip(p, b['attrs'], b['caption'])]   # a relation the reference states is asked for
     emb = torch.cat(embs)
     out = dict(n=len(ds), cosine=float(F.cosine_similarity(emb, teacher_img.float(), dim=-1).mean()), token_accuracy=hits / n_tok,
                string_exact=float(sum(p.strip() == c.strip() for p, c in zip(preds, caps)) / len(caps)))

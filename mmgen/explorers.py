@@ -857,7 +857,7 @@ class DistilledExplorer(_Explorer):
         emb_t = teacher.encode_image(di.teacher_images(teacher, x), normalize=True).float()
         sim_t, sim_s = emb_t @ txt.T, emb_s @ txt.T
         said = model.caption(x, tok)
-        self.rows = [dict(truth=it['caption'], student=c, exact=bool(score_caption(c, it['attrs'])['exact']),
+        self.rows = [dict(truth=it['caption'], student=c, exact=bool(score_caption(c, it['attrs'], it['caption'])['exact']),
                           teacher_pick=self.gallery[int(t.argmax())], teacher_sim=float(t.max()),
                           student_pick=self.gallery[int(s.argmax())], student_sim=float(s.max()), cos=float(a @ b))
                      for it, c, t, s, a, b in zip(items, said, sim_t, sim_s, emb_s, emb_t)]

@@ -57,9 +57,9 @@ from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 # %% auto #0
 __all__ = ['HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig',
            'ImageTower', 'SmallTextTower', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours', 'hard_pairs',
-           'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions', 'pair_metrics',
-           'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData', 'preset_config',
-           'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
+           'same_caption', 'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions',
+           'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData',
+           'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
@@ -370,20 +370,32 @@ def hard_pairs(left:torch.Tensor, right:torch.Tensor, # (B,) class index of each
     alt = {'swap': lambda: (right, left), 'left': lambda: (near(left), right), 'right': lambda: (left, near(right))}
     return torch.stack([torch.stack(alt[k](), 1) for k in kinds], 1).reshape(-1, 2)   # (B, K, 2) -> (B*K, 2)
 
+def same_caption(keys:Sequence, # one key per batch row: its caption, or its (left, right) class pair
+                ) -> torch.Tensor:
+    "(B, B) bool: [i, j] when rows i and j carry the same key (the diagonal is True)."
+    ids = {k: n for n, k in enumerate(dict.fromkeys(keys))}
+    t = torch.tensor([ids[k] for k in keys])
+    return t[:, None] == t[None, :]
+
 def contrastive_loss(img:torch.Tensor, # (B, D) normalised image embeddings
                      txt:torch.Tensor, # (B + H, D) normalised caption embeddings: row i < B matches image i, then H hard negatives
                      scale:torch.Tensor|float, # logit scale 1/τ
                      skip:torch.Tensor|None=None, # (B, H) bool: hard negative j is not a negative of image i (it is its truth)
+                     same:torch.Tensor|None=None, # (B, B) bool `same_caption`: off the diagonal, rows that are not each other's negatives
                     ) -> torch.Tensor:
-    "CLIP's symmetric InfoNCE where each image must also beat the H extra captions (image → text only)."
+    "CLIP's symmetric InfoNCE where each image must also beat the H extra captions (image → text only), and duplicate captions of the batch are no negatives (both ways)."
     B = len(img)
+    if same is not None and tuple(same.shape) != (B, B): raise ValueError(f"same must be ({B}, {B}) bool for a batch of {B}, got {tuple(same.shape)}")
     logits = scale * img @ txt.T                                           # (B, B + H)
-    if skip is not None: logits = torch.cat([logits[:, :B], logits[:, B:].masked_fill(skip, float('-inf'))], 1)
+    out = torch.zeros(logits.shape, dtype=torch.bool, device=logits.device)   # True: left out of both softmaxes (-inf)
+    if same is not None: out[:, :B] = same.to(out.device) & ~torch.eye(B, dtype=torch.bool, device=out.device)   # symmetric: text → image reads it transposed
+    if skip is not None: out[:, B:] = skip
+    logits = logits.masked_fill(out, float('-inf'))                        # nothing masked: open_clip's ClipLoss exactly
     tgt = torch.arange(B, device=img.device)
     return (F.cross_entropy(logits, tgt) + F.cross_entropy(logits[:, :B].T, tgt)) / 2
 
 class RetrievalLoss:
-    "The `loss_fn` for `mmgen.train.fit`: augment the pairs while training, then the CLIP loss (with hard negative captions while training)."
+    "The `loss_fn` for `mmgen.train.fit`: augment the pairs while training, then the CLIP loss (with hard negative captions while training), a batch's repeated captions masked."
     def __init__(self, augment:PairAugment|None=None, # applied to the images while training
                  hard_negatives:Sequence[str]=(), # kinds of hard negative captions per pair (`HARD_KINDS`)
                  class_names:Sequence[str]|None=None, # the dataset's class phrases (needed with hard_negatives)
@@ -394,6 +406,8 @@ class RetrievalLoss:
 
     def __call__(self, model, batch, state) -> dict:
         x, caps, skip = batch['image'], list(batch['caption']), None
+        keys = list(zip(batch['left'].tolist(), batch['right'].tolist())) if 'left' in batch else caps   # the class pair, else the caption
+        same = same_caption(keys)                                                                       # (B, B): true duplicates
         if model.training and self.augment is not None: x = self.augment(x)
         if model.training and self.hard:
             L, R = batch['left'].cpu(), batch['right'].cpu()
@@ -403,7 +417,7 @@ class RetrievalLoss:
         img, txt = model(x, caps)
         m = model.module if hasattr(model, 'module') else model
         with torch.no_grad(): m.loss.logit_scale.clamp_(0, math.log(m.loss.max_scale))   # as CLIPLoss does
-        return {'loss': contrastive_loss(img, txt, m.loss.logit_scale.exp(), skip), 'temperature': 1 / m.loss.logit_scale.exp().detach()}
+        return {'loss': contrastive_loss(img, txt, m.loss.logit_scale.exp(), skip, same), 'temperature': 1 / m.loss.logit_scale.exp().detach()}
 
 # %% ../nbs/13_paired_retrieval.ipynb #46e1f281
 _PAIR_RE = re.compile('^' + re.escape(PAIR_CAPTION).replace(r'\{a\}', '(.+)').replace(r'\{b\}', '(.+)') + '$')

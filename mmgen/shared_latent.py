@@ -543,7 +543,7 @@ def score_generations(model:SharedLatentModel, tok, # trained model and its toke
                       batch_size:int=64) -> tuple[dict, dict]:
     "Caption → image scores of generation latents: the classifier reading the images, and the caption decoder reading the latents."
     out = decode_latents(model, z_gen, tok, batch_size)
-    recap = [score_caption(c, a) for c, a in zip(out['captions'], data['attrs'])]  # does the latent say what the caption said?
+    recap = [score_caption(c, a, r) for c, a, r in zip(out['captions'], data['attrs'], data['caption'])]  # does the latent say what the caption said?
     m = dict(recaption_exact=float(np.mean([r['exact'] for r in recap])), recaption_objects=float(np.mean([r['recall'] for r in recap])))
     if clf is not None: m.update(object_scores(clf, out['images'], [parse_caption(c, strict=False) for c in data['caption']]))
     return m, out
@@ -560,7 +560,7 @@ def evaluate(model:SharedLatentModel, # trained model
     z_img, z_txt = encode_all(model, tok, data['image'], data['caption'], batch_size)
     z_gen = z_txt if prior is None else prior_latents(prior, model, tok, data['caption'], guidance)
     from_img = decode_latents(model, z_img, tok, batch_size)
-    caps = [score_caption(c, a) for c, a in zip(from_img['captions'], data['attrs'])]
+    caps = [score_caption(c, a, r) for c, a, r in zip(from_img['captions'], data['attrs'], data['caption'])]   # a relation its caption states is asked for
     dev = next(model.parameters()).device
     with torch.no_grad(): f_img, f_txt = (f.cpu() for f in model.contrastive_features(z_img.to(dev), z_txt.to(dev)))
     sim = f_img @ f_txt.T                                    # cosine: the features are L2-normalised
