@@ -24,8 +24,9 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
-import math, numbers, os, random, importlib, dataclasses, difflib, hashlib
+import math, numbers, os, random, importlib, dataclasses, difflib, hashlib, tempfile
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
 import torch
@@ -106,10 +107,6 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     "A configuration value outside what its field allows."
-
-# %% ../nbs/00_core.ipynb #038077c4
-import tempfile
-from pathlib import Path
 
 # %% ../nbs/00_core.ipynb #6d37e16d
 def writable_dir(folder:str|Path, # the folder to write in; made, with its parents, if missing
