@@ -12,7 +12,7 @@ in place under a `TrainConfig` and returns a `History` of Python floats (`h.step
   from `latest` with the batches and random draws of an uninterrupted run; `load_weights(model, path)` names any
   key or shape that does not match.
 - `latest` is also saved every `save_every` steps and every `save_minutes` (5 by default), so a kill loses at most that
-  much. Ctrl-C (or SIGTERM: Kaggle, SLURM, `docker stop`) finishes the step in flight, saves it and raises `TrainingInterrupted` (a `KeyboardInterrupt` that says
+  much. Ctrl-C (or SIGTERM, as SLURM, `docker stop` and job schedulers send) finishes the step in flight, saves it and raises `TrainingInterrupted` (a `KeyboardInterrupt` that says
   where it stopped and what it saved). Resume refuses a state file that does not read (naming it and the checkpoints
   that still do, `CheckpointError`) and a configuration that computes something else (naming the fields, `ConfigError`).
   `with fit_options(resume=True):` makes every `fit` inside resume: how `mmgen train NAME --resume` reaches every stage
