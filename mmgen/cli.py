@@ -10,7 +10,7 @@ runs and what a run of each costs (the module's `PRESET_COSTS`), then every opti
 it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
-A stopped run goes on: Ctrl-C (or SIGTERM, how Kaggle, SLURM and `docker stop` end a session) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
+A stopped run goes on: Ctrl-C (or SIGTERM, how SLURM, `docker stop` and job schedulers end a process) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
 the command that goes on) and exits with status 130 (143 for SIGTERM); `--resume` continues step for step, through every `fit` the
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or

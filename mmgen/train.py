@@ -623,7 +623,7 @@ class _Checkpoints(Callback):
     def after_epoch(self, state): self.run.save()
 
 _interrupt = threading.Event()   # set by the first Ctrl-C or SIGTERM during `fit`: finish the step, save, stop
-_STOPS = {signal.SIGINT: 'Ctrl-C', signal.SIGTERM: 'SIGTERM'}   # SIGTERM: how Kaggle, SLURM and `docker stop` end a session
+_STOPS = {signal.SIGINT: 'Ctrl-C', signal.SIGTERM: 'SIGTERM'}   # SIGTERM: how SLURM, `docker stop` and job schedulers end a process
 _stopped_by = ['Ctrl-C']   # which of them came last
 
 def _worker_init(init, i):
