@@ -734,7 +734,7 @@ def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
 
 BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1)   # how `train(budget_s=...)` shares its time out (in proportion, among the stages that run)
 PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage steps, the ruler's (scenes, epochs), the probe's (train, test) scenes; cfg: the model config's sizes
-    'smoke': dict(cfg=SMOKE_SIZES, img_size=32, epochs=2, n_train=384, n_eval=64, decoder_steps=20, prior_steps=100, ruler=(384, 2), probe=(600, 200)),
+    'smoke': dict(cfg=SMOKE_SIZES, img_size=32, epochs=2, n_train=384, n_eval=64, decoder_steps=20, prior_steps=100, ruler=(384, 2), probe=(600, 200), prior=dict(width=256)),   # prior: fit_prior's sizes (0.6M parameters; width 1024's 8.8M made a 200 MB smoke run folder)
     'cpu': dict(cfg=CPU_SIZES, img_size=64, epochs=6, n_train=4000, n_eval=400, decoder_steps=8000, prior_steps=12000, ruler=(2000, 6), probe=(2500, 500)),
     'full': dict(img_size=128, epochs=6, n_train=20000, n_eval=1000, decoder_steps=20000, prior_steps=12000, ruler=(6000, 10), probe=(2500, 500)),
     # the full design in one 10-minute GPU lease, sized from the H200's rates ('Feeding a GPU'): the splits on the device, batch 64, NHWC, 330 s of stages
@@ -827,7 +827,7 @@ def train(out_dir:str|Path, # output folder
         save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
         t_dec = time.time() - t0 - t_train
         prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior'), seed=seed,
-                                 tensorboard=tensorboard, wandb=wandb) if prior_steps else (None, None)
+                                 tensorboard=tensorboard, wandb=wandb, **P.get('prior', {})) if prior_steps else (None, None)
         prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), P['ruler'][0])), epochs=P['ruler'][1], device=dev)
