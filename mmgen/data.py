@@ -708,6 +708,7 @@ class CachedDataset(Dataset):
         self.meta = json.loads((self.path / 'meta.json').read_text())
         self.images = np.load(self.path / 'images.npy', mmap_mode='r')
         self.items = [json.loads(l) for l in (self.path / 'items.jsonl').read_text().splitlines()]
+        self.seed = self.meta.get('seed')   # the source dataset's seed (None: it had none, or the cache predates this field)
     def __len__(self): return len(self.items)
     def __repr__(self): return f"CachedDataset({str(self.path)!r}, n={len(self)}, source={self.meta['source']})"
     def __getitem__(self, i:int) -> dict:
@@ -740,7 +741,7 @@ def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [
     arr.flush(); del arr
     os.replace(tmp_img, path / 'images.npy')
     (path / 'items.jsonl.tmp').write_text('\n'.join(lines)); os.replace(path / 'items.jsonl.tmp', path / 'items.jsonl')
-    (path / 'meta.json.tmp').write_text(json.dumps(dict(source=source, n=len(ds)))); os.replace(path / 'meta.json.tmp', path / 'meta.json')
+    (path / 'meta.json.tmp').write_text(json.dumps(dict(source=source, n=len(ds), seed=getattr(ds, 'seed', None)))); os.replace(path / 'meta.json.tmp', path / 'meta.json')
     return CachedDataset(path)
 
 # %% ../nbs/01_data.ipynb #3efe6fa2

@@ -806,8 +806,7 @@ def train(out_dir:str|Path, # output folder
     set_seed(seed)
     splits = own or shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache',
                                   num_workers=speed.workers(dev))
-    seed_in = re.search(r'\bseed=(\d+)', repr(splits['train']))   # the scenes' Shapes seed (a cache's repr holds its source's): 0 unless `data` came with another
-    data_seed, decoder_fresh = int(seed_in[1]) if seed_in else None, decoder_fresh and not own
+    data_seed, decoder_fresh = getattr(splits['train'], 'seed', None), decoder_fresh and not own   # the scenes' Shapes seed (a cache records its source's): 0 unless `data` came with another
     decoder_steps = P['decoder_steps'] if decoder_steps is None else decoder_steps
     prior_steps = P['prior_steps'] if prior_steps is None else prior_steps
     runs = dict(joint=1, decoder=decoder_steps, prior=prior_steps)   # a stage that does not run leaves its share to the others
