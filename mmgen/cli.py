@@ -11,7 +11,7 @@ it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else 
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
 A stopped run goes on: Ctrl-C (or SIGTERM, how SLURM, `docker stop` and job schedulers end a process) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
-the command that goes on) and exits with status 130 (143 for SIGTERM); `--resume` continues step for step, through every `fit` the
+the command that goes on) and exits with status 130 (143 for SIGTERM); outside a step (making data, evaluating, between stages) either signal stops it at once, with one line naming the last saved state; `--resume` continues step for step, through every `fit` the
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
 `--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
@@ -347,7 +347,13 @@ def _started_with(args, # parsed `mmgen train ... --resume` arguments
     args.set = [(k, tuple(v) if isinstance(v, list) else v) for k, v in rec.get('set', {}).items() if k not in given] + list(given.items())   # JSON wrote tuples as lists
     return bool(taken)
 
+class _Terminated(KeyboardInterrupt):
+    "SIGTERM outside a training step (making data, evaluating, between stages): `mmgen train` stops as Ctrl-C there stops it."
+
+def _on_sigterm(signum, frame): raise _Terminated()
+
 def _train(args, systems) -> int:
+    import signal, threading
     from mmgen.train import fit_options, TrainingInterrupted, NonFiniteLossError, TrainingOutOfMemory
     spec = systems[args.system]
     out = Path(args.out or f'runs/{args.system}')
@@ -357,7 +363,8 @@ def _train(args, systems) -> int:
     rank0, fresh = int(os.environ.get('RANK', 0)) == 0, not out.exists()
     if rank0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
     if rank0 and took: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
-    t0 = time.time()
+    t0, main_thread = time.time(), threading.current_thread() is threading.main_thread()
+    prev = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None   # `fit` takes SIGTERM over while it trains (finish the step, save) and gives it back
     try:
         with fit_options(resume=args.resume, save_every=args.save_every, save_minutes=args.save_minutes):
             metrics = spec.load()(out_dir=out, epochs=args.epochs, full=args.full, **overrides)
@@ -373,11 +380,14 @@ def _train(args, systems) -> int:
         at = f"step {e.step} (epoch {e.epoch + 1})" + (f" of its {stage!r} stage" if stage != '.' else '')
         print(f"mmgen: stopped by {e.by} at {at}; saved {e.saved}; go on with: {_go_on(args, out)}", file=sys.stderr)
         return 143 if e.by == 'SIGTERM' else 130   # 128 + the signal, as a shell reports a process it ended
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        by = 'SIGTERM' if isinstance(e, _Terminated) else 'Ctrl-C'
         states = sorted(out.rglob('latest_state.pt'), key=lambda p: p.stat().st_mtime)
-        print(f"mmgen: interrupted outside a training step; " + (f"the last saved state is {states[-1]}; go on with: {_go_on(args, out)}"
+        print(f"mmgen: stopped by {by} outside a training step; " + (f"the last saved state is {states[-1]}; go on with: {_go_on(args, out)}"
               if states else "no training state was saved yet"), file=sys.stderr)
-        return 130
+        return 143 if by == 'SIGTERM' else 130
+    finally:
+        if main_thread: signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
     print(f"mmgen: trained {args.system} in {time.time()-t0:.0f}s -> {out}")
     if metrics:   # under torchrun only rank 0 returns metrics
         for line in metrics_summary(metrics): print(line)

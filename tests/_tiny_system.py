@@ -2,7 +2,8 @@
 
 An MLP with dropout regresses noisy data (fresh noise per access, drawn from torch's RNG) through `mmgen.train.fit` in two
 stages, `OUT/a` and `OUT/b` (as the shared latent's stages write sub-folders). With `TINY_SIGNAL=STEP:SIGNAME` in the
-environment it sends itself that signal after global step STEP, the way a user's Ctrl-C or the kernel's OOM killer would.
+environment it sends itself that signal after global step STEP, the way a user's Ctrl-C or the kernel's OOM killer would;
+with `TINY_SIGNAL_BETWEEN=SIGNAME`, between its two stages (outside any training step).
 """
 import os, signal
 from pathlib import Path
@@ -47,4 +48,5 @@ def train(out_dir, # where the two stages write a/ and b/
         cbs = [SignalAt(int(at), getattr(signal, name), done)] if int(at) else []
         h = fit(model, _loss, DataLoader(Noisy(), batch_size=8, shuffle=True), None, c, callbacks=cbs)
         hist.append(h); done += len(h.steps)
+        if stage == 'a' and (between := os.environ.get('TINY_SIGNAL_BETWEEN')): os.kill(os.getpid(), getattr(signal, between))   # outside any step
     return dict(losses=[l for h in hist for l in h.losses], lrs=[r['lr'] for h in hist for r in h.steps])

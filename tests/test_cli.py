@@ -60,7 +60,7 @@ def test_ctrl_c_then_resume(reference, tmp_path):
     assert history(tmp_path) == reference, f'interrupted at step {k}'
 
 def test_sigterm_then_resume(reference, tmp_path):
-    "SIGTERM (how Kaggle, SLURM and `docker stop` end a session) at a random step: as Ctrl-C, the step in flight saved, one line, status 143; --resume equals the reference."
+    "SIGTERM (as SLURM and `docker stop` send) at a random step: as Ctrl-C, the step in flight saved, one line, status 143; --resume equals the reference."
     k = int(os.environ.get('MMGEN_TEST_STEP') or random.Random().randint(1, STEPS // 2 - 1))   # inside stage a; MMGEN_TEST_STEP=k replays one
     r = mmgen('train', 'tiny', '--out', tmp_path, env={'TINY_SIGNAL': f'{k}:SIGTERM'})
     assert r.returncode == 143, (k, r.returncode, r.stderr)
@@ -71,6 +71,18 @@ def test_sigterm_then_resume(reference, tmp_path):
     r = mmgen(*cmd[1:], '--set', 'progress=False', '--set', 'log_every=3')   # how it shows may change on resume; the rest is the recorded run's
     assert r.returncode == 0, (k, r.stderr)
     assert history(tmp_path) == reference, f'terminated at step {k}'
+
+@pytest.mark.parametrize('sig,by,status', [('SIGINT', 'Ctrl-C', 130), ('SIGTERM', 'SIGTERM', 143)])
+def test_signal_between_stages_then_resume(reference, tmp_path, sig, by, status):
+    "Ctrl-C or SIGTERM outside a training step (between the stages): one line naming the signal, the last saved state and the command to go on; --resume equals the reference."
+    r = mmgen('train', 'tiny', '--out', tmp_path, env={'TINY_SIGNAL_BETWEEN': sig})
+    assert r.returncode == status, (r.returncode, r.stderr)
+    one_line(r.stderr)
+    assert f"stopped by {by} outside a training step; the last saved state is {tmp_path / 'a' / 'latest_state.pt'}; go on with: " in r.stderr, r.stderr
+    assert not (tmp_path / 'b').exists()
+    r = mmgen(*r.stderr.split('go on with: ')[1].split()[1:])
+    assert r.returncode == 0, r.stderr
+    assert history(tmp_path) == reference
 
 def test_resume_takes_recorded_options(reference, tmp_path):
     "A run started with --set options resumes with only a display option named: the others are taken from the record, not '(unset)'."
