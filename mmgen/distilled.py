@@ -3,7 +3,7 @@
 
 `train(out_dir, epochs=None, full=False, preset=None, teacher=None, **kw)` is `mmgen train distilled`. It builds an
 offline CLIP teacher from an open_clip config and trains it contrastively on Shapes scenes (or takes the `teacher`
-you pass, e.g. `open_clip.create_model('ViT-B-32', pretrained='openai')`), freezes it, caches its image embeddings
+you pass, e.g. `mmgen.tokenizers.create_clip('ViT-B-32', 'openai')`, which gives it OpenAI's QuickGELU), freezes it, caches its image embeddings
 once, then trains the student ViT and its caption decoder with L = CE + λ·(1 − cos(student, teacher)) through
 `mmgen.train.fit`, and scores held-out scenes. It writes `teacher/`, `teacher_embeddings.safetensors`,
 `student/best.safetensors`, `tokenizer.json`, `distilled_config.json` and `metrics.json`; `load_distilled(out_dir)`
@@ -42,7 +42,7 @@ from torch.utils.data import Dataset, DataLoader
 from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError, UserError
 from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, check_scenes
 from .user_data import as_images
-from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features
+from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import decode, greedy, strip_special
 from .losses import clip_loss, cosine_distill_loss
@@ -52,11 +52,10 @@ from .evaluation import retrieval_report
 from .speed import SpeedOptions
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'PRETRAINED_HINT', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT',
-           'teacher_config', 'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher',
-           'teacher_image_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
-           'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher',
-           'check_pretrained', 'train']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT', 'teacher_config',
+           'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
+           'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate', 'DistillLoss', 'evaluate',
+           'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
 
 # %% ../nbs/11_distilled.ipynb #3dd89cc7
 def fit_images(x:torch.Tensor, # (B, 3, H, W) images in [-1, 1]
@@ -394,7 +393,7 @@ class DistillRun:
     batch_size: int = 32          # student batch
     tokenizer: str = 'word'       # decoder vocabulary: 'clip' (the seed's ~50k BPE) or 'word' (Shapes' ~30 words)
     teacher: str = 'ViT-S-32'     # open_clip config the offline teacher is built from
-    teacher_pretrained: str|None = None  # online: an open_clip pretrained tag (e.g. 'openai'); then the teacher is not trained here
+    teacher_pretrained: str|None = None  # an open_clip pretrained tag (e.g. 'openai', online) or a local checkpoint file; then the teacher is not trained here
     teacher_vision: dict = field(default_factory=dict)  # vision_cfg fields changed (the data's resolution, a CPU budget)
     teacher_text: dict = field(default_factory=dict)    # text_cfg fields changed
     teacher_epochs: int = 4       # contrastive epochs for the offline teacher
@@ -466,52 +465,9 @@ def load_teacher(out_dir:str|Path, # a `train` output folder
     out = require_files(out_dir, ('teacher.json',), 'mmgen train distilled --out DIR')
     rec = json.loads((out / 'teacher.json').read_text())
     if 'given' in rec: raise ValueError(f"{out}: the teacher (a {rec['given']}) was passed to `train`, not built there: load it as you built it")
-    if 'pretrained' in rec:
-        import open_clip
-        check_pretrained(rec['name'], rec['pretrained'])
-        teacher = open_clip.create_model(rec['name'], pretrained=rec['pretrained'])
+    if 'pretrained' in rec: teacher = create_clip(rec['name'], rec['pretrained'], 'teacher_pretrained')   # checked first; OpenAI's weights get QuickGELU
     else: teacher = load_weights(build_teacher(rec['config']), require_files(out / 'teacher', ('best.safetensors',), 'mmgen train distilled --out DIR') / 'best.safetensors')
     return teacher.eval().requires_grad_(False).to(device or 'cpu')
-
-# %% ../nbs/11_distilled.ipynb #c980ad62
-PRETRAINED_HINT = "Kaggle → Settings → Internet on, or teacher_pretrained=/path/to/file.pt"
-
-def _cached_weights(cfg:dict) -> str|None:
-    "The local copy open_clip would load the weights of pretrained config `cfg` from without downloading, or None."
-    from open_clip.constants import HF_WEIGHTS_NAME, HF_SAFE_WEIGHTS_NAME
-    if cfg.get('file'): return cfg['file'] if os.path.isfile(cfg['file']) else None
-    if cfg.get('hf_hub'):
-        from huggingface_hub import try_to_load_from_cache
-        repo, fn = os.path.split(cfg['hf_hub'])
-        fn = fn or HF_WEIGHTS_NAME   # open_clip prefers a .safetensors twin of a .bin / .pth
-        names = ((HF_SAFE_WEIGHTS_NAME,) if fn == HF_WEIGHTS_NAME else (fn[:-4] + '.safetensors',) if fn.endswith(('.bin', '.pth')) else ()) + (fn,)
-        return next((p for n in names if isinstance(p := try_to_load_from_cache(repo, n), str)), None)
-    if cfg.get('url'):
-        p = os.path.join(os.path.expanduser('~/.cache/clip'), os.path.basename(cfg['url']))
-        return p if os.path.isfile(p) else None
-    return None
-
-def check_pretrained(name:str, # the open_clip config (DistillRun.teacher)
-                     tag:str, # an open_clip pretrained tag of it, or a checkpoint file
-                     timeout:float=3., # seconds to wait for the weights' host
-                    ):
-    "Refuse, in one line, pretrained weights that are neither a file, nor cached, nor downloadable from here (no internet)."
-    import open_clip, socket
-    from urllib.parse import urlparse
-    if os.path.isfile(tag): return
-    cfg = open_clip.get_pretrained_cfg(name, tag)
-    if not cfg:
-        raise ConfigError(f"teacher_pretrained={tag!r} is neither a file nor an open_clip tag of {name} "
-                          f"(its tags: {', '.join(open_clip.list_pretrained_tags_by_model(name)) or 'none'})")
-    if _cached_weights(cfg): return
-    if cfg.get('hf_hub'):
-        from huggingface_hub.constants import ENDPOINT
-        host = urlparse(ENDPOINT).hostname
-    else: host = urlparse(cfg.get('url', '')).hostname
-    try: socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError as e:
-        raise UserError(f"teacher_pretrained={tag!r} needs internet or a local checkpoint ({host} cannot be reached: "
-                        f"{e.strerror or e}; the weights are not cached): {PRETRAINED_HINT}") from None
 
 # %% ../nbs/11_distilled.ipynb #0c1dfe9e
 @register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes', preset='cpu')
@@ -519,7 +475,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
           epochs:int|None=None, # student epochs (default: the preset's)
           full:bool=False, # the seed's configuration (`seed`, a GPU run); else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'seed' ('full' is the same)
-          teacher:nn.Module|str|None=None, # a ready teacher (e.g. open_clip.create_model(name, pretrained=tag)); a name: DistillRun.teacher; None: built and trained here
+          teacher:nn.Module|str|None=None, # a ready teacher (e.g. create_clip(name, tag)); a name: DistillRun.teacher; None: built and trained here
           **kw, # overrides: any DistilledConfig, DistillRun or TrainConfig field (memory='patches', distill_weight=0, ...)
          ) -> dict:
     "Train (or take) a teacher, cache its embeddings, distill the student + decoder, score on held-out scenes; returns the metrics."
@@ -535,16 +491,15 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out / 'student'), **({'epochs': epochs} if epochs is not None else {})})
     mcfg = DistilledConfig(**{**mk, **mo})   # the model's fields (embed_dim and the vocabulary come later, from the teacher and tokenizer)
     tconf = teacher_config(run.teacher, run.teacher_vision, run.teacher_text) if teacher is None else None   # refuses an unknown open_clip name
-    if teacher is None and run.teacher_pretrained: check_pretrained(run.teacher, run.teacher_pretrained)   # offline: one line now, not open_clip's traceback after the rendering
+    if teacher is None and run.teacher_pretrained: check_pretrained(run.teacher, run.teacher_pretrained, 'teacher_pretrained')   # offline: one line now, not open_clip's traceback after the rendering
     out.mkdir(parents=True, exist_ok=True)
     splits = shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects, max_objects=run.max_objects,
                            templates=run.templates, order=run.order, cache_dir=run.cache_dir, num_workers=run.num_workers)
     t0 = time.time()
-    # 1. the teacher: given, pretrained (online), or built from an open_clip config and trained here
+    # 1. the teacher: given, pretrained (a tag online, or a file), or built from an open_clip config and trained here
     record = dict(given=type(teacher).__name__) if teacher is not None else None   # what `load_teacher` rebuilds it from
     if teacher is None and run.teacher_pretrained:
-        import open_clip
-        teacher = open_clip.create_model(run.teacher, pretrained=run.teacher_pretrained)
+        teacher = create_clip(run.teacher, run.teacher_pretrained, 'teacher_pretrained')   # OpenAI's weights (tag or file) get QuickGELU
         record = dict(name=run.teacher, pretrained=run.teacher_pretrained)
     if teacher is None:
         set_seed(tcfg.seed)

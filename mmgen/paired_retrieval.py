@@ -8,9 +8,9 @@ and the photo on the right is {b}" by contrastive learning: a ViT image tower, a
 - `RetrievalConfig.baseline()` / `.enhanced()` are the seed's two models (1 layer, 1 head, d 512 vs 6 layers, 8 heads,
   MLP 2048, patch 8, pre-norm, GELU, Xavier; Adam 4 epochs vs AdamW 1e-3, wd 0.01, 2-epoch warmup, cosine to 1e-5,
   clip 1.0, τ = 0.07 fixed or learnable). `text='small'` trains a word-level `TextEncoder` with the images;
-  `text='clip'` uses open_clip's text tower frozen (pretrained when `clip_pretrained='openai'` and online, random
-  offline) with a trained projection; `mmgen.tokenizers.clip_text_features` runs it only up to the longest caption
-  (exact, causal).
+  `text='clip'` uses open_clip's text tower frozen (pretrained with `clip_pretrained='openai'` online or a local
+  checkpoint file, built by `mmgen.tokenizers.create_clip`; random otherwise) with a trained projection;
+  `mmgen.tokenizers.clip_text_features` runs it only up to the longest caption (exact, causal).
 - What limits top-1 is measured with `half_report`: each test image ranked against all 11,025 captions, and which
   halves, which words (size, colour, shape) and which order its top-1 caption gets right. The fixes it pointed to are
   `hard_negatives` (each pair's swap and one-word-changed captions as extra negatives: `RetrievalLoss`,
@@ -47,7 +47,7 @@ from torch.utils.data import Dataset
 from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides, ConfigError
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
 from .user_data import as_images
-from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features
+from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
 from .train import fit, TrainConfig, make_loader, load_weights, resuming, check_config, int_at_least, num_at_least, one_of, num_between
@@ -162,7 +162,7 @@ class RetrievalConfig:
     # text tower
     text: str = 'small'             # 'small': a TextEncoder trained with the images | 'clip': frozen open_clip tower + trained projection
     clip_model: str = 'ViT-B-32'    # open_clip model whose text tower is used with text='clip'
-    clip_pretrained: str|None = None  # open_clip pretrained tag ('openai' online); None: random weights (offline)
+    clip_pretrained: str|None = None  # open_clip pretrained tag ('openai', online) or a local checkpoint file; None: random weights
     clip_seed: int = 0              # seed of those random weights: a reloaded model rebuilds the same frozen tower
     text_d_model: int = 256         # small text encoder: width
     text_layers: int = 2            # small text encoder: blocks
@@ -292,13 +292,13 @@ class FrozenCLIPText(nn.Module):
     "open_clip's text tower (any pooling; `mmgen.tokenizers.clip_text_features` runs it), frozen (features cached per caption), and a trained linear projection."
     def __init__(self, cfg:RetrievalConfig):
         super().__init__()
-        import open_clip, logging
+        import logging
         if why := _clip_model_problem(cfg.clip_model): raise ConfigError(f"FrozenCLIPText: clip_model must be {why}")
         self.tokenizer = CLIPTokenizer(cfg.clip_model)   # CLIP's BPE, before the tower: a tokenizer that fails costs no model build (or download)
         logging.getLogger().setLevel(logging.ERROR)   # open_clip warns that random weights are random
         with torch.random.fork_rng(devices=[]):   # a random tower (offline) is a function of the config: never saved, rebuilt the same
             torch.manual_seed(cfg.clip_seed)
-            m = open_clip.create_model(cfg.clip_model, pretrained=cfg.clip_pretrained)
+            m = create_clip(cfg.clip_model, cfg.clip_pretrained, 'clip_pretrained')   # pretrained: checked first (offline: one line); OpenAI's weights get QuickGELU
         del m.visual
         m.requires_grad_(False).eval()
         object.__setattr__(self, 'clip', m)   # not a submodule: frozen, never saved, never moved by fit
@@ -655,6 +655,7 @@ def train(out_dir:str|Path, # where checkpoints, history.json, data.json, metric
     if epochs is not None: mo['epochs'] = epochs
     cfg, dk = preset_config(preset, variant, **mo, **do)   # every option is checked here, before any pair is drawn: a ConfigError names it
     TrainConfig(**to)                                      # the loop's overrides too
+    if cfg.text == 'clip' and cfg.clip_pretrained: check_pretrained(cfg.clip_model, cfg.clip_pretrained, 'clip_pretrained')   # offline: one line, nothing written
     dk = asdict(RetrievalData(**dk))                       # every data field, defaults included: data.json and config.json name the pairs
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     # resuming a run started before `data_seed` (a saved state, no data.json): its `seed` drew the pairs too, so it goes on with them.

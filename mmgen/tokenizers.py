@@ -7,15 +7,18 @@ Docs: https://mmgen-dev.github.io/mmgen/tokenizers.html.md"""
 
 # %% ../nbs/02_tokenizers.ipynb #f26d0745
 from __future__ import annotations
-import re, json
+import contextlib, json, logging, os, re, warnings
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable, Sequence
 import torch
 import torch.nn.functional as F
+from .core import UserError, ConfigError
 
 # %% auto #0
-__all__ = ['detokenize', 'Tokenizer', 'WordTokenizer', 'BPETokenizer', 'CLIPTokenizer', 'clip_text_features']
+__all__ = ['detokenize', 'Tokenizer', 'WordTokenizer', 'BPETokenizer', 'CLIPTokenizer', 'clip_text_features', 'check_pretrained',
+           'is_torchscript', 'openai_state_dict', 'openai_configs', 'create_clip']
 
 # %% ../nbs/02_tokenizers.ipynb #738b1abf
 _PUNCT_BEFORE = re.compile(r"\s+([.,!?;:)\]])")  # "square ." -> "square."
@@ -263,3 +266,128 @@ def _clip_text_batch(model, ids:torch.Tensor, normalize:bool) -> torch.Tensor:
     proj = model.text_projection
     x = x if proj is None else proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
     return (F.normalize(x, dim=-1) if normalize else x).float().cpu()
+
+# %% ../nbs/02_tokenizers.ipynb #ef7bee5a
+def _cached_weights(cfg:dict) -> str|None:
+    "The local copy open_clip would load the weights of pretrained config `cfg` from without downloading, or None."
+    from open_clip.constants import HF_WEIGHTS_NAME, HF_SAFE_WEIGHTS_NAME
+    if cfg.get('file'): return cfg['file'] if os.path.isfile(cfg['file']) else None
+    if cfg.get('hf_hub'):
+        from huggingface_hub import try_to_load_from_cache
+        repo, fn = os.path.split(cfg['hf_hub'])
+        fn = fn or HF_WEIGHTS_NAME   # open_clip prefers a .safetensors twin of a .bin / .pth
+        names = ((HF_SAFE_WEIGHTS_NAME,) if fn == HF_WEIGHTS_NAME else (fn[:-4] + '.safetensors',) if fn.endswith(('.bin', '.pth')) else ()) + (fn,)
+        return next((p for n in names if isinstance(p := try_to_load_from_cache(repo, n), str)), None)
+    if cfg.get('url'):
+        p = os.path.join(os.path.expanduser('~/.cache/clip'), os.path.basename(cfg['url']))
+        return p if os.path.isfile(p) else None
+    return None
+
+def _hf_offline() -> bool:
+    "Whether the Hugging Face hub client is told not to download (`HF_HUB_OFFLINE`, read now or when it was imported)."
+    from huggingface_hub import constants
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get('HF_HUB_OFFLINE', '').upper() in ('1', 'ON', 'YES', 'TRUE')
+
+def check_pretrained(name:str, # an open_clip config name, e.g. 'ViT-B-32'
+                     tag:str, # an open_clip pretrained tag of it ('openai'), or a local checkpoint file
+                     option:str='pretrained', # the option the user set, named in the message ('teacher_pretrained', 'clip_pretrained')
+                     timeout:float=3., # seconds to wait for the weights' host
+                    ):
+    "Refuse, in one line, pretrained weights that are neither a file, nor cached, nor downloadable from here; nothing is downloaded."
+    import open_clip, socket
+    from urllib.parse import urlparse
+    if os.path.isfile(tag): return
+    cfg = open_clip.get_pretrained_cfg(name, tag)
+    if not cfg:
+        raise ConfigError(f"{option}={tag!r} is neither a file nor an open_clip tag of {name} "
+                          f"(its tags: {', '.join(open_clip.list_pretrained_tags_by_model(name)) or 'none'})")
+    if _cached_weights(cfg): return
+    hub = bool(cfg.get('hf_hub'))
+    if hub and _hf_offline(): why = 'HF_HUB_OFFLINE is set'
+    else:
+        from huggingface_hub.constants import ENDPOINT
+        host = urlparse(ENDPOINT if hub else cfg.get('url', '')).hostname
+        try: return socket.create_connection((host, 443), timeout=timeout).close()
+        except OSError as e: why = f"{host} cannot be reached ({e.strerror or e})"
+    file = os.path.basename(urlparse(cfg.get('url', '')).path) or 'file.pt'   # OpenAI's file name, e.g. ViT-B-32.pt
+    raise UserError(f"{option}={tag!r} ({name}) needs internet or a local checkpoint: not in the local cache and {why}. "
+                    f"Go online (Kaggle → Settings → Internet on) or give the file: {option}=/path/to/{file}")
+
+# %% ../nbs/02_tokenizers.ipynb #072f0ca6
+_OPENAI_EXTRAS = ('input_resolution', 'context_length', 'vocab_size')   # what OpenAI's TorchScript checkpoints hold beside the weights
+
+def is_torchscript(path:str|Path) -> bool:
+    "Whether `path` is a TorchScript archive, told as `torch.load` tells one: a zip holding `constants.pkl`."
+    import zipfile
+    if not zipfile.is_zipfile(path): return False
+    with zipfile.ZipFile(path) as z: return any(n.split('/', 1)[-1] == 'constants.pkl' for n in z.namelist())
+
+def openai_state_dict(path:str|Path, # a local checkpoint file
+                     ) -> dict|None:
+    "The weights of an OpenAI CLIP checkpoint, as open_clip reads one (a TorchScript archive, or a state dict holding its `input_resolution`, `context_length` and `vocab_size`), without those three; None for any other file."
+    if is_torchscript(path):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', FutureWarning)   # torch deprecates TorchScript; OpenAI's files are TorchScript all the same
+            sd = torch.jit.load(str(path), map_location='cpu').state_dict()
+    elif str(path).endswith(('.safetensors', '.npz', '.npy')): return None   # open_clip's own formats, and big_vision's
+    else:
+        try: sd = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+        except Exception: return None   # not a zip-format state dict: open_clip reads it (and names what is wrong)
+        if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict): sd = sd['state_dict']   # a training checkpoint
+        if not isinstance(sd, dict) or not all(k in sd for k in _OPENAI_EXTRAS): return None
+    return {k: v for k, v in sd.items() if k not in _OPENAI_EXTRAS}
+
+def _openai_dims(sd:dict) -> dict|None:
+    "The sizes of the ViT CLIP in OpenAI state dict `sd`, read as open_clip's `build_model_from_openai_state_dict` reads them (None: a ResNet)."
+    if 'visual.proj' not in sd: return None
+    conv, layers = sd['visual.conv1.weight'].shape, lambda p: len({k.split('.')[p.count('.')] for k in sd if k.startswith(p)})
+    return dict(embed_dim=sd['text_projection'].shape[1], width=conv[0], patch_size=conv[-1], layers=layers('visual.transformer.resblocks.'),
+                image_size=conv[-1] * round((sd['visual.positional_embedding'].shape[0] - 1) ** 0.5),
+                context_length=sd['positional_embedding'].shape[0], text_width=sd['ln_final.weight'].shape[0], text_layers=layers('transformer.resblocks.'))
+
+def _config_dims(cfg:dict) -> dict|None:
+    "The same sizes of an open_clip CLIP ViT config (None: a timm or Hugging Face tower, or a custom text tower)."
+    import open_clip
+    v, t = cfg.get('vision_cfg', {}), cfg.get('text_cfg', {})
+    if 'timm_model_name' in v or 'hf_model_name' in t or cfg.get('custom_text') or isinstance(v.get('layers'), (list, tuple)): return None
+    v, t = {**asdict(open_clip.CLIPVisionCfg()), **v}, {**asdict(open_clip.CLIPTextCfg()), **t}
+    return dict(embed_dim=cfg['embed_dim'], width=v['width'], patch_size=v['patch_size'], layers=v['layers'], image_size=v['image_size'],
+                context_length=t['context_length'], text_width=t['width'], text_layers=t['layers'])
+
+def openai_configs(sd:dict) -> list[str]:
+    "The open_clip configs with QuickGELU whose sizes are those of OpenAI state dict `sd`, e.g. ['ViT-B-32-quickgelu']."
+    import open_clip
+    dims = _openai_dims(sd)
+    return [n for n in open_clip.list_models() if dims and (c := open_clip.get_model_config(n)) and c.get('quick_gelu') and _config_dims(c) == dims]
+
+@contextlib.contextmanager
+def _quiet_logs():
+    "Silence open_clip's logged warnings (e.g. that a model built to be loaded next is random)."
+    was = logging.root.manager.disable
+    logging.disable(max(was, logging.WARNING))
+    try: yield
+    finally: logging.disable(was)
+
+def create_clip(name:str, # an open_clip config name, e.g. 'ViT-B-32'
+                pretrained:str|None=None, # None: random weights; an open_clip tag ('openai'); or a local checkpoint file
+                option:str='pretrained', # the user's option, named in refusals ('teacher_pretrained', 'clip_pretrained')
+                **kw, # more `open_clip.create_model` arguments (device, precision ...)
+               ) -> torch.nn.Module:
+    "`open_clip.create_model(name, pretrained)`, checked first (`check_pretrained`: offline, one line, nothing downloaded), with QuickGELU wherever the weights were trained with it: an OpenAI checkpoint file, or a tag whose open_clip entry says so."
+    import open_clip
+    if not pretrained:
+        with _quiet_logs(): return open_clip.create_model(name, pretrained=None, **kw)   # random weights, meant to be
+    check_pretrained(name, pretrained, option)
+    if not os.path.isfile(pretrained):   # a tag: open_clip's registry knows its activation ('openai': QuickGELU, which 'ViT-B-32' lacks)
+        quick = open_clip.get_pretrained_cfg(name, pretrained).get('quick_gelu', False)
+        return open_clip.create_model(name, pretrained=pretrained, force_quick_gelu=quick, **kw)
+    if (sd := openai_state_dict(pretrained)) is None:
+        return open_clip.create_model(name, pretrained=pretrained, **kw)   # any other checkpoint: the config named decides its activation
+    with _quiet_logs(): model = open_clip.create_model(name, pretrained=None, force_quick_gelu=True, **kw)   # OpenAI's weights were trained with QuickGELU
+    try: model.load_state_dict(sd)
+    except RuntimeError as e:
+        fits = openai_configs(sd)
+        detail = next((l.strip() for l in str(e).splitlines()[1:] if l.strip()), str(e))
+        raise ConfigError(f"{option}={str(pretrained)!r} holds OpenAI CLIP weights that do not fit open_clip config {name!r} ({detail[:200]}); "
+                          + (f"the config that fits: {' or '.join(map(repr, fits))}" if fits else "no registered QuickGELU config has its sizes")) from None
+    return model
