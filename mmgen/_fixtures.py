@@ -3,7 +3,7 @@
 Fixtures for `tests/` and the training notebook, outside the public API (`mmgen._fixtures`): `train_demo` (registered
 as the `demo` system when this module is imported), `ParityNet` / `parity_task` / `budget_run` and `dist_check`, which
 `python -m mmgen._fixtures --dist-check OUT` runs under torchrun (`tests/test_distributed.py`), and the seed tests'
-helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14), `workers_by_cores` (11, 14), and
+helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14), `workers_by_cores` (11, 14), `seeded_captions_check` (10, 11, 14), and
 `fake_wandb()`, a stand-in `wandb` module (notebooks 03, 10).
 
 Docs: https://mmgen-dev.github.io/mmgen/train_checks.html.md"""
@@ -29,7 +29,7 @@ from .train import (TrainConfig, History, Callback, fit, make_loader, load_weigh
 # %% auto #0
 __all__ = ['PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
            'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'FakeWandbRun', 'fake_wandb',
-           'workers_by_cores']
+           'workers_by_cores', 'seeded_captions_check']
 
 # %% ../nbs/03a_train_checks.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
@@ -255,3 +255,22 @@ def workers_by_cores(make_run:Callable, # builds a run config with a `num_worker
             assert w >= 1 or not gpu or n == 1, f"no workers on {n} cores with a GPU: the GPU waits on the main process"
             assert w == 0 or gpu, f"{w} workers on a CPU-only machine of {n} cores: its cores train"
     return seen
+
+# %% ../nbs/03a_train_checks.ipynb #c5eed002
+def seeded_captions_check(caption:Callable, # (pictures (n, 3, H, W), seed) -> n captions: one call of a system's seeded top-p captioning
+                          pictures:torch.Tensor, # 8 or more different pictures
+                         ) -> dict:
+    "An AssertionError unless each picture's seeded caption is its own: the same at 1, 3 and 8 per call, shuffled and beside others; copies apart; another seed, others."
+    n, ref = len(pictures), caption(pictures, 0)
+    for bs in (1, 3, 8):
+        got = [c for s in range(0, n, bs) for c in caption(pictures[s:s + bs], 0)]
+        assert got == ref, f"{bs} pictures per call drew {got}, all at once {ref}"
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0)).tolist()
+    assert (got := caption(pictures[perm], 0)) == [ref[i] for i in perm], f"shuffled {perm}: {got}, expected {[ref[i] for i in perm]}"
+    copies = caption(pictures[[1, 0, 2, 0, 0]], 0)                         # picture 0 three times, beside others
+    assert copies[1] == ref[0], f"copy 0 of picture 0 beside others drew {copies[1]!r}, alone {ref[0]!r}"
+    assert len({copies[1], copies[3], copies[4]}) > 1, f"three copies of one picture drew the same caption {copies[1]!r}"
+    assert (again := caption(pictures[[0, 0, 0]], 0)) == [copies[i] for i in (1, 3, 4)], f"copies in another call drew {again}"
+    assert caption(pictures, 1) != ref, "seeds 0 and 1 drew the same captions"
+    return dict(seed_0=ref[:3], copies_of_0=[copies[i] for i in (1, 3, 4)])
+

@@ -124,6 +124,8 @@ class StaticKVCache:
              ) -> tuple[Tensor, Tensor, Tensor]:
         "Store new keys/values at positions pos..pos+T-1; return the whole buffers and the (T, max_len) bool mask of the keys each new query sees."
         T = k.shape[2]
+        if self.pos.device.type == 'cpu' and not torch.compiler.is_compiling() and (p := int(self.pos)) + T > self.max_len:   # free on the CPU; elsewhere a host sync: not read
+            raise ValueError(f"this StaticKVCache holds {self.max_len} positions: {T} new at pos {p} do not fit (the caller keeps pos + T <= max_len)")
         at = self.pos + torch.arange(T, device=self.pos.device)            # (T,) positions of the new tokens
         self.k.index_copy_(2, at, k.to(self.k.dtype)); self.v.index_copy_(2, at, v.to(self.v.dtype))
         allowed = torch.arange(self.max_len, device=at.device)[None, :] <= at[:, None]  # causal, over written keys only

@@ -39,9 +39,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 import matplotlib.pyplot as plt
-from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError
+from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, row_generators
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
-from .user_data import as_images
+from .user_data import as_images, picture_keys
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
@@ -255,7 +255,8 @@ class Captioner(nn.Module):
                  beam_size:int=4, # beams for 'beam'
                  top_p:float=0.9, # nucleus mass for 'top_p'
                  temperature:float=1.0, # softmax temperature for 'top_p'
-                 generator:torch.Generator|None=None, # RNG for 'top_p'
+                 generator:torch.Generator|list[torch.Generator]|None=None, # RNG for 'top_p': one stream for the batch, or one per picture
+                 seed:int|None=None, # 'top_p': picture i draws from (seed, its pixels, its copy index) alone (`row_generators`, `picture_keys`), in any batch; None: `generator`
                  value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
                 ) -> torch.Tensor:
         "Caption token ids (B, L), BOS first, pad after EOS, via `mmgen.decoding`."
@@ -265,6 +266,7 @@ class Captioner(nn.Module):
         try:
             self.eval()
             images = as_images(images, c.image_size, value_range=value_range).to(next(self.parameters()).device)   # other sizes: brought to the training side
+            if seed is not None: generator = row_generators(seed, picture_keys(images), images.device)
             return decode(self.decoder, self.encode_image(images), c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
         finally: self.train(was)
 

@@ -22,8 +22,9 @@ run trained into RUN (a captioner, distilled or shared-latent run: `run_system` 
 else from the modules its weights hold, which a run stopped mid-training has too, else from the files its loader requires), each image brought to the side the run
 was trained at, B images decoded at once (greedy and beam captions do not depend on B), and prints one line per image,
 `path: caption`, or with `--json` one JSON object, `{"image": path, "caption": caption}`; a progress bar on stderr when
-there are many images and stderr is a terminal. `--method top-p` draws from the nucleus of mass P at temperature T, the
-same captions for the same seed, images and B; an option the method does not use is refused, not ignored. `mmgen draw RUN PROMPT...
+there are many images and stderr is a terminal. `--method top-p` draws from the nucleus of mass P at temperature T, each image's
+caption from (seed, its pixels, its copy index) alone: the same at any B, in any order and beside any other images (an
+image named twice draws a second copy); an option the method does not use is refused, not ignored. `mmgen draw RUN PROMPT...
 [--n N] [--out FILE.png] [--seed S]` draws N pictures per prompt with a vq-art or shared-latent run, writes them as one
 PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png, `draw.png` inside a folder, `.png` added to a name without a suffix) and prints its path. A run of a
 system that does not caption (or draw) is refused in one line naming what it holds and the systems that do. `mmgen retrieve
@@ -251,7 +252,8 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
     c.add_argument('--temperature', type=_temperature, default=None, metavar='T',
                    help=f"softmax temperature > 0, with --method top-p: < 1 sharper, > 1 flatter (default {DECODING['temperature']})")
     c.add_argument('--seed', type=int, default=None, metavar='S',
-                   help=f"seed of the draws, with --method top-p: the same seed, images and --batch-size draw the same captions (default {DECODING['seed']})")
+                   help=f"seed of the draws, with --method top-p: an image's caption depends on the seed, its pixels and how often it was named before it alone, "
+                        f"so it is the same at any --batch-size, in any order, beside any other images (default {DECODING['seed']})")
     c.add_argument('--max-len', type=int, default=None, metavar='N', help="most tokens per caption, BOS and EOS included (default and most: the run's own)")
     c.add_argument('--batch-size', type=_positive, default=16, metavar='B', help='images decoded at once (default 16); greedy and beam give each image the caption it gets alone')
     c.add_argument('--json', action='store_true', help='print one JSON object per image, {"image": PATH, "caption": TEXT}, instead of `PATH: TEXT`')
@@ -481,7 +483,7 @@ def _run_of(run:str, # the folder the user named
 # %% ../nbs/16_cli.ipynb #1f0e2a08
 def _captioner(system:str, run:str) -> tuple:
     "(caption, side, max_len, device) of a run folder of `system`: caption(pictures (B,3,S,S), **decoding) -> B captions, S = side, the run's."
-    if system == 'captioner':    # decoding: method ('greedy' | 'beam' | 'top_p'), max_len, beam_size, top_p, temperature, generator
+    if system == 'captioner':    # decoding: method ('greedy' | 'beam' | 'top_p'), max_len, beam_size, top_p, temperature, generator (one per picture)
         from mmgen.captioner import load_captioner
         m, tok = load_captioner(run)
         fn, side = (lambda x, **kw: m.caption(x, tok, **kw)), m.cfg.image_size or 64   # a folder from before image_size was recorded: 64, the default side
@@ -549,6 +551,8 @@ def _one_line(text:str) -> str:
 
 def _caption(args) -> int:
     import torch
+    from mmgen.core import row_generators
+    from mmgen.user_data import picture_keys
     from tqdm import tqdm
     kw = decoding_options(args)                                   # before anything loads: a refused option costs nothing
     system = _run_of(args.run, 'caption', CAPTIONS)
@@ -556,11 +560,13 @@ def _caption(args) -> int:
     caption, side, most, dev = _load(_captioner, system, args.run)
     if args.max_len is not None and not 2 <= args.max_len <= most:
         raise UserError(f"--max-len {args.max_len}: this {system} run writes captions of 2 to {most} tokens (BOS and EOS included)")
-    if 'seed' in kw: kw['generator'] = torch.Generator(dev).manual_seed(kw.pop('seed'))   # one generator, drawn from batch after batch
+    seed, seen = kw.pop('seed', None), {}   # top-p: an image draws from (seed, its pixels, its copy index in the whole list) alone
     with caption_progress(len(args.images)) as bar:
         for i in range(0, len(args.images), args.batch_size):
             files = args.images[i:i + args.batch_size]
-            for f, c in zip(files, caption(torch.stack([_read(f, side) for f in files]), **kw)):
+            x = torch.stack([_read(f, side) for f in files])
+            if seed is not None: kw['generator'] = row_generators(seed, picture_keys(x), dev, seen)   # `seen`: copies counted across batches
+            for f, c in zip(files, caption(x, **kw)):
                 tqdm.write(json.dumps(dict(image=f, caption=c), ensure_ascii=False) if args.json else f"{f}: {_one_line(c)}", file=sys.stdout)
             bar.update(len(files))
     return 0

@@ -50,9 +50,10 @@ def set_seed(seed:int=42, # seed for python, numpy and torch (all devices)
 
 # %% ../nbs/00_core.ipynb #5900aa09
 def copy_index(keys:Sequence, # one hashable key per row (a prompt, or its tokens)
+               seen:dict|None=None, # key -> copies counted so far, carried from batch to batch (updated in place); None: this list alone
               ) -> list[int]:
     "Each row's copy index: how many earlier rows hold the same key (a prompt drawn n times: 0 … n−1)."
-    seen, out = {}, []
+    seen, out = {} if seen is None else seen, []
     for k in keys: out.append(seen.get(k, 0)); seen[k] = out[-1] + 1
     return out
 
@@ -63,10 +64,11 @@ def _digest(key:str|bytes) -> int:
 def row_generators(seed:int, # the draw's seed
                    keys:Sequence[str|bytes], # one key per row (a prompt, or its token bytes): rows of one key are its copies
                    device='cpu', # where the noise is drawn (a CUDA generator draws on its GPU)
+                   seen:dict|None=None, # copies counted in earlier batches of one list (`copy_index`'s, updated): batch by batch = all at once
                   ) -> list[torch.Generator]:
     "One generator per row, seeded from (seed, the row's key, its `copy_index`) alone: a row draws the same whatever shares its batch."
     mix = lambda k, c: int(np.random.SeedSequence([seed % 2**64, _digest(k), c]).generate_state(1, np.uint64)[0])   # -> a 64-bit seed (a negative seed too)
-    return [torch.Generator(device).manual_seed(mix(k, c)) for k, c in zip(keys, copy_index(keys))]
+    return [torch.Generator(device).manual_seed(mix(k, c)) for k, c in zip(keys, copy_index(keys, seen))]
 
 def row_noise(draw:Callable, # torch.rand or torch.randn
               generators:Sequence[torch.Generator], # one per row (`row_generators`)

@@ -11,7 +11,9 @@ follows a two-part protocol: `decoder.new_cache()` returns a cache with `.reorde
   Hugging Face's `early_stopping=False` does (checked against `generate`); with `n_best > 1` the shapes are `(B, n_best, L)` and
   `(B, n_best)`, best first.
 - `sample(..., temperature=1.0, top_k=None, top_p=None, generator=None)` draws from the tempered distribution
-  after top-k, then top-p filtering (`top_k_filter`, `top_p_filter`); `temperature=0` is greedy.
+  after top-k, then top-p filtering (`top_k_filter`, `top_p_filter`); `temperature=0` is greedy. `generator` is one
+  stream for the batch (as transformers' `generate` draws), or a list of one per row: row i then draws from generator
+  i alone, the same whatever shares its batch, on every cache path (the draws run after the step, outside any graph).
 - `memory_padding_mask` (`True` = padding) masks a padded memory; `memory=None` with `batch_size=B` decodes
   unconditionally; `use_cache=False` recomputes the prefix each step (the reference the cache is tested against).
 - `static_cache=True` decodes through `decoder.new_static_cache(batch_size, max_len, memory, memory_padding_mask)`
@@ -249,17 +251,21 @@ def sample(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` w
            temperature:float=1.0, # divides the logits: < 1 sharper, > 1 flatter, 0 = greedy
            top_k:int|None=None, # draw only among the k most probable tokens
            top_p:float|None=None, # draw only from the nucleus of mass p (after top-k)
-           generator:torch.Generator|None=None, # on the decoder's device, for reproducible draws
+           generator:torch.Generator|list[torch.Generator]|None=None, # on the decoder's device: one stream for the batch, or one per row (row i draws from generator i alone)
            batch_size:int|None=None, # number of sequences when `memory` is None
            static_cache:bool=False, # preallocated KV cache, one fixed-shape step per token (see "Decoding without launch overhead")
            graph:str|None=None, # 'compile' (torch.compile, mode reduce-overhead) or 'cuda' (a captured CUDA graph); implies static_cache
           )->Tensor:
     "Draw each next token from the tempered, top-k / top-p filtered distribution -> (B, L) tokens."
     _check_sampling('sample(): ', temperature=temperature, top_k=top_k, top_p=top_p)   # before the decoder runs
+    rows = isinstance(generator, (list, tuple))
+    if rows and len(generator) != (n := memory.shape[0] if memory is not None else batch_size):
+        raise ValueError(f"sample(): {len(generator)} generators for {n} rows: pass one per row, or one torch.Generator")
     def pick(logits):
         if temperature == 0: return logits.argmax(-1)
-        logits = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
-        return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+        probs = top_p_filter(top_k_filter(logits / temperature, top_k), top_p).softmax(-1)
+        if rows: return torch.cat([torch.multinomial(p[None], 1, generator=g)[0] for p, g in zip(probs, generator)])   # row i: generator i alone
+        return torch.multinomial(probs, 1, generator=generator)[:, 0]
     return _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size,
                      static_cache, graph)
 
@@ -369,7 +375,7 @@ def decode(decoder, # as `greedy`
            beam_size:int=4, # hypotheses for 'beam'
            top_p:float=0.9, # nucleus mass for 'top_p'
            temperature:float=1.0, # softmax temperature for 'top_p'
-           generator:torch.Generator|None=None, # RNG for 'top_p'
+           generator:torch.Generator|list[torch.Generator]|None=None, # RNG for 'top_p': one, or one per row (as `sample`)
            memory_padding_mask:Tensor|None=None, # (B, S) True = padding in `memory`
           )->Tensor:
     "Token ids (B, L) by `method`: `greedy`, the best beam of `beam_search`, or `sample` from the top-p nucleus."

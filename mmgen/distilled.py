@@ -39,9 +39,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError, UserError
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError, UserError, row_generators
 from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, check_scenes
-from .user_data import as_images
+from .user_data import as_images, picture_keys
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import decode, greedy, strip_special
@@ -292,13 +292,15 @@ class DistilledCaptioner(nn.Module):
                  beam_size:int=4, # for 'beam'
                  top_p:float=0.9, # for 'top_p'
                  temperature:float=1.0, # for 'top_p'
-                 generator:torch.Generator|None=None, # for 'top_p'
+                 generator:torch.Generator|list[torch.Generator]|None=None, # for 'top_p': one stream for the batch, or one per picture
+                 seed:int|None=None, # 'top_p': picture i draws from (seed, its pixels, its copy index) alone (`row_generators`, `picture_keys`), in any batch; None: `generator`
                 ) -> torch.Tensor:
         "Caption tokens (B, L) through `mmgen.decoding` with the KV cache."
         c = self.cfg; L = c.max_len if max_len is None else max_len
         if isinstance(L, bool) or not isinstance(L, int) or not 2 <= L <= c.max_len:   # the learned position table ends at cfg.max_len
             raise ValueError(f"max_len={max_len!r}: this distilled captioner writes captions of 2 to {c.max_len} tokens (BOS and EOS included; None: {c.max_len})")
         _, mem = self.encode(images)
+        if seed is not None: generator = row_generators(seed, picture_keys(images), images.device)
         return decode(self.decoder, mem, c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
 
     def caption(self, images, # pictures in any form `mmgen.data.as_images` reads: PIL, uint8 arrays, (3,H,W) / (B,3,H,W) tensors, lists

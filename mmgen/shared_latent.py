@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError, row_generators, row_noise
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
                         to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
-from .user_data import CaptionFolder, as_images
+from .user_data import CaptionFolder, as_images, picture_keys
 from .tokenizers import BPETokenizer
 from .attention import TextEncoder, TextDecoder
 from .decoding import decode
@@ -271,7 +271,7 @@ class SharedLatentModel(nn.Module):
                 method:str|None=None, # 'greedy' | 'beam' | 'top_p' (None: from beam_size)
                 top_p:float=0.9, # nucleus mass for 'top_p'
                 temperature:float=1.0, # softmax temperature for 'top_p'
-                generator:torch.Generator|None=None, # RNG for 'top_p', on z's device: a seeded one draws the same captions
+                generator:torch.Generator|list[torch.Generator]|None=None, # RNG for 'top_p', on z's device: one seeded stream for the batch, or one per row
                ) -> torch.Tensor:
         "Token ids (B,L) generated from latents by `mmgen.decoding`: greedy, beam search or top-p sampling."
         most = self.cfg.max_len; L = most if max_len is None else max_len   # as `mmgen caption --max-len`: None = the trained length
@@ -851,8 +851,7 @@ def image_latents(model:SharedLatentModel, # a trained model (`load_shared_laten
                   value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
                  ) -> torch.Tensor:
     "Image latents (B, latent_dim) on the CPU, the pictures brought to the model's `img_size` first."
-    dev = next(model.parameters()).device
-    return model.eval().encode_image(as_images(images, model.cfg.img_size, value_range=value_range).to(dev)).float().cpu()
+    return model.eval().encode_image(as_images(images, model.cfg.img_size, value_range=value_range).to(next(model.parameters()).device)).float().cpu()
 
 @torch.no_grad()
 def caption_images(model:SharedLatentModel, # a trained model (`load_shared_latent`)
@@ -861,11 +860,13 @@ def caption_images(model:SharedLatentModel, # a trained model (`load_shared_late
                    beam_size:int=1, # beams for 'beam'; without `method`, 1 = greedy, else beam search
                    batch_size:int=64, # latents decoded at once
                    value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
-                   **kw, # as `SharedLatentModel.caption`: method ('greedy' | 'beam' | 'top_p'), max_len (2 to cfg.max_len; None: cfg.max_len), top_p, temperature, generator
+                   seed:int|None=None, # 'top_p': picture i draws from (seed, its pixels, its copy index) alone (`row_generators`, `picture_keys`), whatever the batches; None: `generator`
+                   **kw, # as `SharedLatentModel.caption`: method ('greedy' | 'beam' | 'top_p'), max_len (2 to cfg.max_len; None: cfg.max_len), top_p, temperature, generator (one stream, or one per picture)
                   ) -> list[str]:
     "Picture → caption through the shared latent: one caption per picture."
-    z, dev = image_latents(model, images, value_range), next(model.parameters()).device
-    return [tok.decode(t) for zb in z.split(batch_size) for t in model.caption(zb.to(dev), tok.bos_id, tok.eos_id, beam_size=beam_size, **kw).cpu()]
+    x, dev = as_images(images, model.cfg.img_size, value_range=value_range), next(model.parameters()).device
+    z, gen = image_latents(model, x), row_generators(seed, picture_keys(x), dev) if seed is not None else kw.pop('generator', None)
+    return [tok.decode(t) for s in range(0, len(z), batch_size) for t in model.caption(z[s:s + batch_size].to(dev), tok.bos_id, tok.eos_id, beam_size=beam_size, generator=gen[s:s + batch_size] if isinstance(gen, (list, tuple)) else gen, **kw).cpu()]
 
 def check_captions(tok, # the model's tokenizer: its `words` (from words.json), else its whole-word tokens (a folder from before words.json)
                    captions:str|Sequence[str], # one caption or a list
@@ -893,7 +894,5 @@ def images_from_captions(model:SharedLatentModel, # a trained model (`load_share
     captions = check_captions(tok, captions, model.cfg.max_len)
     model.eval(); dev = next(model.parameters()).device
     if prior is not None: z = prior_latents(prior, model, tok, captions, seed=seed)
-    else:
-        ids, pad = tok(captions, model.cfg.max_len)
-        z = model.encode_text(ids.to(dev), pad.to(dev)).float().cpu()
+    else: z = model.encode_text(*(t.to(dev) for t in tok(captions, model.cfg.max_len))).float().cpu()   # (ids, padding mask)
     return decode_latents(model, z, tok=None)['images']

@@ -10,6 +10,8 @@ every name here (`from mmgen.data import CaptionFolder` works as before).
   centre-cropped as torchvision's `Resize` + `CenterCrop`.
 - `as_images(x, size)` turns a PIL image, a list of them, a uint8 array or a tensor into the float batch `(B, 3, H, W)` in
   `[-1, 1]` every model takes, with a `ValueError` naming what was expected and what came for anything else.
+- `picture_keys(images)` gives each picture of a batch its 8-bit pixels as bytes: the key `mmgen.core.row_generators`
+  seeds a picture's own draws from (a sampled caption the same whatever else is captioned with it).
 
 Docs: https://mmgen-dev.github.io/mmgen/user_data.html.md"""
 
@@ -23,10 +25,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from PIL import Image, ImageOps
-from .data import to_tensor, to_pil
+from .data import to_tensor, to_pil, to_uint8
 
 # %% auto #0
-__all__ = ['load_image', 'CaptionFolder', 'coco_captions', 'as_images']
+__all__ = ['load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'picture_keys']
 
 # %% ../nbs/01a_user_data.ipynb #099cfa49
 def _read_captions(captions) -> list[tuple[str, str]]:
@@ -178,3 +180,10 @@ def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / 
     if hw is not None and tuple(t.shape[-2:]) != hw:   # resized as the same pixels in a PIL image are (8-bit, bicubic): one picture, one result in every form
         return torch.cat([as_images(to_pil(i), size, name) for i in t])
     return t.contiguous()
+
+# %% ../nbs/01a_user_data.ipynb #b7d1e5a1
+def picture_keys(images:torch.Tensor, # (B, 3, H, W) float in [-1, 1], as `as_images` returns them
+                ) -> list[bytes]:
+    "One key per picture for `mmgen.core.row_generators`: its 8-bit pixels (`to_uint8`), so equal pictures share a key wherever they sit."
+    return [to_uint8(x).tobytes() for x in images.detach().cpu()]
+
