@@ -11,8 +11,8 @@ Every notebook starts here; every other module needs these four things.
 - A *system* is a function `train(out_dir, epochs=None, full=False, **kw) -> dict` of final metrics.
   `@register_system('name', doc='one line')` records its module and function name in `SYSTEMS`, and
   `mmgen train name` runs it; `options=(SomeConfig, TrainConfig)` names the config dataclasses whose fields its
-  `**kw` accepts, so `mmgen train name --help` can list them and `--set` can check them. `SYSTEMS` fills as the defining modules are imported; the command imports them
-  through `mmgen.cli.load_systems`.
+  `**kw` accepts, so `mmgen train name --help` can list them and `--set` can check them. `SYSTEMS` fills as the defining modules are imported; the command imports the one it runs
+  through `mmgen.cli.find_system` (and all of them through `mmgen.cli.load_systems`).
 - `UserError` is an error in what the user asked for (a value out of range, a folder that holds another run, a corrupt
   checkpoint); its message says what was expected and what came. `mmgen` prints it in one line, without a traceback.
   `ConfigError` is the one for configuration values. `check_token_ids(ids, vocab_size)` refuses token ids outside
