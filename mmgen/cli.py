@@ -46,7 +46,6 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 from __future__ import annotations
 import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
-from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError, writable_dir
 
 # %% auto #0
@@ -94,6 +93,7 @@ def _anno(a) -> str: return a if isinstance(a, str) else getattr(a, '__name__', 
 def _option_classes(spec:SystemSpec, fn) -> tuple:
     "The config dataclasses whose fields the train function's **kw takes: declared, else named in its **kw comment."
     if spec.options: return spec.options
+    from fastcore.docments import docments   # here and below, not at import: fastcore takes ~0.2 s, which `mmgen --help` need not wait for
     d = docments(fn, full=True)
     kw = next((k for k, v in d.items() if v.get('kind') == 4), None)   # VAR_KEYWORD
     text = ' '.join(str(d[k]['docment'] or '') for k in (kw, 'return') if k in d)   # fastcore files a last comment under 'return'
@@ -103,6 +103,7 @@ def _option_classes(spec:SystemSpec, fn) -> tuple:
 
 def system_options(spec:SystemSpec) -> dict[str, tuple]:
     "Every option `--set` can give `spec`'s train function: name -> (default, type, meaning)."
+    from fastcore.docments import docments
     fn, out = spec.load(), {}
     for k, v in docments(fn, full=True).items():
         if k in _FLAGS or k == 'return' or v.get('kind') in (2, 4) or not _SIMPLE.search(_anno(v['anno'])): continue
