@@ -57,7 +57,7 @@ __all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHOD
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
-    # importing a system (each import costs seconds: torchvision, torch's distributed checkpointing, ...); a test below holds it to the registry
+    # importing a system (each import takes seconds, torch's first); a test below holds it to the registry
     'shared-latent': ('mmgen.shared_latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes'),
     'distilled': ('mmgen.distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes'),
     'vq-art': ('mmgen.vq_art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt'),

@@ -116,7 +116,7 @@ def _grouped_mm_probe(device:torch.device, dtype:torch.dtype) -> bool:
     finally:
         if sync: torch.cuda.set_sync_debug_mode(sync)
 
-# torch.compiler.disable, applied at the first call: applying it imports torch._dynamo, seconds at import (torch uses this on its optimisers)
+# torch.compiler.disable as torch applies it to its optimisers' methods: at the first call, not at import (applying it imports torch._dynamo, seconds)
 _not_traced = getattr(torch, '_disable_dynamo', torch.compiler.disable)
 
 @_not_traced
