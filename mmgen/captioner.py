@@ -37,8 +37,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
-import matplotlib.pyplot as plt
 from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, row_generators
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
 from .user_data import as_images, picture_keys
@@ -51,7 +49,6 @@ from .evaluation import md_table, time_call, n_params, check_splits
 from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from .speed import SpeedOptions
-from torch.distributed.tensor import DTensor
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_COSTS', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig',
@@ -64,6 +61,7 @@ __all__ = ['PRESETS', 'PRESET_COSTS', 'SCORE_KEYS', 'resnet_archs', 'resnet_back
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_archs() -> list[str]:
     "The backbones `resnet_backbone` builds: 'resnet10' and torchvision's ResNet, ResNeXt and Wide ResNet names."
+    import torchvision   # here and below, not at import: torchvision takes seconds to import (it loads torch._dynamo)
     return ['resnet10', *torchvision.models.list_models(module=torchvision.models, include=['resnet*', 'resnext*', 'wide_resnet*'])]
 
 def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) or any torchvision resnet name
@@ -72,6 +70,7 @@ def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) o
                     stem_stride:int=4, # 4: torchvision's stem (conv /2 + max-pool /2); 2: no max-pool; 1: 3×3 conv, no pool (CIFAR-style)
                    ) -> tuple[nn.Sequential, int]:
     "A torchvision ResNet cut after `stages` residual stages (output stride stem_stride·2^(stages-1)), and its output channels."
+    import torchvision
     from torchvision.models import resnet
     if arch not in (archs := resnet_archs()): raise ConfigError(f"arch must be one of {', '.join(archs)}, got {arch!r}")
     if stages not in (1, 2, 3, 4): raise ConfigError(f"stages must be 1..4, got {stages}")
@@ -437,6 +436,7 @@ class ActivationStats:
 
     def plot(self, title:str|None=None):
         "Mean, std and max-abs of each module's output over the recorded calls; returns the figure."
+        import matplotlib.pyplot as plt   # here, not at import: pyplot takes ~0.5 s to import and only plots need it
         fig, axs = plt.subplots(1, 3, figsize=(12, 3))
         for j, name in enumerate(('mean', 'std', 'max |x|')):
             for n, v in self.stats.items():
@@ -632,11 +632,13 @@ def caption_grid(model:Captioner, # trained captioner
     fig = show_batch(shown, n=len(shown), ncols=ncols, title=title)
     for ax, it, p in zip(fig.axes, items, preds):
         if 'attrs' in it: ax.title.set_color('tab:green' if score_caption(p, it['attrs'], it['caption'])['exact'] else 'tab:red')
+    import matplotlib.pyplot as plt   # loaded by show_batch already; here, not at import, as pyplot costs ~0.5 s there
     plt.close(fig)
     return fig
 
 def plot_run(h:History, title:str|None=None):
     "Loss components per step, validation scores and the scheduled-sampling rate / replaced share per epoch."
+    import matplotlib.pyplot as plt   # here, not at import: pyplot takes ~0.5 s to import and only plots need it
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.2))
     s = [r['step'] for r in h.steps]
     for k in ('loss', 'caption', 'siglip', 'moe_aux'):
@@ -807,6 +809,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
         if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes
         model, tok, h = res.model, res.tok, res.history
+        from torch.distributed.tensor import DTensor   # here, not at import: DTensor takes ~1 s to import (sympy)
         if any(isinstance(p, DTensor) for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
             best = out / 'best.safetensors'
             dev = next(model.parameters()).device

@@ -15,8 +15,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributed as dist
-from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict, get_optimizer_state_dict,
-                                                     set_model_state_dict, set_optimizer_state_dict)
 from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
@@ -33,7 +31,10 @@ def dist_info() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
 
-_FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)  # gather full tensors on rank 0, on the CPU
+def _full():
+    "torch's state-dict options that gather full tensors on rank 0, on the CPU."
+    from torch.distributed.checkpoint.state_dict import StateDictOptions   # here and below, not at import: torch's state-dict API takes ~1 s to import (DTensor, sympy)
+    return StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 def _unwrap(model:nn.Module) -> nn.Module:
     "The user's module inside DDP / torch.compile wrappers (FSDP2 shards in place, nothing to unwrap)."
@@ -68,7 +69,8 @@ def _safetensors_dict(sd:dict) -> dict:
 
 def model_state(model:nn.Module) -> dict:
     "The full model state dict (collective under FSDP2; on rank 0 only when distributed)."
-    return get_model_state_dict(_unwrap(model), options=_FULL)
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+    return get_model_state_dict(_unwrap(model), options=_full())
 
 def save_weights(model:nn.Module, # model (plain, DDP, compiled or FSDP2) to save
                  path:str|Path, # destination .safetensors file
@@ -140,6 +142,7 @@ def load_weights(model:nn.Module, # model to load into (plain, DDP, compiled or 
         lines += [f"  shape mismatch: {k} is {tuple(a)} in the checkpoint but {tuple(b)} in the model" for k, a, b in shapes[:8]]
         lines.append("Was it saved from another architecture or config?")
         raise CheckpointError('\n'.join(lines))
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict   # here, not at import (see `_full`)
     set_model_state_dict(m, ckpt, options=StateDictOptions(full_state_dict=True, strict=strict))
     return model
 

@@ -34,7 +34,7 @@ was trained at, never resized), its top K captions from all the run's pair capti
 images, `caption: RANK. path (score)` (scores: cosine similarities).
 
 A system registers itself with `mmgen.core.register_system`; the command sees it only if its module is listed in
-`SYSTEM_MODULES`, which `load_systems()` imports. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
+`SYSTEM_MODULES`, which `load_systems()` imports; `SYSTEM_INDEX` names each system's module and line, so `mmgen list` imports no system and `mmgen train NAME` only NAME's. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
 processes when the same command is launched by `torchrun`, with DDP unless `--set parallel=fsdp`:
 `torchrun --nproc_per_node 8 -m mmgen.cli train captioner --full --set parallel=fsdp`. `main(argv)` runs the command
 in-process and returns its exit status.
@@ -47,18 +47,25 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 from __future__ import annotations
 import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
-from fastcore.docments import docments
 from .core import SYSTEMS, SystemSpec, UserError, writable_dir
 
 # %% auto #0
-__all__ = ['SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES', 'RUN_FILE',
-           'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems', 'system_options',
-           'check_overrides', 'preset_values', 'preset_costs', 'prepare_out', 'next_steps', 'metrics_summary', 'main',
-           'weight_modules', 'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
+__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
+           'RUN_FILE', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems',
+           'system_lines', 'find_system', 'system_options', 'check_overrides', 'preset_values', 'preset_costs',
+           'prepare_out', 'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
+           'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
-SYSTEM_MODULES = ['mmgen.shared_latent', 'mmgen.distilled', 'mmgen.vq_art',  # modules that register systems
-                  'mmgen.paired_retrieval', 'mmgen.captioner']  # (a module not yet in the library is skipped)
+SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
+    # importing a system (each import takes seconds, torch's first); a test below holds it to the registry
+    'shared-latent': ('mmgen.shared_latent', 'seed 000: image ⇄ caption through one shared latent, on Shapes'),
+    'distilled': ('mmgen.distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes'),
+    'vq-art': ('mmgen.vq_art', 'seed 002: VQ-VAE with a used codebook + MaskGIT prior from adjectives, on AbstractArt'),
+    'paired-retrieval': ('mmgen.paired_retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)'),
+    'captioner': ('mmgen.captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes'),
+}
+SYSTEM_MODULES = list(dict.fromkeys(m for m, _ in SYSTEM_INDEX.values()))  # modules that register systems (a module not yet in the library is skipped)
 
 def load_systems(modules=SYSTEM_MODULES) -> dict:
     "Import every module that registers a system; return the registry."
@@ -67,6 +74,16 @@ def load_systems(modules=SYSTEM_MODULES) -> dict:
         except ModuleNotFoundError as e:
             if e.name != m: raise  # a real missing dependency inside an existing module must surface
     return SYSTEMS
+
+def system_lines() -> dict[str, str]:
+    "name -> its `mmgen list` line, importing no system: the index's systems whose module is in SYSTEM_MODULES, and those registered in this process."
+    return {n: d for n, (m, d) in SYSTEM_INDEX.items() if m in SYSTEM_MODULES} | {n: s.doc for n, s in SYSTEMS.items()}
+
+def find_system(name:str, # a system's command-line name
+               ) -> SystemSpec|None:
+    "The registered system `name`, importing only the module the index names for it; None for a name neither knows."
+    if name not in SYSTEMS and name in SYSTEM_INDEX and SYSTEM_INDEX[name][0] in SYSTEM_MODULES: load_systems([SYSTEM_INDEX[name][0]])
+    return SYSTEMS.get(name)
 
 # %% ../nbs/16_cli.ipynb #c1100002
 _FLAGS = ('out_dir', 'epochs', 'full')          # the command's own flags
@@ -77,6 +94,7 @@ def _anno(a) -> str: return a if isinstance(a, str) else getattr(a, '__name__', 
 def _option_classes(spec:SystemSpec, fn) -> tuple:
     "The config dataclasses whose fields the train function's **kw takes: declared, else named in its **kw comment."
     if spec.options: return spec.options
+    from fastcore.docments import docments   # here and below, not at import: fastcore takes ~0.2 s, which `mmgen --help` need not wait for
     d = docments(fn, full=True)
     kw = next((k for k, v in d.items() if v.get('kind') == 4), None)   # VAR_KEYWORD
     text = ' '.join(str(d[k]['docment'] or '') for k in (kw, 'return') if k in d)   # fastcore files a last comment under 'return'
@@ -86,6 +104,7 @@ def _option_classes(spec:SystemSpec, fn) -> tuple:
 
 def system_options(spec:SystemSpec) -> dict[str, tuple]:
     "Every option `--set` can give `spec`'s train function: name -> (default, type, meaning)."
+    from fastcore.docments import docments
     fn, out = spec.load(), {}
     for k, v in docments(fn, full=True).items():
         if k in _FLAGS or k == 'return' or v.get('kind') in (2, 4) or not _SIMPLE.search(_anno(v['anno'])): continue
@@ -354,10 +373,9 @@ class _Terminated(KeyboardInterrupt):
 
 def _on_sigterm(signum, frame): raise _Terminated()
 
-def _train(args, systems) -> int:
+def _train(args, spec:SystemSpec) -> int:
     import signal, threading
     from mmgen.train import fit_options, TrainingInterrupted, NonFiniteLossError, TrainingOutOfMemory
-    spec = systems[args.system]
     out = Path(args.out or f'runs/{args.system}')
     took = args.resume and _started_with(args, out)
     overrides = dict(args.set)
@@ -400,23 +418,24 @@ def _train(args, systems) -> int:
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `mmgen` console script; returns the exit status (1: training diverged or ran out of memory, 2: a usage error, 130 / 143: stopped by Ctrl-C / SIGTERM)."
     argv = sys.argv[1:] if argv is None else list(argv)
-    systems = load_systems() if argv[:1] in (['train'], ['list']) else SYSTEMS   # `mmgen --help`, `caption`, `draw`, `retrieve` import only the system they read
-    spec = systems.get(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None
+    spec = find_system(argv[1]) if len(argv) > 1 and argv[0] == 'train' else None   # for `train NAME --help`; `list`, `caption`, ... import only the system they read
     try: args = _parser(spec, '--full' in argv, _asked_preset(argv)).parse_args(argv)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
     try:
         if args.cmd == 'list':
-            w = max(map(len, systems), default=0)
-            for name, s in sorted(systems.items()): print(f"{name:<{w}}  {s.doc}")
+            lines = system_lines()
+            w = max(map(len, lines), default=0)
+            for name, doc in sorted(lines.items()): print(f"{name:<{w}}  {doc}")
             return 0
         if args.cmd == 'caption': return _caption(args)
         if args.cmd == 'draw': return _draw(args)
         if args.cmd == 'retrieve': return _retrieve(args)
-        if args.system not in systems:
-            near = difflib.get_close_matches(args.system, list(systems), n=2)
+        if (spec := find_system(args.system)) is None:
+            names = list(system_lines())
+            near = difflib.get_close_matches(args.system, names, n=2)
             raise UserError(f"unknown system {args.system!r}" + (f"; did you mean {' or '.join(near)}?" if near else '')
-                            + f" (expected one of: {', '.join(sorted(systems))})")
-        return _train(args, systems)
+                            + f" (expected one of: {', '.join(sorted(names))})")
+        return _train(args, spec)
     except UserError as e:
         print(f"mmgen: {e}", file=sys.stderr)
         return 2

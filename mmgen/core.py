@@ -11,8 +11,8 @@ Every notebook starts here; every other module needs these four things.
 - A *system* is a function `train(out_dir, epochs=None, full=False, **kw) -> dict` of final metrics.
   `@register_system('name', doc='one line')` records its module and function name in `SYSTEMS`, and
   `mmgen train name` runs it; `options=(SomeConfig, TrainConfig)` names the config dataclasses whose fields its
-  `**kw` accepts, so `mmgen train name --help` can list them and `--set` can check them. `SYSTEMS` fills as the defining modules are imported; the command imports them
-  through `mmgen.cli.load_systems`.
+  `**kw` accepts, so `mmgen train name --help` can list them and `--set` can check them. `SYSTEMS` fills as the defining modules are imported; the command imports the one it runs
+  through `mmgen.cli.find_system` (and all of them through `mmgen.cli.load_systems`).
 - `UserError` is an error in what the user asked for (a value out of range, a folder that holds another run, a corrupt
   checkpoint); its message says what was expected and what came. `mmgen` prints it in one line, without a traceback.
   `ConfigError` is the one for configuration values. `check_token_ids(ids, vocab_size)` refuses token ids outside
@@ -28,8 +28,8 @@ import math, numbers, os, random, importlib, dataclasses, difflib, hashlib, temp
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Sequence
-import numpy as np
-import torch
+# torch and numpy are imported inside the functions that use them: `mmgen --help` and `mmgen list` read this module's
+# registry, and start in a fraction of a second without them (torch alone takes seconds to import)
 
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'row_noise', 'default_device', 'amp_dtype',
@@ -45,6 +45,7 @@ def set_seed(seed:int=42, # seed for python, numpy and torch (all devices)
              deterministic:bool=False, # also ask torch for deterministic kernels
             ):
     "Seed every generator a training run touches."
+    import numpy as np, torch
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     if deterministic: torch.use_deterministic_algorithms(True, warn_only=True)
 
@@ -67,6 +68,7 @@ def row_generators(seed:int, # the draw's seed
                    seen:dict|None=None, # copies counted in earlier batches of one list (`copy_index`'s, updated): batch by batch = all at once
                   ) -> list[torch.Generator]:
     "One generator per row, seeded from (seed, the row's key, its `copy_index`) alone: a row draws the same whatever shares its batch."
+    import numpy as np, torch
     mix = lambda k, c: int(np.random.SeedSequence([seed % 2**64, _digest(k), c]).generate_state(1, np.uint64)[0])   # -> a 64-bit seed (a negative seed too)
     return [torch.Generator(device).manual_seed(mix(k, c)) for k, c in zip(keys, copy_index(keys, seen))]
 
@@ -76,11 +78,13 @@ def row_noise(draw:Callable, # torch.rand or torch.randn
               device=None, # where to draw (None: the generators')
              ) -> torch.Tensor:
     "(len(generators), *shape) noise, row i drawn from generators[i] alone."
+    import torch
     return torch.stack([draw(shape, generator=g, device=device or g.device) for g in generators])
 
 # %% ../nbs/00_core.ipynb #cc5b7928
 def default_device(prefer:str|None=None) -> torch.device:
     "The best available device: `prefer` if given, else CUDA, then Apple MPS, then CPU."
+    import torch
     if prefer: return torch.device(prefer)
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
@@ -88,6 +92,7 @@ def default_device(prefer:str|None=None) -> torch.device:
 
 def amp_dtype(device:torch.device|str) -> torch.dtype|None:
     "Autocast dtype for `device`: bf16 if supported, fp16 on pre-Ampere GPUs, None (fp32) on CPU."
+    import torch
     device = torch.device(device)
     if device.type != 'cuda': return None
     # native bf16 only: by default torch also says True where bf16 is emulated (a T4, sm 7.5), which is slow
@@ -95,10 +100,12 @@ def amp_dtype(device:torch.device|str) -> torch.dtype|None:
 
 def amp_name(device:torch.device|str) -> str:
     "The name of `amp_dtype(device)` for results tables: 'bf16', 'fp16' or 'fp32'."
+    import torch
     return {torch.bfloat16: 'bf16', torch.float16: 'fp16', None: 'fp32'}[amp_dtype(device)]
 
 def gpu_name() -> str:
     "A human name for the accelerator in use (or the CPU), for results tables."
+    import torch
     if torch.cuda.is_available(): return torch.cuda.get_device_name()
     import platform
     return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
@@ -130,6 +137,7 @@ def cuda_arch_refusal(capability:tuple[int, int], # the GPU's compute capability
                       name:str='this GPU', # the GPU's name, for the message
                      ) -> str|None:
     "Why this torch build cannot run kernels on a GPU of `capability`, with the remedy; None where it can (torch's own rule)."
+    import torch
     if not arch_list: return None   # a build that does not say (ROCm, a CPU build): torch decides
     cc, sm = 10 * capability[0] + capability[1], f"sm_{capability[0]}{capability[1]}"
     def runs(a):   # a cubin of the same major version and no higher minor, or PTX of no higher version ('a': arch-specific, no PTX forward)
@@ -151,6 +159,7 @@ def compile_refusal(capability:tuple[int, int]|None, # CUDA compute capability, 
 
 def check_compile(device:torch.device|str):
     "Raise a clear error if `torch.compile` cannot run on `device`."
+    import torch
     device = torch.device(device)
     if device.type != 'cuda': return
     msg = compile_refusal(torch.cuda.get_device_capability(device), torch.cuda.get_device_name(device))
@@ -159,6 +168,7 @@ def check_compile(device:torch.device|str):
 def check_cuda_arch(device:torch.device|str, # the device a run is about to use
                    ):
     "A `UserError` if `device` is a CUDA GPU this torch build has no kernels for (a P100 under PyPI's torch >= 2.8)."
+    import torch
     device = torch.device(device)
     if device.type != 'cuda' or torch.version.cuda is None: return
     msg = cuda_arch_refusal(torch.cuda.get_device_capability(device), torch.cuda.get_arch_list(), torch.cuda.get_device_name(device))
@@ -169,6 +179,7 @@ def run_precision(device:torch.device|str, # the device a run trains on
                   scaler:bool=False, # whether it scales the loss (fp16)
                  ) -> dict:
     "What a run computes in, for its first line and its files: device, GPU name (None off CUDA), autocast dtype, GradScaler."
+    import torch
     device = torch.device(device)
     return dict(device=str(device), gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
                 autocast=str(dtype).removeprefix('torch.') if dtype else 'fp32', grad_scaler=scaler)
@@ -181,6 +192,7 @@ def precision_line(p:dict, # `run_precision`'s dict
 
 def is_oom(e:BaseException) -> bool:
     "Is `e` an accelerator's out-of-memory error (torch's `OutOfMemoryError`, or a `RuntimeError` that says 'out of memory')?"
+    import torch
     return isinstance(e, getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)) or (isinstance(e, RuntimeError) and 'out of memory' in str(e))
 
 # %% ../nbs/00_core.ipynb #a7e3c002
@@ -237,6 +249,7 @@ def check_token_ids(ids, # a tensor of token ids, or one id (an int)
                     what:str='token id', # how the message names them, e.g. 'bos_id'
                    ):
     "A `ConfigError` (a ValueError) naming the first id outside [0, vocab_size), where it sits and the vocabulary size; one host read for a tensor."
+    import torch
     expect = f"ids must be in [0, {vocab_size}) (vocab_size={vocab_size})"
     if not torch.is_tensor(ids):
         if isinstance(ids, bool) or not isinstance(ids, numbers.Integral): raise ConfigError(f"{what} must be an integer, got {ids!r}")

@@ -289,7 +289,6 @@ def object_scores(clf:nn.Module, # reads the images
 
 
 # %% ../nbs/09_evaluation.ipynb #a1e70006
-from torchvision.transforms.v2 import functional as tvF
 from .core import set_seed
 
 def stack_items(ds, # a Shapes-like dataset
@@ -307,6 +306,7 @@ def blur_images(x:torch.Tensor, # (B,3,H,W) images
     s = sigma * x.shape[-1] / 64
     if s < 0.05: return x
     k = 2 * math.ceil(3 * s) + 1
+    from torchvision.transforms.v2 import functional as tvF   # here, not at import: torchvision takes seconds to import (it loads torch._dynamo)
     return tvF.gaussian_blur(x, [k, k], [s, s])
 
 def degrade(x:torch.Tensor, # (B,3,H,W) images in [-1, 1]

@@ -116,7 +116,10 @@ def _grouped_mm_probe(device:torch.device, dtype:torch.dtype) -> bool:
     finally:
         if sync: torch.cuda.set_sync_debug_mode(sync)
 
-@torch.compiler.disable
+# torch.compiler.disable as torch applies it to its optimisers' methods: at the first call, not at import (applying it imports torch._dynamo, seconds)
+_not_traced = getattr(torch, '_disable_dynamo', torch.compiler.disable)
+
+@_not_traced
 def grouped_mm_ok(device:torch.device|str, # where the experts run
                   dtype:torch.dtype=torch.float32, # the dtype they run in
                  ) -> bool:

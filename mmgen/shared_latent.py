@@ -31,7 +31,6 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
-import matplotlib.pyplot as plt
 
 from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError, row_generators, row_noise
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
@@ -685,6 +684,7 @@ def show_results(data:dict, # held-out `stack_items` output
     for ax, lab in zip(fig.axes[::n], ['input + reference', 'reconstruction + caption', 'caption → image']):
         ax.text(-0.08, 0.5, lab, transform=ax.transAxes, rotation=90, ha='right', va='center', fontsize=7)
     if title: fig.suptitle(title, fontsize=8)
+    import matplotlib.pyplot as plt   # loaded by show_batch already; here, not at import, as pyplot costs ~0.5 s there
     fig.tight_layout(); plt.close(fig)
     return fig
 

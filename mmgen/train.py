@@ -50,8 +50,6 @@ import torch.nn.functional as F
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, TensorDataset
 from torch.utils.checkpoint import checkpoint
-from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict, get_optimizer_state_dict,
-                                                     set_model_state_dict, set_optimizer_state_dict)
 from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
@@ -60,7 +58,7 @@ from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_di
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
 from .callbacks import TrainState, Callback, _Logger, TensorBoardLogger, WandbLogger, wandb_run   # 02b: what fit calls back
-from .checkpoints import _FULL, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
+from .checkpoints import _full, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
 _all_ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
@@ -712,7 +710,8 @@ def save(self:_Run):
     s = self.state
     s.seconds, self.last_save = _clock() - self.t_start, _clock()
     if self.out is None: return
-    osd = get_optimizer_state_dict(_unwrap(self.model), self.opt, options=_FULL)
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict   # here, not at import: ~1 s (see `mmgen.checkpoints._full`)
+    osd = get_optimizer_state_dict(_unwrap(self.model), self.opt, options=_full())
     rngs = [None] * s.world_size   # per rank: (RNG now, RNG at the start of this epoch)
     if s.world_size > 1: dist.all_gather_object(rngs, (rng_state(), self.epoch_rng))
     else: rngs = [(rng_state(), self.epoch_rng)]
@@ -742,6 +741,7 @@ def restore(self:_Run):
                           f"ones or start over in another folder")
     load_weights(self.model, out/'latest.safetensors')
     osd = upgrade_optimizer_state(self.model, st['optimizer'])   # keyed by parameter name: renamed as the weights were
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict   # here, not at import (see `save`)
     set_optimizer_state_dict(_unwrap(self.model), self.opt, osd, options=StateDictOptions(full_state_dict=True))
     self.sched.load_state_dict(st['scheduler'])
     if self.scaler and st['scaler']: self.scaler.load_state_dict(st['scaler'])
