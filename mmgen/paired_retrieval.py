@@ -171,7 +171,7 @@ class RetrievalConfig:
     temperature: float = 0.07       # CLIP temperature τ (logit scale 1/τ)
     learnable_temperature: bool = False  # train τ (the seed fixes it at 0.07)
     hard_negatives: tuple = ()      # extra wrong captions per pair in the image → text loss: 'swap' (b, a), 'left' / 'right' (one word of that half's class changed)
-    mask_repeats: bool = True       # a batch's repeated captions are no negatives of each other (left out of both softmaxes); False: open_clip's ClipLoss, repeats counted as negatives
+    mask_repeats: bool = False      # True: a batch's repeated captions are no negatives of each other (left out of both softmaxes); False: open_clip's ClipLoss (off: it cost top-1 at the recipe, see the paired-seed table)
     # recipe (passed to mmgen.train.fit)
     optimizer: str = 'adamw'        # 'adamw' | 'adam'
     lr: float = 1e-3                # peak learning rate
@@ -396,11 +396,11 @@ def contrastive_loss(img:torch.Tensor, # (B, D) normalised image embeddings
     return (F.cross_entropy(logits, tgt) + F.cross_entropy(logits[:, :B].T, tgt)) / 2
 
 class RetrievalLoss:
-    "The `loss_fn` for `mmgen.train.fit`: augment the pairs while training, then the CLIP loss (with hard negative captions while training), a batch's repeated captions masked (unless mask_repeats=False)."
+    "The `loss_fn` for `mmgen.train.fit`: augment the pairs while training, then the CLIP loss (with hard negative captions while training), with mask_repeats, a batch's repeated captions masked."
     def __init__(self, augment:PairAugment|None=None, # applied to the images while training
                  hard_negatives:Sequence[str]=(), # kinds of hard negative captions per pair (`HARD_KINDS`)
                  class_names:Sequence[str]|None=None, # the dataset's class phrases (needed with hard_negatives)
-                 mask_repeats:bool=True, # leave a batch's repeated captions out of each other's softmaxes (False: each is the other's negative, as in open_clip)
+                 mask_repeats:bool=False, # leave a batch's repeated captions out of each other's softmaxes (False: each is the other's negative, as in open_clip)
                 ):
         if hard_negatives and class_names is None: raise ValueError("hard_negatives need class_names= (the dataset's class phrases)")
         self.augment, self.hard, self.names, self.mask_repeats = augment, tuple(hard_negatives), list(class_names or []), mask_repeats
