@@ -171,6 +171,7 @@ class RetrievalConfig:
     temperature: float = 0.07       # CLIP temperature τ (logit scale 1/τ)
     learnable_temperature: bool = False  # train τ (the seed fixes it at 0.07)
     hard_negatives: tuple = ()      # extra wrong captions per pair in the image → text loss: 'swap' (b, a), 'left' / 'right' (one word of that half's class changed)
+    mask_repeats: bool = False      # True: a batch's repeated captions are no negatives of each other (left out of both softmaxes); False: open_clip's ClipLoss (off: it cost top-1 at the recipe, see the paired-seed table)
     # recipe (passed to mmgen.train.fit)
     optimizer: str = 'adamw'        # 'adamw' | 'adam'
     lr: float = 1e-3                # peak learning rate
@@ -210,7 +211,7 @@ _RETRIEVAL_RULES = dict(  # what each RetrievalConfig field allows (`mmgen.train
     name=_str(), patch=int_at_least(1), stem=one_of('patch', 'conv'), pos_init=num_at_least(0, strict=True, none=True), d_model=int_at_least(1), n_layers=int_at_least(1),
     n_heads=int_at_least(1), d_ff=int_at_least(1), act=one_of('gelu', 'relu'), init=one_of('xavier', 'normal'), dropout=num_between(0, 1), embed_dim=int_at_least(1),
     text=one_of('small', 'clip'), clip_model=_str(), clip_pretrained=_str(none=True), clip_seed=int_at_least(0), text_d_model=int_at_least(1),
-    text_layers=int_at_least(1), text_heads=int_at_least(1), temperature=num_at_least(0, strict=True), learnable_temperature=one_of(True, False),
+    text_layers=int_at_least(1), text_heads=int_at_least(1), temperature=num_at_least(0, strict=True), learnable_temperature=one_of(True, False), mask_repeats=one_of(True, False),
     optimizer=one_of('adamw', 'adam'), lr=num_at_least(0, strict=True), weight_decay=num_at_least(0), warmup_epochs=num_at_least(0), min_lr=num_at_least(0),
     schedule=one_of('cosine', 'constant'), grad_clip=num_at_least(0, strict=True, none=True), batch_size=int_at_least(2), epochs=int_at_least(1),
     patience=int_at_least(1, none=True), augment=one_of('none', 'pair', 'halves'))
@@ -395,19 +396,20 @@ def contrastive_loss(img:torch.Tensor, # (B, D) normalised image embeddings
     return (F.cross_entropy(logits, tgt) + F.cross_entropy(logits[:, :B].T, tgt)) / 2
 
 class RetrievalLoss:
-    "The `loss_fn` for `mmgen.train.fit`: augment the pairs while training, then the CLIP loss (with hard negative captions while training), a batch's repeated captions masked."
+    "The `loss_fn` for `mmgen.train.fit`: augment the pairs while training, then the CLIP loss (with hard negative captions while training), with mask_repeats, a batch's repeated captions masked."
     def __init__(self, augment:PairAugment|None=None, # applied to the images while training
                  hard_negatives:Sequence[str]=(), # kinds of hard negative captions per pair (`HARD_KINDS`)
                  class_names:Sequence[str]|None=None, # the dataset's class phrases (needed with hard_negatives)
+                 mask_repeats:bool=False, # leave a batch's repeated captions out of each other's softmaxes (False: each is the other's negative, as in open_clip)
                 ):
         if hard_negatives and class_names is None: raise ValueError("hard_negatives need class_names= (the dataset's class phrases)")
-        self.augment, self.hard, self.names = augment, tuple(hard_negatives), list(class_names or [])
+        self.augment, self.hard, self.names, self.mask_repeats = augment, tuple(hard_negatives), list(class_names or []), mask_repeats
         self.neighbours = word_neighbours(self.names) if self.hard else None
 
     def __call__(self, model, batch, state) -> dict:
         x, caps, skip = batch['image'], list(batch['caption']), None
         keys = list(zip(batch['left'].tolist(), batch['right'].tolist())) if 'left' in batch else caps   # the class pair, else the caption
-        same = same_caption(keys)                                                                       # (B, B): true duplicates
+        same = same_caption(keys) if self.mask_repeats else None                                        # (B, B): true duplicates
         if model.training and self.augment is not None: x = self.augment(x)
         if model.training and self.hard:
             L, R = batch['left'].cpu(), batch['right'].cpu()
@@ -625,7 +627,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     valid_dl = make_loader(ds['valid'], 256, shuffle=False)
     tc = cfg.train_config(len(train_dl), **{**dict(seed=seed, out_dir=None if out_dir is None else str(out_dir), progress=False), **train_kw})
     t0 = time.perf_counter()
-    hist = fit(model, RetrievalLoss(PairAugment(cfg.augment), cfg.hard_negatives, ds['train'].names), train_dl, valid_dl, tc, resume=resume)
+    hist = fit(model, RetrievalLoss(PairAugment(cfg.augment), cfg.hard_negatives, ds['train'].names, cfg.mask_repeats), train_dl, valid_dl, tc, resume=resume)
     seconds = time.perf_counter() - t0
     if out_dir is not None and (Path(out_dir) / 'best.safetensors').exists(): load_weights(model, Path(out_dir) / 'best.safetensors')
     metrics = evaluate(model, ds['test'])
