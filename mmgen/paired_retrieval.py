@@ -293,10 +293,8 @@ class FrozenCLIPText(nn.Module):
     "open_clip's text tower (any pooling; `mmgen.tokenizers.clip_text_features` runs it), frozen (features cached per caption), and a trained linear projection."
     def __init__(self, cfg:RetrievalConfig):
         super().__init__()
-        import logging
         if why := _clip_model_problem(cfg.clip_model): raise ConfigError(f"FrozenCLIPText: clip_model must be {why}")
         self.tokenizer = CLIPTokenizer(cfg.clip_model)   # CLIP's BPE, before the tower: a tokenizer that fails costs no model build (or download)
-        logging.getLogger().setLevel(logging.ERROR)   # open_clip warns that random weights are random
         with torch.random.fork_rng(devices=[]):   # a random tower (offline) is a function of the config: never saved, rebuilt the same
             torch.manual_seed(cfg.clip_seed)
             m = create_clip(cfg.clip_model, cfg.clip_pretrained, 'clip_pretrained')   # pretrained: checked first (offline: one line); OpenAI's weights get QuickGELU
