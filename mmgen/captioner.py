@@ -256,6 +256,7 @@ class Captioner(nn.Module):
                  temperature:float=1.0, # softmax temperature for 'top_p'
                  generator:torch.Generator|list[torch.Generator]|None=None, # RNG for 'top_p': one stream for the batch, or one per picture
                  seed:int|None=None, # 'top_p': picture i draws from (seed, its pixels, its copy index) alone (`row_generators`, `picture_keys`), in any batch; None: `generator`
+                 seen:dict|None=None, # with `seed`: copies counted in earlier calls (`row_generators`'; updated), so batch by batch draws as all at once
                  value_range:tuple=(-1, 1), # the range of float pictures: (-1, 1) (mmgen's) or (0, 1) (torchvision's `to_tensor`); uint8 is 0..255
                 ) -> torch.Tensor:
         "Caption token ids (B, L), BOS first, pad after EOS, via `mmgen.decoding`."
@@ -265,7 +266,7 @@ class Captioner(nn.Module):
         try:
             self.eval()
             images = as_images(images, c.image_size, value_range=value_range).to(next(self.parameters()).device)   # other sizes: brought to the training side
-            if seed is not None: generator = row_generators(seed, picture_keys(images), images.device)
+            if seed is not None: generator = row_generators(seed, picture_keys(images), images.device, seen)
             return decode(self.decoder, self.encode_image(images), c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
         finally: self.train(was)
 
@@ -529,6 +530,7 @@ def evaluate_captions(model:Captioner, # trained captioner
                      ) -> tuple[dict, list[str]]:
     "Scores (see `score_captions`) of the model's captions on `dl`, and the captions."
     preds, refs, attrs, dev = [], [], [], next(model.parameters()).device
+    if kw.get('seed') is not None: kw = dict(seen={}) | kw   # `seed=`: a picture's copies counted across batches, so any batch size draws alike
     for bi, b in enumerate(dl):
         if max_batches is not None and bi >= max_batches: break
         preds += model.caption(b['image'].to(dev), tok, method=method, **kw)
@@ -882,10 +884,9 @@ def score_rows(runs:dict[str, dict], # name -> scores dict (see `score_captions`
     return [(name, *(cell(k, r.get(k)) for k in keys)) for name, r in runs.items()]
 
 def compare_decoding(model:Captioner, tok:Tokenizer, dl, seed:int=0, **kw) -> dict:
-    "Scores of greedy, beam (4) and top-p (0.9) captions on `dl`, with decoding seconds."
+    "Scores of greedy, beam (4) and top-p (0.9) captions on `dl`, with decoding seconds; top-p draws per picture from `seed` (any batch size alike)."
     out = {}
-    for name, m, extra in (('greedy', 'greedy', {}), ('beam 4', 'beam', dict(beam_size=4)), ('top-p 0.9', 'top_p', dict(top_p=0.9))):
-        if m == 'top_p': extra['generator'] = torch.Generator(next(model.parameters()).device).manual_seed(seed)
+    for name, m, extra in (('greedy', 'greedy', {}), ('beam 4', 'beam', dict(beam_size=4)), ('top-p 0.9', 'top_p', dict(top_p=0.9, seed=seed))):
         t0 = time.time(); s, _ = evaluate_captions(model, dl, tok, method=m, **extra, **kw)
         out[name] = dict(s, seconds=round(time.time() - t0, 1))
     return out

@@ -13,7 +13,9 @@ follows a two-part protocol: `decoder.new_cache()` returns a cache with `.reorde
 - `sample(..., temperature=1.0, top_k=None, top_p=None, generator=None)` draws from the tempered distribution
   after top-k, then top-p filtering (`top_k_filter`, `top_p_filter`); `temperature=0` is greedy. `generator` is one
   stream for the batch (as transformers' `generate` draws), or a list of one per row: row i then draws from generator
-  i alone, the same whatever shares its batch, on every cache path (the draws run after the step, outside any graph).
+  i alone, the same whatever shares its batch, on every cache path: each row's generator draws its `max_len - 1`
+  uniforms once per call, and every step picks all rows' tokens in one batched inverse-CDF search (float64; a
+  filtered-out token is never chosen), after the step, outside any graph.
 - `memory_padding_mask` (`True` = padding) masks a padded memory; `memory=None` with `batch_size=B` decodes
   unconditionally; `use_cache=False` recomputes the prefix each step (the reference the cache is tested against).
 - `static_cache=True` decodes through `decoder.new_static_cache(batch_size, max_len, memory, memory_padding_mask)`
@@ -209,14 +211,14 @@ def _start(decoder, memory, bos_id, max_len, batch_size, n=1, pad_id=0):
 @torch.no_grad()
 def _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size,
               static_cache=False, graph=None, check_every=8):
-    "The loop shared by `greedy` and `sample`: `pick(logits (B, V)) -> (B,)` chooses each next token."
+    "The loop shared by `greedy` and `sample`: `pick(logits (B, V), i) -> (B,)` chooses the token of step i."
     seq, B = _start(decoder, memory, bos_id, max_len, batch_size, pad_id=pad_id)
     done = torch.zeros(B, dtype=torch.bool, device=seq.device)
     step = _stepper(decoder, memory, memory_padding_mask, use_cache, static_cache, graph, B, max_len)
     static = isinstance(step, _StaticStepper)
     every = check_every if static else 1                   # `done.all()` reads the device: a static loop asks less often
     for i in range(max_len - 1):
-        nxt = pick(step(seq)).masked_fill(done, pad_id)   # finished rows get padding
+        nxt = pick(step(seq), i).masked_fill(done, pad_id)   # finished rows get padding
         seq = torch.cat([seq, nxt[:, None]], 1)
         done |= nxt == eos_id
         if (i + 1) % every == 0 and done.all(): break
@@ -237,7 +239,24 @@ def greedy(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` w
           )->Tensor:
     "The most probable token at every step -> (B, L) tokens: BOS, ..., EOS, pad."
     return _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id,
-                     lambda logits: logits.argmax(-1), batch_size, static_cache, graph)
+                     lambda logits, i: logits.argmax(-1), batch_size, static_cache, graph)
+
+# %% ../nbs/07_decoding.ipynb #224041d9
+def _row_uniforms(generators:list[torch.Generator], # one per row
+                  n:int, # uniforms per row: one per decoding step
+                  device:torch.device, # where the draws are used
+                 )->Tensor:
+    "(B, n) float64 uniforms in [0, 1), row i from generators[i] alone: a row's randomness for a whole decode, drawn once."
+    return torch.stack([torch.rand(n, generator=g, device=g.device, dtype=torch.float64) for g in generators]).to(device)
+
+def _inverse_cdf(probs:Tensor, # (B, V) probabilities; 0 for filtered-out tokens; rows need not sum to exactly 1
+                 u:Tensor, # (B,) uniforms in [0, 1)
+                )->Tensor:
+    "Row b's token (B,): the first whose cumulative probability exceeds u[b] × the row's total (float64); never a zero-probability token."
+    cdf = probs.double().cumsum(-1)                                  # (B, V), non-decreasing; flat across a zero-probability token
+    total = cdf[:, -1:]                                              # (B, 1)
+    x = torch.minimum(u.double()[:, None] * total, total.nextafter(torch.zeros_like(total)))   # below the total: the top takes the last kept token
+    return torch.searchsorted(cdf, x, right=True)[:, 0]               # first cdf > x
 
 # %% ../nbs/07_decoding.ipynb #a9da9dad
 def sample(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` with `new_cache()`
@@ -261,11 +280,13 @@ def sample(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` w
     rows = isinstance(generator, (list, tuple))
     if rows and len(generator) != (n := memory.shape[0] if memory is not None else batch_size):
         raise ValueError(f"sample(): {len(generator)} generators for {n} rows: pass one per row, or one torch.Generator")
-    def pick(logits):
+    if rows and temperature:   # each row's uniforms for the whole decode, now: one per step, row i's from generator i alone
+        u = _row_uniforms(generator, max(max_len - 1, 0), memory.device if memory is not None else _device_of(decoder))   # (B, max_len - 1)
+    def pick(logits, i):
         if temperature == 0: return logits.argmax(-1)
-        probs = top_p_filter(top_k_filter(logits / temperature, top_k), top_p).softmax(-1)
-        if rows: return torch.cat([torch.multinomial(p[None], 1, generator=g)[0] for p, g in zip(probs, generator)])   # row i: generator i alone
-        return torch.multinomial(probs, 1, generator=generator)[:, 0]
+        filtered = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
+        if rows: return _inverse_cdf(filtered.double().softmax(-1), u[:, i])   # every row in one search, each with its own uniform
+        return torch.multinomial(filtered.softmax(-1), 1, generator=generator)[:, 0]   # one stream, as transformers draws
     return _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size,
                      static_cache, graph)
 
