@@ -56,6 +56,10 @@ def _check_sampling(owner:str, **opts):
     "A `ConfigError` (a ValueError) naming the first of `opts` (temperature, top_k, top_p) that `SAMPLE_RULES` refuses."
     check_config(opts, {k: SAMPLE_RULES[k] for k in opts}, owner)
 
+def _wide(t:Tensor)->Tensor:
+    "`t` in float64 for sums that must not drift (top-p's mass, a sampling CDF); float32 on MPS, which has no float64."
+    return t.float() if t.device.type == 'mps' else t.double()
+
 def top_k_filter(logits:Tensor, # (..., V) unnormalised scores
                  k:int|None, # keep the k highest; None or 0 keeps all
                 )->Tensor:
@@ -71,7 +75,7 @@ def top_p_filter(logits:Tensor, # (..., V) unnormalised scores
     "Keep the smallest set of most probable tokens whose probability reaches `p` (ties: lower id first); the rest -> -inf."
     _check_sampling('top_p_filter(): ', top_p=p)
     if p is None or p >= 1: return logits
-    probs = logits.double().softmax(-1)
+    probs = _wide(logits).softmax(-1)
     sp, order = probs.sort(dim=-1, descending=True, stable=True)  # equal probabilities: lower id first
     cum = sp.cumsum(-1)
     above = torch.cat([torch.zeros_like(cum[..., :1]), cum[..., :-1]], -1)  # mass ranked strictly above
@@ -246,16 +250,17 @@ def _row_uniforms(generators:list[torch.Generator], # one per row
                   n:int, # uniforms per row: one per decoding step
                   device:torch.device, # where the draws are used
                  )->Tensor:
-    "(B, n) float64 uniforms in [0, 1), row i from generators[i] alone: a row's randomness for a whole decode, drawn once."
-    return torch.stack([torch.rand(n, generator=g, device=g.device, dtype=torch.float64) for g in generators]).to(device)
+    "(B, n) float64 (MPS: float32) uniforms in [0, 1), row i from generators[i] alone: a row's randomness for a whole decode, drawn once."
+    f64 = lambda d: torch.float32 if torch.device(d).type == 'mps' else torch.float64   # MPS has no float64
+    return torch.stack([torch.rand(n, generator=g, device=g.device, dtype=f64(g.device)) for g in generators]).to(device, f64(device))
 
 def _inverse_cdf(probs:Tensor, # (B, V) probabilities; 0 for filtered-out tokens; rows need not sum to exactly 1
                  u:Tensor, # (B,) uniforms in [0, 1)
                 )->Tensor:
     "Row b's token (B,): the first whose cumulative probability exceeds u[b] × the row's total (float64); never a zero-probability token."
-    cdf = probs.double().cumsum(-1)                                  # (B, V), non-decreasing; flat across a zero-probability token
+    cdf = _wide(probs).cumsum(-1)                                  # (B, V), non-decreasing; flat across a zero-probability token
     total = cdf[:, -1:]                                              # (B, 1)
-    x = torch.minimum(u.double()[:, None] * total, total.nextafter(torch.zeros_like(total)))   # below the total: the top takes the last kept token
+    x = torch.minimum(u.to(cdf.dtype)[:, None] * total, total.nextafter(torch.zeros_like(total)))   # below the total: the top takes the last kept token
     return torch.searchsorted(cdf, x, right=True)[:, 0]               # first cdf > x
 
 # %% ../nbs/07_decoding.ipynb #a9da9dad
@@ -285,7 +290,7 @@ def sample(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache=)` w
     def pick(logits, i):
         if temperature == 0: return logits.argmax(-1)
         filtered = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
-        if rows: return _inverse_cdf(filtered.double().softmax(-1), u[:, i])   # every row in one search, each with its own uniform
+        if rows: return _inverse_cdf(_wide(filtered).softmax(-1), u[:, i])   # every row in one search, each with its own uniform
         return torch.multinomial(filtered.softmax(-1), 1, generator=generator)[:, 0]   # one stream, as transformers draws
     return _generate(decoder, memory, bos_id, eos_id, max_len, memory_padding_mask, use_cache, pad_id, pick, batch_size,
                      static_cache, graph)
