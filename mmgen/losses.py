@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['clip_loss', 'siglip_loss', 'CLIPLoss', 'SigLIPLoss', 'cosine_distill_loss', 'flow_path', 'time_features',
-           'euler_flow', 'drop_condition', 'guided', 'feature_loss']
+           'euler_flow', 'drop_condition', 'guided', 'feature_loss', 'recon_loss']
 
 # %% ../nbs/08_losses.ipynb #ee5b4adf
 def _check_pairs(img, txt):
@@ -159,3 +159,19 @@ def feature_loss(features, # x (B,C,H,W) -> a list of activation maps, e.g. a fr
     fp = features(pred)
     if not ft or len(fp) != len(ft): raise ValueError(f"features must return the same non-empty list of maps for both images, got {len(fp)} and {len(ft)}")
     return sum(F.mse_loss(p.float(), t.float()) / t.float().pow(2).mean().clamp_min(1e-6) for p, t in zip(fp, ft)) / len(ft)
+
+# %% ../nbs/08_losses.ipynb #ee218010
+def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
+               target:torch.Tensor, # (B,3,H,W) originals in [-1, 1]
+               fg_weight:float=0., # extra weight on 'foreground' pixels (0: plain MSE)
+               thresh:float=0.1, # a pixel is foreground if a channel is this far from the image's median colour
+               per_sample:bool=False, # (each picture's weighted squared error, its total weight), both (B,): sum each, divide, and it is the mean
+              ) -> torch.Tensor|tuple:
+    "MSE, optionally weighted up where the target differs from its median colour (its background, when objects are small)."
+    err = (pred.float() - target.float()).pow(2)
+    if fg_weight == 0 and not per_sample: return err.mean()
+    t = target.float()
+    fg = (t - t.flatten(2).median(-1).values[..., None, None]).abs().amax(1, keepdim=True) > thresh
+    w = 1 + fg_weight * fg.float()   # (B,1,H,W)
+    if per_sample: return (err * w).flatten(1).sum(1), w.flatten(1).sum(1) * err.shape[1]
+    return (err * w).sum() / (w.sum() * err.shape[1])

@@ -4,15 +4,15 @@
 trains a preset (`PRESETS`: `cpu` by default, 4.5M parameters; `full` and `gpu`, the seed-sized corrected design, 52M, or
 the seed's own with `literal=True`), fine-tunes the image decoder on the frozen latents (`finetune_decoder`), fits the
 caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`, `metrics.json` and `samples.png`
-into `out_dir`; `budget_s` bounds the stages' wall time. `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
+into `out_dir`; `budget_s` bounds the stages' wall time; `**kw` takes the joint stage's `TrainConfig` fields too. `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
 `load_prior(out_dir / 'prior')` the prior; `caption_images`, `image_latents` and `images_from_captions` use them (a caption
 with a word the training captions never held is refused: `check_captions`, which `mmgen draw` and the explorers share).
 
 - `SharedLatentConfig.seed_literal(variant)`: the seed's specification as written; `SharedLatentConfig.default(variant)`:
   the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `component_params`,
   `train_memory_estimate` and `benchmark` measure them.
-- `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, its `loss_fn`
-  for `mmgen.train.fit`; `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
+- `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, trained as
+  `shared_latent_objective` (exact under `grad_accum`: InfoNCE over the whole accumulated batch); `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
 - `SpeedOptions(data='device')`: the splits held on the device and batched there (`mmgen.speed.caption_batches`).
 - `evaluate`, `goal_claims`: held-out scores, read by `mmgen.evaluation`'s attribute classifier and `latent_probe`.
 
@@ -32,31 +32,33 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
-from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, ConfigError, row_generators, row_noise
+from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, split_overrides, ConfigError, row_generators, row_noise
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
                         to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
 from .user_data import CaptionFolder, as_images, picture_keys
-from .tokenizers import BPETokenizer
+from .tokenizers import BPETokenizer, caption_words, check_captions
 from .attention import TextEncoder, TextDecoder
 from .decoding import decode
 from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               interpolate, saved_activation_bytes, train_memory_lower_bound, check_splits)
-from .train import fit, TrainConfig, History, wandb_run, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
+from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
-from .losses import clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
+from .losses import recon_loss, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
+_all_ = ['recon_loss', 'caption_words', 'check_captions']   # moved down to `mmgen.losses` and `mmgen.tokenizers`; still importable from here
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'BACKGROUND_UNIT', 'SMOKE_SIZES', 'GOALS', 'CPU_SIZES',
-           'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
-           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel', 'recon_loss',
-           'shared_latent_loss', 'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark',
-           'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents',
-           'encode_all', 'decode_latents', 'score_generations', 'evaluate', 'caption_words', 'fit_shared_latent',
-           'finetune_decoder', 'smoke_config', 'show_results', 'goal_claims', 'cpu_config', 'load_shared_latent',
-           'fresh_scenes', 'train', 'image_latents', 'caption_images', 'check_captions', 'images_from_captions']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'BACKGROUND_UNIT', 'SMOKE_SIZES',
+           'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder',
+           'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
+           'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'component_params', 'meta_model',
+           'meta_batch', 'train_memory_estimate', 'benchmark', 'LatentPrior', 'prior_loss', 'text_features',
+           'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all', 'decode_latents',
+           'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results',
+           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+           'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -280,19 +282,6 @@ class SharedLatentModel(nn.Module):
         return decode(dec, mem, bos_id, eos_id, L, method, pad_id=self.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
 
 # %% ../nbs/10_shared_latent.ipynb #98d90549
-def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
-               target:torch.Tensor, # (B,3,H,W) originals in [-1, 1]
-               fg_weight:float=0., # extra weight on 'foreground' pixels (0: plain MSE)
-               thresh:float=0.1, # a pixel is foreground if a channel is this far from the image's median colour
-              ) -> torch.Tensor:
-    "MSE, optionally weighted up where the target differs from its median colour (its background, when objects are small)."
-    err = (pred.float() - target.float()).pow(2)
-    if fg_weight == 0: return err.mean()
-    t = target.float()
-    fg = (t - t.flatten(2).median(-1).values[..., None, None]).abs().amax(1, keepdim=True) > thresh
-    w = 1 + fg_weight * fg.float()
-    return (err * w).sum() / (w.sum() * err.shape[1])
-
 def shared_latent_loss(model:SharedLatentModel, # the model
                        batch:dict, # from `caption_collate`: image, tokens, pad_mask
                        state=None, # `mmgen.train` state (unused)
@@ -309,6 +298,27 @@ def shared_latent_loss(model:SharedLatentModel, # the model
     if cfg.w_match > 0:
         d['match'] = F.mse_loss(out.z_gen.float(), out.z_img.detach().float()); loss = loss + cfg.w_match * d['match']
     return dict(loss=loss, **d)
+
+def shared_latent_rows(model:SharedLatentModel, batch:dict, out:SharedLatentOutput|None=None) -> dict:
+    "`shared_latent_loss` sample by sample: the latents, each sample's summed error and its count (the rows of `shared_latent_objective`)."
+    cfg, img, tok, pad = model.cfg, batch['image'], batch['tokens'], batch['pad_mask']
+    out = model(img, tok, pad) if out is None else out
+    tgt = tok[:, 1:].masked_fill(pad[:, 1:], -100)
+    r = dict(z_img=out.z_img, z_txt=out.z_txt, caption=F.cross_entropy(out.logits.float().transpose(1, 2), tgt, ignore_index=-100, reduction='none').sum(1), caption_n=(tgt != -100).sum(1))
+    r['recon'], r['recon_n'] = recon_loss(out.recon, img, cfg.fg_weight, per_sample=True)
+    if cfg.w_match > 0: r['match'] = (out.z_gen.float() - out.z_img.detach().float()).pow(2).mean(1)
+    return r
+
+def shared_latent_total(model:SharedLatentModel, r:dict) -> dict:
+    "`shared_latent_loss` from the rows of any number of samples: InfoNCE (and its centring) over all of them."
+    cfg = model.cfg
+    d = dict(recon=r['recon'].sum() / r['recon_n'].sum(), caption=r['caption'].sum() / r['caption_n'].sum(),
+             contrastive=clip_loss(*model.contrastive_features(r['z_img'], r['z_txt']), 1 / cfg.temperature))
+    if 'match' in r: d['match'] = r['match'].mean()
+    return dict(loss=cfg.w_recon * d['recon'] + cfg.w_caption * d['caption'] + cfg.w_contrastive * d['contrastive'] + cfg.w_match * d.get('match', 0.), **d)
+
+shared_latent_objective = FullBatchLoss(shared_latent_rows, shared_latent_total, shared_latent_loss)   # what `fit_shared_latent` trains: exact under `grad_accum`
+
 
 # %% ../nbs/10_shared_latent.ipynb #5d6d3974
 def component_params(model:SharedLatentModel) -> dict:
@@ -585,10 +595,6 @@ def evaluate(model:SharedLatentModel, # trained model
 BACKGROUND_UNIT = to_tensor(np.array(BACKGROUND, dtype=np.uint8).reshape(1, 1, 3)).flatten().tolist()   # Shapes' background in [-1, 1]
 
 # %% ../nbs/10_shared_latent.ipynb #2ef3a64b
-def caption_words(captions:Sequence[str]) -> list[str]:
-    "The distinct words of `captions`, lowercased as the tokenizer reads them, sorted."
-    return sorted({w for c in captions for w in re.findall(r"[^\W_]+", c.lower())})
-
 def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       splits:dict, # 'train' and 'valid' datasets with image / caption
                       out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
@@ -603,6 +609,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       seed:int=0, # the order of the batches (`TrainConfig.seed`; the initialisation follows the caller's `set_seed`)
                       callbacks:Sequence=(), # `fit` callbacks (objects with before_fit / after_step / after_epoch / after_fit)
                       tensorboard:bool=False, wandb:str|None=None, # `TrainConfig.tensorboard` (scalars to out_dir/tb) and `.wandb` (a W&B project)
+                      **train_kw, # other `TrainConfig` fields, over the ones above (grad_accum: exact, `shared_latent_objective`; checkpoint_activations: the text transformers' blocks)
                      ) -> tuple:
     "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History); the tokenizer keeps the training captions' `words`."
     tok = BPETokenizer.train(caps := dataset_captions(splits['train']), vocab_size=cfg.vocab_size); tok.words = caption_words(caps)   # the words caption → image accepts (`images_from_captions`)
@@ -617,10 +624,10 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
         valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
     if speed.channels_last: model.to(memory_format=torch.channels_last)
-    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
+    tcfg = replace(TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
                        grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile, verbose=verbose, log_every=log_every,
-                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb, wandb_stage='joint')
-    with speed_flags(speed): hist = fit(model, shared_latent_loss, train_dl, valid_dl, tcfg, callbacks=callbacks)
+                       out_dir=None if out_dir is None else str(out_dir), max_steps=max_steps, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb, wandb_stage='joint'), **train_kw)
+    with speed_flags(speed): hist = fit(model, shared_latent_objective, train_dl, valid_dl, tcfg, callbacks=callbacks)
     if out_dir is not None:
         tok.save(Path(out_dir) / 'tokenizer.json'); (Path(out_dir) / 'words.json').write_text(json.dumps(tok.words))
         (Path(out_dir) / 'config.json').write_text(json.dumps(config_dict(cfg), indent=1))
@@ -782,13 +789,14 @@ def train(out_dir:str|Path, # output folder
           callbacks:Sequence=(), # `fit` callbacks of the joint stage (as the captioner's `train`)
           tensorboard:bool=False, # each stage's scalars to its folder's tb/ (`TrainConfig.tensorboard`; needs the tensorboard package)
           wandb:str|None=None, # a W&B project: one run, each stage's keys under joint/, decoder/, prior/ (`mmgen.train.wandb_run`; needs the wandb package)
-          **kw, # overrides of SharedLatentConfig fields
+          **kw, # overrides of SharedLatentConfig fields, then of the joint stage's TrainConfig (grad_accum, checkpoint_activations, max_steps, ...)
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
     preset = pick_preset(PRESETS, preset, full)
     P, full = PRESETS[preset], preset in ('full', 'gpu')
     check_config({k: v for k, v in locals().items() if k in _OPTION_RULES}, _OPTION_RULES, 'train(): ')   # refused by name here, before a scene is rendered or a folder made
+    kw, tkw = split_overrides(kw, SharedLatentConfig, TrainConfig); TrainConfig(**tkw)   # the joint stage's TrainConfig fields, checked here too
     if literal and not full: raise ConfigError(f"train(): literal=True is the seed's own design at its sizes: it needs preset 'full' or 'gpu', got {preset!r}")
     dev = default_device(device)
     size, epochs = img_size or P['img_size'], epochs or P['epochs']
@@ -814,7 +822,7 @@ def train(out_dir:str|Path, # output folder
     secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
     with wandb_run(wandb, {**config_dict(cfg), 'system': 'shared-latent', 'preset': preset, 'seed': seed}):   # one W&B run for the three stages, each under its name (joint, decoder, prior)
         model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp,
-                                          verbose=verbose, log_every=log_every, callbacks=callbacks, tensorboard=tensorboard, wandb=wandb)
+                                          verbose=verbose, log_every=log_every, callbacks=callbacks, tensorboard=tensorboard, wandb=wandb, **tkw)
         load_weights(model, out / 'best.safetensors'); model.to(dev)
         t_train = time.time() - t0
         if decoder_steps:
@@ -867,21 +875,6 @@ def caption_images(model:SharedLatentModel, # a trained model (`load_shared_late
     x, dev = as_images(images, model.cfg.img_size, value_range=value_range), next(model.parameters()).device
     z, gen = image_latents(model, x), row_generators(seed, picture_keys(x), dev) if seed is not None else kw.pop('generator', None)
     return [tok.decode(t) for s in range(0, len(z), batch_size) for t in model.caption(z[s:s + batch_size].to(dev), tok.bos_id, tok.eos_id, beam_size=beam_size, generator=gen[s:s + batch_size] if isinstance(gen, (list, tuple)) else gen, **kw).cpu()]
-
-def check_captions(tok, # the model's tokenizer: its `words` (from words.json), else its whole-word tokens (a folder from before words.json)
-                   captions:str|Sequence[str], # one caption or a list
-                   max_len:int|None=None, # the model's `cfg.max_len`: a caption of more tokens (BOS and EOS included) is refused too (None: not checked)
-                  ) -> list[str]:
-    "The captions as a list; a ValueError unless each is a non-empty string of words the training captions held (naming each unknown word, and the known ones) and, given `max_len`, of at most that many tokens."
-    captions = [captions] if isinstance(captions, str) else captions
-    if not isinstance(captions, (list, tuple)) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
-        raise ValueError(f"captions: expected a non-empty caption or a non-empty list of them, got {captions!r:.80}")
-    known = getattr(tok, 'words', None) or [t[1:] for t in tok.tok.get_vocab() if t[:1] == 'Ġ' and t[1:].isalnum()]   # no `words`: the whole-word tokens
-    if unknown := sorted(set(caption_words(captions)) - set(known)):
-        raise ValueError(f"captions: {', '.join(map(repr, unknown))} never appeared in the model's training captions; expected only their words: {', '.join(sorted(known))}")
-    if max_len is not None and (long := [f"{c[:60]!r} has {n}" for c in dict.fromkeys(captions) if (n := len(tok.encode(c))) > max_len]):   # the tokenizer would cut them
-        raise ValueError(f"captions: {'; '.join(long)} tokens (BOS and EOS included); the model reads at most max_len={max_len}: shorten them")
-    return list(captions)
 
 @torch.no_grad()
 def images_from_captions(model:SharedLatentModel, # a trained model (`load_shared_latent`)

@@ -18,7 +18,7 @@ from .core import UserError, ConfigError
 
 # %% auto #0
 __all__ = ['detokenize', 'Tokenizer', 'WordTokenizer', 'BPETokenizer', 'CLIPTokenizer', 'clip_text_features', 'check_pretrained',
-           'is_torchscript', 'openai_state_dict', 'openai_configs', 'create_clip']
+           'is_torchscript', 'openai_state_dict', 'openai_configs', 'create_clip', 'caption_words', 'check_captions']
 
 # %% ../nbs/02_tokenizers.ipynb #738b1abf
 _PUNCT_BEFORE = re.compile(r"\s+([.,!?;:)\]])")  # "square ." -> "square."
@@ -391,3 +391,23 @@ def create_clip(name:str, # an open_clip config name, e.g. 'ViT-B-32'
         raise ConfigError(f"{option}={str(pretrained)!r} holds OpenAI CLIP weights that do not fit open_clip config {name!r} ({detail[:200]}); "
                           + (f"the config that fits: {' or '.join(map(repr, fits))}" if fits else "no registered QuickGELU config has its sizes")) from None
     return model
+
+# %% ../nbs/02_tokenizers.ipynb #17d914bc
+def caption_words(captions:Sequence[str]) -> list[str]:
+    "The distinct words of `captions`, lowercased as the tokenizer reads them, sorted."
+    return sorted({w for c in captions for w in re.findall(r"[^\W_]+", c.lower())})
+
+def check_captions(tok, # the model's tokenizer: its `words` (from words.json), else its whole-word tokens (a folder from before words.json)
+                   captions:str|Sequence[str], # one caption or a list
+                   max_len:int|None=None, # the model's `cfg.max_len`: a caption of more tokens (BOS and EOS included) is refused too (None: not checked)
+                  ) -> list[str]:
+    "The captions as a list; a ValueError unless each is a non-empty string of words the training captions held (naming each unknown word, and the known ones) and, given `max_len`, of at most that many tokens."
+    captions = [captions] if isinstance(captions, str) else captions
+    if not isinstance(captions, (list, tuple)) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
+        raise ValueError(f"captions: expected a non-empty caption or a non-empty list of them, got {captions!r:.80}")
+    known = getattr(tok, 'words', None) or [t[1:] for t in tok.tok.get_vocab() if t[:1] == 'Ġ' and t[1:].isalnum()]   # no `words`: the whole-word tokens
+    if unknown := sorted(set(caption_words(captions)) - set(known)):
+        raise ValueError(f"captions: {', '.join(map(repr, unknown))} never appeared in the model's training captions; expected only their words: {', '.join(sorted(known))}")
+    if max_len is not None and (long := [f"{c[:60]!r} has {n}" for c in dict.fromkeys(captions) if (n := len(tok.encode(c))) > max_len]):   # the tokenizer would cut them
+        raise ValueError(f"captions: {'; '.join(long)} tokens (BOS and EOS included); the model reads at most max_len={max_len}: shorten them")
+    return list(captions)

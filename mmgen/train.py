@@ -17,6 +17,8 @@ in place under a `TrainConfig` and returns a `History` of Python floats (`h.step
   that still do, `CheckpointError`) and a configuration that computes something else (naming the fields, `ConfigError`).
   `with fit_options(resume=True):` makes every `fit` inside resume: how `mmgen train NAME --resume` reaches every stage
   of any system.
+- A loss whose terms couple a batch's samples (InfoNCE's in-batch negatives) and must stay exact under `grad_accum`
+  is a `FullBatchLoss(rows, total)`: `fit` then computes it over the whole accumulated batch (open_clip's `accum_freq`).
 - A NaN/inf loss raises `NonFiniteLossError` before the update; out of memory raises `TrainingOutOfMemory`, naming the options that need less. Under `torchrun --nproc_per_node N`, `fit` joins the
   process group itself and uses DDP; `TrainConfig(parallel='fsdp')` shards the model in place with FSDP2.
 
@@ -65,11 +67,11 @@ _all_ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_ru
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
            'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'init_distributed',
            'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming',
-           'train_device', 'config_changes', 'model_changes', 'fit', 'EMA', 'frozen', 'fake_clock', 'TrainState',
-           'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile',
-           'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError',
-           'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff',
-           'weights_metadata']
+           'train_device', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss', 'EMA', 'frozen', 'fake_clock',
+           'TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal',
+           'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info',
+           'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
+           'weights_diff', 'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -390,6 +392,7 @@ class _Run:
                                 history=self.hist, cfg=cfg)
         self.pending = self.epoch_rng = self.acc = self.bar = None   # RNG to restore on resume; RNG at the epoch's start; summed losses
         self.n_seen = self.n_first = 0   # samples in this step's micro-batches so far; its first micro-batch's
+        self.cache = []                  # a `FullBatchLoss` step's micro-batches so far: (batch, RNG before its rows, its rows without grad)
         self.sigint = self.save_due = False                           # Ctrl-C seen; a timed save is due (agreed by all ranks)
         self.t_start = self.last_save = _clock()
         self.cbs = ([_TimeBudget(self)] if cfg.max_seconds is not None else []) + ([_EarlyStopping()] if cfg.patience is not None else [])
@@ -438,11 +441,16 @@ def batches(self:_Run):
         yield to_device(next(it), self.device), group, (bi + 1) % cfg.grad_accum == 0 or bi + 1 == self.n_batches
 
 @patch
-def backward(self:_Run, batch, group:int, last:bool):
-    "One micro-batch: the loss under autocast, backward of loss / group; gradients are synchronised on the step's last one only."
+def grad_sync(self:_Run, last:bool):
+    "The context of one micro-batch's backward: under DDP/FSDP, gradients are synchronised on the step's last one only."
     if self.parallel == 'fsdp': self.model.set_requires_gradient_sync(last)
-    sync = self.net.no_sync() if self.parallel == 'ddp' and not last and hasattr(self.net, 'no_sync') else contextlib.nullcontext()
-    with sync:
+    return self.net.no_sync() if self.parallel == 'ddp' and not last and hasattr(self.net, 'no_sync') else contextlib.nullcontext()
+
+@patch
+def backward(self:_Run, batch, group:int, last:bool):
+    "One micro-batch: the loss under autocast, backward of loss / group (a `FullBatchLoss` under accumulation: `full_batch_backward`)."
+    if group > 1 and getattr(self.loss_fn, 'full_batch', False): return self.full_batch_backward(batch, last)
+    with self.grad_sync(last):
         with self.autocast(): d = _as_dict(self.loss_fn(self.net, batch, self.state))
         n = _batch_size(batch) if self.world == 1 else 0   # a short micro-batch (an epoch's last) counts by its samples
         self.n_first, self.n_seen = self.n_first or n, self.n_seen + n
@@ -798,6 +806,35 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
             else: run.end_epoch()                  # validation, `best`, epoch line, early stopping, `latest`
         if run.pending: set_rng_state(run.pending[0])   # resumed after its end, so no batch drawn: the RNG where the finished run left it, for what the caller draws next
     return run.finish()
+
+# %% ../nbs/03_train.ipynb #21107d9d
+class FullBatchLoss:
+    "A loss as per-sample `rows` and a `total` over the rows of a whole batch: under `grad_accum` k, `fit` computes it over all k micro-batches' rows, and the step's gradient is the k-times-larger batch's."
+    full_batch = True   # what `fit` looks for
+    def __init__(self, rows:Callable, # rows(model, batch) -> {name: (B, ...) tensor}: latents, each sample's summed loss and its count
+                 total:Callable, # total(model, rows) -> {'loss': ..., ...} from the rows of any number of samples
+                 loss:Callable|None=None, # loss(model, batch, state) of a batch in one piece (no accumulation, validation); None: total(rows)
+                ): self.rows, self.total, self.loss = rows, total, loss
+    def __call__(self, model, batch, state=None): return self.loss(model, batch, state) if self.loss else self.total(model, self.rows(model, batch))
+
+@patch
+def full_batch_backward(self:_Run, batch, last:bool):
+    "`FullBatchLoss` under accumulation: this micro-batch's rows without grad; at the step's last, each micro-batch's rows again with grad (its RNG replayed) among the others', and the backward of `total` over them all."
+    rng = rng_state()
+    with torch.no_grad(), self.autocast(): self.cache.append((batch, rng, self.loss_fn.rows(self.net, batch)))
+    self.state.batch += 1; self.bar.update(1)
+    if not last: return
+    end, k = rng_state(), len(self.cache)
+    for j, (b, rng, _) in enumerate(self.cache):
+        set_rng_state(rng)   # the dropout masks of its first pass
+        with self.grad_sync(j == k - 1):
+            with self.autocast():
+                live = self.loss_fn.rows(self.net, b)
+                d = _as_dict(self.loss_fn.total(self.net, {n: torch.cat([live[n] if i == j else c[2][n] for i, c in enumerate(self.cache)]) for n in live}))
+            (self.scaler.scale(d['loss']) if self.scaler else d['loss']).backward()   # the whole batch's loss: its gradient through micro-batch j's rows
+    set_rng_state(end); self.cache = []
+    self.keys, self.last_out, self.group = list(d), d, k
+    self.acc = torch.stack([t.detach().float().reshape(()) for t in d.values()])
 
 # %% ../nbs/03_train.ipynb #9b92408b
 class EMA(Callback):
