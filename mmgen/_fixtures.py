@@ -23,13 +23,13 @@ import torch.nn.functional as F
 import torch.distributed as dist
 from torch.utils.data import TensorDataset
 from .core import set_seed, smoke, register_system
-from .train import (TrainConfig, History, Callback, fit, make_loader, load_weights, dist_info, init_distributed, fake_clock,
+from .train import (TrainConfig, History, Callback, fit, FullBatchLoss, make_loader, load_weights, dist_info, init_distributed, fake_clock,
                          train_device)
 
 # %% auto #0
-__all__ = ['PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
-           'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'FakeWandbRun', 'fake_wandb',
-           'workers_by_cores', 'seeded_captions_check']
+__all__ = ['coupled_loss', 'PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task',
+           'StopAt', 'budget_run', 'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'FakeWandbRun',
+           'fake_wandb', 'workers_by_cores', 'seeded_captions_check']
 
 # %% ../nbs/03a_train_checks.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
@@ -131,6 +131,12 @@ def _parity_loss(model, batch, state):
     pred = model(batch[0])
     return {'loss': F.mse_loss(pred, batch[1]), 'mae': (pred - batch[1]).abs().mean()}
 
+def _coupled_rows(model, batch): return {'pred': model(batch[0]), 'y': batch[1]}
+def _coupled_total(model, rows):   # MSE + InfoNCE over distances: each sample's loss depends on the whole batch (its negatives)
+    p, y = rows['pred'], rows['y']
+    return {'loss': F.mse_loss(p, y) + F.cross_entropy(-torch.cdist(p, y), torch.arange(len(p), device=p.device))}
+coupled_loss = FullBatchLoss(_coupled_rows, _coupled_total)   # exact under grad_accum (`dist_check` runs it accumulated and not, on every rank)
+
 PARITY_CFG = dict(epochs=2, lr=1e-2, weight_decay=0.1, warmup_steps=2, grad_clip=0.5, progress=False, verbose=False)  # shared by all parity runs
 
 def parity_task(batch_size:int, # per-process batch (global batch = batch_size * world_size)
@@ -165,7 +171,7 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
                local_batch:int=4, # per-rank batch
                stop_at:int=5, # step at which the resumed runs are interrupted
               ):
-    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
+    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, with a batch-coupled `FullBatchLoss` accumulated and not, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
     rank, world = init_distributed()
     out = Path(out_dir)
     for mode in ('ddp', 'fsdp'):
@@ -179,6 +185,10 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
         if world > 1: dist.barrier()
         model, tdl, vdl, lf = parity_task(local_batch, init_seed=1)   # other weights: the checkpoint must overwrite them
         fit(model, lf, tdl, vdl, cfg, resume=True)
+    for mode in ('ddp', 'fsdp'):   # a loss coupling the batch (`coupled_loss`), each rank's batch as 2 accumulated micro-batches and as one: the same run
+        for k in (1, 2):
+            model, tdl, vdl, _ = parity_task(local_batch // k)
+            fit(model, coupled_loss, tdl, vdl, TrainConfig(**PARITY_CFG, parallel=mode, grad_accum=k, out_dir=str(out/f'{mode}_accum{k}')))
     h = budget_run(local_batch, rate=rank + 1)   # alone, rank 0 would plan about twice rank 1's steps: every rank must take one plan
     (out/'ddp_budget').mkdir(parents=True, exist_ok=True)
     (out/'ddp_budget'/f'rank{rank}.json').write_text(json.dumps(dict(losses=h.losses, lrs=[r['lr'] for r in h.steps], stop_reason=h.stop_reason)))

@@ -3,7 +3,9 @@
 `python -m mmgen._fixtures --dist-check OUT` (launched here by torchrun) trains `mmgen._fixtures.parity_task` four ways on
 2 ranks of batch 4: DDP, FSDP2, and each interrupted after 5 steps and resumed. Each must equal a single process
 with batch 8 (same global batch, same sample order) within 1e-5, step by step and in its final weights, and its
-checkpoints must load into a plain single-process model. A fifth run, under `max_seconds` with a fake clock that runs
+checkpoints must load into a plain single-process model. With DDP and with FSDP2, a loss that couples the batch
+(`FullBatchLoss`) trained with each rank's batch as 2 accumulated micro-batches must equal the run without
+accumulation (a single-process control shows plain accumulation of it differs). A last run, under `max_seconds` with a fake clock that runs
 at a different rate on each rank, must end every rank at the slowest rank's plan.
 """
 import json, os, shutil, socket, subprocess, sys
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest, torch
 
 from mmgen.train import History, TrainConfig, fit, load_weights
-from mmgen._fixtures import PARITY_CFG, ParityNet, budget_run, parity_task
+from mmgen._fixtures import PARITY_CFG, ParityNet, budget_run, parity_task, coupled_loss
 
 TOL = 1e-5
 RUNS = ['ddp', 'fsdp', 'ddp_resume', 'fsdp_resume']
@@ -115,3 +117,25 @@ def test_budget_takes_the_slowest_plan(dist_runs):
     _close(r1['lrs'], r0['lrs'], 'rank 1 learning rates')
     _close(r0['losses'], slow.losses, 'per-step train loss')
     assert r0['stop_reason'] == r1['stop_reason'] == slow.stop_reason, (r0['stop_reason'], slow.stop_reason)
+
+
+@pytest.mark.parametrize('mode', ['ddp', 'fsdp'])
+def test_full_batch_loss_accumulates_exactly(dist_runs, mode):
+    "A loss that couples the batch (`FullBatchLoss`), each rank's batch of 4 as 2 accumulated micro-batches of 2: step for step the run without accumulation."
+    a, b = (History.from_json(dist_runs/f'{mode}_accum{k}'/'history.json') for k in (1, 2))
+    assert len(a.losses) == len(b.losses) == 16
+    _close(b.losses, a.losses, f'{mode} accumulated per-step train loss')
+    wa, wb = (load_weights(ParityNet(), dist_runs/f'{mode}_accum{k}'/'latest.safetensors') for k in (1, 2))
+    for (k, p), q in zip(wa.named_parameters(), wb.parameters()): _close(q.detach(), p.detach(), f'{mode} accumulated {k}')
+
+
+def test_plain_accumulation_of_a_coupled_loss_differs():
+    "The control: the same loss as a plain function (accumulated as independent micro-batch means) trains another run, so the check above can fail."
+    torch.set_num_threads(1)
+    runs = []
+    for k, plain in ((1, False), (2, True)):
+        model, tdl, vdl, _ = parity_task(4 // k)
+        lf = (lambda m, b, s: coupled_loss(m, b, s)) if plain else coupled_loss
+        runs.append(fit(model, lf, tdl, vdl, TrainConfig(**PARITY_CFG, grad_accum=k)).losses)
+    err = (torch.tensor(runs[0]) - torch.tensor(runs[1])).abs().max().item()
+    assert err > 100 * TOL, f"plain accumulation matched the whole batch's loss (max difference {err:.1e}): the coupled loss couples nothing"
