@@ -664,9 +664,9 @@ PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior
               dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=2, guidance=0., n_prior=6000, vq_seconds=None, prior_seconds=None)),
     'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize', texture=1.), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
               dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
-    # the recipe (the `cpu` preset's quantiser and texture losses) at 64 px inside one GPU lease: the steps follow the clock
+    # the recipe (the `cpu` preset's quantiser, texture losses and 2 rounds) at 64 px inside one GPU lease: the steps follow the clock
     'gpu':   (dict(size=64, channels=64, down=3, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=256, n_layers=4, n_heads=8, d_ff=1024),
-              dict(n_train=20_000, n_test=512, vq_steps=100_000, vq_lr=2e-3, prior_steps=100_000, batch_size=128, rounds=1, guidance=0., n_prior=None, vq_seconds=150, prior_seconds=100)),
+              dict(n_train=20_000, n_test=512, vq_steps=100_000, vq_lr=2e-3, prior_steps=100_000, batch_size=128, rounds=2, guidance=0., n_prior=None, vq_seconds=150, prior_seconds=100)),
 }
 PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmgen train vq-art --help` lists it)
     'smoke': '11 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
