@@ -106,12 +106,13 @@ def system_options(spec:SystemSpec) -> dict[str, tuple]:
     "Every option `--set` can give `spec`'s train function: name -> (default, type, meaning)."
     from fastcore.docments import docments
     fn, out = spec.load(), {}
+    own = getattr(sys.modules[fn.__module__], 'NOT_OPTIONS', {})   # fields of those classes that the system sets itself (vq-art's lr, per stage)
     for k, v in docments(fn, full=True).items():
         if k in _FLAGS or k == 'return' or v.get('kind') in (2, 4) or not _SIMPLE.search(_anno(v['anno'])): continue
         out[k] = (v['default'], _anno(v['anno']), v['docment'] or '')
     for c in _option_classes(spec, fn):
         for k, v in docments(c, full=True).items():
-            if k not in ('return', *_FLAGS) and k not in out: out[k] = (v['default'], _anno(v['anno']), v['docment'] or '')
+            if k not in ('return', *_FLAGS, *own) and k not in out: out[k] = (v['default'], _anno(v['anno']), v['docment'] or '')
     return out
 
 # %% ../nbs/16_cli.ipynb #c1100006

@@ -6,7 +6,7 @@ Docs: https://mmgen-dev.github.io/mmgen/vq_art.html.md"""
 
 # %% ../nbs/12_vq_art.ipynb #9000b7b6
 from __future__ import annotations
-import math, time, warnings, json
+import math, time, warnings, json, copy
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset, ConfigError, finite, requires, row_generators
+from .core import IN_TEST, set_seed, register_system, pick_preset, split_overrides, ConfigError, finite, requires, row_generators
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
@@ -27,12 +27,12 @@ from .checkpoints import require_files, read_config
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
-           'PRESET_COSTS', 'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans',
+           'PRESET_COSTS', 'NOT_OPTIONS', 'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans',
            'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss',
            'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement',
            'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'check_sampling', 'sample_codes',
-           'attribute_control', 'diversity', 'check_prompt', 'ArtGenerator', 'prompt_batch', 'train_prior', 'train',
-           'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
+           'attribute_control', 'diversity', 'check_prompt', 'ArtGenerator', 'Int8Linear', 'quantize_int8',
+           'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -328,13 +328,16 @@ def fit_steps(model:nn.Module, # model to train in place
               lr:float=1e-3, # peak learning rate
               seed:int=0, # shuffling seed
               warmup:int=50, # at most this many warmup steps (and at most a tenth of the run)
-              **kw, # more TrainConfig fields (weight_decay=, device=, out_dir=...)
+              **kw, # more TrainConfig fields (weight_decay=, device=, out_dir=, grad_accum=...)
              ) -> History:
-    "`mmgen.train.fit` for a number of steps over in-memory tensors, quietly."
+    """`mmgen.train.fit` for `steps` optimiser steps over in-memory tensors, quietly. With `grad_accum=g` a step sums the gradients of
+    g batches of `batch_size`: one batch g times as large where the loss is a mean over examples and a forward changes no state (a
+    gradient-trained codebook, the direct head), but not for the recipe's quantiser, whose EMA codebook and dead-code counts move at
+    every batch (g times a step; k-means init sees the first batch alone), nor MaskGIT, whose loss averages each batch's masked positions."""
     dl = make_loader(TensorDataset(*tensors), batch_size, drop_last=True)
-    tc = TrainConfig(**{**dict(epochs=math.ceil(steps / max(len(dl), 1)), max_steps=steps, lr=lr, warmup_steps=min(warmup, steps // 10),
-                               progress=False, verbose=False, seed=seed), **kw})
-    return fit(model, loss_fn, dl, cfg=tc)
+    tc = TrainConfig(**{**dict(max_steps=steps, lr=lr, warmup_steps=min(warmup, steps // 10), progress=False, verbose=False, seed=seed), **kw})
+    per_epoch = math.ceil(max(len(dl), 1) / tc.grad_accum)   # optimiser steps in one pass over the data
+    return fit(model, loss_fn, dl, cfg=replace(tc, epochs=kw.get('epochs', math.ceil(steps / per_epoch))))
 
 def train_vqvae(cfg:VQConfig, # model configuration (its `quantizer` names the row)
                 x_train:Tensor, # (N,3,H,W) training pictures in [-1,1]
@@ -631,21 +634,43 @@ class ArtGenerator(nn.Module):
         side = self.prior.cfg.grid
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
 
+# %% ../nbs/12_vq_art.ipynb #9a3c6e04
+class Int8Linear(nn.Module):
+    "An `nn.Linear` stored as int8 weights with one fp32 scale per output row (symmetric, weight-only); computes in fp32."
+    def __init__(self, lin:nn.Linear):
+        super().__init__()
+        w = lin.weight.detach().float()
+        self.in_features, self.out_features = lin.in_features, lin.out_features
+        self.register_buffer('scale', w.abs().amax(1).clamp(min=1e-12) / 127)   # (out,): each row's step, its largest |w| / 127
+        self.register_buffer('qweight', (w / self.scale[:, None]).round().clamp(-127, 127).to(torch.int8))
+        self.register_buffer('bias', None if lin.bias is None else lin.bias.detach().float().clone())
+
+    def dequantized(self) -> Tensor: return self.qweight.float() * self.scale[:, None]   # (out, in) fp32 weights
+    def forward(self, x:Tensor) -> Tensor: return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+
+def quantize_int8(model:nn.Module) -> nn.Module:
+    "A copy of `model` whose layers of type exactly `nn.Linear` are `Int8Linear` (subclasses such as attention's `out_proj` stay)."
+    m = copy.deepcopy(model)
+    for mod in list(m.modules()):
+        for name, child in list(mod.named_children()):
+            if type(child) is nn.Linear: setattr(mod, name, Int8Linear(child))
+    return m
+
 # %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
     'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize', texture=1.), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256, dropout=0.),
               dict(n_train=384, n_test=64, vq_steps=20, vq_lr=1e-3, prior_steps=30, batch_size=32, rounds=2, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
     'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
-              dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=1, guidance=0., n_prior=6000, vq_seconds=None, prior_seconds=None)),
+              dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=2, guidance=0., n_prior=6000, vq_seconds=None, prior_seconds=None)),
     'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize', texture=1.), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
               dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
-    # the recipe (the `cpu` preset's quantiser and texture losses) at 64 px inside one GPU lease: the steps follow the clock
+    # the recipe (the `cpu` preset's quantiser, texture losses and 2 rounds) at 64 px inside one GPU lease: the steps follow the clock
     'gpu':   (dict(size=64, channels=64, down=3, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=256, n_layers=4, n_heads=8, d_ff=1024),
-              dict(n_train=20_000, n_test=512, vq_steps=100_000, vq_lr=2e-3, prior_steps=100_000, batch_size=128, rounds=1, guidance=0., n_prior=None, vq_seconds=150, prior_seconds=100)),
+              dict(n_train=20_000, n_test=512, vq_steps=100_000, vq_lr=2e-3, prior_steps=100_000, batch_size=128, rounds=2, guidance=0., n_prior=None, vq_seconds=150, prior_seconds=100)),
 }
 PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmgen train vq-art --help` lists it)
     'smoke': '11 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
-    'cpu': '8–10 min on one CPU thread (2 shared x86_64 cores, by load): 4,000 VQ-VAE + 1,000 prior steps',
+    'cpu': '8–12 min on one CPU thread (x86_64, 2 cores shared with other jobs): 7.9, 9.8 (load 2–4) and 12.1 min (load 4–6) in three runs; 4,000 VQ-VAE + 1,000 prior steps',
     'full': 'meant for a GPU (64 px, 20,000 + 30,000 steps); not yet timed',
     'gpu': 'one GPU lease: 20,000 renders at 64 px (~65 s of CPU), then 150 s of VQ-VAE and 100 s of prior training (the steps follow the clock); not yet run on a GPU',
 }
@@ -655,6 +680,8 @@ _RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_
                   n_prior=int_at_least(1, none=True), epochs=int_at_least(1, none=True), seed=int_at_least(0), data_seed=int_at_least(0), progress=one_of(True, False),
                   amp=one_of('auto', 'bf16', 'fp16', 'off'), compile=one_of(True, False), verbose=one_of(True, False),
                   save_every=int_at_least(0), save_minutes=num_at_least(0))   # what `train`'s own options allow (the last five as `TrainConfig`'s)
+NOT_OPTIONS = dict(lr='vq_lr (the prior trains at 1e-3)', max_steps='vq_steps and prior_steps', max_seconds='vq_seconds and prior_seconds',
+                   warmup_steps=None, warmup_frac=None, weight_decay=None)   # TrainConfig fields `train` sets per stage (`mmgen train vq-art --help` leaves them out)
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
     "Token ids and padding mask of captions, padded to `max_text`."
@@ -700,7 +727,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           save_minutes:float=5.0, # also checkpoint each stage once this many minutes passed since its last save (0: off)
           seed:int=0, # initialisation and batch order of both stages; the pictures and held-out prompts stay `data_seed`'s
           data_seed:int=0, # the AbstractArt pictures and held-out prompts of every split (0: those of every run before the option)
-          **kw, # overrides: any VQConfig or PriorConfig field (quantizer='all (ours)', d_model=...)
+          **kw, # overrides: any VQConfig, PriorConfig or TrainConfig field (quantizer='all (ours)', d_model=..., grad_accum=2 for both stages' `fit`)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
     from mmgen.train import save_weights
@@ -708,13 +735,13 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
     rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
                                      vq_lr=vq_lr, vq_seconds=vq_seconds, prior_seconds=prior_seconds, rounds=rounds, guidance=guidance).items() if v is not None})
-    for k, v in kw.items():
-        if k in VQConfig.__dataclass_fields__: vk[k] = v
-        elif k in PriorConfig.__dataclass_fields__: pk[k] = v
-        elif k in rk: rk[k] = v
-        else: raise ConfigError(f"train(): unknown override {k!r}; expected a VQConfig or PriorConfig field or one of {sorted(rk)}")
+    rk.update({k: kw.pop(k) for k in [k for k in kw if k in rk]})   # the run's own fields by name (n_prior=...)
+    vo, po, fo = split_overrides(kw, VQConfig, PriorConfig, TrainConfig)
+    if own := next((k for k in fo if k in NOT_OPTIONS), None): raise ConfigError(f"train(): {own} is set per stage, not an option" + (f": use {NOT_OPTIONS[own]}" if NOT_OPTIONS[own] else ''))
+    vk.update(vo); pk.update(po)
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
+    tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
     vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
         raise ConfigError("train(): compile=True cannot train quantizer='lib VectorQuantize' (torch.compile's inductor fails on it: "
