@@ -366,7 +366,7 @@ def code_usage(idx:Tensor, # code indices, any shape
                n_codes:int, # codebook size
               ) -> tuple[float, float]:
     "(share of codes used, perplexity = exp(entropy of code frequencies))."
-    p = torch.bincount(idx.flatten().cpu(), minlength=n_codes).double()   # on the CPU: MPS has no float64; p = p / p.sum()
+    p = torch.bincount(idx.flatten().cpu(), minlength=n_codes).double(); p = p / p.sum()   # counted on the CPU: MPS has no float64
     return float((p > 0).double().mean()), float(torch.exp(-(p * p.clamp(min=1e-300).log()).sum()))
 
 def axis_agreement(x:Tensor, # (N,3,H,W) pictures
