@@ -710,6 +710,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
           n_train:int|None=None, # AbstractArt training pictures (default: the preset's)
           n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's)
+          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too (default: the preset's; None in a preset: n_train)
           vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
           prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
           batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
@@ -733,9 +734,9 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     from mmgen.train import save_weights
     preset = pick_preset(PRESETS, preset, full)
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
-    rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
+    rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
                                      vq_lr=vq_lr, vq_seconds=vq_seconds, prior_seconds=prior_seconds, rounds=rounds, guidance=guidance).items() if v is not None})
-    rk.update({k: kw.pop(k) for k in [k for k in kw if k in rk]})   # the run's own fields by name (n_prior=...)
+    rk.update({k: kw.pop(k) for k in [k for k in kw if k in rk]})   # the run's own fields by name
     vo, po, fo = split_overrides(kw, VQConfig, PriorConfig, TrainConfig)
     if own := next((k for k in fo if k in NOT_OPTIONS), None): raise ConfigError(f"train(): {own} is set per stage, not an option" + (f": use {NOT_OPTIONS[own]}" if NOT_OPTIONS[own] else ''))
     vk.update(vo); pk.update(po)
