@@ -3,7 +3,8 @@
 Fixtures for `tests/` and the training notebook, outside the public API (`mmgen._fixtures`): `train_demo` (registered
 as the `demo` system when this module is imported), `ParityNet` / `parity_task` / `budget_run` and `dist_check`, which
 `python -m mmgen._fixtures --dist-check OUT` runs under torchrun (`tests/test_distributed.py`), and the seed tests'
-helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14), `workers_by_cores` (11, 14), `seeded_captions_check` (10, 11, 14), and
+helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14), `workers_by_cores` (11, 14), `seeded_captions_check` (10, 11, 14), `step_grads` / `grad_gaps` (an accumulated
+step against one-pass autograd: 11, 13, 14), and
 `fake_wandb()`, a stand-in `wandb` module (notebooks 03, 10).
 
 Docs: https://mmgen-dev.github.io/mmgen/train_checks.html.md"""
@@ -28,8 +29,8 @@ from .train import (TrainConfig, History, Callback, fit, make_loader, load_weigh
 
 # %% auto #0
 __all__ = ['PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task', 'StopAt', 'budget_run',
-           'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'FakeWandbRun', 'fake_wandb',
-           'workers_by_cores', 'seeded_captions_check']
+           'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'step_grads', 'grad_gaps', 'FakeWandbRun',
+           'fake_wandb', 'workers_by_cores', 'seeded_captions_check']
 
 # %% ../nbs/03a_train_checks.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
@@ -221,6 +222,33 @@ def max_diff(a:dict, # name -> tensor (a state dict)
             ) -> float:
     "The largest absolute difference between two state dicts, over all of a's tensors."
     return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+# %% ../nbs/03a_train_checks.ipynb #ac2a0002
+def step_grads(model:nn.Module, # trained in place by one step (pass a copy)
+               loss_fn:Callable, # as `fit` takes it
+               batches:list, # the step's micro-batches: a list serves as the loader
+               **kw, # TrainConfig fields (grad_accum=..., seed=...)
+              ) -> dict:
+    "{name: gradient} of `fit`'s first optimiser step, read just before the update (CPU, no clipping, no autocast)."
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+    g = {}
+    h = register_optimizer_step_pre_hook(lambda opt, *a: None if g else g.update({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    try: fit(model, loss_fn, batches, cfg=TrainConfig(**{**dict(epochs=1, grad_clip=None, amp='off', device='cpu', progress=False, verbose=False), **kw}))
+    finally: h.remove()
+    return g
+
+def grad_gaps(grads:dict, # {name: gradient}, e.g. from `step_grads`
+              ref:nn.Module, # holds the reference gradient in each parameter's .grad
+              parts:dict, # {label: parameter-name prefix, or a tuple of them}
+             ) -> dict:
+    "{label: the largest relative error |g - ref| / |ref| over that part's parameters with a nonzero reference gradient}."
+    gaps = {}
+    for label, pre in parts.items():
+        errs = [float((grads[n] - p.grad).norm() / p.grad.norm()) for n, p in ref.named_parameters()
+                if n.startswith(pre) and p.grad is not None and p.grad.norm() > 0]
+        if not errs: raise KeyError(f"grad_gaps: no parameter with a gradient starts with {pre!r} (label {label!r})")
+        gaps[label] = max(errs)
+    return gaps
 
 # %% ../nbs/03a_train_checks.ipynb #a1c60bad
 class FakeWandbRun:
