@@ -241,13 +241,12 @@ def grad_gaps(grads:dict, # {name: gradient}, e.g. from `step_grads`
               ref:nn.Module, # holds the reference gradient in each parameter's .grad
               parts:dict, # {label: parameter-name prefix, or a tuple of them}
              ) -> dict:
-    "{label: the largest relative error |g - ref| / |ref| over that part's parameters with a nonzero reference gradient}."
+    "{label: |g - ref| / |ref| over all of that part's parameters together}: a part's error, which a parameter whose true gradient is 0 (rounding noise) cannot inflate."
     gaps = {}
     for label, pre in parts.items():
-        errs = [float((grads[n] - p.grad).norm() / p.grad.norm()) for n, p in ref.named_parameters()
-                if n.startswith(pre) and p.grad is not None and p.grad.norm() > 0]
-        if not errs: raise KeyError(f"grad_gaps: no parameter with a gradient starts with {pre!r} (label {label!r})")
-        gaps[label] = max(errs)
+        ps = [(grads[n], p.grad) for n, p in ref.named_parameters() if n.startswith(pre) and p.grad is not None]
+        if not ps or not any(r.norm() > 0 for _, r in ps): raise KeyError(f"grad_gaps: no parameter with a gradient starts with {pre!r} (label {label!r})")
+        gaps[label] = float(torch.stack([(g - r).norm() for g, r in ps]).norm() / torch.stack([r.norm() for _, r in ps]).norm())
     return gaps
 
 # %% ../nbs/03a_train_checks.ipynb #a1c60bad
