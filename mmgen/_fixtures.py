@@ -3,7 +3,8 @@
 Fixtures for `tests/` and the training notebook, outside the public API (`mmgen._fixtures`): `train_demo` (registered
 as the `demo` system when this module is imported), `ParityNet` / `parity_task` / `budget_run` and `dist_check`, which
 `python -m mmgen._fixtures --dist-check OUT` runs under torchrun (`tests/test_distributed.py`), and the seed tests'
-helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14), `workers_by_cores` (11, 14), `seeded_captions_check` (10, 11, 14), and
+helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14), `workers_by_cores` (11, 14), `seeded_captions_check` (10, 11, 14), `step_grads` / `grad_gaps` (an accumulated
+step against one-pass autograd: 11, 13, 14), and
 `fake_wandb()`, a stand-in `wandb` module (notebooks 03, 10).
 
 Docs: https://mmgen-dev.github.io/mmgen/train_checks.html.md"""
@@ -28,8 +29,8 @@ from .train import (TrainConfig, History, Callback, fit, FullBatchLoss, make_loa
 
 # %% auto #0
 __all__ = ['coupled_loss', 'PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task',
-           'StopAt', 'budget_run', 'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'FakeWandbRun',
-           'fake_wandb', 'workers_by_cores', 'seeded_captions_check']
+           'StopAt', 'budget_run', 'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'step_grads',
+           'grad_gaps', 'FakeWandbRun', 'fake_wandb', 'workers_by_cores', 'seeded_captions_check']
 
 # %% ../nbs/03a_train_checks.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
@@ -131,7 +132,7 @@ def _parity_loss(model, batch, state):
     pred = model(batch[0])
     return {'loss': F.mse_loss(pred, batch[1]), 'mae': (pred - batch[1]).abs().mean()}
 
-def _coupled_rows(model, batch): return {'pred': model(batch[0]), 'y': batch[1]}
+def _coupled_rows(model, batch, state=None): return {'pred': model(batch[0]), 'y': batch[1]}
 def _coupled_total(model, rows):   # MSE + InfoNCE over distances: each sample's loss depends on the whole batch (its negatives)
     p, y = rows['pred'], rows['y']
     return {'loss': F.mse_loss(p, y) + F.cross_entropy(-torch.cdist(p, y), torch.arange(len(p), device=p.device))}
@@ -231,6 +232,32 @@ def max_diff(a:dict, # name -> tensor (a state dict)
             ) -> float:
     "The largest absolute difference between two state dicts, over all of a's tensors."
     return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+# %% ../nbs/03a_train_checks.ipynb #ac2a0002
+def step_grads(model:nn.Module, # trained in place by one step (pass a copy)
+               loss_fn:Callable, # as `fit` takes it
+               batches:list, # the step's micro-batches: a list serves as the loader
+               **kw, # TrainConfig fields (grad_accum=..., seed=...)
+              ) -> dict:
+    "{name: gradient} of `fit`'s first optimiser step, read just before the update (CPU, no clipping, no autocast)."
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+    g = {}
+    h = register_optimizer_step_pre_hook(lambda opt, *a: None if g else g.update({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    try: fit(model, loss_fn, batches, cfg=TrainConfig(**{**dict(epochs=1, grad_clip=None, amp='off', device='cpu', progress=False, verbose=False), **kw}))
+    finally: h.remove()
+    return g
+
+def grad_gaps(grads:dict, # {name: gradient}, e.g. from `step_grads`
+              ref:nn.Module, # holds the reference gradient in each parameter's .grad
+              parts:dict, # {label: parameter-name prefix, or a tuple of them}
+             ) -> dict:
+    "{label: |g - ref| / |ref| over all of that part's parameters together}: a part's error, which a parameter whose true gradient is 0 (rounding noise) cannot inflate."
+    gaps = {}
+    for label, pre in parts.items():
+        ps = [(grads[n], p.grad) for n, p in ref.named_parameters() if n.startswith(pre) and p.grad is not None]
+        if not ps or not any(r.norm() > 0 for _, r in ps): raise KeyError(f"grad_gaps: no parameter with a gradient starts with {pre!r} (label {label!r})")
+        gaps[label] = float(torch.stack([(g - r).norm() for g, r in ps]).norm() / torch.stack([r.norm() for _, r in ps]).norm())
+    return gaps
 
 # %% ../nbs/03a_train_checks.ipynb #a1c60bad
 class FakeWandbRun:

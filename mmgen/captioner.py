@@ -27,7 +27,7 @@ Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
 
 # %% ../nbs/14_captioner.ipynb #449e13f9
 from __future__ import annotations
-import gc, json, math, os, time, warnings
+import json, math, os, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict, replace
 from itertools import permutations
@@ -45,18 +45,18 @@ from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import decode
 from .losses import SigLIPLoss
-from .evaluation import md_table, time_call, n_params, check_splits
-from .train import fit, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
+from .evaluation import md_table, time_call, n_params, check_splits, live_tensors
+from .train import fit, FullBatchLoss, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
-from .speed import SpeedOptions
+from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_COSTS', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig',
            'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling',
            'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun',
            'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid',
-           'plot_run', 'tf_table', 'train_step', 'live_tensors', 'MemoryProbe', 'cpu_threads', 'torch_threads',
-           'load_captioner', 'train', 'run_summary', 'score_rows', 'compare_decoding']
+           'plot_run', 'tf_table', 'train_step', 'MemoryProbe', 'load_captioner', 'train', 'run_summary', 'score_rows',
+           'compare_decoding']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_archs() -> list[str]:
@@ -194,7 +194,7 @@ class CaptionerOutput(NamedTuple):
     logits: torch.Tensor    # (B, T, V) next-token logits
     aux_loss: torch.Tensor  # scalar MoE balance loss (0 without MoE)
     memory: torch.Tensor    # (B, S, D) visual tokens the decoder attended to
-    siglip: torch.Tensor|None  # SigLIP loss of the batch's (image, caption) pairs, when `text_tokens` were given
+    siglip: torch.Tensor|tuple|None  # SigLIP loss of the batch's (image, caption) pairs, when `text_tokens` were given (their pooled features with `siglip_features`)
 
 class Captioner(nn.Module):
     "Seed 004's captioner: ResNet visual tokens + self-attention, a RoPE decoder with cross-attention (optional MoE FFN), SigLIP heads."
@@ -224,11 +224,12 @@ class Captioner(nn.Module):
                 memory:torch.Tensor|None=None, # precomputed visual tokens (skips the encoder)
                 text_tokens:torch.Tensor|None=None, # (B, L) whole captions: also compute the SigLIP loss
                 text_padding_mask:torch.Tensor|None=None, # (B, L) True = padding
+                siglip_features:bool=False, # return the SigLIP (image, text) features, not their loss (`CaptionLoss.rows`)
                ) -> CaptionerOutput:
         "Next-token logits for `tokens` given `images` (and the SigLIP loss with `text_tokens`)."
         memory = self.encode_image(images) if memory is None else memory
         out = self.decoder(tokens, memory=memory, padding_mask=padding_mask)
-        siglip = self.siglip_loss(memory, text_tokens, text_padding_mask) if text_tokens is not None else None
+        siglip = None if text_tokens is None else (self.image_features(memory), self.text_features(text_tokens, text_padding_mask)) if siglip_features else self.siglip_loss(memory, text_tokens, text_padding_mask)
         return CaptionerOutput(out.logits, out.aux_loss, memory, siglip)
 
     def image_features(self, memory:torch.Tensor) -> torch.Tensor:
@@ -378,7 +379,8 @@ class CaptionLoss:
         if self.schedule is None or not model.training or state is None: return 0.0
         return self.schedule.rate(state.step, max(state.total_steps, 1))
 
-    def __call__(self, model:Captioner, batch:dict, state=None) -> dict:
+    def inputs(self, model:Captioner, batch:dict, state=None) -> tuple:
+        "(decoder inputs, their padding, targets, their padding, rate, replaced): pass 1 of scheduled sampling, without gradients."
         core = getattr(model, 'module', model)   # under DDP, `model` is the wrapper: only its forward syncs gradients
         tokens, pad = batch['tokens'], batch['pad_mask']
         inp, tgt, imask, tmask = tokens[:, :-1], tokens[:, 1:], pad[:, :-1], pad[:, 1:]
@@ -386,7 +388,11 @@ class CaptionLoss:
         if rate > 0:   # pass 1: no gradients, the model's own predictions
             with torch.no_grad(): logits1 = core(batch['image'], inp, imask).logits
             inp, replaced = mix_model_tokens(inp, logits1, ~tmask, rate, self.schedule.sample, self.generator)
-        text = dict(text_tokens=tokens, text_padding_mask=pad) if self.siglip_weight else {}
+        return inp, imask, tgt, tmask, rate, replaced
+
+    def __call__(self, model:Captioner, batch:dict, state=None) -> dict:
+        inp, imask, tgt, tmask, rate, replaced = self.inputs(model, batch, state)
+        text = dict(text_tokens=batch['tokens'], text_padding_mask=batch['pad_mask']) if self.siglip_weight else {}
         out = model(batch['image'], inp, imask, **text)                # pass 2: trained
         caption = _ce(out.logits, tgt, tmask)
         siglip = out.siglip if self.siglip_weight else caption.new_zeros(())
@@ -398,6 +404,28 @@ class CaptionLoss:
             frac = (replaced.sum() / n_elig).float() if replaced is not None else caption.new_zeros(())
         return dict(loss=caption + self.siglip_weight * siglip + aux, caption=caption, siglip=siglip, moe_aux=aux,
                     token_acc=acc, tf_rate=caption.new_tensor(rate), tf_replaced=frac)
+
+    def rows(self, model:Captioner, batch:dict, state=None) -> dict:
+        "The loss caption by caption (`FullBatchLoss`'s rows): summed cross-entropy and real targets, SigLIP features, the MoE loss, right and replaced tokens."
+        inp, imask, tgt, tmask, rate, replaced = self.inputs(model, batch, state)
+        text = dict(text_tokens=batch['tokens'], text_padding_mask=batch['pad_mask'], siglip_features=True) if self.siglip_weight else {}
+        out, real = model(batch['image'], inp, imask, **text), ~tmask
+        ce = F.cross_entropy(out.logits.float().transpose(1, 2), tgt.masked_fill(tmask, -100), ignore_index=-100, reduction='none').sum(1)
+        aux = out.aux_loss.float() if torch.is_tensor(out.aux_loss) else ce.new_tensor(float(out.aux_loss))   # a mean over captions: kept per caption
+        r = dict(caption=ce, n=real.sum(1), moe_aux=aux.expand(len(ce)), right=((out.logits.argmax(-1) == tgt) & real).sum(1), elig=real[:, 1:].sum(1),
+                 replaced=real.new_zeros(len(ce)) if replaced is None else replaced.sum(1), rate=ce.new_full(ce.shape, rate))
+        return dict(r, img=out.siglip[0], txt=out.siglip[1]) if self.siglip_weight else r
+
+    def total(self, model:Captioner, r:dict) -> dict:
+        "The loss from the rows of any number of captions: the token mean over all their tokens, SigLIP over all their pairs."
+        caption, n = r['caption'].sum() / r['n'].sum().clamp(min=1), r['n'].sum().clamp(min=1)
+        siglip, aux = getattr(model, 'module', model).siglip(r['img'], r['txt']) if 'img' in r else caption.new_zeros(()), r['moe_aux'].mean()
+        return dict(loss=caption + self.siglip_weight * siglip + aux, caption=caption, siglip=siglip, moe_aux=aux, token_acc=(r['right'].sum() / n).detach(),
+                    tf_rate=r['rate'][0], tf_replaced=(r['replaced'].sum() / r['elig'].sum().clamp(min=1)).float())
+
+    def objective(self) -> FullBatchLoss:
+        "What `run_captioner` trains: this loss as it is without accumulation, over the whole accumulated batch under `grad_accum`."
+        return FullBatchLoss(self.rows, self.total, self)
 
 # %% ../nbs/14_captioner.ipynb #dc3b393d
 class ActivationStats:
@@ -610,7 +638,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     if model.cfg.moe and model.cfg.bias_update_speed > 0: callbacks = [*callbacks, MoEBiasUpdate(model)]
     acts = ActivationStats(model, every=watch_every) if watch_every else None
     t0 = time.time()
-    try: hist = fit(model, lf, loaders['train'], loaders['valid'], train_cfg, eval_fn=ev, callbacks=callbacks)
+    try: hist = fit(model, lf.objective(), loaders['train'], loaders['valid'], train_cfg, eval_fn=ev, callbacks=callbacks)
     finally:
         if acts: acts.remove()
     seconds = time.time() - t0
@@ -680,26 +708,6 @@ def train_step(model:Captioner, # model to step (trained in place)
     return step
 
 # %% ../nbs/14_captioner.ipynb #f2a84e34
-def _tensor(o) -> bool:
-    "A tensor whose device and graph can be read (tracing leaves fake and functional tensors in the gc that raise on both)."
-    try: return torch.is_tensor(o) and (o.device, o.grad_fn) is not None
-    except Exception: return False
-
-def _nbytes(t) -> int:
-    "Bytes of a tensor's storage; 0 where it has none here (meta tensors, and fake or functional tensors that tracing leaves behind)."
-    try: return 0 if t.device.type == 'meta' else t.untyped_storage().nbytes()
-    except Exception: return 0
-
-def live_tensors() -> dict:
-    "Tensors reachable by Python's garbage collector: count, MB of their storage, and how many carry an autograd graph."
-    gc.collect()
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')   # torch.is_tensor on some deprecated torch objects warns
-        ts = [o for o in gc.get_objects() if _tensor(o)]
-    return dict(tensors=len(ts), mb=round(sum(map(_nbytes, ts)) / 2**20, 3),
-                with_graph=sum(t.grad_fn is not None for t in ts))
-
-
 class MemoryProbe(Callback):
     "Live tensors (`live_tensors`, counted from before the first step) and, on CUDA, `memory_allocated` after chosen steps."
     def __init__(self, steps:Sequence[int], # optimiser steps after which to measure
@@ -720,22 +728,6 @@ class MemoryProbe(Callback):
         self.records[state.step] = rec
 
 # %% ../nbs/14_captioner.ipynb #cc4e4185
-def cpu_threads(setting:int|None, # None: keep torch's setting; n > 0: n threads; 0: all cores, or 1 if they are busy
-               ) -> int|None:
-    "Torch CPU threads for a run: with 0, all cores, or one when the load average says other jobs already keep them busy."
-    if setting is None or setting > 0: return setting
-    n = os.cpu_count() or 1
-    busy = hasattr(os, 'getloadavg') and os.getloadavg()[0] > n
-    return 1 if busy else n   # on busy cores, threads that wait for each other at every op run far slower than one
-
-@contextmanager
-def torch_threads(n:int|None): # threads inside the block (None: unchanged)
-    "Run the block with `n` torch CPU threads, then restore the previous number."
-    prev = torch.get_num_threads()
-    if n: torch.set_num_threads(n)
-    try: yield
-    finally: torch.set_num_threads(prev)
-
 PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fields
     'smoke': (dict(d_model=64, n_heads=4, d_ff=256, enc_layers=1, dec_layers=2, text_layers=1, dropout=0., arch='resnet10', stages=2),
               dict(size=32, min_objects=1, max_objects=1, templates=('list',), n_train=384, n_valid=64, n_test=64,

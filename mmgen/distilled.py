@@ -46,16 +46,16 @@ from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_featu
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import decode, greedy, strip_special
 from .losses import clip_loss, cosine_distill_loss
-from .train import TrainConfig, fit, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
+from .train import TrainConfig, fit, FullBatchLoss, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, upgrade_on_load, read_config, load_trained
 from .evaluation import retrieval_report
 from .speed import SpeedOptions
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT', 'teacher_config',
-           'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher', 'teacher_image_embeddings',
-           'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate', 'DistillLoss', 'evaluate',
-           'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
+__all__ = ['teacher_objective', 'PRESETS', 'PRESET_COSTS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT',
+           'teacher_config', 'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher',
+           'teacher_image_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
+           'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
 
 # %% ../nbs/11_distilled.ipynb #3dd89cc7
 def fit_images(x:torch.Tensor, # (B, 3, H, W) images in [-1, 1]
@@ -227,6 +227,11 @@ def _teacher_loss(model, batch, state=None):
     txt = model.encode_text(batch['tokens'], normalize=True)
     return {'loss': clip_loss(img, txt, model.logit_scale.exp().clamp(max=100))}
 
+def _teacher_rows(model, batch, state=None) -> dict:   # the pairs' embeddings; the loss over all of a step's micro-batches
+    return dict(img=model.encode_image(teacher_images(model, batch['image']), normalize=True), txt=model.encode_text(batch['tokens'], normalize=True))
+
+teacher_objective = FullBatchLoss(_teacher_rows, lambda model, r: {'loss': clip_loss(r['img'], r['txt'], model.logit_scale.exp().clamp(max=100))}, _teacher_loss)   # what `train_teacher` trains: exact under `grad_accum`
+
 def train_teacher(teacher:nn.Module, # an open_clip CLIP (random or pretrained)
                   train_ds:Dataset, # captioned images
                   cfg:TrainConfig, # epochs, lr ...
@@ -239,7 +244,7 @@ def train_teacher(teacher:nn.Module, # an open_clip CLIP (random or pretrained)
     col = caption_collate(lambda texts, L: tok(texts, L, pad_to_max=True), tok.default_max_len)  # open_clip's text tower takes its full context
     tdl = make_loader(train_ds, batch_size, collate_fn=col, drop_last=True, seed=cfg.seed)
     vdl = make_loader(valid_ds, batch_size, shuffle=False, collate_fn=col, drop_last=True) if valid_ds is not None and len(valid_ds) >= batch_size else None
-    return fit(teacher, _teacher_loss, tdl, vdl, cfg)
+    return fit(teacher, teacher_objective, tdl, vdl, cfg)
 
 @torch.no_grad()
 def teacher_image_embeddings(teacher:nn.Module, ds:Dataset, batch_size:int=128) -> torch.Tensor:
@@ -343,6 +348,23 @@ class DistillLoss:
         ce = F.cross_entropy(out.logits.float().flatten(0, 1), tgt.flatten(), ignore_index=-100)
         dist = cosine_distill_loss(out.embedding.float(), batch['teacher'].float())
         return {'loss': ce + self.distill_weight * dist, 'caption': ce, 'distill': dist}
+
+    def rows(self, model, batch, state=None) -> dict:
+        "The loss scene by scene (`FullBatchLoss`'s rows): its caption's summed cross-entropy and real targets, its 1 − cos to the teacher."
+        tok, pad = batch['tokens'], batch['pad_mask']
+        out = model(batch['image'], tok[:, :-1], pad[:, :-1])
+        tgt = tok[:, 1:].masked_fill(pad[:, 1:], -100)
+        return dict(caption=F.cross_entropy(out.logits.float().transpose(1, 2), tgt, ignore_index=-100, reduction='none').sum(1), n=(tgt != -100).sum(1),
+                    distill=1 - F.cosine_similarity(out.embedding.float(), batch['teacher'].float(), dim=-1))
+
+    def total(self, model, r:dict) -> dict:
+        "The loss from the rows of any number of scenes: the token mean over all their caption tokens."
+        ce, dist = r['caption'].sum() / r['n'].sum().clamp(min=1), r['distill'].mean()
+        return {'loss': ce + self.distill_weight * dist, 'caption': ce, 'distill': dist}
+
+    def objective(self) -> FullBatchLoss:
+        "What `train` fits: this loss as it is without accumulation, over the whole accumulated batch under `grad_accum`."
+        return FullBatchLoss(self.rows, self.total, self)
 
 # %% ../nbs/11_distilled.ipynb #a64faf41
 @torch.no_grad()
@@ -532,7 +554,7 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
     tdl = make_loader(WithTeacher(splits['train'], cache['train']), run.batch_size, collate_fn=col, seed=tcfg.seed, num_workers=run.num_workers)
     vdl = make_loader(WithTeacher(splits['valid'], cache['valid']), run.batch_size, shuffle=False, collate_fn=col)
     curve = lambda m, dl, state: {f'valid_{k}': v for k, v in evaluate(m, tok, splits['valid'], cache['valid']).items() if k in ('exact', 'attributes', 'token_accuracy')}
-    h = fit(model, DistillLoss(model.cfg.distill_weight), tdl, vdl, tcfg, eval_fn=curve)   # the learning curve: greedy exact match on the validation split each epoch
+    h = fit(model, DistillLoss(model.cfg.distill_weight).objective(), tdl, vdl, tcfg, eval_fn=curve)   # the learning curve: greedy exact match on the validation split each epoch
     best = out / 'student' / 'best.safetensors'
     if best.exists(): load_weights(model, best)   # score the weights `load_distilled` gives (the best validation loss), as the other systems do
     tok.save(out / 'tokenizer.json')

@@ -7,7 +7,7 @@ Docs: https://mmgen-dev.github.io/mmgen/evaluation.html.md"""
 
 # %% ../nbs/09_evaluation.ipynb #55ff4dbd
 from __future__ import annotations
-import io, math, statistics, time
+import gc, io, math, statistics, time, warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence, Sized
 import torch
@@ -21,8 +21,8 @@ __all__ = ['Table', 'fmt_value', 'md_table', 'n_params', 'disk_mb', 'time_call',
            'predict_objects', 'score_objects', 'with_relations', 'object_scores', 'stack_items', 'blur_images',
            'degrade', 'train_attribute_classifier', 'classifier_accuracy', 'tie_ceiling', 'caption_relevance',
            'latent_probe', 'host_read', 'axis_targets', 'ArtAxisClassifier', 'render_art', 'train_art_classifier',
-           'read_art_axes', 'art_axis_accuracy', 'saved_activation_bytes', 'train_memory_lower_bound', 'interpolate',
-           'check_splits']
+           'read_art_axes', 'art_axis_accuracy', 'saved_activation_bytes', 'train_memory_lower_bound', 'live_tensors',
+           'interpolate', 'check_splits']
 
 # %% ../nbs/09_evaluation.ipynb #55fd56c0
 class Table(str):
@@ -509,6 +509,27 @@ def train_memory_lower_bound(model:nn.Module, loss_fn:Callable, batch:dict) -> d
     "Lower-bound training memory in GB: 16 B per parameter (fp32 weights, gradients, Adam's two moments) + saved activations."
     P, A = n_params(model), saved_activation_bytes(model, loss_fn, batch)
     return dict(params_M=P / 1e6, weights_grads_adam_GB=16 * P / 1e9, activations_GB=A / 1e9, total_GB=(16 * P + A) / 1e9)
+
+# %% ../nbs/09_evaluation.ipynb #ac090002
+def _tensor(o) -> bool:
+    "A tensor whose device and graph can be read (tracing leaves fake and functional tensors in the gc that raise on both)."
+    try: return torch.is_tensor(o) and (o.device, o.grad_fn) is not None
+    except Exception: return False
+
+def _nbytes(t) -> int:
+    "Bytes of a tensor's storage; 0 where it has none here (meta tensors, and fake or functional tensors that tracing leaves behind)."
+    try: return 0 if t.device.type == 'meta' else t.untyped_storage().nbytes()
+    except Exception: return 0
+
+def live_tensors() -> dict:
+    "Tensors reachable by Python's garbage collector: count, MB of their storage, and how many carry an autograd graph."
+    gc.collect()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # torch.is_tensor on some deprecated torch objects warns
+        ts = [o for o in gc.get_objects() if _tensor(o)]
+    return dict(tensors=len(ts), mb=round(sum(map(_nbytes, ts)) / 2**20, 3),
+                with_graph=sum(t.grad_fn is not None for t in ts))
+
 
 # %% ../nbs/09_evaluation.ipynb #054d3d93
 def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)

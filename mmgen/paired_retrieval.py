@@ -35,7 +35,7 @@ Docs: https://mmgen-dev.github.io/mmgen/paired_retrieval.html.md"""
 
 # %% ../nbs/13_paired_retrieval.ipynb #dc1229f1
 from __future__ import annotations
-import json, math, numbers, re, time, warnings
+import json, math, numbers, re, time, warnings, zlib
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 from typing import Sequence
@@ -50,7 +50,7 @@ from .user_data import as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
-from .train import fit, TrainConfig, make_loader, load_weights, resuming, check_config, int_at_least, num_at_least, one_of, num_between
+from .train import fit, FullBatchLoss, TrainConfig, make_loader, load_weights, resuming, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
@@ -419,6 +419,32 @@ class RetrievalLoss:
         with torch.no_grad(): m.loss.logit_scale.clamp_(0, math.log(m.loss.max_scale))   # as CLIPLoss does
         return {'loss': contrastive_loss(img, txt, m.loss.logit_scale.exp(), skip, same), 'temperature': 1 / m.loss.logit_scale.exp().detach()}
 
+    def rows(self, model, batch, state=None) -> dict:
+        "The loss pair by pair (`FullBatchLoss`'s rows): embeddings of the image, its caption and its hard negatives; the key of its caption and of each hard negative."
+        x, caps, B = batch['image'], list(batch['caption']), len(batch['caption'])
+        key = torch.stack([batch['left'], batch['right']], 1) if 'left' in batch else torch.tensor([[zlib.crc32(c.encode())] for c in caps])   # (B, 2) class pair, else (B, 1) caption
+        if model.training and self.augment is not None: x = self.augment(x)
+        hp = hard_pairs(batch['left'].cpu(), batch['right'].cpu(), self.hard, self.neighbours) if model.training and self.hard else None
+        if hp is not None: caps += [PAIR_CAPTION.format(a=self.names[a], b=self.names[b]) for a, b in hp.tolist()]
+        img, txt = model(x, caps)
+        r = dict(img=img, txt=txt[:B], key=key.to(img.device))
+        if hp is not None: r.update(hard=txt[B:].view(B, len(self.hard), -1), hard_key=hp.view(B, len(self.hard), 2).to(img.device))
+        return r
+
+    def total(self, model, r:dict) -> dict:
+        "The loss from the rows of any number of pairs: every caption and hard negative among them is a negative of every image."
+        same = (r['key'][:, None] == r['key'][None]).all(-1) if self.mask_repeats else None   # (N, N): `same_caption`
+        txt, skip = r['txt'], None
+        if 'hard' in r:   # (N, N·K): a hard negative that is the row's own truth
+            txt, skip = torch.cat([txt, r['hard'].flatten(0, 1)]), (r['hard_key'].flatten(0, 1)[None] == r['key'][:, None]).all(-1)
+        m = model.module if hasattr(model, 'module') else model
+        with torch.no_grad(): m.loss.logit_scale.clamp_(0, math.log(m.loss.max_scale))
+        return {'loss': contrastive_loss(r['img'], txt, m.loss.logit_scale.exp(), skip, same), 'temperature': 1 / m.loss.logit_scale.exp().detach()}
+
+    def objective(self) -> FullBatchLoss:
+        "What `run_retrieval` trains: this loss as it is without accumulation, over the whole accumulated batch under `grad_accum`."
+        return FullBatchLoss(self.rows, self.total, self)
+
 # %% ../nbs/13_paired_retrieval.ipynb #46e1f281
 _PAIR_RE = re.compile('^' + re.escape(PAIR_CAPTION).replace(r'\{a\}', '(.+)').replace(r'\{b\}', '(.+)') + '$')
 
@@ -625,7 +651,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     valid_dl = make_loader(ds['valid'], 256, shuffle=False)
     tc = cfg.train_config(len(train_dl), **{**dict(seed=seed, out_dir=None if out_dir is None else str(out_dir), progress=False), **train_kw})
     t0 = time.perf_counter()
-    hist = fit(model, RetrievalLoss(PairAugment(cfg.augment), cfg.hard_negatives, ds['train'].names, cfg.mask_repeats), train_dl, valid_dl, tc, resume=resume)
+    hist = fit(model, RetrievalLoss(PairAugment(cfg.augment), cfg.hard_negatives, ds['train'].names, cfg.mask_repeats).objective(), train_dl, valid_dl, tc, resume=resume)
     seconds = time.perf_counter() - t0
     if out_dir is not None and (Path(out_dir) / 'best.safetensors').exists(): load_weights(model, Path(out_dir) / 'best.safetensors')
     metrics = evaluate(model, ds['test'])

@@ -299,7 +299,7 @@ def shared_latent_loss(model:SharedLatentModel, # the model
         d['match'] = F.mse_loss(out.z_gen.float(), out.z_img.detach().float()); loss = loss + cfg.w_match * d['match']
     return dict(loss=loss, **d)
 
-def shared_latent_rows(model:SharedLatentModel, batch:dict, out:SharedLatentOutput|None=None) -> dict:
+def shared_latent_rows(model:SharedLatentModel, batch:dict, state=None, out:SharedLatentOutput|None=None) -> dict:
     "`shared_latent_loss` sample by sample: the latents, each sample's summed error and its count (the rows of `shared_latent_objective`)."
     cfg, img, tok, pad = model.cfg, batch['image'], batch['tokens'], batch['pad_mask']
     out = model(img, tok, pad) if out is None else out

@@ -19,7 +19,7 @@ from .train import to_device
 
 # %% auto #0
 __all__ = ['SHAPES_MARGIN', 'SYNC_OPS', 'SpeedOptions', 'speed_flags', 'safe_shift', 'random_shift', 'step_breakdown',
-           'profile_step', 'DeviceBatches', 'caption_batches', 'stage_budgets']
+           'profile_step', 'DeviceBatches', 'caption_batches', 'stage_budgets', 'cpu_threads', 'torch_threads']
 
 # %% ../nbs/03b_speed.ipynb #d5e0a006
 @dataclass
@@ -223,3 +223,21 @@ def stage_budgets(budget_s:float|None, # wall-clock seconds for all the training
     if missing := set(runs) - set(shares): raise ValueError(f"no budget share for stages {sorted(missing)}; shares has {sorted(shares)}")
     total = sum(shares[k] for k, v in runs.items() if v)
     return {k: None if budget_s is None or not v else budget_s * shares[k] / total for k, v in runs.items()}
+
+# %% ../nbs/03b_speed.ipynb #ac3b0002
+def cpu_threads(setting:int|None, # None: keep torch's setting; n > 0: n threads; 0: all cores, or 1 if they are busy
+               ) -> int|None:
+    "Torch CPU threads for a run: with 0, all cores, or one when the load average says other jobs already keep them busy."
+    if setting is None or setting > 0: return setting
+    n = os.cpu_count() or 1
+    busy = hasattr(os, 'getloadavg') and os.getloadavg()[0] > n
+    return 1 if busy else n   # on busy cores, threads that wait for each other at every op run far slower than one
+
+@contextmanager
+def torch_threads(n:int|None): # threads inside the block (None: unchanged)
+    "Run the block with `n` torch CPU threads, then restore the previous number."
+    prev = torch.get_num_threads()
+    if n: torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(prev)
+

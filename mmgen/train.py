@@ -811,17 +811,19 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
 class FullBatchLoss:
     "A loss as per-sample `rows` and a `total` over the rows of a whole batch: under `grad_accum` k, `fit` computes it over all k micro-batches' rows, and the step's gradient is the k-times-larger batch's."
     full_batch = True   # what `fit` looks for
-    def __init__(self, rows:Callable, # rows(model, batch) -> {name: (B, ...) tensor}: latents, each sample's summed loss and its count
+    def __init__(self, rows:Callable, # rows(model, batch, state) -> {name: (B, ...) tensor}: latents, each sample's summed loss and its count
                  total:Callable, # total(model, rows) -> {'loss': ..., ...} from the rows of any number of samples
                  loss:Callable|None=None, # loss(model, batch, state) of a batch in one piece (no accumulation, validation); None: total(rows)
                 ): self.rows, self.total, self.loss = rows, total, loss
-    def __call__(self, model, batch, state=None): return self.loss(model, batch, state) if self.loss else self.total(model, self.rows(model, batch))
+    def __call__(self, model, batch, state=None): return self.loss(model, batch, state) if self.loss else self.total(model, self.rows(model, batch, state))
 
 @patch
 def full_batch_backward(self:_Run, batch, last:bool):
     "`FullBatchLoss` under accumulation: this micro-batch's rows without grad; at the step's last, each micro-batch's rows again with grad (its RNG replayed) among the others', and the backward of `total` over them all."
-    rng = rng_state()
-    with torch.no_grad(), self.autocast(): self.cache.append((batch, rng, self.loss_fn.rows(self.net, batch)))
+    rng, norms = rng_state(), [b for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) for b in m.buffers()]
+    kept = [b.clone() for b in norms]
+    with torch.no_grad(), self.autocast(): self.cache.append((batch, rng, self.loss_fn.rows(self.net, batch, self.state)))
+    for b, v in zip(norms, kept): b.copy_(v)   # a BatchNorm in `rows` counts each micro-batch once (in its pass with grad), as plain accumulation does
     self.state.batch += 1; self.bar.update(1)
     if not last: return
     end, k = rng_state(), len(self.cache)
@@ -829,7 +831,7 @@ def full_batch_backward(self:_Run, batch, last:bool):
         set_rng_state(rng)   # the dropout masks of its first pass
         with self.grad_sync(j == k - 1):
             with self.autocast():
-                live = self.loss_fn.rows(self.net, b)
+                live = self.loss_fn.rows(self.net, b, self.state)
                 d = _as_dict(self.loss_fn.total(self.net, {n: torch.cat([live[n] if i == j else c[2][n] for i, c in enumerate(self.cache)]) for n in live}))
             (self.scaler.scale(d['loss']) if self.scaler else d['loss']).backward()   # the whole batch's loss: its gradient through micro-batch j's rows
     set_rng_state(end); self.cache = []
