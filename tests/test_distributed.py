@@ -97,11 +97,12 @@ def test_single_process_resumes_fsdp_checkpoint(dist_runs, reference, tmp_path):
     for (k, p), q in zip(model.named_parameters(), ref_model.parameters()): _close(p.detach(), q.detach(), k)
 
 
-def test_captioner_fsdp2_from_the_command_line(tmp_path):
-    "`torchrun -m mmgen.cli train captioner --set parallel=fsdp`: the seed-004 system shards (its loss scalars too), trains, scores."
+@pytest.mark.parametrize('accum', [[], ['--set', 'grad_accum=2']], ids=['plain', 'grad_accum'])
+def test_captioner_fsdp2_from_the_command_line(tmp_path, accum):
+    "`torchrun -m mmgen.cli train captioner --set parallel=fsdp`: the seed-004 system shards (its loss scalars too), trains, scores; with grad_accum its FullBatchLoss too (SigLIP through the sharded model's forward)."
     import json
     _run_2proc(['-m', 'mmgen.cli', 'train', 'captioner', '--out', str(tmp_path), '--epochs', '2',
-                '--set', 'parallel=fsdp', '--set', 'device="cpu"'], timeout=600, IN_TEST='1')
+                '--set', 'parallel=fsdp', '--set', 'device="cpu"', *accum], timeout=600, IN_TEST='1')
     m = json.loads((tmp_path/'metrics.json').read_text())
     assert m['epochs'] == 2 and m['last_train_loss'] < m['first_loss'], m
     assert (tmp_path/'best.safetensors').exists() and (tmp_path/'samples.png').exists()
