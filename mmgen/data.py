@@ -29,7 +29,7 @@ Docs: https://mmgen-dev.github.io/mmgen/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #559f357b
 from __future__ import annotations
-import colorsys, functools, json, math, os, re, textwrap, time
+import colorsys, functools, json, math, os, re, textwrap, time, uuid
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
@@ -732,7 +732,8 @@ def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [
     if progress:
         from tqdm.auto import tqdm; dl = tqdm(dl, total=len(ds), desc='caching')
     arr, lines = None, []
-    tmp_img = path / 'images.npy.tmp'
+    tag = f'.{uuid.uuid4().hex[:12]}.tmp'   # this call's own temporary files: two processes caching into one folder (the ranks of a torchrun) each write their own, then swap them in whole
+    tmp_img = path / f'images.npy{tag}'
     for i, it in enumerate(dl):
         u8 = to_uint8(it['image']).transpose(2, 0, 1)
         if arr is None: arr = np.lib.format.open_memmap(tmp_img, mode='w+', dtype=np.uint8, shape=(len(ds), *u8.shape))
@@ -740,8 +741,8 @@ def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [
         lines.append(json.dumps({k: v for k, v in it.items() if k != 'image'}, default=lambda o: o.item() if hasattr(o, 'item') else str(o)))
     arr.flush(); del arr
     os.replace(tmp_img, path / 'images.npy')
-    (path / 'items.jsonl.tmp').write_text('\n'.join(lines)); os.replace(path / 'items.jsonl.tmp', path / 'items.jsonl')
-    (path / 'meta.json.tmp').write_text(json.dumps(dict(source=source, n=len(ds), seed=getattr(ds, 'seed', None)))); os.replace(path / 'meta.json.tmp', path / 'meta.json')
+    (path / f'items.jsonl{tag}').write_text('\n'.join(lines)); os.replace(path / f'items.jsonl{tag}', path / 'items.jsonl')
+    (path / f'meta.json{tag}').write_text(json.dumps(dict(source=source, n=len(ds), seed=getattr(ds, 'seed', None)))); os.replace(path / f'meta.json{tag}', path / 'meta.json')
     return CachedDataset(path)
 
 # %% ../nbs/01_data.ipynb #3efe6fa2

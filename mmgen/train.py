@@ -364,6 +364,16 @@ def _empty_loader(dl) -> str:
     why = f"the training set has {n} examples and batch_size={bs}" + (" with drop_last=True (a partial batch is dropped)" if getattr(dl, 'drop_last', False) else '')
     return f"no training batch: {why}; lower batch_size or give more training examples"
 
+class _LossCall(nn.Module):
+    "The loss as a module's forward. Under DDP `fit` wraps this, not the model: a loss that calls the model's own methods (`encode_image`) or reads its attributes gets the model itself, inside one DDP forward."
+    def __init__(self, model, loss_fn): super().__init__(); self.model, self.loss_fn = model, loss_fn
+    def forward(self, batch, state, others=None):
+        "`loss_fn(model, batch, state)`. A `FullBatchLoss` step: `others=False` gives this micro-batch's rows; a list (the cached rows of every micro-batch, None in this one's place) gives `total` over all of them, through this one's rows."
+        if others is None: return self.loss_fn(self.model, batch, state)
+        rows = self.loss_fn.rows(self.model, batch, state)
+        if others is False: return rows
+        return self.loss_fn.total(self.model, {n: torch.cat([rows[n] if c is None else c[n] for c in others]) for n in rows})
+
 class _Run:
     "What one `fit` call holds: the model on its device and in its wrappers, optimiser, schedule, scaler, state, callbacks."
     def __init__(self, model, loss_fn, train_dl, valid_dl, cfg:TrainConfig, eval_fn, callbacks):
@@ -402,15 +412,16 @@ class _Run:
         if cfg.wandb: self.cbs.append(WandbLogger(cfg.wandb, config_dict(cfg), cfg.wandb_stage or (cfg.out_dir and Path(cfg.out_dir).name)))
 
     def _wrap(self, model):
-        "Activation checkpointing, device, DDP or FSDP2, torch.compile: the module the loss function calls."
+        "Activation checkpointing, device, DDP (of the model and its loss, `_LossCall`) or FSDP2, torch.compile: the module the loss function calls."
         cfg = self.cfg
         if cfg.checkpoint_activations and checkpoint_blocks(model) == 0:
             warnings.warn("checkpoint_activations: the model has no nn.ModuleList blocks to checkpoint")
         model.to(self.device)
         net = model
         if self.parallel == 'fsdp': shard_model(model, self.amp)
-        elif self.parallel == 'ddp': net = nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
+        elif self.parallel == 'ddp': net = nn.parallel.DistributedDataParallel(_LossCall(model, self.loss_fn), device_ids=[self.device.index] if self.device.type == 'cuda' else None)
         if cfg.compile: check_compile(self.device); net = torch.compile(net)
+        self.lcall = net if self.parallel == 'ddp' else _LossCall(net, self.loss_fn)   # how a micro-batch's loss is asked for
         return net
 
     def call(self, event:str):
@@ -451,7 +462,7 @@ def backward(self:_Run, batch, group:int, last:bool):
     "One micro-batch: the loss under autocast, backward of loss / group (a `FullBatchLoss` under accumulation: `full_batch_backward`)."
     if group > 1 and getattr(self.loss_fn, 'full_batch', False): return self.full_batch_backward(batch, last)
     with self.grad_sync(last):
-        with self.autocast(): d = _as_dict(self.loss_fn(self.net, batch, self.state))
+        with self.autocast(): d = _as_dict(self.lcall(batch, self.state))
         n = _batch_size(batch) if self.world == 1 else 0   # a short micro-batch (an epoch's last) counts by its samples
         self.n_first, self.n_seen = self.n_first or n, self.n_seen + n
         w = 1 if n == self.n_first else n / self.n_first
@@ -822,7 +833,7 @@ def full_batch_backward(self:_Run, batch, last:bool):
     "`FullBatchLoss` under accumulation: this micro-batch's rows without grad; at the step's last, each micro-batch's rows again with grad (its RNG replayed) among the others', and the backward of `total` over them all."
     rng, norms = rng_state(), [b for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) for b in m.buffers()]
     kept = [b.clone() for b in norms]
-    with torch.no_grad(), self.autocast(): self.cache.append((batch, rng, self.loss_fn.rows(self.net, batch, self.state)))
+    with torch.no_grad(), self.autocast(): self.cache.append((batch, rng, self.lcall(batch, self.state, False)))
     for b, v in zip(norms, kept): b.copy_(v)   # a BatchNorm in `rows` counts each micro-batch once (in its pass with grad), as plain accumulation does
     self.state.batch += 1; self.bar.update(1)
     if not last: return
@@ -831,8 +842,7 @@ def full_batch_backward(self:_Run, batch, last:bool):
         set_rng_state(rng)   # the dropout masks of its first pass
         with self.grad_sync(j == k - 1):
             with self.autocast():
-                live = self.loss_fn.rows(self.net, b, self.state)
-                d = _as_dict(self.loss_fn.total(self.net, {n: torch.cat([live[n] if i == j else c[2][n] for i, c in enumerate(self.cache)]) for n in live}))
+                d = _as_dict(self.lcall(b, self.state, [None if i == j else c[2] for i, c in enumerate(self.cache)]))
             (self.scaler.scale(d['loss']) if self.scaler else d['loss']).backward()   # the whole batch's loss: its gradient through micro-batch j's rows
     set_rng_state(end); self.cache = []
     self.keys, self.last_out, self.group = list(d), d, k
