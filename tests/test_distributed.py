@@ -140,3 +140,11 @@ def test_plain_accumulation_of_a_coupled_loss_differs():
         runs.append(fit(model, lf, tdl, vdl, TrainConfig(**PARITY_CFG, grad_accum=k)).losses)
     err = (torch.tensor(runs[0]) - torch.tensor(runs[1])).abs().max().item()
     assert err > 100 * TOL, f"plain accumulation matched the whole batch's loss (max difference {err:.1e}): the coupled loss couples nothing"
+
+
+@pytest.mark.parametrize('system', ['shared-latent', 'distilled', 'vq-art', 'paired-retrieval'])
+def test_every_system_trains_under_ddp(tmp_path, system):
+    "`torchrun -m mmgen.cli train NAME` (DDP, the default) for the other four systems, smoke-sized: each trains and writes its metrics (the captioner's run is above)."
+    import json
+    _run_2proc(['-m', 'mmgen.cli', 'train', system, '--out', str(tmp_path), '--set', 'device="cpu"'], timeout=600, IN_TEST='1')
+    assert json.loads((tmp_path/'metrics.json').read_text()), system
