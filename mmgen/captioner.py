@@ -44,7 +44,7 @@ from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import decode
-from .losses import SigLIPLoss
+from .losses import SigLIPLoss, token_ce_sums
 from .evaluation import md_table, time_call, n_params, check_splits, live_tensors
 from .train import fit, FullBatchLoss, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained
@@ -410,7 +410,7 @@ class CaptionLoss:
         inp, imask, tgt, tmask, rate, replaced = self.inputs(model, batch, state)
         text = dict(text_tokens=batch['tokens'], text_padding_mask=batch['pad_mask'], siglip_features=True) if self.siglip_weight else {}
         out, real = model(batch['image'], inp, imask, **text), ~tmask
-        ce = F.cross_entropy(out.logits.float().transpose(1, 2), tgt.masked_fill(tmask, -100), ignore_index=-100, reduction='none').sum(1)
+        ce, _ = token_ce_sums(out.logits, tgt.masked_fill(tmask, -100))
         aux = out.aux_loss.float() if torch.is_tensor(out.aux_loss) else ce.new_tensor(float(out.aux_loss))   # a mean over captions: kept per caption
         r = dict(caption=ce, n=real.sum(1), moe_aux=aux.expand(len(ce)), right=((out.logits.argmax(-1) == tgt) & real).sum(1), elig=real[:, 1:].sum(1),
                  replaced=real.new_zeros(len(ce)) if replaced is None else replaced.sum(1), rate=ce.new_full(ce.shape, rate))

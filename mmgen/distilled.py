@@ -45,7 +45,7 @@ from .user_data import as_images, picture_keys
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
 from .decoding import decode, greedy, strip_special
-from .losses import clip_loss, cosine_distill_loss
+from .losses import clip_loss, cosine_distill_loss, token_ce_sums
 from .train import TrainConfig, fit, FullBatchLoss, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, upgrade_on_load, read_config, load_trained
 from .evaluation import retrieval_report
@@ -354,7 +354,8 @@ class DistillLoss:
         tok, pad = batch['tokens'], batch['pad_mask']
         out = model(batch['image'], tok[:, :-1], pad[:, :-1])
         tgt = tok[:, 1:].masked_fill(pad[:, 1:], -100)
-        return dict(caption=F.cross_entropy(out.logits.float().transpose(1, 2), tgt, ignore_index=-100, reduction='none').sum(1), n=(tgt != -100).sum(1),
+        ce, n = token_ce_sums(out.logits, tgt)
+        return dict(caption=ce, n=n,
                     distill=1 - F.cosine_similarity(out.embedding.float(), batch['teacher'].float(), dim=-1))
 
     def total(self, model, r:dict) -> dict:

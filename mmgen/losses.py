@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['clip_loss', 'siglip_loss', 'CLIPLoss', 'SigLIPLoss', 'cosine_distill_loss', 'flow_path', 'time_features',
-           'euler_flow', 'drop_condition', 'guided', 'feature_loss', 'recon_loss']
+           'euler_flow', 'drop_condition', 'guided', 'feature_loss', 'recon_loss', 'token_ce_sums']
 
 # %% ../nbs/08_losses.ipynb #ee5b4adf
 def _check_pairs(img, txt):
@@ -175,3 +175,12 @@ def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
     w = 1 + fg_weight * fg.float()   # (B,1,H,W)
     if per_sample: return (err * w).flatten(1).sum(1), w.flatten(1).sum(1) * err.shape[1]
     return (err * w).sum() / (w.sum() * err.shape[1])
+
+# %% ../nbs/08_losses.ipynb #ce5a0002
+def token_ce_sums(logits:torch.Tensor, # (B, T, V) next-token scores
+                  targets:torch.Tensor, # (B, T) token ids; ignore_index where there is no target (padding)
+                  ignore_index:int=-100, # a target that counts for neither sum nor count
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    "(each caption's summed token cross-entropy (B,) in float32 or wider, its number of real targets (B,)): sum both over any captions and divide for their token mean."
+    ce = F.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=ignore_index, reduction='none')   # (B, T); 0 where ignored
+    return ce.sum(1), (targets != ignore_index).sum(1)

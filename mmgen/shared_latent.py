@@ -45,7 +45,7 @@ from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, 
 from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
-from .losses import recon_loss, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
+from .losses import recon_loss, token_ce_sums, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
 _all_ = ['recon_loss', 'caption_words', 'check_captions']   # moved down to `mmgen.losses` and `mmgen.tokenizers`; still importable from here
 
 
@@ -304,7 +304,8 @@ def shared_latent_rows(model:SharedLatentModel, batch:dict, state=None, out:Shar
     cfg, img, tok, pad = model.cfg, batch['image'], batch['tokens'], batch['pad_mask']
     out = model(img, tok, pad) if out is None else out
     tgt = tok[:, 1:].masked_fill(pad[:, 1:], -100)
-    r = dict(z_img=out.z_img, z_txt=out.z_txt, caption=F.cross_entropy(out.logits.float().transpose(1, 2), tgt, ignore_index=-100, reduction='none').sum(1), caption_n=(tgt != -100).sum(1))
+    ce, n = token_ce_sums(out.logits, tgt)   # each caption's summed token cross-entropy, its real targets
+    r = dict(z_img=out.z_img, z_txt=out.z_txt, caption=ce, caption_n=n)
     r['recon'], r['recon_n'] = recon_loss(out.recon, img, cfg.fg_weight, per_sample=True)
     if cfg.w_match > 0: r['match'] = (out.z_gen.float() - out.z_img.detach().float()).pow(2).mean(1)
     return r
