@@ -736,7 +736,6 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
     rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
                                      vq_lr=vq_lr, vq_seconds=vq_seconds, prior_seconds=prior_seconds, rounds=rounds, guidance=guidance).items() if v is not None})
-    rk.update({k: kw.pop(k) for k in [k for k in kw if k in rk]})   # the run's own fields by name
     vo, po, fo = split_overrides(kw, VQConfig, PriorConfig, TrainConfig)
     if own := next((k for k in fo if k in NOT_OPTIONS), None): raise ConfigError(f"train(): {own} is set per stage, not an option" + (f": use {NOT_OPTIONS[own]}" if NOT_OPTIONS[own] else ''))
     vk.update(vo); pk.update(po)
