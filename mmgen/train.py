@@ -402,7 +402,7 @@ class _Run:
                                 history=self.hist, cfg=cfg)
         self.pending = self.epoch_rng = self.acc = self.bar = None   # RNG to restore on resume; RNG at the epoch's start; summed losses
         self.n_seen = self.n_first = 0   # samples in this step's micro-batches so far; its first micro-batch's
-        self.cache = []                  # a `FullBatchLoss` step's micro-batches so far: (batch, RNG before its rows, its rows without grad)
+        self.cache, self.row_norms = [], None   # a `FullBatchLoss` step's micro-batches so far: (batch, RNG before its rows, its rows without grad); the BatchNorms its `rows` run
         self.sigint = self.save_due = False                           # Ctrl-C seen; a timed save is due (agreed by all ranks)
         self.t_start = self.last_save = _clock()
         self.cbs = ([_TimeBudget(self)] if cfg.max_seconds is not None else []) + ([_EarlyStopping()] if cfg.patience is not None else [])
@@ -828,18 +828,28 @@ class FullBatchLoss:
                 ): self.rows, self.total, self.loss = rows, total, loss
     def __call__(self, model, batch, state=None): return self.loss(model, batch, state) if self.loss else self.total(model, self.rows(model, batch, state))
 
+def _norm_state(model:nn.Module) -> dict:
+    "Each BatchNorm of `model` that tracks running statistics -> its buffers (running mean, variance, count), each with a copy."
+    return {m: [(b, b.clone()) for b in m.buffers()] for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats}
+
+def _put_back(kept:dict):
+    for b, v in (p for ps in kept.values() for p in ps): b.copy_(v)
+
 @patch
 def full_batch_backward(self:_Run, batch, last:bool):
     "`FullBatchLoss` under accumulation: this micro-batch's rows without grad; at the step's last, each micro-batch's rows again with grad (its RNG replayed) among the others', and the backward of `total` over them all."
-    rng, norms = rng_state(), [b for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) for b in m.buffers()]
-    kept = [b.clone() for b in norms]
+    rng, kept = rng_state(), _norm_state(self.model)
     with torch.no_grad(), self.autocast(): self.cache.append((batch, rng, self.lcall(batch, self.state, False)))
-    for b, v in zip(norms, kept): b.copy_(v)   # a BatchNorm in `rows` counts each micro-batch once (in its pass with grad), as plain accumulation does
+    if self.row_norms is None:   # once per run (one host read): the BatchNorms that `rows` runs counted this pass; the others are `total`'s
+        self.row_norms = {m for m, c in zip(kept, torch.stack([m.num_batches_tracked != v[-1][1] for m, v in kept.items()]).tolist() if kept else []) if c}
+    _put_back(kept)   # a BatchNorm in `rows` counts each micro-batch once (in its pass with grad), as plain accumulation does
     self.state.batch += 1; self.bar.update(1)
     if not last: return
     end, k = rng_state(), len(self.cache)
+    kept = {m: v for m, v in _norm_state(self.model).items() if m not in self.row_norms}
     for j, (b, rng, _) in enumerate(self.cache):
         set_rng_state(rng)   # the dropout masks of its first pass
+        if j: _put_back(kept)   # a BatchNorm in `total` sees the whole batch in every pass: it counts the step once (its last pass), as one pass over the batch does
         with self.grad_sync(j == k - 1):
             with self.autocast():
                 d = _as_dict(self.lcall(b, self.state, [None if i == j else c[2] for i, c in enumerate(self.cache)]))
@@ -847,6 +857,7 @@ def full_batch_backward(self:_Run, batch, last:bool):
     set_rng_state(end); self.cache = []
     self.keys, self.last_out, self.group = list(d), d, k
     self.acc = torch.stack([t.detach().float().reshape(()) for t in d.values()])
+
 
 # %% ../nbs/03_train.ipynb #9b92408b
 class EMA(Callback):
