@@ -24,7 +24,7 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
-import math, numbers, os, random, importlib, dataclasses, difflib, hashlib, tempfile
+import math, numbers, os, random, importlib, dataclasses, difflib, hashlib, shutil, tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -34,9 +34,9 @@ from typing import Callable, Sequence
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'row_noise', 'default_device', 'amp_dtype',
            'amp_name', 'gpu_name', 'UserError', 'ConfigError', 'writable_dir', 'cuda_arch_refusal', 'compile_refusal',
-           'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'requires', 'int_at_least',
-           'num_at_least', 'num_between', 'one_of', 'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict',
-           'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
+           'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'clear_scratch',
+           'scratch_dir', 'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite', 'check_config',
+           'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -194,6 +194,27 @@ def is_oom(e:BaseException) -> bool:
     "Is `e` an accelerator's out-of-memory error (torch's `OutOfMemoryError`, or a `RuntimeError` that says 'out of memory')?"
     import torch
     return isinstance(e, getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)) or (isinstance(e, RuntimeError) and 'out of memory' in str(e))
+
+# %% ../nbs/00_core.ipynb #7fafa46c
+_SCRATCH = dict(pid=None, folders=[])   # the folders `scratch_dir` made, and the process that made them
+
+def _remove(folders:list, pid:int, rmtree=shutil.rmtree, getpid=os.getpid):   # all it uses is bound here: it may run after a notebook's namespace is cleared
+    if getpid() != pid: folders.clear(); return   # a forked child: the folders are its parent's
+    while folders: rmtree(folders.pop(), ignore_errors=True)
+
+def clear_scratch():
+    "Remove every folder `scratch_dir` made in this process."
+    _remove(_SCRATCH['folders'], _SCRATCH['pid'])
+
+def scratch_dir(prefix:str='mmgen_', # the folder name's start, as `tempfile.mkdtemp`'s
+               ) -> Path:
+    "A new empty folder in the system's temporary directory, removed by `clear_scratch` or when this process ends."
+    if _SCRATCH['pid'] != os.getpid():   # first call in this process: remove them at its exit (multiprocessing's finalizers run at the end of the main process and of its workers)
+        import multiprocessing.util
+        _SCRATCH.update(pid=os.getpid(), folders=[])
+        multiprocessing.util.Finalize(None, _remove, args=(_SCRATCH['folders'], os.getpid()), exitpriority=10)
+    _SCRATCH['folders'].append(d := Path(tempfile.mkdtemp(prefix=prefix)))
+    return d
 
 # %% ../nbs/00_core.ipynb #a7e3c002
 def requires(module:str, # the module to import, e.g. 'vector_quantize_pytorch'
