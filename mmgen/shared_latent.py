@@ -26,6 +26,7 @@ Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 from __future__ import annotations
 import math, json, re, time, os
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple, Sequence
 import numpy as np
@@ -616,11 +617,12 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     tok = BPETokenizer.train(caps := dataset_captions(splits['train']), vocab_size=cfg.vocab_size); tok.words = caption_words(caps)   # the words caption → image accepts (`images_from_captions`)
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
     speed, dev = speed or SpeedOptions(), default_device(device)
+    fixed = partial(tok, pad_to_max=True) if train_kw.get('compile', speed.compile) else tok   # compiled: every batch max_len tokens (a varying length fails in inductor)
     if speed.data == 'device':   # each split held on the device, its captions tokenized once
-        train_dl = caption_batches(splits['train'], tok, cfg.max_len, cfg.batch_size, dev, shift=speed.shift, fill=BACKGROUND_UNIT, num_workers=speed.workers(dev), seed=seed)
-        valid_dl = caption_batches(splits['valid'], tok, cfg.max_len, 64, dev, train=False, num_workers=speed.workers(dev))
+        train_dl = caption_batches(splits['train'], fixed, cfg.max_len, cfg.batch_size, dev, shift=speed.shift, fill=BACKGROUND_UNIT, num_workers=speed.workers(dev), seed=seed)
+        valid_dl = caption_batches(splits['valid'], fixed, cfg.max_len, 64, dev, train=False, num_workers=speed.workers(dev))
     else:
-        collate = caption_collate(tok, cfg.max_len)
+        collate = caption_collate(fixed, cfg.max_len)
         train_dl = DataLoader(splits['train'], batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=True)
         valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
     model = SharedLatentModel(cfg, pad_id=tok.pad_id)
