@@ -858,7 +858,6 @@ def full_batch_backward(self:_Run, batch, last:bool):
     self.keys, self.last_out, self.group = list(d), d, k
     self.acc = torch.stack([t.detach().float().reshape(()) for t in d.values()])
 
-
 # %% ../nbs/03_train.ipynb #9b92408b
 class EMA(Callback):
     "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
