@@ -263,20 +263,45 @@ def init_distributed() -> tuple[int, int]:
 def shard_model(model:nn.Module, # model to shard in place with FSDP2
                 mp_dtype:torch.dtype|None=None, # parameter dtype for compute (bf16), grads reduced in fp32
                ) -> nn.Module:
-    "FSDP2: broadcast rank 0's weights, then `fully_shard` every ModuleList element and the root."
-    from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy
+    "FSDP2: broadcast rank 0's weights, then `fully_shard` the trainable parameters of every ModuleList element (block) under a root; the rest (stems, embeddings, heads, 0-d scales, frozen parts) stays whole on every rank, its gradients averaged as DDP does. A model an earlier `fit` sharded, or part of one, is not sharded again."
+    from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy, FSDPModule, register_fsdp_forward_method
     with torch.no_grad():
-        for t in list(model.parameters()) + list(model.buffers()): dist.broadcast(t.data, src=0)
+        for t in list(model.parameters()) + list(model.buffers()):
+            if not hasattr(t, 'full_tensor'): dist.broadcast(t.data, src=0)   # a DTensor is a shard of an earlier fit's: the ranks agree
+    if any(isinstance(m, FSDPModule) for m in model.modules()) or any(hasattr(p, 'full_tensor') for p in model.parameters()): return model
     kw = dict(mp_policy=MixedPrecisionPolicy(param_dtype=mp_dtype, reduce_dtype=torch.float32)) if mp_dtype == torch.bfloat16 else {}
-    for m in list(model.modules()):
-        if isinstance(m, nn.ModuleList):
-            for b in m: fully_shard(b, **kw)
-    fully_shard(model, **kw)
+    blocks = [b for m in reversed(list(model.modules())) if isinstance(m, nn.ModuleList) for b in m]   # inner blocks first
+    in_blocks = {q for b in blocks for q in b.parameters()}
+    whole = {p for p in model.parameters() if not (p.requires_grad and p.ndim and p in in_blocks)}
+    if not in_blocks - whole: return model   # nothing to shard: every parameter whole, as under DDP
+    for b in blocks:
+        if set(b.parameters()) - whole: fully_shard(b, ignored_params=whole, **kw)
+    fully_shard(model, ignored_params=whole, **kw)
+    model._fsdp_init = lambda: None   # FSDP2 takes the first module to run forward for its root: the model, now, so that a loss may call any part first
+    register_fsdp_forward_method(model, '_fsdp_init'); model._fsdp_init(); del model._fsdp_init
     return model
 
 def _all_mean(t:torch.Tensor, world:int) -> torch.Tensor:
     if world > 1: dist.all_reduce(t); t = t / world
     return t
+
+def _average_grads(params:list, world:int):
+    "DDP's gradient mean for parameters FSDP2 leaves whole, in one all-reduce; one that no rank has a gradient for keeps None."
+    gs = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1).float() for g in gs] + [torch.tensor([float(p.grad is not None) for p in params], device=gs[0].device)])
+    dist.all_reduce(flat)
+    for p, g, v, has in zip(params, gs, flat.split([g.numel() for g in gs] + [len(gs)]), flat[-len(gs):].tolist()):
+        if has: p.grad = (v / world).view_as(p).to(g.dtype)
+
+def _clip_grads(params:list, max_norm:float, device) -> torch.Tensor:
+    "`clip_grad_norm_` over FSDP2's sharded (DTensor) and whole parameters together, which torch's refuses to mix; returns the total norm."
+    from torch.nn.utils import get_total_norm, clip_grads_with_norm_
+    kinds = [[p for p in params if hasattr(p, 'full_tensor') == s] for s in (True, False)]
+    if not all(kinds): return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    norms = [get_total_norm([p.grad for p in k if p.grad is not None]) for k in kinds]
+    total = torch.stack([(n.full_tensor() if hasattr(n, 'full_tensor') else n).float().to(device) for n in norms]).norm()
+    for k in kinds: clip_grads_with_norm_(k, max_norm, total)
+    return total
 
 # %% ../nbs/03_train.ipynb #db0c5454
 class NonFiniteLossError(FloatingPointError):
@@ -389,6 +414,7 @@ class _Run:
             warnings.warn("train_dl is not sharded across ranks (build it with make_loader): every rank sees every sample")
         self.net = self._wrap(model)
         self.params = [p for p in model.parameters() if p.requires_grad]
+        self.whole = [p for p in self.params if not hasattr(p, 'full_tensor')] if self.parallel == 'fsdp' else []   # FSDP2 left these whole: `step` averages their gradients
         self.opt = make_optimizer(model, cfg)
         self.n_batches = len(train_dl)
         if self.n_batches == 0: raise ConfigError(_empty_loader(train_dl))   # a UserError and a ValueError
@@ -454,7 +480,8 @@ def batches(self:_Run):
 @patch
 def grad_sync(self:_Run, last:bool):
     "The context of one micro-batch's backward: under DDP/FSDP, gradients are synchronised on the step's last one only."
-    if self.parallel == 'fsdp': self.model.set_requires_gradient_sync(last)
+    for m in self.model.modules() if self.parallel == 'fsdp' else ():   # the sharded blocks (of an earlier fit's model too)
+        if hasattr(m, 'set_requires_gradient_sync'): m.set_requires_gradient_sync(last, recurse=False)
     return self.net.no_sync() if self.parallel == 'ddp' and not last and hasattr(self.net, 'no_sync') else contextlib.nullcontext()
 
 @patch
@@ -483,8 +510,9 @@ def step(self:_Run):
             if p.grad is not None: p.grad.mul_(f)
         self.acc = self.acc * f
     self.n_seen = self.n_first = 0
+    if self.whole: _average_grads(self.whole, self.world)
     if self.scaler: self.scaler.unscale_(self.opt)
-    gn = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip) if cfg.grad_clip else torch.zeros((), device=self.device)
+    gn = _clip_grads(self.params, cfg.grad_clip, self.device) if cfg.grad_clip else torch.zeros((), device=self.device)
     if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()
     flags = [float(_interrupt.is_set()), float(self._time_to_save())]
     acc, n = self.acc, len(self.keys)
