@@ -35,8 +35,8 @@ images, `caption: RANK. path (score)` (scores: cosine similarities).
 
 A system registers itself with `mmgen.core.register_system`; the command sees it only if its module is listed in
 `SYSTEM_MODULES`, which `load_systems()` imports; `SYSTEM_INDEX` names each system's module and line, so `mmgen list` imports no system and `mmgen train NAME` only NAME's. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
-processes when the same command is launched by `torchrun`, with DDP (every system) unless `--set parallel=fsdp`
-(FSDP2: the captioner and vq-art; `NO_FSDP` says why not the others):
+processes when the same command is launched by `torchrun`, with DDP unless `--set parallel=fsdp` asks for FSDP2
+(every system trains either way):
 `torchrun --nproc_per_node 8 -m mmgen.cli train captioner --full --set parallel=fsdp`. `main(argv)` runs the command
 in-process and returns its exit status.
 

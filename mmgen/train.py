@@ -20,7 +20,7 @@ in place under a `TrainConfig` and returns a `History` of Python floats (`h.step
 - A loss whose terms couple a batch's samples (InfoNCE's in-batch negatives) and must stay exact under `grad_accum`
   is a `FullBatchLoss(rows, total)`: `fit` then computes it over the whole accumulated batch (open_clip's `accum_freq`).
 - A NaN/inf loss raises `NonFiniteLossError` before the update; out of memory raises `TrainingOutOfMemory`, naming the options that need less. Under `torchrun --nproc_per_node N`, `fit` joins the
-  process group itself and uses DDP; `TrainConfig(parallel='fsdp')` shards the model in place with FSDP2.
+  process group itself and uses DDP; `TrainConfig(parallel='fsdp')` shards its blocks in place with FSDP2 (the rest stays whole, as under DDP).
 
 The contract in one run:
 
