@@ -60,15 +60,16 @@ from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_di
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
 from .callbacks import TrainState, Callback, EMA, _Logger, TensorBoardLogger, WandbLogger, wandb_run   # 02b: what fit calls back
+from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads   # 02c: how it spreads over ranks
 from .checkpoints import _full, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
-_all_ = ['TrainState', 'Callback', 'EMA', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
+_all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
-           'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'init_distributed',
-           'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming',
-           'train_device', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock',
-           'TrainState', 'Callback', 'EMA', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal',
+           'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'NonFiniteLossError',
+           'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'config_changes',
+           'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock', 'TrainState', 'Callback', 'EMA',
+           'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal',
            'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info',
            'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
            'weights_diff', 'weights_metadata']
@@ -252,57 +253,6 @@ def _set_epoch(dl, seed:int, epoch:int):
         if hasattr(obj, 'set_epoch'): return obj.set_epoch(epoch)
     if isinstance(s, RandomSampler): s.generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
 
-# %% ../nbs/03_train.ipynb #61678f15
-def init_distributed() -> tuple[int, int]:
-    "Join the torchrun process group if launched by torchrun and not yet joined; returns (rank, world_size)."
-    if int(os.environ.get('WORLD_SIZE', 1)) > 1 and dist.is_available() and not dist.is_initialized():
-        if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
-    return dist_info()
-
-def shard_model(model:nn.Module, # model to shard in place with FSDP2
-                mp_dtype:torch.dtype|None=None, # parameter dtype for compute (bf16), grads reduced in fp32
-               ) -> nn.Module:
-    "FSDP2: broadcast rank 0's weights, then `fully_shard` the trainable parameters of every ModuleList element (block) under a root; the rest (stems, embeddings, heads, 0-d scales, frozen parts) stays whole on every rank, its gradients averaged as DDP does. A model an earlier `fit` sharded, or part of one, is not sharded again."
-    from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy, FSDPModule, register_fsdp_forward_method
-    with torch.no_grad():
-        for t in list(model.parameters()) + list(model.buffers()):
-            if not hasattr(t, 'full_tensor'): dist.broadcast(t.data, src=0)   # a DTensor is a shard of an earlier fit's: the ranks agree
-    if any(isinstance(m, FSDPModule) for m in model.modules()) or any(hasattr(p, 'full_tensor') for p in model.parameters()): return model
-    kw = dict(mp_policy=MixedPrecisionPolicy(param_dtype=mp_dtype, reduce_dtype=torch.float32)) if mp_dtype == torch.bfloat16 else {}
-    blocks = [b for m in reversed(list(model.modules())) if isinstance(m, nn.ModuleList) for b in m]   # inner blocks first
-    in_blocks = {q for b in blocks for q in b.parameters()}
-    whole = {p for p in model.parameters() if not (p.requires_grad and p.ndim and p in in_blocks)}
-    if not in_blocks - whole: return model   # nothing to shard: every parameter whole, as under DDP
-    for b in blocks:
-        if set(b.parameters()) - whole: fully_shard(b, ignored_params=whole, **kw)
-    fully_shard(model, ignored_params=whole, **kw)
-    model._fsdp_init = lambda: None   # FSDP2 takes the first module to run forward for its root: the model, now, so that a loss may call any part first
-    register_fsdp_forward_method(model, '_fsdp_init'); model._fsdp_init(); del model._fsdp_init
-    return model
-
-def _all_mean(t:torch.Tensor, world:int) -> torch.Tensor:
-    if world > 1: dist.all_reduce(t); t = t / world
-    return t
-
-def _average_grads(params:list, world:int):
-    "DDP's gradient mean for parameters FSDP2 leaves whole, in one all-reduce; one that no rank has a gradient for keeps None."
-    gs = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1).float() for g in gs] + [torch.tensor([float(p.grad is not None) for p in params], device=gs[0].device)])
-    dist.all_reduce(flat)
-    for p, g, v, has in zip(params, gs, flat.split([g.numel() for g in gs] + [len(gs)]), flat[-len(gs):].tolist()):
-        if has: p.grad = (v / world).view_as(p).to(g.dtype)
-
-def _clip_grads(params:list, max_norm:float, device) -> torch.Tensor:
-    "`clip_grad_norm_` over FSDP2's sharded (DTensor) and whole parameters together, which torch's refuses to mix; returns the total norm."
-    from torch.nn.utils import get_total_norm, clip_grads_with_norm_
-    kinds = [[p for p in params if hasattr(p, 'full_tensor') == s] for s in (True, False)]
-    if not all(kinds): return torch.nn.utils.clip_grad_norm_(params, max_norm)
-    norms = [get_total_norm([p.grad for p in k if p.grad is not None]) for k in kinds]
-    total = torch.stack([(n.full_tensor() if hasattr(n, 'full_tensor') else n).float().to(device) for n in norms]).norm()
-    for k in kinds: clip_grads_with_norm_(k, max_norm, total)
-    return total
-
 # %% ../nbs/03_train.ipynb #db0c5454
 class NonFiniteLossError(FloatingPointError):
     "Training stopped on a NaN/inf loss or gradient; `.history` holds the run so far."
@@ -376,7 +326,7 @@ def _evaluate(model, loss_fn, valid_dl, eval_fn, state, amp, world) -> dict:
         if eval_fn is not None:
             m = {k: _num(v) for k, v in eval_fn(model, valid_dl, state).items()}
             if world > 1 and m:
-                t = _all_mean(torch.tensor(list(m.values()), dtype=torch.float64, device=state.device), world)
+                t = all_mean(torch.tensor(list(m.values()), dtype=torch.float64, device=state.device), world)
                 m = dict(zip(m, t.tolist()))
             out.update(m)
     model.train(); state.phase = 'train'
@@ -414,7 +364,6 @@ class _Run:
             warnings.warn("train_dl is not sharded across ranks (build it with make_loader): every rank sees every sample")
         self.net = self._wrap(model)
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.whole = [p for p in self.params if not hasattr(p, 'full_tensor')] if self.parallel == 'fsdp' else []   # FSDP2 left these whole: `step` averages their gradients
         self.opt = make_optimizer(model, cfg)
         self.n_batches = len(train_dl)
         if self.n_batches == 0: raise ConfigError(_empty_loader(train_dl))   # a UserError and a ValueError
@@ -510,14 +459,14 @@ def step(self:_Run):
             if p.grad is not None: p.grad.mul_(f)
         self.acc = self.acc * f
     self.n_seen = self.n_first = 0
-    if self.whole: _average_grads(self.whole, self.world)
+    if self.parallel == 'fsdp': fsdp_grads(self.params, self.world)   # the whole parameters' mean, as DDP's
     if self.scaler: self.scaler.unscale_(self.opt)
-    gn = _clip_grads(self.params, cfg.grad_clip, self.device) if cfg.grad_clip else torch.zeros((), device=self.device)
+    gn = clip_grads(self.params, cfg.grad_clip, self.device) if cfg.grad_clip else torch.zeros((), device=self.device)
     if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()
     flags = [float(_interrupt.is_set()), float(self._time_to_save())]
     acc, n = self.acc, len(self.keys)
     if self.world > 1: acc = torch.cat([acc, torch.tensor(flags, device=acc.device)])   # ranks agree on stopping and saving
-    vals = torch.cat([_all_mean(acc, self.world), gn.detach().float().reshape(1).to(acc.device)]).tolist()   # the one host sync
+    vals = torch.cat([all_mean(acc, self.world), gn.detach().float().reshape(1).to(acc.device)]).tolist()   # the one host sync
     self.acc, logged, gnorm = None, dict(zip(self.keys, vals[:n])), vals[-1]
     if self.world > 1: flags = vals[n:n + 2]
     self.sigint, self.save_due = flags[0] > 0, flags[1] > 0
