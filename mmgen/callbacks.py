@@ -9,12 +9,11 @@ from __future__ import annotations
 import contextlib, math, warnings
 from dataclasses import dataclass, field
 import torch
-import torch.nn as nn
 from .core import requires
 from .checkpoints import History, dist_info
 
 # %% auto #0
-__all__ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'EMA']
+__all__ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run']
 
 # %% ../nbs/02b_callbacks.ipynb #1bd913b1
 @dataclass
@@ -94,20 +93,3 @@ def wandb_run(project:str|None, # W&B project (None: nothing is opened)
     try: yield run
     finally:
         if run is not None: run.finish()
-
-# %% ../nbs/02b_callbacks.ipynb #9b92408b
-class EMA(Callback):
-    "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
-    def __init__(self, model:nn.Module, # the model given to `fit` (single process, DDP or FSDP2)
-                 decay:float=0.999, # weight of the running average at each step
-                ):
-        self.model, self.decay, self.avg = model, decay, None
-    def before_fit(self, state):
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-        self.avg = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
-    def after_step(self, state): self.avg.update_parameters(self.model)
-    def state_dict(self): return self.avg.state_dict()           # saved with `latest`: a resumed run keeps averaging
-    def load_state_dict(self, sd): self.avg.load_state_dict(sd)
-    @torch.no_grad()
-    def after_fit(self, state):
-        for p, q in zip(self.model.state_dict().values(), self.avg.module.state_dict().values()): p.copy_(q)

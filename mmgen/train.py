@@ -59,16 +59,16 @@ from tqdm.auto import tqdm
 from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError, writable_dir, check_cuda_arch, is_oom, run_precision, precision_line, compile_refusal, check_compile
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
-from .callbacks import TrainState, Callback, EMA, _Logger, TensorBoardLogger, WandbLogger, wandb_run   # 02b: what fit calls back
+from .callbacks import TrainState, Callback, _Logger, TensorBoardLogger, WandbLogger, wandb_run   # 02b: what fit calls back
 from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads   # 02c: how it spreads over ranks
 from .checkpoints import _full, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
-_all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
+_all_ = ['TrainState', 'Callback', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
            'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'NonFiniteLossError',
            'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'config_changes',
-           'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock', 'TrainState', 'Callback', 'EMA',
+           'model_changes', 'fit', 'FullBatchLoss', 'EMA', 'frozen', 'fake_clock', 'TrainState', 'Callback',
            'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal',
            'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info',
            'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
@@ -824,6 +824,23 @@ def full_batch_backward(self:_Run, batch, last:bool):
     set_rng_state(end); self.cache = []
     self.keys, self.last_out, self.group = list(d), d, k
     self.acc = torch.stack([t.detach().float().reshape(()) for t in d.values()])
+
+# %% ../nbs/03_train.ipynb #9b92408b
+class EMA(Callback):
+    "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
+    def __init__(self, model:nn.Module, # the model given to `fit` (single process or DDP)
+                 decay:float=0.999, # weight of the running average at each step
+                ):
+        self.model, self.decay, self.avg = model, decay, None
+    def before_fit(self, state):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        self.avg = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
+    def after_step(self, state): self.avg.update_parameters(self.model)
+    def state_dict(self): return self.avg.state_dict()           # saved with `latest`: a resumed run keeps averaging
+    def load_state_dict(self, sd): self.avg.load_state_dict(sd)
+    @torch.no_grad()
+    def after_fit(self, state):
+        for p, q in zip(self.model.state_dict().values(), self.avg.module.state_dict().values()): p.copy_(q)
 
 # %% ../nbs/03_train.ipynb #7bd2d15e
 @contextlib.contextmanager
