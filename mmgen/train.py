@@ -459,7 +459,7 @@ def step(self:_Run):
             if p.grad is not None: p.grad.mul_(f)
         self.acc = self.acc * f
     self.n_seen = self.n_first = 0
-    if self.parallel == 'fsdp': fsdp_grads(self.params, self.world)   # the whole parameters' mean, as DDP's
+    if self.parallel == 'fsdp': fsdp_grads(self.params, self.world)   # every gradient the ranks' mean: DDP's all-reduce for the whole parameters
     if self.scaler: self.scaler.unscale_(self.opt)
     gn = clip_grads(self.params, cfg.grad_clip, self.device) if cfg.grad_clip else torch.zeros((), device=self.device)
     if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()
