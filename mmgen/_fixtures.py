@@ -1,7 +1,7 @@
 """Fixtures that exercise `mmgen.train.fit` end to end: a demo system and the scale-out check under torchrun.
 
 Fixtures for `tests/` and the training notebook, outside the public API (`mmgen._fixtures`): `train_demo` (registered
-as the `demo` system when this module is imported), `ParityNet` / `parity_task` / `budget_run` and `dist_check`, which
+as the `demo` system when this module is imported), `ParityNet` / `parity_task` / `budget_run`, `PartsNet` / `parts_run` and `dist_check`, which
 `python -m mmgen._fixtures --dist-check OUT` runs under torchrun (`tests/test_distributed.py`), and the seed tests'
 helpers `drawn_by`, `same_splits` and `max_diff` (notebooks 11, 13, 14), `workers_by_cores` (11, 14), `seeded_captions_check` (10, 11, 14), `step_grads` / `grad_gaps` (an accumulated
 step against one-pass autograd: 11, 13, 14), and
@@ -24,13 +24,13 @@ import torch.nn.functional as F
 import torch.distributed as dist
 from torch.utils.data import TensorDataset
 from .core import set_seed, smoke, register_system
-from .train import (TrainConfig, History, Callback, fit, FullBatchLoss, make_loader, load_weights, dist_info, init_distributed, fake_clock,
+from .train import (TrainConfig, History, Callback, fit, FullBatchLoss, frozen, save_weights, make_loader, load_weights, dist_info, init_distributed, fake_clock,
                          train_device)
 
 # %% auto #0
 __all__ = ['coupled_loss', 'PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task',
-           'StopAt', 'budget_run', 'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff', 'step_grads',
-           'grad_gaps', 'FakeWandbRun', 'fake_wandb', 'workers_by_cores', 'seeded_captions_check']
+           'StopAt', 'budget_run', 'PartsNet', 'parts_run', 'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff',
+           'step_grads', 'grad_gaps', 'FakeWandbRun', 'fake_wandb', 'workers_by_cores', 'seeded_captions_check']
 
 # %% ../nbs/03a_train_checks.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
@@ -168,11 +168,47 @@ def budget_run(batch_size:int, # per-process batch
         def timed(m, b, s): tick(); return lf(m, b, s)
         return fit(model, timed, tdl, vdl, TrainConfig(**{**PARITY_CFG, 'epochs': epochs}, max_seconds=max_seconds))
 
+class _Decoder(nn.Module):
+    def __init__(self, d:int, d_out:int): super().__init__(); self.blocks, self.out = nn.ModuleList([nn.Sequential(nn.Linear(d, d), nn.GELU())]), nn.Linear(d, d_out)
+    def forward(self, h): return self.out(h + self.blocks[0](h))
+
+class PartsNet(nn.Module):
+    "The parts that kept three systems off FSDP2: a stem and blocks the loss reaches through `encode` (not `forward`), a 0-d trainable scale (CLIP's logit_scale), a frozen teacher, and a decoder with its own block that a second `fit` trains alone."
+    def __init__(self, d_in:int=8, d:int=12, d_out:int=3):
+        super().__init__()
+        self.stem, self.scale, self.teacher = nn.Linear(d_in, d), nn.Parameter(torch.tensor(1.)), nn.Linear(d_in, d_out).requires_grad_(False)
+        self.blocks = nn.ModuleList([nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU()) for _ in range(2)])
+        self.decoder = _Decoder(d, d_out)
+    def encode(self, x):
+        h = self.stem(x)
+        for b in self.blocks: h = h + b(h)
+        return h
+
+def parts_run(batch_size:int, # per-process batch
+              out:str|Path, # rank 0 writes parts.json (both fits' per-step losses) and parts.safetensors (the final weights) here
+              parallel:str='auto', # `TrainConfig.parallel`
+             ) -> list[History]:
+    "`PartsNet` trained as shared-latent, distilled and paired-retrieval train theirs: the whole model, its loss calling `encode` and the frozen teacher, then the decoder alone on the frozen encoder's output."
+    _, tdl, vdl, _ = parity_task(batch_size)
+    torch.manual_seed(0); model, cfg = PartsNet(), TrainConfig(**PARITY_CFG, parallel=parallel)
+    def whole(m, b, s):
+        pred = m.decoder(m.encode(b[0])) * m.scale
+        return {'loss': F.mse_loss(pred, b[1]) + 0.1 * F.mse_loss(pred, m.teacher(b[0]))}
+    def part(dec, b, s):
+        with torch.no_grad(): h = model.encode(b[0])
+        return {'loss': F.mse_loss(dec(h), b[1])}
+    hs = [fit(model, whole, tdl, vdl, cfg)]
+    with frozen(model.stem, model.blocks): hs.append(fit(model.decoder, part, tdl, vdl, cfg))
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    save_weights(model, out/'parts.safetensors')
+    if dist_info()[0] == 0: (out/'parts.json').write_text(json.dumps([h.losses for h in hs]))
+    return hs
+
 def dist_check(out_dir:str|Path, # one sub-folder per run is written here
                local_batch:int=4, # per-rank batch
                stop_at:int=5, # step at which the resumed runs are interrupted
               ):
-    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, with a batch-coupled `FullBatchLoss` accumulated and not, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
+    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, with a batch-coupled `FullBatchLoss` accumulated and not, `parts_run` under FSDP2, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
     rank, world = init_distributed()
     out = Path(out_dir)
     for mode in ('ddp', 'fsdp'):
@@ -190,6 +226,7 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
         for k in (1, 2):
             model, tdl, vdl, _ = parity_task(local_batch // k)
             fit(model, coupled_loss, tdl, vdl, TrainConfig(**PARITY_CFG, parallel=mode, grad_accum=k, out_dir=str(out/f'{mode}_accum{k}')))
+    parts_run(local_batch, out/'fsdp_parts', 'fsdp')
     h = budget_run(local_batch, rate=rank + 1)   # alone, rank 0 would plan about twice rank 1's steps: every rank must take one plan
     (out/'ddp_budget').mkdir(parents=True, exist_ok=True)
     (out/'ddp_budget'/f'rank{rank}.json').write_text(json.dumps(dict(losses=h.losses, lrs=[r['lr'] for r in h.steps], stop_reason=h.stop_reason)))

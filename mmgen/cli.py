@@ -35,8 +35,8 @@ images, `caption: RANK. path (score)` (scores: cosine similarities).
 
 A system registers itself with `mmgen.core.register_system`; the command sees it only if its module is listed in
 `SYSTEM_MODULES`, which `load_systems()` imports; `SYSTEM_INDEX` names each system's module and line, so `mmgen list` imports no system and `mmgen train NAME` only NAME's. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
-processes when the same command is launched by `torchrun`, with DDP (every system) unless `--set parallel=fsdp`
-(FSDP2: the captioner and vq-art; `NO_FSDP` says why not the others):
+processes when the same command is launched by `torchrun`, with DDP unless `--set parallel=fsdp` asks for FSDP2
+(every system trains either way):
 `torchrun --nproc_per_node 8 -m mmgen.cli train captioner --full --set parallel=fsdp`. `main(argv)` runs the command
 in-process and returns its exit status.
 
@@ -51,11 +51,11 @@ from pathlib import Path
 from .core import SYSTEMS, SystemSpec, UserError, writable_dir
 
 # %% auto #0
-__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'NO_FSDP', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS',
-           'RETRIEVES', 'RUN_FILE', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
-           'load_systems', 'system_lines', 'find_system', 'system_options', 'check_overrides', 'preset_values',
-           'preset_costs', 'prepare_out', 'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system',
-           'decoding_options', 'caption_progress', 'draw_grid']
+__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
+           'RUN_FILE', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems',
+           'system_lines', 'find_system', 'system_options', 'check_overrides', 'preset_values', 'preset_costs',
+           'prepare_out', 'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
+           'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
@@ -133,19 +133,11 @@ def _fits(v, anno:str) -> bool:
     if isinstance(v, (tuple, list)): return bool(kinds & {'tuple', 'list'})
     return type(v).__name__ in kinds
 
-NO_FSDP = {  # systems FSDP2 cannot shard yet, and why; DDP (the default under torchrun) trains every system (tests/test_distributed.py)
-    'shared-latent': "its decoder stage trains part of the model that the joint stage already sharded (fit's broadcast meets a DTensor)",
-    'distilled': "its teacher's logit_scale is a 0-d parameter, which fully_shard refuses",
-    'paired-retrieval': "its loss runs the image tower outside the sharded model's forward (a convolution meets a DTensor)",
-}
-
 def check_overrides(name:str, # the system's command-line name
                     overrides:dict, # --set KEY=VALUE pairs
                     options:dict, # `system_options` of the system
                    ):
-    "Refuse an unknown key (naming what the system calls it, else the nearest valid names), a value of the wrong type (naming the type) or FSDP2 for a system it cannot shard (`NO_FSDP`), in one line."
-    if overrides.get('parallel') == 'fsdp' and name in NO_FSDP:
-        raise UserError(f"--set parallel=fsdp: {name} does not train under FSDP2 yet ({NO_FSDP[name]}); under torchrun it trains with DDP: leave parallel out")
+    "Refuse an unknown key (naming what the system calls it, else the nearest valid names), a value of the wrong type (naming the type), in one line."
     for k, v in overrides.items():
         if k in _FLAGS or k in _OWN and k not in options: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
         same = [o for g in SAME_OPTIONS if k in g for o in g if o != k and o in options]

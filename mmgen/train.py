@@ -20,7 +20,7 @@ in place under a `TrainConfig` and returns a `History` of Python floats (`h.step
 - A loss whose terms couple a batch's samples (InfoNCE's in-batch negatives) and must stay exact under `grad_accum`
   is a `FullBatchLoss(rows, total)`: `fit` then computes it over the whole accumulated batch (open_clip's `accum_freq`).
 - A NaN/inf loss raises `NonFiniteLossError` before the update; out of memory raises `TrainingOutOfMemory`, naming the options that need less. Under `torchrun --nproc_per_node N`, `fit` joins the
-  process group itself and uses DDP; `TrainConfig(parallel='fsdp')` shards the model in place with FSDP2.
+  process group itself and uses DDP; `TrainConfig(parallel='fsdp')` shards its blocks in place with FSDP2 (the rest stays whole, as under DDP).
 
 The contract in one run:
 
@@ -60,15 +60,16 @@ from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_di
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
 from .callbacks import TrainState, Callback, _Logger, TensorBoardLogger, WandbLogger, wandb_run   # 02b: what fit calls back
+from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads   # 02c: how it spreads over ranks
 from .checkpoints import _full, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
-_all_ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
+_all_ = ['TrainState', 'Callback', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
-           'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'init_distributed',
-           'shard_model', 'NonFiniteLossError', 'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming',
-           'train_device', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss', 'EMA', 'frozen', 'fake_clock',
-           'TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal',
+           'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'NonFiniteLossError',
+           'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'config_changes',
+           'model_changes', 'fit', 'FullBatchLoss', 'EMA', 'frozen', 'fake_clock', 'TrainState', 'Callback',
+           'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal',
            'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info',
            'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
            'weights_diff', 'weights_metadata']
@@ -252,32 +253,6 @@ def _set_epoch(dl, seed:int, epoch:int):
         if hasattr(obj, 'set_epoch'): return obj.set_epoch(epoch)
     if isinstance(s, RandomSampler): s.generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
 
-# %% ../nbs/03_train.ipynb #61678f15
-def init_distributed() -> tuple[int, int]:
-    "Join the torchrun process group if launched by torchrun and not yet joined; returns (rank, world_size)."
-    if int(os.environ.get('WORLD_SIZE', 1)) > 1 and dist.is_available() and not dist.is_initialized():
-        if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
-    return dist_info()
-
-def shard_model(model:nn.Module, # model to shard in place with FSDP2
-                mp_dtype:torch.dtype|None=None, # parameter dtype for compute (bf16), grads reduced in fp32
-               ) -> nn.Module:
-    "FSDP2: broadcast rank 0's weights, then `fully_shard` every ModuleList element and the root."
-    from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy
-    with torch.no_grad():
-        for t in list(model.parameters()) + list(model.buffers()): dist.broadcast(t.data, src=0)
-    kw = dict(mp_policy=MixedPrecisionPolicy(param_dtype=mp_dtype, reduce_dtype=torch.float32)) if mp_dtype == torch.bfloat16 else {}
-    for m in list(model.modules()):
-        if isinstance(m, nn.ModuleList):
-            for b in m: fully_shard(b, **kw)
-    fully_shard(model, **kw)
-    return model
-
-def _all_mean(t:torch.Tensor, world:int) -> torch.Tensor:
-    if world > 1: dist.all_reduce(t); t = t / world
-    return t
-
 # %% ../nbs/03_train.ipynb #db0c5454
 class NonFiniteLossError(FloatingPointError):
     "Training stopped on a NaN/inf loss or gradient; `.history` holds the run so far."
@@ -351,7 +326,7 @@ def _evaluate(model, loss_fn, valid_dl, eval_fn, state, amp, world) -> dict:
         if eval_fn is not None:
             m = {k: _num(v) for k, v in eval_fn(model, valid_dl, state).items()}
             if world > 1 and m:
-                t = _all_mean(torch.tensor(list(m.values()), dtype=torch.float64, device=state.device), world)
+                t = all_mean(torch.tensor(list(m.values()), dtype=torch.float64, device=state.device), world)
                 m = dict(zip(m, t.tolist()))
             out.update(m)
     model.train(); state.phase = 'train'
@@ -454,7 +429,8 @@ def batches(self:_Run):
 @patch
 def grad_sync(self:_Run, last:bool):
     "The context of one micro-batch's backward: under DDP/FSDP, gradients are synchronised on the step's last one only."
-    if self.parallel == 'fsdp': self.model.set_requires_gradient_sync(last)
+    for m in self.model.modules() if self.parallel == 'fsdp' else ():   # the sharded blocks (of an earlier fit's model too)
+        if hasattr(m, 'set_requires_gradient_sync'): m.set_requires_gradient_sync(last, recurse=False)
     return self.net.no_sync() if self.parallel == 'ddp' and not last and hasattr(self.net, 'no_sync') else contextlib.nullcontext()
 
 @patch
@@ -483,13 +459,14 @@ def step(self:_Run):
             if p.grad is not None: p.grad.mul_(f)
         self.acc = self.acc * f
     self.n_seen = self.n_first = 0
+    if self.parallel == 'fsdp': fsdp_grads(self.params, self.world)   # every gradient the ranks' mean: DDP's all-reduce for the whole parameters
     if self.scaler: self.scaler.unscale_(self.opt)
-    gn = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip) if cfg.grad_clip else torch.zeros((), device=self.device)
+    gn = clip_grads(self.params, cfg.grad_clip, self.device) if cfg.grad_clip else torch.zeros((), device=self.device)
     if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()
     flags = [float(_interrupt.is_set()), float(self._time_to_save())]
     acc, n = self.acc, len(self.keys)
     if self.world > 1: acc = torch.cat([acc, torch.tensor(flags, device=acc.device)])   # ranks agree on stopping and saving
-    vals = torch.cat([_all_mean(acc, self.world), gn.detach().float().reshape(1).to(acc.device)]).tolist()   # the one host sync
+    vals = torch.cat([all_mean(acc, self.world), gn.detach().float().reshape(1).to(acc.device)]).tolist()   # the one host sync
     self.acc, logged, gnorm = None, dict(zip(self.keys, vals[:n])), vals[-1]
     if self.world > 1: flags = vals[n:n + 2]
     self.sigint, self.save_due = flags[0] > 0, flags[1] > 0
