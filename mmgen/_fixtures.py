@@ -208,7 +208,7 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
                local_batch:int=4, # per-rank batch
                stop_at:int=5, # step at which the resumed runs are interrupted
               ):
-    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, with a batch-coupled `FullBatchLoss` accumulated and not, `parts_run` under FSDP2, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
+    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, with a batch-coupled `FullBatchLoss` accumulated and not (and compiled under DDP), `parts_run` under FSDP2, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
     rank, world = init_distributed()
     out = Path(out_dir)
     for mode in ('ddp', 'fsdp'):
@@ -226,6 +226,8 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
         for k in (1, 2):
             model, tdl, vdl, _ = parity_task(local_batch // k)
             fit(model, coupled_loss, tdl, vdl, TrainConfig(**PARITY_CFG, parallel=mode, grad_accum=k, out_dir=str(out/f'{mode}_accum{k}')))
+    model, tdl, vdl, _ = parity_task(local_batch // 2)   # the same, accumulated, with torch.compile over DDP (the model and its loss, `_LossCall`)
+    fit(model, coupled_loss, tdl, vdl, TrainConfig(**PARITY_CFG, parallel='ddp', grad_accum=2, compile=True, out_dir=str(out/'ddp_compiled_accum2')))
     parts_run(local_batch, out/'fsdp_parts', 'fsdp')
     h = budget_run(local_batch, rate=rank + 1)   # alone, rank 0 would plan about twice rank 1's steps: every rank must take one plan
     (out/'ddp_budget').mkdir(parents=True, exist_ok=True)

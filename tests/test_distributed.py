@@ -5,7 +5,8 @@
 with batch 8 (same global batch, same sample order) within 1e-5, step by step and in its final weights, and its
 checkpoints must load into a plain single-process model. With DDP and with FSDP2, a loss that couples the batch
 (`FullBatchLoss`) trained with each rank's batch as 2 accumulated micro-batches must equal the run without
-accumulation (a single-process control shows plain accumulation of it differs). A last run, under `max_seconds` with a fake clock that runs
+accumulation (a single-process control shows plain accumulation of it differs); so must the accumulated DDP run
+under `compile=True` (`torch.compile` over DDP of the model and its loss). A last run, under `max_seconds` with a fake clock that runs
 at a different rate on each rank, must end every rank at the slowest rank's plan. `PartsNet` trained under FSDP2 as
 shared-latent, distilled and paired-retrieval train theirs (a loss that reaches the model through a method, a 0-d trainable
 scale, a frozen teacher, then a second `fit` of a part of the sharded model) must equal one process within 1e-5 too.
@@ -123,13 +124,14 @@ def test_budget_takes_the_slowest_plan(dist_runs):
     assert r0['stop_reason'] == r1['stop_reason'] == slow.stop_reason, (r0['stop_reason'], slow.stop_reason)
 
 
-@pytest.mark.parametrize('mode', ['ddp', 'fsdp'])
+@pytest.mark.parametrize('mode', ['ddp', 'fsdp', 'ddp_compiled'])
 def test_full_batch_loss_accumulates_exactly(dist_runs, mode):
-    "A loss that couples the batch (`FullBatchLoss`), each rank's batch of 4 as 2 accumulated micro-batches of 2: step for step the run without accumulation."
-    a, b = (History.from_json(dist_runs/f'{mode}_accum{k}'/'history.json') for k in (1, 2))
+    "A loss that couples the batch (`FullBatchLoss`), each rank's batch of 4 as 2 accumulated micro-batches of 2: step for step the run without accumulation (eager, for the compiled one)."
+    runs = [f"{mode.split('_')[0]}_accum1", f'{mode}_accum2']
+    a, b = (History.from_json(dist_runs/r/'history.json') for r in runs)
     assert len(a.losses) == len(b.losses) == 16
     _close(b.losses, a.losses, f'{mode} accumulated per-step train loss')
-    wa, wb = (load_weights(ParityNet(), dist_runs/f'{mode}_accum{k}'/'latest.safetensors') for k in (1, 2))
+    wa, wb = (load_weights(ParityNet(), dist_runs/r/'latest.safetensors') for r in runs)
     for (k, p), q in zip(wa.named_parameters(), wb.parameters()): _close(q.detach(), p.detach(), f'{mode} accumulated {k}')
 
 
