@@ -844,6 +844,8 @@ class EMA(Callback):
         self.model, self.decay, self.avg = model, decay, None
     def before_fit(self, state):
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        if any(hasattr(p, 'full_tensor') for p in self.model.parameters()):   # AveragedModel deep-copies the model: FSDP2's refuses ("FSDP does not support deepcopy")
+            raise ConfigError("EMA keeps a copy of the model, which FSDP2 cannot make of a sharded one: average the weights under DDP (parallel='ddp', torchrun's default) or train without EMA")
         self.avg = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
     def after_step(self, state): self.avg.update_parameters(self.model)
     def state_dict(self): return self.avg.state_dict()           # saved with `latest`: a resumed run keeps averaging
