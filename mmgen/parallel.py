@@ -6,7 +6,7 @@ Docs: https://mmgen-dev.github.io/mmgen/parallel.html.md"""
 
 # %% ../nbs/02c_parallel.ipynb #c2a00004
 from __future__ import annotations
-import functools, os
+import functools, os, warnings
 import torch
 import torch.nn as nn
 import torch.distributed as dist
@@ -54,7 +54,9 @@ def avg_sums(backend:str) -> bool:
     "Does a reduce-scatter with `ReduceOp.AVG` sum instead on this process group? Gloo's does on torch 2.7 (later versions average), and FSDP2 reduces gradients with it. Collective: call on every rank."
     if backend != 'gloo': return False
     out = torch.zeros(1)
-    dist.reduce_scatter_tensor(out, torch.ones(dist.get_world_size()), op=dist.ReduceOp.AVG)
+    with warnings.catch_warnings():   # torch 2.14 deprecates the name in favour of one 2.7 lacks
+        warnings.simplefilter('ignore', FutureWarning)
+        dist.reduce_scatter_tensor(out, torch.ones(dist.get_world_size()), op=dist.ReduceOp.AVG)
     return out.item() > 1.5
 
 def fsdp_grads(params:list, # the trainable parameters after FSDP2's backward: DTensor shards and whole tensors
