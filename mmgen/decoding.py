@@ -56,9 +56,11 @@ def _check_sampling(owner:str, **opts):
     "A `ConfigError` (a ValueError) naming the first of `opts` (temperature, top_k, top_p) that `SAMPLE_RULES` refuses."
     check_config(opts, {k: SAMPLE_RULES[k] for k in opts}, owner)
 
-def _wide(t:Tensor)->Tensor:
-    "`t` in float64 for sums that must not drift (top-p's mass, a sampling CDF); float32 on MPS, which has no float64."
-    return t.float() if t.device.type == 'mps' else t.double()
+def _wide_dtype(device)->torch.dtype:
+    "float64 for sums that must not drift (top-p's mass, a sampling CDF); float32 on MPS, which has no float64."
+    return torch.float32 if torch.device(device).type == 'mps' else torch.float64
+
+def _wide(t:Tensor)->Tensor: return t.to(_wide_dtype(t.device))
 
 def top_k_filter(logits:Tensor, # (..., V) unnormalised scores
                  k:int|None, # keep the k highest; None or 0 keeps all
@@ -251,8 +253,7 @@ def _row_uniforms(generators:list[torch.Generator], # one per row
                   device:torch.device, # where the draws are used
                  )->Tensor:
     "(B, n) float64 (MPS: float32) uniforms in [0, 1), row i from generators[i] alone: a row's randomness for a whole decode, drawn once."
-    f64 = lambda d: torch.float32 if torch.device(d).type == 'mps' else torch.float64   # MPS has no float64
-    return torch.stack([torch.rand(n, generator=g, device=g.device, dtype=f64(g.device)) for g in generators]).to(device, f64(device))
+    return torch.stack([torch.rand(n, generator=g, device=g.device, dtype=_wide_dtype(g.device)) for g in generators]).to(device, _wide_dtype(device))
 
 def _inverse_cdf(probs:Tensor, # (B, V) probabilities; 0 for filtered-out tokens; rows need not sum to exactly 1
                  u:Tensor, # (B,) uniforms in [0, 1)
