@@ -8,9 +8,11 @@ Docs: https://mmgen-dev.github.io/mmgen/callbacks.html.md"""
 from __future__ import annotations
 import contextlib, math, warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 import torch
 from .core import requires
 from .checkpoints import History, dist_info
+if TYPE_CHECKING: from mmgen.train import TrainConfig   # the annotation only: mmgen.train imports this module
 
 # %% auto #0
 __all__ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run']

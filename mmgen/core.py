@@ -27,7 +27,8 @@ from __future__ import annotations
 import math, numbers, os, random, importlib, dataclasses, difflib, hashlib, shutil, tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TYPE_CHECKING
+if TYPE_CHECKING: import torch   # for the annotations only (postponed: `from __future__ import annotations`)
 # torch and numpy are imported inside the functions that use them: `mmgen --help` and `mmgen list` read this module's
 # registry, and start in a fraction of a second without them (torch alone takes seconds to import)
 

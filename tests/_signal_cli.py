@@ -25,6 +25,7 @@ T._Run.call = _call_and_signal
 if __name__ == '__main__':
     module, plan = sys.argv[1], json.loads(sys.argv[2])
     cli.SYSTEM_MODULES[:] = [module]
+    err = io.StringIO()   # the previous command's stderr: a step without 'argv' goes on with the command it printed
     for item in plan:
         _plan.update(at=item.get('at', 0), n=0, sig=getattr(signal, item.get('signal', 'SIGINT')))
         argv = item['argv'] if 'argv' in item else shlex.split(err.getvalue().split('go on with: mmgen ')[1]) + item['go_on']

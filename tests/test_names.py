@@ -1,0 +1,28 @@
+"""Every name a cell or a module uses is defined: ruff's undefined-name rules (F821-F823, `[tool.ruff]` in pyproject.toml)
+over the notebooks, the library, the tools and the tests. `nbdev-test` skips the `#| slow` and `#| cuda` cells, so a name
+that a later edit removed from a notebook's imports fails there only on the next long run or GPU lease; this finds it here."""
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+
+pytest.importorskip('ruff')   # in the [dev] extras
+ROOT = Path(__file__).resolve().parents[1]
+
+def ruff_check(*paths) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'ruff', 'check', '--no-cache', '--output-format', 'concise',
+                           '--config', str(ROOT / 'pyproject.toml'), *map(str, paths)], cwd=ROOT, capture_output=True, text=True)
+
+def test_every_name_is_defined():
+    p = ruff_check('nbs', 'mmgen', 'tools', 'tests')
+    assert p.returncode == 0, f"undefined names (a cell or module uses a name nothing defines):\n{p.stdout}{p.stderr}"
+
+def test_a_cuda_cells_undefined_name_is_found(tmp_path):
+    "The check reads notebooks cell by cell, `#| cuda` cells included, and knows the kernel's own names (`display`)."
+    cell = lambda src, i: dict(cell_type='code', id=f'c{i}', metadata={}, outputs=[], execution_count=None, source=src)
+    nb = dict(nbformat=4, nbformat_minor=5, metadata={}, cells=[
+        cell("import torch\nfrom mmgen.evaluation import md_table\n%matplotlib inline", 0),
+        cell("#| cuda\nif torch.cuda.is_available():\n    display(md_table([[score_objects(1)]], ['x']))", 1)])
+    (path := tmp_path / 'gpu_cell.ipynb').write_text(json.dumps(nb))
+    p = ruff_check(path)
+    assert p.returncode == 1 and "Undefined name `score_objects`" in p.stdout, p.stdout + p.stderr
+    assert p.stdout.count('F821') == 1, p.stdout   # `display`, `torch`, `md_table` and the magic are not reported
