@@ -21,6 +21,7 @@ p.add_argument('notebook'); p.add_argument('cells', help='cell ids to run, comma
 p.add_argument('--back', help='cell ids whose outputs are written into the notebook (default: every cell run)')
 p.add_argument('--set', action='append', default=[], metavar='NAME=EXPR', help='assign before the cells run (repeatable)')
 p.add_argument('--each', action='store_true', help='write each cell\'s outputs back as soon as it finishes')
+p.add_argument('--no-write', action='store_true', help='write nothing back (a rehearsal: the ids exist, the cells run)')
 a = p.parse_args()
 path = Path(a.notebook)
 nb = json.loads(path.read_text())
@@ -37,6 +38,7 @@ cells += [dict(copy.deepcopy(byid[i]), source=''.join(byid[i]['source']), output
 run = dict2obj(dict(cells=cells))
 for k, c in enumerate(run.cells): c.idx_ = k
 def write_back(done:dict):
+    if a.no_write: return
     nb = json.loads(path.read_text())   # re-read: write back into the notebook as it is now
     for c in nb['cells']:
         if c.get('id') in back and c['id'] in done: c['outputs'] = json.loads(json.dumps([dict(o) for o in done[c['id']].outputs], default=dict))
@@ -57,4 +59,4 @@ for c in run.cells:
     done[c.id] = c
     if a.each and c.id in back: write_back(done)
 write_back(done)
-print(f"wrote the outputs of {', '.join(back)} into {path} ({time.time() - t0:.0f} s in all)")
+print(f"{'ran' if a.no_write else 'wrote the outputs of'} {', '.join(back)}{'' if a.no_write else f' into {path}'} ({time.time() - t0:.0f} s in all)")
