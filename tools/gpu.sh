@@ -28,11 +28,12 @@ if [[ "${1:-}" == "--wheels" ]]; then
 fi
 if [[ "${1:-}" == "--plan" ]]; then   # one device call: call N's lines of tools/gpu_plan.txt in order, sharing CELLS_S seconds
   n="${2:?usage: tools/gpu.sh --plan N}"; budget="${CELLS_S:-540}"; t0=$(date +%s); status=0; ran=0
-  while read -r call nb cells back; do
+  while read -r call nb cells back cap; do
     [[ "$call" == "$n" ]] || continue
     ran=$((ran + 1)); left=$(( budget - ($(date +%s) - t0) ))
     if (( left < 30 )); then echo "plan $n: $left s left, $nb not run"; status=1; continue; fi
-    echo "== plan $n: $nb ($left s left)"
+    [[ -n "$cap" ]] && (( cap < left )) && left=$cap   # a line's own limit leaves the lines after it their time
+    echo "== plan $n: $nb ($left s)"
     CELLS_S=$left bash "$0" "$nb" "$cells" "$back" </dev/null || status=$?   # a failed line does not stop the next
   done < <(grep -Ev '^[[:space:]]*(#|$)' "$(dirname "$0")/gpu_plan.txt")
   (( ran )) || { echo "tools/gpu_plan.txt has no line for call $n"; exit 2; }
