@@ -25,7 +25,7 @@ import torch.distributed as dist
 from torch.utils.data import TensorDataset
 from .core import set_seed, smoke, register_system
 from .train import (TrainConfig, History, Callback, fit, FullBatchLoss, frozen, save_weights, make_loader, load_weights, dist_info, init_distributed, fake_clock,
-                         train_device)
+                         train_device, EMA)
 
 # %% auto #0
 __all__ = ['coupled_loss', 'PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task',
@@ -208,7 +208,7 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
                local_batch:int=4, # per-rank batch
                stop_at:int=5, # step at which the resumed runs are interrupted
               ):
-    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, with a batch-coupled `FullBatchLoss` accumulated and not (and compiled under DDP), `parts_run` under FSDP2, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
+    "Run the parity task with DDP and FSDP2, plain and interrupted + resumed, with a batch-coupled `FullBatchLoss` accumulated and not (and compiled under DDP), `parts_run` and an `EMA` run (interrupted, resumed) under FSDP2, and a DDP run under `max_seconds` whose ranks' clocks disagree (call on every rank)."
     rank, world = init_distributed()
     out = Path(out_dir)
     for mode in ('ddp', 'fsdp'):
@@ -229,6 +229,14 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
     model, tdl, vdl, _ = parity_task(local_batch // 2)   # the same, accumulated, with torch.compile over DDP (the model and its loss, `_LossCall`)
     fit(model, coupled_loss, tdl, vdl, TrainConfig(**PARITY_CFG, parallel='ddp', grad_accum=2, compile=True, out_dir=str(out/'ddp_compiled_accum2')))
     parts_run(local_batch, out/'fsdp_parts', 'fsdp')
+    ema_cfg = TrainConfig(**PARITY_CFG, parallel='fsdp', out_dir=str(out/'fsdp_ema'))   # EMA of a sharded model, interrupted and resumed
+    model, tdl, vdl, lf = parity_task(local_batch)
+    fit(model, lf, tdl, vdl, ema_cfg, callbacks=[EMA(model, 0.9), StopAt(stop_at)])
+    if rank == 0: shutil.copytree(out/'fsdp_ema', out/'fsdp_ema_interrupted')
+    if world > 1: dist.barrier()
+    model, tdl, vdl, lf = parity_task(local_batch, init_seed=1)
+    fit(model, lf, tdl, vdl, ema_cfg, callbacks=[EMA(model, 0.9)], resume=True)
+    save_weights(model, out/'fsdp_ema'/'final.safetensors')   # the average, which the model holds once `fit` returns
     h = budget_run(local_batch, rate=rank + 1)   # alone, rank 0 would plan about twice rank 1's steps: every rank must take one plan
     (out/'ddp_budget').mkdir(parents=True, exist_ok=True)
     (out/'ddp_budget'/f'rank{rank}.json').write_text(json.dumps(dict(losses=h.losses, lrs=[r['lr'] for r in h.steps], stop_reason=h.stop_reason)))

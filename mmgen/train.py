@@ -712,6 +712,7 @@ def save(self:_Run):
     if s.world_size > 1: dist.all_gather_object(rngs, (rng_state(), self.epoch_rng))
     else: rngs = [(rng_state(), self.epoch_rng)]
     save_weights(self.model, self.out/'latest.safetensors', dict(step=s.step, epoch=s.epoch, batch=s.batch))
+    cbs = {i: cb.state_dict() for i, cb in enumerate(self.cbs) if hasattr(cb, 'state_dict')}   # on every rank: an EMA of a sharded model gathers its shards
     if s.rank == 0:
         cfg = json.loads(json.dumps(asdict(s.cfg), default=str))
         st = dict(format=1, step=s.step, epoch=s.epoch, batch=s.batch, optimizer=osd, scheduler=self.sched.state_dict(),
@@ -719,7 +720,7 @@ def save(self:_Run):
                   history=self.hist.to_dict(), best_value=s.best_value, bad_epochs=s.bad_epochs, world_size=s.world_size, config=cfg,
                   model_config=_model_config(self.model),
                   seconds=s.seconds, plan=list(self.plan) if s.cfg.max_seconds is not None else None,
-                  callbacks={i: cb.state_dict() for i, cb in enumerate(self.cbs) if hasattr(cb, 'state_dict')})
+                  callbacks=cbs)
         _atomic(self.out/'latest_state.pt', lambda p: torch.save(st, p))
         self.hist.to_json(self.out/'history.json')
     if s.world_size > 1: dist.barrier()
@@ -836,23 +837,53 @@ def full_batch_backward(self:_Run, batch, last:bool):
     self.acc = torch.stack([t.detach().float().reshape(()) for t in d.values()])
 
 # %% ../nbs/03_train.ipynb #9b92408b
+class _ShardedAverage:
+    "`AveragedModel`'s average for a model FSDP2 sharded (which cannot be deep-copied): each rank averages its own shards, whole parameters and buffers whole; gathered only to save, in `AveragedModel`'s state-dict format (a run saved under DDP goes on under FSDP2, and back)."
+    def __init__(self, model:nn.Module, multi_avg_fn):
+        self.avg_fn, self.n_averaged = multi_avg_fn, 0
+        self.avg = {k: v.detach().clone() for k, v in model.state_dict().items()}   # DTensor shards stay shards
+        self.groups = {}   # torch._foreach_* take one kind (shard or tensor) and one dtype per call
+        for k, v in self.avg.items(): self.groups.setdefault((hasattr(v, 'full_tensor'), v.dtype), []).append(k)
+    @torch.no_grad()
+    def update_parameters(self, model:nn.Module):
+        cur = model.state_dict()
+        for ks in self.groups.values():
+            a, b = [self.avg[k] for k in ks], [cur[k].detach() for k in ks]
+            if self.n_averaged == 0:
+                for x, y in zip(a, b): x.copy_(y)
+            else: self.avg_fn(a, b, None)
+        self.n_averaged += 1
+    def state_dict(self) -> dict:
+        "The whole average on every rank (collective: call it on all of them)."
+        return {'n_averaged': torch.tensor(self.n_averaged), **{f'module.{k}': (v.full_tensor() if hasattr(v, 'full_tensor') else v).cpu() for k, v in self.avg.items()}}
+    @torch.no_grad()
+    def load_state_dict(self, sd:dict):
+        "Take a saved whole average (every rank reads it), each rank keeping its own shards."
+        from torch.distributed.tensor import distribute_tensor
+        for k, v in self.avg.items():
+            t = sd[f'module.{k}'].to(v.device)
+            v.copy_(distribute_tensor(t, v.device_mesh, v.placements) if hasattr(v, 'full_tensor') else t)
+        self.n_averaged = int(sd['n_averaged'])
+
 class EMA(Callback):
     "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
-    def __init__(self, model:nn.Module, # the model given to `fit` (single process or DDP)
+    def __init__(self, model:nn.Module, # the model given to `fit` (single process, DDP or FSDP2)
                  decay:float=0.999, # weight of the running average at each step
                 ):
         self.model, self.decay, self.avg = model, decay, None
     def before_fit(self, state):
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-        if any(hasattr(p, 'full_tensor') for p in self.model.parameters()):   # AveragedModel deep-copies the model: FSDP2's refuses ("FSDP does not support deepcopy")
-            raise ConfigError("EMA keeps a copy of the model, which FSDP2 cannot make of a sharded one: average the weights under DDP (parallel='ddp', torchrun's default) or train without EMA")
-        self.avg = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
+        fn = get_ema_multi_avg_fn(self.decay)
+        if any(hasattr(p, 'full_tensor') for p in self.model.parameters()): self.avg = _ShardedAverage(self.model, fn)   # FSDP2: AveragedModel's deep copy is refused
+        else: self.avg = AveragedModel(self.model, multi_avg_fn=fn, use_buffers=True)
     def after_step(self, state): self.avg.update_parameters(self.model)
     def state_dict(self): return self.avg.state_dict()           # saved with `latest`: a resumed run keeps averaging
     def load_state_dict(self, sd): self.avg.load_state_dict(sd)
     @torch.no_grad()
     def after_fit(self, state):
-        for p, q in zip(self.model.state_dict().values(), self.avg.module.state_dict().values()): p.copy_(q)
+        avg = self.avg.avg if isinstance(self.avg, _ShardedAverage) else self.avg.module.state_dict()
+        for p, q in zip(self.model.state_dict().values(), avg.values()): p.copy_(q)
+
 
 # %% ../nbs/03_train.ipynb #7bd2d15e
 @contextlib.contextmanager

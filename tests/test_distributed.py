@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest, torch
 
-from mmgen.train import History, TrainConfig, fit, load_weights
+from mmgen.train import EMA, History, TrainConfig, fit, load_weights
 from mmgen._fixtures import PARITY_CFG, ParityNet, budget_run, parity_task, coupled_loss, parts_run
 
 TOL = 1e-5
@@ -81,6 +81,18 @@ def test_matches_single_process(dist_runs, reference, run):
     model = load_weights(ParityNet(), dist_runs/run/'latest.safetensors')  # sharded run -> plain model
     for (k, p), q in zip(model.named_parameters(), ref_model.parameters()): _close(p.detach(), q.detach(), f'{run} {k}')
     if run.endswith('_resume'): assert (dist_runs/f"{run.split('_')[0]}_interrupted"/'latest_state.pt').exists()
+
+
+def test_sharded_ema_matches_single_process(dist_runs, tmp_path):
+    "EMA of an FSDP2-sharded model (each rank averaging its shards), interrupted, saved whole and resumed on 2 ranks: the average one process keeps."
+    model, tdl, vdl, lf = parity_task(8)
+    fit(model, lf, tdl, vdl, TrainConfig(**PARITY_CFG, out_dir=str(tmp_path/'ref')), callbacks=[EMA(model, 0.9)])
+    sharded = load_weights(ParityNet(), dist_runs/'fsdp_ema'/'final.safetensors')
+    for (k, p), q in zip(sharded.named_parameters(), model.parameters()): _close(p.detach(), q.detach(), f'EMA {k}')
+    st = torch.load(dist_runs/'fsdp_ema_interrupted'/'latest_state.pt', weights_only=True)
+    avg = st['callbacks'][max(st['callbacks'])]   # the EMA's, saved whole at step 5 by rank 0 from both ranks' shards
+    assert int(avg['n_averaged']) == 5 and {k: tuple(v.shape) for k, v in avg.items() if k != 'n_averaged'} == \
+        {f'module.{k}': tuple(v.shape) for k, v in ParityNet().state_dict().items()}
 
 
 def test_interrupted_state_is_plain(dist_runs):
