@@ -1,4 +1,4 @@
-"""What `fit` calls after each step and epoch: the `TrainState` it shows, the `Callback` base, and the TensorBoard and W&B loggers.
+"""What `fit` calls after each step and epoch: the `TrainState` it shows, the `Callback` base, the TensorBoard and W&B loggers, and the weights' moving average (`EMA`).
 
 Docs: https://mmgen-dev.github.io/mmgen/callbacks.html.md"""
 
@@ -10,12 +10,13 @@ import contextlib, math, warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 import torch
+import torch.nn as nn
 from .core import requires
 from .checkpoints import History, dist_info
 if TYPE_CHECKING: from mmgen.train import TrainConfig   # the annotation only: mmgen.train imports this module
 
 # %% auto #0
-__all__ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run']
+__all__ = ['TrainState', 'Callback', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'EMA']
 
 # %% ../nbs/02b_callbacks.ipynb #1bd913b1
 @dataclass
@@ -95,3 +96,52 @@ def wandb_run(project:str|None, # W&B project (None: nothing is opened)
     try: yield run
     finally:
         if run is not None: run.finish()
+
+# %% ../nbs/02b_callbacks.ipynb #cb0a00e2
+class _ShardedAverage:
+    "`AveragedModel`'s average for a model FSDP2 sharded (which cannot be deep-copied): each rank averages its own shards, whole parameters and buffers whole; gathered only to save, in `AveragedModel`'s state-dict format (a run saved under DDP goes on under FSDP2, and back)."
+    def __init__(self, model:nn.Module, multi_avg_fn):
+        self.avg_fn, self.n_averaged = multi_avg_fn, 0
+        self.avg = {k: v.detach().clone() for k, v in model.state_dict().items()}   # DTensor shards stay shards
+        self.groups = {}   # torch._foreach_* take one kind (shard or tensor) and one dtype per call
+        for k, v in self.avg.items(): self.groups.setdefault((hasattr(v, 'full_tensor'), v.dtype), []).append(k)
+    @torch.no_grad()
+    def update_parameters(self, model:nn.Module):
+        cur = model.state_dict()
+        for ks in self.groups.values():
+            a, b = [self.avg[k] for k in ks], [cur[k].detach() for k in ks]
+            if self.n_averaged == 0:
+                for x, y in zip(a, b): x.copy_(y)
+            else: self.avg_fn(a, b, None)
+        self.n_averaged += 1
+    def state_dict(self) -> dict:
+        "The whole average on every rank (collective: call it on all of them)."
+        return {'n_averaged': torch.tensor(self.n_averaged), **{f'module.{k}': (v.full_tensor() if hasattr(v, 'full_tensor') else v).cpu() for k, v in self.avg.items()}}
+    @torch.no_grad()
+    def load_state_dict(self, sd:dict):
+        "Take a saved whole average (every rank reads it), each rank keeping its own shards."
+        from torch.distributed.tensor import distribute_tensor
+        for k, v in self.avg.items():
+            t = sd[f'module.{k}'].to(v.device)
+            v.copy_(distribute_tensor(t, v.device_mesh, v.placements) if hasattr(v, 'full_tensor') else t)
+        self.n_averaged = int(sd['n_averaged'])
+
+class EMA(Callback):
+    "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
+    def __init__(self, model:nn.Module, # the model given to `fit` (single process, DDP or FSDP2)
+                 decay:float=0.999, # weight of the running average at each step
+                ):
+        self.model, self.decay, self.avg = model, decay, None
+    def before_fit(self, state):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        fn = get_ema_multi_avg_fn(self.decay)
+        if any(hasattr(p, 'full_tensor') for p in self.model.parameters()): self.avg = _ShardedAverage(self.model, fn)   # FSDP2: AveragedModel's deep copy is refused
+        else: self.avg = AveragedModel(self.model, multi_avg_fn=fn, use_buffers=True)
+    def after_step(self, state): self.avg.update_parameters(self.model)
+    def state_dict(self): return self.avg.state_dict()           # saved with `latest`: a resumed run keeps averaging
+    def load_state_dict(self, sd): self.avg.load_state_dict(sd)
+    @torch.no_grad()
+    def after_fit(self, state):
+        avg = self.avg.avg if isinstance(self.avg, _ShardedAverage) else self.avg.module.state_dict()
+        for p, q in zip(self.model.state_dict().values(), avg.values()): p.copy_(q)
+

@@ -59,16 +59,16 @@ from tqdm.auto import tqdm
 from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError, writable_dir, check_cuda_arch, is_oom, run_precision, precision_line, compile_refusal, check_compile
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
-from .callbacks import TrainState, Callback, _Logger, TensorBoardLogger, WandbLogger, wandb_run   # 02b: what fit calls back
+from .callbacks import TrainState, Callback, _Logger, TensorBoardLogger, WandbLogger, wandb_run, EMA   # 02b: what fit calls back
 from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads   # 02c: how it spreads over ranks
 from .checkpoints import _full, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
-_all_ = ['TrainState', 'Callback', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
+_all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
            'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'NonFiniteLossError',
            'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'config_changes',
-           'model_changes', 'fit', 'FullBatchLoss', 'EMA', 'frozen', 'fake_clock', 'TrainState', 'Callback',
+           'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock', 'TrainState', 'Callback', 'EMA',
            'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal',
            'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info',
            'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
@@ -835,55 +835,6 @@ def full_batch_backward(self:_Run, batch, last:bool):
     set_rng_state(end); self.cache = []
     self.keys, self.last_out, self.group = list(d), d, k
     self.acc = torch.stack([t.detach().float().reshape(()) for t in d.values()])
-
-# %% ../nbs/03_train.ipynb #9b92408b
-class _ShardedAverage:
-    "`AveragedModel`'s average for a model FSDP2 sharded (which cannot be deep-copied): each rank averages its own shards, whole parameters and buffers whole; gathered only to save, in `AveragedModel`'s state-dict format (a run saved under DDP goes on under FSDP2, and back)."
-    def __init__(self, model:nn.Module, multi_avg_fn):
-        self.avg_fn, self.n_averaged = multi_avg_fn, 0
-        self.avg = {k: v.detach().clone() for k, v in model.state_dict().items()}   # DTensor shards stay shards
-        self.groups = {}   # torch._foreach_* take one kind (shard or tensor) and one dtype per call
-        for k, v in self.avg.items(): self.groups.setdefault((hasattr(v, 'full_tensor'), v.dtype), []).append(k)
-    @torch.no_grad()
-    def update_parameters(self, model:nn.Module):
-        cur = model.state_dict()
-        for ks in self.groups.values():
-            a, b = [self.avg[k] for k in ks], [cur[k].detach() for k in ks]
-            if self.n_averaged == 0:
-                for x, y in zip(a, b): x.copy_(y)
-            else: self.avg_fn(a, b, None)
-        self.n_averaged += 1
-    def state_dict(self) -> dict:
-        "The whole average on every rank (collective: call it on all of them)."
-        return {'n_averaged': torch.tensor(self.n_averaged), **{f'module.{k}': (v.full_tensor() if hasattr(v, 'full_tensor') else v).cpu() for k, v in self.avg.items()}}
-    @torch.no_grad()
-    def load_state_dict(self, sd:dict):
-        "Take a saved whole average (every rank reads it), each rank keeping its own shards."
-        from torch.distributed.tensor import distribute_tensor
-        for k, v in self.avg.items():
-            t = sd[f'module.{k}'].to(v.device)
-            v.copy_(distribute_tensor(t, v.device_mesh, v.placements) if hasattr(v, 'full_tensor') else t)
-        self.n_averaged = int(sd['n_averaged'])
-
-class EMA(Callback):
-    "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
-    def __init__(self, model:nn.Module, # the model given to `fit` (single process, DDP or FSDP2)
-                 decay:float=0.999, # weight of the running average at each step
-                ):
-        self.model, self.decay, self.avg = model, decay, None
-    def before_fit(self, state):
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-        fn = get_ema_multi_avg_fn(self.decay)
-        if any(hasattr(p, 'full_tensor') for p in self.model.parameters()): self.avg = _ShardedAverage(self.model, fn)   # FSDP2: AveragedModel's deep copy is refused
-        else: self.avg = AveragedModel(self.model, multi_avg_fn=fn, use_buffers=True)
-    def after_step(self, state): self.avg.update_parameters(self.model)
-    def state_dict(self): return self.avg.state_dict()           # saved with `latest`: a resumed run keeps averaging
-    def load_state_dict(self, sd): self.avg.load_state_dict(sd)
-    @torch.no_grad()
-    def after_fit(self, state):
-        avg = self.avg.avg if isinstance(self.avg, _ShardedAverage) else self.avg.module.state_dict()
-        for p, q in zip(self.model.state_dict().values(), avg.values()): p.copy_(q)
-
 
 # %% ../nbs/03_train.ipynb #7bd2d15e
 @contextlib.contextmanager
