@@ -753,7 +753,7 @@ PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage step
                 speed=dict(data='device', shift=2, channels_last=True, cudnn_benchmark=True, tf32=True)),
 }
 PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs (`mmgen train shared-latent --help` lists it)
-    'smoke': '71 s on one CPU thread (2 shared x86_64 cores): three stages, the ruler, the probe and the scores',
+    'smoke': '14-20 s on one CPU thread (2 shared x86_64 cores, load 2.5-3.4), the whole command: three stages, the ruler, the probe and the scores',
     'cpu': 'about 50 min on 2 x86_64 CPU cores at the defaults (from the recorded run\'s step rates: the 12,000-step prior ~26 min, the 8,000-step decoder stage ~17 min)',
     'full': 'meant for a GPU (128 px, 20,000 scenes); not yet timed',
     'gpu': 'one 10-minute GPU lease: 330 s of stages, sized from an H200\'s measured rates',
