@@ -658,7 +658,8 @@ def quantize_int8(model:nn.Module) -> nn.Module:
 
 # %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
-    'smoke': (dict(size=32, channels=16, quantizer='lib VectorQuantize', texture=1.), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256, dropout=0.),
+    # smoke: the recipe's quantiser (cpu, gpu), which a base install trains; full: the library's VectorQuantize (pip install 'mmgen[vq]')
+    'smoke': (dict(size=32, channels=16, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256, dropout=0.),
               dict(n_train=384, n_test=64, vq_steps=20, vq_lr=1e-3, prior_steps=30, batch_size=32, rounds=2, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
     'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
               dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=2, guidance=0., n_prior=6000, vq_seconds=None, prior_seconds=None)),

@@ -94,3 +94,13 @@ for make in (lambda: LibQuantizer('vq'), lambda: TextProbe('distilbert', 100)):
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     assert len(lines) == 2 and all("pip install 'mmgen[vq]'" in l for l in lines), r.stdout
+
+def test_smoke_preset_trains_on_a_base_install(tmp_path):
+    "`mmgen train vq-art --set preset=smoke` (README: any system's smoke preset trains) needs no extra: vq-art is the one system with an optional peer (the other four's smoke runs need nothing outside the base dependencies either, by construction: they import no extra)."
+    r = run_base(f"""
+import torch; torch.set_num_threads(1)
+from mmgen.cli import main
+raise SystemExit(main(['train', 'vq-art', '--set', 'preset=smoke', '--set', 'progress=False', '--out', {str(tmp_path / 'vq')!r}]))
+""")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert (tmp_path / 'vq' / 'metrics.json').exists(), r.stdout[-2000:]
