@@ -47,7 +47,7 @@ from .decoding import decode
 from .losses import SigLIPLoss, token_ce_sums
 from .evaluation import md_table, time_call, n_params, check_splits, live_tensors
 from .train import fit, FullBatchLoss, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
-from .checkpoints import require_files, read_config, load_trained
+from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
@@ -837,7 +837,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
                        samples=[dict(pred=p, truth=it['caption'], correct=_is_correct(p, it)) for p, it in zip(preds, items[:8])],
                        stop_reason=h.stop_reason,
                        files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(samples_png) if run.n_samples else None))
-        (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
+        write_json(out / 'metrics.json', metrics)
         if tcfg.verbose: print(run_summary(metrics, out))
         return metrics
 

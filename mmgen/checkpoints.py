@@ -23,7 +23,7 @@ from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_di
 # %% auto #0
 __all__ = ['dist_info', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'upgrade_keys', 'upgrade_on_load',
            'load_weights', 'weights_metadata', 'upgrade_optimizer_state', 'rng_state', 'set_rng_state', 'History',
-           'require_files', 'read_config', 'load_trained']
+           'write_json', 'require_files', 'read_config', 'load_trained']
 
 # %% ../nbs/02a_checkpoints.ipynb #d306a3a6
 def dist_info() -> tuple[int, int]:
@@ -43,11 +43,13 @@ def _unwrap(model:nn.Module) -> nn.Module:
         elif isinstance(model, nn.parallel.DistributedDataParallel): model = model.module
         else: return model
 
+_UMASK = os.umask(0o022); os.umask(_UMASK)   # the process's umask (read by setting it, then put back)
+
 def _atomic(path:Path, write:Callable[[Path], None]):
-    "Write `path` through a temporary file and an atomic rename."
+    "Write `path` through a temporary file and an atomic rename, readable as `open` would make it (safetensors writes its files 0600)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try: write(tmp); os.replace(tmp, path)
+    try: write(tmp); os.chmod(tmp, 0o666 & ~_UMASK); os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()
 
@@ -249,6 +251,24 @@ class History:
         if title: fig.suptitle(title)
         fig.tight_layout(); plt.close(fig)
         return fig
+
+# %% ../nbs/02a_checkpoints.ipynb #c4e0a0a2
+def _plain(o):
+    "`o` with every number a finite Python number or None, for strict JSON."
+    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_plain(v) for v in o]
+    if isinstance(o, torch.Tensor) and o.ndim == 0: o = o.item()
+    if isinstance(o, np.generic): o = o.item()
+    if isinstance(o, float) and not math.isfinite(o): return None
+    return o
+
+def write_json(path:str|Path, # the file
+               obj, # dicts, lists, numbers, strings (NaN/inf -> null; what JSON lacks -> its str)
+               indent:int|None=1,
+              ):
+    "Write `obj` to `path` as strict JSON (no NaN or Infinity: `null`), atomically."
+    text = json.dumps(_plain(obj), indent=indent, default=str, allow_nan=False)
+    _atomic(Path(path), lambda p: p.write_text(text + '\n'))
 
 # %% ../nbs/02a_checkpoints.ipynb #2a0c0f02
 def require_files(folder:str|Path, # a training output folder

@@ -47,7 +47,7 @@ from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_wei
 from .decoding import decode, greedy, strip_special
 from .losses import clip_loss, cosine_distill_loss, token_ce_sums
 from .train import TrainConfig, fit, FullBatchLoss, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
-from .checkpoints import require_files, upgrade_on_load, read_config, load_trained
+from .checkpoints import require_files, upgrade_on_load, read_config, load_trained, write_json
 from .evaluation import retrieval_report
 from .speed import SpeedOptions
 
@@ -573,5 +573,5 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
                    valid_curve=[(r['step'], r.get('valid_exact'), r.get('valid_attributes')) for r in h.epochs],
                    scored=dict(weights='best.safetensors', epoch=h.best['epoch'], step=h.best['step']) if best.exists() and h.best else dict(weights='final'),
                    **{f'test_{k}': v for k, v in test.items()}, stop_reason=h.stop_reason)
-    (out / 'metrics.json').write_text(json.dumps(metrics, indent=1, default=str))
+    write_json(out / 'metrics.json', metrics)
     return metrics

@@ -51,7 +51,7 @@ from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features, check_
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
 from .train import fit, FullBatchLoss, TrainConfig, make_loader, load_weights, resuming, check_config, int_at_least, num_at_least, one_of, num_between
-from .checkpoints import require_files, read_config, load_trained
+from .checkpoints import require_files, read_config, load_trained, write_json
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
@@ -691,7 +691,7 @@ def train(out_dir:str|Path, # where checkpoints, history.json, data.json, metric
     if not old_run: (out / 'data.json').write_text(json.dumps(dk, indent=1))   # the pairs this run trains on, written before it trains (the mark of a run with `data_seed`)
     r = run_retrieval(cfg, **dk, out_dir=out, **to)
     (out / 'config.json').write_text(json.dumps(dict(config=asdict(cfg), data=dk, seed=to.get('seed', 0)), indent=1, default=str))
-    (out / 'metrics.json').write_text(json.dumps(r.metrics, indent=1))
+    write_json(out / 'metrics.json', r.metrics)
     return r.metrics
 
 # %% ../nbs/13_paired_retrieval.ipynb #13ad0a01

@@ -44,7 +44,7 @@ from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, 
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               interpolate, saved_activation_bytes, train_memory_lower_bound, check_splits)
 from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
-from .checkpoints import require_files, read_config, load_trained
+from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
 from .losses import recon_loss, token_ce_sums, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
 _all_ = ['recon_loss', 'caption_words', 'check_captions']   # moved down to `mmgen.losses` and `mmgen.tokenizers`; still importable from here
@@ -852,7 +852,7 @@ def train(out_dir:str|Path, # output folder
                    total_seconds=time.time() - t0)
     show_results(test, outs, n=8, title=f"shared latent, {metrics['design']}, {cfg.img_size}px, {metrics['device']}").savefig(out / 'samples.png', dpi=100)
     torch.save(clf.state_dict(), out / 'attribute_classifier.pt')
-    (out / 'metrics.json').write_text(json.dumps(metrics, indent=1))
+    write_json(out / 'metrics.json', metrics)
     return metrics
 
 # %% ../nbs/10_shared_latent.ipynb #c2e5ea9f

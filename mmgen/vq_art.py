@@ -23,7 +23,7 @@ from .attention import EncoderBlock, TextEncoder, init_weights
 from .decoding import top_p_filter, SAMPLE_RULES
 from .evaluation import psnr, axis_targets, read_art_axes
 from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of, resuming
-from .checkpoints import require_files, read_config
+from .checkpoints import require_files, read_config, write_json
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
@@ -783,7 +783,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     save_weights(vq, out / 'vqvae.safetensors', dict(kind='vqvae')); save_weights(prior, out / 'prior.safetensors', dict(kind='prior'))
     tok.save(out / 'tokenizer.json')
     (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed, data_seed=ds)), indent=1))
-    (out / 'metrics.json').write_text(json.dumps(m, indent=1))
+    write_json(out / 'metrics.json', m)
     import matplotlib; import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 8, figsize=(10, 3))
     for a, im, c in zip(axs.flat, imgs[:16], cap_ho[:16]):
