@@ -13,9 +13,10 @@ retrieval_explorer('runs/paired-retrieval')   # `mmgen train paired-retrieval`
 distilled_explorer('runs/distilled')    # `mmgen train distilled`
 ```
 
-Without a folder (or with one that holds no checkpoint) an explorer trains a smoke-sized model for a few seconds
-and says so in its status line. A bad choice (a folder without a checkpoint, a layer or head out of range) shows a
-message in the widget, never a traceback. Each widget carries the CSS class `mmgen-<its class name, lower case>`
+Without a folder an explorer trains a smoke-sized model for a few seconds and says so in its status line. A folder
+given to an explorer function that it cannot load (a wrong path, another system's run) raises at once, before anything
+is trained. In the widget, a bad choice (a folder typed in its box without a checkpoint, a layer or head out of range)
+shows a message, never a traceback. Each widget carries the CSS class `mmgen-<its class name, lower case>`
 (`mmgen-artexplorer`, ...), which the browser test uses to find it.
 
 - `latent_explorer(folder)` → `LatentExplorer`: endpoints A and B are held-out scenes (dropdowns) or captions you
@@ -224,8 +225,9 @@ class _Explorer(W.VBox):
             with self.guard(): fn()
         for w in widgets: w.observe(handler, names='value')
 
-    def load(self, folder:str|Path|None):
-        "Use the model in `folder`; without one, or when it holds none, a smoke model (the widget says which)."
+    def load(self, folder:str|Path|None, strict:bool=False):   # strict: the explorer functions, given a folder
+        "Use the model in `folder`; without one a smoke model (the widget says which). A folder it cannot load: an exception if `strict`, else the widget says why and keeps its model (none yet: a smoke one)."
+        if folder and strict: self._load(folder); return self   # a wrong path raises at once: nothing is trained
         with self.guard():
             if folder:
                 try: self._load(folder)
@@ -325,7 +327,7 @@ def latent_explorer(folder:str|Path|None=None, # a `mmgen train shared-latent` o
                     **kw, # `LatentExplorer` options: steps, n_scenes, width
                    ) -> LatentExplorer:
     "The latent-interpolation widget over seed 000's model in `folder` (or a smoke model, saying so)."
-    return LatentExplorer(**kw).load(folder)
+    return LatentExplorer(**kw).load(folder, strict=True)
 
 # %% ../nbs/15_explorers.ipynb #b2c3e508
 @contextlib.contextmanager
@@ -568,7 +570,7 @@ def attention_explorer(folder:str|Path|None=None, # a `mmgen train captioner` ou
                       ) -> AttentionExplorer:
     "The attention-map widget over the captioner in `folder`, over `model`, or over a smoke captioner (saying so)."
     ex = AttentionExplorer(**kw)
-    if model is None: return ex.load(folder)
+    if model is None: return ex.load(folder, strict=True)
     with ex.guard(): ex.use(model, model.name)
     return ex
 
@@ -683,7 +685,7 @@ def art_explorer(folder:str|Path|None=None, # a `mmgen train vq-art` output fold
                  **kw, # `ArtExplorer` options: n_draws, width, n_real
                 ) -> ArtExplorer:
     "The adjectives → art widget over seed 002's generator in `folder` (or a smoke model, saying so)."
-    return ArtExplorer(**kw).load(folder)
+    return ArtExplorer(**kw).load(folder, strict=True)
 
 # %% ../nbs/15_explorers.ipynb #c3d4e512
 def smoke_retrieval(seconds:float=smoke(4, 20), # training budget (`TrainConfig.max_seconds`)
@@ -778,7 +780,7 @@ def retrieval_explorer(folder:str|Path|None=None, # a `mmgen train paired-retrie
                        **kw, # `RetrievalExplorer` options: n_gallery, k, width
                       ) -> RetrievalExplorer:
     "The two-way retrieval widget over seed 003's model in `folder` (or a smoke model, saying so)."
-    return RetrievalExplorer(**kw).load(folder)
+    return RetrievalExplorer(**kw).load(folder, strict=True)
 
 # %% ../nbs/15_explorers.ipynb #c3d4e522
 def load_distilled_run(folder:str|Path, # a `mmgen train distilled` output folder
@@ -890,4 +892,4 @@ def distilled_explorer(folder:str|Path|None=None, # a `mmgen train distilled` ou
                        **kw, # `DistilledExplorer` options: n_scenes, n_gallery, width
                       ) -> DistilledExplorer:
     "The student-beside-teacher widget over seed 001's run in `folder` (or a smoke run, saying so)."
-    return DistilledExplorer(**kw).load(folder)
+    return DistilledExplorer(**kw).load(folder, strict=True)
