@@ -6,7 +6,8 @@ every name here (`from mmgen.data import CaptionFolder` works as before).
 - `CaptionFolder(root, captions)` (a CSV, JSONL or JSON-array file, or `(path, caption)` pairs, image paths relative to
   `root`) and `coco_captions(images_dir, annotations_json)` load real images, one item per caption; unreadable
   images are skipped and reported in one warning.
-- `load_image(path, size)` opens a file as a viewer shows it (EXIF orientation, 16-bit grey scaled to 8 bits), resized and
+- `load_image(path, size)` opens a file as a viewer shows it (EXIF orientation, 16-bit grey scaled to 8 bits, transparent
+  parts over the dark background of the scenes every system trains on: PIL's `convert` would drop the transparency), resized and
   centre-cropped as torchvision's `Resize` + `CenterCrop`.
 - `as_images(x, size)` turns a PIL image, a list of them, a uint8 array or a tensor into the float batch `(B, 3, H, W)` in
   `[-1, 1]` every model takes, with a `ValueError` naming what was expected and what came for anything else.
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from PIL import Image, ImageOps
-from .data import to_tensor, to_pil, to_uint8
+from .data import to_tensor, to_pil, to_uint8, BACKGROUND
 
 # %% auto #0
 __all__ = ['load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'picture_keys']
@@ -47,9 +48,11 @@ def _read_captions(captions) -> list[tuple[str, str]]:
     return out
 
 def _rgb(im:Image.Image) -> Image.Image:
-    "RGB, turned as its EXIF orientation says; 16/32-bit and float grey scaled to 8 bits (PIL's `convert` clips them to white)."
+    "RGB, turned as its EXIF orientation says; 16/32-bit and float grey scaled to 8 bits (PIL's `convert` clips them to white); transparency over the Shapes background (`convert` would drop it)."
     if (im := ImageOps.exif_transpose(im)).mode.startswith('I') or im.mode == 'F':   # 'I;16' is 16-bit; 'I' holds 16-bit values in 32; 'F' is float, [0, 1] or [0, 255]
         a = np.asarray(im, np.float64); im = Image.fromarray((a * (1 / 257 if im.mode.startswith('I;16') or a.max() > 255 else 255 if im.mode == 'F' and a.max() <= 1 else 1)).clip(0, 255).round().astype(np.uint8))
+    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):   # transparent parts over the scenes' background, as in `as_images`
+        im = Image.alpha_composite(Image.new('RGBA', im.size, (*BACKGROUND, 255)), im.convert('RGBA'))
     return im.convert('RGB')
 
 def load_image(path:str|Path, # image file
@@ -155,7 +158,8 @@ def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / 
         if x.dtype == np.uint8 and x.ndim in (2, 3, 4) and (x.ndim == 2 or x.shape[-1] in (1, 3, 4)):   # channels last, as image files are read
             a = x if x.ndim > 2 else x[..., None]
             a = a[None] if a.ndim == 3 else a
-            a = np.repeat(a, 3, -1) if a.shape[-1] == 1 else a[..., :3]         # grayscale -> RGB; alpha dropped
+            a = np.repeat(a, 3, -1) if a.shape[-1] == 1 else a if a.shape[-1] == 3 else (   # grayscale -> RGB; RGBA over the scenes' background, as `_rgb`
+                a[..., :3] * (al := a[..., 3:] / 255.) + np.array(BACKGROUND) * (1 - al)).round().astype(np.uint8)
             return as_images(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))), size, name, value_range)
         x = torch.from_numpy(np.asarray(x))
     if not isinstance(x, torch.Tensor): raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(orig)}")
