@@ -15,7 +15,7 @@ the command that goes on) and exits with status 130 (143 for SIGTERM); outside a
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
 `--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
-another *system's* run is neither resumed nor overwritten; `--resume` takes the options the run was started with where the command does not name them, and refuses one that changes what the run computes (naming it); how it runs (`progress`, `verbose`, `log_every`, `device`, ...) may change. A folder that cannot be written (Kaggle's read-only `/kaggle/input`) is refused in one line that says to copy the run to a writable place; running out of GPU memory ends in one line naming the options that need less (exit status 1). Errors in what the user
+another *system's* run is neither resumed nor overwritten, nor one that also holds files a run of the system does not write (`--overwrite` removes the run's folder, so it names them: the user moves them out); `--resume` takes the options the run was started with where the command does not name them, and refuses one that changes what the run computes (naming it); how it runs (`progress`, `verbose`, `log_every`, `device`, ...) may change. A folder that cannot be written (Kaggle's read-only `/kaggle/input`) is refused in one line that says to copy the run to a writable place; running out of GPU memory ends in one line naming the options that need less (exit status 1). Errors in what the user
 asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE... [--method greedy|beam|top-p]
 [--beam-size K] [--top-p P] [--temperature T] [--seed S] [--max-len N] [--batch-size B] [--json]` captions images with the
 run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
@@ -46,16 +46,16 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 
 # %% ../nbs/16_cli.ipynb #689ee6ae
 from __future__ import annotations
-import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
+import argparse, ast, dataclasses, difflib, fnmatch, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
 from .core import SYSTEMS, SystemSpec, UserError, writable_dir
 
 # %% auto #0
 __all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
-           'RUN_FILE', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems',
-           'system_lines', 'find_system', 'system_options', 'check_overrides', 'preset_values', 'preset_costs',
-           'prepare_out', 'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
-           'caption_progress', 'draw_grid']
+           'RUN_FILE', 'FIT_WRITES', 'RUN_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
+           'load_systems', 'system_lines', 'find_system', 'system_options', 'check_overrides', 'preset_values',
+           'preset_costs', 'run_files', 'foreign_files', 'prepare_out', 'next_steps', 'metrics_summary', 'main',
+           'weight_modules', 'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
@@ -258,7 +258,7 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
                         "(repeatable; VALUE is a Python literal, else a string)")
     g = t.add_mutually_exclusive_group()
     g.add_argument('--resume', action='store_true', help='go on from the last state saved in --out (after Ctrl-C or a kill)')
-    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds another run (that run is removed first)')
+    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds a run of this system (that run is removed first; refused if the folder also holds files a run does not write)')
     t.add_argument('--save-every', type=_positive, default=None, metavar='STEPS', help='also save the resumable state every STEPS steps')
     t.add_argument('--save-minutes', type=_minutes, default=None, metavar='T', help='save it every T minutes (default 5; 0: off)')
     c = sub.add_parser('caption', help=f'caption images with a trained {_either(CAPTIONS)} run',
@@ -298,6 +298,36 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
 
 # %% ../nbs/16_cli.ipynb #c110000a
 RUN_FILE = 'mmgen_run.json'   # what started the run in a folder: system and options (compared on --resume)
+FIT_WRITES = ('latest.safetensors', 'latest_state.pt', 'best.safetensors', 'history.json', 'train_config.json', 'tb/*')   # what `fit` writes in a stage's folder (tb/: TensorBoard)
+RUN_WRITES = {  # system -> (the folders its stages `fit` in, the other files its run writes): fnmatch patterns of paths under --out ('*' crosses folders)
+    'captioner': (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.json', 'metrics.json', 'samples.png', 'activations.json',
+                           'activations.png', 'shapes_cache/*')),   # shapes_cache: the full preset's rendered splits
+    'distilled': (('student', 'teacher'), ('distilled_config.json', 'distill_run.json', 'tokenizer.json', 'teacher.json', 'teacher_embeddings.safetensors',
+                                           'metrics.json')),
+    'shared-latent': (('.', 'decoder', 'prior'), ('config.json', 'tokenizer.json', 'words.json', 'model.safetensors', 'attribute_classifier.pt',
+                                                  'prior/prior.safetensors', 'prior/prior_config.json', 'metrics.json', 'samples.png', 'cache/*')),
+    'vq-art': (('vqvae', 'prior'), ('config.json', 'data.json', 'tokenizer.json', 'vqvae.safetensors', 'prior.safetensors', 'metrics.json', 'samples.png')),
+    'paired-retrieval': (('.',), ('config.json', 'data.json', 'metrics.json')),
+}
+_ANY_STAGE = (('.', '*'), ('metrics.json',))   # a system RUN_WRITES does not list (a stand-in in a test): `fit`'s files in any folder
+
+def run_files(system:str, # a system's command-line name
+             ) -> tuple[str, ...]:
+    "fnmatch patterns of every path under --out that a run of `system` writes: its own files, `fit`'s in each stage folder, the command's, and temporary files a kill left."
+    stages, own = RUN_WRITES.get(system, _ANY_STAGE)
+    return (RUN_FILE, 'draw.png', '.*.tmp*', '*/.*.tmp*', *own,   # draw.png: `mmgen draw`'s default; .NAME.tmpPID: an atomic write cut short
+            *(f if s == '.' else f'{s}/{f}' for s in stages for f in FIT_WRITES))
+
+def foreign_files(out:Path, # a run folder
+                  system:str, # the system whose run it holds
+                 ) -> list[str]:
+    "The files under `out` that no run of `system` writes (links too: a run writes none), as sorted paths relative to `out`: what `--overwrite` must not delete."
+    pats, found = run_files(system), []
+    for root, dirs, files in os.walk(out):   # links to folders are listed, not followed
+        for n in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            p = Path(root, n).relative_to(out).as_posix()
+            if os.path.islink(os.path.join(root, n)) or not any(fnmatch.fnmatchcase(p, q) for q in pats): found.append(p)
+    return sorted(found)
 
 def _record(args) -> dict: return dict(system=args.system, full=args.full, epochs=args.epochs, set=dict(args.set))
 
@@ -311,7 +341,7 @@ def _go_on(args, out:Path) -> str:
 def prepare_out(out:Path, # the run folder
                 args, # parsed `mmgen train` arguments
                ):
-    "Refuse a folder that cannot be written, one holding another run (unless --resume / --overwrite) and a --resume with options that change the run; record this run's."
+    "Refuse a folder that cannot be written, one holding another run (unless --resume / --overwrite), a --resume with options that change the run and an --overwrite of a folder holding files no run writes; record this run's."
     from mmgen.train import RESUME_FREE   # how a run is carried out (progress, verbose, log_every, device ...): these may change on resume
     writable_dir(out)   # a read-only folder (Kaggle's /kaggle/input): one line naming it and the remedy, before anything is deleted or written
     states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
@@ -333,6 +363,9 @@ def prepare_out(out:Path, # the run folder
     if args.overwrite and (held or rec_file.exists()):   # the old run goes whole: none of its files (a prior, a best checkpoint, metrics) may pass for the new run's
         here, cwd = out.resolve(), Path.cwd().resolve()
         if here == Path.home().resolve() or here == cwd or here in cwd.parents: raise UserError(f"--overwrite would delete {out}, which holds the current or home folder: pick another --out")
+        if mine := foreign_files(out, args.system):   # the user's files (notes, pictures, another experiment) are never the run's to delete
+            raise UserError(f"--overwrite deletes the run in {out}, but {out} also holds {len(mine)} file{'s' * (len(mine) > 1)} a {args.system} run does not write "
+                            f"({', '.join(mine[:3])}{', ...' * (len(mine) > 3)}): move {'them' if len(mine) > 1 else 'it'} out of {out}, or pick another --out")
         shutil.rmtree(out); print(f"mmgen: --overwrite: removed the previous run in {out}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     rec_file.write_text(json.dumps(_record(args), indent=1, default=str))
