@@ -2,7 +2,7 @@
 
 `mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]
 [--resume | --overwrite] [--save-every N] [--save-minutes T]` calls that system's `train(out_dir=DIR, epochs=N,
-full=..., **overrides)` and prints the metrics it returns as JSON, then the commands that use the run (`use it: mmgen caption DIR IMAGE.png`, ...). Each system trains on its embedded (generated)
+full=..., **overrides)` and prints the figures it returns (its numbers, a nested dict's by dotted name, `vq.usage`; the whole in OUT/metrics.json), then the commands that use the run (`use it: mmgen caption DIR IMAGE.png`, ...). Each system trains on its embedded (generated)
 dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
@@ -382,12 +382,24 @@ def next_steps(system:str, # a system's command-line name
             + [f"mmgen draw {o} {shlex.quote(EXAMPLE_PROMPTS.get(system, 'PROMPT'))}"] * (system in DRAWS)
             + [f"mmgen retrieve {o} PAIR_IMAGE.png"] * (system in RETRIEVES))
 
+def _scalars(d:dict, at:tuple=()) -> list[tuple[tuple, int|float]]:
+    "(key path, number) of every number in `d` and in the dicts nested in it, in order; strings, flags and lists (tables, samples) skipped."
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict): out += _scalars(v, (*at, k))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool): out.append(((*at, k), v))
+    return out
+
 def metrics_summary(metrics:dict, # what a system's `train` returns (also in OUT/metrics.json)
                     width:int=100, # characters per line
+                    nested:int=24, # at most this many figures from nested dicts (vq-art's `vq.usage`, ...), the rest counted
                    ) -> list[str]:
-    "The run's scalar figures, `name value` in lines of `width`; lists, tables and samples stay in metrics.json."
+    "The run's scalar figures, `name value` in lines of `width`, a nested dict's by dotted name (`vq.usage`); lists, tables and samples stay in metrics.json."
     def show(v): return f"{v:.4g}" if isinstance(v, float) else str(v)
-    items = [f"{k} {show(v)}" for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    figs = _scalars(metrics)
+    deep = [p for p, _ in figs if len(p) > 1][nested:]   # the nested figures past the first `nested`: counted, not shown
+    items = [f"{'.'.join(map(str, p))} {show(v)}" for p, v in figs if p not in deep]
+    if deep: items.append(f"(+{len(deep)} nested figures)")
     return textwrap.wrap('  '.join(items), width, break_long_words=False, break_on_hyphens=False)
 
 def _started_with(args, # parsed `mmgen train ... --resume` arguments
