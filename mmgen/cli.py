@@ -21,7 +21,7 @@ asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption
 run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
 else from the modules its weights hold, which a run stopped mid-training has too, else from the files its loader requires), each image brought to the side the run
 was trained at, B images decoded at once (greedy and beam captions do not depend on B), and prints one line per image,
-`path: caption`, or with `--json` one JSON object, `{"image": path, "caption": caption}`; a progress bar on stderr when
+`path: caption`, or with `--json` one JSON object, `{"image": path, "caption": caption}`; an image that cannot be read (missing, no image, cut short) is named on stderr in one line and skipped, the others captioned, and the exit status is 2 at the end (`mmgen retrieve` alike, for its images and its gallery); a progress bar on stderr when
 there are many images and stderr is a terminal. `--method top-p` draws from the nucleus of mass P at temperature T, each image's
 caption from (seed, its pixels, its copy index) alone: the same at any B, in any order and beside any other images (an
 image named twice draws a second copy); an option the method does not use is refused, not ignored. `mmgen draw RUN PROMPT...
@@ -598,11 +598,12 @@ def _unreadable(f:str) -> str|None:
         with Image.open(f): return None
     except Exception as e: return f"{type(e).__name__}: {e}"
 
-def _check_files(files:list[str], # image paths the user named
-                ):
-    "A UserError naming the first of `files` that cannot be read and how many more cannot, before a model loads or a line is printed."
-    if bad := [(f, w) for f in files if (w := _unreadable(f))]:
-        raise UserError(f"cannot read image {bad[0][0]}: {bad[0][1]}" + (f" (nor {len(bad) - 1} more of the {len(files)})" if len(bad) > 1 else ''))
+def _skip_unreadable(files:list[str], # image paths the user named
+                    ) -> tuple[list[str], int]:
+    "`files` less those that cannot be read, each of which is named on stderr in one line (why), before a model loads; and how many those were."
+    bad = {f: w for f in dict.fromkeys(files) if (w := _unreadable(f))}
+    for f, w in bad.items(): print(f"mmgen: cannot read image {f}: {w}", file=sys.stderr)
+    return [f for f in files if f not in bad], len(bad)
 
 def _read(f:str, side:int):
     "Image file `f` as a (3, side, side) tensor in [-1, 1] (shorter side resized, centre-cropped); a UserError if it does not read."
@@ -622,20 +623,25 @@ def _caption(args) -> int:
     from tqdm import tqdm
     kw = decoding_options(args)                                   # before anything loads: a refused option costs nothing
     system = _run_of(args.run, 'caption', CAPTIONS)
-    _check_files(args.images)
+    images, failed = _skip_unreadable(args.images)   # the others are captioned; the exit status says some were not
+    if not images: return 2                          # nothing to caption: no model loads
     caption, side, most, dev = _load(_captioner, system, args.run)
     if args.max_len is not None and not 2 <= args.max_len <= most:
         raise UserError(f"--max-len {args.max_len}: this {system} run writes captions of 2 to {most} tokens (BOS and EOS included)")
     seed, seen = kw.pop('seed', None), {}   # top-p: an image draws from (seed, its pixels, its copy index in the whole list) alone
-    with caption_progress(len(args.images)) as bar:
-        for i in range(0, len(args.images), args.batch_size):
-            files = args.images[i:i + args.batch_size]
-            x = torch.stack([_read(f, side) for f in files])
-            if seed is not None: kw['generator'] = row_generators(seed, picture_keys(x), dev, seen)   # `seen`: copies counted across batches
-            for f, c in zip(files, caption(x, **kw)):
-                tqdm.write(json.dumps(dict(image=f, caption=c), ensure_ascii=False) if args.json else f"{f}: {_one_line(c)}", file=sys.stdout)
-            bar.update(len(files))
-    return 0
+    with caption_progress(len(images)) as bar:
+        for i in range(0, len(images), args.batch_size):
+            files, xs = [], []
+            for f in images[i:i + args.batch_size]:   # a file whose header reads but whose pixels do not (truncated): named, skipped
+                try: xs.append(_read(f, side)); files.append(f)
+                except UserError as e: failed += 1; tqdm.write(f"mmgen: {e}", file=sys.stderr)
+            if files:
+                x = torch.stack(xs)
+                if seed is not None: kw['generator'] = row_generators(seed, picture_keys(x), dev, seen)   # `seen`: copies counted across batches
+                for f, c in zip(files, caption(x, **kw)):
+                    tqdm.write(json.dumps(dict(image=f, caption=c), ensure_ascii=False) if args.json else f"{f}: {_one_line(c)}", file=sys.stdout)
+            bar.update(len(images[i:i + args.batch_size]))
+    return 2 if failed else 0
 
 # %% ../nbs/16_cli.ipynb #1f0e2a0c
 def _drawer(system:str, run:str):
@@ -692,23 +698,30 @@ def _draw(args) -> int:
     return 0
 
 # %% ../nbs/16_cli.ipynb #5e7a0c02
-def _pair_images(files:list[str], # image files
-                 size:tuple, # (height, width) the run reads
-                ):
-    "(N, 3, H, W) in [-1, 1] of pair image files read as they are; a UserError for an unreadable file or another size."
+def _pair_image(f:str, # an image file
+                size:tuple, # (height, width) the run reads
+               ):
+    "(3, H, W) in [-1, 1]: pair image file `f` read as it is; a UserError if it does not read or has another size."
     from mmgen.data import to_tensor
     from PIL import Image
-    xs = []
-    for f in files:
-        try:
-            with Image.open(f) as im: x = to_tensor(im.convert('RGB'))
-        except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
-        if tuple(x.shape[1:]) != tuple(size):
-            raise UserError(f"{f} is {x.shape[2]}x{x.shape[1]} pixels: this paired-retrieval run reads a pair picture of {size[1]}x{size[0]} "
-                            f"(width x height: two pictures side by side), not resized")
-        xs.append(x)
+    try:
+        with Image.open(f) as im: x = to_tensor(im.convert('RGB'))
+    except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
+    if tuple(x.shape[1:]) != tuple(size):
+        raise UserError(f"{f} is {x.shape[2]}x{x.shape[1]} pixels: this paired-retrieval run reads a pair picture of {size[1]}x{size[0]} "
+                        f"(width x height: two pictures side by side), not resized")
+    return x
+
+def _pair_images(files:list[str], # image files
+                 size:tuple, # (height, width) the run reads
+                ) -> tuple[list[str], object, int]:
+    "The files that read at `size`, their pictures (N, 3, H, W) in [-1, 1] (None if none does) and how many did not, each of those named on stderr in one line."
     import torch
-    return torch.stack(xs)
+    kept, xs = [], []
+    for f in files:
+        try: xs.append(_pair_image(f, size)); kept.append(f)
+        except UserError as e: print(f"mmgen: {e}", file=sys.stderr)
+    return kept, torch.stack(xs) if xs else None, len(files) - len(kept)
 
 def _retrieve(args) -> int:
     if args.text and args.images: raise UserError(f"give pair images to caption, or --text with --gallery, not both (got {len(args.images)} image(s) and {len(args.text)} --text)")
@@ -716,20 +729,21 @@ def _retrieve(args) -> int:
     if args.gallery and not args.text: raise UserError("--gallery is searched by --text CAPTION; to caption images, name them without --gallery")
     if not (args.text or args.images): raise UserError("nothing to retrieve: give pair images, or --text CAPTION with --gallery IMAGE...")
     _run_of(args.run, 'retrieve', RETRIEVES)
-    _check_files(args.gallery or args.images)
+    files, failed = _skip_unreadable(args.gallery or args.images)   # the others are searched or captioned; the exit status says some were not
+    if not files: return 2                                          # nothing to read: no model loads
     from mmgen.paired_retrieval import load_retrieval, retrieve
     model, _ = _load(load_retrieval, args.run)
-    queries = args.text or args.images
+    files, x, wrong = _pair_images(files, tuple(model.cfg.img_size))
+    if x is None: return 2
     try:
         if args.text:
-            found = retrieve(model, captions=args.text, k=args.k, gallery=_pair_images(args.gallery, tuple(model.cfg.img_size)))
-            found = [[(args.gallery[i], s) for i, s in row] for row in found]   # gallery indices -> their paths
-        else: found = retrieve(model, images=_pair_images(args.images, tuple(model.cfg.img_size)), k=args.k)
+            found = retrieve(model, captions=args.text, k=args.k, gallery=x)
+            found = [[(files[i], s) for i, s in row] for row in found]   # gallery indices -> their paths
+        else: found = retrieve(model, images=x, k=args.k)
     except ValueError as e: raise UserError(f"paired-retrieval cannot retrieve that: {e}") from e   # retrieve's own checks (an unknown class ...)
-    for q, row in zip(queries, found):
+    for q, row in zip(args.text or files, found):
         for r, (c, s) in enumerate(row, 1): print(f"{q}: {r}. {c} ({s:.4f})")
-    return 0
-
+    return 2 if failed or wrong else 0
 
 # %% ../nbs/16_cli.ipynb #c5e2b903
 if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen.cli` / `torchrun -m mmgen.cli ...`; not a kernel. Last in the module, so every command is defined
