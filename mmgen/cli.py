@@ -28,10 +28,10 @@ image named twice draws a second copy); an option the method does not use is ref
 [--n N] [--out FILE.png] [--seed S]` draws N pictures per prompt with a vq-art or shared-latent run, writes them as one
 PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png, `draw.png` inside a folder, `.png` added to a name without a suffix) and prints its path. A run of a
 system that does not caption (or draw) is refused in one line naming what it holds and the systems that do. `mmgen retrieve
-RUN PAIR_IMAGE... [--k K]` lists, for each image of two pictures side by side (read at the size the paired-retrieval run
+RUN PAIR_IMAGE... [--k K] [--json]` lists, for each image of two pictures side by side (read at the size the paired-retrieval run
 was trained at, never resized), its top K captions from all the run's pair captions, one line each, `path: RANK. caption
-(score)`; `mmgen retrieve RUN --text CAPTION... --gallery PAIR_IMAGE... [--k K]` lists, for each caption, its top K gallery
-images, `caption: RANK. path (score)` (scores: cosine similarities).
+(score)`; `mmgen retrieve RUN --text CAPTION... --gallery PAIR_IMAGE... [--k K] [--json]` lists, for each caption, its top K gallery
+images, `caption: RANK. path (score)` (scores: cosine similarities); with `--json` one JSON object per query, `{"image": path, "captions": [{"caption": caption, "score": score}, ...]}` or `{"caption": caption, "images": [{"image": path, "score": score}, ...]}`.
 
 A system registers itself with `mmgen.core.register_system`; the command sees it only if its module is listed in
 `SYSTEM_MODULES`, which `load_systems()` imports; `SYSTEM_INDEX` names each system's module and line, so `mmgen list` imports no system and `mmgen train NAME` only NAME's. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
@@ -293,6 +293,8 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
                    help="a pair caption to find images for, 'the photo on the left is A and the photo on the right is B' (repeatable; needs --gallery)")
     r.add_argument('--gallery', nargs='+', default=[], metavar='IMAGE', help='the pair images --text searches')
     r.add_argument('--k', type=_positive, default=5, help='results per query (default 5)')
+    r.add_argument('--json', action='store_true', help='print one JSON object per query instead of K lines: {"image": PATH, "captions": [{"caption": TEXT, "score": S}, ...]}, '
+                                                       'or with --text {"caption": TEXT, "images": [{"image": PATH, "score": S}, ...]}')
     sub.metavar = '{' + ','.join(sub.choices) + '}'   # argparse's display of the commands, also in its error when none is given (else 'cmd')
     return p
 
@@ -742,7 +744,11 @@ def _retrieve(args) -> int:
         else: found = retrieve(model, images=x, k=args.k)
     except ValueError as e: raise UserError(f"paired-retrieval cannot retrieve that: {e}") from e   # retrieve's own checks (an unknown class ...)
     for q, row in zip(args.text or files, found):
-        for r, (c, s) in enumerate(row, 1): print(f"{q}: {r}. {c} ({s:.4f})")
+        if args.json:   # one object per query, its answers best first
+            q_key, a_key, a_one = ('caption', 'images', 'image') if args.text else ('image', 'captions', 'caption')
+            print(json.dumps({q_key: q, a_key: [{a_one: c, 'score': s} for c, s in row]}, ensure_ascii=False))
+        else:
+            for r, (c, s) in enumerate(row, 1): print(f"{q}: {r}. {c} ({s:.4f})")
     return 2 if failed or wrong else 0
 
 # %% ../nbs/16_cli.ipynb #c5e2b903
