@@ -7,7 +7,7 @@ dataset, with no download, and writes a checkpoint, a metrics JSON and a sample 
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
 runs and what a run of each costs (the module's `PRESET_COSTS`), then every option of that system with the value the command uses (that of the preset
-it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
+it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default; where the system sets a `TrainConfig` field itself, its value, or `<derived>` and from what) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
 A stopped run goes on: Ctrl-C (or SIGTERM, how SLURM, `docker stop` and job schedulers end a process) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
@@ -51,11 +51,12 @@ from pathlib import Path
 from .core import SYSTEMS, SystemSpec, UserError, writable_dir
 
 # %% auto #0
-__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
-           'RUN_FILE', 'FIT_WRITES', 'RUN_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
-           'load_systems', 'system_lines', 'find_system', 'system_options', 'check_overrides', 'preset_values',
-           'preset_costs', 'run_files', 'foreign_files', 'prepare_out', 'next_steps', 'metrics_summary', 'main',
-           'weight_modules', 'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
+__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'SETS_ITSELF', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS',
+           'RETRIEVES', 'RUN_FILE', 'FIT_WRITES', 'RUN_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS',
+           'PROGRESS_FROM', 'load_systems', 'system_lines', 'find_system', 'system_options', 'check_overrides',
+           'preset_values', 'preset_costs', 'Derived', 'option_values', 'run_files', 'foreign_files', 'prepare_out',
+           'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
+           'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
@@ -217,14 +218,36 @@ def _presets_help(spec:SystemSpec) -> str:
     return (f"presets of {spec.name} (--set preset=NAME; a run costs):\n"
             + '\n'.join(f"  {k + tag(k):<{w}}  {c}" for k, c in rows.items()) + '\n\n')
 
+class Derived(str):
+    "How a system derives a TrainConfig field from its own options where --set gives none (in `SETS_ITSELF`); --help shows it in place of a value."
+
+SETS_ITSELF = {  # system -> TrainConfig fields its train function sets itself where --set gives none: the value it uses, or a `Derived` saying from what
+    'shared-latent': dict(optimizer='adam', wandb_stage='joint'),   # its joint stage's (the decoder and prior stages set their own)
+    'paired-retrieval': dict(progress=False, warmup_steps=Derived('round(warmup_epochs * steps per epoch)'), min_lr_frac=Derived('min_lr / lr')),
+}   # a test below holds these to the train_config.json a run of each system writes
+
+def option_values(spec:SystemSpec, # a registered system
+                  full:bool=False, # as `mmgen train NAME --full`
+                  preset:str|None=None, # as `--set preset=NAME`
+                 ) -> tuple[str|None, dict]:
+    "The preset the command runs and the value it uses of each option: the preset's, else the system's own (`SETS_ITSELF`: a value or a `Derived`), else the default; an option with none is left out."
+    name, values = preset_values(spec, full, preset)
+    own = SETS_ITSELF.get(spec.name, {})
+    out = {k: values[k] if k in values else own[k] if k in own else d for k, (d, a, doc) in system_options(spec).items()}
+    return name, {k: v for k, v in out.items() if v is not dataclasses.MISSING and v is not inspect.Parameter.empty}
+
 def _options_help(spec:SystemSpec, full:bool=False, asked:str|None=None) -> str:
-    "The --help epilog: every option with the value the command uses (its preset's, else its default) and its meaning."
-    preset, values = preset_values(spec, full, asked)
-    rows = [(k if d in (dataclasses.MISSING, inspect.Parameter.empty) and k not in values else f"{k}={values.get(k, d)!r}", doc)
-            for k, (d, a, doc) in system_options(spec).items()]
+    "The --help epilog: every option with the value the command uses (its preset's, else the system's own, else its default) and its meaning."
+    preset, values = option_values(spec, full, asked)
+    def row(k, doc):
+        if k not in values: return k, doc
+        if isinstance(values[k], Derived): return f"{k}=<derived>", f"{doc} ({spec.name} derives it: {values[k]}, unless given)"
+        return f"{k}={values[k]!r}", doc
+    rows = [row(k, doc) for k, (d, a, doc) in system_options(spec).items()]
     w = min(max((len(r[0]) for r in rows), default=0), 34)
     how = f' (--set preset={asked})' if asked else ' (--full)' if full else ''
-    shown = f"shown with the values the {preset!r} preset{how} sets, else their defaults" if preset else "shown with their defaults"
+    own = ", else the system's own" if SETS_ITSELF.get(spec.name) else ''
+    shown = f"shown with the values the {preset!r} preset{how} sets{own}, else their defaults" if preset else "shown with the system's own values, else their defaults" if own else "shown with their defaults"
     return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
 CAPTIONS = ('captioner', 'distilled', 'shared-latent')   # systems whose runs `mmgen caption` reads
