@@ -2,12 +2,12 @@
 
 `mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]
 [--resume | --overwrite] [--save-every N] [--save-minutes T]` calls that system's `train(out_dir=DIR, epochs=N,
-full=..., **overrides)` and prints the metrics it returns as JSON, then the commands that use the run (`use it: mmgen caption DIR IMAGE.png`, ...). Each system trains on its embedded (generated)
+full=..., **overrides)` and prints the figures it returns (its numbers, a nested dict's by dotted name, `vq.usage`; the whole in OUT/metrics.json), then the commands that use the run (`use it: mmgen caption DIR IMAGE.png`, ...). Each system trains on its embedded (generated)
 dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
 runs and what a run of each costs (the module's `PRESET_COSTS`), then every option of that system with the value the command uses (that of the preset
-it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
+it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default; where the system sets a `TrainConfig` field itself, its value, or `<derived>` and from what) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
 A stopped run goes on: Ctrl-C (or SIGTERM, how SLURM, `docker stop` and job schedulers end a process) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
@@ -15,23 +15,23 @@ the command that goes on) and exits with status 130 (143 for SIGTERM); outside a
 system calls (`mmgen.train.fit_options`). A run also saves every `--save-every` steps and every `--save-minutes` (5 by
 default), so a kill loses at most that much. A folder that holds another run is refused unless `--resume` or
 `--overwrite` says what to do with it (a run that saved no state yet holds nothing, and does not block); a folder holding
-another *system's* run is neither resumed nor overwritten; `--resume` takes the options the run was started with where the command does not name them, and refuses one that changes what the run computes (naming it); how it runs (`progress`, `verbose`, `log_every`, `device`, ...) may change. A folder that cannot be written (Kaggle's read-only `/kaggle/input`) is refused in one line that says to copy the run to a writable place; running out of GPU memory ends in one line naming the options that need less (exit status 1). Errors in what the user
+another *system's* run is neither resumed nor overwritten, nor one that also holds files a run of the system does not write (`--overwrite` removes the run's folder, so it names them: the user moves them out); `--resume` takes the options the run was started with where the command does not name them, and refuses one that changes what the run computes (naming it); how it runs (`progress`, `verbose`, `log_every`, `device`, ...) may change. A folder that cannot be written (Kaggle's read-only `/kaggle/input`) is refused in one line that says to copy the run to a writable place; running out of GPU memory ends in one line naming the options that need less (exit status 1). Errors in what the user
 asked for (`mmgen.core.UserError`) print one line, exit status 2. `mmgen caption RUN IMAGE... [--method greedy|beam|top-p]
 [--beam-size K] [--top-p P] [--temperature T] [--seed S] [--max-len N] [--batch-size B] [--json]` captions images with the
 run trained into RUN (a captioner, distilled or shared-latent run: `run_system` reads which from RUN's `mmgen_run.json`,
 else from the modules its weights hold, which a run stopped mid-training has too, else from the files its loader requires), each image brought to the side the run
 was trained at, B images decoded at once (greedy and beam captions do not depend on B), and prints one line per image,
-`path: caption`, or with `--json` one JSON object, `{"image": path, "caption": caption}`; a progress bar on stderr when
+`path: caption`, or with `--json` one JSON object, `{"image": path, "caption": caption}`; an image that cannot be read (missing, no image, cut short) is named on stderr in one line and skipped, the others captioned, and the exit status is 2 at the end (`mmgen retrieve` alike, for its images and its gallery); a progress bar on stderr when
 there are many images and stderr is a terminal. `--method top-p` draws from the nucleus of mass P at temperature T, each image's
 caption from (seed, its pixels, its copy index) alone: the same at any B, in any order and beside any other images (an
 image named twice draws a second copy); an option the method does not use is refused, not ignored. `mmgen draw RUN PROMPT...
 [--n N] [--out FILE.png] [--seed S]` draws N pictures per prompt with a vq-art or shared-latent run, writes them as one
 PNG grid (a row per prompt, each picture titled by its prompt; default RUN/draw.png, `draw.png` inside a folder, `.png` added to a name without a suffix) and prints its path. A run of a
 system that does not caption (or draw) is refused in one line naming what it holds and the systems that do. `mmgen retrieve
-RUN PAIR_IMAGE... [--k K]` lists, for each image of two pictures side by side (read at the size the paired-retrieval run
+RUN PAIR_IMAGE... [--k K] [--json]` lists, for each image of two pictures side by side (read at the size the paired-retrieval run
 was trained at, never resized), its top K captions from all the run's pair captions, one line each, `path: RANK. caption
-(score)`; `mmgen retrieve RUN --text CAPTION... --gallery PAIR_IMAGE... [--k K]` lists, for each caption, its top K gallery
-images, `caption: RANK. path (score)` (scores: cosine similarities).
+(score)`; `mmgen retrieve RUN --text CAPTION... --gallery PAIR_IMAGE... [--k K] [--json]` lists, for each caption, its top K gallery
+images, `caption: RANK. path (score)` (scores: cosine similarities); with `--json` one JSON object per query, `{"image": path, "captions": [{"caption": caption, "score": score}, ...]}` or `{"caption": caption, "images": [{"image": path, "score": score}, ...]}`.
 
 A system registers itself with `mmgen.core.register_system`; the command sees it only if its module is listed in
 `SYSTEM_MODULES`, which `load_systems()` imports; `SYSTEM_INDEX` names each system's module and line, so `mmgen list` imports no system and `mmgen train NAME` only NAME's. A system that trains with `mmgen.train.fit` runs on several GPUs or CPU
@@ -46,15 +46,16 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 
 # %% ../nbs/16_cli.ipynb #689ee6ae
 from __future__ import annotations
-import argparse, ast, dataclasses, difflib, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
+import argparse, ast, dataclasses, difflib, fnmatch, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
 from .core import SYSTEMS, SystemSpec, UserError, writable_dir
 
 # %% auto #0
-__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
-           'RUN_FILE', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM', 'load_systems',
-           'system_lines', 'find_system', 'system_options', 'check_overrides', 'preset_values', 'preset_costs',
-           'prepare_out', 'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
+__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'SETS_ITSELF', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS',
+           'RETRIEVES', 'RUN_FILE', 'FIT_WRITES', 'RUN_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS',
+           'PROGRESS_FROM', 'load_systems', 'system_lines', 'find_system', 'system_options', 'check_overrides',
+           'preset_values', 'preset_costs', 'Derived', 'option_values', 'run_files', 'foreign_files', 'prepare_out',
+           'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
            'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
@@ -217,14 +218,36 @@ def _presets_help(spec:SystemSpec) -> str:
     return (f"presets of {spec.name} (--set preset=NAME; a run costs):\n"
             + '\n'.join(f"  {k + tag(k):<{w}}  {c}" for k, c in rows.items()) + '\n\n')
 
+class Derived(str):
+    "How a system derives a TrainConfig field from its own options where --set gives none (in `SETS_ITSELF`); --help shows it in place of a value."
+
+SETS_ITSELF = {  # system -> TrainConfig fields its train function sets itself where --set gives none: the value it uses, or a `Derived` saying from what
+    'shared-latent': dict(optimizer='adam', wandb_stage='joint'),   # its joint stage's (the decoder and prior stages set their own)
+    'paired-retrieval': dict(progress=False, warmup_steps=Derived('round(warmup_epochs * steps per epoch)'), min_lr_frac=Derived('min_lr / lr')),
+}   # a test below holds these to the train_config.json a run of each system writes
+
+def option_values(spec:SystemSpec, # a registered system
+                  full:bool=False, # as `mmgen train NAME --full`
+                  preset:str|None=None, # as `--set preset=NAME`
+                 ) -> tuple[str|None, dict]:
+    "The preset the command runs and the value it uses of each option: the preset's, else the system's own (`SETS_ITSELF`: a value or a `Derived`), else the default; an option with none is left out."
+    name, values = preset_values(spec, full, preset)
+    own = SETS_ITSELF.get(spec.name, {})
+    out = {k: values[k] if k in values else own[k] if k in own else d for k, (d, a, doc) in system_options(spec).items()}
+    return name, {k: v for k, v in out.items() if v is not dataclasses.MISSING and v is not inspect.Parameter.empty}
+
 def _options_help(spec:SystemSpec, full:bool=False, asked:str|None=None) -> str:
-    "The --help epilog: every option with the value the command uses (its preset's, else its default) and its meaning."
-    preset, values = preset_values(spec, full, asked)
-    rows = [(k if d in (dataclasses.MISSING, inspect.Parameter.empty) and k not in values else f"{k}={values.get(k, d)!r}", doc)
-            for k, (d, a, doc) in system_options(spec).items()]
+    "The --help epilog: every option with the value the command uses (its preset's, else the system's own, else its default) and its meaning."
+    preset, values = option_values(spec, full, asked)
+    def row(k, doc):
+        if k not in values: return k, doc
+        if isinstance(values[k], Derived): return f"{k}=<derived>", f"{doc} ({spec.name} derives it: {values[k]}, unless given)"
+        return f"{k}={values[k]!r}", doc
+    rows = [row(k, doc) for k, (d, a, doc) in system_options(spec).items()]
     w = min(max((len(r[0]) for r in rows), default=0), 34)
     how = f' (--set preset={asked})' if asked else ' (--full)' if full else ''
-    shown = f"shown with the values the {preset!r} preset{how} sets, else their defaults" if preset else "shown with their defaults"
+    own = ", else the system's own" if SETS_ITSELF.get(spec.name) else ''
+    shown = f"shown with the values the {preset!r} preset{how} sets{own}, else their defaults" if preset else "shown with the system's own values, else their defaults" if own else "shown with their defaults"
     return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
 CAPTIONS = ('captioner', 'distilled', 'shared-latent')   # systems whose runs `mmgen caption` reads
@@ -258,7 +281,7 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
                         "(repeatable; VALUE is a Python literal, else a string)")
     g = t.add_mutually_exclusive_group()
     g.add_argument('--resume', action='store_true', help='go on from the last state saved in --out (after Ctrl-C or a kill)')
-    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds another run (that run is removed first)')
+    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds a run of this system (that run is removed first; refused if the folder also holds files a run does not write)')
     t.add_argument('--save-every', type=_positive, default=None, metavar='STEPS', help='also save the resumable state every STEPS steps')
     t.add_argument('--save-minutes', type=_minutes, default=None, metavar='T', help='save it every T minutes (default 5; 0: off)')
     c = sub.add_parser('caption', help=f'caption images with a trained {_either(CAPTIONS)} run',
@@ -293,11 +316,43 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
                    help="a pair caption to find images for, 'the photo on the left is A and the photo on the right is B' (repeatable; needs --gallery)")
     r.add_argument('--gallery', nargs='+', default=[], metavar='IMAGE', help='the pair images --text searches')
     r.add_argument('--k', type=_positive, default=5, help='results per query (default 5)')
+    r.add_argument('--json', action='store_true', help='print one JSON object per query instead of K lines: {"image": PATH, "captions": [{"caption": TEXT, "score": S}, ...]}, '
+                                                       'or with --text {"caption": TEXT, "images": [{"image": PATH, "score": S}, ...]}')
     sub.metavar = '{' + ','.join(sub.choices) + '}'   # argparse's display of the commands, also in its error when none is given (else 'cmd')
     return p
 
 # %% ../nbs/16_cli.ipynb #c110000a
 RUN_FILE = 'mmgen_run.json'   # what started the run in a folder: system and options (compared on --resume)
+FIT_WRITES = ('latest.safetensors', 'latest_state.pt', 'best.safetensors', 'history.json', 'train_config.json', 'tb/*')   # what `fit` writes in a stage's folder (tb/: TensorBoard)
+RUN_WRITES = {  # system -> (the folders its stages `fit` in, the other files its run writes): fnmatch patterns of paths under --out ('*' crosses folders)
+    'captioner': (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.json', 'metrics.json', 'samples.png', 'activations.json',
+                           'activations.png', 'shapes_cache/*')),   # shapes_cache: the full preset's rendered splits
+    'distilled': (('student', 'teacher'), ('distilled_config.json', 'distill_run.json', 'tokenizer.json', 'teacher.json', 'teacher_embeddings.safetensors',
+                                           'metrics.json')),
+    'shared-latent': (('.', 'decoder', 'prior'), ('config.json', 'tokenizer.json', 'words.json', 'model.safetensors', 'attribute_classifier.pt',
+                                                  'prior/prior.safetensors', 'prior/prior_config.json', 'metrics.json', 'samples.png', 'cache/*')),
+    'vq-art': (('vqvae', 'prior'), ('config.json', 'data.json', 'tokenizer.json', 'vqvae.safetensors', 'prior.safetensors', 'metrics.json', 'samples.png')),
+    'paired-retrieval': (('.',), ('config.json', 'data.json', 'metrics.json')),
+}
+_ANY_STAGE = (('.', '*'), ('metrics.json',))   # a system RUN_WRITES does not list (a stand-in in a test): `fit`'s files in any folder
+
+def run_files(system:str, # a system's command-line name
+             ) -> tuple[str, ...]:
+    "fnmatch patterns of every path under --out that a run of `system` writes: its own files, `fit`'s in each stage folder, the command's, and temporary files a kill left."
+    stages, own = RUN_WRITES.get(system, _ANY_STAGE)
+    return (RUN_FILE, 'draw.png', '.*.tmp*', '*/.*.tmp*', *own,   # draw.png: `mmgen draw`'s default; .NAME.tmpPID: an atomic write cut short
+            *(f if s == '.' else f'{s}/{f}' for s in stages for f in FIT_WRITES))
+
+def foreign_files(out:Path, # a run folder
+                  system:str, # the system whose run it holds
+                 ) -> list[str]:
+    "The files under `out` that no run of `system` writes (links too: a run writes none), as sorted paths relative to `out`: what `--overwrite` must not delete."
+    pats, found = run_files(system), []
+    for root, dirs, files in os.walk(out):   # links to folders are listed, not followed
+        for n in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            p = Path(root, n).relative_to(out).as_posix()
+            if os.path.islink(os.path.join(root, n)) or not any(fnmatch.fnmatchcase(p, q) for q in pats): found.append(p)
+    return sorted(found)
 
 def _record(args) -> dict: return dict(system=args.system, full=args.full, epochs=args.epochs, set=dict(args.set))
 
@@ -311,7 +366,7 @@ def _go_on(args, out:Path) -> str:
 def prepare_out(out:Path, # the run folder
                 args, # parsed `mmgen train` arguments
                ):
-    "Refuse a folder that cannot be written, one holding another run (unless --resume / --overwrite) and a --resume with options that change the run; record this run's."
+    "Refuse a folder that cannot be written, one holding another run (unless --resume / --overwrite), a --resume with options that change the run and an --overwrite of a folder holding files no run writes; record this run's."
     from mmgen.train import RESUME_FREE   # how a run is carried out (progress, verbose, log_every, device ...): these may change on resume
     writable_dir(out)   # a read-only folder (Kaggle's /kaggle/input): one line naming it and the remedy, before anything is deleted or written
     states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
@@ -333,6 +388,9 @@ def prepare_out(out:Path, # the run folder
     if args.overwrite and (held or rec_file.exists()):   # the old run goes whole: none of its files (a prior, a best checkpoint, metrics) may pass for the new run's
         here, cwd = out.resolve(), Path.cwd().resolve()
         if here == Path.home().resolve() or here == cwd or here in cwd.parents: raise UserError(f"--overwrite would delete {out}, which holds the current or home folder: pick another --out")
+        if mine := foreign_files(out, args.system):   # the user's files (notes, pictures, another experiment) are never the run's to delete
+            raise UserError(f"--overwrite deletes the run in {out}, but {out} also holds {len(mine)} file{'s' * (len(mine) > 1)} a {args.system} run does not write "
+                            f"({', '.join(mine[:3])}{', ...' * (len(mine) > 3)}): move {'them' if len(mine) > 1 else 'it'} out of {out}, or pick another --out")
         shutil.rmtree(out); print(f"mmgen: --overwrite: removed the previous run in {out}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     rec_file.write_text(json.dumps(_record(args), indent=1, default=str))
@@ -349,12 +407,24 @@ def next_steps(system:str, # a system's command-line name
             + [f"mmgen draw {o} {shlex.quote(EXAMPLE_PROMPTS.get(system, 'PROMPT'))}"] * (system in DRAWS)
             + [f"mmgen retrieve {o} PAIR_IMAGE.png"] * (system in RETRIEVES))
 
+def _scalars(d:dict, at:tuple=()) -> list[tuple[tuple, int|float]]:
+    "(key path, number) of every number in `d` and in the dicts nested in it, in order; strings, flags and lists (tables, samples) skipped."
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict): out += _scalars(v, (*at, k))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool): out.append(((*at, k), v))
+    return out
+
 def metrics_summary(metrics:dict, # what a system's `train` returns (also in OUT/metrics.json)
                     width:int=100, # characters per line
+                    nested:int=24, # at most this many figures from nested dicts (vq-art's `vq.usage`, ...), the rest counted
                    ) -> list[str]:
-    "The run's scalar figures, `name value` in lines of `width`; lists, tables and samples stay in metrics.json."
+    "The run's scalar figures, `name value` in lines of `width`, a nested dict's by dotted name (`vq.usage`); lists, tables and samples stay in metrics.json."
     def show(v): return f"{v:.4g}" if isinstance(v, float) else str(v)
-    items = [f"{k} {show(v)}" for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    figs = _scalars(metrics)
+    deep = [p for p, _ in figs if len(p) > 1][nested:]   # the nested figures past the first `nested`: counted, not shown
+    items = [f"{'.'.join(map(str, p))} {show(v)}" for p, v in figs if p not in deep]
+    if deep: items.append(f"(+{len(deep)} nested figures)")
     return textwrap.wrap('  '.join(items), width, break_long_words=False, break_on_hyphens=False)
 
 def _started_with(args, # parsed `mmgen train ... --resume` arguments
@@ -553,11 +623,12 @@ def _unreadable(f:str) -> str|None:
         with Image.open(f): return None
     except Exception as e: return f"{type(e).__name__}: {e}"
 
-def _check_files(files:list[str], # image paths the user named
-                ):
-    "A UserError naming the first of `files` that cannot be read and how many more cannot, before a model loads or a line is printed."
-    if bad := [(f, w) for f in files if (w := _unreadable(f))]:
-        raise UserError(f"cannot read image {bad[0][0]}: {bad[0][1]}" + (f" (nor {len(bad) - 1} more of the {len(files)})" if len(bad) > 1 else ''))
+def _skip_unreadable(files:list[str], # image paths the user named
+                    ) -> tuple[list[str], int]:
+    "`files` less those that cannot be read, each of which is named on stderr in one line (why), before a model loads; and how many those were."
+    bad = {f: w for f in dict.fromkeys(files) if (w := _unreadable(f))}
+    for f, w in bad.items(): print(f"mmgen: cannot read image {f}: {w}", file=sys.stderr)
+    return [f for f in files if f not in bad], len(bad)
 
 def _read(f:str, side:int):
     "Image file `f` as a (3, side, side) tensor in [-1, 1] (shorter side resized, centre-cropped); a UserError if it does not read."
@@ -577,20 +648,25 @@ def _caption(args) -> int:
     from tqdm import tqdm
     kw = decoding_options(args)                                   # before anything loads: a refused option costs nothing
     system = _run_of(args.run, 'caption', CAPTIONS)
-    _check_files(args.images)
+    images, failed = _skip_unreadable(args.images)   # the others are captioned; the exit status says some were not
+    if not images: return 2                          # nothing to caption: no model loads
     caption, side, most, dev = _load(_captioner, system, args.run)
     if args.max_len is not None and not 2 <= args.max_len <= most:
         raise UserError(f"--max-len {args.max_len}: this {system} run writes captions of 2 to {most} tokens (BOS and EOS included)")
     seed, seen = kw.pop('seed', None), {}   # top-p: an image draws from (seed, its pixels, its copy index in the whole list) alone
-    with caption_progress(len(args.images)) as bar:
-        for i in range(0, len(args.images), args.batch_size):
-            files = args.images[i:i + args.batch_size]
-            x = torch.stack([_read(f, side) for f in files])
-            if seed is not None: kw['generator'] = row_generators(seed, picture_keys(x), dev, seen)   # `seen`: copies counted across batches
-            for f, c in zip(files, caption(x, **kw)):
-                tqdm.write(json.dumps(dict(image=f, caption=c), ensure_ascii=False) if args.json else f"{f}: {_one_line(c)}", file=sys.stdout)
-            bar.update(len(files))
-    return 0
+    with caption_progress(len(images)) as bar:
+        for i in range(0, len(images), args.batch_size):
+            files, xs = [], []
+            for f in images[i:i + args.batch_size]:   # a file whose header reads but whose pixels do not (truncated): named, skipped
+                try: xs.append(_read(f, side)); files.append(f)
+                except UserError as e: failed += 1; tqdm.write(f"mmgen: {e}", file=sys.stderr)
+            if files:
+                x = torch.stack(xs)
+                if seed is not None: kw['generator'] = row_generators(seed, picture_keys(x), dev, seen)   # `seen`: copies counted across batches
+                for f, c in zip(files, caption(x, **kw)):
+                    tqdm.write(json.dumps(dict(image=f, caption=c), ensure_ascii=False) if args.json else f"{f}: {_one_line(c)}", file=sys.stdout)
+            bar.update(len(images[i:i + args.batch_size]))
+    return 2 if failed else 0
 
 # %% ../nbs/16_cli.ipynb #1f0e2a0c
 def _drawer(system:str, run:str):
@@ -647,23 +723,30 @@ def _draw(args) -> int:
     return 0
 
 # %% ../nbs/16_cli.ipynb #5e7a0c02
-def _pair_images(files:list[str], # image files
-                 size:tuple, # (height, width) the run reads
-                ):
-    "(N, 3, H, W) in [-1, 1] of pair image files read as they are; a UserError for an unreadable file or another size."
+def _pair_image(f:str, # an image file
+                size:tuple, # (height, width) the run reads
+               ):
+    "(3, H, W) in [-1, 1]: pair image file `f` read as it is; a UserError if it does not read or has another size."
     from mmgen.data import to_tensor
     from PIL import Image
-    xs = []
-    for f in files:
-        try:
-            with Image.open(f) as im: x = to_tensor(im.convert('RGB'))
-        except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
-        if tuple(x.shape[1:]) != tuple(size):
-            raise UserError(f"{f} is {x.shape[2]}x{x.shape[1]} pixels: this paired-retrieval run reads a pair picture of {size[1]}x{size[0]} "
-                            f"(width x height: two pictures side by side), not resized")
-        xs.append(x)
+    try:
+        with Image.open(f) as im: x = to_tensor(im.convert('RGB'))
+    except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
+    if tuple(x.shape[1:]) != tuple(size):
+        raise UserError(f"{f} is {x.shape[2]}x{x.shape[1]} pixels: this paired-retrieval run reads a pair picture of {size[1]}x{size[0]} "
+                        f"(width x height: two pictures side by side), not resized")
+    return x
+
+def _pair_images(files:list[str], # image files
+                 size:tuple, # (height, width) the run reads
+                ) -> tuple[list[str], object, int]:
+    "The files that read at `size`, their pictures (N, 3, H, W) in [-1, 1] (None if none does) and how many did not, each of those named on stderr in one line."
     import torch
-    return torch.stack(xs)
+    kept, xs = [], []
+    for f in files:
+        try: xs.append(_pair_image(f, size)); kept.append(f)
+        except UserError as e: print(f"mmgen: {e}", file=sys.stderr)
+    return kept, torch.stack(xs) if xs else None, len(files) - len(kept)
 
 def _retrieve(args) -> int:
     if args.text and args.images: raise UserError(f"give pair images to caption, or --text with --gallery, not both (got {len(args.images)} image(s) and {len(args.text)} --text)")
@@ -671,20 +754,25 @@ def _retrieve(args) -> int:
     if args.gallery and not args.text: raise UserError("--gallery is searched by --text CAPTION; to caption images, name them without --gallery")
     if not (args.text or args.images): raise UserError("nothing to retrieve: give pair images, or --text CAPTION with --gallery IMAGE...")
     _run_of(args.run, 'retrieve', RETRIEVES)
-    _check_files(args.gallery or args.images)
+    files, failed = _skip_unreadable(args.gallery or args.images)   # the others are searched or captioned; the exit status says some were not
+    if not files: return 2                                          # nothing to read: no model loads
     from mmgen.paired_retrieval import load_retrieval, retrieve
     model, _ = _load(load_retrieval, args.run)
-    queries = args.text or args.images
+    files, x, wrong = _pair_images(files, tuple(model.cfg.img_size))
+    if x is None: return 2
     try:
         if args.text:
-            found = retrieve(model, captions=args.text, k=args.k, gallery=_pair_images(args.gallery, tuple(model.cfg.img_size)))
-            found = [[(args.gallery[i], s) for i, s in row] for row in found]   # gallery indices -> their paths
-        else: found = retrieve(model, images=_pair_images(args.images, tuple(model.cfg.img_size)), k=args.k)
+            found = retrieve(model, captions=args.text, k=args.k, gallery=x)
+            found = [[(files[i], s) for i, s in row] for row in found]   # gallery indices -> their paths
+        else: found = retrieve(model, images=x, k=args.k)
     except ValueError as e: raise UserError(f"paired-retrieval cannot retrieve that: {e}") from e   # retrieve's own checks (an unknown class ...)
-    for q, row in zip(queries, found):
-        for r, (c, s) in enumerate(row, 1): print(f"{q}: {r}. {c} ({s:.4f})")
-    return 0
-
+    for q, row in zip(args.text or files, found):
+        if args.json:   # one object per query, its answers best first
+            q_key, a_key, a_one = ('caption', 'images', 'image') if args.text else ('image', 'captions', 'caption')
+            print(json.dumps({q_key: q, a_key: [{a_one: c, 'score': s} for c, s in row]}, ensure_ascii=False))
+        else:
+            for r, (c, s) in enumerate(row, 1): print(f"{q}: {r}. {c} ({s:.4f})")
+    return 2 if failed or wrong else 0
 
 # %% ../nbs/16_cli.ipynb #c5e2b903
 if __name__ == '__main__' and '__file__' in globals():  # `python -m mmgen.cli` / `torchrun -m mmgen.cli ...`; not a kernel. Last in the module, so every command is defined
