@@ -672,9 +672,15 @@ def _caption(args) -> int:
 def _drawer(system:str, run:str):
     "A function (prompts, n, seed) -> pictures (len(prompts)*n, 3, H, W) in [-1, 1], each prompt's n together, of a run folder of `system`."
     if system == 'vq-art':
-        from mmgen.vq_art import load_vq_art
+        from mmgen.vq_art import load_vq_art, check_prompt
         gen = load_vq_art(run)
-        return lambda prompts, n, seed: gen(list(prompts), n=n, seed=seed).cpu()
+        def draw(prompts, n, seed): return gen(list(prompts), n=n, seed=seed).cpu()
+        def label(p:str) -> str:   # a row's title: the adjectives drawn, and the words dropped (unknown, or the first of two opposites)
+            kept = check_prompt(p, gen.vocab).split()
+            gone = dict.fromkeys(w for w in ''.join(ch if ch.isalpha() else ' ' for ch in p.lower()).split() if w not in kept)
+            return ' '.join(kept) + (f" (dropped: {', '.join(gone)})" if gone else '')
+        draw.label = label
+        return draw
     from mmgen.shared_latent import load_shared_latent, load_prior, images_from_captions
     m, tok = load_shared_latent(run)
     prior = load_prior(Path(run) / 'prior') if (Path(run) / 'prior' / 'prior_config.json').exists() else None
@@ -713,11 +719,11 @@ def _draw(args) -> int:
     draw = _load(_drawer, system, args.run)
     with warnings.catch_warnings(record=True) as seen:   # the system's warnings (vq-art: unknown words dropped), one line each
         warnings.simplefilter('always')
-        try: images = draw(args.prompts, args.n, args.seed)
+        try: images, labels = draw(args.prompts, args.n, args.seed), [getattr(draw, 'label', str)(p) for p in args.prompts]   # vq-art: what it drew
         except (ValueError, TypeError) as e: raise UserError(f"{system} cannot draw that: {e}") from e   # the system's own prompt checks
         finally:
             for m in dict.fromkeys(str(w.message) for w in seen): print(f"mmgen: warning: {m}", file=sys.stderr)
-    fig = draw_grid(images, args.prompts, args.n, title=f"{system}: {args.run} (seed {args.seed})")
+    fig = draw_grid(images, labels, args.n, title=f"{system}: {args.run} (seed {args.seed})")
     fig.savefig(out, dpi=100); plt.close(fig)
     print(out)
     return 0
