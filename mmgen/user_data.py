@@ -47,12 +47,17 @@ def _read_captions(captions) -> list[tuple[str, str]]:
         out.append((str(img), str(cap)))
     return out
 
+def _over_background(a:np.ndarray) -> np.ndarray:
+    "uint8 RGBA pixels (..., 4) -> RGB (..., 3): composited over the dark background of the scenes every system trains on."
+    al = a[..., 3:] / 255.
+    return (a[..., :3] * al + np.array(BACKGROUND) * (1 - al)).round().astype(np.uint8)
+
 def _rgb(im:Image.Image) -> Image.Image:
     "RGB, turned as its EXIF orientation says; 16/32-bit and float grey scaled to 8 bits (PIL's `convert` clips them to white); transparency over the Shapes background (`convert` would drop it)."
     if (im := ImageOps.exif_transpose(im)).mode.startswith('I') or im.mode == 'F':   # 'I;16' is 16-bit; 'I' holds 16-bit values in 32; 'F' is float, [0, 1] or [0, 255]
         a = np.asarray(im, np.float64); im = Image.fromarray((a * (1 / 257 if im.mode.startswith('I;16') or a.max() > 255 else 255 if im.mode == 'F' and a.max() <= 1 else 1)).clip(0, 255).round().astype(np.uint8))
-    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):   # transparent parts over the scenes' background, as in `as_images`
-        im = Image.alpha_composite(Image.new('RGBA', im.size, (*BACKGROUND, 255)), im.convert('RGBA'))
+    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):   # transparent parts: the rule `as_images` applies to arrays
+        im = Image.fromarray(_over_background(np.asarray(im.convert('RGBA'))))
     return im.convert('RGB')
 
 def load_image(path:str|Path, # image file
@@ -158,8 +163,7 @@ def as_images(x, # a PIL image, a list of them, a uint8 array (H,W,3) / (H,W) / 
         if x.dtype == np.uint8 and x.ndim in (2, 3, 4) and (x.ndim == 2 or x.shape[-1] in (1, 3, 4)):   # channels last, as image files are read
             a = x if x.ndim > 2 else x[..., None]
             a = a[None] if a.ndim == 3 else a
-            a = np.repeat(a, 3, -1) if a.shape[-1] == 1 else a if a.shape[-1] == 3 else (   # grayscale -> RGB; RGBA over the scenes' background, as `_rgb`
-                a[..., :3] * (al := a[..., 3:] / 255.) + np.array(BACKGROUND) * (1 - al)).round().astype(np.uint8)
+            a = np.repeat(a, 3, -1) if a.shape[-1] == 1 else a if a.shape[-1] == 3 else _over_background(a)   # grayscale -> RGB; RGBA over the scenes' background
             return as_images(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))), size, name, value_range)
         x = torch.from_numpy(np.asarray(x))
     if not isinstance(x, torch.Tensor): raise ValueError(f"{name}: expected {_EXPECTED}, got {_describe(orig)}")
