@@ -672,12 +672,12 @@ def _caption(args) -> int:
 def _drawer(system:str, run:str):
     "A function (prompts, n, seed) -> pictures (len(prompts)*n, 3, H, W) in [-1, 1], each prompt's n together, of a run folder of `system`."
     if system == 'vq-art':
-        from mmgen.vq_art import load_vq_art, check_prompt
+        from mmgen.vq_art import load_vq_art, check_prompt, prompt_words
         gen = load_vq_art(run)
         def draw(prompts, n, seed): return gen(list(prompts), n=n, seed=seed).cpu()
         def label(p:str) -> str:   # a row's title: the adjectives drawn, and the words dropped (unknown, or the first of two opposites)
             kept = check_prompt(p, gen.vocab).split()
-            gone = dict.fromkeys(w for w in ''.join(ch if ch.isalpha() else ' ' for ch in p.lower()).split() if w not in kept)
+            gone = dict.fromkeys(w for w in prompt_words(p) if w not in kept)
             return ' '.join(kept) + (f" (dropped: {', '.join(gone)})" if gone else '')
         draw.label = label
         return draw

@@ -31,8 +31,9 @@ __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING
            'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss',
            'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement',
            'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'check_sampling', 'sample_codes',
-           'attribute_control', 'diversity', 'check_prompt', 'ArtGenerator', 'Int8Linear', 'quantize_int8',
-           'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
+           'attribute_control', 'diversity', 'prompt_words', 'check_prompt', 'ArtGenerator', 'Int8Linear',
+           'quantize_int8', 'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss',
+           'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -575,12 +576,16 @@ def diversity(images:Tensor, # (n,3,H,W) draws for one prompt
 # %% ../nbs/12_vq_art.ipynb #c3915d2d
 MAX_ADJECTIVES = 5  # AbstractArt captions hold 3-5 adjectives; prompts may hold fewer
 
+def prompt_words(prompt:str) -> list[str]:
+    "A prompt's words, lowercased: commas, '!', '.' and the like separate them."
+    return ''.join(ch if ch.isalpha() else ' ' for ch in prompt.lower()).split()
+
 def check_prompt(prompt, # one prompt: adjectives separated by spaces or commas
                  vocab:Sequence[str]=ART_VOCAB, # the known adjectives
                 ) -> str:
     "The prompt's known adjectives joined by spaces; raises on empty / non-string / too many, warns on unknown words."
     if not isinstance(prompt, str): raise TypeError(f"a prompt must be a str of adjectives, got {type(prompt).__name__}: {prompt!r}")
-    words = ''.join(ch if ch.isalpha() else ' ' for ch in prompt.lower()).split()   # commas, '!', '.' and the like separate words
+    words = prompt_words(prompt)
     if not words: raise ValueError(f"empty prompt {prompt!r}: expected 1-{MAX_ADJECTIVES} adjectives from {sorted(vocab)}")
     known, unknown = [w for w in words if w in vocab], [w for w in words if w not in vocab]
     if unknown: warnings.warn(f"prompt {prompt!r}: unknown word(s) {unknown} dropped (known adjectives: {sorted(vocab)})")
