@@ -279,8 +279,15 @@ def require_files(folder:str|Path, # a training output folder
     p = Path(folder).expanduser()
     if not p.is_dir(): raise FileNotFoundError(f"no checkpoint: {str(p)!r} is not a folder (train one with `{hint}`)")
     if missing := [f for f in needs if not (p / f).exists()]:
-        raise FileNotFoundError(f"no checkpoint in {str(p)!r}: missing {', '.join(missing)} (train one with `{hint}`)")
+        raise FileNotFoundError(f"no checkpoint in {str(p)!r}: missing {', '.join(missing)}{_holds(p, hint)} (train one with `{hint}`)")
     return p
+
+def _holds(p:Path, hint:str) -> str:
+    "What refused folder `p` holds, for the message: another system's run, or a run of the one `hint` trains that has not finished."
+    from mmgen.cli import run_system, _finish   # the command line's registry knows each system's files; read only when a folder is refused
+    if not (s := run_system(p)): return ''
+    return (f"; it holds a {s} run that has not finished (finish it with {_finish(str(p), s)})" if f"mmgen train {s} " in hint + ' '
+            else f"; it holds a {s} run, not the one this reads")
 
 # %% ../nbs/02a_checkpoints.ipynb #f1a0c00f
 def read_config(cls:type, # the config dataclass
