@@ -77,6 +77,7 @@ class RotaryEmbedding(nn.Module):
             pos = offset.reshape(-1)[:1] + torch.arange(T, device=x.device)  # (T,) on the device
             cos, sin = cos[pos], sin[pos]
         else:
+            if offset < 0: raise ValueError(f"positions start at 0: got offset={offset} (the number of tokens already cached)")
             cos, sin = self.cos_sin(offset + T, x.device)
             cos, sin = cos[offset:offset + T], sin[offset:offset + T]  # (T, head_dim), broadcast over B, H
         xf = x.to(torch.promote_types(x.dtype, torch.float32))  # bf16/fp16 rotated in float32, float64 in float64
