@@ -195,8 +195,9 @@ def _stepper(decoder, memory, memory_padding_mask, use_cache, static_cache, grap
     return st
 
 def _device_of(decoder) -> torch.device:
-    "Where a decoder's parameters (or buffers) live."
-    return next(iter([*decoder.parameters(), *decoder.buffers()]), torch.zeros(())).device
+    "Where a decoder's parameters (or buffers) live; torch's default device for one with neither (a plain callable following the protocol)."
+    tensors = [*getattr(decoder, 'parameters', list)(), *getattr(decoder, 'buffers', list)()]
+    return next(iter(tensors), torch.zeros(())).device
 
 def _trim(seq:Tensor, eos_id:int)->Tensor:
     "Drop the columns after the step at which every row had ended: where the step-by-step loop would have stopped."
