@@ -326,6 +326,7 @@ def beam_search(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache
                ):
     "Beam search -> (tokens (B, L), scores (B,)); with n_best > 1, (B, n_best, L) and (B, n_best)."
     K = beam_size
+    if K < 1: raise ValueError(f"beam_size must be at least 1, got {K}")
     if not 1 <= n_best <= K: raise ValueError(f"n_best={n_best} must be between 1 and beam_size={K}")
     if length_norm not in LENGTH_NORMS: raise ValueError(f"length_norm must be one of {list(LENGTH_NORMS)}, got {length_norm!r}")
     seq, B = _start(decoder, memory, bos_id, max_len, batch_size, n=K, pad_id=pad_id)  # (B*K, 1): row b*K+j is beam j of condition b
