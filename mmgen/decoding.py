@@ -195,8 +195,9 @@ def _stepper(decoder, memory, memory_padding_mask, use_cache, static_cache, grap
     return st
 
 def _device_of(decoder) -> torch.device:
-    "Where a decoder's parameters (or buffers) live."
-    return next(iter([*decoder.parameters(), *decoder.buffers()]), torch.zeros(())).device
+    "Where a decoder's parameters (or buffers) live; torch's default device for one with neither (a plain callable following the protocol)."
+    tensors = [*getattr(decoder, 'parameters', list)(), *getattr(decoder, 'buffers', list)()]
+    return next(iter(tensors), torch.zeros(())).device
 
 def _trim(seq:Tensor, eos_id:int)->Tensor:
     "Drop the columns after the step at which every row had ended: where the step-by-step loop would have stopped."
@@ -325,6 +326,7 @@ def beam_search(decoder, # `decoder(tokens, memory=, memory_padding_mask=, cache
                ):
     "Beam search -> (tokens (B, L), scores (B,)); with n_best > 1, (B, n_best, L) and (B, n_best)."
     K = beam_size
+    if K < 1: raise ValueError(f"beam_size must be at least 1, got {K}")
     if not 1 <= n_best <= K: raise ValueError(f"n_best={n_best} must be between 1 and beam_size={K}")
     if length_norm not in LENGTH_NORMS: raise ValueError(f"length_norm must be one of {list(LENGTH_NORMS)}, got {length_norm!r}")
     seq, B = _start(decoder, memory, bos_id, max_len, batch_size, n=K, pad_id=pad_id)  # (B*K, 1): row b*K+j is beam j of condition b

@@ -100,6 +100,7 @@ def retrieval_metrics(sim:torch.Tensor, # (Q, N) similarity of each query to eac
                      ) -> dict:
     "R@k, P@k, recall@k and mAP of ranking candidates by `sim`, one direction (rows are queries)."
     if sim.ndim != 2: raise ValueError(f"expected a (queries, candidates) similarity matrix, got shape {tuple(sim.shape)}")
+    if any(k < 1 or int(k) != k for k in ks): raise ValueError(f"cut-offs ks must be whole numbers >= 1, got {tuple(ks)}")
     Q, N = sim.shape
     rel = torch.eye(Q, N, dtype=torch.bool) if relevant is None else relevant.bool().cpu()
     if rel.shape != sim.shape: raise ValueError(f"relevant has shape {tuple(rel.shape)}, sim has {tuple(sim.shape)}")

@@ -81,6 +81,7 @@ class SigLIPLoss(nn.Module):
                  learnable:bool=True, # train scale and bias (else fixed)
                 ):
         super().__init__()
+        if not init_scale > 0: raise ValueError(f"init_scale must be > 0 (it is stored as its log), got {init_scale}")
         self.logit_scale = nn.Parameter(torch.full((1,), math.log(init_scale)), requires_grad=learnable)  # (1,): see CLIPLoss
         self.logit_bias = nn.Parameter(torch.full((1,), float(init_bias)), requires_grad=learnable)
 

@@ -248,6 +248,8 @@ class MoE(nn.Module):
         cfg = self.cfg
         E, k, D = cfg.n_routed, cfg.top_k, x.shape[-1]
         if D != cfg.d_model: raise ValueError(f"expected tokens of width d_model={cfg.d_model}, got shape {tuple(x.shape)}")
+        if padding_mask is not None and padding_mask.shape != x.shape[:-1]:
+            raise ValueError(f"padding_mask must be {tuple(x.shape[:-1])}, one flag per token of x {tuple(x.shape)}, got {tuple(padding_mask.shape)}")
         T = x.shape[-2] if x.dim() > 1 else 1
         impl, dt = self.resolve_impl(x, impl), _compute_dtype(x)
         xf = x.reshape(-1, D)                                     # (N, D) tokens

@@ -10,8 +10,8 @@ form of the RoPE paper, LLaMA and DeepSeek (dims `2i, 2i+1`); the two agree once
 (a checkpoint in the interleaved layout loads after permuting its q/k projection rows, as transformers' LLaMA
 conversion does).
 The cos/sin table is float32, grows past `max_seq_len` on demand and follows the input's device. It is not a buffer:
-casting the model to bf16 does not round it, and it never enters a state dict. The rotation runs in float32 and
-returns the input's dtype.
+casting the model to bf16 does not round it, and it never enters a state dict. The rotation runs in float32 (float64
+input in float64) and returns the input's dtype.
 
 Docs: https://mmgen-dev.github.io/mmgen/rope.html.md"""
 
@@ -77,9 +77,10 @@ class RotaryEmbedding(nn.Module):
             pos = offset.reshape(-1)[:1] + torch.arange(T, device=x.device)  # (T,) on the device
             cos, sin = cos[pos], sin[pos]
         else:
+            if offset < 0: raise ValueError(f"positions start at 0: got offset={offset} (the number of tokens already cached)")
             cos, sin = self.cos_sin(offset + T, x.device)
             cos, sin = cos[offset:offset + T], sin[offset:offset + T]  # (T, head_dim), broadcast over B, H
-        xf = x.float()
+        xf = x.to(torch.promote_types(x.dtype, torch.float32))  # bf16/fp16 rotated in float32, float64 in float64
         return (xf * cos + rotate_half(xf) * sin).to(x.dtype)
 
     def extra_repr(self): return f"head_dim={self.head_dim}, theta={self.theta}"
