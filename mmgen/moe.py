@@ -251,6 +251,7 @@ class MoE(nn.Module):
         if padding_mask is not None and padding_mask.shape != x.shape[:-1]:
             raise ValueError(f"padding_mask must be {tuple(x.shape[:-1])}, one flag per token of x {tuple(x.shape)}, got {tuple(padding_mask.shape)}")
         T = x.shape[-2] if x.dim() > 1 else 1
+        if x.numel() == 0: return MoEOutput(x.new_zeros(x.shape, dtype=_compute_dtype(x)), x.new_zeros((), dtype=torch.float32), x.new_zeros(E, dtype=torch.float32))   # no tokens: none routed, none counted
         impl, dt = self.resolve_impl(x, impl), _compute_dtype(x)
         xf = x.reshape(-1, D)                                     # (N, D) tokens
         N = xf.shape[0]

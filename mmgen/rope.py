@@ -74,6 +74,8 @@ class RotaryEmbedding(nn.Module):
         if x.shape[-1] != self.head_dim: raise ValueError(f"expected (..., T, head_dim={self.head_dim}), got shape {tuple(x.shape)}")
         if isinstance(offset, torch.Tensor):  # a static cache's position: index the table, which must already cover it
             cos, sin = self.cos_sin(T, x.device)
+            if x.device.type == 'cpu' and not torch.compiler.is_compiling() and (p := int(offset.reshape(-1)[0])) + T > cos.shape[0]:   # free on the CPU; elsewhere a host sync: not read
+                raise IndexError(f"positions {p}..{p + T - 1} are past the cos/sin table ({cos.shape[0]} positions): build it first with rope.cos_sin({p + T}, device)")
             pos = offset.reshape(-1)[:1] + torch.arange(T, device=x.device)  # (T,) on the device
             cos, sin = cos[pos], sin[pos]
         else:
