@@ -177,8 +177,8 @@ class MultiHeadAttention(nn.Module):
                 need_weights:bool=False, # also return the per-head weights (B, H, T, S) via the manual path
                ) -> tuple[Tensor, Tensor|None]:
         "Attend from `x` to itself or to `context`; returns (out (B, T, d_model), weights or None)."
+        if x.dim() != 3 or x.shape[-1] != self.d_model: raise ValueError(f"expected x of shape (B, T, d_model={self.d_model}), got {tuple(x.shape)}")
         B, T, D = x.shape  # batch, new tokens, width
-        if D != self.d_model: raise ValueError(f"expected x of width d_model={self.d_model}, got shape {tuple(x.shape)}")
         if key_padding_mask is not None and key_padding_mask.dtype != torch.bool:
             raise ValueError(f"key_padding_mask must be bool (True = padding), got {key_padding_mask.dtype}")
         q = self._heads(self.q_proj(x))  # (B, H, T, hd)
@@ -192,6 +192,8 @@ class MultiHeadAttention(nn.Module):
                 if cache.mask is not None: kpm = cache.mask
             else:
                 if context is None: raise ValueError("cross-attention needs `context` (or a cache that already holds it)")
+                if context.dim() != 3 or context.shape[0] != B or context.shape[-1] != self.kv_proj.in_features:
+                    raise ValueError(f"expected context of shape (B={B}, S, kv_dim={self.kv_proj.in_features}), got {tuple(context.shape)}")
                 k, v = self._kv(context)
                 if cache is not None: cache.append(k, v, kpm)
             L = 0
