@@ -51,12 +51,12 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig',
-           'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling',
-           'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun',
-           'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid',
-           'plot_run', 'tf_table', 'train_step', 'MemoryProbe', 'load_captioner', 'train', 'run_summary', 'score_rows',
-           'compare_decoding']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone', 'VisionEncoder',
+           'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding', 'gold_probability',
+           'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references',
+           'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult',
+           'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'train_step', 'MemoryProbe', 'load_captioner',
+           'train', 'run_summary', 'score_rows', 'compare_decoding']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_archs() -> list[str]:
@@ -767,6 +767,10 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
             c['image_size'] = json.loads(rec.read_text()).get('set', {}).get('size', PRESETS.get(preset, (None, {}))[1].get('size'))
     model = load_trained(Captioner(read_config(CaptionerConfig, out / 'captioner_config.json', c)), out / weights, device)
     return model, Tokenizer.load(out / 'tokenizer.json')
+
+# %% ../nbs/14_captioner.ipynb #d3c1a241
+RUN_WRITES = (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.json', 'metrics.json', 'samples.png', 'activations.json', 'activations.png',
+                       'shapes_cache/*'))   # the folder it `fit`s in, the other files a run writes (shapes_cache: the full preset's; `mmgen train --overwrite` deletes no other)
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
 @register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes', preset='quick')

@@ -52,8 +52,8 @@ from .evaluation import retrieval_report
 from .speed import SpeedOptions
 
 # %% auto #0
-__all__ = ['teacher_objective', 'PRESETS', 'PRESET_COSTS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT',
-           'teacher_config', 'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher',
+__all__ = ['teacher_objective', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'fit_images', 'DistilledConfig', 'teacher_embed_dim',
+           'StudentViT', 'teacher_config', 'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher',
            'teacher_image_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
            'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
 
@@ -493,6 +493,10 @@ def load_teacher(out_dir:str|Path, # a `train` output folder
     if 'pretrained' in rec: teacher = create_clip(rec['name'], rec['pretrained'], 'teacher_pretrained')   # checked first; OpenAI's weights get QuickGELU
     else: teacher = load_weights(build_teacher(rec['config']), require_files(out / 'teacher', ('best.safetensors',), 'mmgen train distilled --out DIR') / 'best.safetensors')
     return teacher.eval().requires_grad_(False).to(device or 'cpu')
+
+# %% ../nbs/11_distilled.ipynb #d3c1a211
+RUN_WRITES = (('student', 'teacher'), ('distilled_config.json', 'distill_run.json', 'tokenizer.json', 'teacher.json', 'teacher_embeddings.safetensors',
+                                      'metrics.json'))   # the folders its stages `fit` in, the other files a run writes (`mmgen train --overwrite` deletes no other)
 
 # %% ../nbs/11_distilled.ipynb #0c1dfe9e
 @register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes', preset='cpu')

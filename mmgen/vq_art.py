@@ -27,13 +27,13 @@ from .checkpoints import require_files, read_config, write_json
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
-           'PRESET_COSTS', 'NOT_OPTIONS', 'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans',
-           'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss',
-           'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement',
-           'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'check_sampling', 'sample_codes',
-           'attribute_control', 'diversity', 'prompt_words', 'check_prompt', 'ArtGenerator', 'Int8Linear',
-           'quantize_int8', 'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss',
-           'full_size_encoder']
+           'PRESET_COSTS', 'NOT_OPTIONS', 'RUN_WRITES', 'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors',
+           'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE',
+           'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
+           'axis_agreement', 'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt',
+           'prior_loss', 'check_sampling', 'sample_codes', 'attribute_control', 'diversity', 'prompt_words',
+           'check_prompt', 'ArtGenerator', 'Int8Linear', 'quantize_int8', 'prompt_batch', 'train_prior', 'train',
+           'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -688,6 +688,7 @@ _RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_
                   save_every=int_at_least(0), save_minutes=num_at_least(0))   # what `train`'s own options allow (the last five as `TrainConfig`'s)
 NOT_OPTIONS = dict(lr='vq_lr (the prior trains at 1e-3)', max_steps='vq_steps and prior_steps', max_seconds='vq_seconds and prior_seconds',
                    warmup_steps=None, warmup_frac=None, weight_decay=None)   # TrainConfig fields `train` sets per stage (`mmgen train vq-art --help` leaves them out)
+RUN_WRITES = (('vqvae', 'prior'), ('config.json', 'data.json', 'tokenizer.json', 'vqvae.safetensors', 'prior.safetensors', 'metrics.json', 'samples.png'))   # the folders its stages `fit` in, the other files a run writes
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
     "Token ids and padding mask of captions, padded to `max_text`."
