@@ -7,7 +7,7 @@ dataset, with no download, and writes a checkpoint, a metrics JSON and a sample 
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
 runs and what a run of each costs (the module's `PRESET_COSTS`), then every option of that system with the value the command uses (that of the preset
-it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default; where the system sets a `TrainConfig` field itself, its value, or `<derived>` and from what) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
+it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default; where the system sets a `TrainConfig` field itself, its value, or `<derived>` and from what; where a later stage of the system trains at another value, that stage's) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
 A stopped run goes on: Ctrl-C (or SIGTERM, how SLURM, `docker stop` and job schedulers end a process) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
@@ -48,15 +48,15 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 from __future__ import annotations
 import argparse, ast, dataclasses, difflib, fnmatch, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
-from .core import SYSTEMS, SystemSpec, UserError, Derived, writable_dir
+from .core import SYSTEMS, SystemSpec, UserError, Derived, FromOption, writable_dir
 
 # %% auto #0
 __all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
            'RUN_FILE', 'FIT_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
            'load_systems', 'system_lines', 'find_system', 'system_declares', 'system_options', 'check_overrides',
-           'preset_values', 'preset_costs', 'option_values', 'run_files', 'foreign_files', 'prepare_out', 'next_steps',
-           'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options', 'caption_progress',
-           'draw_grid']
+           'preset_values', 'preset_costs', 'option_values', 'stage_notes', 'run_files', 'foreign_files', 'prepare_out',
+           'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
+           'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
@@ -105,7 +105,7 @@ def _option_classes(spec:SystemSpec, fn) -> tuple:
     return tuple(c for c in cls if dataclasses.is_dataclass(c))
 
 def system_declares(spec:SystemSpec|str, # a registered system, or its command-line name
-                    name:str, # what its module declares for the command line: RUN_WRITES, SETS_ITSELF, NOT_OPTIONS
+                    name:str, # what its module declares for the command line: RUN_WRITES, SETS_ITSELF, STAGES, NOT_OPTIONS
                     default=None, # for a system that declares none (a stand-in), or a name no system registered
                    ):
     "What the module of system `spec` declares under `name` (the module imported, as `mmgen train NAME` imports it), else `default`."
@@ -234,19 +234,37 @@ def option_values(spec:SystemSpec, # a registered system
     name, values = preset_values(spec, full, preset)
     own = system_declares(spec, 'SETS_ITSELF', {})
     out = {k: values[k] if k in values else own[k] if k in own else d for k, (d, a, doc) in system_options(spec).items()}
+    out = {k: out.get(v) if isinstance(v, FromOption) else v for k, v in out.items()}   # a field the system takes from another option: that option's value
     return name, {k: v for k, v in out.items() if v is not dataclasses.MISSING and v is not inspect.Parameter.empty}
+
+def stage_notes(spec:SystemSpec, # a registered system
+                values:dict, # the value the command uses of each option (`option_values`): the first stage's
+               ) -> dict[str, str]:
+    "Option -> what the system's later stages use instead (its module's `STAGES`, where a stage's value is not the first stage's), e.g. 'the student stage; the teacher stage uses 0.0005 (teacher_lr)'."
+    first_sets, stages = system_declares(spec, 'SETS_ITSELF', {}), system_declares(spec, 'STAGES', {})
+    first = system_declares(spec, 'RUN_WRITES', _ANY_STAGE)[0][0]
+    def value(w): return values.get(w) if isinstance(w, FromOption) else w
+    def shown(w): return f"<derived: {w}>" if isinstance(w, Derived) else f"{values[w]!r} ({w})" if isinstance(w, FromOption) and w in values else repr(value(w))
+    notes = {}
+    for k, v in values.items():
+        f = next((f for f, w in first_sets.items() if isinstance(w, FromOption) and w == k), k)   # the TrainConfig field option k sets in the first stage (vq-art's lr from vq_lr)
+        later = [f"the {s} stage uses {shown(d[f])}" for s, d in stages.items() if f in d and (isinstance(d[f], Derived) or value(d[f]) != v)]
+        if later: notes[k] = f"the {first if first != '.' else 'first'} stage; " + ', '.join(later)
+    return notes
 
 def _options_help(spec:SystemSpec, full:bool=False, asked:str|None=None) -> str:
     "The --help epilog: every option with the value the command uses (its preset's, else the system's own, else its default) and its meaning."
     preset, values = option_values(spec, full, asked)
+    notes = stage_notes(spec, values)
     def row(k, doc):
         if k not in values: return k, doc
+        if k in notes: doc = f"{doc} ({notes[k]})"   # a later stage trains at another value
         if isinstance(values[k], Derived): return f"{k}=<derived>", f"{doc} ({spec.name} derives it: {values[k]}, unless given)"
         return f"{k}={values[k]!r}", doc
     rows = [row(k, doc) for k, (d, a, doc) in system_options(spec).items()]
     w = min(max((len(r[0]) for r in rows), default=0), 34)
     how = f' (--set preset={asked})' if asked else ' (--full)' if full else ''
-    own = ", else the system's own" if system_declares(spec, 'SETS_ITSELF') else ''
+    own = ", else the system's own" if set(system_declares(spec, 'SETS_ITSELF', {})) & set(values) else ''
     shown = f"shown with the values the {preset!r} preset{how} sets{own}, else their defaults" if preset else "shown with the system's own values, else their defaults" if own else "shown with their defaults"
     return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
