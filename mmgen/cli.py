@@ -55,8 +55,8 @@ __all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHOD
            'RUN_FILE', 'FIT_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
            'load_systems', 'system_lines', 'find_system', 'system_declares', 'system_options', 'check_overrides',
            'preset_values', 'preset_costs', 'option_values', 'stage_notes', 'run_files', 'foreign_files', 'prepare_out',
-           'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
-           'caption_progress', 'draw_grid']
+           'next_steps', 'metrics_summary', 'renamed_options', 'main', 'weight_modules', 'run_system',
+           'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
@@ -453,13 +453,25 @@ class _Terminated(KeyboardInterrupt):
 
 def _on_sigterm(signum, frame): raise _Terminated()
 
+def renamed_options(spec:SystemSpec, # a registered system
+                    overrides:dict, # --set KEY=VALUE pairs (a resumed run's recorded ones among them)
+                    options:dict, # `system_options` of the system
+                   ) -> dict:
+    "`overrides` with an option's old name (its module's `RENAMED`) read as its new one where only the new option takes the value (a run saved before the rename), said on stderr."
+    out = dict(overrides)
+    for old, new in system_declares(spec, 'RENAMED', {}).items():
+        if old not in out or new in out or new not in options or (old in options and _fits(out[old], options[old][1])) or not _fits(out[old], options[new][1]): continue
+        out[new] = out.pop(old)
+        print(f"mmgen: --set {old}={out[new]!r} read as --set {new}={out[new]!r}, its name before" + (f"; {old} is now: {options[old][2]}" if old in options else ''), file=sys.stderr)
+    return out
+
 def _train(args, spec:SystemSpec) -> int:
     import signal, threading
     from mmgen.train import fit_options, TrainingInterrupted, NonFiniteLossError, TrainingOutOfMemory
     out = Path(args.out or f'runs/{args.system}')
     took = args.resume and _started_with(args, out)
-    overrides = dict(args.set)
-    check_overrides(args.system, overrides, system_options(spec))
+    overrides = renamed_options(spec, dict(args.set), opts := system_options(spec))
+    check_overrides(args.system, overrides, opts)
     rank0, fresh = int(os.environ.get('RANK', 0)) == 0, not out.exists()
     if rank0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
     if rank0 and took: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
