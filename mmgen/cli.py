@@ -752,11 +752,11 @@ def _draw(args) -> int:
 def _pair_image(f:str, # an image file
                 size:tuple, # (height, width) the run reads
                ):
-    "(3, H, W) in [-1, 1]: pair image file `f` read as it is; a UserError if it does not read or has another size."
-    from mmgen.data import to_tensor
+    "(3, H, W) in [-1, 1]: pair image file `f` read as `mmgen caption` reads a picture (transparency over the scenes' background), never resized; a UserError if it does not read or has another size."
+    from mmgen.user_data import as_images
     from PIL import Image
     try:
-        with Image.open(f) as im: x = to_tensor(im.convert('RGB'))
+        with Image.open(f) as im: x = as_images(im)[0]   # its colours as `load_image` reads them (EXIF orientation, 16-bit grey, alpha), at its own size
     except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
     if tuple(x.shape[1:]) != tuple(size):
         raise UserError(f"{f} is {x.shape[2]}x{x.shape[1]} pixels: this paired-retrieval run reads a pair picture of {size[1]}x{size[0]} "
