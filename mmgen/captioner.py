@@ -51,12 +51,12 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone', 'VisionEncoder', 'CaptionerConfig',
-           'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding', 'gold_probability', 'ScheduledSampling',
-           'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun',
-           'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid',
-           'plot_run', 'tf_table', 'train_step', 'MemoryProbe', 'load_captioner', 'train', 'run_summary', 'score_rows',
-           'compare_decoding']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'RENAMED', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone', 'VisionEncoder',
+           'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding', 'gold_probability',
+           'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references',
+           'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult',
+           'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'train_step', 'MemoryProbe', 'load_captioner',
+           'train', 'run_summary', 'score_rows', 'compare_decoding']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_archs() -> list[str]:
@@ -517,7 +517,7 @@ class CaptionRun:
     batch_size: int = 64            # images per batch
     max_len: int = 24               # caption token budget (BOS and EOS included)
     siglip_weight: float = 0.1      # weight of the SigLIP loss
-    schedule: ScheduledSampling|None = field(default_factory=ScheduledSampling)  # scheduled teacher forcing
+    scheduled_sampling: ScheduledSampling|None = field(default_factory=ScheduledSampling)  # scheduled teacher forcing (None: none); named `schedule` before, which is now TrainConfig's lr schedule
     num_workers: int|None = 0       # DataLoader and rendering workers; None: from this machine's cores (`SpeedOptions.workers`: one per core but one, at most 15, with a GPU; none on a CPU)
     cache_dir: str|None = None      # pre-render the Shapes splits here (`mmgen.data.cache_dataset`); None: render on the fly
     eval_every_epoch: bool = True   # greedy-decode the validation split after every epoch (valid_exact, valid_bleu4)
@@ -534,7 +534,7 @@ _RUN_RULES = dict(  # what each CaptionRun field allows (`mmgen.train.check_conf
     size=((lambda v: isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 2048), 'an integer in 8..2048'),
     min_objects=int_at_least(1), max_objects=int_at_least(1), order=one_of('random', 'reading'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1),
     data_seed=int_at_least(0), batch_size=int_at_least(1), max_len=int_at_least(2), siglip_weight=num_at_least(0),
-    schedule=((lambda v: v is None or isinstance(v, ScheduledSampling)), 'None or a ScheduledSampling'), num_workers=int_at_least(0),
+    scheduled_sampling=((lambda v: v is None or isinstance(v, ScheduledSampling)), 'None or a ScheduledSampling'), num_workers=int_at_least(0),
     eval_every_epoch=one_of(True, False), n_samples=int_at_least(0), channels_last=one_of(True, False), cpu_bf16=one_of(True, False), cpu_threads=int_at_least(0, none=True))
 
 def _check_run(r:CaptionRun):
@@ -633,7 +633,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     loaders = dict(train=make_loader(data['train'], run.batch_size, shuffle=True, seed=train_cfg.seed, drop_last=True, **kw),
                    valid=make_loader(data['valid'], run.batch_size, shuffle=False, **kw),
                    test=make_loader(data['test'], run.batch_size, shuffle=False, **kw))
-    lf = CaptionLoss(run.siglip_weight, run.schedule)
+    lf = CaptionLoss(run.siglip_weight, run.scheduled_sampling)
     ev = _EvalFn(tok) if run.eval_every_epoch else None
     if model.cfg.moe and model.cfg.bias_update_speed > 0: callbacks = [*callbacks, MoEBiasUpdate(model)]
     acts = ActivationStats(model, every=watch_every) if watch_every else None
@@ -731,11 +731,11 @@ class MemoryProbe(Callback):
 PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fields
     'smoke': (dict(d_model=64, n_heads=4, d_ff=256, enc_layers=1, dec_layers=2, text_layers=1, dropout=0., arch='resnet10', stages=2),
               dict(size=32, min_objects=1, max_objects=1, templates=('list',), n_train=384, n_valid=64, n_test=64,
-                   batch_size=32, max_len=10, schedule=ScheduledSampling(max_rate=0.1, start=0.5)),
+                   batch_size=32, max_len=10, scheduled_sampling=ScheduledSampling(max_rate=0.1, start=0.5)),
               dict(epochs=10, lr=2e-3, warmup_frac=0.05)),
     'quick': (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0., arch='resnet10', stages=3, stem_stride=4),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=10_000, n_valid=128, n_test=200,
-                   batch_size=32, max_len=16, schedule=None, channels_last=True, cpu_bf16=True, cpu_threads=0),
+                   batch_size=32, max_len=16, scheduled_sampling=None, channels_last=True, cpu_bf16=True, cpu_threads=0),
               dict(epochs=30, max_seconds=450, lr=1.5e-3, warmup_frac=0.05)),
     'cpu':   (dict(d_model=128, n_heads=4, d_ff=512, enc_layers=1, dec_layers=3, text_layers=1, dropout=0.1, arch='resnet10', stages=3, stem_stride=2),
               dict(size=64, min_objects=2, max_objects=2, templates=('rel',), n_train=3000, n_valid=128, n_test=200,
@@ -768,6 +768,11 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
     model = load_trained(Captioner(read_config(CaptionerConfig, out / 'captioner_config.json', c)), out / weights, device)
     return model, Tokenizer.load(out / 'tokenizer.json')
 
+# %% ../nbs/14_captioner.ipynb #d3c1a241
+RUN_WRITES = (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.json', 'metrics.json', 'samples.png', 'activations.json', 'activations.png',
+                       'shapes_cache/*'))   # the folder it `fit`s in, the other files a run writes (shapes_cache: the full preset's; `mmgen train --overwrite` deletes no other)
+RENAMED = dict(schedule='scheduled_sampling')   # an option's old name -> its name now, read where only the new option takes the value (a saved run's `--set schedule=None`)
+
 # %% ../nbs/14_captioner.ipynb #cd198b8d
 @register_system('captioner', 'seed 004: ResNet visual tokens + RoPE decoder with cross-attention (optional MoE), SigLIP, scheduled teacher forcing, on Shapes', preset='quick')
 def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json and samples.png go
@@ -783,6 +788,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     out = Path(out_dir)
     preset = pick_preset(PRESETS, preset, full, default='quick')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
+    if not isinstance(kw.get('schedule', ''), str): kw['scheduled_sampling'] = kw.pop('schedule')   # RENAMED: None or a ScheduledSampling is the old name's, a string TrainConfig's
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
     # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
     # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.

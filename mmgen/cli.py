@@ -7,7 +7,7 @@ dataset, with no download, and writes a checkpoint, a metrics JSON and a sample 
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
 runs and what a run of each costs (the module's `PRESET_COSTS`), then every option of that system with the value the command uses (that of the preset
-it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default; where the system sets a `TrainConfig` field itself, its value, or `<derived>` and from what) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
+it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default; where the system sets a `TrainConfig` field itself, its value, or `<derived>` and from what; where a later stage of the system trains at another value, that stage's) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
 A stopped run goes on: Ctrl-C (or SIGTERM, how SLURM, `docker stop` and job schedulers end a process) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,
@@ -48,15 +48,15 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 from __future__ import annotations
 import argparse, ast, dataclasses, difflib, fnmatch, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
-from .core import SYSTEMS, SystemSpec, UserError, writable_dir
+from .core import SYSTEMS, SystemSpec, UserError, Derived, FromOption, writable_dir
 
 # %% auto #0
-__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'SETS_ITSELF', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS',
-           'RETRIEVES', 'RUN_FILE', 'FIT_WRITES', 'RUN_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS',
-           'PROGRESS_FROM', 'load_systems', 'system_lines', 'find_system', 'system_options', 'check_overrides',
-           'preset_values', 'preset_costs', 'Derived', 'option_values', 'run_files', 'foreign_files', 'prepare_out',
-           'next_steps', 'metrics_summary', 'main', 'weight_modules', 'run_system', 'decoding_options',
-           'caption_progress', 'draw_grid']
+__all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
+           'RUN_FILE', 'FIT_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
+           'load_systems', 'system_lines', 'find_system', 'system_declares', 'system_options', 'check_overrides',
+           'preset_values', 'preset_costs', 'option_values', 'stage_notes', 'run_files', 'foreign_files', 'prepare_out',
+           'next_steps', 'metrics_summary', 'renamed_options', 'main', 'weight_modules', 'run_system',
+           'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
@@ -104,11 +104,19 @@ def _option_classes(spec:SystemSpec, fn) -> tuple:
     cls = [getattr(mod, n, None) for n in dict.fromkeys(re.findall(r'\b[A-Z]\w+', text))]
     return tuple(c for c in cls if dataclasses.is_dataclass(c))
 
+def system_declares(spec:SystemSpec|str, # a registered system, or its command-line name
+                    name:str, # what its module declares for the command line: RUN_WRITES, SETS_ITSELF, STAGES, NOT_OPTIONS
+                    default=None, # for a system that declares none (a stand-in), or a name no system registered
+                   ):
+    "What the module of system `spec` declares under `name` (the module imported, as `mmgen train NAME` imports it), else `default`."
+    spec = find_system(spec) if isinstance(spec, str) else spec
+    return default if spec is None else getattr(importlib.import_module(spec.module), name, default)
+
 def system_options(spec:SystemSpec) -> dict[str, tuple]:
     "Every option `--set` can give `spec`'s train function: name -> (default, type, meaning)."
     from fastcore.docments import docments
     fn, out = spec.load(), {}
-    own = getattr(sys.modules[fn.__module__], 'NOT_OPTIONS', {})   # fields of those classes that the system sets itself (vq-art's lr, per stage)
+    own = system_declares(spec, 'NOT_OPTIONS', {})   # fields of those classes that the system sets itself (vq-art's lr, per stage)
     for k, v in docments(fn, full=True).items():
         if k in _FLAGS or k == 'return' or v.get('kind') in (2, 4) or not _SIMPLE.search(_anno(v['anno'])): continue
         out[k] = (v['default'], _anno(v['anno']), v['docment'] or '')
@@ -218,35 +226,45 @@ def _presets_help(spec:SystemSpec) -> str:
     return (f"presets of {spec.name} (--set preset=NAME; a run costs):\n"
             + '\n'.join(f"  {k + tag(k):<{w}}  {c}" for k, c in rows.items()) + '\n\n')
 
-class Derived(str):
-    "How a system derives a TrainConfig field from its own options where --set gives none (in `SETS_ITSELF`); --help shows it in place of a value."
-
-SETS_ITSELF = {  # system -> TrainConfig fields its train function sets itself where --set gives none: the value it uses, or a `Derived` saying from what
-    'shared-latent': dict(optimizer='adam', wandb_stage='joint'),   # its joint stage's (the decoder and prior stages set their own)
-    'paired-retrieval': dict(progress=False, warmup_steps=Derived('round(warmup_epochs * steps per epoch)'), min_lr_frac=Derived('min_lr / lr')),
-}   # a test below holds these to the train_config.json a run of each system writes
-
 def option_values(spec:SystemSpec, # a registered system
                   full:bool=False, # as `mmgen train NAME --full`
                   preset:str|None=None, # as `--set preset=NAME`
                  ) -> tuple[str|None, dict]:
-    "The preset the command runs and the value it uses of each option: the preset's, else the system's own (`SETS_ITSELF`: a value or a `Derived`), else the default; an option with none is left out."
+    "The preset the command runs and the value it uses of each option: the preset's, else the system's own (its module's `SETS_ITSELF`: a value or a `mmgen.core.Derived`), else the default; an option with none is left out."
     name, values = preset_values(spec, full, preset)
-    own = SETS_ITSELF.get(spec.name, {})
+    own = system_declares(spec, 'SETS_ITSELF', {})
     out = {k: values[k] if k in values else own[k] if k in own else d for k, (d, a, doc) in system_options(spec).items()}
+    out = {k: out.get(v) if isinstance(v, FromOption) else v for k, v in out.items()}   # a field the system takes from another option: that option's value
     return name, {k: v for k, v in out.items() if v is not dataclasses.MISSING and v is not inspect.Parameter.empty}
+
+def stage_notes(spec:SystemSpec, # a registered system
+                values:dict, # the value the command uses of each option (`option_values`): the first stage's
+               ) -> dict[str, str]:
+    "Option -> what the system's later stages use instead (its module's `STAGES`, where a stage's value is not the first stage's), e.g. 'the student stage; the teacher stage uses 0.0005 (teacher_lr)'."
+    first_sets, stages = system_declares(spec, 'SETS_ITSELF', {}), system_declares(spec, 'STAGES', {})
+    first = system_declares(spec, 'RUN_WRITES', _ANY_STAGE)[0][0]
+    def value(w): return values.get(w) if isinstance(w, FromOption) else w
+    def shown(w): return f"<derived: {w}>" if isinstance(w, Derived) else f"{values[w]!r} ({w})" if isinstance(w, FromOption) and w in values else repr(value(w))
+    notes = {}
+    for k, v in values.items():
+        f = next((f for f, w in first_sets.items() if isinstance(w, FromOption) and w == k), k)   # the TrainConfig field option k sets in the first stage (vq-art's lr from vq_lr)
+        later = [f"the {s} stage uses {shown(d[f])}" for s, d in stages.items() if f in d and (isinstance(d[f], Derived) or value(d[f]) != v)]
+        if later: notes[k] = f"the {first if first != '.' else 'first'} stage; " + ', '.join(later)
+    return notes
 
 def _options_help(spec:SystemSpec, full:bool=False, asked:str|None=None) -> str:
     "The --help epilog: every option with the value the command uses (its preset's, else the system's own, else its default) and its meaning."
     preset, values = option_values(spec, full, asked)
+    notes = stage_notes(spec, values)
     def row(k, doc):
         if k not in values: return k, doc
+        if k in notes: doc = f"{doc} ({notes[k]})"   # a later stage trains at another value
         if isinstance(values[k], Derived): return f"{k}=<derived>", f"{doc} ({spec.name} derives it: {values[k]}, unless given)"
         return f"{k}={values[k]!r}", doc
     rows = [row(k, doc) for k, (d, a, doc) in system_options(spec).items()]
     w = min(max((len(r[0]) for r in rows), default=0), 34)
     how = f' (--set preset={asked})' if asked else ' (--full)' if full else ''
-    own = ", else the system's own" if SETS_ITSELF.get(spec.name) else ''
+    own = ", else the system's own" if set(system_declares(spec, 'SETS_ITSELF', {})) & set(values) else ''
     shown = f"shown with the values the {preset!r} preset{how} sets{own}, else their defaults" if preset else "shown with the system's own values, else their defaults" if own else "shown with their defaults"
     return _presets_help(spec) + f"options of {spec.name} (--set KEY=VALUE; {shown}):\n" + '\n'.join(f"  {k:<{w}}  {doc}" for k, doc in rows)
 
@@ -324,22 +342,12 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
 # %% ../nbs/16_cli.ipynb #c110000a
 RUN_FILE = 'mmgen_run.json'   # what started the run in a folder: system and options (compared on --resume)
 FIT_WRITES = ('latest.safetensors', 'latest_state.pt', 'best.safetensors', 'history.json', 'train_config.json', 'tb/*')   # what `fit` writes in a stage's folder (tb/: TensorBoard)
-RUN_WRITES = {  # system -> (the folders its stages `fit` in, the other files its run writes): fnmatch patterns of paths under --out ('*' crosses folders)
-    'captioner': (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.json', 'metrics.json', 'samples.png', 'activations.json',
-                           'activations.png', 'shapes_cache/*')),   # shapes_cache: the full preset's rendered splits
-    'distilled': (('student', 'teacher'), ('distilled_config.json', 'distill_run.json', 'tokenizer.json', 'teacher.json', 'teacher_embeddings.safetensors',
-                                           'metrics.json')),
-    'shared-latent': (('.', 'decoder', 'prior'), ('config.json', 'tokenizer.json', 'words.json', 'model.safetensors', 'attribute_classifier.pt',
-                                                  'prior/prior.safetensors', 'prior/prior_config.json', 'metrics.json', 'samples.png', 'cache/*')),
-    'vq-art': (('vqvae', 'prior'), ('config.json', 'data.json', 'tokenizer.json', 'vqvae.safetensors', 'prior.safetensors', 'metrics.json', 'samples.png')),
-    'paired-retrieval': (('.',), ('config.json', 'data.json', 'metrics.json')),
-}
-_ANY_STAGE = (('.', '*'), ('metrics.json',))   # a system RUN_WRITES does not list (a stand-in in a test): `fit`'s files in any folder
+_ANY_STAGE = (('.', '*'), ('metrics.json',))   # the RUN_WRITES of a system whose module declares none (a stand-in in a test): `fit`'s files in any folder
 
 def run_files(system:str, # a system's command-line name
              ) -> tuple[str, ...]:
-    "fnmatch patterns of every path under --out that a run of `system` writes: its own files, `fit`'s in each stage folder, the command's, and temporary files a kill left."
-    stages, own = RUN_WRITES.get(system, _ANY_STAGE)
+    "fnmatch patterns of every path under --out that a run of `system` writes: its own files and the folders its stages `fit` in (its module's `RUN_WRITES`), `fit`'s files in each, the command's, and temporary files a kill left."
+    stages, own = system_declares(system, 'RUN_WRITES', _ANY_STAGE)   # fnmatch patterns of paths under --out ('*' crosses folders)
     return (RUN_FILE, 'draw.png', '.*.tmp*', '*/.*.tmp*', *own,   # draw.png: `mmgen draw`'s default; .NAME.tmpPID: an atomic write cut short
             *(f if s == '.' else f'{s}/{f}' for s in stages for f in FIT_WRITES))
 
@@ -445,13 +453,25 @@ class _Terminated(KeyboardInterrupt):
 
 def _on_sigterm(signum, frame): raise _Terminated()
 
+def renamed_options(spec:SystemSpec, # a registered system
+                    overrides:dict, # --set KEY=VALUE pairs (a resumed run's recorded ones among them)
+                    options:dict, # `system_options` of the system
+                   ) -> dict:
+    "`overrides` with an option's old name (its module's `RENAMED`) read as its new one where only the new option takes the value (a run saved before the rename), said on stderr."
+    out = dict(overrides)
+    for old, new in system_declares(spec, 'RENAMED', {}).items():
+        if old not in out or new in out or new not in options or (old in options and _fits(out[old], options[old][1])) or not _fits(out[old], options[new][1]): continue
+        out[new] = out.pop(old)
+        print(f"mmgen: --set {old}={out[new]!r} read as --set {new}={out[new]!r}, its name before" + (f"; {old} is now: {options[old][2]}" if old in options else ''), file=sys.stderr)
+    return out
+
 def _train(args, spec:SystemSpec) -> int:
     import signal, threading
     from mmgen.train import fit_options, TrainingInterrupted, NonFiniteLossError, TrainingOutOfMemory
     out = Path(args.out or f'runs/{args.system}')
     took = args.resume and _started_with(args, out)
-    overrides = dict(args.set)
-    check_overrides(args.system, overrides, system_options(spec))
+    overrides = renamed_options(spec, dict(args.set), opts := system_options(spec))
+    check_overrides(args.system, overrides, opts)
     rank0, fresh = int(os.environ.get('RANK', 0)) == 0, not out.exists()
     if rank0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
     if rank0 and took: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
@@ -732,11 +752,11 @@ def _draw(args) -> int:
 def _pair_image(f:str, # an image file
                 size:tuple, # (height, width) the run reads
                ):
-    "(3, H, W) in [-1, 1]: pair image file `f` read as it is; a UserError if it does not read or has another size."
-    from mmgen.data import to_tensor
+    "(3, H, W) in [-1, 1]: pair image file `f` read as `mmgen caption` reads a picture (transparency over the scenes' background), never resized; a UserError if it does not read or has another size."
+    from mmgen.user_data import as_images
     from PIL import Image
     try:
-        with Image.open(f) as im: x = to_tensor(im.convert('RGB'))
+        with Image.open(f) as im: x = as_images(im)[0]   # its colours as `load_image` reads them (EXIF orientation, 16-bit grey, alpha), at its own size
     except Exception as e: raise UserError(f"cannot read image {f}: {type(e).__name__}: {e}") from e
     if tuple(x.shape[1:]) != tuple(size):
         raise UserError(f"{f} is {x.shape[2]}x{x.shape[1]} pixels: this paired-retrieval run reads a pair picture of {size[1]}x{size[0]} "

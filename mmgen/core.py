@@ -37,7 +37,8 @@ __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'ro
            'amp_name', 'gpu_name', 'UserError', 'ConfigError', 'writable_dir', 'cuda_arch_refusal', 'compile_refusal',
            'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'clear_scratch',
            'scratch_dir', 'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite', 'check_config',
-           'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'pick_preset']
+           'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'Derived',
+           'FromOption', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -336,6 +337,13 @@ def register_system(name:str, # command-line name
         SYSTEMS[name] = SystemSpec(name, f.__module__, f.__name__, doc or (f.__doc__ or '').strip().split('\n')[0], tuple(options), preset)
         return f
     return _inner
+
+# %% ../nbs/00_core.ipynb #d3c1a202
+class Derived(str):
+    "A value a system derives from its other options (e.g. in its module's `SETS_ITSELF`); the text says from what, and `--help` shows it in place of a value."
+
+class FromOption(str):
+    "A value a system takes from its option of this name (in its module's `SETS_ITSELF` or `STAGES`: the distilled teacher's `lr` is `FromOption('teacher_lr')`)."
 
 # %% ../nbs/00_core.ipynb #c0e1a7b5
 def pick_preset(presets:dict, # the system's PRESETS

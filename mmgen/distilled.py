@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError, UserError, row_generators
+from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError, UserError, row_generators, FromOption
 from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, check_scenes
 from .user_data import as_images, picture_keys
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
@@ -52,10 +52,11 @@ from .evaluation import retrieval_report
 from .speed import SpeedOptions
 
 # %% auto #0
-__all__ = ['teacher_objective', 'PRESETS', 'PRESET_COSTS', 'fit_images', 'DistilledConfig', 'teacher_embed_dim', 'StudentViT',
-           'teacher_config', 'build_teacher', 'teacher_images', 'teacher_tokenizer', 'train_teacher',
-           'teacher_image_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher', 'distill_collate',
-           'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled', 'load_teacher', 'train']
+__all__ = ['teacher_objective', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'STAGES', 'fit_images', 'DistilledConfig',
+           'teacher_embed_dim', 'StudentViT', 'teacher_config', 'build_teacher', 'teacher_images', 'teacher_tokenizer',
+           'train_teacher', 'teacher_image_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher',
+           'distill_collate', 'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled',
+           'load_teacher', 'train']
 
 # %% ../nbs/11_distilled.ipynb #3dd89cc7
 def fit_images(x:torch.Tensor, # (B, 3, H, W) images in [-1, 1]
@@ -493,6 +494,11 @@ def load_teacher(out_dir:str|Path, # a `train` output folder
     if 'pretrained' in rec: teacher = create_clip(rec['name'], rec['pretrained'], 'teacher_pretrained')   # checked first; OpenAI's weights get QuickGELU
     else: teacher = load_weights(build_teacher(rec['config']), require_files(out / 'teacher', ('best.safetensors',), 'mmgen train distilled --out DIR') / 'best.safetensors')
     return teacher.eval().requires_grad_(False).to(device or 'cpu')
+
+# %% ../nbs/11_distilled.ipynb #d3c1a211
+RUN_WRITES = (('student', 'teacher'), ('distilled_config.json', 'distill_run.json', 'tokenizer.json', 'teacher.json', 'teacher_embeddings.safetensors',
+                                      'metrics.json'))   # the folders its stages `fit` in, the other files a run writes (`mmgen train --overwrite` deletes no other)
+STAGES = dict(teacher=dict(lr=FromOption('teacher_lr'), epochs=FromOption('teacher_epochs')))   # the teacher stage's TrainConfig values that are not the student's (its other fields are)
 
 # %% ../nbs/11_distilled.ipynb #0c1dfe9e
 @register_system('distilled', 'seed 001: a tiny ViT distilled from a CLIP teacher (cached embeddings) + a 2-layer caption decoder, on Shapes', preset='cpu')

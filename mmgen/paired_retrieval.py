@@ -44,7 +44,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides, ConfigError
+from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides, ConfigError, Derived
 from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
 from .user_data import as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
@@ -55,11 +55,11 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
-__all__ = ['HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'make_data', 'jitter', 'rotate', 'PairAugment', 'RetrievalConfig',
-           'ImageTower', 'SmallTextTower', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours', 'hard_pairs',
-           'same_caption', 'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs', 'embed_captions',
-           'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report', 'RetrievalData',
-           'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
+__all__ = ['HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'make_data', 'jitter', 'rotate', 'PairAugment',
+           'RetrievalConfig', 'ImageTower', 'SmallTextTower', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours',
+           'hard_pairs', 'same_caption', 'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs',
+           'embed_captions', 'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report',
+           'RetrievalData', 'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
@@ -659,6 +659,11 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     metrics.update(train_seconds=seconds, seconds_per_epoch=float(np.median(ep)) if ep else float('nan'), epochs_run=len(hist.epochs),
                    final_train_loss=hist.epochs[-1]['train_loss'] if hist.epochs else float('nan'), temperature=model.loss.temperature)
     return RetrievalRun(model, hist, metrics, ds)
+
+# %% ../nbs/13_paired_retrieval.ipynb #d3c1a231
+RUN_WRITES = (('.',), ('config.json', 'data.json', 'metrics.json'))   # the folder it `fit`s in, the other files a run writes (`mmgen train --overwrite` deletes no other)
+SETS_ITSELF = dict(progress=False, warmup_steps=Derived('round(warmup_epochs * steps per epoch)'), min_lr_frac=Derived('min_lr / lr'))   # TrainConfig fields `train` sets where **kw names none
+
 
 # %% ../nbs/13_paired_retrieval.ipynb #05600907
 @register_system('paired-retrieval', 'seed 003: ViT over stacked image pairs + text tower, CLIP loss, left/right captions (PairedShapes, 105 classes)',

@@ -33,7 +33,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
-from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, split_overrides, ConfigError, row_generators, row_noise
+from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, split_overrides, ConfigError, row_generators, row_noise, FromOption
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
                         to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
 from .user_data import CaptionFolder, as_images, picture_keys
@@ -52,13 +52,13 @@ _all_ = ['recon_loss', 'caption_words', 'check_captions']   # moved down to `mmg
 
 # %% auto #0
 __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'BACKGROUND_UNIT', 'SMOKE_SIZES',
-           'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'SharedLatentConfig', 'ImageEncoder',
-           'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'SharedLatentModel',
-           'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'component_params', 'meta_model',
-           'meta_batch', 'train_memory_estimate', 'benchmark', 'LatentPrior', 'prior_loss', 'text_features',
-           'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all', 'decode_latents',
-           'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results',
-           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+           'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'STAGES',
+           'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
+           'SharedLatentOutput', 'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total',
+           'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark', 'LatentPrior',
+           'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all',
+           'decode_latents', 'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config',
+           'show_results', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
            'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
@@ -758,6 +758,11 @@ PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs
     'full': 'meant for a GPU (128 px, 20,000 scenes); not yet timed',
     'gpu': 'one 10-minute GPU lease: 330 s of stages, sized from an H200\'s measured rates',
 }
+RUN_WRITES = (('.', 'decoder', 'prior'), ('config.json', 'tokenizer.json', 'words.json', 'model.safetensors', 'attribute_classifier.pt', 'prior/prior.safetensors',
+              'prior/prior_config.json', 'metrics.json', 'samples.png', 'cache/*'))   # the folders its stages `fit` in, the other files a run writes (`mmgen train --overwrite` deletes no other)
+SETS_ITSELF = dict(optimizer='adam', wandb_stage='joint')   # TrainConfig fields `train` sets in the joint stage where **kw names none (`mmgen train shared-latent --help` shows them)
+STAGES = dict(decoder=dict(max_steps=FromOption('decoder_steps'), lr=1e-3, weight_decay=0., schedule='cosine', warmup_frac=0.05, verbose=False, wandb_stage=None),   # the later stages' TrainConfig
+              prior=dict(max_steps=FromOption('prior_steps'), lr=1e-3, weight_decay=0., optimizer='adamw', schedule='cosine', warmup_frac=0.05, grad_clip=1.0, amp='off', log_every=50, verbose=False, wandb_stage=None))   # values that are not the joint stage's (**kw reaches neither)
 
 _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
     epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset, split_overrides, ConfigError, finite, requires, row_generators
+from .core import IN_TEST, set_seed, register_system, pick_preset, split_overrides, ConfigError, finite, requires, row_generators, Derived, FromOption
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
 from .attention import EncoderBlock, TextEncoder, init_weights
@@ -27,13 +27,13 @@ from .checkpoints import require_files, read_config, write_json
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
-           'PRESET_COSTS', 'NOT_OPTIONS', 'MISSPELL', 'SYNONYMS', 'is_held_out', 'art_tensors', 'QuantOut', 'kmeans',
-           'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE', 'highpass', 'texture_loss',
-           'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage', 'axis_agreement', 'adjective_agreement',
-           'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt', 'prior_loss', 'check_sampling', 'sample_codes',
-           'attribute_control', 'diversity', 'prompt_words', 'check_prompt', 'ArtGenerator', 'Int8Linear',
-           'quantize_int8', 'prompt_batch', 'train_prior', 'train', 'load_vq_art', 'TextProbe', 'probe_loss',
-           'full_size_encoder']
+           'PRESET_COSTS', 'SETS_ITSELF', 'STAGES', 'NOT_OPTIONS', 'RUN_WRITES', 'MISSPELL', 'SYNONYMS', 'is_held_out',
+           'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res',
+           'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
+           'axis_agreement', 'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt',
+           'prior_loss', 'check_sampling', 'sample_codes', 'attribute_control', 'diversity', 'prompt_words',
+           'check_prompt', 'ArtGenerator', 'Int8Linear', 'quantize_int8', 'prompt_batch', 'train_prior', 'train',
+           'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -686,8 +686,11 @@ _RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_
                   n_prior=int_at_least(1, none=True), epochs=int_at_least(1, none=True), seed=int_at_least(0), data_seed=int_at_least(0), progress=one_of(True, False),
                   amp=one_of('auto', 'bf16', 'fp16', 'off'), compile=one_of(True, False), verbose=one_of(True, False),
                   save_every=int_at_least(0), save_minutes=num_at_least(0))   # what `train`'s own options allow (the last five as `TrainConfig`'s)
-NOT_OPTIONS = dict(lr='vq_lr (the prior trains at 1e-3)', max_steps='vq_steps and prior_steps', max_seconds='vq_seconds and prior_seconds',
-                   warmup_steps=None, warmup_frac=None, weight_decay=None)   # TrainConfig fields `train` sets per stage (`mmgen train vq-art --help` leaves them out)
+SETS_ITSELF = dict(lr=FromOption('vq_lr'), max_steps=FromOption('vq_steps'), max_seconds=FromOption('vq_seconds'), weight_decay=0., warmup_steps=Derived('min(50, vq_steps // 10)'))   # the VQ-VAE stage's
+STAGES = dict(prior=dict(lr=1e-3, max_steps=FromOption('prior_steps'), max_seconds=FromOption('prior_seconds'), weight_decay=0.01, warmup_steps=Derived('min(100, prior_steps // 10)')))   # the prior's
+NOT_OPTIONS = dict(lr=f"vq_lr (the prior trains at {STAGES['prior']['lr']:g})", max_steps='vq_steps and prior_steps', max_seconds='vq_seconds and prior_seconds',
+                   warmup_steps=None, warmup_frac=None, weight_decay=None)   # TrainConfig fields `train` sets per stage (SETS_ITSELF, STAGES; `mmgen train vq-art --help` leaves them out)
+RUN_WRITES = (('vqvae', 'prior'), ('config.json', 'data.json', 'tokenizer.json', 'vqvae.safetensors', 'prior.safetensors', 'metrics.json', 'samples.png'))   # the folders its stages `fit` in, the other files a run writes
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
     "Token ids and padding mask of captions, padded to `max_text`."

@@ -214,3 +214,21 @@ def test_caption_stopped_run_then_finished(tmp_path):
     assert b'captioning' in bar and b'/70' in bar, bar[-500:]
     r = cli('caption', out, *imgs, '--json')                        # stderr a pipe (a log file): no bar, the same lines
     assert r.returncode == 0 and r.stderr == '' and [json.loads(l) for l in r.stdout.splitlines()] == rows, r.stderr
+
+def test_captioner_old_schedule_name_resumes(tmp_path):
+    "A captioner run saved when `scheduled_sampling` was named `schedule` (its mmgen_run.json and caption_run.json say `schedule`) resumes with the old name read as the new: step for step the run that named it `scheduled_sampling`; its weights load."
+    from mmgen.captioner import load_captioner
+    assert captioner(tmp_path / 'ref', '--set', 'scheduled_sampling=None')[0] == 0
+    old = tmp_path / 'old'
+    rc, err = captioner(old, '--set', 'scheduled_sampling=None', stop=(signal.SIGINT, 3))
+    assert rc == 130, err[-2000:]
+    for f in ('mmgen_run.json', 'caption_run.json'):   # as the run was written before the rename
+        rec = json.loads((old / f).read_text())
+        d = rec['set'] if f == 'mmgen_run.json' else rec
+        d['schedule'] = d.pop('scheduled_sampling')
+        (old / f).write_text(json.dumps(rec))
+    rc, err = captioner(old, '--resume')
+    assert rc == 0, err[-2000:]
+    assert '--set schedule=None read as --set scheduled_sampling=None, its name before' in err, err[-2000:]
+    assert cap_history(old) == cap_history(tmp_path / 'ref')
+    load_captioner(old)
