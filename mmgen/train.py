@@ -97,7 +97,7 @@ class TrainConfig:
     weight_decay: float = 0.01        # decoupled weight decay (never applied to biases, norms or other 1-D params)
     optimizer: str = 'adamw'          # 'adamw' | 'adam'
     betas: tuple = (0.9, 0.999)       # Adam betas
-    schedule: str = 'cosine'          # 'cosine' (after warmup) | 'constant'
+    schedule: str = 'cosine'          # the learning-rate schedule: 'cosine' (after warmup) | 'constant'
     warmup_steps: int = 0             # linear warmup steps (takes precedence over warmup_frac)
     warmup_frac: float = 0.0          # warmup as a fraction of all steps, used when warmup_steps == 0
     min_lr_frac: float = 0.1          # cosine ends at min_lr_frac * lr
