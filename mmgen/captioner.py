@@ -346,7 +346,7 @@ class ScheduledSampling:
 @torch.no_grad()
 def mix_model_tokens(inputs:torch.Tensor, # (B, T) gold decoder inputs (BOS first)
                      logits:torch.Tensor, # (B, T, V) pass-1 logits: position t predicts input t+1
-                     eligible:torch.Tensor, # (B, T) bool, positions that may be replaced (real tokens after BOS)
+                     eligible:torch.Tensor, # (B, T) bool, positions that may be replaced (real tokens; column 0, BOS, never is)
                      rate:float, # probability of replacing an eligible position
                      sample:bool=False, # sample pass-1 tokens (else argmax)
                      generator:torch.Generator|None=None, # RNG for the coin flips and sampling
