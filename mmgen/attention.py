@@ -447,6 +447,11 @@ class ConvStem(nn.Sequential):
         return nn.Sequential(*list(self)[:-1])   # the same modules (a slice of a ConvStem would rebuild one)
 
 # %% ../nbs/05_attention.ipynb #18a5ceff
+def _token_shape(tokens:Tensor) -> tuple[int, int]:
+    "(B, T) of a batch of token ids; a ValueError naming the shape for anything but 2-D (one caption needs its batch dimension: `ids[None]`)."
+    if tokens.dim() != 2: raise ValueError(f"expected token ids of shape (B, T), got {tuple(tokens.shape)} (one sequence: add the batch dimension, ids[None])")
+    return tokens.shape
+
 def _check_ids(module:nn.Module, tokens:Tensor):
     "The caller's token ids against `module.tok_emb`: always on the CPU (free), elsewhere outside training only (a host read; `fit` keeps one sync per step)."
     if not (module.training and tokens.device.type != 'cpu'): check_token_ids(tokens, module.tok_emb.num_embeddings)
@@ -475,7 +480,7 @@ class TextEncoder(nn.Module):
                 padding_mask:Tensor|None=None, # (B, T) bool, True = padding; default tokens == pad_id
                ) -> tuple[Tensor, Tensor]:
         "Returns (hidden (B, T, d_model), pooled (B, d_model) = mean over real tokens)."
-        B, T = tokens.shape
+        B, T = _token_shape(tokens)
         if T > self.max_len: raise ValueError(f"sequence of {T} tokens is longer than max_len={self.max_len}")
         _check_ids(self, tokens)   # an id past the vocabulary: a ValueError here, not an IndexError in the embedding
         if padding_mask is None and self.pad_id is not None: padding_mask = tokens.eq(self.pad_id)
@@ -634,7 +639,7 @@ class TextDecoder(nn.Module):
                 need_weights:bool=False, # also return attention weights per layer
                ) -> DecoderOutput:
         "Next-token logits for every position of `tokens`."
-        B, T = tokens.shape
+        B, T = _token_shape(tokens)
         if isinstance(cache, StaticDecoderCache): return self._static_forward(tokens, cache, padding_mask, need_weights)
         L = cache.length if cache is not None else 0  # position of tokens[:, 0]
         if L == 0: _check_ids(self, tokens)   # the caller's ids (teacher forcing, a prompt); later cached steps feed the model's own
