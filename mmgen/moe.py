@@ -159,6 +159,8 @@ class Experts(nn.Module):
         w1, w3, w2 = (w.to(xs.dtype) for w in (self.w1, self.w3, self.w2))
         if impl == 'grouped_mm':
             if _grouped_mm is None: raise RuntimeError(f"impl='grouped_mm' needs torch.nn.functional.grouped_mm, which torch {torch.__version__} lacks: use impl='bmm' or 'auto'")
+            if not torch.compiler.is_compiling() and not grouped_mm_ok(xs.device, xs.dtype):   # e.g. float64, which the kernel refuses
+                raise RuntimeError(f"impl='grouped_mm' does not run {xs.dtype} on {xs.device.type} with torch {torch.__version__} (`moe_impls` lists the paths that do): use impl='bmm', 'loop' or 'auto'")
             offs = counts.cumsum(0, dtype=torch.int32)  # end row of each expert's block
             h = F.silu(_grouped_mm(xs, w1, offs=offs)) * _grouped_mm(xs, w3, offs=offs)
             return _grouped_mm(h, w2, offs=offs)
