@@ -38,13 +38,13 @@ from torch.utils.data import Dataset
 from PIL import Image, ImageDraw
 
 # %% auto #0
-__all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'TEMPLATES', 'RELATION_TEMPLATES', 'ART_AXES', 'ART_VOCAB',
-           'PAIR_CAPTION', 'SHAPE_CLASSES', 'to_tensor', 'to_uint8', 'to_pil', 'relation', 'relation_holds',
-           'parse_caption', 'draw_shape', 'Shapes', 'check_scenes', 'index_splits', 'shapes_splits', 'score_caption',
-           'score_image', 'drawable_text', 'show_batch', 'images_per_second', 'AbstractArt', 'art_stats',
-           'recover_adjectives', 'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100', 'shape_pool',
-           'PairedShapes', 'caption_collate', 'CachedDataset', 'cache_dataset', 'dataset_captions', 'load_image',
-           'CaptionFolder', 'coco_captions', 'as_images']
+__all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'BACKGROUND_UNIT', 'TEMPLATES', 'RELATION_TEMPLATES',
+           'ART_AXES', 'ART_VOCAB', 'PAIR_CAPTION', 'SHAPE_CLASSES', 'to_tensor', 'to_uint8', 'to_pil', 'relation',
+           'relation_holds', 'parse_caption', 'draw_shape', 'Shapes', 'check_scenes', 'index_splits', 'shapes_splits',
+           'score_caption', 'score_image', 'drawable_text', 'show_batch', 'images_per_second', 'AbstractArt',
+           'art_stats', 'recover_adjectives', 'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100',
+           'shape_pool', 'PairedShapes', 'caption_collate', 'CachedDataset', 'cache_dataset', 'dataset_captions',
+           'load_image', 'CaptionFolder', 'coco_captions', 'as_images']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
 def _unit(a:np.ndarray) -> torch.Tensor:
@@ -73,6 +73,7 @@ COLORS = {'red': (230, 40, 40), 'orange': (255, 140, 0), 'yellow': (245, 225, 30
 SIZES = {'small': 0.07, 'medium': 0.11, 'large': 0.16}  # name -> radius as a fraction of the image side
 RELATIONS = ('left of', 'right of', 'above', 'below')
 BACKGROUND = (24, 24, 28)  # dark, so that every colour (white included) stands out
+BACKGROUND_UNIT = to_tensor(np.array(BACKGROUND, dtype=np.uint8).reshape(1, 1, 3)).flatten().tolist()   # the same in mmgen's [-1, 1] (what a shifted picture's uncovered border is filled with)
 
 # %% ../nbs/01_data.ipynb #02c6e0f4
 def relation(a:dict, # attrs of the first object (needs x, y)

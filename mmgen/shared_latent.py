@@ -4,7 +4,7 @@
 trains a preset (`PRESETS`: `cpu` by default, 4.5M parameters; `full` and `gpu`, the seed-sized corrected design, 52M, or
 the seed's own with `literal=True`), fine-tunes the image decoder on the frozen latents (`finetune_decoder`), fits the
 caption → image prior (`fit_prior`), scores it (`evaluate`) and writes weights, `prior/`, `metrics.json` and `samples.png`
-into `out_dir`; `budget_s` bounds the stages' wall time; `**kw` takes the joint stage's `TrainConfig` fields too. `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
+into `out_dir`; `budget_s` bounds the stages' wall time; `**kw` takes `TrainConfig` fields too (every stage's, but for what the stage sets itself: `STAGES`). `load_shared_latent(out_dir)` gives back `(model, tokenizer)`,
 `load_prior(out_dir / 'prior')` the prior; `caption_images`, `image_latents` and `images_from_captions` use them (a caption
 with a word the training captions never held is refused: `check_captions`, which `mmgen draw` and the explorers share).
 
@@ -33,9 +33,9 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
-from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, split_overrides, ConfigError, row_generators, row_noise, FromOption
+from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, split_overrides, ConfigError, row_generators, row_noise, FromOption, Derived
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND)
+                        to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND, BACKGROUND_UNIT)
 from .user_data import CaptionFolder, as_images, picture_keys
 from .tokenizers import BPETokenizer, caption_words, check_captions
 from .attention import TextEncoder, TextDecoder
@@ -47,19 +47,19 @@ from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, 
 from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
 from .losses import recon_loss, token_ce_sums, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
-_all_ = ['recon_loss', 'caption_words', 'check_captions']   # moved down to `mmgen.losses` and `mmgen.tokenizers`; still importable from here
+_all_ = ['recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']   # moved down to `mmgen.losses`, `mmgen.tokenizers` and `mmgen.data`; still importable from here
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'BACKGROUND_UNIT', 'SMOKE_SIZES',
-           'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'STAGES',
-           'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
-           'SharedLatentOutput', 'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total',
-           'component_params', 'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark', 'LatentPrior',
-           'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all',
-           'decode_latents', 'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config',
-           'show_results', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
-           'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'SMOKE_SIZES', 'GOALS', 'CPU_SIZES',
+           'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'STAGES', 'SharedLatentConfig',
+           'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput',
+           'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'component_params',
+           'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark', 'LatentPrior', 'prior_loss',
+           'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all', 'decode_latents',
+           'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results',
+           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+           'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -490,6 +490,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
               seed:int=0, # the order of the batches (`TrainConfig.seed`)
               tensorboard:bool=False, wandb:str|None=None, # this stage's scalars to out_dir/tb, or to a W&B project (`TrainConfig`)
+              **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `STAGES['prior']` sets)
              ) -> tuple:
     "Train a `LatentPrior` on the frozen model's (image latent, caption features) pairs; returns (prior, History)."
     train_pairs, valid_pairs = prior_pairs(model, tok, splits['train']), prior_pairs(model, tok, splits['valid'])
@@ -498,9 +499,9 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     prior.mu.copy_(z.mean(0)); prior.sd.copy_(z.std(0) + 1e-4)
     bs = min(batch_size, len(train_pairs)); per = max(len(train_pairs) // bs, min(250, steps // 10), 1)   # an epoch of >= 250 steps: a validation and a `latest` (140 MB) each, not every 15 steps
     train_dl = DataLoader(train_pairs, batch_size=bs, sampler=RandomSampler(train_pairs, num_samples=per * bs), drop_last=True)   # reshuffled each pass
-    tcfg = TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
+    tcfg = replace(TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
                        grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb,
-                       out_dir=None if out_dir is None else str(out_dir))   # its own checkpoints: `mmgen train --resume` goes on inside this stage
+                       out_dir=None if out_dir is None else str(out_dir)), **train_kw)   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
     if out_dir is not None:   # `fit` wrote its checkpoints and history.json there
         save_weights(prior, Path(out_dir) / 'prior.safetensors', dict(steps=steps))
@@ -593,9 +594,6 @@ def evaluate(model:SharedLatentModel, # trained model
     return m, outs
 
 
-# %% ../nbs/10_shared_latent.ipynb #a51c0e02
-BACKGROUND_UNIT = to_tensor(np.array(BACKGROUND, dtype=np.uint8).reshape(1, 1, 3)).flatten().tolist()   # Shapes' background in [-1, 1]
-
 # %% ../nbs/10_shared_latent.ipynb #2ef3a64b
 def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       splits:dict, # 'train' and 'valid' datasets with image / caption
@@ -651,6 +649,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      seed:int=0, # the order of the batches (`TrainConfig.seed`)
                      amp:str='auto', # `TrainConfig.amp`
                      tensorboard:bool=False, wandb:str|None=None, # this stage's scalars to out_dir/tb, or to a W&B project (`TrainConfig`)
+                     **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `STAGES['decoder']` sets)
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -667,9 +666,9 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
-    tcfg = TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
+    tcfg = replace(TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
                        grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, verbose=False, log_every=log_every, max_seconds=max_seconds, compile=speed.compile, seed=seed,
-                       out_dir=None if out_dir is None else str(out_dir), tensorboard=tensorboard, wandb=wandb)
+                       out_dir=None if out_dir is None else str(out_dir), tensorboard=tensorboard, wandb=wandb), **train_kw)
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
 # %% ../nbs/10_shared_latent.ipynb #79af45b4
@@ -760,9 +759,10 @@ PRESET_COSTS = {  # what one `mmgen train shared-latent --set preset=NAME` costs
 }
 RUN_WRITES = (('.', 'decoder', 'prior'), ('config.json', 'tokenizer.json', 'words.json', 'model.safetensors', 'attribute_classifier.pt', 'prior/prior.safetensors',
               'prior/prior_config.json', 'metrics.json', 'samples.png', 'cache/*'))   # the folders its stages `fit` in, the other files a run writes (`mmgen train --overwrite` deletes no other)
-SETS_ITSELF = dict(optimizer='adam', wandb_stage='joint')   # TrainConfig fields `train` sets in the joint stage where **kw names none (`mmgen train shared-latent --help` shows them)
-STAGES = dict(decoder=dict(max_steps=FromOption('decoder_steps'), lr=1e-3, weight_decay=0., schedule='cosine', warmup_frac=0.05, verbose=False, wandb_stage=None),   # the later stages' TrainConfig
-              prior=dict(max_steps=FromOption('prior_steps'), lr=1e-3, weight_decay=0., optimizer='adamw', schedule='cosine', warmup_frac=0.05, grad_clip=1.0, amp='off', log_every=50, verbose=False, wandb_stage=None))   # values that are not the joint stage's (**kw reaches neither)
+_SHARE = Derived('its share of budget_s')   # a stage's time budget (`stage_budgets`)
+SETS_ITSELF = dict(optimizer='adam', wandb_stage='joint', max_seconds=_SHARE)   # TrainConfig fields `train` sets in the joint stage where **kw names none (`mmgen train shared-latent --help` shows them)
+STAGES = dict(decoder=dict(max_steps=FromOption('decoder_steps'), max_seconds=_SHARE, lr=1e-3, weight_decay=0., schedule='cosine', warmup_frac=0.05, verbose=False, wandb_stage=None, checkpoint_activations=False),   # the later stages' TrainConfig values that are not the joint stage's (a conv decoder has no blocks to recompute);
+              prior=dict(max_steps=FromOption('prior_steps'), max_seconds=_SHARE, lr=1e-3, weight_decay=0., optimizer='adamw', schedule='cosine', warmup_frac=0.05, grad_clip=1.0, amp='off', log_every=50, verbose=False, wandb_stage=None))   # the user's other TrainConfig overrides reach every stage
 
 _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
     epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),
@@ -797,14 +797,15 @@ def train(out_dir:str|Path, # output folder
           callbacks:Sequence=(), # `fit` callbacks of the joint stage (as the captioner's `train`)
           tensorboard:bool=False, # each stage's scalars to its folder's tb/ (`TrainConfig.tensorboard`; needs the tensorboard package)
           wandb:str|None=None, # a W&B project: one run, each stage's keys under joint/, decoder/, prior/ (`mmgen.train.wandb_run`; needs the wandb package)
-          **kw, # overrides of SharedLatentConfig fields, then of the joint stage's TrainConfig (grad_accum, checkpoint_activations, max_steps, ...)
+          **kw, # overrides of SharedLatentConfig fields, then of TrainConfig: every stage's but for what `STAGES` sets (grad_accum, min_lr_frac, ...), the joint stage's alone (max_steps, max_seconds, lr, ...)
          ) -> dict:
     "Train the shared-latent model on Shapes, fine-tune its image decoder, fit its caption → image prior; evaluate on held-out scenes; write weights, metrics and samples."
     t0, out = time.time(), Path(out_dir)
     preset = pick_preset(PRESETS, preset, full)
     P, full = PRESETS[preset], preset in ('full', 'gpu')
     check_config({k: v for k, v in locals().items() if k in _OPTION_RULES}, _OPTION_RULES, 'train(): ')   # refused by name here, before a scene is rendered or a folder made
-    kw, tkw = split_overrides(kw, SharedLatentConfig, TrainConfig); TrainConfig(**tkw)   # the joint stage's TrainConfig fields, checked here too
+    kw, tkw = split_overrides(kw, SharedLatentConfig, TrainConfig); TrainConfig(**tkw)   # the TrainConfig fields, checked here too
+    later = lambda stage: {k: v for k, v in tkw.items() if k not in STAGES[stage]}   # what reaches a later stage
     if literal and not full: raise ConfigError(f"train(): literal=True is the seed's own design at its sizes: it needs preset 'full' or 'gpu', got {preset!r}")
     dev = default_device(device)
     size, epochs = img_size or P['img_size'], epochs or P['epochs']
@@ -829,20 +830,20 @@ def train(out_dir:str|Path, # output folder
     budget_s = P.get('budget_s') if budget_s is None else budget_s
     secs = stage_budgets(budget_s, runs, P.get('shares', BUDGET_SHARES)).get
     with wandb_run(wandb, {**config_dict(cfg), 'system': 'shared-latent', 'preset': preset, 'seed': seed}):   # one W&B run for the three stages, each under its name (joint, decoder, prior)
-        model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, max_seconds=secs('joint'), speed=speed, seed=seed, amp=amp,
-                                          verbose=verbose, log_every=log_every, callbacks=callbacks, tensorboard=tensorboard, wandb=wandb, **tkw)
+        model, tok, hist = fit_shared_latent(cfg, splits, out_dir=out, device=str(dev), progress=progress, speed=speed, seed=seed, amp=amp,
+                                          verbose=verbose, log_every=log_every, callbacks=callbacks, tensorboard=tensorboard, wandb=wandb, **{'max_seconds': secs('joint'), **tkw})
         load_weights(model, out / 'best.safetensors'); model.to(dev)
         t_train = time.time() - t0
         if decoder_steps:
             dbs = P.get('decoder_batch', 32)
             dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
             dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
-                                     out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp, log_every=log_every, tensorboard=tensorboard, wandb=wandb)
+                                     out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp, log_every=log_every, tensorboard=tensorboard, wandb=wandb, **later('decoder'))
             decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage
         save_weights(model, out / 'model.safetensors', dict(stage='finetune_decoder' if decoder_steps else 'joint', steps=decoder_steps))  # the joint stage's best.safetensors stays, so a resumed run starts its decoder stage from it
         t_dec = time.time() - t0 - t_train
         prior, phist = fit_prior(model, tok, splits, steps=prior_steps, out_dir=out / 'prior', device=str(dev), progress=progress, max_seconds=secs('prior'), seed=seed,
-                                 tensorboard=tensorboard, wandb=wandb, **P.get('prior', {})) if prior_steps else (None, None)
+                                 tensorboard=tensorboard, wandb=wandb, **P.get('prior', {}), **later('prior')) if prior_steps else (None, None)
         prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), P['ruler'][0])), epochs=P['ruler'][1], device=dev)
