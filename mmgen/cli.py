@@ -54,9 +54,9 @@ from .core import SYSTEMS, SystemSpec, UserError, Derived, FromOption, writable_
 __all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
            'RUN_FILE', 'FIT_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
            'load_systems', 'system_lines', 'find_system', 'system_declares', 'system_options', 'check_overrides',
-           'preset_values', 'preset_costs', 'option_values', 'stage_notes', 'run_files', 'foreign_files', 'prepare_out',
-           'next_steps', 'metrics_summary', 'renamed_options', 'main', 'weight_modules', 'run_system',
-           'decoding_options', 'caption_progress', 'draw_grid']
+           'preset_values', 'preset_costs', 'option_values', 'stage_notes', 'run_files', 'foreign_files',
+           'clashing_files', 'prepare_out', 'next_steps', 'metrics_summary', 'renamed_options', 'main',
+           'weight_modules', 'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
 SYSTEM_INDEX = {  # name -> (the module that registers it, its `mmgen list` line): what `mmgen list` and `mmgen train NAME` read before
@@ -351,16 +351,26 @@ def run_files(system:str, # a system's command-line name
     return (RUN_FILE, 'draw.png', '.*.tmp*', '*/.*.tmp*', *own,   # draw.png: `mmgen draw`'s default; .NAME.tmpPID: an atomic write cut short
             *(f if s == '.' else f'{s}/{f}' for s in stages for f in FIT_WRITES))
 
+def _sort_files(out:Path, system:str) -> tuple[list[str], list[str]]:
+    "The files under `out` (sorted paths relative to it) that a run of `system` writes, and the others (links too: a run writes none)."
+    pats, found = run_files(system), ([], [])
+    for root, dirs, files in os.walk(out):   # links to folders are listed, not followed
+        for n in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            p = Path(root, n).relative_to(out).as_posix()
+            found[os.path.islink(os.path.join(root, n)) or not any(fnmatch.fnmatchcase(p, q) for q in pats)].append(p)
+    return sorted(found[0]), sorted(found[1])
+
 def foreign_files(out:Path, # a run folder
                   system:str, # the system whose run it holds
                  ) -> list[str]:
     "The files under `out` that no run of `system` writes (links too: a run writes none), as sorted paths relative to `out`: what `--overwrite` must not delete."
-    pats, found = run_files(system), []
-    for root, dirs, files in os.walk(out):   # links to folders are listed, not followed
-        for n in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-            p = Path(root, n).relative_to(out).as_posix()
-            if os.path.islink(os.path.join(root, n)) or not any(fnmatch.fnmatchcase(p, q) for q in pats): found.append(p)
-    return sorted(found)
+    return _sort_files(out, system)[1]
+
+def clashing_files(out:Path, # a folder that holds no run (no RUN_FILE, no saved state)
+                   system:str, # the system about to run in it
+                  ) -> list[str]:
+    "The files under `out` named as a run of `system` names its own (a `config.json`, a `metrics.json` ...), as sorted paths relative to `out`: what a fresh run there would write over."
+    return _sort_files(out, system)[0]
 
 def _record(args) -> dict: return dict(system=args.system, full=args.full, epochs=args.epochs, set=dict(args.set))
 
@@ -374,7 +384,7 @@ def _go_on(args, out:Path) -> str:
 def prepare_out(out:Path, # the run folder
                 args, # parsed `mmgen train` arguments
                ):
-    "Refuse a folder that cannot be written, one holding another run (unless --resume / --overwrite), a --resume with options that change the run and an --overwrite of a folder holding files no run writes; record this run's."
+    "Refuse a folder that cannot be written, one holding another run (unless --resume / --overwrite), a --resume with options that change the run, an --overwrite of a folder holding files no run writes and a fresh run over the user's files named as its own (unless --overwrite); record this run's."
     from mmgen.train import RESUME_FREE   # how a run is carried out (progress, verbose, log_every, device ...): these may change on resume
     writable_dir(out)   # a read-only folder (Kaggle's /kaggle/input): one line naming it and the remedy, before anything is deleted or written
     states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
@@ -393,6 +403,9 @@ def prepare_out(out:Path, # the run folder
                  if k not in RESUME_FREE and old.get('set', {}).get(k) != new['set'].get(k)]
         if diff: raise UserError(f"cannot resume {out} with options that change the run ({'; '.join(diff)}): leave them out (a resume takes "
                                  f"the recorded ones) or start over in another folder; only how it runs ({', '.join(RESUME_FREE[1:])}) may change")
+    if not (held or rec_file.exists() or args.overwrite) and (theirs := clashing_files(out, args.system)):   # no run here: these are the user's
+        raise UserError(f"{out} holds no mmgen run, but {len(theirs)} file{'s' * (len(theirs) > 1)} named as a {args.system} run names its own ({', '.join(theirs[:3])}{', ...' * (len(theirs) > 3)}), "
+                        f"which the run would write over: move {'them' if len(theirs) > 1 else 'it'} out of {out}, pick another --out, or pass --overwrite to write over {'them' if len(theirs) > 1 else 'it'}")
     if args.overwrite and (held or rec_file.exists()):   # the old run goes whole: none of its files (a prior, a best checkpoint, metrics) may pass for the new run's
         here, cwd = out.resolve(), Path.cwd().resolve()
         if here == Path.home().resolve() or here == cwd or here in cwd.parents: raise UserError(f"--overwrite would delete {out}, which holds the current or home folder: pick another --out")
