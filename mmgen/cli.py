@@ -299,7 +299,7 @@ def _parser(spec:SystemSpec|None=None, full:bool=False, asked:str|None=None) -> 
                         "(repeatable; VALUE is a Python literal, else a string)")
     g = t.add_mutually_exclusive_group()
     g.add_argument('--resume', action='store_true', help='go on from the last state saved in --out (after Ctrl-C or a kill)')
-    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds a run of this system (that run is removed first; refused if the folder also holds files a run does not write)')
+    g.add_argument('--overwrite', action='store_true', help='start over in an --out that holds a run of this system (that run is removed first; refused if the folder also holds files a run does not write); in a folder that holds no run, write over files named as the run\'s own')
     t.add_argument('--save-every', type=_positive, default=None, metavar='STEPS', help='also save the resumable state every STEPS steps')
     t.add_argument('--save-minutes', type=_minutes, default=None, metavar='T', help='save it every T minutes (default 5; 0: off)')
     c = sub.add_parser('caption', help=f'caption images with a trained {_either(CAPTIONS)} run',
