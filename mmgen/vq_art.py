@@ -83,7 +83,7 @@ def kmeans(x:Tensor, # (N, D) points
     c = init if init is not None else x[torch.randint(len(x), (k,), device=x.device)] if len(x) < k else x[torch.randperm(len(x), device=x.device)[:k]]
     for _ in range(iters):
         a = (x @ c.T).argmax(1) if cosine else torch.cdist(x, c).argmin(1)
-        s = torch.zeros_like(c).index_add_(0, a, x); n = torch.bincount(a, minlength=k)[:, None]
+        s = torch.zeros_like(c).index_add_(0, a, x); n = torch.zeros_like(c[:, :1]).index_add_(0, a, torch.ones_like(x[:, :1]))   # sizes as floats: a fixed shape (bincount's depends on the data)
         c = torch.where(n > 0, s / n.clamp(min=1), c)
         if cosine: c = F.normalize(c, dim=1)
     return c
@@ -108,6 +108,7 @@ class VectorQuantizer(nn.Module):
         self.proj_out = nn.Linear(cd, dim) if code_dim else nn.Identity()
         self.embed = nn.Parameter(torch.empty(n_codes, cd).uniform_(-1 / n_codes, 1 / n_codes), requires_grad=ema is None)
         self.register_buffer('initted', torch.tensor(not kmeans_init))
+        self._initted = not kmeans_init                          # the buffer as a Python bool: torch.compile branches on it without a graph break (set again on load)
         self.register_buffer('usage', torch.ones(n_codes))       # running hits per step, for dead-code restart
         self.register_buffer('ema_size', torch.ones(n_codes))    # EMA cluster sizes: one hit per code to start, as vector-quantize-pytorch (zeros would divide unhit codes by ~1e-5)
         self.register_buffer('ema_sum', self.embed.data.clone()) # EMA sums of assigned latents
@@ -125,24 +126,34 @@ class VectorQuantizer(nn.Module):
     @torch.no_grad()
     def _init_codes(self, z:Tensor):
         "k-means init on the first training batch (z: (N, code_dim)); every cluster size starts at 1."
-        self.embed.data.copy_(kmeans(z, self.n_codes, cosine=self.cosine)); self.ema_sum.copy_(self.embed.data)
-        self.ema_size.fill_(1.); self.initted.fill_(True)
+        self.embed.data.copy_(kmeans(z, self.n_codes, cosine=self.cosine)); self.ema_sum.copy_(self.embed)
+        self.ema_size.fill_(1.); self.initted.fill_(True); self._initted = True
+
+    def _load_from_state_dict(self, *args, **kw):
+        super()._load_from_state_dict(*args, **kw); self._initted = bool(self.initted)
 
     @torch.no_grad()
     def _update(self, z:Tensor, idx:Tensor):
         "Training-time codebook maintenance after the lookup: EMA step, dead-code restart."
-        hits = torch.bincount(idx, minlength=self.n_codes).float()
+        hits = torch.zeros_like(self.usage).index_add_(0, idx, torch.ones_like(idx, dtype=self.usage.dtype))   # bincount, in a fixed shape
         self.usage.mul_(.9).add_(hits, alpha=.1)  # a code unused for ~30 steps falls below 0.03
         if self.ema is not None:
             self.ema_size.mul_(self.ema).add_(hits, alpha=1 - self.ema)
             self.ema_sum.mul_(self.ema).add_(torch.zeros_like(self.ema_sum).index_add_(0, idx, z), alpha=1 - self.ema)
             n = self.ema_size.sum(); size = (self.ema_size + 1e-5) / (n + self.n_codes * 1e-5) * n  # Laplace smoothing
             self.embed.data.copy_(self.ema_sum / size[:, None])
-        if self.restart:
-            dead = self.usage < self.restart_after
-            if dead.any():
-                new = z[torch.randint(len(z), (int(dead.sum()),), device=z.device)]
-                self.embed.data[dead] = new; self.ema_sum[dead] = new; self.ema_size[dead] = 1.; self.usage[dead] = 1.
+        if self.restart: self._restart(z, self.usage < self.restart_after)
+
+    @torch.no_grad()
+    def _restart(self, z:Tensor, dead:Tensor):
+        "Move the dead codes (bool (K,)) onto random rows of z, in order: the r-th dead code takes the r-th draw."
+        if torch.compiler.is_compiling(): pick = torch.randint(len(z), (self.n_codes,), device=z.device)   # traced: a draw for every code (a fixed shape, no branch)
+        elif dead.any(): pick = torch.randint(len(z), (int(dead.sum()),), device=z.device)               # eager: one per dead code, the random stream of the runs above
+        else: return
+        new = z[pick[(dead.cumsum(0) - 1).clamp(0, len(pick) - 1)]]   # (K, code_dim): row k is code k's draw if it is dead
+        m = dead[:, None]
+        self.embed.data.copy_(torch.where(m, new, self.embed)); self.ema_sum.copy_(torch.where(m, new, self.ema_sum))
+        self.ema_size.masked_fill_(dead, 1.); self.usage.masked_fill_(dead, 1.)
 
     def forward(self, z:Tensor) -> QuantOut:  # z: (B, D, H, W) encoder latents
         with torch.autocast(z.device.type, enabled=False): return self._quantize(z.float())   # lookup and codebook updates in fp32 under any autocast
@@ -152,7 +163,7 @@ class VectorQuantizer(nn.Module):
         zf = z.permute(0, 2, 3, 1).reshape(-1, D)   # (B*H*W, D)
         zp = self.proj_in(zf)
         if self.cosine: zp = F.normalize(zp, dim=1)
-        if self.training and not self.initted: self._init_codes(zp.detach())
+        if self.training and not self._initted: self._init_codes(zp.detach())
         idx = self.lookup(zp)
         e = self.codebook()[idx]                     # this step's codes, read before the EMA step and restart move them (as the library and Sonnet)
         if self.training: self._update(zp.detach(), idx)
@@ -172,6 +183,7 @@ class FSQuantizer(nn.Module):
                  dim:int=64, # latent width
                 ):
         super().__init__()
+        if any(L < 3 for L in levels): raise ValueError(f"FSQuantizer levels must each be >= 3 (a 2-level bound puts every value on one level), got {tuple(levels)}")
         self.register_buffer('levels', torch.tensor(levels), persistent=False)
         self.register_buffer('basis', torch.cumprod(torch.tensor([1, *levels[:-1]]), 0), persistent=False)
         self.n_codes = int(np.prod(levels))
