@@ -66,7 +66,7 @@ class Tokenizer:
     def _wrap(self, text:str, body:list[int], max_len:int|None) -> list[int]:
         if not body: raise ValueError(f"{type(self).__name__}.encode expected text with at least one token, got {text!r} (no tokens after normalisation)")
         ids = [self.bos_id, *body, self.eos_id]
-        max_len = max_len or self.default_max_len
+        max_len = self.default_max_len if max_len is None else max_len   # 0 is refused below, not read as 'no limit'
         if max_len is not None:
             if max_len < 2: raise ValueError(f"max_len must leave room for BOS and EOS (>= 2), got {max_len}")
             if len(ids) > max_len: ids = ids[:max_len-1] + [self.eos_id]
@@ -100,7 +100,7 @@ class Tokenizer:
         if isinstance(texts, str): texts = [texts]
         if len(texts) == 0: raise ValueError("expected at least one caption, got an empty batch")
         seqs = self.encode_batch(texts, max_len)
-        max_len = max_len or self.default_max_len
+        max_len = self.default_max_len if max_len is None else max_len
         L = max_len if (pad_to_max and max_len) else max(map(len, seqs))
         ids = torch.full((len(seqs), L), self.pad_id, dtype=torch.long)
         pad_mask = torch.ones((len(seqs), L), dtype=torch.bool)
