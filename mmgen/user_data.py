@@ -65,7 +65,9 @@ def load_image(path:str|Path, # image file
               ) -> Image.Image:
     "Open an image as RGB, resize its shorter side and centre-crop to `size` (raises on unreadable files)."
     H, W = (size, size) if isinstance(size, int) else size
-    with Image.open(path) as im: im.draft('RGB', (W, H)); im = _rgb(im)   # draft: a JPEG decodes at reduced size, much faster for big photos
+    with Image.open(path) as im:
+        turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)   # stored sideways (EXIF orientation): the file's width is the picture's height
+        im.draft('RGB', (H, W) if turned else (W, H)); im = _rgb(im)   # draft: a JPEG decodes at reduced size (never below the size asked), much faster for big photos
     return _cover(im, im.height, im.width, (H, W), 'bicubic')   # bicubic, as torchvision resizes a PIL image
 
 def _cover(x, # a PIL image or a (..., C, h, w) tensor
