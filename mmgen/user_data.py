@@ -35,15 +35,16 @@ __all__ = ['load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'picture
 def _read_captions(captions) -> list[tuple[str, str]]:
     "(image, caption) rows from a CSV, JSONL or JSON-array path or an iterable of pairs."
     if not isinstance(captions, (str, Path)): return [(str(a), str(b)) for a, b in captions]
-    p = Path(captions)
-    if p.suffix in ('.jsonl', '.json'): t = p.read_text(); rows = json.loads(t) if p.suffix == '.json' and t.lstrip().startswith('[') else [json.loads(l) for l in t.splitlines() if l.strip()]   # a JSON array, or JSON lines
+    p, suffix = Path(captions), Path(captions).suffix.lower()
+    if suffix in ('.jsonl', '.json'): t = p.read_text(encoding='utf-8-sig'); rows = json.loads(t) if suffix == '.json' and t.lstrip().startswith('[') else [json.loads(l) for l in t.splitlines() if l.strip()]   # a JSON array, or JSON lines
     else:
-        with p.open(newline='') as f: rows = list(csv.DictReader(f))
+        with p.open(newline='', encoding='utf-8-sig') as f: rows = list(csv.DictReader(f))   # utf-8-sig: Excel's 'CSV UTF-8' starts with a byte-order mark
+    if not rows: raise ValueError(f"{p}: expected one row per (image, caption), got none")
     out = []
-    for r in rows:
+    for i, r in enumerate(rows):
         img = next((r[k] for k in ('image', 'file', 'filename', 'file_name', 'path') if k in r), None)
         cap = next((r[k] for k in ('caption', 'text') if k in r), None)
-        if img is None or cap is None: raise ValueError(f"{p}: each row needs an image column (image/file/filename) and a caption column (caption/text); got {sorted(r)}")
+        if img is None or cap is None: raise ValueError(f"{p}: each row needs an image (column image/file/filename/file_name/path) and a caption (caption/text); row {i + 1} is {r!r:.120}")
         out.append((str(img), str(cap)))
     return out
 
