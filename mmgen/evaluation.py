@@ -138,7 +138,11 @@ def psnr(x:torch.Tensor, # (B, ...) images
          y:torch.Tensor, # (B, ...) references
          data_range:float=2., # peak-to-peak of the pixel range (2 for [-1, 1])
         ) -> torch.Tensor:
-    "Per-image PSNR in dB."
+    "Per-image PSNR in dB (identical images: capped, 10·log10(data_range² / 1e-10))."
+    if x.shape != y.shape or x.ndim < 2:   # broadcasting (a (3, H, W) reference, one channel) would score other pixel pairs
+        raise ValueError(f"psnr expected images and references of one shape (B, ...), got {tuple(x.shape)} and {tuple(y.shape)}")
+    if torch.uint8 in (x.dtype, y.dtype) and data_range != 255:
+        raise ValueError(f"psnr of uint8 pixels needs data_range=255, got {data_range} (the default 2 is for floats in [-1, 1])")
     mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(data_range ** 2 / mse.clamp(min=1e-10))
 
