@@ -544,7 +544,8 @@ def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
                ) -> torch.Tensor:
     "Latents on the path from `z_a` to `z_b`: (steps, *z_a.shape)."
     if mode not in ('linear', 'slerp'): raise ValueError(f"mode must be 'linear' or 'slerp', got {mode!r}")
-    t = torch.linspace(0, 1, steps, device=z_a.device, dtype=z_a.dtype).view(-1, *[1] * z_a.ndim)
+    dt = z_a.dtype if z_a.is_floating_point() else torch.get_default_dtype()   # integer latents (codes): an integer t would be 0 or 1 only
+    t = torch.linspace(0, 1, steps, device=z_a.device, dtype=dt).view(-1, *[1] * z_a.ndim)
     if mode == 'linear': return (1 - t) * z_a + t * z_b
     na, nb = z_a.norm(dim=-1, keepdim=True), z_b.norm(dim=-1, keepdim=True)
     ua, ub = z_a / na, z_b / nb
