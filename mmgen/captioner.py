@@ -489,6 +489,10 @@ def score_captions(preds:Sequence[str], # model captions
                   ) -> dict:
     "Corpus scores: string_exact, bleu4 (sacrebleu, 0–100) and, with `attrs`, exact / attributes / relations / precision / recall."
     import sacrebleu
+    if isinstance(preds, str) or isinstance(refs, str) or not len(preds) or len(refs) != len(preds) or (attrs is not None and len(attrs) != len(preds)):
+        got = lambda v: f"a str {v!r:.40}" if isinstance(v, str) else f"{len(v)}"   # a bare string would be read letter by letter
+        raise ValueError(f"score_captions expected lists of predictions and references of one non-empty length (a str or a list of str per prediction"
+                         f"{', and attrs' if attrs is not None else ''}), got {got(preds)} and {got(refs)}{f' and {len(attrs)}' if attrs is not None else ''}")
     refs = [[r] if isinstance(r, str) else list(r) for r in refs]
     norm = lambda s: ' '.join(s.lower().strip().rstrip('.').split())
     out = dict(n=len(preds), string_exact=float(np.mean([norm(p) in {norm(r) for r in rs} for p, rs in zip(preds, refs)])))
