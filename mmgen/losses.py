@@ -136,6 +136,9 @@ def drop_condition(c:torch.Tensor, # (B,D) conditions
                    p:float, # fraction replaced
                   ) -> torch.Tensor:
     "`c` with a random fraction `p` of its rows replaced by `null`, for classifier-free guidance (Ho & Salimans 2022)."
+    if c.ndim != 2 or tuple(null.shape) != tuple(c.shape[1:]):   # a 1-d `c` was broadcast against `null` into a (D, D) square
+        raise ValueError(f"drop_condition expected conditions (B, D) and a null condition (D,), got {tuple(c.shape)} and {tuple(null.shape)}")
+    if not 0 <= p <= 1: raise ValueError(f"drop_condition's p is the fraction of rows replaced, in [0, 1], got {p}")
     drop = torch.rand(c.shape[0], device=c.device) < p
     return torch.where(drop[:, None], null.expand_as(c), c)
 
