@@ -172,6 +172,8 @@ def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
                per_sample:bool=False, # (each picture's weighted squared error, its total weight), both (B,): sum each, divide, and it is the mean
               ) -> torch.Tensor|tuple:
     "MSE, optionally weighted up where the target differs from its median colour (its background, when objects are small)."
+    if pred.shape != target.shape or target.ndim != 4:   # broadcasting (a (3, H, W) target, one channel) would score other pixel pairs
+        raise ValueError(f"recon_loss expected pred and target of one shape (B, C, H, W), got {tuple(pred.shape)} and {tuple(target.shape)}")
     err = (pred.float() - target.float()).pow(2)
     if fg_weight == 0 and not per_sample: return err.mean()
     t = target.float()
