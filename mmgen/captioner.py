@@ -487,7 +487,7 @@ def score_captions(preds:Sequence[str], # model captions
                    refs:Sequence[str|Sequence[str]], # one reference caption, or several, per prediction
                    attrs:Sequence[list[dict]]|None=None, # Shapes ground truth per prediction (for exact/attributes/relations)
                   ) -> dict:
-    "Corpus scores: string_exact, bleu4 (sacrebleu, 0–100) and, with `attrs`, exact / attributes / relations / precision / recall."
+    "Corpus scores: string_exact, bleu4 (sacrebleu, 0–100, lower-cased) and, with `attrs`, exact / attributes / relations / precision / recall."
     import sacrebleu
     if isinstance(preds, str) or isinstance(refs, str) or not len(preds) or len(refs) != len(preds) or (attrs is not None and len(attrs) != len(preds)):
         got = lambda v: f"a str {v!r:.40}" if isinstance(v, str) else f"{len(v)}"   # a bare string would be read letter by letter
@@ -498,7 +498,7 @@ def score_captions(preds:Sequence[str], # model captions
     out = dict(n=len(preds), string_exact=float(np.mean([norm(p) in {norm(r) for r in rs} for p, rs in zip(preds, refs)])))
     k = max(map(len, refs))
     streams = [[rs[j] if j < len(rs) else None for rs in refs] for j in range(k)]
-    out['bleu4'] = sacrebleu.corpus_bleu(list(preds), streams).score
+    out['bleu4'] = sacrebleu.corpus_bleu(list(preds), streams, lowercase=True).score   # as string_exact: a lower-casing tokenizer's exact caption scores 100
     if attrs is not None:
         sc = [score_caption(p, a, rs[0]) for p, a, rs in zip(preds, attrs, refs)]   # a relation the references state is asked for
         for key in ('exact', 'attributes', 'relations', 'precision', 'recall'):
