@@ -316,8 +316,11 @@ def gold_probability(kind:str, # 'linear' | 'exponential' | 'inverse_sigmoid' | 
     "Bengio et al. (2015)'s εᵢ: the probability of feeding the gold token at step i."
     n = max(int(n), 1)
     if kind == 'none': return 1.0
-    if kind == 'linear': return max(0.0, (k or 1.0) - i / n)
-    if kind == 'exponential': return (k or 0.01 ** (1 / n)) ** i
+    rule = {'linear': ((lambda k: 0 <= k <= 1), 'in [0, 1] (the start)'), 'exponential': ((lambda k: 0 < k < 1), 'in (0, 1)'), 'inverse_sigmoid': ((lambda k: k >= 1), '>= 1')}
+    if k is not None and kind in rule and not rule[kind][0](k):   # else ε is no probability
+        raise ValueError(f"gold_probability: k of the {kind} schedule must be {rule[kind][1]} (Bengio et al. 2015), got {k}")
+    if kind == 'linear': return max(0.0, (1.0 if k is None else k) - i / n)   # k=0 is a start at 0, not the default
+    if kind == 'exponential': return (0.01 ** (1 / n) if k is None else k) ** i
     if kind == 'inverse_sigmoid':
         if k is None:  # solve k ln k = n/2 by Newton's method: the midpoint ε = ½ falls at i = n/2
             k = max(2.0, n / 2)
