@@ -57,7 +57,7 @@ def _rgb(im:Image.Image) -> Image.Image:
     "RGB, turned as its EXIF orientation says; 16/32-bit and float grey scaled to 8 bits (PIL's `convert` clips them to white); transparency over the Shapes background (`convert` would drop it)."
     if (im := ImageOps.exif_transpose(im)).mode.startswith('I') or im.mode == 'F':   # 'I;16' is 16-bit; 'I' holds 16-bit values in 32; 'F' is float, [0, 1] or [0, 255]
         a = np.asarray(im, np.float64); im = Image.fromarray((a * (1 / 257 if im.mode.startswith('I;16') or a.max() > 255 else 255 if im.mode == 'F' and a.max() <= 1 else 1)).clip(0, 255).round().astype(np.uint8))
-    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):   # transparent parts: the rule `as_images` applies to arrays
+    if im.mode in ('RGBA', 'LA', 'PA') or 'transparency' in im.info:   # transparent parts (an alpha band, or a palette / grey / RGB colour key): the rule `as_images` applies to arrays
         im = Image.fromarray(_over_background(np.asarray(im.convert('RGBA'))))
     return im.convert('RGB')
 
