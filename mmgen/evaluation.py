@@ -31,6 +31,7 @@ class Table(str):
 
 def fmt_value(v) -> str:
     "How a table cell shows `v`: counts ≥ 10⁶ in millions (≥ 10⁴ in thousands), floats to 4 significant digits, None and NaN as '–', infinities as 'inf'."
+    if getattr(v, 'ndim', None) == 0 and hasattr(v, 'item'): v = v.item()   # a numpy scalar or a 0-d tensor: the Python number it holds
     if v is None or (isinstance(v, float) and math.isnan(v)): return '–'
     if isinstance(v, bool): return str(v)
     if isinstance(v, float) and math.isinf(v): return str(v)   # 'inf', '-inf'
