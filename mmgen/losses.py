@@ -161,6 +161,7 @@ def feature_loss(features, # x (B,C,H,W) -> a list of activation maps, e.g. a fr
     "Perceptual loss: per-stage MSE between the feature maps of `pred` and `target`, each over the target map's mean square, averaged over stages."
     with torch.no_grad(): ft = features(target)
     fp = features(pred)
+    if not isinstance(ft, (list, tuple)): raise ValueError(f"features must return a list of maps (one per stage; one map: [m]), got {type(ft).__name__}" + (f" of shape {tuple(ft.shape)}" if torch.is_tensor(ft) else ''))
     if not ft or len(fp) != len(ft): raise ValueError(f"features must return the same non-empty list of maps for both images, got {len(fp)} and {len(ft)}")
     return sum(F.mse_loss(p.float(), t.float()) / t.float().pow(2).mean().clamp_min(1e-6) for p, t in zip(fp, ft)) / len(ft)
 
