@@ -412,6 +412,7 @@ class PatchEmbed(nn.Module):
     def forward(self, x:Tensor, # (B, C, H, W) images
                ) -> Tensor:
         "Returns (B, 1 + num_patches, d_model) tokens (no CLS: num_patches)."
+        if x.ndim != 4: raise ValueError(f"expected images (B, C, H, W), got {tuple(x.shape)}" + (" (one image: add the batch dimension, x[None])" if x.ndim == 3 else ''))
         if tuple(x.shape[-2:]) != self.img_size: raise ValueError(f"expected images of size {self.img_size}, got {tuple(x.shape[-2:])}")
         x = self.proj(x)                             # (B, D, rows, cols)
         if tuple(x.shape[-2:]) != self.grid: raise ValueError(f"proj mapped {self.img_size} images to a {tuple(x.shape[-2:])} grid, expected {self.grid}")

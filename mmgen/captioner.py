@@ -316,8 +316,11 @@ def gold_probability(kind:str, # 'linear' | 'exponential' | 'inverse_sigmoid' | 
     "Bengio et al. (2015)'s εᵢ: the probability of feeding the gold token at step i."
     n = max(int(n), 1)
     if kind == 'none': return 1.0
-    if kind == 'linear': return max(0.0, (k or 1.0) - i / n)
-    if kind == 'exponential': return (k or 0.01 ** (1 / n)) ** i
+    rule = {'linear': ((lambda k: 0 <= k <= 1), 'in [0, 1] (the start)'), 'exponential': ((lambda k: 0 < k < 1), 'in (0, 1)'), 'inverse_sigmoid': ((lambda k: k >= 1), '>= 1')}
+    if k is not None and kind in rule and not rule[kind][0](k):   # else ε is no probability
+        raise ValueError(f"gold_probability: k of the {kind} schedule must be {rule[kind][1]} (Bengio et al. 2015), got {k}")
+    if kind == 'linear': return max(0.0, (1.0 if k is None else k) - i / n)   # k=0 is a start at 0, not the default
+    if kind == 'exponential': return (0.01 ** (1 / n) if k is None else k) ** i
     if kind == 'inverse_sigmoid':
         if k is None:  # solve k ln k = n/2 by Newton's method: the midpoint ε = ½ falls at i = n/2
             k = max(2.0, n / 2)
@@ -487,14 +490,18 @@ def score_captions(preds:Sequence[str], # model captions
                    refs:Sequence[str|Sequence[str]], # one reference caption, or several, per prediction
                    attrs:Sequence[list[dict]]|None=None, # Shapes ground truth per prediction (for exact/attributes/relations)
                   ) -> dict:
-    "Corpus scores: string_exact, bleu4 (sacrebleu, 0–100) and, with `attrs`, exact / attributes / relations / precision / recall."
+    "Corpus scores: string_exact, bleu4 (sacrebleu, 0–100, lower-cased) and, with `attrs`, exact / attributes / relations / precision / recall."
     import sacrebleu
+    if isinstance(preds, str) or isinstance(refs, str) or not len(preds) or len(refs) != len(preds) or (attrs is not None and len(attrs) != len(preds)):
+        got = lambda v: f"a str {v!r:.40}" if isinstance(v, str) else f"{len(v)}"   # a bare string would be read letter by letter
+        raise ValueError(f"score_captions expected lists of predictions and references of one non-empty length (a str or a list of str per prediction"
+                         f"{', and attrs' if attrs is not None else ''}), got {got(preds)} and {got(refs)}{f' and {len(attrs)}' if attrs is not None else ''}")
     refs = [[r] if isinstance(r, str) else list(r) for r in refs]
     norm = lambda s: ' '.join(s.lower().strip().rstrip('.').split())
     out = dict(n=len(preds), string_exact=float(np.mean([norm(p) in {norm(r) for r in rs} for p, rs in zip(preds, refs)])))
     k = max(map(len, refs))
     streams = [[rs[j] if j < len(rs) else None for rs in refs] for j in range(k)]
-    out['bleu4'] = sacrebleu.corpus_bleu(list(preds), streams).score
+    out['bleu4'] = sacrebleu.corpus_bleu(list(preds), streams, lowercase=True).score   # as string_exact: a lower-casing tokenizer's exact caption scores 100
     if attrs is not None:
         sc = [score_caption(p, a, rs[0]) for p, a, rs in zip(preds, attrs, refs)]   # a relation the references state is asked for
         for key in ('exact', 'attributes', 'relations', 'precision', 'recall'):

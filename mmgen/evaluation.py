@@ -31,6 +31,7 @@ class Table(str):
 
 def fmt_value(v) -> str:
     "How a table cell shows `v`: counts ≥ 10⁶ in millions (≥ 10⁴ in thousands), floats to 4 significant digits, None and NaN as '–', infinities as 'inf'."
+    if getattr(v, 'ndim', None) == 0 and hasattr(v, 'item'): v = v.item()   # a numpy scalar or a 0-d tensor: the Python number it holds
     if v is None or (isinstance(v, float) and math.isnan(v)): return '–'
     if isinstance(v, bool): return str(v)
     if isinstance(v, float) and math.isinf(v): return str(v)   # 'inf', '-inf'
@@ -138,7 +139,11 @@ def psnr(x:torch.Tensor, # (B, ...) images
          y:torch.Tensor, # (B, ...) references
          data_range:float=2., # peak-to-peak of the pixel range (2 for [-1, 1])
         ) -> torch.Tensor:
-    "Per-image PSNR in dB."
+    "Per-image PSNR in dB (identical images: capped, 10·log10(data_range² / 1e-10))."
+    if x.shape != y.shape or x.ndim < 2:   # broadcasting (a (3, H, W) reference, one channel) would score other pixel pairs
+        raise ValueError(f"psnr expected images and references of one shape (B, ...), got {tuple(x.shape)} and {tuple(y.shape)}")
+    if torch.uint8 in (x.dtype, y.dtype) and data_range != 255:
+        raise ValueError(f"psnr of uint8 pixels needs data_range=255, got {data_range} (the default 2 is for floats in [-1, 1])")
     mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(data_range ** 2 / mse.clamp(min=1e-10))
 
@@ -540,7 +545,8 @@ def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
                ) -> torch.Tensor:
     "Latents on the path from `z_a` to `z_b`: (steps, *z_a.shape)."
     if mode not in ('linear', 'slerp'): raise ValueError(f"mode must be 'linear' or 'slerp', got {mode!r}")
-    t = torch.linspace(0, 1, steps, device=z_a.device, dtype=z_a.dtype).view(-1, *[1] * z_a.ndim)
+    dt = z_a.dtype if z_a.is_floating_point() else torch.get_default_dtype()   # integer latents (codes): an integer t would be 0 or 1 only
+    t = torch.linspace(0, 1, steps, device=z_a.device, dtype=dt).view(-1, *[1] * z_a.ndim)
     if mode == 'linear': return (1 - t) * z_a + t * z_b
     na, nb = z_a.norm(dim=-1, keepdim=True), z_b.norm(dim=-1, keepdim=True)
     ua, ub = z_a / na, z_b / nb

@@ -136,6 +136,9 @@ def drop_condition(c:torch.Tensor, # (B,D) conditions
                    p:float, # fraction replaced
                   ) -> torch.Tensor:
     "`c` with a random fraction `p` of its rows replaced by `null`, for classifier-free guidance (Ho & Salimans 2022)."
+    if c.ndim != 2 or tuple(null.shape) != tuple(c.shape[1:]):   # a 1-d `c` was broadcast against `null` into a (D, D) square
+        raise ValueError(f"drop_condition expected conditions (B, D) and a null condition (D,), got {tuple(c.shape)} and {tuple(null.shape)}")
+    if not 0 <= p <= 1: raise ValueError(f"drop_condition's p is the fraction of rows replaced, in [0, 1], got {p}")
     drop = torch.rand(c.shape[0], device=c.device) < p
     return torch.where(drop[:, None], null.expand_as(c), c)
 
@@ -158,6 +161,7 @@ def feature_loss(features, # x (B,C,H,W) -> a list of activation maps, e.g. a fr
     "Perceptual loss: per-stage MSE between the feature maps of `pred` and `target`, each over the target map's mean square, averaged over stages."
     with torch.no_grad(): ft = features(target)
     fp = features(pred)
+    if not isinstance(ft, (list, tuple)): raise ValueError(f"features must return a list of maps (one per stage; one map: [m]), got {type(ft).__name__}" + (f" of shape {tuple(ft.shape)}" if torch.is_tensor(ft) else ''))
     if not ft or len(fp) != len(ft): raise ValueError(f"features must return the same non-empty list of maps for both images, got {len(fp)} and {len(ft)}")
     return sum(F.mse_loss(p.float(), t.float()) / t.float().pow(2).mean().clamp_min(1e-6) for p, t in zip(fp, ft)) / len(ft)
 
@@ -169,6 +173,8 @@ def recon_loss(pred:torch.Tensor, # (B,3,H,W) decoded images
                per_sample:bool=False, # (each picture's weighted squared error, its total weight), both (B,): sum each, divide, and it is the mean
               ) -> torch.Tensor|tuple:
     "MSE, optionally weighted up where the target differs from its median colour (its background, when objects are small)."
+    if pred.shape != target.shape or target.ndim != 4:   # broadcasting (a (3, H, W) target, one channel) would score other pixel pairs
+        raise ValueError(f"recon_loss expected pred and target of one shape (B, C, H, W), got {tuple(pred.shape)} and {tuple(target.shape)}")
     err = (pred.float() - target.float()).pow(2)
     if fg_weight == 0 and not per_sample: return err.mean()
     t = target.float()

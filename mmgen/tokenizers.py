@@ -7,7 +7,7 @@ Docs: https://mmgen-dev.github.io/mmgen/tokenizers.html.md"""
 
 # %% ../nbs/02_tokenizers.ipynb #f26d0745
 from __future__ import annotations
-import contextlib, json, logging, os, re, warnings
+import contextlib, json, logging, numbers, os, re, warnings
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -36,6 +36,7 @@ class Tokenizer:
     kind: str = ''                 # name stored in saved files, e.g. 'word'
     pad_id: int; bos_id: int; eos_id: int; vocab_size: int
     default_max_len: int|None = None  # used when `max_len` is None (CLIP's 77-token context)
+    decode_drops_unknown: bool = False  # `decode` skips ids past the vocabulary rather than refusing them
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -66,7 +67,7 @@ class Tokenizer:
     def _wrap(self, text:str, body:list[int], max_len:int|None) -> list[int]:
         if not body: raise ValueError(f"{type(self).__name__}.encode expected text with at least one token, got {text!r} (no tokens after normalisation)")
         ids = [self.bos_id, *body, self.eos_id]
-        max_len = max_len or self.default_max_len
+        max_len = self.default_max_len if max_len is None else max_len   # 0 is refused below, not read as 'no limit'
         if max_len is not None:
             if max_len < 2: raise ValueError(f"max_len must leave room for BOS and EOS (>= 2), got {max_len}")
             if len(ids) > max_len: ids = ids[:max_len-1] + [self.eos_id]
@@ -86,11 +87,21 @@ class Tokenizer:
                skip_special:bool=True, # drop BOS/PAD and stop at the first EOS
               ) -> str:
         "Text of `ids`."
-        ids = ids.tolist() if torch.is_tensor(ids) else list(ids)
+        ids = self._ids(ids)
         if skip_special:
             if self.eos_id in ids: ids = ids[:ids.index(self.eos_id)]
             ids = [i for i in ids if i not in self.special_ids]
         return self._decode(ids)
+
+    def _ids(self, ids) -> list[int]:
+        "`ids` as a list of ints; a ValueError naming what came unless it is one caption's ids, each >= 0 (and < vocab_size unless `decode_drops_unknown`)."
+        seq = None if isinstance(ids, str) else ids.tolist() if hasattr(ids, 'tolist') else list(ids)   # a tensor, an array, a list
+        top = None if self.decode_drops_unknown else self.vocab_size
+        if seq is None or not all(isinstance(i, numbers.Integral) and 0 <= i and (top is None or i < top) for i in seq):
+            got = f"{type(ids).__name__} of shape {tuple(ids.shape)}" if hasattr(ids, 'shape') else f"{ids!r:.80}"
+            raise ValueError(f"{type(self).__name__}.decode expected one caption's token ids, ints in [0, {top or 'inf'}) "
+                             f"(a 1-d tensor or a list; decode a batch row by row), got {got}")
+        return [int(i) for i in seq]
 
     def __call__(self, texts:str|Sequence[str], # a caption or a batch of captions
                  max_len:int|None=None, # truncate each to this many ids (None: CLIP's context, else no limit)
@@ -100,7 +111,7 @@ class Tokenizer:
         if isinstance(texts, str): texts = [texts]
         if len(texts) == 0: raise ValueError("expected at least one caption, got an empty batch")
         seqs = self.encode_batch(texts, max_len)
-        max_len = max_len or self.default_max_len
+        max_len = self.default_max_len if max_len is None else max_len
         L = max_len if (pad_to_max and max_len) else max(map(len, seqs))
         ids = torch.full((len(seqs), L), self.pad_id, dtype=torch.long)
         pad_mask = torch.ones((len(seqs), L), dtype=torch.bool)
@@ -170,6 +181,7 @@ class BPETokenizer(Tokenizer):
     "Byte-level BPE trained with HuggingFace `tokenizers`: any text encodes, no `<unk>`."
     kind = 'bpe'
     specials = ('<pad>', '<bos>', '<eos>')
+    decode_drops_unknown = True   # as `tokenizers` does: a model's table may be larger than the vocabulary trained (10's shared latent)
 
     def __init__(self, tok): # a `tokenizers.Tokenizer` whose vocabulary holds `specials`
         self.tok = tok

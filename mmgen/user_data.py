@@ -35,15 +35,16 @@ __all__ = ['load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'picture
 def _read_captions(captions) -> list[tuple[str, str]]:
     "(image, caption) rows from a CSV, JSONL or JSON-array path or an iterable of pairs."
     if not isinstance(captions, (str, Path)): return [(str(a), str(b)) for a, b in captions]
-    p = Path(captions)
-    if p.suffix in ('.jsonl', '.json'): t = p.read_text(); rows = json.loads(t) if p.suffix == '.json' and t.lstrip().startswith('[') else [json.loads(l) for l in t.splitlines() if l.strip()]   # a JSON array, or JSON lines
+    p, suffix = Path(captions), Path(captions).suffix.lower()
+    if suffix in ('.jsonl', '.json'): t = p.read_text(encoding='utf-8-sig'); rows = json.loads(t) if suffix == '.json' and t.lstrip().startswith('[') else [json.loads(l) for l in t.splitlines() if l.strip()]   # a JSON array, or JSON lines
     else:
-        with p.open(newline='') as f: rows = list(csv.DictReader(f))
+        with p.open(newline='', encoding='utf-8-sig') as f: rows = list(csv.DictReader(f))   # utf-8-sig: Excel's 'CSV UTF-8' starts with a byte-order mark
+    if not rows: raise ValueError(f"{p}: expected one row per (image, caption), got none")
     out = []
-    for r in rows:
+    for i, r in enumerate(rows):
         img = next((r[k] for k in ('image', 'file', 'filename', 'file_name', 'path') if k in r), None)
         cap = next((r[k] for k in ('caption', 'text') if k in r), None)
-        if img is None or cap is None: raise ValueError(f"{p}: each row needs an image column (image/file/filename) and a caption column (caption/text); got {sorted(r)}")
+        if img is None or cap is None: raise ValueError(f"{p}: each row needs an image (column image/file/filename/file_name/path) and a caption (caption/text); row {i + 1} is {r!r:.120}")
         out.append((str(img), str(cap)))
     return out
 
@@ -56,7 +57,7 @@ def _rgb(im:Image.Image) -> Image.Image:
     "RGB, turned as its EXIF orientation says; 16/32-bit and float grey scaled to 8 bits (PIL's `convert` clips them to white); transparency over the Shapes background (`convert` would drop it)."
     if (im := ImageOps.exif_transpose(im)).mode.startswith('I') or im.mode == 'F':   # 'I;16' is 16-bit; 'I' holds 16-bit values in 32; 'F' is float, [0, 1] or [0, 255]
         a = np.asarray(im, np.float64); im = Image.fromarray((a * (1 / 257 if im.mode.startswith('I;16') or a.max() > 255 else 255 if im.mode == 'F' and a.max() <= 1 else 1)).clip(0, 255).round().astype(np.uint8))
-    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):   # transparent parts: the rule `as_images` applies to arrays
+    if im.mode in ('RGBA', 'LA', 'PA') or 'transparency' in im.info:   # transparent parts (an alpha band, or a palette / grey / RGB colour key): the rule `as_images` applies to arrays
         im = Image.fromarray(_over_background(np.asarray(im.convert('RGBA'))))
     return im.convert('RGB')
 
@@ -65,7 +66,9 @@ def load_image(path:str|Path, # image file
               ) -> Image.Image:
     "Open an image as RGB, resize its shorter side and centre-crop to `size` (raises on unreadable files)."
     H, W = (size, size) if isinstance(size, int) else size
-    with Image.open(path) as im: im.draft('RGB', (W, H)); im = _rgb(im)   # draft: a JPEG decodes at reduced size, much faster for big photos
+    with Image.open(path) as im:
+        turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)   # stored sideways (EXIF orientation): the file's width is the picture's height
+        im.draft('RGB', (H, W) if turned else (W, H)); im = _rgb(im)   # draft: a JPEG decodes at reduced size (never below the size asked), much faster for big photos
     return _cover(im, im.height, im.width, (H, W), 'bicubic')   # bicubic, as torchvision resizes a PIL image
 
 def _cover(x, # a PIL image or a (..., C, h, w) tensor
