@@ -149,6 +149,7 @@ def check_overrides(name:str, # the system's command-line name
     "Refuse an unknown key (naming what the system calls it, else the nearest valid names), a value of the wrong type (naming the type), in one line."
     for k, v in overrides.items():
         if k in _FLAGS or k in _OWN and k not in options: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
+        if k in (own := system_declares(name, 'NOT_OPTIONS', {})): raise UserError(f"--set {k}=...: not an option of {name}: {own[k]}")   # a field the system sets itself
         same = [o for g in SAME_OPTIONS if k in g for o in g if o != k and o in options]
         if k not in options and same:
             raise UserError(f"unknown option {k!r} for {name}; {name} calls it {' or '.join(same)} ({options[same[0]][2]})")

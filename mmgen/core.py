@@ -296,10 +296,12 @@ def config_dict(cfg) -> dict:
 
 def split_overrides(kw:dict, # keyword overrides, e.g. a system's `train(**kw)`
                     *classes, # dataclasses, in order of precedence
+                    own:dict|None=None, # fields of those classes the system sets itself -> why (its module's `NOT_OPTIONS`): refused, with the why
                    ) -> list[dict]:
-    "Route each override to the first dataclass with that field (one dict per class); an unknown name is a `ConfigError` naming the nearest fields."
+    "Route each override to the first dataclass with that field (one dict per class); an unknown name, or one the system sets itself, is a `ConfigError` naming the nearest fields or why."
     out, names = [{} for _ in classes], [{f.name for f in dataclasses.fields(c)} for c in classes]
     for k, v in kw.items():
+        if own and k in own: raise ConfigError(f"train(): {k} is not an option: {own[k]}")
         i = next((i for i, n in enumerate(names) if k in n), None)
         if i is None:
             near = difflib.get_close_matches(k, sorted(set().union(*names)), n=3, cutoff=0.6)
