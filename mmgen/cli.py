@@ -241,7 +241,7 @@ def option_values(spec:SystemSpec, # a registered system
 def stage_notes(spec:SystemSpec, # a registered system
                 values:dict, # the value the command uses of each option (`option_values`): the first stage's
                ) -> dict[str, str]:
-    "Option -> what the system's later stages use instead (its module's `STAGES`, where a stage's value is not the first stage's), e.g. 'the student stage; the teacher stage uses 0.0005 (teacher_lr)'."
+    "Option -> what the system's later stages use instead (its module's `STAGES`: each value a later stage sets itself, equal to the first stage's or not, for the option does not reach it), e.g. 'the student stage; the teacher stage uses 0.0005 (teacher_lr)'."
     first_sets, stages = system_declares(spec, 'SETS_ITSELF', {}), system_declares(spec, 'STAGES', {})
     first = system_declares(spec, 'RUN_WRITES', _ANY_STAGE)[0][0]
     def value(w): return values.get(w) if isinstance(w, FromOption) else w
@@ -249,7 +249,7 @@ def stage_notes(spec:SystemSpec, # a registered system
     notes = {}
     for k, v in values.items():
         f = next((f for f, w in first_sets.items() if isinstance(w, FromOption) and w == k), k)   # the TrainConfig field option k sets in the first stage (vq-art's lr from vq_lr)
-        later = [f"the {s} stage uses {shown(d[f])}" for s, d in stages.items() if f in d and (isinstance(d[f], Derived) or value(d[f]) != v)]
+        later = [f"the {s} stage uses {shown(d[f])}" for s, d in stages.items() if f in d]
         if later: notes[k] = f"the {first if first != '.' else 'first'} stage; " + ', '.join(later)
     return notes
 
