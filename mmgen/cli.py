@@ -158,7 +158,9 @@ def check_overrides(name:str, # the system's command-line name
             raise UserError(f"unknown option {k!r} for {name}" + (f"; did you mean {' or '.join(near)}?" if near else '')
                             + f" (`mmgen train {name} --help` lists all {len(options)})")
         default, anno, doc = options[k]
-        if not _fits(v, anno): raise UserError(f"--set {k}={v!r}: expected {anno} ({doc}), got {type(v).__name__}")
+        if not _fits(v, anno):
+            tip = f"; one item is a tuple of one: --set \"{k}=({v!r},)\"" if 'tuple' in anno and not isinstance(v, (tuple, list)) else ''   # `--set templates=rel`
+            raise UserError(f"--set {k}={v!r}: expected {anno} ({doc}), got {type(v).__name__}{tip}")
         if k in _AT_LEAST and isinstance(v, int) and v < _AT_LEAST[k]:
             raise UserError(f"--set {k}={v!r}: expected an integer >= {_AT_LEAST[k]} ({doc})")
 
