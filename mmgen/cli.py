@@ -48,7 +48,7 @@ Docs: https://mmgen-dev.github.io/mmgen/cli.html.md"""
 from __future__ import annotations
 import argparse, ast, dataclasses, difflib, fnmatch, importlib, inspect, json, os, re, shlex, shutil, sys, textwrap, time
 from pathlib import Path
-from .core import SYSTEMS, SystemSpec, UserError, Derived, FromOption, writable_dir
+from .core import SYSTEMS, SystemSpec, UserError, Derived, FromOption, writable_dir, default_device
 
 # %% auto #0
 __all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
@@ -150,6 +150,7 @@ def check_overrides(name:str, # the system's command-line name
     for k, v in overrides.items():
         if k in _FLAGS or k in _OWN and k not in options: raise UserError(f"--set {k}=...: use the command's own flag --{k.replace('out_dir', 'out')} instead")
         if k in (own := system_declares(name, 'NOT_OPTIONS', {})): raise UserError(f"--set {k}=...: not an option of {name}: {own[k]}")   # a field the system sets itself
+        if k == 'device' and isinstance(v, str): default_device(v)   # a GPU this machine lacks: refused now, not after the data are made
         same = [o for g in SAME_OPTIONS if k in g for o in g if o != k and o in options]
         if k not in options and same:
             raise UserError(f"unknown option {k!r} for {name}; {name} calls it {' or '.join(same)} ({options[same[0]][2]})")

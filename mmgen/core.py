@@ -85,9 +85,14 @@ def row_noise(draw:Callable, # torch.rand or torch.randn
 
 # %% ../nbs/00_core.ipynb #cc5b7928
 def default_device(prefer:str|None=None) -> torch.device:
-    "The best available device: `prefer` if given, else CUDA, then Apple MPS, then CPU."
+    "The best available device: `prefer` if given (refused, in one line, where this machine has none of its kind), else CUDA, then Apple MPS, then CPU."
     import torch
-    if prefer: return torch.device(prefer)
+    if prefer:
+        d, mps = torch.device(prefer), getattr(torch.backends, 'mps', None)
+        if (d.type == 'cuda' and not torch.cuda.is_available()) or (d.type == 'mps' and not (mps and mps.is_available())):
+            build = ' (this torch is a CPU build)' if d.type == 'cuda' and torch.version.cuda is None else ''
+            raise UserError(f"device={prefer!r}, but torch finds no {d.type.upper()} device on this machine{build}: leave device unset (the best available) or pass 'cpu'")
+        return d
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')

@@ -299,7 +299,7 @@ def _batch_size(batch) -> int:
 
 def train_device(cfg:TrainConfig) -> torch.device:
     "The device `fit` trains `cfg` on: `cfg.device` if set, else this rank's GPU under torchrun, else `default_device()`; a GPU this torch build has no kernels for is refused."
-    d = torch.device(cfg.device) if cfg.device else torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if dist.is_initialized() and torch.cuda.is_available() else default_device()
+    d = default_device(cfg.device) if cfg.device else torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if dist.is_initialized() and torch.cuda.is_available() else default_device()
     check_cuda_arch(d); return d
 
 def _fmt(row:dict) -> str:
