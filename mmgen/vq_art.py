@@ -700,8 +700,10 @@ _RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_
                   save_every=int_at_least(0), save_minutes=num_at_least(0))   # what `train`'s own options allow (the last five as `TrainConfig`'s)
 SETS_ITSELF = dict(lr=FromOption('vq_lr'), max_steps=FromOption('vq_steps'), max_seconds=FromOption('vq_seconds'), weight_decay=0., warmup_steps=Derived('min(50, vq_steps // 10)'))   # the VQ-VAE stage's
 STAGES = dict(prior=dict(lr=1e-3, max_steps=FromOption('prior_steps'), max_seconds=FromOption('prior_seconds'), weight_decay=0.01, warmup_steps=Derived('min(100, prior_steps // 10)')))   # the prior's
-NOT_OPTIONS = dict(lr=f"vq_lr (the prior trains at {STAGES['prior']['lr']:g})", max_steps='vq_steps and prior_steps', max_seconds='vq_seconds and prior_seconds',
-                   warmup_steps=None, warmup_frac=None, weight_decay=None)   # TrainConfig fields `train` sets per stage (SETS_ITSELF, STAGES; `mmgen train vq-art --help` leaves them out)
+NOT_OPTIONS = dict(lr=f"set per stage: use vq_lr (the prior trains at {STAGES['prior']['lr']:g})", max_steps='set per stage: use vq_steps and prior_steps', max_seconds='set per stage: use vq_seconds and prior_seconds',
+                   warmup_steps=f"set per stage: {SETS_ITSELF['warmup_steps']} steps for the VQ-VAE, {STAGES['prior']['warmup_steps']} for the prior", warmup_frac='set per stage: each stage warms up for a number of steps (see warmup_steps), not a fraction',
+                   weight_decay=f"set per stage: {SETS_ITSELF['weight_decay']:g} for the VQ-VAE, {STAGES['prior']['weight_decay']:g} for the prior", grid='read from the VQ-VAE: size // 2**down codes a side (pass size= or down=)',
+                   vocab_size='read from the tokenizer: the words of the training captions and 4 special tokens')   # fields `train` sets itself -> why: TrainConfig's per stage (SETS_ITSELF, STAGES), PriorConfig's from the VQ-VAE and captions (`split_overrides` refuses them; `--help` leaves them out)
 RUN_WRITES = (('vqvae', 'prior'), ('config.json', 'data.json', 'tokenizer.json', 'vqvae.safetensors', 'prior.safetensors', 'metrics.json', 'samples.png'))   # the folders its stages `fit` in, the other files a run writes
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
@@ -757,8 +759,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
     rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
                                      vq_lr=vq_lr, vq_seconds=vq_seconds, prior_seconds=prior_seconds, rounds=rounds, guidance=guidance).items() if v is not None})
-    vo, po, fo = split_overrides(kw, VQConfig, PriorConfig, TrainConfig)
-    if own := next((k for k in fo if k in NOT_OPTIONS), None): raise ConfigError(f"train(): {own} is set per stage, not an option" + (f": use {NOT_OPTIONS[own]}" if NOT_OPTIONS[own] else ''))
+    vo, po, fo = split_overrides(kw, VQConfig, PriorConfig, TrainConfig, own=NOT_OPTIONS)   # a field `train` sets itself is refused, with its why
     vk.update(vo); pk.update(po)
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
