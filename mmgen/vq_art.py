@@ -733,7 +733,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
           n_train:int|None=None, # AbstractArt training pictures (default: the preset's)
           n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's)
-          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too (default: the preset's; None in a preset: n_train)
+          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too: at least n_train (default: the preset's; None in a preset: n_train)
           vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
           prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
           batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
@@ -763,6 +763,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vk.update(vo); pk.update(po)
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
+    if (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
     tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
     vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
@@ -775,7 +776,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         raise ConfigError(f"train(): cannot resume {out}: its pictures were drawn with data_seed={made}, got data_seed={data_seed}; "
                           f"pass data_seed={made}, or start over in another folder (`mmgen train --overwrite`)")
     if data is None:
-        x_pr, cap_pr = art_tensors(max(rk['n_train'], rk['n_prior'] or 0), vcfg.size, seed=data_seed)   # the first n_train train the VQ-VAE, all of them the prior
+        x_pr, cap_pr = art_tensors(rk['n_prior'] or rk['n_train'], vcfg.size, seed=data_seed)   # the first n_train train the VQ-VAE, all of them the prior
         x_tr, cap_tr = x_pr[:rk['n_train']], cap_pr[:rk['n_train']]
         x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=10**6)
         _, cap_ho = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=2 * 10**6, held_out=True)
