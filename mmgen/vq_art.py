@@ -260,7 +260,9 @@ class VQConfig:
     def __post_init__(self):
         check_config(self, _VQ_RULES)
         if self.size % 2**self.down: raise ConfigError(f"VQConfig.size must be a multiple of 2**down = {2**self.down} (down={self.down}), got {self.size}")
+        if self.quantizer in ('fsq', 'lib FSQ') and self.n_codes != math.prod(_FSQ_LEVELS): raise ConfigError(f"VQConfig.n_codes must be {math.prod(_FSQ_LEVELS)} with quantizer={self.quantizer!r} (FSQ's codes are its levels, {' × '.join(map(str, _FSQ_LEVELS))}), got {self.n_codes}: leave n_codes out")
 
+_FSQ_LEVELS = (8, 8, 8)   # the levels of both FSQ rows: 8 × 8 × 8 = 512 codes, whatever n_codes says (so VQConfig refuses another n_codes with them)
 QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'plain':             lambda d, k, b: VectorQuantizer(k, d, b),
     'ema':               lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99),
@@ -269,9 +271,9 @@ QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'lowdim_cosine':     lambda d, k, b: VectorQuantizer(k, d, b, code_dim=8, cosine=True),
     'ema+kmeans+restart': lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99, kmeans_init=True, restart=True),
     'all (ours)':        lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99, kmeans_init=True, restart=True, code_dim=8, cosine=True),
-    'fsq':               lambda d, k, b: FSQuantizer((8, 8, 8), d),
+    'fsq':               lambda d, k, b: FSQuantizer(_FSQ_LEVELS, d),
     'lib VectorQuantize': lambda d, k, b: LibQuantizer('vq', d, k, kmeans_init=True, threshold_ema_dead_code=2, decay=0.99),
-    'lib FSQ':           lambda d, k, b: LibQuantizer('fsq', d, levels=(8, 8, 8)),
+    'lib FSQ':           lambda d, k, b: LibQuantizer('fsq', d, levels=_FSQ_LEVELS),
 }
 _VQ_RULES = dict(  # what each VQConfig field allows (`check_config`, as `TrainConfig`'s): refused when the config is made, before any picture is rendered
     size=int_at_least(4), channels=((lambda v: int_at_least(8)[0](v) and v % 8 == 0), 'a multiple of 8 (GroupNorm groups)'), dim=int_at_least(1), n_codes=int_at_least(2),
