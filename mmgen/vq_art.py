@@ -712,6 +712,17 @@ def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> t
     "Token ids and padding mask of captions, padded to `max_text`."
     return tokenizer(list(captions), max_text, pad_to_max=True)
 
+def _check_captions(caps:dict, # split -> the captions of your own `data=`
+                    max_text:int, # the prior's longest prompt in tokens, BOS and EOS included
+                   ):
+    "Refuse, in one line naming it, a caption the prior would cut (over MAX_ADJECTIVES words, over max_text tokens) or a test caption (a prompt) with no word of the training captions."
+    tok = WordTokenizer.from_texts([c for c in caps['train'] if isinstance(c, str)])   # the words `train` builds its tokenizer and the generator's vocabulary from
+    for split, i, c in ((s, i, c) for s, cs in caps.items() for i, c in enumerate(cs)):
+        at, n = f"train(): data[{split!r}][{i}]'s caption {c!r}", len(prompt_words(c)) if isinstance(c, str) else 0
+        if not 1 <= n <= MAX_ADJECTIVES: raise ConfigError(f"{at} has {n} words: the prior takes captions of 1-{MAX_ADJECTIVES} adjectives (e.g. 'warm vivid calm'), not sentences")
+        if (t := (len(tok.split(c)) if split == 'train' else n) + 2) > max_text: raise ConfigError(f"{at} is {t} tokens with BOS and EOS, over max_text={max_text}: it would be cut; pass max_text={t}" + (', or drop its punctuation' if t > n + 2 else ''))
+        if split == 'test' and not set(prompt_words(c)) & set(tok.stoi): raise ConfigError(f"{at} holds no word of the training captions: as a prompt it names no adjective the prior knows")
+
 def train_prior(cfg:PriorConfig, # prior configuration (masked=False: the seed's direct head)
                 tokens:Tensor, pad_mask:Tensor, # (N, L) prompts of the training pictures
                 codes:Tensor, # (N, grid*grid) their pre-computed code indices
@@ -767,7 +778,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
     if (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
     tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
-    vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
+    vcfg, pcheck = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
         raise ConfigError("train(): compile=True cannot train quantizer='lib VectorQuantize' (torch.compile's inductor fails on it: "
                           "'Node view was invalid, but is output'); pass compile=False, or one of our quantizers, e.g. quantizer='ema+kmeans+restart'")
@@ -787,6 +798,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         (x_tr, cap_tr), (x_te, cap_te) = [(torch.stack([it['image'] for it in its]), [it['caption'] for it in its])
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ConfigError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
+        _check_captions(dict(train=cap_tr, test=cap_te), pcheck.max_text)   # before the folder is made: a caption the prior would cut, or a prompt it cannot draw
         cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
     out.mkdir(parents=True, exist_ok=True)
     if not held: (out / 'data.json').write_text(json.dumps(dict(data='AbstractArt' if data is None else 'data=', data_seed=data_seed if data is None else None,
