@@ -55,13 +55,15 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
-__all__ = ['HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'make_data', 'jitter', 'rotate', 'PairAugment',
-           'RetrievalConfig', 'ImageTower', 'SmallTextTower', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours',
-           'hard_pairs', 'same_caption', 'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs',
-           'embed_captions', 'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report',
-           'RetrievalData', 'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
+__all__ = ['PAIR_SIZE', 'HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'make_data', 'jitter', 'rotate',
+           'PairAugment', 'RetrievalConfig', 'ImageTower', 'SmallTextTower', 'FrozenCLIPText', 'PairRetriever',
+           'word_neighbours', 'hard_pairs', 'same_caption', 'contrastive_loss', 'RetrievalLoss', 'parse_pair',
+           'embed_pairs', 'embed_captions', 'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics',
+           'half_report', 'RetrievalData', 'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
+PAIR_SIZE = (32, 64)   # (height, width) of every pair `make_data` draws: two 32 × 32 pictures side by side
+
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
               n_train:int=20_000, n_valid:int=1_000, n_test:int=2_000, # pairs per split
               data_seed:int=0, # pair draws (`RetrievalData.data_seed`)
@@ -617,12 +619,13 @@ def preset_config(preset:str, variant:str='enhanced', **kw) -> tuple[RetrievalCo
     preset = pick_preset(PRESETS, preset)                 # refuses a name PRESETS lacks
     mk, dk = (dict(d) for d in PRESETS[preset])
     dk.update({k: kw.pop(k) for k in list(kw) if k in RetrievalData.__dataclass_fields__})
-    RetrievalData(**dk)                                   # checks the data fields
+    rd = RetrievalData(**dk)                              # checks the data fields
     if variant == 'baseline':
         small = {k: v for k, v in mk.items() if k in ('text_d_model', 'text_layers')}
         cfg = RetrievalConfig.baseline(**{**small, **kw})
     elif variant == 'enhanced': cfg = RetrievalConfig.enhanced(**{**mk, **kw})
     else: raise ConfigError(f"variant must be 'baseline' or 'enhanced', got {variant!r}")
+    if tuple(cfg.img_size) != PAIR_SIZE: raise ConfigError(f"RetrievalConfig.img_size must be {PAIR_SIZE}, the (height, width) the {rd.data!r} pairs come at (two 32 × 32 pictures side by side: make_data draws no other size), got {cfg.img_size!r}")
     if dk['n_train'] < cfg.batch_size: raise ConfigError(f"n_train must be at least batch_size ({cfg.batch_size}): the training loader drops a partial batch, got {dk['n_train']}")
     return cfg, dk
 
