@@ -80,7 +80,7 @@ def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cif
         if root is None: raise ConfigError("data='cifar100' needs root= (a folder holding cifar-100-python/)")
         return dict(train=PairedCIFAR100(root, n=n_train, seed=data_seed), valid=PairedCIFAR100(root, n=n_valid, seed=data_seed, start=n_train),
                     test=PairedCIFAR100(root, train=False, n=n_test, seed=data_seed + 1))
-    raise ConfigError(f"data must be 'shapes', 'digits' or 'cifar100', got {data!r}")
+    raise ConfigError(f"data must be 'shapes', 'digits' or 'cifar100', got " + (repr(data) if isinstance(data, str) else f"a {type(data).__name__} (it names a pair set; it takes no datasets of yours)"))
 
 # %% ../nbs/13_paired_retrieval.ipynb #e751c00e
 def _gray(x:torch.Tensor) -> torch.Tensor:
@@ -597,6 +597,7 @@ class RetrievalData:
     root: str|None = None           # CIFAR-100 folder (data='cifar100')
 
     def __post_init__(self):
+        if not isinstance(self.data, str): raise ConfigError(f"RetrievalData.data must name a pair set, 'shapes' | 'digits' | 'cifar100' (paired-retrieval draws left/right pairs of labelled pictures and takes no datasets of yours), got a {type(self.data).__name__}")
         check_config(self, dict(data=one_of('shapes', 'digits', 'cifar100'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), data_seed=int_at_least(0)))
         if self.data == 'cifar100' and self.root is None: raise ConfigError("RetrievalData.root must name the CIFAR-100 folder (holding cifar-100-python/) with data='cifar100', got None")
 
