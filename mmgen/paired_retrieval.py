@@ -55,11 +55,12 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
-__all__ = ['PAIR_SIZE', 'HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'make_data', 'jitter', 'rotate',
-           'PairAugment', 'RetrievalConfig', 'ImageTower', 'SmallTextTower', 'FrozenCLIPText', 'PairRetriever',
-           'word_neighbours', 'hard_pairs', 'same_caption', 'contrastive_loss', 'RetrievalLoss', 'parse_pair',
-           'embed_pairs', 'embed_captions', 'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics',
-           'half_report', 'RetrievalData', 'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
+__all__ = ['PAIR_SIZE', 'HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'NOT_OPTIONS', 'make_data',
+           'jitter', 'rotate', 'PairAugment', 'RetrievalConfig', 'ImageTower', 'SmallTextTower', 'FrozenCLIPText',
+           'PairRetriever', 'word_neighbours', 'hard_pairs', 'same_caption', 'contrastive_loss', 'RetrievalLoss',
+           'parse_pair', 'embed_pairs', 'embed_captions', 'pair_metrics', 'evaluate', 'all_captions', 'retrieve',
+           'half_metrics', 'half_report', 'RetrievalData', 'preset_config', 'RetrievalRun', 'run_retrieval', 'train',
+           'load_retrieval']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 PAIR_SIZE = (32, 64)   # (height, width) of every pair `make_data` draws: two 32 × 32 pictures side by side
@@ -667,6 +668,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
 # %% ../nbs/13_paired_retrieval.ipynb #d3c1a231
 RUN_WRITES = (('.',), ('config.json', 'data.json', 'metrics.json'))   # the folder it `fit`s in, the other files a run writes (`mmgen train --overwrite` deletes no other)
 SETS_ITSELF = dict(progress=False, warmup_steps=Derived('round(warmup_epochs * steps per epoch)'), min_lr_frac=Derived('min_lr / lr'))   # TrainConfig fields `train` sets where **kw names none
+NOT_OPTIONS = dict(warmup_frac=f"paired-retrieval warms up for warmup_epochs (warmup_steps = {SETS_ITSELF['warmup_steps']}, which TrainConfig puts before warmup_frac): use warmup_epochs, or warmup_steps")   # refused by `train` and `--set`, left out of `--help`
 
 
 # %% ../nbs/13_paired_retrieval.ipynb #05600907
@@ -680,12 +682,12 @@ def train(out_dir:str|Path, # where checkpoints, history.json, data.json, metric
           n_train:int|None=None, # training pairs (default: the preset's)
           n_valid:int|None=None, # validation pairs (default: the preset's)
           n_test:int|None=None, # held-out test pairs (default: the preset's)
-          **kw, # overrides: any RetrievalConfig, RetrievalData or TrainConfig field (hard_negatives=..., device=...)
+          **kw, # overrides: any RetrievalConfig, RetrievalData or TrainConfig field (hard_negatives=..., device=...) but those in NOT_OPTIONS
          ) -> dict:
     "Train a paired-image retriever and return its held-out metrics (also written to out_dir/metrics.json)."
     import json
     preset = pick_preset(PRESETS, preset, full)
-    mo, do, to = split_overrides(kw, RetrievalConfig, RetrievalData, TrainConfig)
+    mo, do, to = split_overrides(kw, RetrievalConfig, RetrievalData, TrainConfig, own=NOT_OPTIONS)   # a field that would do nothing here is refused, with its why
     do.update({k: v for k, v in dict(n_train=n_train, n_valid=n_valid, n_test=n_test).items() if v is not None})
     if epochs is not None: mo['epochs'] = epochs
     cfg, dk = preset_config(preset, variant, **mo, **do)   # every option is checked here, before any pair is drawn: a ConfigError names it
