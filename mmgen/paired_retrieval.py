@@ -65,6 +65,12 @@ __all__ = ['PAIR_SIZE', 'HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', '
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
 PAIR_SIZE = (32, 64)   # (height, width) of every pair `make_data` draws: two 32 × 32 pictures side by side
 
+def _no_cifar(root:str) -> str|None:
+    "What to do where `root` holds no CIFAR-100 (None where it holds torchvision's cifar-100-python/ folder)."
+    if not (Path(root) / 'cifar-100-python').is_dir():
+        return (f"no CIFAR-100 under root={str(root)!r} (no cifar-100-python/ folder there): fetch it once (about 160 MB, online) with "
+                f"python -c \"from torchvision.datasets import CIFAR100; CIFAR100({str(root)!r}, download=True)\", then run again with the same root")
+
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
               n_train:int=20_000, n_valid:int=1_000, n_test:int=2_000, # pairs per split
               data_seed:int=0, # pair draws (`RetrievalData.data_seed`)
@@ -79,6 +85,7 @@ def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cif
                     test=PairedDigits(n_test, seed=data_seed + 1, split='test'))
     if data == 'cifar100':
         if root is None: raise ConfigError("data='cifar100' needs root= (a folder holding cifar-100-python/)")
+        if why := _no_cifar(root): raise ConfigError(f"make_data: {why}")
         return dict(train=PairedCIFAR100(root, n=n_train, seed=data_seed), valid=PairedCIFAR100(root, n=n_valid, seed=data_seed, start=n_train),
                     test=PairedCIFAR100(root, train=False, n=n_test, seed=data_seed + 1))
     raise ConfigError(f"data must be 'shapes', 'digits' or 'cifar100', got " + (repr(data) if isinstance(data, str) else f"a {type(data).__name__} (it names a pair set; it takes no datasets of yours)"))
@@ -599,8 +606,9 @@ class RetrievalData:
 
     def __post_init__(self):
         if not isinstance(self.data, str): raise ConfigError(f"RetrievalData.data must name a pair set, 'shapes' | 'digits' | 'cifar100' (paired-retrieval draws left/right pairs of labelled pictures and takes no datasets of yours), got a {type(self.data).__name__}")
-        check_config(self, dict(data=one_of('shapes', 'digits', 'cifar100'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), data_seed=int_at_least(0)))
+        check_config(self, dict(data=one_of('shapes', 'digits', 'cifar100'), root=_str(none=True), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), data_seed=int_at_least(0)))
         if self.data == 'cifar100' and self.root is None: raise ConfigError("RetrievalData.root must name the CIFAR-100 folder (holding cifar-100-python/) with data='cifar100', got None")
+        if self.data == 'cifar100' and (why := _no_cifar(self.root)): raise ConfigError(f"RetrievalData.root: {why}")   # before anything is written (torchvision would advise download=True, which train does not take)
 
 PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, RetrievalData fields)
     'smoke': (dict(d_model=64, n_layers=2, n_heads=4, d_ff=128, text_d_model=64, text_layers=1, epochs=3, warmup_epochs=.5, patience=None),
