@@ -55,13 +55,22 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
 
 # %% auto #0
-__all__ = ['HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'make_data', 'jitter', 'rotate', 'PairAugment',
-           'RetrievalConfig', 'ImageTower', 'SmallTextTower', 'FrozenCLIPText', 'PairRetriever', 'word_neighbours',
-           'hard_pairs', 'same_caption', 'contrastive_loss', 'RetrievalLoss', 'parse_pair', 'embed_pairs',
-           'embed_captions', 'pair_metrics', 'evaluate', 'all_captions', 'retrieve', 'half_metrics', 'half_report',
-           'RetrievalData', 'preset_config', 'RetrievalRun', 'run_retrieval', 'train', 'load_retrieval']
+__all__ = ['PAIR_SIZE', 'HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'NOT_OPTIONS', 'make_data',
+           'jitter', 'rotate', 'PairAugment', 'RetrievalConfig', 'ImageTower', 'SmallTextTower', 'FrozenCLIPText',
+           'PairRetriever', 'word_neighbours', 'hard_pairs', 'same_caption', 'contrastive_loss', 'RetrievalLoss',
+           'parse_pair', 'embed_pairs', 'embed_captions', 'pair_metrics', 'evaluate', 'all_captions', 'retrieve',
+           'half_metrics', 'half_report', 'RetrievalData', 'preset_config', 'RetrievalRun', 'run_retrieval', 'train',
+           'load_retrieval']
 
 # %% ../nbs/13_paired_retrieval.ipynb #e674882d
+PAIR_SIZE = (32, 64)   # (height, width) of every pair `make_data` draws: two 32 × 32 pictures side by side
+
+def _no_cifar(root:str) -> str|None:
+    "What to do where `root` holds no CIFAR-100 (None where it holds torchvision's cifar-100-python/ folder)."
+    if not (Path(root) / 'cifar-100-python').is_dir():
+        return (f"no CIFAR-100 under root={str(root)!r} (no cifar-100-python/ folder there): fetch it once (about 160 MB, online) with "
+                f"python -c \"from torchvision.datasets import CIFAR100; CIFAR100({str(root)!r}, download=True)\", then run again with the same root")
+
 def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cifar100' (needs root)
               n_train:int=20_000, n_valid:int=1_000, n_test:int=2_000, # pairs per split
               data_seed:int=0, # pair draws (`RetrievalData.data_seed`)
@@ -76,9 +85,10 @@ def make_data(data:str='shapes', # 'shapes' (105 classes), 'digits' (10) or 'cif
                     test=PairedDigits(n_test, seed=data_seed + 1, split='test'))
     if data == 'cifar100':
         if root is None: raise ConfigError("data='cifar100' needs root= (a folder holding cifar-100-python/)")
+        if why := _no_cifar(root): raise ConfigError(f"make_data: {why}")
         return dict(train=PairedCIFAR100(root, n=n_train, seed=data_seed), valid=PairedCIFAR100(root, n=n_valid, seed=data_seed, start=n_train),
                     test=PairedCIFAR100(root, train=False, n=n_test, seed=data_seed + 1))
-    raise ConfigError(f"data must be 'shapes', 'digits' or 'cifar100', got {data!r}")
+    raise ConfigError(f"data must be 'shapes', 'digits' or 'cifar100', got " + (repr(data) if isinstance(data, str) else f"a {type(data).__name__} (it names a pair set; it takes no datasets of yours)"))
 
 # %% ../nbs/13_paired_retrieval.ipynb #e751c00e
 def _gray(x:torch.Tensor) -> torch.Tensor:
@@ -595,8 +605,10 @@ class RetrievalData:
     root: str|None = None           # CIFAR-100 folder (data='cifar100')
 
     def __post_init__(self):
-        check_config(self, dict(data=one_of('shapes', 'digits', 'cifar100'), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), data_seed=int_at_least(0)))
+        if not isinstance(self.data, str): raise ConfigError(f"RetrievalData.data must name a pair set, 'shapes' | 'digits' | 'cifar100' (paired-retrieval draws left/right pairs of labelled pictures and takes no datasets of yours), got a {type(self.data).__name__}")
+        check_config(self, dict(data=one_of('shapes', 'digits', 'cifar100'), root=_str(none=True), n_train=int_at_least(1), n_valid=int_at_least(1), n_test=int_at_least(1), data_seed=int_at_least(0)))
         if self.data == 'cifar100' and self.root is None: raise ConfigError("RetrievalData.root must name the CIFAR-100 folder (holding cifar-100-python/) with data='cifar100', got None")
+        if self.data == 'cifar100' and (why := _no_cifar(self.root)): raise ConfigError(f"RetrievalData.root: {why}")   # before anything is written (torchvision would advise download=True, which train does not take)
 
 PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, RetrievalData fields)
     'smoke': (dict(d_model=64, n_layers=2, n_heads=4, d_ff=128, text_d_model=64, text_layers=1, epochs=3, warmup_epochs=.5, patience=None),
@@ -617,12 +629,13 @@ def preset_config(preset:str, variant:str='enhanced', **kw) -> tuple[RetrievalCo
     preset = pick_preset(PRESETS, preset)                 # refuses a name PRESETS lacks
     mk, dk = (dict(d) for d in PRESETS[preset])
     dk.update({k: kw.pop(k) for k in list(kw) if k in RetrievalData.__dataclass_fields__})
-    RetrievalData(**dk)                                   # checks the data fields
+    rd = RetrievalData(**dk)                              # checks the data fields
     if variant == 'baseline':
         small = {k: v for k, v in mk.items() if k in ('text_d_model', 'text_layers')}
         cfg = RetrievalConfig.baseline(**{**small, **kw})
     elif variant == 'enhanced': cfg = RetrievalConfig.enhanced(**{**mk, **kw})
     else: raise ConfigError(f"variant must be 'baseline' or 'enhanced', got {variant!r}")
+    if tuple(cfg.img_size) != PAIR_SIZE: raise ConfigError(f"RetrievalConfig.img_size must be {PAIR_SIZE}, the (height, width) the {rd.data!r} pairs come at (two 32 × 32 pictures side by side: make_data draws no other size), got {cfg.img_size!r}")
     if dk['n_train'] < cfg.batch_size: raise ConfigError(f"n_train must be at least batch_size ({cfg.batch_size}): the training loader drops a partial batch, got {dk['n_train']}")
     return cfg, dk
 
@@ -663,6 +676,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
 # %% ../nbs/13_paired_retrieval.ipynb #d3c1a231
 RUN_WRITES = (('.',), ('config.json', 'data.json', 'metrics.json'))   # the folder it `fit`s in, the other files a run writes (`mmgen train --overwrite` deletes no other)
 SETS_ITSELF = dict(progress=False, warmup_steps=Derived('round(warmup_epochs * steps per epoch)'), min_lr_frac=Derived('min_lr / lr'))   # TrainConfig fields `train` sets where **kw names none
+NOT_OPTIONS = dict(warmup_frac=f"paired-retrieval warms up for warmup_epochs (warmup_steps = {SETS_ITSELF['warmup_steps']}, which TrainConfig puts before warmup_frac): use warmup_epochs, or warmup_steps")   # refused by `train` and `--set`, left out of `--help`
 
 
 # %% ../nbs/13_paired_retrieval.ipynb #05600907
@@ -676,12 +690,12 @@ def train(out_dir:str|Path, # where checkpoints, history.json, data.json, metric
           n_train:int|None=None, # training pairs (default: the preset's)
           n_valid:int|None=None, # validation pairs (default: the preset's)
           n_test:int|None=None, # held-out test pairs (default: the preset's)
-          **kw, # overrides: any RetrievalConfig, RetrievalData or TrainConfig field (hard_negatives=..., device=...)
+          **kw, # overrides: any RetrievalConfig, RetrievalData or TrainConfig field (hard_negatives=..., device=...) but those in NOT_OPTIONS
          ) -> dict:
     "Train a paired-image retriever and return its held-out metrics (also written to out_dir/metrics.json)."
     import json
     preset = pick_preset(PRESETS, preset, full)
-    mo, do, to = split_overrides(kw, RetrievalConfig, RetrievalData, TrainConfig)
+    mo, do, to = split_overrides(kw, RetrievalConfig, RetrievalData, TrainConfig, own=NOT_OPTIONS)   # a field that would do nothing here is refused, with its why
     do.update({k: v for k, v in dict(n_train=n_train, n_valid=n_valid, n_test=n_test).items() if v is not None})
     if epochs is not None: mo['epochs'] = epochs
     cfg, dk = preset_config(preset, variant, **mo, **do)   # every option is checked here, before any pair is drawn: a ConfigError names it

@@ -260,7 +260,9 @@ class VQConfig:
     def __post_init__(self):
         check_config(self, _VQ_RULES)
         if self.size % 2**self.down: raise ConfigError(f"VQConfig.size must be a multiple of 2**down = {2**self.down} (down={self.down}), got {self.size}")
+        if self.quantizer in ('fsq', 'lib FSQ') and self.n_codes != math.prod(_FSQ_LEVELS): raise ConfigError(f"VQConfig.n_codes must be {math.prod(_FSQ_LEVELS)} with quantizer={self.quantizer!r} (FSQ's codes are its levels, {' × '.join(map(str, _FSQ_LEVELS))}), got {self.n_codes}: leave n_codes out")
 
+_FSQ_LEVELS = (8, 8, 8)   # the levels of both FSQ rows: 8 × 8 × 8 = 512 codes, whatever n_codes says (so VQConfig refuses another n_codes with them)
 QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'plain':             lambda d, k, b: VectorQuantizer(k, d, b),
     'ema':               lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99),
@@ -269,9 +271,9 @@ QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'lowdim_cosine':     lambda d, k, b: VectorQuantizer(k, d, b, code_dim=8, cosine=True),
     'ema+kmeans+restart': lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99, kmeans_init=True, restart=True),
     'all (ours)':        lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99, kmeans_init=True, restart=True, code_dim=8, cosine=True),
-    'fsq':               lambda d, k, b: FSQuantizer((8, 8, 8), d),
+    'fsq':               lambda d, k, b: FSQuantizer(_FSQ_LEVELS, d),
     'lib VectorQuantize': lambda d, k, b: LibQuantizer('vq', d, k, kmeans_init=True, threshold_ema_dead_code=2, decay=0.99),
-    'lib FSQ':           lambda d, k, b: LibQuantizer('fsq', d, levels=(8, 8, 8)),
+    'lib FSQ':           lambda d, k, b: LibQuantizer('fsq', d, levels=_FSQ_LEVELS),
 }
 _VQ_RULES = dict(  # what each VQConfig field allows (`check_config`, as `TrainConfig`'s): refused when the config is made, before any picture is rendered
     size=int_at_least(4), channels=((lambda v: int_at_least(8)[0](v) and v % 8 == 0), 'a multiple of 8 (GroupNorm groups)'), dim=int_at_least(1), n_codes=int_at_least(2),
@@ -700,13 +702,26 @@ _RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_
                   save_every=int_at_least(0), save_minutes=num_at_least(0))   # what `train`'s own options allow (the last five as `TrainConfig`'s)
 SETS_ITSELF = dict(lr=FromOption('vq_lr'), max_steps=FromOption('vq_steps'), max_seconds=FromOption('vq_seconds'), weight_decay=0., warmup_steps=Derived('min(50, vq_steps // 10)'))   # the VQ-VAE stage's
 STAGES = dict(prior=dict(lr=1e-3, max_steps=FromOption('prior_steps'), max_seconds=FromOption('prior_seconds'), weight_decay=0.01, warmup_steps=Derived('min(100, prior_steps // 10)')))   # the prior's
-NOT_OPTIONS = dict(lr=f"vq_lr (the prior trains at {STAGES['prior']['lr']:g})", max_steps='vq_steps and prior_steps', max_seconds='vq_seconds and prior_seconds',
-                   warmup_steps=None, warmup_frac=None, weight_decay=None)   # TrainConfig fields `train` sets per stage (SETS_ITSELF, STAGES; `mmgen train vq-art --help` leaves them out)
+NOT_OPTIONS = dict(lr=f"set per stage: use vq_lr (the prior trains at {STAGES['prior']['lr']:g})", max_steps='set per stage: use vq_steps and prior_steps', max_seconds='set per stage: use vq_seconds and prior_seconds',
+                   warmup_steps=f"set per stage: {SETS_ITSELF['warmup_steps']} steps for the VQ-VAE, {STAGES['prior']['warmup_steps']} for the prior", warmup_frac='set per stage: each stage warms up for a number of steps (see warmup_steps), not a fraction',
+                   weight_decay=f"set per stage: {SETS_ITSELF['weight_decay']:g} for the VQ-VAE, {STAGES['prior']['weight_decay']:g} for the prior", grid='read from the VQ-VAE: size // 2**down codes a side (pass size= or down=)',
+                   vocab_size='read from the tokenizer: the words of the training captions and 4 special tokens')   # fields `train` sets itself -> why: TrainConfig's per stage (SETS_ITSELF, STAGES), PriorConfig's from the VQ-VAE and captions (`split_overrides` refuses them; `--help` leaves them out)
 RUN_WRITES = (('vqvae', 'prior'), ('config.json', 'data.json', 'tokenizer.json', 'vqvae.safetensors', 'prior.safetensors', 'metrics.json', 'samples.png'))   # the folders its stages `fit` in, the other files a run writes
 
 def prompt_batch(tokenizer:Tokenizer, captions:Sequence[str], max_text:int) -> tuple[Tensor, Tensor]:
     "Token ids and padding mask of captions, padded to `max_text`."
     return tokenizer(list(captions), max_text, pad_to_max=True)
+
+def _check_captions(caps:dict, # split -> the captions of your own `data=`
+                    max_text:int, # the prior's longest prompt in tokens, BOS and EOS included
+                   ):
+    "Refuse, in one line naming it, a caption the prior would cut (over MAX_ADJECTIVES words, over max_text tokens) or a test caption (a prompt) with no word of the training captions."
+    tok = WordTokenizer.from_texts([c for c in caps['train'] if isinstance(c, str)])   # the words `train` builds its tokenizer and the generator's vocabulary from
+    for split, i, c in ((s, i, c) for s, cs in caps.items() for i, c in enumerate(cs)):
+        at, n = f"train(): data[{split!r}][{i}]'s caption {c!r}", len(prompt_words(c)) if isinstance(c, str) else 0
+        if not 1 <= n <= MAX_ADJECTIVES: raise ConfigError(f"{at} has {n} words: the prior takes captions of 1-{MAX_ADJECTIVES} adjectives (e.g. 'warm vivid calm'), not sentences")
+        if (t := (len(tok.split(c)) if split == 'train' else n) + 2) > max_text: raise ConfigError(f"{at} is {t} tokens with BOS and EOS, over max_text={max_text}: it would be cut; pass max_text={t}" + (', or drop its punctuation' if t > n + 2 else ''))
+        if split == 'test' and not set(prompt_words(c)) & set(tok.stoi): raise ConfigError(f"{at} holds no word of the training captions: as a prompt it names no adjective the prior knows")
 
 def train_prior(cfg:PriorConfig, # prior configuration (masked=False: the seed's direct head)
                 tokens:Tensor, pad_mask:Tensor, # (N, L) prompts of the training pictures
@@ -731,7 +746,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
           n_train:int|None=None, # AbstractArt training pictures (default: the preset's)
           n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's)
-          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too (default: the preset's; None in a preset: n_train)
+          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too: at least n_train (default: the preset's; None in a preset: n_train)
           vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
           prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
           batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
@@ -757,13 +772,13 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
     rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
                                      vq_lr=vq_lr, vq_seconds=vq_seconds, prior_seconds=prior_seconds, rounds=rounds, guidance=guidance).items() if v is not None})
-    vo, po, fo = split_overrides(kw, VQConfig, PriorConfig, TrainConfig)
-    if own := next((k for k in fo if k in NOT_OPTIONS), None): raise ConfigError(f"train(): {own} is set per stage, not an option" + (f": use {NOT_OPTIONS[own]}" if NOT_OPTIONS[own] else ''))
+    vo, po, fo = split_overrides(kw, VQConfig, PriorConfig, TrainConfig, own=NOT_OPTIONS)   # a field `train` sets itself is refused, with its why
     vk.update(vo); pk.update(po)
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
+    if (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
     tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
-    vcfg, _ = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
+    vcfg, pcheck = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
         raise ConfigError("train(): compile=True cannot train quantizer='lib VectorQuantize' (torch.compile's inductor fails on it: "
                           "'Node view was invalid, but is output'); pass compile=False, or one of our quantizers, e.g. quantizer='ema+kmeans+restart'")
@@ -774,7 +789,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         raise ConfigError(f"train(): cannot resume {out}: its pictures were drawn with data_seed={made}, got data_seed={data_seed}; "
                           f"pass data_seed={made}, or start over in another folder (`mmgen train --overwrite`)")
     if data is None:
-        x_pr, cap_pr = art_tensors(max(rk['n_train'], rk['n_prior'] or 0), vcfg.size, seed=data_seed)   # the first n_train train the VQ-VAE, all of them the prior
+        x_pr, cap_pr = art_tensors(rk['n_prior'] or rk['n_train'], vcfg.size, seed=data_seed)   # the first n_train train the VQ-VAE, all of them the prior
         x_tr, cap_tr = x_pr[:rk['n_train']], cap_pr[:rk['n_train']]
         x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=10**6)
         _, cap_ho = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=2 * 10**6, held_out=True)
@@ -783,6 +798,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         (x_tr, cap_tr), (x_te, cap_te) = [(torch.stack([it['image'] for it in its]), [it['caption'] for it in its])
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ConfigError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
+        _check_captions(dict(train=cap_tr, test=cap_te), pcheck.max_text)   # before the folder is made: a caption the prior would cut, or a prompt it cannot draw
         cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
     out.mkdir(parents=True, exist_ok=True)
     if not held: (out / 'data.json').write_text(json.dumps(dict(data='AbstractArt' if data is None else 'data=', data_seed=data_seed if data is None else None,
