@@ -133,7 +133,7 @@ class CaptionerConfig:
     pad_id: int = 0               # padding id (ignored by the loss, masked in attention)
     bos_id: int = 1               # start-of-caption id
     eos_id: int = 2               # end-of-caption id
-    max_len: int = 32             # longest caption in tokens, BOS and EOS included
+    max_len: int = 32             # longest caption in tokens, BOS and EOS included (`train`: the batches' too, `CaptionRun.max_len`)
     d_model: int = 256            # width of visual and text tokens
     n_heads: int = 4              # attention heads (encoder and decoder)
     d_ff: int = 1024              # dense FFN hidden width
@@ -797,6 +797,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     if not isinstance(kw.get('schedule', ''), str): kw['scheduled_sampling'] = kw.pop('schedule')   # RENAMED: None or a ScheduledSampling is the old name's, a string TrainConfig's
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
+    if 'max_len' in mo: ro['max_len'] = mo.pop('max_len')   # one budget, the batches' and the model's (`run_captioner` gives the model run.max_len)
     # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
     # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.
     old_run = resuming() and (out / 'latest_state.pt').exists() and not (out / 'caption_run.json').exists()
