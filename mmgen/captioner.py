@@ -156,7 +156,7 @@ class CaptionerConfig:
     aux_loss_alpha: float = 0.01  # weight of the MoE sequence-wise balance loss
     bias_update_speed: float = 0. # aux-loss-free balancing speed γ (0: off)
     embed_dim: int = 128          # joint image–text embedding width for SigLIP
-    image_size: int|None = None   # side of the training pictures (set by `run_captioner`): `caption` brings other sizes to it
+    image_size: int|None = None   # side of the training pictures (set by `run_captioner`; generated scenes: None or `CaptionRun.size`): `caption` brings other sizes to it
 
     def __post_init__(self): _check_captioner(self)
 
@@ -809,6 +809,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
     CaptionerConfig(**{**mk, **mo})   # the model's fields (the vocabulary and its ids come later, from the tokenizer)
     if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data')   # before a folder is made (`run_captioner` checks a direct call)
+    elif mo.get('image_size') not in (None, run.size): raise ConfigError(f"train(): image_size must be None or size ({run.size}) with generated scenes (the side they are drawn at: set size to train at another), got {mo['image_size']}")
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)
