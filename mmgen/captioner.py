@@ -110,8 +110,7 @@ class VisionEncoder(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         init_weights(self.blocks); init_weights(self.norm)  # mmgen's transformer init (the ResNet keeps torchvision's)
         self.pretrained = weights is not None
-        self.register_buffer('mean', torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        for k, v in (('mean', _IMAGENET_MEAN), ('std', _IMAGENET_STD)): self.register_buffer(k, torch.tensor(v).view(1, 3, 1, 1), persistent=False)
         nn.init.trunc_normal_(self.row_pos, std=0.02); nn.init.trunc_normal_(self.col_pos, std=0.02)
 
     def forward(self, images:torch.Tensor, # (B, 3, H, W) in [-1, 1]
@@ -206,8 +205,7 @@ class Captioner(nn.Module):
                                    pos='rope', ffn_factory=self._ffn, tie_weights=cfg.tie_weights, pad_id=cfg.pad_id)
         self.text_encoder = TextEncoder(cfg.vocab_size, cfg.d_model, cfg.text_layers, cfg.n_heads, cfg.d_ff, cfg.max_len,
                                         cfg.dropout, pad_id=cfg.pad_id) if cfg.text_layers else None
-        self.img_proj = nn.Linear(cfg.d_model, cfg.embed_dim)
-        self.txt_proj = nn.Linear(cfg.d_model, cfg.embed_dim)
+        self.img_proj, self.txt_proj = nn.Linear(cfg.d_model, cfg.embed_dim), nn.Linear(cfg.d_model, cfg.embed_dim)   # pooled image / caption → joint space
         self.siglip = SigLIPLoss()  # owns the learnable scale and bias
 
     def _ffn(self, i:int) -> nn.Module|None:
@@ -301,8 +299,7 @@ def check_padding(model:Captioner, images:torch.Tensor, tokens:torch.Tensor, len
         d_items = max((batched[i, :n] - o).abs().max().item() for i, (n, o) in enumerate(zip(lengths, one)))
         d_pad = 0.
         for pid in pad_ids:
-            longer = torch.cat([tokens.masked_fill(mask, pid), tokens.new_full((B, 5), pid)], 1)
-            lmask = torch.cat([mask, mask.new_ones(B, 5)], 1)
+            longer, lmask = torch.cat([tokens.masked_fill(mask, pid), tokens.new_full((B, 5), pid)], 1), torch.cat([mask, mask.new_ones(B, 5)], 1)   # 5 more pads
             lp = model(images, longer, lmask).logits
             d_pad = max(d_pad, max((lp[i, :n] - batched[i, :n]).abs().max().item() for i, n in enumerate(lengths)))
     return dict(pad=d_pad, items=d_items)
@@ -340,9 +337,7 @@ class ScheduledSampling:
 
     def rate(self, step:int, total:int) -> float:
         "Probability that an input token is the model's at optimiser step `step` of `total`."
-        if self.kind == 'none' or self.max_rate <= 0: return 0.0
-        s0 = self.start * total
-        if step < s0: return 0.0
+        if self.kind == 'none' or self.max_rate <= 0 or step < (s0 := self.start * total): return 0.0   # before `start`: plain teacher forcing
         return self.max_rate * (1 - gold_probability(self.kind, step - s0, total - s0))
 
 # %% ../nbs/14_captioner.ipynb #49109c9f
@@ -356,8 +351,7 @@ def mix_model_tokens(inputs:torch.Tensor, # (B, T) gold decoder inputs (BOS firs
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     "Pass-2 inputs with eligible gold tokens replaced by the model's at `rate`, and the (B, T) replaced mask."
     B, T, V = logits.shape
-    if sample: pred = torch.multinomial(logits.float().softmax(-1).view(-1, V), 1, generator=generator).view(B, T)
-    else: pred = logits.argmax(-1)
+    pred = torch.multinomial(logits.float().softmax(-1).view(-1, V), 1, generator=generator).view(B, T) if sample else logits.argmax(-1)
     model_tok = torch.cat([inputs[:, :1], pred[:, :-1]], 1)   # the model's guess for input t is its output at t-1
     coin = torch.rand(B, T, generator=generator, device=inputs.device)  # a generator must live on inputs' device
     replaced = (coin < rate) & eligible
@@ -441,8 +435,7 @@ class ActivationStats:
         if modules is None:
             modules = {f'{n}.{i}': b for n, ml in model.named_modules() if isinstance(ml, nn.ModuleList) for i, b in enumerate(ml)}
         self.modules, self.every, self.train_only = modules, every, train_only
-        self.stats = {n: [] for n in modules}   # name -> list of (mean, std, max_abs)
-        self._calls = {n: 0 for n in modules}
+        self.stats, self._calls = {n: [] for n in modules}, {n: 0 for n in modules}   # name -> list of (mean, std, max_abs); name -> calls seen
         self.handles = [m.register_forward_hook(self._hook(n)) for n, m in modules.items()]
 
     def _hook(self, name):
@@ -450,8 +443,7 @@ class ActivationStats:
             if self.train_only and not mod.training: return
             self._calls[name] += 1
             if (self._calls[name] - 1) % self.every: return
-            x = out[0] if isinstance(out, (tuple, list)) else out
-            x = x.detach().float()
+            x = (out[0] if isinstance(out, (tuple, list)) else out).detach().float()
             self.stats[name].append(tuple(torch.stack([x.mean(), x.std(), x.abs().max()]).tolist()))
         return f
 
@@ -821,8 +813,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         model, tok, h = res.model, res.tok, res.history
         from torch.distributed.tensor import DTensor   # here, not at import: DTensor takes ~1 s to import (sympy)
         if any(isinstance(p, DTensor) for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
-            best = out / 'best.safetensors'
-            dev = next(model.parameters()).device
+            best, dev = out / 'best.safetensors', next(model.parameters()).device
             model = load_weights(Captioner(model.cfg), best if best.exists() else out / 'latest.safetensors').to(dev).eval()
         if res.activations is not None:
             (out / 'activations.json').write_text(json.dumps(res.activations.stats))
@@ -839,8 +830,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         samples_png = out / 'samples.png'
         if run.n_samples: caption_grid(model, tok, items[:run.n_samples], title=f'captioner ({preset}): held-out captions').savefig(samples_png, dpi=80)
         else: samples_png.unlink(missing_ok=True)   # no figure asked for: none left from an earlier run in this folder
-        first = float(np.mean(h.losses[:3]))
-        dev = next(model.parameters()).device
+        first, dev = float(np.mean(h.losses[:3])), next(model.parameters()).device
         metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
                        params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
                        train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),
