@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, row_generators
+from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, UserError, row_generators
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
 from .user_data import as_images, picture_keys
 from .tokenizers import WordTokenizer, Tokenizer
@@ -84,6 +84,16 @@ def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) o
     layers = [m.layer1, m.layer2, m.layer3, m.layer4][:stages]
     channels = layers[-1][-1].conv3.out_channels if hasattr(layers[-1][-1], 'conv3') else layers[-1][-1].conv2.out_channels
     return nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, *layers), channels
+
+def _check_weights(arch:str, weights, timeout:float=3.):
+    "Refuse, in one line, torchvision `weights` (a name or enum) that `arch` lacks, or that are neither in torch's cache nor downloadable from here; nothing is downloaded."
+    import socket, torchvision, urllib.parse
+    if weights is None: return
+    try: url = urllib.parse.urlparse(torchvision.models.get_model_weights(arch).verify(weights).url)
+    except (KeyError, TypeError, ValueError): raise ConfigError(f"CaptionerConfig.weights must be None or a weights name of {arch} ({', '.join(torchvision.models.get_model_weights(arch).__members__)}), got {weights!r}") from None
+    if os.path.exists(file := os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url.path))): return   # where torchvision's loader looks before it downloads
+    try: socket.create_connection((url.hostname, 443), timeout=timeout).close()
+    except OSError as e: raise UserError(f"weights={weights!r} ({arch}) needs internet or its file: not in torch's cache and {url.hostname} cannot be reached ({e.strerror or e}). Go online (Kaggle → Settings → Internet on) or put the file there: {file}") from None
 
 # %% ../nbs/14_captioner.ipynb #80d48779
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -799,7 +809,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     # every option is checked here, before any scene is rendered or any model built: a bad one is a ConfigError naming it
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
-    CaptionerConfig(**{**mk, **mo})   # the model's fields (the vocabulary and its ids come later, from the tokenizer)
+    mc = CaptionerConfig(**{**mk, **mo}); _check_weights(mc.arch, mc.weights)   # the model's fields (the vocabulary and its ids come later, from the tokenizer); its weights to be had
     if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data')   # before a folder is made (`run_captioner` checks a direct call)
     elif mo.get('image_size') not in (None, run.size): raise ConfigError(f"train(): image_size must be None or size ({run.size}) with generated scenes (the side they are drawn at: set size to train at another), got {mo['image_size']}")
     if data is None and run.n_train < run.batch_size:
