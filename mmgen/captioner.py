@@ -6,7 +6,7 @@ relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`
 `captioner_config.json`, `metrics.json` (held-out scores) and `samples.png` into `out_dir`;
 `load_captioner(out_dir)` gives back `(model, tokenizer)`. Keyword overrides may name any field of
 `CaptionerConfig` (the model), `CaptionRun` (data and objective) or `TrainConfig` (the loop), e.g. `moe=True`,
-`n_train=8000`, `lr=1e-3`; an unknown name raises `TypeError`.
+`n_train=8000`, `lr=1e-3`, `max_len=32` (the model's and the batches'); an unknown name, or one `train` sets itself (`NOT_OPTIONS`), is a `ConfigError`.
 
 - `Captioner(CaptionerConfig.for_tokenizer(tok, ...))` maps images `(B, 3, H, W)` in `[-1, 1]` to visual tokens
   (a torchvision ResNet cut after `stages` stages, a 1×1 projection, learned row + column positions, self-attention
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, row_generators
+from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, UserError, row_generators
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
 from .user_data import as_images, picture_keys
 from .tokenizers import WordTokenizer, Tokenizer
@@ -51,12 +51,12 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'RENAMED', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone', 'VisionEncoder',
-           'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding', 'gold_probability',
-           'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references',
-           'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult',
-           'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'train_step', 'MemoryProbe', 'load_captioner',
-           'train', 'run_summary', 'score_rows', 'compare_decoding']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'NOT_OPTIONS', 'RENAMED', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone',
+           'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding',
+           'gold_probability', 'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss', 'ActivationStats',
+           'shapes_references', 'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16',
+           'CaptionerResult', 'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'train_step', 'MemoryProbe',
+           'load_captioner', 'train', 'run_summary', 'score_rows', 'compare_decoding']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_archs() -> list[str]:
@@ -85,6 +85,16 @@ def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) o
     channels = layers[-1][-1].conv3.out_channels if hasattr(layers[-1][-1], 'conv3') else layers[-1][-1].conv2.out_channels
     return nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, *layers), channels
 
+def _check_weights(arch:str, weights, timeout:float=3.):
+    "Refuse, in one line, torchvision `weights` (a name or enum) that `arch` lacks, or that are neither in torch's cache nor downloadable from here; nothing is downloaded."
+    import socket, torchvision, urllib.parse
+    if weights is None: return
+    try: url = urllib.parse.urlparse(torchvision.models.get_model_weights(arch).verify(weights).url)
+    except (KeyError, TypeError, ValueError): raise ConfigError(f"CaptionerConfig.weights must be None or a weights name of {arch} ({', '.join(torchvision.models.get_model_weights(arch).__members__)}), got {weights!r}") from None
+    if os.path.exists(file := os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url.path))): return   # where torchvision's loader looks before it downloads
+    try: socket.create_connection((url.hostname, 443), timeout=timeout).close()
+    except OSError as e: raise UserError(f"weights={weights!r} ({arch}) needs internet or its file: not in torch's cache and {url.hostname} cannot be reached ({e.strerror or e}). Go online (Kaggle → Settings → Internet on) or put the file there: {file}") from None
+
 # %% ../nbs/14_captioner.ipynb #80d48779
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -110,8 +120,7 @@ class VisionEncoder(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         init_weights(self.blocks); init_weights(self.norm)  # mmgen's transformer init (the ResNet keeps torchvision's)
         self.pretrained = weights is not None
-        self.register_buffer('mean', torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        for k, v in (('mean', _IMAGENET_MEAN), ('std', _IMAGENET_STD)): self.register_buffer(k, torch.tensor(v).view(1, 3, 1, 1), persistent=False)
         nn.init.trunc_normal_(self.row_pos, std=0.02); nn.init.trunc_normal_(self.col_pos, std=0.02)
 
     def forward(self, images:torch.Tensor, # (B, 3, H, W) in [-1, 1]
@@ -133,7 +142,7 @@ class CaptionerConfig:
     pad_id: int = 0               # padding id (ignored by the loss, masked in attention)
     bos_id: int = 1               # start-of-caption id
     eos_id: int = 2               # end-of-caption id
-    max_len: int = 32             # longest caption in tokens, BOS and EOS included
+    max_len: int = 32             # longest caption in tokens, BOS and EOS included (`train`: the batches' too, `CaptionRun.max_len`)
     d_model: int = 256            # width of visual and text tokens
     n_heads: int = 4              # attention heads (encoder and decoder)
     d_ff: int = 1024              # dense FFN hidden width
@@ -156,7 +165,7 @@ class CaptionerConfig:
     aux_loss_alpha: float = 0.01  # weight of the MoE sequence-wise balance loss
     bias_update_speed: float = 0. # aux-loss-free balancing speed γ (0: off)
     embed_dim: int = 128          # joint image–text embedding width for SigLIP
-    image_size: int|None = None   # side of the training pictures (set by `run_captioner`): `caption` brings other sizes to it
+    image_size: int|None = None   # side of the training pictures (set by `run_captioner`; generated scenes: None or `CaptionRun.size`): `caption` brings other sizes to it
 
     def __post_init__(self): _check_captioner(self)
 
@@ -206,8 +215,7 @@ class Captioner(nn.Module):
                                    pos='rope', ffn_factory=self._ffn, tie_weights=cfg.tie_weights, pad_id=cfg.pad_id)
         self.text_encoder = TextEncoder(cfg.vocab_size, cfg.d_model, cfg.text_layers, cfg.n_heads, cfg.d_ff, cfg.max_len,
                                         cfg.dropout, pad_id=cfg.pad_id) if cfg.text_layers else None
-        self.img_proj = nn.Linear(cfg.d_model, cfg.embed_dim)
-        self.txt_proj = nn.Linear(cfg.d_model, cfg.embed_dim)
+        self.img_proj, self.txt_proj = nn.Linear(cfg.d_model, cfg.embed_dim), nn.Linear(cfg.d_model, cfg.embed_dim)   # pooled image / caption → joint space
         self.siglip = SigLIPLoss()  # owns the learnable scale and bias
 
     def _ffn(self, i:int) -> nn.Module|None:
@@ -301,8 +309,7 @@ def check_padding(model:Captioner, images:torch.Tensor, tokens:torch.Tensor, len
         d_items = max((batched[i, :n] - o).abs().max().item() for i, (n, o) in enumerate(zip(lengths, one)))
         d_pad = 0.
         for pid in pad_ids:
-            longer = torch.cat([tokens.masked_fill(mask, pid), tokens.new_full((B, 5), pid)], 1)
-            lmask = torch.cat([mask, mask.new_ones(B, 5)], 1)
+            longer, lmask = torch.cat([tokens.masked_fill(mask, pid), tokens.new_full((B, 5), pid)], 1), torch.cat([mask, mask.new_ones(B, 5)], 1)   # 5 more pads
             lp = model(images, longer, lmask).logits
             d_pad = max(d_pad, max((lp[i, :n] - batched[i, :n]).abs().max().item() for i, n in enumerate(lengths)))
     return dict(pad=d_pad, items=d_items)
@@ -340,9 +347,7 @@ class ScheduledSampling:
 
     def rate(self, step:int, total:int) -> float:
         "Probability that an input token is the model's at optimiser step `step` of `total`."
-        if self.kind == 'none' or self.max_rate <= 0: return 0.0
-        s0 = self.start * total
-        if step < s0: return 0.0
+        if self.kind == 'none' or self.max_rate <= 0 or step < (s0 := self.start * total): return 0.0   # before `start`: plain teacher forcing
         return self.max_rate * (1 - gold_probability(self.kind, step - s0, total - s0))
 
 # %% ../nbs/14_captioner.ipynb #49109c9f
@@ -356,8 +361,7 @@ def mix_model_tokens(inputs:torch.Tensor, # (B, T) gold decoder inputs (BOS firs
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     "Pass-2 inputs with eligible gold tokens replaced by the model's at `rate`, and the (B, T) replaced mask."
     B, T, V = logits.shape
-    if sample: pred = torch.multinomial(logits.float().softmax(-1).view(-1, V), 1, generator=generator).view(B, T)
-    else: pred = logits.argmax(-1)
+    pred = torch.multinomial(logits.float().softmax(-1).view(-1, V), 1, generator=generator).view(B, T) if sample else logits.argmax(-1)
     model_tok = torch.cat([inputs[:, :1], pred[:, :-1]], 1)   # the model's guess for input t is its output at t-1
     coin = torch.rand(B, T, generator=generator, device=inputs.device)  # a generator must live on inputs' device
     replaced = (coin < rate) & eligible
@@ -441,8 +445,7 @@ class ActivationStats:
         if modules is None:
             modules = {f'{n}.{i}': b for n, ml in model.named_modules() if isinstance(ml, nn.ModuleList) for i, b in enumerate(ml)}
         self.modules, self.every, self.train_only = modules, every, train_only
-        self.stats = {n: [] for n in modules}   # name -> list of (mean, std, max_abs)
-        self._calls = {n: 0 for n in modules}
+        self.stats, self._calls = {n: [] for n in modules}, {n: 0 for n in modules}   # name -> list of (mean, std, max_abs); name -> calls seen
         self.handles = [m.register_forward_hook(self._hook(n)) for n, m in modules.items()]
 
     def _hook(self, name):
@@ -450,8 +453,7 @@ class ActivationStats:
             if self.train_only and not mod.training: return
             self._calls[name] += 1
             if (self._calls[name] - 1) % self.every: return
-            x = out[0] if isinstance(out, (tuple, list)) else out
-            x = x.detach().float()
+            x = (out[0] if isinstance(out, (tuple, list)) else out).detach().float()
             self.stats[name].append(tuple(torch.stack([x.mean(), x.std(), x.abs().max()]).tolist()))
         return f
 
@@ -778,6 +780,7 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
 # %% ../nbs/14_captioner.ipynb #d3c1a241
 RUN_WRITES = (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.json', 'metrics.json', 'samples.png', 'activations.json', 'activations.png',
                        'shapes_cache/*'))   # the folder it `fit`s in, the other files a run writes (shapes_cache: the full preset's; `mmgen train --overwrite` deletes no other)
+NOT_OPTIONS = {k: 'set from the tokenizer (`CaptionerConfig.for_tokenizer`)' for k in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}   # fields `train` sets itself: refused with this why
 RENAMED = dict(schedule='scheduled_sampling')   # an option's old name -> its name now, read where only the new option takes the value (a saved run's `--set schedule=None`)
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
@@ -796,7 +799,8 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     preset = pick_preset(PRESETS, preset, full, default='quick')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     if not isinstance(kw.get('schedule', ''), str): kw['scheduled_sampling'] = kw.pop('schedule')   # RENAMED: None or a ScheduledSampling is the old name's, a string TrainConfig's
-    mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig)
+    mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig, own=NOT_OPTIONS)
+    if 'max_len' in mo: ro['max_len'] = mo.pop('max_len')   # one budget, the batches' and the model's (`run_captioner` gives the model run.max_len)
     # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
     # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.
     old_run = resuming() and (out / 'latest_state.pt').exists() and not (out / 'caption_run.json').exists()
@@ -805,8 +809,9 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     # every option is checked here, before any scene is rendered or any model built: a bad one is a ConfigError naming it
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
-    CaptionerConfig(**{**mk, **mo})   # the model's fields (the vocabulary and its ids come later, from the tokenizer)
+    mc = CaptionerConfig(**{**mk, **mo}); _check_weights(mc.arch, mc.weights)   # the model's fields (the vocabulary and its ids come later, from the tokenizer); its weights to be had
     if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data')   # before a folder is made (`run_captioner` checks a direct call)
+    elif mo.get('image_size') not in (None, run.size): raise ConfigError(f"train(): image_size must be None or size ({run.size}) with generated scenes (the side they are drawn at: set size to train at another), got {mo['image_size']}")
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)
@@ -818,8 +823,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         model, tok, h = res.model, res.tok, res.history
         from torch.distributed.tensor import DTensor   # here, not at import: DTensor takes ~1 s to import (sympy)
         if any(isinstance(p, DTensor) for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
-            best = out / 'best.safetensors'
-            dev = next(model.parameters()).device
+            best, dev = out / 'best.safetensors', next(model.parameters()).device
             model = load_weights(Captioner(model.cfg), best if best.exists() else out / 'latest.safetensors').to(dev).eval()
         if res.activations is not None:
             (out / 'activations.json').write_text(json.dumps(res.activations.stats))
@@ -836,8 +840,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         samples_png = out / 'samples.png'
         if run.n_samples: caption_grid(model, tok, items[:run.n_samples], title=f'captioner ({preset}): held-out captions').savefig(samples_png, dpi=80)
         else: samples_png.unlink(missing_ok=True)   # no figure asked for: none left from an earlier run in this folder
-        first = float(np.mean(h.losses[:3]))
-        dev = next(model.parameters()).device
+        first, dev = float(np.mean(h.losses[:3])), next(model.parameters()).device
         metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
                        params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
                        train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),

@@ -8,7 +8,8 @@ once, then trains the student ViT and its caption decoder with L = CE + λ·(1 �
 `mmgen.train.fit`, and scores held-out scenes. It writes `teacher/`, `teacher_embeddings.safetensors`,
 `student/best.safetensors`, `tokenizer.json`, `distilled_config.json` and `metrics.json`; `load_distilled(out_dir)`
 gives back `(model, tokenizer)`. Keyword overrides may name any field of `DistilledConfig` (the model: e.g.
-`memory='single'`, `distill_weight=0`), `DistillRun` (data and teacher) or `TrainConfig`. Presets: `smoke` (CI), `cpu`
+`memory='single'`, `distill_weight=0`), `DistillRun` (data and teacher; `teacher_vision`/`teacher_text` change the preset's) or `TrainConfig`,
+but those `train` sets itself (`NOT_OPTIONS`: `embed_dim`, the vocabulary and its ids). Presets: `smoke` (CI), `cpu`
 (the default: 64 px, a conv stem to a 4 × 4 grid, 2-D sin-cos start of the learned positions, lr 1e-3, a fixed 7,000 steps on one core) and `seed` (`full=True`: the seed's 224² config).
 
 - `DistilledConfig.for_teacher(teacher, tokenizer, **kw)`: the projection size is read from the teacher
@@ -52,7 +53,7 @@ from .evaluation import retrieval_report
 from .speed import SpeedOptions
 
 # %% auto #0
-__all__ = ['teacher_objective', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'STAGES', 'fit_images', 'DistilledConfig',
+__all__ = ['teacher_objective', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'NOT_OPTIONS', 'STAGES', 'fit_images', 'DistilledConfig',
            'teacher_embed_dim', 'StudentViT', 'teacher_config', 'build_teacher', 'teacher_images', 'teacher_tokenizer',
            'train_teacher', 'teacher_image_embeddings', 'DistilledOutput', 'DistilledCaptioner', 'WithTeacher',
            'distill_collate', 'DistillLoss', 'evaluate', 'DistillRun', 'make_tokenizer', 'load_distilled',
@@ -185,7 +186,7 @@ def teacher_config(name:str='ViT-S-32', # the open_clip config to start from
                    text:dict|None=None, # text_cfg fields to change (context_length, width, heads, layers ...)
                    embed_dim:int|None=None, # joint embedding size (default: the config's)
                   ) -> dict:
-    "An open_clip model config (`open_clip.get_model_config(name)`) with some fields changed."
+    "An open_clip model config (`open_clip.get_model_config(name)`) with some fields changed; one open_clip cannot build is a `ConfigError`."
     import open_clip
     cfg = open_clip.get_model_config(name)
     if cfg is None: raise ConfigError(f"teacher must be an open_clip config name (open_clip.list_models(), e.g. {', '.join(open_clip.list_models()[:4])}), got {name!r}")
@@ -195,6 +196,10 @@ def teacher_config(name:str='ViT-S-32', # the open_clip config to start from
             raise ConfigError(f"{what} keys must be fields of open_clip's {cls.__name__} (e.g. {', '.join(list(cls.__dataclass_fields__)[:5])}), got {bad[0]!r}")
     cfg['vision_cfg'].update(vision or {}); cfg['text_cfg'].update(text or {})
     if embed_dim: cfg['embed_dim'] = embed_dim
+    try:
+        with torch.device('meta'): open_clip.CLIP(**cfg)   # built without memory or time (no random draws): its error now, not after the rendering
+    except Exception as e:
+        raise ConfigError(f"open_clip cannot build a {name} teacher with teacher_vision={vision or {}}, teacher_text={text or {}}: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}") from None
     return cfg
 
 def build_teacher(cfg:dict) -> nn.Module:
@@ -420,8 +425,8 @@ class DistillRun:
     tokenizer: str = 'word'       # decoder vocabulary: 'clip' (the seed's ~50k BPE) or 'word' (Shapes' ~30 words)
     teacher: str = 'ViT-S-32'     # open_clip config the offline teacher is built from
     teacher_pretrained: str|None = None  # an open_clip pretrained tag (e.g. 'openai', online) or a local checkpoint file; then the teacher is not trained here
-    teacher_vision: dict = field(default_factory=dict)  # vision_cfg fields changed (the data's resolution, a CPU budget)
-    teacher_text: dict = field(default_factory=dict)    # text_cfg fields changed
+    teacher_vision: dict = field(default_factory=dict)  # vision_cfg fields changed (the data's resolution, a CPU budget); `train`: over the preset's
+    teacher_text: dict = field(default_factory=dict)    # text_cfg fields changed; `train`: over the preset's
     teacher_epochs: int = 4       # contrastive epochs for the offline teacher
     teacher_lr: float = 5e-4      # its peak learning rate
     teacher_batch: int = 64       # its contrastive batch
@@ -498,6 +503,10 @@ def load_teacher(out_dir:str|Path, # a `train` output folder
 # %% ../nbs/11_distilled.ipynb #d3c1a211
 RUN_WRITES = (('student', 'teacher'), ('distilled_config.json', 'distill_run.json', 'tokenizer.json', 'teacher.json', 'teacher_embeddings.safetensors',
                                       'metrics.json'))   # the folders its stages `fit` in, the other files a run writes (`mmgen train --overwrite` deletes no other)
+_TOKENIZER = "set from the tokenizer (`DistillRun.tokenizer`: 'word' or 'clip'; `DistilledConfig.for_teacher`)"
+NOT_OPTIONS = dict(embed_dim="read from the teacher (`DistilledConfig.for_teacher`): pass a `teacher`, or name its open_clip config with `teacher`",
+                   vocab_size=_TOKENIZER, pad_id=_TOKENIZER, bos_id=_TOKENIZER, eos_id=_TOKENIZER,
+                   data="distilled trains on the Shapes scenes it renders (its scores read their ground truth); on your own captioned pictures, train the captioner (`mmgen.captioner.train(out, data=...)`)")   # what `train` sets itself: refused with this why
 STAGES = dict(teacher=dict(lr=FromOption('teacher_lr'), epochs=FromOption('teacher_epochs')))   # the teacher stage's TrainConfig values that are not the student's (its other fields are)
 
 # %% ../nbs/11_distilled.ipynb #0c1dfe9e
@@ -510,11 +519,12 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
           **kw, # overrides: any DistilledConfig, DistillRun or TrainConfig field (memory='patches', distill_weight=0, ...)
          ) -> dict:
     "Train (or take) a teacher, cache its embeddings, distill the student + decoder, score on held-out scenes; returns the metrics."
-    if 'embed_dim' in kw: raise ConfigError("embed_dim is read from the teacher, not set: pass a `teacher` (or DistillRun.teacher) instead")
     out = Path(out_dir)
     preset = pick_preset(PRESETS, preset, full, full_name='seed')
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
-    mo, ro, to = split_overrides(kw, DistilledConfig, DistillRun, TrainConfig)
+    mo, ro, to = split_overrides(kw, DistilledConfig, DistillRun, TrainConfig, own=NOT_OPTIONS)
+    for k in ('teacher_vision', 'teacher_text'):   # fields changed over the preset's (a non-dict: refused by DistillRun)
+        if isinstance(ro.get(k), dict): ro[k] = {**rk.get(k, {}), **ro[k]}
     if isinstance(teacher, str): ro['teacher'], teacher = teacher, None   # `--set teacher=NAME`: the open_clip config to build and train
     if teacher is not None and not isinstance(teacher, nn.Module): raise ConfigError(f"teacher must be an nn.Module or an open_clip config name, got {type(teacher).__name__}")
     # every option is checked here, before any scene is rendered or any teacher built: a bad one is a ConfigError naming it
