@@ -90,7 +90,7 @@ def _check_weights(arch:str, weights, timeout:float=3.):
     import socket, torchvision, urllib.parse
     if weights is None: return
     try: url = urllib.parse.urlparse(torchvision.models.get_model_weights(arch).verify(weights).url)
-    except (KeyError, TypeError, ValueError): raise ConfigError(f"CaptionerConfig.weights must be None or a weights name of {arch} ({', '.join(torchvision.models.get_model_weights(arch).__members__)}), got {weights!r}") from None
+    except (KeyError, TypeError, ValueError): raise ConfigError(f"CaptionerConfig.weights must be None or a weights name of {arch} ({', '.join(torchvision.models.get_model_weights(arch).__members__) if arch in torchvision.models.list_models() else 'it has none'}), got {weights!r}") from None
     if os.path.exists(file := os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url.path))): return   # where torchvision's loader looks before it downloads
     try: socket.create_connection((url.hostname, 443), timeout=timeout).close()
     except OSError as e: raise UserError(f"weights={weights!r} ({arch}) needs internet or its file: not in torch's cache and {url.hostname} cannot be reached ({e.strerror or e}). Go online (Kaggle → Settings → Internet on) or put the file there: {file}") from None
