@@ -491,6 +491,9 @@ def _train(args, spec:SystemSpec) -> int:
     check_overrides(args.system, overrides, opts)
     rank0, fresh = int(os.environ.get('RANK', 0)) == 0, not out.exists()
     if rank0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
+    if int(os.environ.get('WORLD_SIZE', 1)) > 1:   # the other ranks write into it only once rank 0 has checked it (and, with --overwrite, emptied it)
+        import torch.distributed as dist; from mmgen.parallel import init_distributed
+        init_distributed(); dist.barrier()
     if rank0 and took: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
     t0, main_thread = time.time(), threading.current_thread() is threading.main_thread()
     prev = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None   # `fit` takes SIGTERM over while it trains (finish the step, save) and gives it back

@@ -36,14 +36,15 @@ def _torchrun() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, '-m', 'torch.distributed.run']
 
 
-def _run_2proc(args:list[str], timeout:int, **env):
-    "`torchrun --nproc_per_node 2 ARGS` on 127.0.0.1 (gloo); fails the test with both ranks' output tails."
+def _run_2proc(args:list[str], timeout:int, ok:bool=True, **env) -> subprocess.CompletedProcess:
+    "`torchrun --nproc_per_node 2 ARGS` on 127.0.0.1 (gloo); with `ok`, fails the test with both ranks' output tails unless it succeeds."
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', **env)
     for attempt in range(2):  # a second try only if the free port was taken in between
         cmd = _torchrun() + ['--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(_free_port())] + args
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if r.returncode == 0 or 'address already in use' not in (r.stdout + r.stderr).lower(): break
-    assert r.returncode == 0, f"torchrun failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    assert r.returncode == 0 or not ok, f"torchrun failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    return r
 
 
 @pytest.fixture(scope='module')
@@ -180,3 +181,11 @@ def test_every_system_trains_under_torchrun(tmp_path, system, parallel):
     fsdp = ['--epochs', '1', '--set', 'parallel=fsdp'] if parallel == 'fsdp' else []   # one epoch: every stage still shards and trains, in less of the file's time
     _run_2proc(['-m', 'mmgen.cli', 'train', system, '--out', str(tmp_path), '--set', 'device="cpu"', *fsdp], timeout=600, IN_TEST='1')
     assert json.loads((tmp_path/'metrics.json').read_text()), system
+
+
+def test_torchrun_ranks_wait_for_rank0s_folder_check(tmp_path):
+    "Under torchrun only rank 0 checks --out; the other ranks write into it once it has (a barrier): a folder holding the user's file named as a run's own is refused, the file intact, and no rank wrote beside it (rank 1 used to render its scenes there meanwhile)."
+    (tmp_path / 'config.json').write_text('{"mine": 1}')
+    r = _run_2proc(['-m', 'mmgen.cli', 'train', 'shared-latent', '--out', str(tmp_path), '--set', 'device="cpu"'], timeout=300, ok=False, IN_TEST='1')
+    assert r.returncode != 0 and 'holds no mmgen run' in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+    assert [p.name for p in tmp_path.iterdir()] == ['config.json'] and (tmp_path / 'config.json').read_text() == '{"mine": 1}', sorted(tmp_path.rglob('*'))
