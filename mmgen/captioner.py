@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, UserError, row_generators
+from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, UserError, unreachable, row_generators
 from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
 from .user_data import as_images, picture_keys
 from .tokenizers import WordTokenizer, Tokenizer
@@ -87,13 +87,12 @@ def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) o
 
 def _check_weights(arch:str, weights, timeout:float=3.):
     "Refuse, in one line, torchvision `weights` (a name or enum) that `arch` lacks, or that are neither in torch's cache nor downloadable from here; nothing is downloaded."
-    import socket, torchvision, urllib.parse
+    import torchvision, urllib.parse
     if weights is None: return
     try: url = urllib.parse.urlparse(torchvision.models.get_model_weights(arch).verify(weights).url)
     except (KeyError, TypeError, ValueError): raise ConfigError(f"CaptionerConfig.weights must be None or a weights name of {arch} ({', '.join(torchvision.models.get_model_weights(arch).__members__) if arch in torchvision.models.list_models() else 'it has none'}), got {weights!r}") from None
     if os.path.exists(file := os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url.path))): return   # where torchvision's loader looks before it downloads
-    try: socket.create_connection((url.hostname, 443), timeout=timeout).close()
-    except OSError as e: raise UserError(f"weights={weights!r} ({arch}) needs internet or its file: not in torch's cache and {url.hostname} cannot be reached ({e.strerror or e}). Go online (Kaggle → Settings → Internet on) or put the file there: {file}") from None
+    if why := unreachable(url.hostname, timeout): raise UserError(f"weights={weights!r} ({arch}) needs internet or its file: not in torch's cache and {why}. Go online (Kaggle → Settings → Internet on) or put the file there: {file}")
 
 # %% ../nbs/14_captioner.ipynb #80d48779
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

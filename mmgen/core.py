@@ -35,10 +35,10 @@ if TYPE_CHECKING: import torch   # for the annotations only (postponed: `from __
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'row_noise', 'default_device', 'amp_dtype',
            'amp_name', 'gpu_name', 'UserError', 'ConfigError', 'writable_dir', 'cuda_arch_refusal', 'compile_refusal',
-           'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'clear_scratch',
-           'scratch_dir', 'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'finite', 'check_config',
-           'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec', 'register_system', 'Derived',
-           'FromOption', 'pick_preset']
+           'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'unreachable',
+           'clear_scratch', 'scratch_dir', 'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of',
+           'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec',
+           'register_system', 'Derived', 'FromOption', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -201,6 +201,15 @@ def is_oom(e:BaseException) -> bool:
     "Is `e` an accelerator's out-of-memory error (torch's `OutOfMemoryError`, or a `RuntimeError` that says 'out of memory')?"
     import torch
     return isinstance(e, getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)) or (isinstance(e, RuntimeError) and 'out of memory' in str(e))
+
+# %% ../nbs/00_core.ipynb #9e48f783
+def unreachable(host:str, # a download's host, e.g. 'download.pytorch.org'
+                timeout:float=3., # seconds to wait for it
+               ) -> str|None:
+    "Why `host` cannot be reached on port 443 (one TCP connection, nothing sent), or None where it can."
+    import socket
+    try: socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as e: return f"{host} cannot be reached ({e.strerror or e})"
 
 # %% ../nbs/00_core.ipynb #7fafa46c
 _SCRATCH = dict(pid=None, folders=[])   # the folders `scratch_dir` made, and the process that made them

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 import torch
 import torch.nn.functional as F
-from .core import UserError, ConfigError
+from .core import UserError, ConfigError, unreachable
 
 # %% auto #0
 __all__ = ['detokenize', 'Tokenizer', 'WordTokenizer', 'BPETokenizer', 'CLIPTokenizer', 'clip_text_features', 'check_pretrained',
@@ -306,7 +306,7 @@ def check_pretrained(name:str, # an open_clip config name, e.g. 'ViT-B-32'
                      timeout:float=3., # seconds to wait for the weights' host
                     ):
     "Refuse, in one line, pretrained weights that are neither a file, nor cached, nor downloadable from here; nothing is downloaded."
-    import open_clip, socket
+    import open_clip
     from urllib.parse import urlparse
     if os.path.isfile(tag): return
     cfg = open_clip.get_pretrained_cfg(name, tag)
@@ -319,8 +319,7 @@ def check_pretrained(name:str, # an open_clip config name, e.g. 'ViT-B-32'
     else:
         from huggingface_hub.constants import ENDPOINT
         host = urlparse(ENDPOINT if hub else cfg.get('url', '')).hostname
-        try: return socket.create_connection((host, 443), timeout=timeout).close()
-        except OSError as e: why = f"{host} cannot be reached ({e.strerror or e})"
+        if not (why := unreachable(host, timeout)): return
     file = os.path.basename(urlparse(cfg.get('url', '')).path) or 'file.pt'   # OpenAI's file name, e.g. ViT-B-32.pt
     raise UserError(f"{option}={tag!r} ({name}) needs internet or a local checkpoint: not in the local cache and {why}. "
                     f"Go online (Kaggle → Settings → Internet on) or give the file: {option}=/path/to/{file}")
