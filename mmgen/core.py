@@ -206,10 +206,15 @@ def is_oom(e:BaseException) -> bool:
 def unreachable(host:str, # a download's host, e.g. 'download.pytorch.org'
                 timeout:float=3., # seconds to wait for it
                ) -> str|None:
-    "Why `host` cannot be reached on port 443 (one TCP connection, nothing sent), or None where it can."
-    import socket
-    try: socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError as e: return f"{host} cannot be reached ({e.strerror or e})"
+    "Why `host` cannot be reached on port 443 (one TCP connection, nothing sent), or through the HTTPS proxy the environment names for it; None where it can."
+    import socket, urllib.request, urllib.parse
+    proxy = urllib.request.getproxies().get('https') if not urllib.request.proxy_bypass(host) else None
+    if proxy:   # behind a proxy only the proxy is reachable; the download goes through it
+        u = urllib.parse.urlsplit(proxy if '://' in proxy else f'http://{proxy}')
+        where, via = (u.hostname, u.port or (443 if u.scheme == 'https' else 80)), f" through the proxy {u.hostname}:{u.port or (443 if u.scheme == 'https' else 80)}"
+    else: where, via = (host, 443), ''
+    try: socket.create_connection(where, timeout=timeout).close()
+    except OSError as e: return f"{host} cannot be reached{via} ({e.strerror or e})"
 
 # %% ../nbs/00_core.ipynb #7fafa46c
 _SCRATCH = dict(pid=None, folders=[])   # the folders `scratch_dir` made, and the process that made them
