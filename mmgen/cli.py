@@ -54,7 +54,7 @@ from .core import SYSTEMS, SystemSpec, UserError, Derived, FromOption, writable_
 __all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHODS', 'DECODING', 'USES', 'DRAWS', 'RETRIEVES',
            'RUN_FILE', 'FIT_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
            'load_systems', 'system_lines', 'find_system', 'system_declares', 'system_options', 'check_overrides',
-           'preset_values', 'preset_costs', 'option_values', 'stage_notes', 'run_files', 'foreign_files',
+           'preset_values', 'preset_costs', 'option_values', 'stage_notes', 'run_files', 'foreign_files', 'run_cache',
            'clashing_files', 'prepare_out', 'next_steps', 'metrics_summary', 'renamed_options', 'main',
            'weight_modules', 'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
 
@@ -355,9 +355,9 @@ def run_files(system:str, # a system's command-line name
     return (RUN_FILE, 'draw.png', '.*.tmp*', '*/.*.tmp*', *own,   # draw.png: `mmgen draw`'s default; .NAME.tmpPID: an atomic write cut short
             *(f if s == '.' else f'{s}/{f}' for s in stages for f in FIT_WRITES))
 
-def _sort_files(out:Path, system:str) -> tuple[list[str], list[str]]:
-    "The files under `out` (sorted paths relative to it) that a run of `system` writes, and the others (links too: a run writes none)."
-    pats, found = run_files(system), ([], [])
+def _sort_files(out:Path, system:str, also:tuple=()) -> tuple[list[str], list[str]]:
+    "The files under `out` (sorted paths relative to it) that a run of `system` writes (or match `also`), and the others (links too: a run writes none)."
+    pats, found = run_files(system) + tuple(also), ([], [])
     for root, dirs, files in os.walk(out):   # links to folders are listed, not followed
         for n in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
             p = Path(root, n).relative_to(out).as_posix()
@@ -366,9 +366,20 @@ def _sort_files(out:Path, system:str) -> tuple[list[str], list[str]]:
 
 def foreign_files(out:Path, # a run folder
                   system:str, # the system whose run it holds
+                  also:tuple=(), # more fnmatch patterns of files this run wrote (`run_cache`: the cache it was given under `out`)
                  ) -> list[str]:
     "The files under `out` that no run of `system` writes (links too: a run writes none), as sorted paths relative to `out`: what `--overwrite` must not delete."
-    return _sort_files(out, system)[1]
+    return _sort_files(out, system, also)[1]
+
+def run_cache(out:Path, # a run folder
+              record:dict, # what started the run there (its `RUN_FILE`)
+             ) -> tuple[str, ...]:
+    "The fnmatch pattern of the data cache the recorded run was given (`--set cache_dir=...`) where that lies inside `out`: the run rendered it, so `--overwrite` deletes it with the run."
+    c = record.get('set', {}).get('cache_dir')
+    if not isinstance(c, str) or not c: return ()
+    try: rel = Path(c).resolve().relative_to(out.resolve())   # a relative cache_dir is the shell's folder's, as the run read it
+    except ValueError: return ()   # outside the run's folder: not the run's to delete
+    return (f'{rel.as_posix()}/*',) if rel.parts else ()   # the run folder itself: its files are judged one by one
 
 def clashing_files(out:Path, # a folder that holds no run (no RUN_FILE, no saved state)
                    system:str, # the system about to run in it
@@ -393,7 +404,8 @@ def prepare_out(out:Path, # the run folder
     writable_dir(out)   # a read-only folder (Kaggle's /kaggle/input): one line naming it and the remedy, before anything is deleted or written
     states, rec_file = sorted(out.rglob('latest_state.pt')) if out.exists() else [], out / RUN_FILE
     held = bool(states)   # a run that stopped before its first save (bad options, Ctrl-C at once) left nothing to resume or lose
-    other = json.loads(rec_file.read_text()).get('system') if rec_file.exists() else None
+    rec = json.loads(rec_file.read_text()) if rec_file.exists() else {}
+    other = rec.get('system')
     if other and other != args.system and (args.resume or args.overwrite):
         raise UserError(f"{out} holds a {other} run, not a {args.system} one: --resume and --overwrite act on a run of the same system; "
                         f"pick another --out (or delete {out} yourself)")
@@ -413,7 +425,7 @@ def prepare_out(out:Path, # the run folder
     if args.overwrite and (held or rec_file.exists()):   # the old run goes whole: none of its files (a prior, a best checkpoint, metrics) may pass for the new run's
         here, cwd = out.resolve(), Path.cwd().resolve()
         if here == Path.home().resolve() or here == cwd or here in cwd.parents: raise UserError(f"--overwrite would delete {out}, which holds the current or home folder: pick another --out")
-        if mine := foreign_files(out, args.system):   # the user's files (notes, pictures, another experiment) are never the run's to delete
+        if mine := foreign_files(out, args.system, run_cache(out, rec)):   # the user's files (notes, pictures, another experiment) are never the run's to delete
             raise UserError(f"--overwrite deletes the run in {out}, but {out} also holds {len(mine)} file{'s' * (len(mine) > 1)} a {args.system} run does not write "
                             f"({', '.join(mine[:3])}{', ...' * (len(mine) > 3)}): move {'them' if len(mine) > 1 else 'it'} out of {out}, or pick another --out")
         shutil.rmtree(out); print(f"mmgen: --overwrite: removed the previous run in {out}", file=sys.stderr)
