@@ -36,9 +36,9 @@ if TYPE_CHECKING: import torch   # for the annotations only (postponed: `from __
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'row_noise', 'default_device', 'amp_dtype',
            'amp_name', 'gpu_name', 'UserError', 'ConfigError', 'writable_dir', 'cuda_arch_refusal', 'compile_refusal',
            'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'unreachable',
-           'clear_scratch', 'scratch_dir', 'requires', 'int_at_least', 'num_at_least', 'num_between', 'one_of',
-           'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict', 'split_overrides', 'SystemSpec',
-           'register_system', 'Derived', 'FromOption', 'pick_preset']
+           'clear_scratch', 'sweep_scratch', 'scratch_dir', 'requires', 'int_at_least', 'num_at_least', 'num_between',
+           'one_of', 'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict', 'split_overrides',
+           'SystemSpec', 'register_system', 'Derived', 'FromOption', 'pick_preset']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -217,24 +217,48 @@ def unreachable(host:str, # a download's host, e.g. 'download.pytorch.org'
     except OSError as e: return f"{host} cannot be reached{via} ({e.strerror or e})"
 
 # %% ../nbs/00_core.ipynb #7fafa46c
-_SCRATCH = dict(pid=None, folders=[])   # the folders `scratch_dir` made, and the process that made them
+_SCRATCH = dict(pid=None, folders=[], home=None)   # the folders `scratch_dir` made, the process that made them, and its folder of them
 
-def _remove(folders:list, pid:int, rmtree=shutil.rmtree, getpid=os.getpid):   # all it uses is bound here: it may run after a notebook's namespace is cleared
+def _remove(folders:list, pid:int, home=None, rmtree=shutil.rmtree, getpid=os.getpid):   # all it uses is bound here: it may run after a notebook's namespace is cleared
     if getpid() != pid: folders.clear(); return   # a forked child: the folders are its parent's
     while folders: rmtree(folders.pop(), ignore_errors=True)
+    if home is not None: rmtree(home, ignore_errors=True)
 
 def clear_scratch():
     "Remove every folder `scratch_dir` made in this process."
     _remove(_SCRATCH['folders'], _SCRATCH['pid'])
 
+def _scratch_root() -> Path: return Path(tempfile.gettempdir()) / f"mmgen-scratch-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+def _machine() -> str: import socket; return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]   # tells this machine's processes from another's in a shared /tmp
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)   # signal 0: nothing sent, only asked whether the process exists (POSIX)
+    except ProcessLookupError: return False
+    except PermissionError: pass   # it exists, another user's
+    return True
+
+def sweep_scratch(root:Path|None=None, # the folder of the processes' scratch folders (default: this user's)
+                 ) -> list[Path]:
+    "Remove the scratch folders of this machine's processes that ended without removing them (killed), and return them."
+    root, me, gone = Path(root or _scratch_root()), _machine(), []
+    if os.name != 'posix' or not root.is_dir(): return gone   # elsewhere os.kill(pid, 0) would end the process
+    for p in root.iterdir():
+        machine, _, pid = p.name.rpartition('-')
+        if machine == me and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)): shutil.rmtree(p, ignore_errors=True); gone.append(p)
+    return gone
+
 def scratch_dir(prefix:str='mmgen_', # the folder name's start, as `tempfile.mkdtemp`'s
                ) -> Path:
-    "A new empty folder in the system's temporary directory, removed by `clear_scratch` or when this process ends."
+    "A new empty folder in the system's temporary directory, removed by `clear_scratch`, when this process ends, or (killed) by the next process's `sweep_scratch`."
     if _SCRATCH['pid'] != os.getpid():   # first call in this process: remove them at its exit (multiprocessing's finalizers run at the end of the main process and of its workers)
         import multiprocessing.util
-        _SCRATCH.update(pid=os.getpid(), folders=[])
-        multiprocessing.util.Finalize(None, _remove, args=(_SCRATCH['folders'], os.getpid()), exitpriority=10)
-    _SCRATCH['folders'].append(d := Path(tempfile.mkdtemp(prefix=prefix)))
+        root = _scratch_root(); root.mkdir(mode=0o700, exist_ok=True)
+        if hasattr(os, 'getuid') and root.stat().st_uid != os.getuid(): raise UserError(f"{root} belongs to another user: mmgen keeps its scratch folders there")
+        sweep_scratch(root)
+        _SCRATCH.update(pid=os.getpid(), folders=[], home=root / f'{_machine()}-{os.getpid()}')
+        multiprocessing.util.Finalize(None, _remove, args=(_SCRATCH['folders'], os.getpid(), _SCRATCH['home']), exitpriority=10)
+    _SCRATCH['home'].mkdir(exist_ok=True)
+    _SCRATCH['folders'].append(d := Path(tempfile.mkdtemp(prefix=prefix, dir=_SCRATCH['home'])))
     return d
 
 # %% ../nbs/00_core.ipynb #a7e3c002
