@@ -8,7 +8,8 @@ every name here (`from mmgen.data import CaptionFolder` works as before).
   images are skipped and reported in one warning.
 - `load_image(path, size)` opens a file as a viewer shows it (EXIF orientation, 16-bit grey scaled to 8 bits, transparent
   parts over the dark background of the scenes every system trains on: PIL's `convert` would drop the transparency), resized and
-  centre-cropped as torchvision's `Resize` + `CenterCrop`.
+  centre-cropped as torchvision's `Resize` + `CenterCrop` (a big JPEG decoded at a reduced scale first, within a few levels
+  of that; `draft=False` for the exact pixels).
 - `as_images(x, size)` turns a PIL image, a list of them, a uint8 array or a tensor into the float batch `(B, 3, H, W)` in
   `[-1, 1]` every model takes, with a `ValueError` naming what was expected and what came for anything else.
 - `picture_keys(images)` gives each picture of a batch its 8-bit pixels as bytes: the key `mmgen.core.row_generators`
@@ -69,12 +70,14 @@ def _rgb(im:Image.Image) -> Image.Image:
 
 def load_image(path:str|Path, # image file
                size:int|tuple[int,int], # output side, or (height, width)
+               draft:bool=True, # a JPEG over 8x the size decodes at 1/2, 1/4 or 1/8 scale, still >= 4x the size (faster, within a few levels); False: torchvision's pixels exactly
               ) -> Image.Image:
-    "Open an image as RGB, resize its shorter side and centre-crop to `size` (raises on unreadable files)."
+    "Open an image as RGB, resize its shorter side and centre-crop to `size` as torchvision's `Resize` + `CenterCrop` (raises on unreadable files)."
     H, W = (size, size) if isinstance(size, int) else size
     with Image.open(path) as im:
         turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)   # stored sideways (EXIF orientation): the file's width is the picture's height
-        im.draft('RGB', (H, W) if turned else (W, H)); im = _rgb(im)   # draft: a JPEG decodes at reduced size (never below the size asked), much faster for big photos
+        if draft: im.draft('RGB', (4 * H, 4 * W) if turned else (4 * W, 4 * H))   # JPEG DCT scaling; at 1x the size asked it differed from the full decode by up to 33 levels
+        im = _rgb(im)
     return _cover(im, im.height, im.width, (H, W), 'bicubic')   # bicubic, as torchvision resizes a PIL image
 
 def _cover(x, # a PIL image or a (..., C, h, w) tensor
