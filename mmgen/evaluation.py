@@ -543,17 +543,21 @@ def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
                 steps:int=8, # points on the path, endpoints included
                 mode:str='linear', # 'linear' or 'slerp'
                ) -> torch.Tensor:
-    "Latents on the path from `z_a` to `z_b`: (steps, *z_a.shape)."
+    "Latents on the path from `z_a` to `z_b`: (steps, *z_a.shape); slerp falls back to linear where no one great circle joins them."
     if mode not in ('linear', 'slerp'): raise ValueError(f"mode must be 'linear' or 'slerp', got {mode!r}")
     dt = z_a.dtype if z_a.is_floating_point() else torch.get_default_dtype()   # integer latents (codes): an integer t would be 0 or 1 only
     t = torch.linspace(0, 1, steps, device=z_a.device, dtype=dt).view(-1, *[1] * z_a.ndim)
     if mode == 'linear': return (1 - t) * z_a + t * z_b
-    na, nb = z_a.norm(dim=-1, keepdim=True), z_b.norm(dim=-1, keepdim=True)
-    ua, ub = z_a / na, z_b / nb
-    omega = torch.arccos((ua * ub).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
-    so = torch.sin(omega)
+    wt = torch.promote_types(dt, torch.float32)   # float16 / bfloat16: the cosine of near-parallel latents rounds to 1, their angle to 0
+    a, b, t = z_a.to(wt), z_b.to(wt), t.to(wt)
+    na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
+    ua, ub = a / na.clamp_min(torch.finfo(wt).tiny), b / nb.clamp_min(torch.finfo(wt).tiny)
+    cos = (ua * ub).sum(-1, keepdim=True)
+    flat = (cos.abs() > 0.9995) | (na == 0) | (nb == 0)   # (anti)parallel or a zero latent: linear, as the common slerp's |cos| > 0.9995 rule
+    omega = torch.arccos(cos.clamp(-1, 1))
+    so = torch.where(flat, 1., torch.sin(omega))   # no 0/0 in the branch `flat` leaves unused
     u = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / so
-    return u * ((1 - t) * na + t * nb)
+    return torch.where(flat, (1 - t) * a + t * b, u * ((1 - t) * na + t * nb)).to(dt)
 
 # %% ../nbs/09_evaluation.ipynb #c4b1e7c2
 def check_splits(data, # the caller's splits: {'train': ..., 'valid': ..., 'test': ...} datasets of dict items

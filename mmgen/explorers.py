@@ -41,8 +41,9 @@ shows a message, never a traceback. Each widget carries the CSS class `mmgen-<it
 - `distilled_explorer(folder)` → `DistilledExplorer` (seed 001): for a held-out scene, the student's caption, the
   teacher's retrieval pick and similarity, cos(student, teacher), and the student's attention maps
   (`distilled_attention`: its ViT plugged into the attention explorer).
-- `to_png`, `strip`, `overlay`, `token_grid`, `token_map`, `histogram` are the drawing pieces: PNG bytes straight from PIL
-  (no matplotlib in the redraw path), so a slider step costs little beyond the model call it makes, if any.
+- `to_png`, `strip`, `paste`, `overlay`, `token_grid`, `token_map`, `histogram` are the drawing pieces, defined in
+  `mmgen.explorer_drawing` (notebook 15a) and re-exported here: PNG bytes straight from PIL (no matplotlib in the redraw
+  path), so a slider step costs little beyond the model call it makes, if any.
 
 Docs: https://mmgen-dev.github.io/mmgen/explorers.html.md"""
 
@@ -58,8 +59,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import ipywidgets as W
-from PIL import Image, ImageDraw
-from matplotlib import colormaps
 from .core import IN_TEST, set_seed, smoke
 from .data import Shapes, shapes_splits, to_uint8, ART_AXES, ART_VOCAB, score_caption
 from .attention import EncoderBlock, TextDecoder
@@ -68,6 +67,8 @@ from .tokenizers import WordTokenizer, clip_text_features
 from .train import TrainConfig
 from .checkpoints import require_files, read_config
 from .evaluation import n_params, interpolate
+from .explorer_drawing import to_png, strip, histogram, paste, token_grid, token_map, overlay   # the drawing pieces (15a), re-exported here
+_all_ = ['to_png', 'strip', 'histogram', 'paste', 'token_grid', 'token_map', 'overlay']   # in `__all__` as before the move
 from . import shared_latent as sl
 from . import captioner as cap
 from . import vq_art as va
@@ -77,71 +78,12 @@ from .paired_retrieval import load_retrieval   # seed 003's loader, re-exported 
 from . import distilled as di
 
 # %% auto #0
-__all__ = ['HELD_OUT_START', 'to_png', 'strip', 'histogram', 'paste', 'held_out_scenes', 'recorded_data_seed', 'caption_latent',
-           'smoke_shared_latent', 'LatentExplorer', 'latent_explorer', 'record_attention', 'token_grid', 'token_map',
-           'overlay', 'AttentionModel', 'captioner_attention', 'attention_maps', 'smoke_captioner', 'AttentionExplorer',
-           'attention_explorer', 'smoke_vq_art', 'ArtExplorer', 'art_explorer', 'smoke_retrieval', 'RetrievalExplorer',
-           'retrieval_explorer', 'load_distilled_run', 'smoke_distilled', 'distilled_attention', 'DistilledExplorer',
-           'distilled_explorer']
-
-# %% ../nbs/15_explorers.ipynb #a1c3e509
-def _rgb(img:torch.Tensor|np.ndarray) -> np.ndarray:
-    "(H,W,3) uint8 from a (3,H,W) tensor in [-1, 1] or an (H,W,3) uint8 array."
-    return to_uint8(img) if isinstance(img, torch.Tensor) else np.asarray(img, dtype=np.uint8)
-
-def to_png(img:torch.Tensor|np.ndarray, # (3,H,W) in [-1, 1], or (H,W,3) uint8
-           width:int|None=None, # scale to this width (nearest neighbour), keeping the aspect ratio; None: as is
-          ) -> bytes:
-    "PNG bytes of an image, for `ipywidgets.Image`."
-    im = Image.fromarray(_rgb(img))
-    if width: im = im.resize((width, max(1, round(width * im.height / im.width))), Image.NEAREST)
-    buf = io.BytesIO(); im.save(buf, format='PNG', compress_level=1)
-    return buf.getvalue()
-
-def strip(images:Sequence, # (3,H,W) tensors in [-1, 1] or (H,W,3) uint8 arrays, one size
-          width:int=64, # each image's width in the strip
-          mark:int|None=None, # index of the image to frame
-          gap:int=4, # pixels between images
-         ) -> np.ndarray:
-    "Images side by side, (h, n·(width+gap)−gap, 3) uint8 with h = width·H/W, one of them framed in orange."
-    if len(images) == 0: raise ValueError("strip needs at least one image")
-    rgb = [_rgb(x) for x in images]
-    h = max(1, round(width * rgb[0].shape[0] / rgb[0].shape[1]))
-    tiles = [np.asarray(Image.fromarray(x).resize((width, h), Image.NEAREST)) for x in rgb]
-    out = np.full((h, len(tiles) * (width + gap) - gap, 3), 255, np.uint8)
-    for i, t in enumerate(tiles): out[:, i * (width + gap):i * (width + gap) + width] = t
-    if mark is not None:
-        im = Image.fromarray(out); x0 = mark * (width + gap)
-        ImageDraw.Draw(im).rectangle([x0, 0, x0 + width - 1, h - 1], outline=(255, 140, 0), width=3)
-        out = np.asarray(im)
-    return out
-
-def histogram(counts, # one count per bin (a sequence, array or tensor)
-              width:int=256, # image width: each bin spans width/len(counts) columns (nearest neighbour)
-              height:int=48, # image height: the largest count's bar
-              color:tuple=(40, 90, 200), # bar colour
-             ) -> np.ndarray:
-    "A bar chart of `counts` as (height, width, 3) uint8 on white: bar heights scaled to the largest count, no axes."
-    c = np.asarray(counts.cpu() if isinstance(counts, torch.Tensor) else counts, dtype=np.float64).ravel()
-    if c.size == 0 or (c < 0).any(): raise ValueError(f"histogram needs one or more counts, none negative; got {c.size} with min {c.min() if c.size else None}")
-    tall = np.round(c / c.max() * height) if c.max() > 0 else np.zeros_like(c)
-    bars = np.arange(height)[:, None] >= height - tall[None, :]          # (height, bins): True under each bar's top
-    img = np.where(bars[..., None], np.array(color, np.uint8), np.uint8(255)).astype(np.uint8)
-    return np.asarray(Image.fromarray(img).resize((max(width, 1), height), Image.NEAREST))
-
-def paste(pngs:Sequence[bytes], # PNG images (empty ones are skipped)
-          across:bool=True, # side by side; False: one under another
-          gap:int=8, # white pixels between them
-         ) -> bytes:
-    "PNG images joined on white into one PNG: a still of a widget's drawings, for pages where widgets do not run."
-    ims = [Image.open(io.BytesIO(p)).convert('RGB') for p in pngs if p]
-    if not ims: raise ValueError("nothing to paste: every image is empty")
-    ws, hs = [i.width for i in ims], [i.height for i in ims]
-    size = (sum(ws) + gap * (len(ims) - 1), max(hs)) if across else (max(ws), sum(hs) + gap * (len(ims) - 1))
-    out, pos = Image.new('RGB', size, 'white'), 0
-    for im in ims:
-        out.paste(im, (pos, 0) if across else (0, pos)); pos += (im.width if across else im.height) + gap
-    return to_png(np.asarray(out))
+__all__ = ['HELD_OUT_START', 'held_out_scenes', 'recorded_data_seed', 'caption_latent', 'smoke_shared_latent', 'LatentExplorer',
+           'latent_explorer', 'record_attention', 'AttentionModel', 'captioner_attention', 'attention_maps',
+           'smoke_captioner', 'AttentionExplorer', 'attention_explorer', 'smoke_vq_art', 'ArtExplorer', 'art_explorer',
+           'smoke_retrieval', 'RetrievalExplorer', 'retrieval_explorer', 'load_distilled_run', 'smoke_distilled',
+           'distilled_attention', 'DistilledExplorer', 'distilled_explorer', 'to_png', 'strip', 'histogram', 'paste',
+           'token_grid', 'token_map', 'overlay']
 
 # %% ../nbs/15_explorers.ipynb #a1c3e50c
 HELD_OUT_START = 10**8  # first Shapes index the explorers show: past every split and fresh-scene stage the systems train on
@@ -348,58 +290,6 @@ def record_attention(blocks:Sequence[EncoderBlock], # the self-attention blocks 
     try: yield weights
     finally:
         for h in handles: h.remove()
-
-# %% ../nbs/15_explorers.ipynb #b2c3e50c
-def token_grid(n:int, # visual tokens (prefix tokens excluded)
-               hw:tuple, # (H, W) of the image they come from
-              ) -> tuple[int, int]:
-    "(rows, cols) of a row-major token grid with `n` tokens and the image's aspect ratio."
-    H, W = hw
-    h = max(1, round((n * H / W) ** 0.5))
-    if h * (n // h) != n or abs((n // h) / h - W / H) > 0.5 * W / H:
-        raise ValueError(f"{n} tokens do not form a grid with the image's aspect ratio {H}×{W}")
-    return h, n // h
-
-def _index(what:str, i:int, n:int) -> int:
-    "`i` if 0 <= i < n, else an IndexError that names the valid range."
-    if not 0 <= i < n: raise IndexError(f"{what} {i} is out of range: this model has {n} {what if n == 1 else {'query': 'queries'}.get(what, what + 's')} (0–{n - 1})")
-    return i
-
-def token_map(weights:torch.Tensor, # (L,H,T,S) attention weights of every layer
-              layer:int, # which layer
-              head:int|None, # which head; None: the mean over heads
-              query:int|None, # which query position; None: the mean over queries
-              grid:tuple[int, int], # (rows, cols) of the key tokens after the prefix
-              n_prefix:int=0, # key tokens before the grid (CLS)
-             ) -> np.ndarray:
-    "The attention one layer/head/query puts on each grid token, (rows, cols) float."
-    L, H, T, S = weights.shape
-    w = weights[_index('layer', layer, L)]
-    w = w.mean(0) if head is None else w[_index('head', head, H)]       # (T, S)
-    w = w.mean(0) if query is None else w[_index('query', query, T)]    # (S,)
-    if S - n_prefix != grid[0] * grid[1]: raise ValueError(f"{S} keys minus {n_prefix} prefix tokens do not fill a {grid[0]}×{grid[1]} grid")
-    return w[n_prefix:].reshape(grid).float().cpu().numpy()
-
-def overlay(image:torch.Tensor|np.ndarray, # (3,H,W) in [-1, 1], or (H,W,3) uint8
-            amap:np.ndarray, # (rows, cols) attention over the token grid
-            width:int=192, # output side
-            cmap:str='inferno', # matplotlib colormap name
-            alpha:float=0.6, # opacity of the colour where the attention is largest
-            mark:tuple[int, int]|None=None, # (row, col) of a token to outline (the query)
-           ) -> np.ndarray:
-    "The attention map over the image, each token a block, (width·H/W, width, 3) uint8."
-    base = Image.fromarray(_rgb(image))
-    size = (width, max(1, round(width * base.height / base.width)))
-    a = np.asarray(amap, dtype=np.float32)
-    a = a / a.max() if a.max() > 0 else a
-    m = np.asarray(Image.fromarray(a).resize(size, Image.NEAREST))[..., None]    # (h, w, 1) in [0, 1]
-    heat = colormaps[cmap](m[..., 0])[..., :3] * 255
-    out = np.asarray(base.resize(size, Image.NEAREST), dtype=np.float32) * (1 - alpha * m) + heat * alpha * m
-    im = Image.fromarray(out.round().clip(0, 255).astype(np.uint8))
-    if mark is not None:
-        r, c = mark; ch, cw = size[1] / amap.shape[0], size[0] / amap.shape[1]
-        ImageDraw.Draw(im).rectangle([c * cw, r * ch, (c + 1) * cw - 1, (r + 1) * ch - 1], outline=(0, 255, 255), width=2)
-    return np.asarray(im)
 
 # %% ../nbs/15_explorers.ipynb #b2c3e50f
 @dataclass

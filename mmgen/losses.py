@@ -112,7 +112,7 @@ def cosine_distill_loss(student:torch.Tensor, # (..., D) student features
 def flow_path(x1:torch.Tensor, # (B,...) data
              ) -> tuple:  # x_t, t (B,), and the velocity x1 − x0 to regress
     "A point on the straight path x_t = (1 − t)·x0 + t·x1 from noise x0 ~ N(0, I) to the data, at t ~ U(0, 1) (rectified flow)."
-    x0, t = torch.randn_like(x1), torch.rand(x1.shape[0], device=x1.device)
+    x0, t = torch.randn_like(x1), torch.rand(x1.shape[0], device=x1.device, dtype=x1.dtype)
     tb = t.view(-1, *[1] * (x1.ndim - 1))
     return (1 - tb) * x0 + tb * x1, t, x1 - x0
 
@@ -127,8 +127,8 @@ def euler_flow(velocity, # velocity(x, t) -> dx/dt, t of shape (B,)
                x:torch.Tensor, # (B,...) the noise at t = 0
                steps:int=32, # Euler steps
               ) -> torch.Tensor:
-    "Integrate dx/dt = velocity(x, t) from t = 0 to 1."
-    for i in range(steps): x = x + velocity(x, torch.full((x.shape[0],), i / steps, device=x.device)) / steps
+    "Integrate dx/dt = velocity(x, t) from t = 0 to 1, `t` in `x`'s dtype and on its device."
+    for i in range(steps): x = x + velocity(x, torch.full((x.shape[0],), i / steps, dtype=x.dtype, device=x.device)) / steps
     return x
 
 def drop_condition(c:torch.Tensor, # (B,D) conditions

@@ -8,7 +8,8 @@ every name here (`from mmgen.data import CaptionFolder` works as before).
   images are skipped and reported in one warning.
 - `load_image(path, size)` opens a file as a viewer shows it (EXIF orientation, 16-bit grey scaled to 8 bits, transparent
   parts over the dark background of the scenes every system trains on: PIL's `convert` would drop the transparency), resized and
-  centre-cropped as torchvision's `Resize` + `CenterCrop`.
+  centre-cropped as torchvision's `Resize` + `CenterCrop` (a big JPEG decoded at a reduced scale first, within a few levels
+  of that; `draft=False` for the exact pixels).
 - `as_images(x, size)` turns a PIL image, a list of them, a uint8 array or a tensor into the float batch `(B, 3, H, W)` in
   `[-1, 1]` every model takes, with a `ValueError` naming what was expected and what came for anything else.
 - `picture_keys(images)` gives each picture of a batch its 8-bit pixels as bytes: the key `mmgen.core.row_generators`
@@ -32,9 +33,15 @@ from .data import to_tensor, to_pil, to_uint8, BACKGROUND
 __all__ = ['load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'picture_keys']
 
 # %% ../nbs/01a_user_data.ipynb #099cfa49
+def _caption_list(cap, where:str) -> list[str]:
+    "The captions of one row: each of a list (several per image, as COCO's five), or the one caption; a ValueError naming the row for an empty list or one holding anything but text."
+    if not isinstance(cap, (list, tuple)): return [str(cap)]
+    if not cap or not all(isinstance(c, str) for c in cap): raise ValueError(f"{where}: a list of captions must hold one or more strings, got {cap!r:.120}")
+    return list(cap)
+
 def _read_captions(captions) -> list[tuple[str, str]]:
-    "(image, caption) rows from a CSV, JSONL or JSON-array path or an iterable of pairs."
-    if not isinstance(captions, (str, Path)): return [(str(a), str(b)) for a, b in captions]
+    "(image, caption) rows from a CSV, JSONL or JSON-array path or an iterable of pairs; a row with a list of captions gives one row per caption."
+    if not isinstance(captions, (str, Path)): return [(str(a), c) for i, (a, b) in enumerate(captions) for c in _caption_list(b, f"captions: pair {i + 1}")]
     p, suffix = Path(captions), Path(captions).suffix.lower()
     if suffix in ('.jsonl', '.json'): t = p.read_text(encoding='utf-8-sig'); rows = json.loads(t) if suffix == '.json' and t.lstrip().startswith('[') else [json.loads(l) for l in t.splitlines() if l.strip()]   # a JSON array, or JSON lines
     else:
@@ -43,9 +50,9 @@ def _read_captions(captions) -> list[tuple[str, str]]:
     out = []
     for i, r in enumerate(rows):
         img = next((r[k] for k in ('image', 'file', 'filename', 'file_name', 'path') if k in r), None)
-        cap = next((r[k] for k in ('caption', 'text') if k in r), None)
-        if img is None or cap is None: raise ValueError(f"{p}: each row needs an image (column image/file/filename/file_name/path) and a caption (caption/text); row {i + 1} is {r!r:.120}")
-        out.append((str(img), str(cap)))
+        cap = next((r[k] for k in ('caption', 'captions', 'text') if k in r), None)
+        if img is None or cap is None: raise ValueError(f"{p}: each row needs an image (column image/file/filename/file_name/path) and a caption (caption/captions/text); row {i + 1} is {r!r:.120}")
+        out += [(str(img), c) for c in _caption_list(cap, f"{p}: row {i + 1}")]
     return out
 
 def _over_background(a:np.ndarray) -> np.ndarray:
@@ -63,12 +70,14 @@ def _rgb(im:Image.Image) -> Image.Image:
 
 def load_image(path:str|Path, # image file
                size:int|tuple[int,int], # output side, or (height, width)
+               draft:bool=True, # a JPEG over 8x the size decodes at 1/2, 1/4 or 1/8 scale, still >= 4x the size (faster, within a few levels); False: torchvision's pixels exactly
               ) -> Image.Image:
-    "Open an image as RGB, resize its shorter side and centre-crop to `size` (raises on unreadable files)."
+    "Open an image as RGB, resize its shorter side and centre-crop to `size` as torchvision's `Resize` + `CenterCrop` (raises on unreadable files)."
     H, W = (size, size) if isinstance(size, int) else size
     with Image.open(path) as im:
         turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)   # stored sideways (EXIF orientation): the file's width is the picture's height
-        im.draft('RGB', (H, W) if turned else (W, H)); im = _rgb(im)   # draft: a JPEG decodes at reduced size (never below the size asked), much faster for big photos
+        if draft: im.draft('RGB', (4 * H, 4 * W) if turned else (4 * W, 4 * H))   # JPEG DCT scaling; at 1x the size asked it differed from the full decode by up to 33 levels
+        im = _rgb(im)
     return _cover(im, im.height, im.width, (H, W), 'bicubic')   # bicubic, as torchvision resizes a PIL image
 
 def _cover(x, # a PIL image or a (..., C, h, w) tensor
@@ -86,7 +95,7 @@ def _cover(x, # a PIL image or a (..., C, h, w) tensor
 class CaptionFolder(Dataset):
     "Images + captions from a CSV, JSONL or JSON-array file (or records); unreadable images skipped and counted with one warning."
     def __init__(self, root:str|Path, # folder the image paths are relative to
-                 captions, # CSV, JSONL or JSON-array (.json) path, or an iterable of (image path, caption)
+                 captions, # CSV, JSONL or JSON-array (.json) path, or an iterable of (image path, caption or list of captions)
                  size:int|tuple[int,int]=64, # output side (or (height, width))
                  check:bool=True, # open every image now and drop unreadable ones (else only when met: that index then gives the next readable row, image and caption together, so `dataset_captions` no longer lines up)
                 ):
