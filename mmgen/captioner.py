@@ -29,7 +29,7 @@ Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
 
 # %% ../nbs/14_captioner.ipynb #449e13f9
 from __future__ import annotations
-import json, math, os, time
+import json, math, os, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict, replace
 from itertools import permutations
@@ -504,7 +504,7 @@ class CaptionRun:
     n_test: int = 500               # held-out test scenes (final scores)
     data_seed: int = 0              # the Shapes scenes of all three splits: the same whatever the training `seed` (`TrainConfig.seed`)
     batch_size: int = 64            # images per batch
-    max_len: int = 24               # caption token budget (BOS and EOS included)
+    max_len: int = 24               # caption token budget (BOS and EOS included); longer training captions are cut to it, with a warning
     siglip_weight: float = 0.1      # weight of the SigLIP loss
     scheduled_sampling: ScheduledSampling|None = field(default_factory=ScheduledSampling)  # scheduled teacher forcing (None: none); named `schedule` before, which is now TrainConfig's lr schedule
     num_workers: int|None = 0       # DataLoader and rendering workers; None: from this machine's cores (`SpeedOptions.workers`: one per core but one, at most 15, with a GPU; none on a CPU)
@@ -591,6 +591,13 @@ def _check_data(data, image_size, owner):
     "The user's splits: `image` + `caption` items, (3, H, W) pictures of one size in all three (`image_size` if given; H != W trains at its own size)."
     return check_splits(data, ('image', 'caption'), image_size, owner, _DATA_HINT)
 
+def _warn_cut(captions:Sequence[str], tok:Tokenizer, max_len:int):
+    "Warn once when training captions are longer than `max_len` tokens: the batches cut them, EOS kept, and the model learns to stop there."
+    lengths = [len(tok.encode(c, 1 << 30)) for c in captions]   # whole, BOS and EOS included
+    if n := sum(n > max_len for n in lengths):
+        warnings.warn(f"max_len={max_len}: {n} of {len(lengths)} training captions are longer (the longest {max(lengths)} tokens, BOS and EOS included); "
+                      f"they are cut to {max_len}, EOS kept, so the model learns to end captions there. max_len={max(lengths)} keeps them whole.", stacklevel=3)
+
 def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fields (vocab and ids come from the tokenizer)
                   run:CaptionRun|None=None, # data and objective
                   train_cfg:TrainConfig|None=None, # the loop
@@ -606,7 +613,9 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
                                  max_objects=run.max_objects, templates=run.templates, order=run.order,
                                  cache_dir=run.cache_dir, num_workers=run.num_workers)
-    tok = tok or WordTokenizer.from_texts(dataset_captions(data['train']))
+    captions = dataset_captions(data['train'])
+    tok = tok or WordTokenizer.from_texts(captions)
+    if dist_info()[0] == 0: _warn_cut(captions, tok, run.max_len)   # under torchrun, rank 0 says it
     mc = {k: v for k, v in mc.items() if k not in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}
     H, W = data['train'][0]['image'].shape[-2:]
     if mc.get('image_size') is None: mc['image_size'] = int(W) if H == W else None   # `caption` resizes users' pictures to it
