@@ -6,7 +6,8 @@ relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`
 `captioner_config.json`, `metrics.json` (held-out scores) and `samples.png` into `out_dir`;
 `load_captioner(out_dir)` gives back `(model, tokenizer)`. Keyword overrides may name any field of
 `CaptionerConfig` (the model), `CaptionRun` (data and objective) or `TrainConfig` (the loop), e.g. `moe=True`,
-`n_train=8000`, `lr=1e-3`, `max_len=32` (the model's and the batches'); an unknown name, or one `train` sets itself (`NOT_OPTIONS`), is a `ConfigError`.
+`n_train=8000`, `lr=1e-3`, `max_len=32` (the model's and the batches'); an unknown name, or one `train` sets itself (`NOT_OPTIONS`), is a `ConfigError`,
+as is, beside `data=`, one that draws the generated scenes (`SCENE_OPTIONS`).
 
 - `Captioner(CaptionerConfig.for_tokenizer(tok, ...))` maps images `(B, 3, H, W)` in `[-1, 1]` to visual tokens
   (a torchvision ResNet cut after `stages` stages, a 1×1 projection, learned row + column positions, self-attention
@@ -53,8 +54,8 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'NOT_OPTIONS', 'RENAMED', 'resnet_archs', 'resnet_backbone', 'VisionEncoder',
-           'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'gold_probability', 'ScheduledSampling',
+__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'NOT_OPTIONS', 'SCENE_OPTIONS', 'RENAMED', 'resnet_archs', 'resnet_backbone',
+           'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'gold_probability', 'ScheduledSampling',
            'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun',
            'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid',
            'tf_table', 'load_captioner', 'train', 'run_summary']
@@ -713,6 +714,7 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
 RUN_WRITES = (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.json', 'metrics.json', 'samples.png', 'activations.json', 'activations.png',
                        'shapes_cache/*'))   # the folder it `fit`s in, the other files a run writes (shapes_cache: the full preset's; `mmgen train --overwrite` deletes no other)
 NOT_OPTIONS = {k: 'set from the tokenizer (`CaptionerConfig.for_tokenizer`)' for k in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}   # fields `train` sets itself: refused with this why
+SCENE_OPTIONS = ('size', 'min_objects', 'max_objects', 'templates', 'order', 'n_train', 'n_valid', 'n_test', 'data_seed', 'cache_dir')   # CaptionRun fields that draw the generated scenes: refused beside `data=`
 RENAMED = dict(schedule='scheduled_sampling')   # an option's old name -> its name now, read where only the new option takes the value (a saved run's `--set schedule=None`)
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
@@ -732,6 +734,9 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     if not isinstance(kw.get('schedule', ''), str): kw['scheduled_sampling'] = kw.pop('schedule')   # RENAMED: None or a ScheduledSampling is the old name's, a string TrainConfig's
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig, own=NOT_OPTIONS)
+    if data is not None and (unused := [k for k in SCENE_OPTIONS if k in ro]):   # they would draw nothing: your splits train as they are
+        raise ConfigError(f"train(): {', '.join(unused)} draw{'s' * (len(unused) == 1)} the generated Shapes scenes and cannot apply to data=: "
+                          f"leave {'it' if len(unused) == 1 else 'them'} out (cut your datasets with torch.utils.data.Subset)")
     if 'max_len' in mo: ro['max_len'] = mo.pop('max_len')   # one budget, the batches' and the model's (`run_captioner` gives the model run.max_len)
     # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
     # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.
