@@ -611,6 +611,8 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     run, train_cfg = run or CaptionRun(), train_cfg or TrainConfig()
     mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
     if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data')
+    if mc.get('max_len', run.max_len) < run.max_len:   # `train` gives both one value; here the batches' captions would outgrow the model's positions mid-run
+        raise ConfigError(f"run_captioner(): the model's max_len must be at least CaptionRun.max_len ({run.max_len}), the batches' token budget, got {mc['max_len']}")
     data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
                                  max_objects=run.max_objects, templates=run.templates, order=run.order,
                                  cache_dir=run.cache_dir, num_workers=run.num_workers)
