@@ -4,6 +4,7 @@ Modules:
 
 - `mmgen.attention`: Multi-head attention on `F.scaled_dot_product_attention` with masks done right, a KV cache, pre-norm encoder and decoder blocks, FFNs, ViT patches, and the text encoder/decoder every seed system uses.
 - `mmgen.captioner`: ResNet visual tokens, a RoPE text decoder with cross-attention and optional DeepSeek MoE, SigLIP alignment and scheduled teacher forcing — with every bug the seed's author listed pinned by a test.
+- `mmgen.captioner_report`: What `14_captioner` measures a captioner with, and `train` never calls: the masks' checks (`check_causal`, `check_padding`), a timed training step (`train_step`), a memory probe (`MemoryProbe`), a run's curves (`plot_run`) and score tables (`score_rows`, `compare_decoding`).
 - `mmgen.cli`: `mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors), `mmgen caption RUN IMAGE`, `mmgen draw RUN PROMPT` and `mmgen retrieve RUN IMAGE`.
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.
 - `mmgen.data`: Captioned datasets whose ground truth is known: Shapes, AbstractArt, PairedDigits, PairedShapes and the CIFAR-100 loader; collate, grids and a render cache.

@@ -6,7 +6,8 @@ relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`
 `captioner_config.json`, `metrics.json` (held-out scores) and `samples.png` into `out_dir`;
 `load_captioner(out_dir)` gives back `(model, tokenizer)`. Keyword overrides may name any field of
 `CaptionerConfig` (the model), `CaptionRun` (data and objective) or `TrainConfig` (the loop), e.g. `moe=True`,
-`n_train=8000`, `lr=1e-3`, `max_len=32` (the model's and the batches'); an unknown name, or one `train` sets itself (`NOT_OPTIONS`), is a `ConfigError`.
+`n_train=8000`, `lr=1e-3`, `max_len=32` (the model's and the batches'); an unknown name, or one `train` sets itself (`NOT_OPTIONS`), is a `ConfigError`,
+as is, beside `data=`, one that draws the generated scenes (`SCENE_OPTIONS`).
 
 - `Captioner(CaptionerConfig.for_tokenizer(tok, ...))` maps images `(B, 3, H, W)` in `[-1, 1]` to visual tokens
   (a torchvision ResNet cut after `stages` stages, a 1×1 projection, learned row + column positions, self-attention
@@ -20,6 +21,8 @@ relation, except in `smoke`) and writes `best.safetensors`, `latest.safetensors`
   `mmgen.data.coco_captions`) whose (3, H, W) pictures share one size, square or not; `train` and `run_captioner`
   both refuse other splits (`mmgen.evaluation.check_splits`). `evaluate_captions` / `score_captions` report `string_exact` and BLEU-4, and with
   Shapes ground truth `exact`, `attributes` and `relations`, which accept any correct object order.
+- What the notebook measures a captioner with, and `train` never calls (`check_causal`, `check_padding`, `train_step`,
+  `MemoryProbe`, `plot_run`, `score_rows`, `compare_decoding`), is in `mmgen.captioner_report` (`14a_captioner_report`).
 
 Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
 
@@ -27,7 +30,7 @@ Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
 
 # %% ../nbs/14_captioner.ipynb #449e13f9
 from __future__ import annotations
-import json, math, os, time
+import json, math, os, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict, replace
 from itertools import permutations
@@ -51,12 +54,11 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'NOT_OPTIONS', 'RENAMED', 'SCORE_KEYS', 'resnet_archs', 'resnet_backbone',
-           'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'check_causal', 'check_padding',
-           'gold_probability', 'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss', 'ActivationStats',
-           'shapes_references', 'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16',
-           'CaptionerResult', 'run_captioner', 'caption_grid', 'plot_run', 'tf_table', 'train_step', 'MemoryProbe',
-           'load_captioner', 'train', 'run_summary', 'score_rows', 'compare_decoding']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'NOT_OPTIONS', 'SCENE_OPTIONS', 'RENAMED', 'resnet_archs', 'resnet_backbone',
+           'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'gold_probability', 'ScheduledSampling',
+           'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun',
+           'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid',
+           'tf_table', 'load_captioner', 'train', 'run_summary']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_archs() -> list[str]:
@@ -119,7 +121,8 @@ class VisionEncoder(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         init_weights(self.blocks); init_weights(self.norm)  # mmgen's transformer init (the ResNet keeps torchvision's)
         self.pretrained = weights is not None
-        for k, v in (('mean', _IMAGENET_MEAN), ('std', _IMAGENET_STD)): self.register_buffer(k, torch.tensor(v).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('mean', torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         nn.init.trunc_normal_(self.row_pos, std=0.02); nn.init.trunc_normal_(self.col_pos, std=0.02)
 
     def forward(self, images:torch.Tensor, # (B, 3, H, W) in [-1, 1]
@@ -214,7 +217,8 @@ class Captioner(nn.Module):
                                    pos='rope', ffn_factory=self._ffn, tie_weights=cfg.tie_weights, pad_id=cfg.pad_id)
         self.text_encoder = TextEncoder(cfg.vocab_size, cfg.d_model, cfg.text_layers, cfg.n_heads, cfg.d_ff, cfg.max_len,
                                         cfg.dropout, pad_id=cfg.pad_id) if cfg.text_layers else None
-        self.img_proj, self.txt_proj = nn.Linear(cfg.d_model, cfg.embed_dim), nn.Linear(cfg.d_model, cfg.embed_dim)   # pooled image / caption → joint space
+        self.img_proj = nn.Linear(cfg.d_model, cfg.embed_dim)   # pooled image → joint space
+        self.txt_proj = nn.Linear(cfg.d_model, cfg.embed_dim)   # pooled caption → joint space
         self.siglip = SigLIPLoss()  # owns the learnable scale and bias
 
     def _ffn(self, i:int) -> nn.Module|None:
@@ -286,33 +290,6 @@ class Captioner(nn.Module):
         "One caption per picture, as text; pictures of another size are resized to `cfg.image_size`."
         return [tok.decode(t) for t in self.generate(images, value_range=value_range, **kw)]
 
-# %% ../nbs/14_captioner.ipynb #aaadb428
-def check_causal(model:Captioner, images:torch.Tensor, tokens:torch.Tensor, t:int, generator=None) -> float:
-    "Max change of logits at positions < t when tokens at positions >= t are redrawn (0 for a causal model)."
-    model.eval()
-    with torch.no_grad():
-        a = model(images, tokens).logits
-        t2 = tokens.clone()
-        t2[:, t:] = torch.randint(4, model.cfg.vocab_size, t2[:, t:].shape, generator=generator).to(tokens.device)
-        b = model(images, t2).logits
-    return (a[:, :t] - b[:, :t]).abs().max().item()
-
-# %% ../nbs/14_captioner.ipynb #e4454bf4
-def check_padding(model:Captioner, images:torch.Tensor, tokens:torch.Tensor, lengths:Sequence[int], pad_ids=(0,)) -> dict:
-    "Max logit differences: (a) real tokens vs the same with extra padding of each id in `pad_ids`, (b) batch vs items one by one."
-    model.eval(); B, T = tokens.shape
-    mask = torch.arange(T, device=tokens.device)[None] >= torch.tensor(lengths, device=tokens.device)[:, None]  # (B, T) True = padding
-    with torch.no_grad():
-        batched = model(images, tokens, mask).logits                             # (B, T, V)
-        one = [model(images[i:i+1], tokens[i:i+1, :n]).logits[0] for i, n in enumerate(lengths)]
-        d_items = max((batched[i, :n] - o).abs().max().item() for i, (n, o) in enumerate(zip(lengths, one)))
-        d_pad = 0.
-        for pid in pad_ids:
-            longer, lmask = torch.cat([tokens.masked_fill(mask, pid), tokens.new_full((B, 5), pid)], 1), torch.cat([mask, mask.new_ones(B, 5)], 1)   # 5 more pads
-            lp = model(images, longer, lmask).logits
-            d_pad = max(d_pad, max((lp[i, :n] - batched[i, :n]).abs().max().item() for i, n in enumerate(lengths)))
-    return dict(pad=d_pad, items=d_items)
-
 # %% ../nbs/14_captioner.ipynb #316e57df
 def gold_probability(kind:str, # 'linear' | 'exponential' | 'inverse_sigmoid' | 'none'
                      i:float, # steps into the decay
@@ -346,7 +323,9 @@ class ScheduledSampling:
 
     def rate(self, step:int, total:int) -> float:
         "Probability that an input token is the model's at optimiser step `step` of `total`."
-        if self.kind == 'none' or self.max_rate <= 0 or step < (s0 := self.start * total): return 0.0   # before `start`: plain teacher forcing
+        if self.kind == 'none' or self.max_rate <= 0: return 0.0
+        s0 = self.start * total
+        if step < s0: return 0.0   # before `start`: plain teacher forcing
         return self.max_rate * (1 - gold_probability(self.kind, step - s0, total - s0))
 
 # %% ../nbs/14_captioner.ipynb #49109c9f
@@ -360,7 +339,8 @@ def mix_model_tokens(inputs:torch.Tensor, # (B, T) gold decoder inputs (BOS firs
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     "Pass-2 inputs with eligible gold tokens replaced by the model's at `rate`, and the (B, T) replaced mask."
     B, T, V = logits.shape
-    pred = torch.multinomial(logits.float().softmax(-1).view(-1, V), 1, generator=generator).view(B, T) if sample else logits.argmax(-1)
+    if sample: pred = torch.multinomial(logits.float().softmax(-1).view(-1, V), 1, generator=generator).view(B, T)
+    else: pred = logits.argmax(-1)
     model_tok = torch.cat([inputs[:, :1], pred[:, :-1]], 1)   # the model's guess for input t is its output at t-1
     coin = torch.rand(B, T, generator=generator, device=inputs.device)  # a generator must live on inputs' device
     replaced = (coin < rate) & eligible
@@ -444,7 +424,8 @@ class ActivationStats:
         if modules is None:
             modules = {f'{n}.{i}': b for n, ml in model.named_modules() if isinstance(ml, nn.ModuleList) for i, b in enumerate(ml)}
         self.modules, self.every, self.train_only = modules, every, train_only
-        self.stats, self._calls = {n: [] for n in modules}, {n: 0 for n in modules}   # name -> list of (mean, std, max_abs); name -> calls seen
+        self.stats = {n: [] for n in modules}   # name -> list of (mean, std, max_abs)
+        self._calls = {n: 0 for n in modules}   # name -> calls seen
         self.handles = [m.register_forward_hook(self._hook(n)) for n, m in modules.items()]
 
     def _hook(self, name):
@@ -452,7 +433,8 @@ class ActivationStats:
             if self.train_only and not mod.training: return
             self._calls[name] += 1
             if (self._calls[name] - 1) % self.every: return
-            x = (out[0] if isinstance(out, (tuple, list)) else out).detach().float()
+            x = out[0] if isinstance(out, (tuple, list)) else out
+            x = x.detach().float()
             self.stats[name].append(tuple(torch.stack([x.mean(), x.std(), x.abs().max()]).tolist()))
         return f
 
@@ -523,7 +505,7 @@ class CaptionRun:
     n_test: int = 500               # held-out test scenes (final scores)
     data_seed: int = 0              # the Shapes scenes of all three splits: the same whatever the training `seed` (`TrainConfig.seed`)
     batch_size: int = 64            # images per batch
-    max_len: int = 24               # caption token budget (BOS and EOS included)
+    max_len: int = 24               # caption token budget (BOS and EOS included); longer training captions are cut to it, with a warning
     siglip_weight: float = 0.1      # weight of the SigLIP loss
     scheduled_sampling: ScheduledSampling|None = field(default_factory=ScheduledSampling)  # scheduled teacher forcing (None: none); named `schedule` before, which is now TrainConfig's lr schedule
     num_workers: int|None = 0       # DataLoader and rendering workers; None: from this machine's cores (`SpeedOptions.workers`: one per core but one, at most 15, with a GPU; none on a CPU)
@@ -610,6 +592,13 @@ def _check_data(data, image_size, owner):
     "The user's splits: `image` + `caption` items, (3, H, W) pictures of one size in all three (`image_size` if given; H != W trains at its own size)."
     return check_splits(data, ('image', 'caption'), image_size, owner, _DATA_HINT)
 
+def _warn_cut(captions:Sequence[str], tok:Tokenizer, max_len:int):
+    "Warn once when training captions are longer than `max_len` tokens: the batches cut them, EOS kept, and the model learns to stop there."
+    lengths = [len(tok.encode(c, 1 << 30)) for c in captions]   # whole, BOS and EOS included
+    if n := sum(n > max_len for n in lengths):
+        warnings.warn(f"max_len={max_len}: {n} of {len(lengths)} training captions are longer (the longest {max(lengths)} tokens, BOS and EOS included); "
+                      f"they are cut to {max_len}, EOS kept, so the model learns to end captions there. max_len={max(lengths)} keeps them whole.", stacklevel=3)
+
 def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fields (vocab and ids come from the tokenizer)
                   run:CaptionRun|None=None, # data and objective
                   train_cfg:TrainConfig|None=None, # the loop
@@ -622,10 +611,14 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     run, train_cfg = run or CaptionRun(), train_cfg or TrainConfig()
     mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
     if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data')
+    if mc.get('max_len', run.max_len) < run.max_len:   # `train` gives both one value; here the batches' captions would outgrow the model's positions mid-run
+        raise ConfigError(f"run_captioner(): the model's max_len must be at least CaptionRun.max_len ({run.max_len}), the batches' token budget, got {mc['max_len']}")
     data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
                                  max_objects=run.max_objects, templates=run.templates, order=run.order,
                                  cache_dir=run.cache_dir, num_workers=run.num_workers)
-    tok = tok or WordTokenizer.from_texts(dataset_captions(data['train']))
+    captions = dataset_captions(data['train'])
+    tok = tok or WordTokenizer.from_texts(captions)
+    if dist_info()[0] == 0: _warn_cut(captions, tok, run.max_len)   # under torchrun, rank 0 says it
     mc = {k: v for k, v in mc.items() if k not in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}
     H, W = data['train'][0]['image'].shape[-2:]
     if mc.get('image_size') is None: mc['image_size'] = int(W) if H == W else None   # `caption` resizes users' pictures to it
@@ -674,66 +667,9 @@ def caption_grid(model:Captioner, # trained captioner
     plt.close(fig)
     return fig
 
-def plot_run(h:History, title:str|None=None):
-    "Loss components per step, validation scores and the scheduled-sampling rate / replaced share per epoch."
-    import matplotlib.pyplot as plt   # here, not at import: pyplot takes ~0.5 s to import and only plots need it
-    fig, axs = plt.subplots(1, 3, figsize=(13, 3.2))
-    s = [r['step'] for r in h.steps]
-    for k in ('loss', 'caption', 'siglip', 'moe_aux'):
-        v = [r.get(k, float('nan')) for r in h.steps]
-        if any(x > 0 for x in v if x == x): axs[0].plot(s, v, label=k, alpha=.8)
-    axs[0].set_yscale('log'); axs[0].set_xlabel('step'); axs[0].set_title('training losses', fontsize=9); axs[0].legend(fontsize=7)
-    ep = [r['epoch'] + 1 for r in h.epochs]
-    for k in ('valid_exact', 'valid_attributes', 'train_token_acc', 'valid_token_acc'):
-        if all(k in r for r in h.epochs): axs[1].plot(ep, [r[k] for r in h.epochs], 'o-', label=k)
-    axs[1].set_ylim(0, 1.02); axs[1].set_xlabel('epoch'); axs[1].set_title('validation (greedy) and token accuracy', fontsize=9); axs[1].legend(fontsize=7)
-    axs[2].plot(s, [r.get('tf_rate', 0.) for r in h.steps], label='scheduled rate (step)')
-    axs[2].plot(ep and [r['step'] for r in h.epochs], [r.get('train_tf_replaced', 0.) for r in h.epochs], 'o-', label='share replaced (epoch mean)')
-    axs[2].set_xlabel('step'); axs[2].set_title('scheduled teacher forcing', fontsize=9); axs[2].legend(fontsize=7)
-    for a in axs: a.grid(alpha=.3)
-    if title: fig.suptitle(title)
-    fig.tight_layout(); plt.close(fig)
-    return fig
-
 def tf_table(h:History) -> list[dict]:
     "Per epoch: mean scheduled rate and the share of decoder inputs actually replaced by model tokens."
     return [dict(epoch=r['epoch'] + 1, rate=round(r.get('train_tf_rate', 0.), 4), replaced=round(r.get('train_tf_replaced', 0.), 4)) for r in h.epochs]
-
-# %% ../nbs/14_captioner.ipynb #16e41561
-def train_step(model:Captioner, # model to step (trained in place)
-               batch:dict, # one collated batch, already on the model's device
-               amp:torch.dtype|None=None, # autocast dtype (None: fp32)
-               loss_fn:Callable|None=None, # default: `CaptionLoss()` (plain teacher forcing)
-               state=None, # passed to `loss_fn` (scheduled sampling reads its step and total_steps)
-              ) -> Callable[[], None]:
-    "A closure that runs one training step (forward + backward + AdamW) of `loss_fn` on `batch`; time it with `time_call`."
-    dev = next(model.parameters()).device
-    opt, lf = torch.optim.AdamW(model.parameters(), lr=1e-4), loss_fn or CaptionLoss()
-    def step():
-        model.train()
-        with torch.autocast(dev.type, dtype=amp, enabled=amp is not None): loss = lf(model, batch, state)['loss']
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-    return step
-
-# %% ../nbs/14_captioner.ipynb #f2a84e34
-class MemoryProbe(Callback):
-    "Live tensors (`live_tensors`, counted from before the first step) and, on CUDA, `memory_allocated` after chosen steps."
-    def __init__(self, steps:Sequence[int], # optimiser steps after which to measure
-                 count_tensors:bool=True, # scan the garbage collector (slow with many objects)
-                ):
-        self.steps, self.count_tensors, self.records, self.base = set(steps), count_tensors, {}, None
-    def before_fit(self, state):
-        if self.count_tensors: self.base = live_tensors()
-    def after_step(self, state):
-        if state.step not in self.steps: return
-        rec = {}
-        if self.count_tensors:
-            now = live_tensors()
-            rec = dict(new_tensors=now['tensors'] - self.base['tensors'], new_mb=round(now['mb'] - self.base['mb'], 3),
-                       new_with_graph=now['with_graph'] - self.base['with_graph'])
-        if state.device is not None and state.device.type == 'cuda':
-            torch.cuda.synchronize(); rec['cuda_allocated_mb'] = round(torch.cuda.memory_allocated() / 2**20, 2)
-        self.records[state.step] = rec
 
 # %% ../nbs/14_captioner.ipynb #cc4e4185
 PRESETS = {  # name -> CaptionerConfig fields, CaptionRun fields, TrainConfig fields
@@ -780,6 +716,7 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
 RUN_WRITES = (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.json', 'metrics.json', 'samples.png', 'activations.json', 'activations.png',
                        'shapes_cache/*'))   # the folder it `fit`s in, the other files a run writes (shapes_cache: the full preset's; `mmgen train --overwrite` deletes no other)
 NOT_OPTIONS = {k: 'set from the tokenizer (`CaptionerConfig.for_tokenizer`)' for k in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}   # fields `train` sets itself: refused with this why
+SCENE_OPTIONS = ('size', 'min_objects', 'max_objects', 'templates', 'order', 'n_train', 'n_valid', 'n_test', 'data_seed', 'cache_dir')   # CaptionRun fields that draw the generated scenes: refused beside `data=`
 RENAMED = dict(schedule='scheduled_sampling')   # an option's old name -> its name now, read where only the new option takes the value (a saved run's `--set schedule=None`)
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
@@ -789,7 +726,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `quick` otherwise
           data:dict|None=None, # your own splits {'train':, 'valid':, 'test':} (e.g. CaptionFolder / coco_captions)
           preset:str|None=None, # force a preset: 'smoke' | 'quick' | 'cpu' | 'full'
-          callbacks:Sequence=(), # `fit` callbacks (e.g. `MemoryProbe`)
+          callbacks:Sequence=(), # `fit` callbacks (e.g. `mmgen.captioner_report.MemoryProbe`)
           watch_every:int=0, # record activation statistics every this many calls: activations.json / activations.png
           **kw, # overrides: any CaptionerConfig, CaptionRun or TrainConfig field (moe=True, lr=..., device=...)
          ) -> dict:
@@ -799,6 +736,9 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     if not isinstance(kw.get('schedule', ''), str): kw['scheduled_sampling'] = kw.pop('schedule')   # RENAMED: None or a ScheduledSampling is the old name's, a string TrainConfig's
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig, own=NOT_OPTIONS)
+    if data is not None and (unused := [k for k in SCENE_OPTIONS if k in ro]):   # they would draw nothing: your splits train as they are
+        raise ConfigError(f"train(): {', '.join(unused)} draw{'s' * (len(unused) == 1)} the generated Shapes scenes and cannot apply to data=: "
+                          f"leave {'it' if len(unused) == 1 else 'them'} out (cut your datasets with torch.utils.data.Subset)")
     if 'max_len' in mo: ro['max_len'] = mo.pop('max_len')   # one budget, the batches' and the model's (`run_captioner` gives the model run.max_len)
     # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
     # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.
@@ -822,7 +762,8 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         model, tok, h = res.model, res.tok, res.history
         from torch.distributed.tensor import DTensor   # here, not at import: DTensor takes ~1 s to import (sympy)
         if any(isinstance(p, DTensor) for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
-            best, dev = out / 'best.safetensors', next(model.parameters()).device
+            best = out / 'best.safetensors'
+            dev = next(model.parameters()).device
             model = load_weights(Captioner(model.cfg), best if best.exists() else out / 'latest.safetensors').to(dev).eval()
         if res.activations is not None:
             (out / 'activations.json').write_text(json.dumps(res.activations.stats))
@@ -839,7 +780,8 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         samples_png = out / 'samples.png'
         if run.n_samples: caption_grid(model, tok, items[:run.n_samples], title=f'captioner ({preset}): held-out captions').savefig(samples_png, dpi=80)
         else: samples_png.unlink(missing_ok=True)   # no figure asked for: none left from an earlier run in this folder
-        first, dev = float(np.mean(h.losses[:3])), next(model.parameters()).device
+        first = float(np.mean(h.losses[:3]))
+        dev = next(model.parameters()).device
         metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
                        params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
                        train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),
@@ -877,23 +819,3 @@ def run_summary(m:dict, # metrics returned by `train`
     lines += [f"caption your own images: mmgen caption {out} IMAGE.png ...",
               f"in Python: from mmgen.captioner import load_captioner; model, tok = load_captioner({str(out)!r}); model.caption(images, tok)"]
     return '\n'.join(lines)
-
-# %% ../nbs/14_captioner.ipynb #4f9bd2e0
-SCORE_KEYS = ('exact', 'attributes', 'relations', 'string_exact', 'bleu4')  # the columns of a scores table
-
-def score_rows(runs:dict[str, dict], # name -> scores dict (see `score_captions`), optionally with 'seconds'
-               keys:Sequence[str]=SCORE_KEYS, # which scores, in order
-              ) -> list[tuple]:
-    "One row per run for `md_table(rows, ['', *keys], fmt=str)`: shares as %, BLEU-4 on 0–100, seconds as s."
-    def cell(k, v):
-        if v is None or (isinstance(v, float) and math.isnan(v)): return '–'
-        return f'{v:.1f}' if k == 'bleu4' else f'{v:.1f} s' if k == 'seconds' else f'{100*v:.1f} %'
-    return [(name, *(cell(k, r.get(k)) for k in keys)) for name, r in runs.items()]
-
-def compare_decoding(model:Captioner, tok:Tokenizer, dl, seed:int=0, **kw) -> dict:
-    "Scores of greedy, beam (4) and top-p (0.9) captions on `dl`, with decoding seconds; top-p draws per picture from `seed` (any batch size alike)."
-    out = {}
-    for name, m, extra in (('greedy', 'greedy', {}), ('beam 4', 'beam', dict(beam_size=4)), ('top-p 0.9', 'top_p', dict(top_p=0.9, seed=seed))):
-        t0 = time.time(); s, _ = evaluate_captions(model, dl, tok, method=m, **extra, **kw)
-        out[name] = dict(s, seconds=round(time.time() - t0, 1))
-    return out
