@@ -27,13 +27,12 @@ from .checkpoints import require_files, read_config, write_json
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
-           'PRESET_COSTS', 'SETS_ITSELF', 'STAGES', 'NOT_OPTIONS', 'RUN_WRITES', 'MISSPELL', 'SYNONYMS', 'is_held_out',
-           'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res',
-           'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
+           'PRESET_COSTS', 'SETS_ITSELF', 'STAGES', 'NOT_OPTIONS', 'RUN_WRITES', 'is_held_out', 'art_tensors',
+           'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE',
+           'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
            'axis_agreement', 'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt',
            'prior_loss', 'check_sampling', 'sample_codes', 'attribute_control', 'diversity', 'prompt_words',
-           'check_prompt', 'ArtGenerator', 'Int8Linear', 'quantize_int8', 'prompt_batch', 'train_prior', 'train',
-           'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
+           'check_prompt', 'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'load_vq_art']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -653,28 +652,6 @@ class ArtGenerator(nn.Module):
         side = self.prior.cfg.grid
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
 
-# %% ../nbs/12_vq_art.ipynb #9a3c6e04
-class Int8Linear(nn.Module):
-    "An `nn.Linear` stored as int8 weights with one fp32 scale per output row (symmetric, weight-only); computes in fp32."
-    def __init__(self, lin:nn.Linear):
-        super().__init__()
-        w = lin.weight.detach().float()
-        self.in_features, self.out_features = lin.in_features, lin.out_features
-        self.register_buffer('scale', w.abs().amax(1).clamp(min=1e-12) / 127)   # (out,): each row's step, its largest |w| / 127
-        self.register_buffer('qweight', (w / self.scale[:, None]).round().clamp(-127, 127).to(torch.int8))
-        self.register_buffer('bias', None if lin.bias is None else lin.bias.detach().float().clone())
-
-    def dequantized(self) -> Tensor: return self.qweight.float() * self.scale[:, None]   # (out, in) fp32 weights
-    def forward(self, x:Tensor) -> Tensor: return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
-
-def quantize_int8(model:nn.Module) -> nn.Module:
-    "A copy of `model` whose layers of type exactly `nn.Linear` are `Int8Linear` (subclasses such as attention's `out_proj` stay)."
-    m = copy.deepcopy(model)
-    for mod in list(m.modules()):
-        for name, child in list(mod.named_children()):
-            if type(child) is nn.Linear: setattr(mod, name, Int8Linear(child))
-    return m
-
 # %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
     # smoke: the recipe's quantiser (cpu, gpu), which a base install trains; full: the library's VectorQuantize (pip install 'mmgen[vq]')
@@ -838,60 +815,3 @@ def load_vq_art(out_dir:str|Path, # a folder written by `train` (`mmgen train vq
     prior = load_weights(CodePrior(read_config(PriorConfig, p / 'config.json', c['prior'])), p / 'prior.safetensors')
     run = c.get('run', {})
     return ArtGenerator(Tokenizer.load(p / 'tokenizer.json'), prior, vq, steps=run.get('rounds', 2), guidance=run.get('guidance', 0.)).eval().to(device or 'cpu')
-
-# %% ../nbs/12_vq_art.ipynb #01befb6d
-MISSPELL = {w: w[:-2] + w[-1] for w in ART_VOCAB}  # one letter dropped: warm -> wam, vivid -> vivd
-SYNONYMS = {'hot': 'warm', 'cold': 'cool', 'dull': 'muted', 'saturated': 'vivid', 'dim': 'dark', 'luminous': 'bright',
-            'empty': 'sparse', 'crowded': 'dense', 'angular': 'geometric', 'natural': 'organic', 'serene': 'calm',
-            'wild': 'chaotic', 'clean': 'smooth', 'noisy': 'grainy'}  # unseen word -> the adjective it means
-
-class TextProbe(nn.Module):
-    "A text encoder (kind 'custom' | 'clip' | 'distilbert') with a linear head predicting every axis from its pooled vector."
-    def __init__(self, kind:str, # which encoder
-                 vocab_size:int, # tokenizer vocabulary
-                 width:int=128, # model width
-                 layers:int=2, # transformer layers
-                 heads:int=4, # attention heads
-                 max_len:int=16, # longest token sequence
-                ):
-        super().__init__()
-        self.kind = kind
-        if kind == 'custom': self.enc = TextEncoder(vocab_size, width, layers, heads, 4 * width, max_len)
-        elif kind == 'clip':
-            from open_clip.transformer import TextTransformer
-            self.enc = TextTransformer(context_length=max_len, vocab_size=vocab_size, width=width, heads=heads, layers=layers, output_dim=width)
-        elif kind == 'distilbert':
-            tf = requires('transformers', 'vq', "TextProbe('distilbert')")
-            self.enc = tf.DistilBertModel(tf.DistilBertConfig(vocab_size=vocab_size, dim=width, n_layers=layers, n_heads=heads,
-                                                        hidden_dim=4 * width, max_position_embeddings=max(max_len, 16)))
-        else: raise ValueError(f"TextProbe kind must be 'custom', 'clip' or 'distilbert', got {kind!r}")
-        self.head = nn.Linear(width, 3 * len(ART_AXES))
-
-    def pooled(self, ids:Tensor, pad_mask:Tensor) -> Tensor:
-        "Pooled text vector (B, width)."
-        if self.kind == 'custom': return self.enc(ids, pad_mask)[1]
-        if self.kind == 'clip': return self.enc(ids)  # EOT-token pooling (CLIP's EOT id is the largest id)
-        h = self.enc(input_ids=ids, attention_mask=(~pad_mask).long()).last_hidden_state
-        real = (~pad_mask)[..., None].float()
-        return (h * real).sum(1) / real.sum(1)
-
-    def forward(self, ids:Tensor, pad_mask:Tensor) -> Tensor:
-        "Axis logits (B, 7, 3)."
-        return self.head(self.pooled(ids, pad_mask)).reshape(len(ids), len(ART_AXES), 3)
-
-def probe_loss(model, batch, state):
-    "Cross-entropy over the 7 axes."
-    ids, pm, y = batch
-    logits = model(ids, pm)
-    return {'loss': F.cross_entropy(logits.reshape(-1, 3), y.reshape(-1)), 'acc': (logits.argmax(-1) == y).float().mean()}
-
-def full_size_encoder(kind:str) -> nn.Module:
-    "The deployable encoder: CLIP ViT-B-32's text tower, distilbert-base's config, or the custom TextEncoder (128 wide, 2 layers)."
-    if kind == 'clip':
-        import open_clip
-        from open_clip.transformer import TextTransformer
-        return TextTransformer(**open_clip.get_model_config('ViT-B-32')['text_cfg'], output_dim=512)
-    if kind == 'distilbert':
-        tf = requires('transformers', 'vq', "full_size_encoder('distilbert')")
-        return tf.DistilBertModel(tf.DistilBertConfig())
-    return TextEncoder(len(ART_VOCAB) + 4, 128, 2, 4, 512, 16)
