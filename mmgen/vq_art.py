@@ -720,10 +720,10 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           epochs:int|None=None, # prior epochs over the training codes (default: the preset's steps)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full' | 'gpu'
-          data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
+          data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder), trained and scored whole (n_train, n_test, n_prior, data_seed refused); None: AbstractArt
           n_train:int|None=None, # AbstractArt training pictures (default: the preset's)
-          n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's)
-          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too: at least n_train (default: the preset's; None in a preset: n_train)
+          n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's); refused with data=
+          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too: at least n_train (default: the preset's; None in a preset: n_train); refused with data=
           vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
           prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
           batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
@@ -740,7 +740,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           save_every:int=0, # also checkpoint each stage every this many steps (0: at epoch ends and every save_minutes)
           save_minutes:float=5.0, # also checkpoint each stage once this many minutes passed since its last save (0: off)
           seed:int=0, # initialisation and batch order of both stages; the pictures and held-out prompts stay `data_seed`'s
-          data_seed:int=0, # the AbstractArt pictures and held-out prompts of every split (0: those of every run before the option)
+          data_seed:int=0, # the AbstractArt pictures and held-out prompts of every split (0: those of every run before the option); another is refused with data=
           **kw, # overrides: any VQConfig, PriorConfig or TrainConfig field (quantizer='all (ours)', d_model=..., grad_accum=2 for both stages' `fit`)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
@@ -753,7 +753,11 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vk.update(vo); pk.update(po)
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
-    if (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
+    if data is not None and (not isinstance(data, dict) or not {'train', 'test'} <= set(data)): raise ConfigError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
+    if data is not None and (given := [f'{k}={v!r}' for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, data_seed=data_seed or None).items() if v is not None]):   # they size and draw AbstractArt's pictures: never a silent no-op
+        raise ConfigError(f"train(): {', '.join(given)} does not apply to data=: n_train, n_test and n_prior size the AbstractArt pictures train renders, data_seed draws them; your splits train and score whole "
+                          f"({len(data['train'])} train, {len(data['test'])} test items): to use fewer, pass a part, e.g. data={{'train': torch.utils.data.Subset(ds, range(100)), ...}}")
+    if data is None and (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
     tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
     vcfg, pcheck = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
@@ -771,7 +775,6 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=10**6)
         _, cap_ho = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=2 * 10**6, held_out=True)
     else:
-        if not isinstance(data, dict) or not {'train', 'test'} <= set(data): raise ConfigError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
         (x_tr, cap_tr), (x_te, cap_te) = [(torch.stack([it['image'] for it in its]), [it['caption'] for it in its])
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ConfigError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
