@@ -725,7 +725,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's); refused with data=
           n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too: at least n_train (default: the preset's; None in a preset: n_train); refused with data=
           vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
-          prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
+          prior_steps:int|None=None, # prior optimiser steps (default: the preset's; or `epochs`, not both)
           batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
           vq_lr:float|None=None, # VQ-VAE peak learning rate (default: the preset's)
           vq_seconds:float|None=None, # VQ-VAE time budget: its steps follow the clock (default: the preset's; None in all but `gpu`)
@@ -757,6 +757,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     if data is not None and (given := [f'{k}={v!r}' for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, data_seed=data_seed or None).items() if v is not None]):   # they size and draw AbstractArt's pictures: never a silent no-op
         raise ConfigError(f"train(): {', '.join(given)} does not apply to data=: n_train, n_test and n_prior size the AbstractArt pictures train renders, data_seed draws them; your splits train and score whole "
                           f"({len(data['train'])} train, {len(data['test'])} test items): to use fewer, pass a part, e.g. data={{'train': torch.utils.data.Subset(ds, range(100)), ...}}")
+    if epochs is not None and prior_steps is not None: raise ConfigError(f"train(): pass epochs or prior_steps, not both: epochs={epochs} sets the prior's steps (epochs × its pictures // batch_size) in place of prior_steps={prior_steps}")
     if data is None and (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
     tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
     vcfg, pcheck = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
