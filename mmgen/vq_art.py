@@ -27,13 +27,12 @@ from .checkpoints import require_files, read_config, write_json
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
-           'PRESET_COSTS', 'SETS_ITSELF', 'STAGES', 'NOT_OPTIONS', 'RUN_WRITES', 'MISSPELL', 'SYNONYMS', 'is_held_out',
-           'art_tensors', 'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res',
-           'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
+           'PRESET_COSTS', 'SETS_ITSELF', 'STAGES', 'NOT_OPTIONS', 'RUN_WRITES', 'is_held_out', 'art_tensors',
+           'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE',
+           'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
            'axis_agreement', 'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt',
            'prior_loss', 'check_sampling', 'sample_codes', 'attribute_control', 'diversity', 'prompt_words',
-           'check_prompt', 'ArtGenerator', 'Int8Linear', 'quantize_int8', 'prompt_batch', 'train_prior', 'train',
-           'load_vq_art', 'TextProbe', 'probe_loss', 'full_size_encoder']
+           'check_prompt', 'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'load_vq_art']
 
 # %% ../nbs/12_vq_art.ipynb #87360b78
 HELD_OUT_PAIRS = (('cool', 'bright'), ('warm', 'dark'))  # adjective pairs that never co-occur in training captions
@@ -653,28 +652,6 @@ class ArtGenerator(nn.Module):
         side = self.prior.cfg.grid
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
 
-# %% ../nbs/12_vq_art.ipynb #9a3c6e04
-class Int8Linear(nn.Module):
-    "An `nn.Linear` stored as int8 weights with one fp32 scale per output row (symmetric, weight-only); computes in fp32."
-    def __init__(self, lin:nn.Linear):
-        super().__init__()
-        w = lin.weight.detach().float()
-        self.in_features, self.out_features = lin.in_features, lin.out_features
-        self.register_buffer('scale', w.abs().amax(1).clamp(min=1e-12) / 127)   # (out,): each row's step, its largest |w| / 127
-        self.register_buffer('qweight', (w / self.scale[:, None]).round().clamp(-127, 127).to(torch.int8))
-        self.register_buffer('bias', None if lin.bias is None else lin.bias.detach().float().clone())
-
-    def dequantized(self) -> Tensor: return self.qweight.float() * self.scale[:, None]   # (out, in) fp32 weights
-    def forward(self, x:Tensor) -> Tensor: return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
-
-def quantize_int8(model:nn.Module) -> nn.Module:
-    "A copy of `model` whose layers of type exactly `nn.Linear` are `Int8Linear` (subclasses such as attention's `out_proj` stay)."
-    m = copy.deepcopy(model)
-    for mod in list(m.modules()):
-        for name, child in list(mod.named_children()):
-            if type(child) is nn.Linear: setattr(mod, name, Int8Linear(child))
-    return m
-
 # %% ../nbs/12_vq_art.ipynb #d7b68000
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
     # smoke: the recipe's quantiser (cpu, gpu), which a base install trains; full: the library's VectorQuantize (pip install 'mmgen[vq]')
@@ -743,12 +720,12 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           epochs:int|None=None, # prior epochs over the training codes (default: the preset's steps)
           full:bool=False, # the GPU configuration; else `smoke` under IN_TEST and `cpu` otherwise
           preset:str|None=None, # force a preset: 'smoke' | 'cpu' | 'full' | 'gpu'
-          data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder); None: AbstractArt
+          data:dict|None=None, # your own art: {'train': ds, 'test': ds}, items with 'image' (size × size) and 'caption' (e.g. CaptionFolder), trained and scored whole (n_train, n_test, n_prior, data_seed refused); None: AbstractArt
           n_train:int|None=None, # AbstractArt training pictures (default: the preset's)
-          n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's)
-          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too: at least n_train (default: the preset's; None in a preset: n_train)
+          n_test:int|None=None, # AbstractArt held-out pictures, and held-out prompts (default: the preset's); refused with data=
+          n_prior:int|None=None, # AbstractArt pictures whose codes train the prior, the first n_train of them the VQ-VAE's too: at least n_train (default: the preset's; None in a preset: n_train); refused with data=
           vq_steps:int|None=None, # VQ-VAE optimiser steps (default: the preset's)
-          prior_steps:int|None=None, # prior optimiser steps (default: the preset's; `epochs` replaces them)
+          prior_steps:int|None=None, # prior optimiser steps (default: the preset's; or `epochs`, not both)
           batch_size:int|None=None, # pictures per step, both stages (default: the preset's)
           vq_lr:float|None=None, # VQ-VAE peak learning rate (default: the preset's)
           vq_seconds:float|None=None, # VQ-VAE time budget: its steps follow the clock (default: the preset's; None in all but `gpu`)
@@ -763,7 +740,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           save_every:int=0, # also checkpoint each stage every this many steps (0: at epoch ends and every save_minutes)
           save_minutes:float=5.0, # also checkpoint each stage once this many minutes passed since its last save (0: off)
           seed:int=0, # initialisation and batch order of both stages; the pictures and held-out prompts stay `data_seed`'s
-          data_seed:int=0, # the AbstractArt pictures and held-out prompts of every split (0: those of every run before the option)
+          data_seed:int=0, # the AbstractArt pictures and held-out prompts of every split (0: those of every run before the option); another is refused with data=
           **kw, # overrides: any VQConfig, PriorConfig or TrainConfig field (quantizer='all (ours)', d_model=..., grad_accum=2 for both stages' `fit`)
          ) -> dict:
     "Train the VQ-VAE and the prior, score held-out adjective combinations, write metrics.json and samples.png."
@@ -776,7 +753,12 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vk.update(vo); pk.update(po)
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
-    if (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
+    if data is not None and (not isinstance(data, dict) or not {'train', 'test'} <= set(data)): raise ConfigError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
+    if data is not None and (given := [f'{k}={v!r}' for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, data_seed=data_seed or None).items() if v is not None]):   # they size and draw AbstractArt's pictures: never a silent no-op
+        raise ConfigError(f"train(): {', '.join(given)} does not apply to data=: n_train, n_test and n_prior size the AbstractArt pictures train renders, data_seed draws them; your splits train and score whole "
+                          f"({len(data['train'])} train, {len(data['test'])} test items): to use fewer, pass a part, e.g. data={{'train': torch.utils.data.Subset(ds, range(100)), ...}}")
+    if epochs is not None and prior_steps is not None: raise ConfigError(f"train(): pass epochs or prior_steps, not both: epochs={epochs} sets the prior's steps (epochs × its pictures // batch_size) in place of prior_steps={prior_steps}")
+    if data is None and (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
     tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
     vcfg, pcheck = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
     if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
@@ -794,7 +776,6 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         x_te, cap_te = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=10**6)
         _, cap_ho = art_tensors(rk['n_test'], vcfg.size, seed=data_seed, start=2 * 10**6, held_out=True)
     else:
-        if not isinstance(data, dict) or not {'train', 'test'} <= set(data): raise ConfigError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
         (x_tr, cap_tr), (x_te, cap_te) = [(torch.stack([it['image'] for it in its]), [it['caption'] for it in its])
                                           for its in ([data[k][i] for i in range(len(data[k]))] for k in ('train', 'test'))]
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ConfigError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
@@ -838,60 +819,3 @@ def load_vq_art(out_dir:str|Path, # a folder written by `train` (`mmgen train vq
     prior = load_weights(CodePrior(read_config(PriorConfig, p / 'config.json', c['prior'])), p / 'prior.safetensors')
     run = c.get('run', {})
     return ArtGenerator(Tokenizer.load(p / 'tokenizer.json'), prior, vq, steps=run.get('rounds', 2), guidance=run.get('guidance', 0.)).eval().to(device or 'cpu')
-
-# %% ../nbs/12_vq_art.ipynb #01befb6d
-MISSPELL = {w: w[:-2] + w[-1] for w in ART_VOCAB}  # one letter dropped: warm -> wam, vivid -> vivd
-SYNONYMS = {'hot': 'warm', 'cold': 'cool', 'dull': 'muted', 'saturated': 'vivid', 'dim': 'dark', 'luminous': 'bright',
-            'empty': 'sparse', 'crowded': 'dense', 'angular': 'geometric', 'natural': 'organic', 'serene': 'calm',
-            'wild': 'chaotic', 'clean': 'smooth', 'noisy': 'grainy'}  # unseen word -> the adjective it means
-
-class TextProbe(nn.Module):
-    "A text encoder (kind 'custom' | 'clip' | 'distilbert') with a linear head predicting every axis from its pooled vector."
-    def __init__(self, kind:str, # which encoder
-                 vocab_size:int, # tokenizer vocabulary
-                 width:int=128, # model width
-                 layers:int=2, # transformer layers
-                 heads:int=4, # attention heads
-                 max_len:int=16, # longest token sequence
-                ):
-        super().__init__()
-        self.kind = kind
-        if kind == 'custom': self.enc = TextEncoder(vocab_size, width, layers, heads, 4 * width, max_len)
-        elif kind == 'clip':
-            from open_clip.transformer import TextTransformer
-            self.enc = TextTransformer(context_length=max_len, vocab_size=vocab_size, width=width, heads=heads, layers=layers, output_dim=width)
-        elif kind == 'distilbert':
-            tf = requires('transformers', 'vq', "TextProbe('distilbert')")
-            self.enc = tf.DistilBertModel(tf.DistilBertConfig(vocab_size=vocab_size, dim=width, n_layers=layers, n_heads=heads,
-                                                        hidden_dim=4 * width, max_position_embeddings=max(max_len, 16)))
-        else: raise ValueError(f"TextProbe kind must be 'custom', 'clip' or 'distilbert', got {kind!r}")
-        self.head = nn.Linear(width, 3 * len(ART_AXES))
-
-    def pooled(self, ids:Tensor, pad_mask:Tensor) -> Tensor:
-        "Pooled text vector (B, width)."
-        if self.kind == 'custom': return self.enc(ids, pad_mask)[1]
-        if self.kind == 'clip': return self.enc(ids)  # EOT-token pooling (CLIP's EOT id is the largest id)
-        h = self.enc(input_ids=ids, attention_mask=(~pad_mask).long()).last_hidden_state
-        real = (~pad_mask)[..., None].float()
-        return (h * real).sum(1) / real.sum(1)
-
-    def forward(self, ids:Tensor, pad_mask:Tensor) -> Tensor:
-        "Axis logits (B, 7, 3)."
-        return self.head(self.pooled(ids, pad_mask)).reshape(len(ids), len(ART_AXES), 3)
-
-def probe_loss(model, batch, state):
-    "Cross-entropy over the 7 axes."
-    ids, pm, y = batch
-    logits = model(ids, pm)
-    return {'loss': F.cross_entropy(logits.reshape(-1, 3), y.reshape(-1)), 'acc': (logits.argmax(-1) == y).float().mean()}
-
-def full_size_encoder(kind:str) -> nn.Module:
-    "The deployable encoder: CLIP ViT-B-32's text tower, distilbert-base's config, or the custom TextEncoder (128 wide, 2 layers)."
-    if kind == 'clip':
-        import open_clip
-        from open_clip.transformer import TextTransformer
-        return TextTransformer(**open_clip.get_model_config('ViT-B-32')['text_cfg'], output_dim=512)
-    if kind == 'distilbert':
-        tf = requires('transformers', 'vq', "full_size_encoder('distilbert')")
-        return tf.DistilBertModel(tf.DistilBertConfig())
-    return TextEncoder(len(ART_VOCAB) + 4, 128, 2, 4, 512, 16)

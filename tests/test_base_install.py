@@ -86,7 +86,8 @@ def test_missing_extra_is_named():
     "vq-art's library quantizer on a base install: one UserError naming `mmgen[vq]`, not a ModuleNotFoundError."
     r = run_base("""
 from mmgen.core import UserError
-from mmgen.vq_art import LibQuantizer, TextProbe
+from mmgen.vq_art import LibQuantizer
+from mmgen.vq_art_deploy import TextProbe
 for make in (lambda: LibQuantizer('vq'), lambda: TextProbe('distilbert', 100)):
     try: make()
     except UserError as e: print('refused:', e)
