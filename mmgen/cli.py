@@ -204,7 +204,7 @@ def _key_value(s:str) -> tuple[str, object]:
 
 def preset_values(spec:SystemSpec, # a registered system
                   full:bool=False, # the preset `--full` runs instead of the default one
-                  preset:str|None=None, # the preset `--set preset=NAME` names (it wins over `full`, as in `mmgen.core.pick_preset`)
+                  preset:str|None=None, # the preset `--set preset=NAME` names (shown over `full`'s; `train` refuses the two together where they differ: `mmgen.core.pick_preset`)
                  ) -> tuple[str|None, dict]:
     "The preset `mmgen train NAME` runs and the option values it sets (its module's PRESETS entry: a dict, or a tuple of dicts, a nested `cfg` dict read as options too); (None, {}) without one."
     name = preset or ('full' if full else spec.preset)

@@ -397,7 +397,9 @@ def pick_preset(presets:dict, # the system's PRESETS
                 default:str='cpu', # outside tests, without `full`
                 full_name:str='full', # the preset `full` means
                ) -> str:
-    "The preset `train` runs: `preset`, else `full_name` with `full`, else 'smoke' under IN_TEST and `default` outside; unknown names are refused."
+    "The preset `train` runs: `preset`, else `full_name` with `full`, else 'smoke' under IN_TEST and `default` outside; unknown names, and `full` with another preset, are refused."
     name = preset or (full_name if full else smoke('smoke', default))
     if name not in presets: raise ConfigError(f"unknown preset {name!r}; expected one of {', '.join(map(repr, presets))}")
+    if full and presets[name] != presets[full_name]:   # both asked for, and they differ: neither may win without a word
+        raise ConfigError(f"full=True runs the {full_name!r} preset, but preset={name!r} was asked for too: pass one of them (`mmgen train --full`, or `--set preset={name}` without --full)")
     return name
