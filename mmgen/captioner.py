@@ -755,7 +755,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     out.mkdir(parents=True, exist_ok=True)
     if not old_run and dist_info()[0] == 0:   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
-        (out / 'caption_run.json').write_text(json.dumps(dict(asdict(run), seed=tcfg.seed), indent=1, default=str))
+        (out / 'caption_run.json').write_text(json.dumps(dict(asdict(run), seed=tcfg.seed, **({} if data is None else {'data_seed': None})), indent=1, default=str))   # data_seed None: no Shapes stream (the explorers say so)
     with torch_threads(cpu_threads(run.cpu_threads)):   # e.g. one thread where other jobs keep the cores busy
         res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
         if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes
@@ -782,7 +782,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         else: samples_png.unlink(missing_ok=True)   # no figure asked for: none left from an earlier run in this folder
         first = float(np.mean(h.losses[:3]))
         dev = next(model.parameters()).device
-        metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
+        metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=None if data is not None else run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
                        params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
                        train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),
                        images_per_s=round(n_imgs / max(train_seconds, 1e-9), 1),
