@@ -2,7 +2,7 @@
 
 `mmgen list` prints the registered systems. `mmgen train NAME [--out DIR] [--epochs N] [--full] [--set KEY=VALUE]
 [--resume | --overwrite] [--save-every N] [--save-minutes T]` calls that system's `train(out_dir=DIR, epochs=N,
-full=..., **overrides)` and prints the figures it returns (its numbers, a nested dict's by dotted name, `vq.usage`; the whole in OUT/metrics.json), then the commands that use the run (`use it: mmgen caption DIR IMAGE.png`, ...). Each system trains on its embedded (generated)
+full=..., **overrides)` and prints the figures it returns (its numbers, a nested dict's by dotted name, `vq.usage`; the whole in OUT/metrics.json; where it ended before its plan did, as `--epochs 50` under a preset's time budget, why: `stop_notes`), then the commands that use the run (`use it: mmgen caption DIR IMAGE.png`, ...). Each system trains on its embedded (generated)
 dataset, with no download, and writes a checkpoint, a metrics JSON and a sample grid to `--out`, which defaults to
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
@@ -55,7 +55,7 @@ __all__ = ['SYSTEM_INDEX', 'SYSTEM_MODULES', 'SAME_OPTIONS', 'CAPTIONS', 'METHOD
            'RUN_FILE', 'FIT_WRITES', 'EXAMPLE_PROMPTS', 'SYSTEM_FILES', 'SYSTEM_WEIGHTS', 'PROGRESS_FROM',
            'load_systems', 'system_lines', 'find_system', 'system_declares', 'system_options', 'check_overrides',
            'preset_values', 'preset_costs', 'option_values', 'stage_notes', 'run_files', 'foreign_files', 'run_cache',
-           'clashing_files', 'prepare_out', 'next_steps', 'metrics_summary', 'renamed_options', 'main',
+           'clashing_files', 'prepare_out', 'next_steps', 'metrics_summary', 'stop_notes', 'renamed_options', 'main',
            'weight_modules', 'run_system', 'decoding_options', 'caption_progress', 'draw_grid']
 
 # %% ../nbs/16_cli.ipynb #9df7dd7a
@@ -464,6 +464,16 @@ def metrics_summary(metrics:dict, # what a system's `train` returns (also in OUT
     if deep: items.append(f"(+{len(deep)} nested figures)")
     return textwrap.wrap('  '.join(items), width, break_long_words=False, break_on_hyphens=False)
 
+def stop_notes(metrics:dict, # what a system's `train` returns
+              ) -> list[str]:
+    "Why a run (or a stage of it, by dotted name) ended before its plan did, from its `stop_reason` figures: a time budget, early stopping, a callback; 'finished' and 'max_steps reached' are the plan's own end."
+    out = []
+    def walk(d, at):
+        for k, v in d.items():
+            if isinstance(v, dict): walk(v, (*at, k))
+            elif k == 'stop_reason' and isinstance(v, str) and v and v not in ('finished', 'max_steps reached'): out.append(f"{'.'.join(at) + ': ' if at else ''}{v}")
+    walk(metrics, ()); return out
+
 def _started_with(args, # parsed `mmgen train ... --resume` arguments
                   out:Path, # the run folder
                  ):
@@ -535,6 +545,7 @@ def _train(args, spec:SystemSpec) -> int:
     print(f"mmgen: trained {args.system} in {time.time()-t0:.0f}s -> {out}")
     if metrics:   # under torchrun only rank 0 returns metrics
         for line in metrics_summary(metrics): print(line)
+        for why in stop_notes(metrics): print(f"ended before its plan: {why}")   # --epochs 50 under a preset's clock trains what the clock allows
         print(f"every figure: {out / 'metrics.json'}")
         for line in next_steps(args.system, out): print(f"use it: {line}")
     return 0
