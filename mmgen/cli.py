@@ -768,7 +768,7 @@ def _draw_path(out:str|None, # the --out the user gave
     p = Path(out)
     if p.is_dir() or out.endswith(('/', os.sep)): return p / 'draw.png'
     if not p.suffix: return p.with_suffix('.png')
-    if (fmt := p.suffix[1:].lower()) not in (ok := FigureCanvasBase.get_supported_filetypes()):
+    if p.suffix[1:].lower() not in (ok := FigureCanvasBase.get_supported_filetypes()):
         raise UserError(f"cannot write a {p.suffix!r} image (--out {out}): expected a name ending in one of {', '.join('.' + k for k in sorted(ok))}, e.g. .png")
     return p
 
