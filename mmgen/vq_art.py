@@ -781,6 +781,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         if x_tr.shape[-2:] != (vcfg.size, vcfg.size): raise ConfigError(f"data images are {tuple(x_tr.shape[-2:])}, expected ({vcfg.size}, {vcfg.size}): build the datasets with size={vcfg.size} or pass size=")
         _check_captions(dict(train=cap_tr, test=cap_te), pcheck.max_text)   # before the folder is made: a caption the prior would cut, or a prompt it cannot draw
         cap_ho, x_pr, cap_pr = cap_te, x_tr, cap_tr  # your test captions are the prompts
+    if len(x_tr) < rk['batch_size']: raise ConfigError(f"train(): {len(x_tr)} training pictures{' (data=)' if data is not None else ''}, fewer than batch_size={rk['batch_size']}: each step takes a whole batch; pass batch_size={len(x_tr)} or less, or more pictures")   # before the folder is made
     out.mkdir(parents=True, exist_ok=True)
     if not held: (out / 'data.json').write_text(json.dumps(dict(data='AbstractArt' if data is None else 'data=', data_seed=data_seed if data is None else None,
                                                                 size=vcfg.size, n_train=len(x_tr), n_test=len(x_te), n_prior=len(x_pr)), indent=1))   # what the run trains on, before it trains
