@@ -9,8 +9,8 @@ into `out_dir`; `budget_s` bounds the stages' wall time; `**kw` takes `TrainConf
 with a word the training captions never held is refused: `check_captions`, which `mmgen draw` and the explorers share).
 
 - `SharedLatentConfig.seed_literal(variant)`: the seed's specification as written; `SharedLatentConfig.default(variant)`:
-  the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `component_params`,
-  `train_memory_estimate` and `benchmark` measure them.
+  the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `mmgen.shared_latent_speed`
+  (`component_params`, `train_memory_estimate`, `benchmark`) measures them.
 - `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, trained as
   `shared_latent_objective` (exact under `grad_accum`: InfoNCE over the whole accumulated batch); `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
 - `SpeedOptions(data='device')`: the splits held on the device and batched there (`mmgen.speed.caption_batches`).
@@ -40,9 +40,9 @@ from .user_data import CaptionFolder, as_images, picture_keys
 from .tokenizers import BPETokenizer, caption_words, check_captions
 from .attention import TextEncoder, TextDecoder
 from .decoding import decode
-from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
+from .evaluation import (n_params, md_table, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
-                              interpolate, saved_activation_bytes, train_memory_lower_bound, check_splits)
+                              interpolate, check_splits)
 from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
@@ -54,11 +54,10 @@ _all_ = ['recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']   #
 __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'SMOKE_SIZES', 'GOALS', 'CPU_SIZES',
            'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'STAGES', 'SharedLatentConfig',
            'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput',
-           'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'component_params',
-           'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark', 'LatentPrior', 'prior_loss',
-           'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all', 'decode_latents',
-           'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results',
-           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+           'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'LatentPrior',
+           'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all',
+           'decode_latents', 'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config',
+           'show_results', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
            'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
@@ -321,87 +320,6 @@ def shared_latent_total(model:SharedLatentModel, r:dict) -> dict:
 
 shared_latent_objective = FullBatchLoss(shared_latent_rows, shared_latent_total, shared_latent_loss)   # what `fit_shared_latent` trains: exact under `grad_accum`
 
-
-# %% ../nbs/10_shared_latent.ipynb #5d6d3974
-def component_params(model:SharedLatentModel) -> dict:
-    "Parameter counts per component, plus the pieces the seed itemises (keys as in the seed table of the notebook's ledger)."
-    ie, idec, td, dec = model.image_encoder, model.image_decoder, model.text_decoder, model.text_decoder.decoder
-    head = 0 if model.cfg.tie_weights else n_params(dec.head)   # tied: the head is the token embedding, counted there
-    return {'image encoder': n_params(ie), '  its convolutions': n_params(ie.convs), '  its Linear to the latent': n_params(ie.proj),
-            'image decoder': n_params(idec), '  its first Linear': n_params(idec.proj), '  its transposed convolutions': n_params(idec.deconvs),
-            'text encoder (+ Linear to latent)': n_params(model.text_encoder),
-            'text decoder (+ latent → memory)': n_params(td), '  latent → memory Linear': n_params(td.to_memory),
-            '  token embedding': dec.tok_emb.weight.numel(), '  transformer layers': n_params(dec.blocks), '  output projection': head,
-            'total': n_params(model)}
-
-def meta_model(cfg:SharedLatentConfig) -> SharedLatentModel:
-    "Build the model on the meta device (shapes only, no memory)."
-    with torch.device('meta'): return SharedLatentModel(cfg)
-
-
-# %% ../nbs/10_shared_latent.ipynb #2f57a972
-def meta_batch(cfg:SharedLatentConfig, # model whose training batch it is
-               batch_size:int=8, # batch
-               seq_len:int|None=None, # caption length (default cfg.max_len)
-               device='meta', # where (the default 'meta': shapes only, no memory; `benchmark` times one on its device)
-              ) -> dict:
-    "A random training batch of `cfg`'s shapes: images in [-1, 1], tokens from 4 up, no padding."
-    T = seq_len or cfg.max_len
-    with torch.device(device):
-        return dict(image=torch.rand(batch_size, 3, cfg.img_size, cfg.img_size) * 2 - 1, tokens=torch.randint(4, cfg.vocab_size, (batch_size, T)),
-                    pad_mask=torch.zeros(batch_size, T, dtype=torch.bool))
-
-def train_memory_estimate(cfg:SharedLatentConfig, batch_size:int=8) -> dict:
-    "Lower-bound training memory in GB of `cfg` at `batch_size` (`mmgen.evaluation.train_memory_lower_bound` on the meta device)."
-    return train_memory_lower_bound(meta_model(cfg).train(), shared_latent_loss, meta_batch(cfg, batch_size))
-
-# %% ../nbs/10_shared_latent.ipynb #10fa10b4
-def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
-              device='cpu', # where
-              batch_size:int=8, # training batch
-              steps:int=3, # timed training steps (after `warmup` untimed ones)
-              gen_len:int=100, # caption tokens generated per sample
-              amp:bool=False, # bf16/fp16 autocast on CUDA
-              build=None, # cfg -> model (default `SharedLatentModel`; the lab record passes its variants)
-              loss_fn=None, # (model, batch) -> {'loss': ...} (default `shared_latent_loss`; the lab record passes its variants')
-              speed:SpeedOptions|None=None, # channels_last, cudnn_benchmark, tf32, compile (default: all off, as the first H200 run had them)
-              warmup:int=1, # untimed training steps first (cuDNN's autotuning runs in them)
-              inference:bool=True, # also time encode, decode and a `gen_len`-token caption at batch 1
-              profile:bool=False, # also `profile_step` the training step: its kernel table and host synchronisations
-             ) -> dict:
-    "Training throughput, peak memory (CUDA) and per-sample inference latency of a freshly built model (median times, `time_call`)."
-    device, speed = torch.device(device), speed or SpeedOptions()
-    set_seed(0)
-    with torch.device(device): model = (build or SharedLatentModel)(cfg)   # initialised where it runs (the literal design's 537M-parameter Linear too)
-    if speed.channels_last: model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    T = min(gen_len, cfg.max_len)
-    batch = meta_batch(cfg, batch_size, T, device)
-    dt = amp_dtype(device) if amp else None
-    if device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
-    net = torch.compile(model) if speed.compile else model   # compiled once, in the warm-up steps
-    def step():
-        with torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-            loss = (loss_fn or shared_latent_loss)(net, batch)['loss']
-        opt.zero_grad(set_to_none=True); loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip); opt.step()
-    with speed_flags(speed):
-        train_s = time_call(step, n=steps, warmup=warmup, device=device)
-        res = dict(params_M=n_params(model) / 1e6, train_samples_per_s=batch_size / train_s, train_step_ms=1e3 * train_s,  # peak: weights, Adam state and activations
-                   peak_train_mem_GB=torch.cuda.max_memory_allocated() / 1e9 if device.type == 'cuda' else float('nan'))
-        if profile: res['profile_table'], res['host_syncs'] = profile_step(step, device)
-        if inference:
-            model.eval(); x = batch['image'][:1]
-            ms = lambda f, n=3: 1e3 * time_call(f, n=n, warmup=1, device=device)
-            with torch.no_grad(), torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-                z = model.encode_image(x)
-                res['encode_ms'] = ms(lambda: model.encode_image(x))
-                res['decode_ms'] = ms(lambda: model.decode_image(z))
-                res['caption_ms'] = ms(lambda: model.caption(z, bos_id=1, eos_id=-1, max_len=T), n=1)
-            res['total_ms'] = res['encode_ms'] + res['decode_ms'] + res['caption_ms']
-    model = net = opt = None   # let go of the weights and Adam's state (the literal design's 537M-parameter Linear) before the allocator's cache is emptied
-    if device.type == 'cuda': torch.cuda.empty_cache()
-    return res
 
 # %% ../nbs/10_shared_latent.ipynb #f8259519
 class LatentPrior(nn.Module):
