@@ -53,7 +53,7 @@ _all_ = ['recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']   #
 # %% auto #0
 __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'SMOKE_SIZES', 'GOALS', 'CPU_SIZES',
            'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'STAGES', 'SharedLatentConfig',
-           'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput',
+           'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'KnownTokens',
            'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'LatentPrior',
            'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all',
            'decode_latents', 'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config',
@@ -237,13 +237,23 @@ class SharedLatentOutput(NamedTuple):
     logits: torch.Tensor                # (B, T-1, V) caption logits from z_img (teacher forcing)
     z_gen: torch.Tensor                 # (B, latent_dim) the text latent `match` pulls onto z_img (z_txt here; a sampler's draw in the lab record's IMLE variant)
 
+class KnownTokens(nn.Module):
+    "A text decoder whose logits stop at the tokenizer's vocabulary: the table's rows past it, never a target, cannot be generated."
+    def __init__(self, decoder:nn.Module, n_tokens:int): super().__init__(); self.decoder, self.n_tokens = decoder, n_tokens
+    def new_cache(self): return self.decoder.new_cache()
+    def forward(self, *args, **kw):
+        out = self.decoder(*args, **kw)   # `mmgen.attention.DecoderOutput`: (B, T, vocab_size) logits, aux, attention
+        return out._replace(logits=out.logits[..., :self.n_tokens])
+
 class SharedLatentModel(nn.Module):
     "Image encoder/decoder and text encoder/decoder meeting in one latent vector."
     def __init__(self, cfg:SharedLatentConfig, # sizes (see `SharedLatentConfig`)
                  pad_id:int=0, # tokenizer's padding id
+                 n_tokens:int|None=None, # the tokenizer's vocabulary: `caption` generates no id past it (None: the whole table)
                 ):
         super().__init__()
-        self.cfg, self.pad_id = cfg, pad_id
+        if n_tokens is not None and not 1 <= n_tokens <= cfg.vocab_size: raise ValueError(f"n_tokens must be 1 to the table's {cfg.vocab_size} rows (cfg.vocab_size), got {n_tokens}")
+        self.cfg, self.pad_id, self.n_tokens = cfg, pad_id, n_tokens
         self.image_encoder, self.image_decoder = ImageEncoder(cfg), ImageDecoder(cfg)
         self.text_encoder, self.text_decoder = TextLatentEncoder(cfg, pad_id), CaptionDecoder(cfg, pad_id)
         bn = lambda: nn.BatchNorm1d(cfg.latent_dim, affine=False) if cfg.center_latents else nn.Identity()
@@ -279,6 +289,7 @@ class SharedLatentModel(nn.Module):
         if isinstance(L, bool) or not isinstance(L, int) or not 2 <= L <= most: raise ValueError(f"max_len={max_len!r}: this shared-latent model writes captions of 2 to {most} tokens (BOS and EOS included; None: {most})")
         method = method or ('greedy' if beam_size == 1 else 'beam')
         mem, dec = self.text_decoder.memory(z), self.text_decoder.decoder
+        if self.n_tokens is not None: dec = KnownTokens(dec, self.n_tokens)
         return decode(dec, mem, bos_id, eos_id, L, method, pad_id=self.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
 
 # %% ../nbs/10_shared_latent.ipynb #98d90549
@@ -541,7 +552,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
         collate = caption_collate(fixed, cfg.max_len)
         train_dl = DataLoader(splits['train'], batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=True)
         valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
-    model = SharedLatentModel(cfg, pad_id=tok.pad_id)
+    model = SharedLatentModel(cfg, pad_id=tok.pad_id, n_tokens=tok.vocab_size)   # the table's rows past the trained vocabulary are never generated
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     tcfg = replace(TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
                        grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile, verbose=verbose, log_every=log_every,
@@ -650,7 +661,7 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
                                                    f"(10a_shared_latent_lab's `ImleModel` and `T2iModel` hold the IMLE sampler and the t2i term)")
     tok = BPETokenizer.load(out / 'tokenizer.json')
     if (out / 'words.json').exists(): tok.words = json.loads((out / 'words.json').read_text())   # a folder from before has none
-    return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id), out / w, device), tok
+    return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id, n_tokens=tok.vocab_size), out / w, device), tok
 
 def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
                  img_size:int, max_objects:int=3,
