@@ -237,11 +237,11 @@ class SharedLatentOutput(NamedTuple):
     logits: torch.Tensor                # (B, T-1, V) caption logits from z_img (teacher forcing)
     z_gen: torch.Tensor                 # (B, latent_dim) the text latent `match` pulls onto z_img (z_txt here; a sampler's draw in the lab record's IMLE variant)
 
-class KnownTokens(nn.Module):
+class KnownTokens:
     "A text decoder whose logits stop at the tokenizer's vocabulary: the table's rows past it, never a target, cannot be generated."
-    def __init__(self, decoder:nn.Module, n_tokens:int): super().__init__(); self.decoder, self.n_tokens = decoder, n_tokens
-    def new_cache(self): return self.decoder.new_cache()
-    def forward(self, *args, **kw):
+    def __init__(self, decoder:nn.Module, n_tokens:int): self.decoder, self.n_tokens = decoder, n_tokens
+    def __getattr__(self, name): return getattr(self.decoder, name)   # the decoder's own: new_cache, training, vocab_size, parameters, ...
+    def __call__(self, *args, **kw):
         out = self.decoder(*args, **kw)   # `mmgen.attention.DecoderOutput`: (B, T, vocab_size) logits, aux, attention
         return out._replace(logits=out.logits[..., :self.n_tokens])
 
