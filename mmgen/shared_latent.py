@@ -51,14 +51,15 @@ _all_ = ['recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']   #
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'SMOKE_SIZES', 'GOALS', 'CPU_SIZES',
-           'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'STAGES', 'SharedLatentConfig',
-           'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'KnownTokens',
-           'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'LatentPrior',
-           'prior_loss', 'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all',
-           'decode_latents', 'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config',
-           'show_results', 'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
-           'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'PRIOR_TRAIN', 'DECODER_TRAIN',
+           'SMOKE_SIZES', 'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF',
+           'STAGES', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
+           'SharedLatentOutput', 'KnownTokens', 'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows',
+           'shared_latent_total', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
+           'load_prior', 'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate',
+           'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results', 'goal_claims', 'cpu_config',
+           'load_shared_latent', 'fresh_scenes', 'train', 'image_latents', 'caption_images', 'images_from_captions',
+           'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -408,18 +409,20 @@ def prior_pairs(model:SharedLatentModel, tok, ds, batch_size:int=256) -> list[di
         pairs += [dict(z=zi, cond=ci) for zi, ci in zip(z, c)]
     return pairs
 
+PRIOR_TRAIN = dict(lr=1e-3, weight_decay=0., optimizer='adamw', schedule='cosine', warmup_frac=0.05, grad_clip=1.0, patience=None, amp='off', log_every=50, verbose=False, wandb_stage=None)   # the TrainConfig values `fit_prior` sets itself (`STAGES['prior']`: `train` passes the user's others)
+
 def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               tok, # its tokenizer
               splits:dict, # 'train' and 'valid' datasets with image / caption
               steps:int=12000, # optimiser steps (3,000 left the CPU run's prior undertrained: 'The prior, fitted longer' in the notebook)
               width:int=1024, depth:int=4, p_uncond:float=0.1, # `LatentPrior` sizes
-              batch_size:int=256, lr:float=1e-3, # optimiser
+              batch_size:int=256, lr:float=PRIOR_TRAIN['lr'], # optimiser
               out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
               device:str|None=None, progress:bool=True,
               max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
               seed:int=0, # the order of the batches (`TrainConfig.seed`)
               tensorboard:bool=False, wandb:str|None=None, # this stage's scalars to out_dir/tb, or to a W&B project (`TrainConfig`)
-              **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `STAGES['prior']` sets)
+              **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `PRIOR_TRAIN` sets)
              ) -> tuple:
     "Train a `LatentPrior` on the frozen model's (image latent, caption features) pairs; returns (prior, History)."
     train_pairs, valid_pairs = prior_pairs(model, tok, splits['train']), prior_pairs(model, tok, splits['valid'])
@@ -428,9 +431,8 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     prior.mu.copy_(z.mean(0)); prior.sd.copy_(z.std(0) + 1e-4)
     bs = min(batch_size, len(train_pairs)); per = max(len(train_pairs) // bs, min(250, steps // 10), 1)   # an epoch of >= 250 steps: a validation and a `latest` (140 MB) each, not every 15 steps
     train_dl = DataLoader(train_pairs, batch_size=bs, sampler=RandomSampler(train_pairs, num_samples=per * bs), drop_last=True)   # reshuffled each pass
-    tcfg = replace(TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
-                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb,
-                       out_dir=None if out_dir is None else str(out_dir)), **train_kw)   # its own checkpoints: `mmgen train --resume` goes on inside this stage
+    tcfg = replace(TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, **{**PRIOR_TRAIN, 'lr': lr}, device=device, progress=progress, max_seconds=max_seconds, seed=seed,
+                       tensorboard=tensorboard, wandb=wandb, out_dir=None if out_dir is None else str(out_dir)), **train_kw)   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
     if out_dir is not None:   # `fit` wrote its checkpoints and history.json there
         save_weights(prior, Path(out_dir) / 'prior.safetensors', dict(steps=steps))
@@ -564,10 +566,12 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     return model, tok, hist
 
 # %% ../nbs/10_shared_latent.ipynb #2da607c2
+DECODER_TRAIN = dict(lr=1e-3, weight_decay=0., schedule='cosine', warmup_frac=0.05, patience=None, verbose=False, wandb_stage=None, checkpoint_activations=False)   # the TrainConfig values `finetune_decoder` sets itself (`STAGES['decoder']`: a conv decoder has no blocks to recompute; `train` passes the user's others)
+
 def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder stays frozen
                      splits:dict, # 'train' and 'valid' datasets with images
                      steps:int=8000, # optimiser steps
-                     lr:float=1e-3, # peak learning rate (Adam, warmup then cosine)
+                     lr:float=DECODER_TRAIN['lr'], # peak learning rate (Adam, warmup then cosine)
                      batch_size:int=32, # batch
                      w_feat:float=1., # weight of `mmgen.losses.feature_loss` through the frozen encoder's stages (0: reconstruction alone)
                      device:str|None=None, progress:bool=True, log_every:int=10, # steps between progress-bar / logger updates (`TrainConfig.log_every`)
@@ -578,7 +582,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      seed:int=0, # the order of the batches (`TrainConfig.seed`)
                      amp:str='auto', # `TrainConfig.amp`
                      tensorboard:bool=False, wandb:str|None=None, # this stage's scalars to out_dir/tb, or to a W&B project (`TrainConfig`)
-                     **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `STAGES['decoder']` sets)
+                     **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `DECODER_TRAIN` sets)
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -595,8 +599,8 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
-    tcfg = replace(TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, verbose=False, log_every=log_every, max_seconds=max_seconds, compile=speed.compile, seed=seed,
+    tcfg = replace(TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, **{**DECODER_TRAIN, 'lr': lr}, optimizer='adam',
+                       grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, log_every=log_every, max_seconds=max_seconds, compile=speed.compile, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir), tensorboard=tensorboard, wandb=wandb), **train_kw)
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
@@ -690,8 +694,8 @@ RUN_WRITES = (('.', 'decoder', 'prior'), ('config.json', 'tokenizer.json', 'word
               'prior/prior_config.json', 'metrics.json', 'samples.png', 'cache/*'))   # the folders its stages `fit` in, the other files a run writes (`mmgen train --overwrite` deletes no other)
 _SHARE = Derived('its share of budget_s')   # a stage's time budget (`stage_budgets`)
 SETS_ITSELF = dict(optimizer='adam', wandb_stage='joint', max_seconds=_SHARE)   # TrainConfig fields `train` sets in the joint stage where **kw names none (`mmgen train shared-latent --help` shows them)
-STAGES = dict(decoder=dict(max_steps=FromOption('decoder_steps'), max_seconds=_SHARE, lr=1e-3, weight_decay=0., schedule='cosine', warmup_frac=0.05, patience=None, verbose=False, wandb_stage=None, checkpoint_activations=False, batch_size=Derived("the preset's decoder_batch")),   # the later stages' TrainConfig values that are not the joint stage's (a conv decoder has no blocks to recompute);
-              prior=dict(max_steps=FromOption('prior_steps'), max_seconds=_SHARE, lr=1e-3, weight_decay=0., optimizer='adamw', schedule='cosine', warmup_frac=0.05, grad_clip=1.0, patience=None, amp='off', log_every=50, verbose=False, wandb_stage=None, batch_size=Derived("fit_prior's, or the preset's")))   # the user's other TrainConfig overrides reach every stage
+STAGES = dict(decoder=dict(max_steps=FromOption('decoder_steps'), max_seconds=_SHARE, batch_size=Derived("the preset's decoder_batch"), **DECODER_TRAIN),   # the later stages' TrainConfig values that are not the joint stage's: what `finetune_decoder` and `fit_prior` set themselves;
+              prior=dict(max_steps=FromOption('prior_steps'), max_seconds=_SHARE, batch_size=Derived("fit_prior's, or the preset's"), **PRIOR_TRAIN))   # the user's other TrainConfig overrides reach every stage
 
 _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
     epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),
