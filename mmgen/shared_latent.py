@@ -9,8 +9,8 @@ into `out_dir`; `budget_s` bounds the stages' wall time; `**kw` takes `TrainConf
 with a word the training captions never held is refused: `check_captions`, which `mmgen draw` and the explorers share).
 
 - `SharedLatentConfig.seed_literal(variant)`: the seed's specification as written; `SharedLatentConfig.default(variant)`:
-  the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `component_params`,
-  `train_memory_estimate` and `benchmark` measure them.
+  the corrected design with the same interfaces and the seed's S/M/L/XL sizes; `mmgen.shared_latent_speed`
+  (`component_params`, `train_memory_estimate`, `benchmark`) measures them.
 - `SharedLatentModel` (`encode_image`, `decode_image`, `encode_text`, `caption`) and `shared_latent_loss`, trained as
   `shared_latent_objective` (exact under `grad_accum`: InfoNCE over the whole accumulated batch); `LatentPrior`, `prior_latents`: caption → image latents by conditional flow matching.
 - `SpeedOptions(data='device')`: the splits held on the device and batched there (`mmgen.speed.caption_batches`).
@@ -40,9 +40,9 @@ from .user_data import CaptionFolder, as_images, picture_keys
 from .tokenizers import BPETokenizer, caption_words, check_captions
 from .attention import TextEncoder, TextDecoder
 from .decoding import decode
-from .evaluation import (n_params, md_table, time_call, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
+from .evaluation import (n_params, md_table, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
-                              interpolate, saved_activation_bytes, train_memory_lower_bound, check_splits)
+                              interpolate, check_splits)
 from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
@@ -51,15 +51,15 @@ _all_ = ['recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']   #
 
 
 # %% auto #0
-__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'SMOKE_SIZES', 'GOALS', 'CPU_SIZES',
-           'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'STAGES', 'SharedLatentConfig',
-           'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput',
-           'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'component_params',
-           'meta_model', 'meta_batch', 'train_memory_estimate', 'benchmark', 'LatentPrior', 'prior_loss',
-           'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all', 'decode_latents',
-           'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results',
-           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
-           'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
+__all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'PRIOR_TRAIN', 'DECODER_TRAIN',
+           'SMOKE_SIZES', 'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF',
+           'STAGES', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
+           'SharedLatentOutput', 'KnownTokens', 'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows',
+           'shared_latent_total', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
+           'load_prior', 'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate',
+           'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results', 'goal_claims', 'cpu_config',
+           'load_shared_latent', 'fresh_scenes', 'train', 'image_latents', 'caption_images', 'images_from_captions',
+           'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -238,13 +238,23 @@ class SharedLatentOutput(NamedTuple):
     logits: torch.Tensor                # (B, T-1, V) caption logits from z_img (teacher forcing)
     z_gen: torch.Tensor                 # (B, latent_dim) the text latent `match` pulls onto z_img (z_txt here; a sampler's draw in the lab record's IMLE variant)
 
+class KnownTokens:
+    "A text decoder whose logits stop at the tokenizer's vocabulary: the table's rows past it, never a target, cannot be generated."
+    def __init__(self, decoder:nn.Module, n_tokens:int): self.decoder, self.n_tokens = decoder, n_tokens
+    def __getattr__(self, name): return getattr(self.decoder, name)   # the decoder's own: new_cache, training, vocab_size, parameters, ...
+    def __call__(self, *args, **kw):
+        out = self.decoder(*args, **kw)   # `mmgen.attention.DecoderOutput`: (B, T, vocab_size) logits, aux, attention
+        return out._replace(logits=out.logits[..., :self.n_tokens])
+
 class SharedLatentModel(nn.Module):
     "Image encoder/decoder and text encoder/decoder meeting in one latent vector."
     def __init__(self, cfg:SharedLatentConfig, # sizes (see `SharedLatentConfig`)
                  pad_id:int=0, # tokenizer's padding id
+                 n_tokens:int|None=None, # the tokenizer's vocabulary: `caption` generates no id past it (None: the whole table)
                 ):
         super().__init__()
-        self.cfg, self.pad_id = cfg, pad_id
+        if n_tokens is not None and not 1 <= n_tokens <= cfg.vocab_size: raise ValueError(f"n_tokens must be 1 to the table's {cfg.vocab_size} rows (cfg.vocab_size), got {n_tokens}")
+        self.cfg, self.pad_id, self.n_tokens = cfg, pad_id, n_tokens
         self.image_encoder, self.image_decoder = ImageEncoder(cfg), ImageDecoder(cfg)
         self.text_encoder, self.text_decoder = TextLatentEncoder(cfg, pad_id), CaptionDecoder(cfg, pad_id)
         bn = lambda: nn.BatchNorm1d(cfg.latent_dim, affine=False) if cfg.center_latents else nn.Identity()
@@ -280,6 +290,7 @@ class SharedLatentModel(nn.Module):
         if isinstance(L, bool) or not isinstance(L, int) or not 2 <= L <= most: raise ValueError(f"max_len={max_len!r}: this shared-latent model writes captions of 2 to {most} tokens (BOS and EOS included; None: {most})")
         method = method or ('greedy' if beam_size == 1 else 'beam')
         mem, dec = self.text_decoder.memory(z), self.text_decoder.decoder
+        if self.n_tokens is not None: dec = KnownTokens(dec, self.n_tokens)
         return decode(dec, mem, bos_id, eos_id, L, method, pad_id=self.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
 
 # %% ../nbs/10_shared_latent.ipynb #98d90549
@@ -321,87 +332,6 @@ def shared_latent_total(model:SharedLatentModel, r:dict) -> dict:
 
 shared_latent_objective = FullBatchLoss(shared_latent_rows, shared_latent_total, shared_latent_loss)   # what `fit_shared_latent` trains: exact under `grad_accum`
 
-
-# %% ../nbs/10_shared_latent.ipynb #5d6d3974
-def component_params(model:SharedLatentModel) -> dict:
-    "Parameter counts per component, plus the pieces the seed itemises (keys as in the seed table of the notebook's ledger)."
-    ie, idec, td, dec = model.image_encoder, model.image_decoder, model.text_decoder, model.text_decoder.decoder
-    head = 0 if model.cfg.tie_weights else n_params(dec.head)   # tied: the head is the token embedding, counted there
-    return {'image encoder': n_params(ie), '  its convolutions': n_params(ie.convs), '  its Linear to the latent': n_params(ie.proj),
-            'image decoder': n_params(idec), '  its first Linear': n_params(idec.proj), '  its transposed convolutions': n_params(idec.deconvs),
-            'text encoder (+ Linear to latent)': n_params(model.text_encoder),
-            'text decoder (+ latent → memory)': n_params(td), '  latent → memory Linear': n_params(td.to_memory),
-            '  token embedding': dec.tok_emb.weight.numel(), '  transformer layers': n_params(dec.blocks), '  output projection': head,
-            'total': n_params(model)}
-
-def meta_model(cfg:SharedLatentConfig) -> SharedLatentModel:
-    "Build the model on the meta device (shapes only, no memory)."
-    with torch.device('meta'): return SharedLatentModel(cfg)
-
-
-# %% ../nbs/10_shared_latent.ipynb #2f57a972
-def meta_batch(cfg:SharedLatentConfig, # model whose training batch it is
-               batch_size:int=8, # batch
-               seq_len:int|None=None, # caption length (default cfg.max_len)
-               device='meta', # where (the default 'meta': shapes only, no memory; `benchmark` times one on its device)
-              ) -> dict:
-    "A random training batch of `cfg`'s shapes: images in [-1, 1], tokens from 4 up, no padding."
-    T = seq_len or cfg.max_len
-    with torch.device(device):
-        return dict(image=torch.rand(batch_size, 3, cfg.img_size, cfg.img_size) * 2 - 1, tokens=torch.randint(4, cfg.vocab_size, (batch_size, T)),
-                    pad_mask=torch.zeros(batch_size, T, dtype=torch.bool))
-
-def train_memory_estimate(cfg:SharedLatentConfig, batch_size:int=8) -> dict:
-    "Lower-bound training memory in GB of `cfg` at `batch_size` (`mmgen.evaluation.train_memory_lower_bound` on the meta device)."
-    return train_memory_lower_bound(meta_model(cfg).train(), shared_latent_loss, meta_batch(cfg, batch_size))
-
-# %% ../nbs/10_shared_latent.ipynb #10fa10b4
-def benchmark(cfg:SharedLatentConfig, # design to time (fresh random weights)
-              device='cpu', # where
-              batch_size:int=8, # training batch
-              steps:int=3, # timed training steps (after `warmup` untimed ones)
-              gen_len:int=100, # caption tokens generated per sample
-              amp:bool=False, # bf16/fp16 autocast on CUDA
-              build=None, # cfg -> model (default `SharedLatentModel`; the lab record passes its variants)
-              loss_fn=None, # (model, batch) -> {'loss': ...} (default `shared_latent_loss`; the lab record passes its variants')
-              speed:SpeedOptions|None=None, # channels_last, cudnn_benchmark, tf32, compile (default: all off, as the first H200 run had them)
-              warmup:int=1, # untimed training steps first (cuDNN's autotuning runs in them)
-              inference:bool=True, # also time encode, decode and a `gen_len`-token caption at batch 1
-              profile:bool=False, # also `profile_step` the training step: its kernel table and host synchronisations
-             ) -> dict:
-    "Training throughput, peak memory (CUDA) and per-sample inference latency of a freshly built model (median times, `time_call`)."
-    device, speed = torch.device(device), speed or SpeedOptions()
-    set_seed(0)
-    with torch.device(device): model = (build or SharedLatentModel)(cfg)   # initialised where it runs (the literal design's 537M-parameter Linear too)
-    if speed.channels_last: model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    T = min(gen_len, cfg.max_len)
-    batch = meta_batch(cfg, batch_size, T, device)
-    dt = amp_dtype(device) if amp else None
-    if device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
-    net = torch.compile(model) if speed.compile else model   # compiled once, in the warm-up steps
-    def step():
-        with torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-            loss = (loss_fn or shared_latent_loss)(net, batch)['loss']
-        opt.zero_grad(set_to_none=True); loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip); opt.step()
-    with speed_flags(speed):
-        train_s = time_call(step, n=steps, warmup=warmup, device=device)
-        res = dict(params_M=n_params(model) / 1e6, train_samples_per_s=batch_size / train_s, train_step_ms=1e3 * train_s,  # peak: weights, Adam state and activations
-                   peak_train_mem_GB=torch.cuda.max_memory_allocated() / 1e9 if device.type == 'cuda' else float('nan'))
-        if profile: res['profile_table'], res['host_syncs'] = profile_step(step, device)
-        if inference:
-            model.eval(); x = batch['image'][:1]
-            ms = lambda f, n=3: 1e3 * time_call(f, n=n, warmup=1, device=device)
-            with torch.no_grad(), torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-                z = model.encode_image(x)
-                res['encode_ms'] = ms(lambda: model.encode_image(x))
-                res['decode_ms'] = ms(lambda: model.decode_image(z))
-                res['caption_ms'] = ms(lambda: model.caption(z, bos_id=1, eos_id=-1, max_len=T), n=1)
-            res['total_ms'] = res['encode_ms'] + res['decode_ms'] + res['caption_ms']
-    model = net = opt = None   # let go of the weights and Adam's state (the literal design's 537M-parameter Linear) before the allocator's cache is emptied
-    if device.type == 'cuda': torch.cuda.empty_cache()
-    return res
 
 # %% ../nbs/10_shared_latent.ipynb #f8259519
 class LatentPrior(nn.Module):
@@ -479,18 +409,20 @@ def prior_pairs(model:SharedLatentModel, tok, ds, batch_size:int=256) -> list[di
         pairs += [dict(z=zi, cond=ci) for zi, ci in zip(z, c)]
     return pairs
 
+PRIOR_TRAIN = dict(lr=1e-3, weight_decay=0., optimizer='adamw', schedule='cosine', warmup_frac=0.05, grad_clip=1.0, patience=None, amp='off', log_every=50, verbose=False, wandb_stage=None)   # the TrainConfig values `fit_prior` sets itself (`STAGES['prior']`: `train` passes the user's others)
+
 def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               tok, # its tokenizer
               splits:dict, # 'train' and 'valid' datasets with image / caption
               steps:int=12000, # optimiser steps (3,000 left the CPU run's prior undertrained: 'The prior, fitted longer' in the notebook)
               width:int=1024, depth:int=4, p_uncond:float=0.1, # `LatentPrior` sizes
-              batch_size:int=256, lr:float=1e-3, # optimiser
+              batch_size:int=256, lr:float=PRIOR_TRAIN['lr'], # optimiser
               out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
               device:str|None=None, progress:bool=True,
               max_seconds:float|None=None, # end after about this long (`TrainConfig.max_seconds`: fewer steps, the schedule re-planned)
               seed:int=0, # the order of the batches (`TrainConfig.seed`)
               tensorboard:bool=False, wandb:str|None=None, # this stage's scalars to out_dir/tb, or to a W&B project (`TrainConfig`)
-              **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `STAGES['prior']` sets)
+              **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `PRIOR_TRAIN` sets)
              ) -> tuple:
     "Train a `LatentPrior` on the frozen model's (image latent, caption features) pairs; returns (prior, History)."
     train_pairs, valid_pairs = prior_pairs(model, tok, splits['train']), prior_pairs(model, tok, splits['valid'])
@@ -499,9 +431,8 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     prior.mu.copy_(z.mean(0)); prior.sd.copy_(z.std(0) + 1e-4)
     bs = min(batch_size, len(train_pairs)); per = max(len(train_pairs) // bs, min(250, steps // 10), 1)   # an epoch of >= 250 steps: a validation and a `latest` (140 MB) each, not every 15 steps
     train_dl = DataLoader(train_pairs, batch_size=bs, sampler=RandomSampler(train_pairs, num_samples=per * bs), drop_last=True)   # reshuffled each pass
-    tcfg = replace(TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, lr=lr, weight_decay=0., warmup_frac=0.05,
-                       grad_clip=1.0, amp='off', device=device, progress=progress, verbose=False, log_every=50, max_seconds=max_seconds, seed=seed, tensorboard=tensorboard, wandb=wandb,
-                       out_dir=None if out_dir is None else str(out_dir)), **train_kw)   # its own checkpoints: `mmgen train --resume` goes on inside this stage
+    tcfg = replace(TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, **{**PRIOR_TRAIN, 'lr': lr}, device=device, progress=progress, max_seconds=max_seconds, seed=seed,
+                       tensorboard=tensorboard, wandb=wandb, out_dir=None if out_dir is None else str(out_dir)), **train_kw)   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
     if out_dir is not None:   # `fit` wrote its checkpoints and history.json there
         save_weights(prior, Path(out_dir) / 'prior.safetensors', dict(steps=steps))
@@ -623,7 +554,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
         collate = caption_collate(fixed, cfg.max_len)
         train_dl = DataLoader(splits['train'], batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=True)
         valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
-    model = SharedLatentModel(cfg, pad_id=tok.pad_id)
+    model = SharedLatentModel(cfg, pad_id=tok.pad_id, n_tokens=tok.vocab_size)   # the table's rows past the trained vocabulary are never generated
     if speed.channels_last: model.to(memory_format=torch.channels_last)
     tcfg = replace(TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer='adam', schedule=cfg.schedule, warmup_frac=cfg.warmup_frac,
                        grad_clip=cfg.grad_clip, patience=cfg.patience, amp=amp, device=device, progress=progress, compile=speed.compile, verbose=verbose, log_every=log_every,
@@ -635,10 +566,12 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
     return model, tok, hist
 
 # %% ../nbs/10_shared_latent.ipynb #2da607c2
+DECODER_TRAIN = dict(lr=1e-3, weight_decay=0., schedule='cosine', warmup_frac=0.05, patience=None, verbose=False, wandb_stage=None, checkpoint_activations=False)   # the TrainConfig values `finetune_decoder` sets itself (`STAGES['decoder']`: a conv decoder has no blocks to recompute; `train` passes the user's others)
+
 def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder stays frozen
                      splits:dict, # 'train' and 'valid' datasets with images
                      steps:int=8000, # optimiser steps
-                     lr:float=1e-3, # peak learning rate (Adam, warmup then cosine)
+                     lr:float=DECODER_TRAIN['lr'], # peak learning rate (Adam, warmup then cosine)
                      batch_size:int=32, # batch
                      w_feat:float=1., # weight of `mmgen.losses.feature_loss` through the frozen encoder's stages (0: reconstruction alone)
                      device:str|None=None, progress:bool=True, log_every:int=10, # steps between progress-bar / logger updates (`TrainConfig.log_every`)
@@ -649,7 +582,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
                      seed:int=0, # the order of the batches (`TrainConfig.seed`)
                      amp:str='auto', # `TrainConfig.amp`
                      tensorboard:bool=False, wandb:str|None=None, # this stage's scalars to out_dir/tb, or to a W&B project (`TrainConfig`)
-                     **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `STAGES['decoder']` sets)
+                     **train_kw, # other `TrainConfig` fields, over the ones above (`train` passes the user's, but for those `DECODER_TRAIN` sets)
                     ) -> History:
     "Train the image decoder alone on the frozen encoder's latents: the latent space, and so captions, retrieval and the prior, stay as they are."
     enc, cfg = model.image_encoder.eval(), model.cfg
@@ -666,8 +599,8 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
-    tcfg = replace(TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, lr=lr, weight_decay=0., optimizer='adam', warmup_frac=0.05,
-                       grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, verbose=False, log_every=log_every, max_seconds=max_seconds, compile=speed.compile, seed=seed,
+    tcfg = replace(TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, **{**DECODER_TRAIN, 'lr': lr}, optimizer='adam',
+                       grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, log_every=log_every, max_seconds=max_seconds, compile=speed.compile, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir), tensorboard=tensorboard, wandb=wandb), **train_kw)
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
 
@@ -732,7 +665,7 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
                                                    f"(10a_shared_latent_lab's `ImleModel` and `T2iModel` hold the IMLE sampler and the t2i term)")
     tok = BPETokenizer.load(out / 'tokenizer.json')
     if (out / 'words.json').exists(): tok.words = json.loads((out / 'words.json').read_text())   # a folder from before has none
-    return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id), out / w, device), tok
+    return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id, n_tokens=tok.vocab_size), out / w, device), tok
 
 def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
                  img_size:int, max_objects:int=3,
@@ -761,8 +694,8 @@ RUN_WRITES = (('.', 'decoder', 'prior'), ('config.json', 'tokenizer.json', 'word
               'prior/prior_config.json', 'metrics.json', 'samples.png', 'cache/*'))   # the folders its stages `fit` in, the other files a run writes (`mmgen train --overwrite` deletes no other)
 _SHARE = Derived('its share of budget_s')   # a stage's time budget (`stage_budgets`)
 SETS_ITSELF = dict(optimizer='adam', wandb_stage='joint', max_seconds=_SHARE)   # TrainConfig fields `train` sets in the joint stage where **kw names none (`mmgen train shared-latent --help` shows them)
-STAGES = dict(decoder=dict(max_steps=FromOption('decoder_steps'), max_seconds=_SHARE, lr=1e-3, weight_decay=0., schedule='cosine', warmup_frac=0.05, patience=None, verbose=False, wandb_stage=None, checkpoint_activations=False, batch_size=Derived("the preset's decoder_batch")),   # the later stages' TrainConfig values that are not the joint stage's (a conv decoder has no blocks to recompute);
-              prior=dict(max_steps=FromOption('prior_steps'), max_seconds=_SHARE, lr=1e-3, weight_decay=0., optimizer='adamw', schedule='cosine', warmup_frac=0.05, grad_clip=1.0, patience=None, amp='off', log_every=50, verbose=False, wandb_stage=None, batch_size=Derived("fit_prior's, or the preset's")))   # the user's other TrainConfig overrides reach every stage
+STAGES = dict(decoder=dict(max_steps=FromOption('decoder_steps'), max_seconds=_SHARE, batch_size=Derived("the preset's decoder_batch"), **DECODER_TRAIN),   # the later stages' TrainConfig values that are not the joint stage's: what `finetune_decoder` and `fit_prior` set themselves;
+              prior=dict(max_steps=FromOption('prior_steps'), max_seconds=_SHARE, batch_size=Derived("fit_prior's, or the preset's"), **PRIOR_TRAIN))   # the user's other TrainConfig overrides reach every stage
 
 _OPTION_RULES = dict(  # what `train`'s own options allow (the model's fields: `_CONFIG_RULES`)
     epochs=int_at_least(1, none=True), img_size=int_at_least(2, none=True), n_train=int_at_least(1, none=True), n_eval=int_at_least(2, none=True),
