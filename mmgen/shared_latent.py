@@ -726,7 +726,7 @@ def train(out_dir:str|Path, # output folder
           speed:dict|None=None, # `SpeedOptions` fields over the preset's (e.g. dict(data='device'))
           seed:int=0, # initialisation and batch order of the three stages (the scenes, the ruler and the probe stay the same)
           amp:str='auto', # mixed precision of the joint and decoder stages (`TrainConfig.amp`: 'auto', 'bf16', 'fp16', 'off'); the prior trains in fp32
-          data:dict|None=None, # your own splits {'train', 'valid', 'test'} of Shapes scenes (`shapes_splits`, cached or not) at img_size, instead of n_train / n_eval; the decoder stage then cycles data['train']
+          data:dict|None=None, # your own splits {'train', 'valid', 'test'} of Shapes scenes (`shapes_splits`, cached or not) at img_size, instead of n_train / n_eval / max_objects (refused beside it); the decoder stage then cycles data['train']
           callbacks:Sequence=(), # `fit` callbacks of the joint stage (as the captioner's `train`)
           tensorboard:bool=False, # each stage's scalars to its folder's tb/ (`TrainConfig.tensorboard`; needs the tensorboard package)
           wandb:str|None=None, # a W&B project: one run, each stage's keys under joint/, decoder/, prior/ (`mmgen.train.wandb_run`; needs the wandb package)
@@ -748,6 +748,9 @@ def train(out_dir:str|Path, # output folder
         raise ConfigError(f"SharedLatentConfig.vocab_size must be >= {least} (256 bytes and {len(BPETokenizer.specials)} special tokens of the BPE tokenizer), got {cfg.vocab_size}")
     own = None if data is None else check_splits(data, ('image', 'caption', 'attrs'), cfg.img_size, 'train(): data',   # before a scene is rendered or a folder made
                                                    "the scores read Shapes' ground truth (attrs): for your own captioned pictures (`CaptionFolder`) call `fit_shared_latent(cfg, splits)`")
+    if own and (given := [f'{k}={v!r}' for k, v in dict(n_train=n_train, n_eval=n_eval, max_objects=None if max_objects == 3 else max_objects).items() if v is not None]):   # they size and draw the Shapes scenes: never a silent no-op
+        raise ConfigError(f"train(): {', '.join(given)} does not apply to data=: n_train, n_eval and max_objects size and draw the Shapes scenes train renders; your splits train and score whole "
+                          f"({len(own['train'])} train, {len(own['test'])} test items): to use fewer, pass a part, e.g. data={{'train': torch.utils.data.Subset(ds, range(100)), ...}}")
     n_train, n_eval = (len(own['train']), len(own['test'])) if own else (n_train or P['n_train'], n_eval or P['n_eval'])
     try: speed = SpeedOptions(**{**P.get('speed', {}), **(speed or {})})
     except (TypeError, ValueError) as e: raise ConfigError(f"train(): speed={speed!r} is not a set of SpeedOptions fields ({e})") from e
