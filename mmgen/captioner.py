@@ -31,24 +31,23 @@ Docs: https://mmgen-dev.github.io/mmgen/captioner.html.md"""
 # %% ../nbs/14_captioner.ipynb #449e13f9
 from __future__ import annotations
 import json, math, os, time, warnings
-from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, asdict, replace
+from dataclasses import dataclass, field, asdict, replace
 from itertools import permutations
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import IN_TEST, set_seed, gpu_name, default_device, smoke, register_system, pick_preset, split_overrides, ConfigError, UserError, unreachable, row_generators
-from .data import Shapes, shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, RELATION_TEMPLATES, check_scenes
+from .core import set_seed, gpu_name, default_device, register_system, pick_preset, split_overrides, ConfigError, UserError, unreachable, row_generators
+from .data import shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, check_scenes
 from .user_data import as_images, picture_keys
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, TextDecoder, TextEncoder, init_weights
 from .moe import MoE, MoEConfig, update_moe_biases
 from .decoding import decode
 from .losses import SigLIPLoss, token_ce_sums
-from .evaluation import md_table, time_call, n_params, check_splits, live_tensors
+from .evaluation import n_params, check_splits
 from .train import fit, FullBatchLoss, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, cpu_threads, torch_threads

@@ -12,7 +12,7 @@ Docs: https://mmgen-dev.github.io/mmgen/captioner_report.html.md"""
 # %% ../nbs/14a_captioner_report.ipynb #1a4c0004
 from __future__ import annotations
 import math, time
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 import torch
 from .captioner import Captioner, CaptionLoss, evaluate_captions
 from .tokenizers import Tokenizer

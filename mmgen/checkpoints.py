@@ -6,19 +6,17 @@ Docs: https://mmgen-dev.github.io/mmgen/checkpoints.html.md"""
 
 # %% ../nbs/02a_checkpoints.ipynb #c4e0a004
 from __future__ import annotations
-import contextlib, dataclasses, json, math, os, random, signal, threading, time, warnings
-from dataclasses import dataclass, field, replace, asdict
+import dataclasses, json, math, os, random
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.distributed as dist
-from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
-from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError
+from .core import UserError, ConfigError
 
 # %% auto #0
 __all__ = ['dist_info', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'upgrade_keys', 'upgrade_on_load',

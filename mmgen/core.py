@@ -25,7 +25,7 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
 import math, numbers, os, random, importlib, dataclasses, difflib, hashlib, shutil, tempfile
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TYPE_CHECKING
 if TYPE_CHECKING: import torch   # for the annotations only (postponed: `from __future__ import annotations`)

@@ -32,20 +32,20 @@ Docs: https://mmgen-dev.github.io/mmgen/distilled.html.md"""
 
 # %% ../nbs/11_distilled.ipynb #2420efd3
 from __future__ import annotations
-import copy, json, math, os, time
-from dataclasses import dataclass, field, fields, asdict, replace
+import copy, json, math, time
+from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import NamedTuple, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
-from .core import IN_TEST, set_seed, gpu_name, smoke, register_system, pick_preset, default_device, split_overrides, ConfigError, UserError, row_generators, FromOption
-from .data import Shapes, TEMPLATES, shapes_splits, caption_collate, score_caption, dataset_captions, check_scenes
+from .core import set_seed, gpu_name, register_system, pick_preset, default_device, split_overrides, ConfigError, row_generators, FromOption
+from .data import shapes_splits, caption_collate, score_caption, dataset_captions, check_scenes
 from .user_data import as_images, picture_keys
 from .tokenizers import Tokenizer, WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
 from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_weights, sincos_2d
-from .decoding import decode, greedy, strip_special
+from .decoding import decode, strip_special
 from .losses import clip_loss, cosine_distill_loss, token_ce_sums
 from .train import TrainConfig, fit, FullBatchLoss, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, upgrade_on_load, read_config, load_trained, write_json

@@ -59,8 +59,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import ipywidgets as W
-from .core import IN_TEST, set_seed, smoke
-from .data import Shapes, shapes_splits, to_uint8, ART_AXES, ART_VOCAB, score_caption
+from .core import set_seed, smoke
+from .data import Shapes, shapes_splits, ART_AXES, ART_VOCAB, score_caption
 from .attention import EncoderBlock, TextDecoder
 from .decoding import greedy
 from .tokenizers import WordTokenizer, clip_text_features

@@ -35,8 +35,8 @@ Docs: https://mmgen-dev.github.io/mmgen/paired_retrieval.html.md"""
 
 # %% ../nbs/13_paired_retrieval.ipynb #dc1229f1
 from __future__ import annotations
-import json, math, numbers, re, time, warnings, zlib
-from dataclasses import dataclass, field, replace, asdict
+import json, math, numbers, re, time, zlib
+from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -44,15 +44,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from .core import IN_TEST, set_seed, gpu_name, register_system, pick_preset, split_overrides, ConfigError, Derived
-from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION, SHAPE_CLASSES, to_uint8, caption_collate
+from .core import set_seed, register_system, pick_preset, split_overrides, ConfigError, Derived
+from .data import PairedShapes, PairedDigits, PairedCIFAR100, PAIR_CAPTION
 from .user_data import as_images
 from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features, check_pretrained, create_clip
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
 from .train import fit, FullBatchLoss, TrainConfig, make_loader, load_weights, resuming, check_config, int_at_least, num_at_least, one_of, num_between
 from .checkpoints import require_files, read_config, load_trained, write_json
-from .evaluation import retrieval_report, n_params, md_table, disk_mb, time_call
+from .evaluation import retrieval_report
 
 # %% auto #0
 __all__ = ['PAIR_SIZE', 'HARD_KINDS', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF', 'NOT_OPTIONS', 'make_data',

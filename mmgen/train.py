@@ -41,27 +41,23 @@ Docs: https://mmgen-dev.github.io/mmgen/train.html.md"""
 
 # %% ../nbs/03_train.ipynb #b7a04970
 from __future__ import annotations
-import contextlib, functools, json, math, os, random, signal, threading, time, warnings
-from dataclasses import dataclass, field, replace, asdict, is_dataclass
+import contextlib, functools, json, math, os, signal, threading, time, warnings
+from dataclasses import dataclass, replace, asdict, is_dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
-import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, TensorDataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 from torch.utils.checkpoint import checkpoint
 from fastcore.basics import patch
-from safetensors import safe_open
-from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
-from .core import IN_TEST, set_seed, default_device, amp_dtype, smoke, config_dict, UserError, ConfigError, writable_dir, check_cuda_arch, is_oom, run_precision, precision_line, compile_refusal, check_compile
+from .core import set_seed, default_device, amp_dtype, config_dict, ConfigError, writable_dir, check_cuda_arch, is_oom, run_precision, precision_line, compile_refusal, check_compile
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
-from .callbacks import TrainState, Callback, _Logger, TensorBoardLogger, WandbLogger, wandb_run, EMA   # 02b: what fit calls back
+from .callbacks import TrainState, Callback, TensorBoardLogger, WandbLogger, wandb_run, EMA   # 02b: what fit calls back
 from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads   # 02c: how it spreads over ranks
-from .checkpoints import _full, _atomic, _first_line, _keys, _num, _readable, _safetensors_dict, _unwrap
+from .checkpoints import _full, _atomic, _first_line, _num, _readable, _unwrap
 _all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0

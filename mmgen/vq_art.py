@@ -6,8 +6,8 @@ Docs: https://mmgen-dev.github.io/mmgen/vq_art.html.md"""
 
 # %% ../nbs/12_vq_art.ipynb #9000b7b6
 from __future__ import annotations
-import math, time, warnings, json, copy
-from dataclasses import dataclass, field, replace, asdict
+import math, warnings, json
+from dataclasses import dataclass, replace, asdict
 from pathlib import Path
 from typing import NamedTuple, Sequence
 import numpy as np
@@ -16,12 +16,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import IN_TEST, set_seed, register_system, pick_preset, split_overrides, ConfigError, finite, requires, row_generators, Derived, FromOption
+from .core import set_seed, register_system, pick_preset, split_overrides, ConfigError, finite, requires, row_generators, Derived, FromOption
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
-from .tokenizers import WordTokenizer, BPETokenizer, CLIPTokenizer, Tokenizer
-from .attention import EncoderBlock, TextEncoder, init_weights
+from .tokenizers import WordTokenizer, Tokenizer
+from .attention import EncoderBlock, init_weights
 from .decoding import top_p_filter, SAMPLE_RULES
-from .evaluation import psnr, axis_targets, read_art_axes
+from .evaluation import psnr, read_art_axes
 from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of, resuming
 from .checkpoints import require_files, read_config, write_json
 
@@ -802,7 +802,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     tok.save(out / 'tokenizer.json')
     (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed, data_seed=ds)), indent=1))
     write_json(out / 'metrics.json', m)
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 8, figsize=(10, 3))
     for a, im, c in zip(axs.flat, imgs[:16], cap_ho[:16]):
         a.imshow(((im.permute(1, 2, 0) + 1) / 2).numpy()); a.set_title(c.replace(' ', '\n'), fontsize=5); a.axis('off')
