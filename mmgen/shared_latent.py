@@ -24,7 +24,7 @@ Docs: https://mmgen-dev.github.io/mmgen/shared_latent.html.md"""
 
 # %% ../nbs/10_shared_latent.ipynb #5f9cfe5f
 from __future__ import annotations
-import math, json, re, time, os
+import math, json, time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -33,19 +33,19 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
-from .core import IN_TEST, set_seed, default_device, amp_dtype, gpu_name, config_dict, register_system, pick_preset, split_overrides, ConfigError, row_generators, row_noise, FromOption, Derived
+from .core import set_seed, default_device, gpu_name, config_dict, register_system, pick_preset, split_overrides, ConfigError, row_generators, row_noise, FromOption, Derived
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        to_uint8, to_tensor, show_batch, SHAPES, COLORS, SIZES, BACKGROUND, BACKGROUND_UNIT)
-from .user_data import CaptionFolder, as_images, picture_keys
+                        show_batch, BACKGROUND_UNIT)
+from .user_data import as_images, picture_keys
 from .tokenizers import BPETokenizer, caption_words, check_captions
 from .attention import TextEncoder, TextDecoder
 from .decoding import decode
-from .evaluation import (n_params, md_table, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
+from .evaluation import (n_params, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
-                              interpolate, check_splits)
-from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, to_device, check_config, int_at_least, num_at_least, num_between, one_of
+                              check_splits)
+from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained, write_json
-from .speed import SpeedOptions, speed_flags, safe_shift, random_shift, step_breakdown, profile_step, SYNC_OPS, caption_batches, stage_budgets
+from .speed import SpeedOptions, speed_flags, safe_shift, caption_batches, stage_budgets
 from .losses import recon_loss, token_ce_sums, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
 _all_ = ['recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']   # moved down to `mmgen.losses`, `mmgen.tokenizers` and `mmgen.data`; still importable from here
 
