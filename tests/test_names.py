@@ -36,3 +36,27 @@ def test_gpu_plan_names_cells_that_exist():
         assert not (missing := [i for i in cells.split(',') + back.split(',') if i not in byid]), f"{nb} has no cells {missing} (call {call})"
         assert set(back.split(',')) <= set(cells.split(',')), f"call {call}: {nb} writes back cells it does not run"
         assert all(byid[i].startswith('#| cuda') for i in back.split(',')), f"call {call}: {nb} writes back a cell that is not `#| cuda`"
+
+def test_library_uses_what_it_imports():
+    "No module imports a name it never uses (ruff F401/F841): the leftovers of moving code between modules, which hide what a module depends on."
+    p = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--no-cache', '--output-format', 'concise', '--select', 'F401,F841',
+                        '--exclude', 'mmgen/_modidx.py', 'mmgen'], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, f"unused imports or names in the library (remove them in the notebook's export cell; a name only a test cell uses goes to a hide cell):\n{p.stdout}{p.stderr}"
+
+def test_gpu_plan_cells_have_their_names(tmp_path):
+    "Each call of tools/gpu_plan.txt runs its cells with the notebook's `default_exp` module's names only (tools/run_cells.py), "
+    "not the notebook's other cells: every name the cells use is the module's or one the listed cells define (ruff F821 over the cells as run)."
+    import importlib, re
+    lines = [l.split() for l in (ROOT / 'tools/gpu_plan.txt').read_text().splitlines() if l.strip() and not l.lstrip().startswith('#')]
+    for k, (call, nb, cells, *_) in enumerate(lines):
+        src = json.loads((ROOT / nb).read_text())['cells']
+        mod = next(m.group(1) for c in src if (m := re.search(r'^#\|\s*default_exp\s+(\S+)', ''.join(c['source']), re.M)))
+        names = sorted(n for n in vars(importlib.import_module(f'mmgen.{mod}')) if n.isidentifier() and not n.startswith('__'))
+        byid = {c.get('id'): c for c in src}
+        cell = lambda s, i: dict(cell_type='code', id=f'c{i}', metadata={}, outputs=[], execution_count=None, source=s)
+        run = [cell(f"from mmgen.{mod} import ({', '.join(names)})\nfrom pathlib import Path", 'pre')]   # what run_cells.py puts in the namespace
+        run += [cell(''.join(byid[i]['source']), i) for i in cells.split(',')]
+        (path := tmp_path / f'call{call}_{k}.ipynb').write_text(json.dumps(dict(nbformat=4, nbformat_minor=5, metadata={}, cells=run)))
+        p = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--no-cache', '--output-format', 'concise', '--select', 'F821',
+                            '--config', str(ROOT / 'pyproject.toml'), str(path)], cwd=ROOT, capture_output=True, text=True)
+        assert p.returncode == 0, f"GPU plan call {call} ({nb}) would stop on a name its cells do not define (add the cell that imports it to the call):\n{p.stdout}"
