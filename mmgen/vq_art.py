@@ -761,6 +761,8 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     if data is None and (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
     tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
     vcfg, pcheck = VQConfig(**vk), PriorConfig(**pk)   # the prior's fields checked now too; its vocabulary and grid come after the VQ-VAE
+    if not pcheck.masked and rk['rounds'] > 1: raise ConfigError(f"train(): rounds={rk['rounds']} draws the grid in MaskGIT rounds, each reading a grid part drawn, which the direct head (masked=False) never trains on (it sees every position masked): pass rounds=1 with masked=False")
+    if rk['guidance'] and not pcheck.text_drop: raise ConfigError(f"train(): guidance={rk['guidance']} steers away from the prior's draw for BOS alone, which text_drop=0 never trains: pass text_drop > 0 (e.g. 0.1, the default) or guidance=0")
     if compile and vcfg.quantizer == 'lib VectorQuantize':   # measured: torch 2.14's inductor stops on it (ours, FSQ and the library's FSQ compile)
         raise ConfigError("train(): compile=True cannot train quantizer='lib VectorQuantize' (torch.compile's inductor fails on it: "
                           "'Node view was invalid, but is output'); pass compile=False, or one of our quantizers, e.g. quantizer='ema+kmeans+restart'")
