@@ -68,7 +68,7 @@ def resnet_archs() -> list[str]:
 def resnet_backbone(arch:str='resnet18', # 'resnet10' (BasicBlock ×[1,1,1,1]) or any torchvision resnet name
                     weights=None, # None: from scratch; a torchvision weights name/enum (e.g. 'DEFAULT') downloads them
                     stages:int=3, # residual stages kept (1..4)
-                    stem_stride:int=4, # 4: torchvision's stem (conv /2 + max-pool /2); 2: no max-pool; 1: 3×3 conv, no pool (CIFAR-style)
+                    stem_stride:int=4, # 4: torchvision's stem (conv /2 + max-pool /2); 2: no max-pool; 1: 3×3 conv, no pool (CIFAR-style: a new, untrained stem conv even with pretrained `weights`, the stages keep theirs)
                    ) -> tuple[nn.Sequential, int]:
     "A torchvision ResNet cut after `stages` residual stages (output stride stem_stride·2^(stages-1)), and its output channels."
     import torchvision
