@@ -129,6 +129,16 @@ class _ShardedAverage:
             v.copy_(distribute_tensor(t, v.device_mesh, v.placements) if hasattr(v, 'full_tensor') else t)
         self.n_averaged = int(sd['n_averaged'])
 
+def _ema_fn(decay:float):
+    "`AveragedModel`'s EMA rule for floating-point tensors; an integer buffer (a BatchNorm's `num_batches_tracked`) is copied, as timm's `ModelEmaV3` does: torch's rule would keep the truncated average of the count, which lags far behind it."
+    from torch.optim.swa_utils import get_ema_multi_avg_fn
+    ema = get_ema_multi_avg_fn(decay)
+    def avg(avgs, curs, n):   # one dtype per call: `AveragedModel` and `_ShardedAverage` group them so
+        if avgs[0].is_floating_point() or avgs[0].is_complex(): ema(avgs, curs, n)
+        else:
+            for a, c in zip(avgs, curs): a.copy_(c)
+    return avg
+
 class EMA(Callback):
     "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
     def __init__(self, model:nn.Module, # the model given to `fit` (single process, DDP or FSDP2)
@@ -136,8 +146,8 @@ class EMA(Callback):
                 ):
         self.model, self.decay, self.avg = model, decay, None
     def before_fit(self, state):
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-        fn = get_ema_multi_avg_fn(self.decay)
+        from torch.optim.swa_utils import AveragedModel
+        fn = _ema_fn(self.decay)
         if any(hasattr(p, 'full_tensor') for p in self.model.parameters()): self.avg = _ShardedAverage(self.model, fn)   # FSDP2: AveragedModel's deep copy is refused
         else: self.avg = AveragedModel(self.model, multi_avg_fn=fn, use_buffers=True)
     def after_step(self, state): self.avg.update_parameters(self.model)
