@@ -90,7 +90,7 @@ class TrainConfig:
     max_steps: int|None = None        # stop after this many optimiser steps in total (None: epochs decide)
     max_seconds: float|None = None    # end after about this much wall time: the step total is re-planned from the measured rate, the schedule follows
     lr: float = 3e-4                  # peak learning rate
-    weight_decay: float = 0.01        # decoupled weight decay (never applied to biases, norms or other 1-D params)
+    weight_decay: float = 0.01        # AdamW's decoupled weight decay, Adam's L2 penalty with optimizer='adam' (never applied to biases, norms or other 1-D params)
     optimizer: str = 'adamw'          # 'adamw' | 'adam'
     betas: tuple = (0.9, 0.999)       # Adam betas
     schedule: str = 'cosine'          # the learning-rate schedule: 'cosine' (after warmup) | 'constant'
@@ -141,12 +141,10 @@ def param_groups(model:nn.Module, # the model whose trainable parameters are gro
 def make_optimizer(model:nn.Module, # model to optimise
                    cfg:TrainConfig, # uses optimizer, lr, betas, weight_decay
                   ) -> torch.optim.Optimizer:
-    "Adam or AdamW over `param_groups(model)`."
+    "AdamW (decoupled decay) or Adam (`weight_decay` as its L2 penalty, as `torch.optim.Adam` reads it) over `param_groups(model)`."
     groups = param_groups(model, cfg.weight_decay)
     if cfg.optimizer == 'adamw': return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))
-    if cfg.optimizer == 'adam':
-        for g in groups: g['weight_decay'] = 0.0  # Adam's L2 penalty is not what `weight_decay` means here
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas))
+    if cfg.optimizer == 'adam': return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas))   # seed 000's "Adam, weight_decay 1e-5, L2 regularization"
     raise ValueError(f"optimizer must be 'adamw' or 'adam', got {cfg.optimizer!r}")
 
 # %% ../nbs/03_train.ipynb #0eec8d2f
