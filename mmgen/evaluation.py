@@ -269,7 +269,8 @@ def score_objects(pred:list[dict], # objects seen in an image (e.g. `predict_obj
                   named:list[dict], # objects it should show: ground-truth attrs or `parse_caption` output (with 'rel')
                  ) -> dict:
     "Colour+shape recall, size accuracy, relation accuracy (on predicted centres), extras, exact."
-    seen = {(o['color'], o['shape']): o for o in pred}
+    seen = {}
+    for o in sorted(pred, key=lambda o: -o.get('conf', 0.)): seen.setdefault((o['color'], o['shape']), o)   # two reports of one kind: the more confident is read
     hit = [(o['color'], o['shape']) in seen for o in named]
     size_ok = [h and seen[(o['color'], o['shape'])]['size'] == o['size'] for o, h in zip(named, hit)]
     rels = [relation_holds(seen[(a['color'], a['shape'])], seen[(b['color'], b['shape'])], a['rel'])
