@@ -360,11 +360,15 @@ def classifier_accuracy(clf:AttributeClassifier, data:dict, batch_size:int=128) 
 
 
 # %% ../nbs/09_evaluation.ipynb #a1e7000a
-def tie_ceiling(relevant:torch.Tensor, # (N_img, N_txt) bool: text j describes image i
+def tie_ceiling(relevant:torch.Tensor, # (N, N) bool: text j describes image i; text i is image i's own caption
                ) -> dict:
-    "Expected R@1 of a perfect retriever that cannot tell correct descriptions apart (ranks them in random order), each direction."
-    r = relevant.float()
-    return dict(i2t=float((1 / r.sum(1)).mean()), t2i=float((1 / r.sum(0)).mean()))
+    "Expected paired R@1 (a hit: the query's own caption or image first) of a perfect retriever that ranks the correct answers first in random order, each direction."
+    if relevant.ndim != 2 or relevant.shape[0] != relevant.shape[1]:
+        raise ValueError(f"tie_ceiling needs a square (N, N) relevant, text i being image i's own caption (the paired R@1 it bounds), got shape {tuple(relevant.shape)}")
+    r = relevant.float(); own, N = r.diagonal(), len(r)
+    def ceiling(n):   # n: correct answers of each query; none: all N in random order, the own one first 1 time in N
+        return float(torch.where(n > 0, own / n.clamp(min=1), 1 / N).mean())
+    return dict(i2t=ceiling(r.sum(1)), t2i=ceiling(r.sum(0)))
 
 
 # %% ../nbs/09_evaluation.ipynb #6d032609
