@@ -108,7 +108,8 @@ def retrieval_metrics(sim:torch.Tensor, # (Q, N) similarity of each query to eac
     if (bad := sim.isnan().sum().item()):   # a NaN would rank first (argsort's order): a diverged model would score high
         raise ValueError(f"sim holds {bad} NaN of {sim.numel()} similarities: a diverged model or a 0/0 normalisation; nothing to rank")
     keep = rel.any(1)
-    order = sim.float().cpu().argsort(dim=1, descending=True, stable=True)   # equal similarities: the lower candidate index first
+    s = sim.detach().cpu()
+    order = (s if s.dtype == torch.float64 else s.float()).argsort(dim=1, descending=True, stable=True)   # equal similarities: the lower candidate index first; float64 kept (float32 would tie values 1e-12 apart)
     hits = rel.gather(1, order)[keep].float()                 # (Q', N): relevance in ranked order
     n_rel = hits.sum(1)
     cum = hits.cumsum(1)
