@@ -527,11 +527,12 @@ class PairedImages(Dataset):
                  p_same:float=0.5, # probability that both halves show the same class
                  augment:bool=False, # augment each half independently (never the pair)
                  hflip_halves:bool=False, # with augment: also mirror each half (fine for photos, not for digits)
+                 fill:int|tuple[int, int, int]=0, # with augment: what a shift or rotation uncovers (a grey level, or RGB for colour images)
                 ):
         self.images, self.labels = np.asarray(images, dtype=np.uint8), np.asarray(labels)
         self.names, self.seed, self.start, self.p_same = list(names), seed, start, p_same
         self.n = len(self.images) if n is None else n
-        self.augment, self.hflip_halves, self.epoch = augment, hflip_halves, 0
+        self.augment, self.hflip_halves, self.fill, self.epoch = augment, hflip_halves, fill, 0
         self.by_class = {c: np.flatnonzero(self.labels == c) for c in np.unique(self.labels)}
         self.classes = np.array(sorted(self.by_class))
         if len(self.classes) < 2: raise ValueError("need images of at least two classes")
@@ -559,7 +560,7 @@ class PairedImages(Dataset):
         # PIL maps each output pixel back to an input pixel: input = R(-th)/sc @ (out - centre - t) + centre
         a, b, d, e = math.cos(th) / sc, math.sin(th) / sc, -math.sin(th) / sc, math.cos(th) / sc
         ox, oy = w / 2 + tx, h / 2 + ty
-        im = im.transform(im.size, Image.AFFINE, (a, b, w/2 - a*ox - b*oy, d, e, h/2 - d*ox - e*oy), resample=Image.BILINEAR)
+        im = im.transform(im.size, Image.AFFINE, (a, b, w/2 - a*ox - b*oy, d, e, h/2 - d*ox - e*oy), resample=Image.BILINEAR, fillcolor=self.fill)
         if self.hflip_halves and rng.random() < .5: im = im.transpose(Image.FLIP_LEFT_RIGHT)
         return np.asarray(im)
 
@@ -673,7 +674,8 @@ class PairedShapes(PairedImages):
                 ):
         images, labels, self.attrs = shape_pool(split, side, n_train, n_test, pool_seed)
         names = [f"a {s} {c} {h}" for s, c, h in SHAPE_CLASSES]
-        super().__init__(images, labels, names, n=n, seed=seed, start=start, p_same=p_same, augment=augment, hflip_halves=True)
+        super().__init__(images, labels, names, n=n, seed=seed, start=start, p_same=p_same, augment=augment, hflip_halves=True,
+                         fill=BACKGROUND)   # an uncovered border is the scene's background, as in every Shapes render
         self.split, self.side = split, side
 
 # %% ../nbs/01_data.ipynb #378afcbf

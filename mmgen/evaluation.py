@@ -108,7 +108,8 @@ def retrieval_metrics(sim:torch.Tensor, # (Q, N) similarity of each query to eac
     if (bad := sim.isnan().sum().item()):   # a NaN would rank first (argsort's order): a diverged model would score high
         raise ValueError(f"sim holds {bad} NaN of {sim.numel()} similarities: a diverged model or a 0/0 normalisation; nothing to rank")
     keep = rel.any(1)
-    order = sim.float().cpu().argsort(dim=1, descending=True, stable=True)   # equal similarities: the lower candidate index first
+    s = sim.detach().cpu()
+    order = (s if s.dtype == torch.float64 else s.float()).argsort(dim=1, descending=True, stable=True)   # equal similarities: the lower candidate index first; float64 kept (float32 would tie values 1e-12 apart)
     hits = rel.gather(1, order)[keep].float()                 # (Q', N): relevance in ranked order
     n_rel = hits.sum(1)
     cum = hits.cumsum(1)
@@ -269,7 +270,8 @@ def score_objects(pred:list[dict], # objects seen in an image (e.g. `predict_obj
                   named:list[dict], # objects it should show: ground-truth attrs or `parse_caption` output (with 'rel')
                  ) -> dict:
     "Colour+shape recall, size accuracy, relation accuracy (on predicted centres), extras, exact."
-    seen = {(o['color'], o['shape']): o for o in pred}
+    seen = {}
+    for o in sorted(pred, key=lambda o: -o.get('conf', 0.)): seen.setdefault((o['color'], o['shape']), o)   # two reports of one kind: the more confident is read
     hit = [(o['color'], o['shape']) in seen for o in named]
     size_ok = [h and seen[(o['color'], o['shape'])]['size'] == o['size'] for o, h in zip(named, hit)]
     rels = [relation_holds(seen[(a['color'], a['shape'])], seen[(b['color'], b['shape'])], a['rel'])
@@ -359,11 +361,15 @@ def classifier_accuracy(clf:AttributeClassifier, data:dict, batch_size:int=128) 
 
 
 # %% ../nbs/09_evaluation.ipynb #a1e7000a
-def tie_ceiling(relevant:torch.Tensor, # (N_img, N_txt) bool: text j describes image i
+def tie_ceiling(relevant:torch.Tensor, # (N, N) bool: text j describes image i; text i is image i's own caption
                ) -> dict:
-    "Expected R@1 of a perfect retriever that cannot tell correct descriptions apart (ranks them in random order), each direction."
-    r = relevant.float()
-    return dict(i2t=float((1 / r.sum(1)).mean()), t2i=float((1 / r.sum(0)).mean()))
+    "Expected paired R@1 (a hit: the query's own caption or image first) of a perfect retriever that ranks the correct answers first in random order, each direction."
+    if relevant.ndim != 2 or relevant.shape[0] != relevant.shape[1]:
+        raise ValueError(f"tie_ceiling needs a square (N, N) relevant, text i being image i's own caption (the paired R@1 it bounds), got shape {tuple(relevant.shape)}")
+    r = relevant.float(); own, N = r.diagonal(), len(r)
+    def ceiling(n):   # n: correct answers of each query; none: all N in random order, the own one first 1 time in N
+        return float(torch.where(n > 0, own / n.clamp(min=1), 1 / N).mean())
+    return dict(i2t=ceiling(r.sum(1)), t2i=ceiling(r.sum(0)))
 
 
 # %% ../nbs/09_evaluation.ipynb #6d032609
