@@ -14,7 +14,8 @@ STEPS = 2 * 3 * 4   # two stages x 3 epochs x 4 steps (64 samples, batch 8, grad
 def mmgen(*args, env=None, timeout=120):
     "Run `mmgen ARGS` (with the tiny system registered); returns the CompletedProcess."
     e = dict(os.environ, OMP_NUM_THREADS='1', **(env or {}))
-    return subprocess.run([sys.executable, '-c', CLI, *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout)
+    return subprocess.run([sys.executable, '-c', CLI, *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # Ctrl-C as a terminal delivers it: a shell's background job (`cmd &`) inherits SIGINT ignored, and Python then keeps ignoring it
 
 def history(out:Path) -> tuple[list, list]:
     "Per-step losses and lrs of both stages, from the files the run left."
