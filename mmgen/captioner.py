@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import set_seed, gpu_name, default_device, register_system, pick_preset, split_overrides, ConfigError, UserError, unreachable, row_generators
+from .core import set_seed, gpu_name, default_device, register_system, pick_preset, split_overrides, refuse_beside_data, ConfigError, UserError, unreachable, row_generators
 from .data import shapes_splits, dataset_captions, caption_collate, show_batch, score_caption, TEMPLATES, check_scenes
 from .user_data import as_images, picture_keys
 from .tokenizers import WordTokenizer, Tokenizer
@@ -735,9 +735,8 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     mk, rk, tk = (dict(d) for d in PRESETS[preset])
     if not isinstance(kw.get('schedule', ''), str): kw['scheduled_sampling'] = kw.pop('schedule')   # RENAMED: None or a ScheduledSampling is the old name's, a string TrainConfig's
     mo, ro, to = split_overrides(kw, CaptionerConfig, CaptionRun, TrainConfig, own=NOT_OPTIONS)
-    if data is not None and (unused := [k for k in SCENE_OPTIONS if k in ro]):   # they would draw nothing: your splits train as they are
-        raise ConfigError(f"train(): {', '.join(unused)} draw{'s' * (len(unused) == 1)} the generated Shapes scenes and cannot apply to data=: "
-                          f"leave {'it' if len(unused) == 1 else 'them'} out (cut your datasets with torch.utils.data.Subset)")
+    if data is not None: refuse_beside_data('train', {k: ro[k] for k in SCENE_OPTIONS if k in ro},   # they would draw nothing: your splits train as they are
+                                            'they size, draw and split the generated Shapes scenes train renders', data)
     if 'max_len' in mo: ro['max_len'] = mo.pop('max_len')   # one budget, the batches' and the model's (`run_captioner` gives the model run.max_len)
     # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
     # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.

@@ -38,7 +38,7 @@ __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'ro
            'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'unreachable',
            'clear_scratch', 'sweep_scratch', 'scratch_dir', 'requires', 'int_at_least', 'num_at_least', 'num_between',
            'one_of', 'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict', 'split_overrides',
-           'SystemSpec', 'register_system', 'Derived', 'FromOption', 'pick_preset']
+           'SystemSpec', 'register_system', 'Derived', 'FromOption', 'pick_preset', 'refuse_beside_data']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -403,3 +403,15 @@ def pick_preset(presets:dict, # the system's PRESETS
     if full and presets[name] != presets[full_name]:   # both asked for, and they differ: neither may win without a word
         raise ConfigError(f"full=True runs the {full_name!r} preset, but preset={name!r} was asked for too: pass one of them (`mmgen train --full`, or `--set preset={name}` without --full)")
     return name
+
+# %% ../nbs/00_core.ipynb #0f2334bb
+def refuse_beside_data(fn:str, # the refusing function, as the message begins: 'train'
+                       given:dict, # each scene option -> the value the caller gave (None: not given)
+                       why:str, # what those options do to the generated data
+                       data:dict|None=None, # the caller's splits: their sizes go into the message
+                      ):
+    "Refuse, by name and value, the options that size or draw generated data when the caller gave their own `data=`: beside it they would do nothing."
+    if not (given := {k: v for k, v in given.items() if v is not None}): return
+    sizes = ', '.join(f'{len(v)} {k}' for k, v in (data.items() if isinstance(data, dict) else ()) if hasattr(v, '__len__'))
+    raise ConfigError(f"{fn}(): {', '.join(f'{k}={v!r}' for k, v in given.items())} does not apply to data=: {why}; your splits train and score whole"
+                      + (f" ({sizes} items)" if sizes else '') + ": to use fewer, pass a part, e.g. data={'train': torch.utils.data.Subset(ds, range(100)), ...}")

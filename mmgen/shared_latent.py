@@ -33,7 +33,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
-from .core import set_seed, default_device, gpu_name, config_dict, register_system, pick_preset, split_overrides, ConfigError, row_generators, row_noise, FromOption, Derived
+from .core import set_seed, default_device, gpu_name, config_dict, register_system, pick_preset, split_overrides, refuse_beside_data, ConfigError, row_generators, row_noise, FromOption, Derived
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
                         show_batch, BACKGROUND_UNIT)
 from .user_data import as_images, picture_keys
@@ -748,9 +748,8 @@ def train(out_dir:str|Path, # output folder
         raise ConfigError(f"SharedLatentConfig.vocab_size must be >= {least} (256 bytes and {len(BPETokenizer.specials)} special tokens of the BPE tokenizer), got {cfg.vocab_size}")
     own = None if data is None else check_splits(data, ('image', 'caption', 'attrs'), cfg.img_size, 'train(): data',   # before a scene is rendered or a folder made
                                                    "the scores read Shapes' ground truth (attrs): for your own captioned pictures (`CaptionFolder`) call `fit_shared_latent(cfg, splits)`")
-    if own and (given := [f'{k}={v!r}' for k, v in dict(n_train=n_train, n_eval=n_eval, max_objects=None if max_objects == 3 else max_objects).items() if v is not None]):   # they size and draw the Shapes scenes: never a silent no-op
-        raise ConfigError(f"train(): {', '.join(given)} does not apply to data=: n_train, n_eval and max_objects size and draw the Shapes scenes train renders; your splits train and score whole "
-                          f"({len(own['train'])} train, {len(own['test'])} test items): to use fewer, pass a part, e.g. data={{'train': torch.utils.data.Subset(ds, range(100)), ...}}")
+    if own: refuse_beside_data('train', dict(n_train=n_train, n_eval=n_eval, max_objects=None if max_objects == 3 else max_objects),   # never a silent no-op
+                               'n_train, n_eval and max_objects size and draw the Shapes scenes train renders', own)
     n_train, n_eval = (len(own['train']), len(own['test'])) if own else (n_train or P['n_train'], n_eval or P['n_eval'])
     try: speed = SpeedOptions(**{**P.get('speed', {}), **(speed or {})})
     except (TypeError, ValueError) as e: raise ConfigError(f"train(): speed={speed!r} is not a set of SpeedOptions fields ({e})") from e

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
-from .core import set_seed, register_system, pick_preset, split_overrides, ConfigError, finite, requires, row_generators, Derived, FromOption
+from .core import set_seed, register_system, pick_preset, split_overrides, refuse_beside_data, ConfigError, finite, requires, row_generators, Derived, FromOption
 from .data import AbstractArt, ART_AXES, ART_VOCAB, recover_adjectives
 from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, init_weights
@@ -762,9 +762,8 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
     if data is not None and (not isinstance(data, dict) or not {'train', 'test'} <= set(data)): raise ConfigError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
-    if data is not None and (given := [f'{k}={v!r}' for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, data_seed=data_seed or None).items() if v is not None]):   # they size and draw AbstractArt's pictures: never a silent no-op
-        raise ConfigError(f"train(): {', '.join(given)} does not apply to data=: n_train, n_test and n_prior size the AbstractArt pictures train renders, data_seed draws them; your splits train and score whole "
-                          f"({len(data['train'])} train, {len(data['test'])} test items): to use fewer, pass a part, e.g. data={{'train': torch.utils.data.Subset(ds, range(100)), ...}}")
+    if data is not None: refuse_beside_data('train', dict(n_train=n_train, n_test=n_test, n_prior=n_prior, data_seed=data_seed or None),   # never a silent no-op
+                                            'n_train, n_test and n_prior size the AbstractArt pictures train renders, data_seed draws them', data)
     if epochs is not None and prior_steps is not None: raise ConfigError(f"train(): pass epochs or prior_steps, not both: epochs={epochs} sets the prior's steps (epochs × its pictures // batch_size) in place of prior_steps={prior_steps}")
     if data is None and (rk['n_prior'] or rk['n_train']) < rk['n_train']: raise ConfigError(f"train(): n_prior must be None or at least n_train={rk['n_train']} (the first n_train of the n_prior pictures train the VQ-VAE, all of them the prior), got {rk['n_prior']}" + ('' if n_prior is not None else f" (the {preset!r} preset's: pass n_prior too)"))
     tc.update(fo); TrainConfig(**fo)   # the TrainConfig overrides too (grad_accum=0 is a ConfigError now, not after the renders)
