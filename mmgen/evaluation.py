@@ -293,7 +293,8 @@ def object_scores(clf:nn.Module, # reads the images
     "Mean `score_objects` of what the classifier sees in each image against what it should show."
     dev = next(clf.parameters()).device
     sc = [score_objects(p, n) for p, n in zip(sum((predict_objects(clf, b.to(dev)) for b in images.split(128)), []), named)]
-    return {k: float(np.nanmean([x[k] for x in sc])) for k in ('objects', 'sizes', 'relations', 'exact')}
+    mean = lambda v: float(np.mean(v)) if (v := [x for x in v if x == x]) else float('nan')   # NaN (no relation to score: one-object pictures) left out, as np.nanmean does, without its warning when all are
+    return {k: mean([x[k] for x in sc]) for k in ('objects', 'sizes', 'relations', 'exact')}
 
 
 # %% ../nbs/09_evaluation.ipynb #a1e70006
