@@ -5,11 +5,11 @@
 offline CLIP teacher from an open_clip config and trains it contrastively on Shapes scenes (or takes the `teacher`
 you pass, e.g. `mmgen.tokenizers.create_clip('ViT-B-32', 'openai')`, which gives it OpenAI's QuickGELU), freezes it, caches its image embeddings
 once, then trains the student ViT and its caption decoder with L = CE + λ·(1 − cos(student, teacher)) through
-`mmgen.train.fit`, and scores held-out scenes. It writes `teacher/`, `teacher_embeddings.safetensors`,
-`student/best.safetensors`, `tokenizer.json`, `distilled_config.json` and `metrics.json`; `load_distilled(out_dir)`
+`mmgen.train.fit`, and scores held-out scenes. It writes `teacher/`, `teacher.json`, `teacher_embeddings.safetensors`,
+`student/best.safetensors`, `tokenizer.json`, `distilled_config.json`, `distill_run.json` and `metrics.json` (`RUN_WRITES`); `load_distilled(out_dir)`
 gives back `(model, tokenizer)`. Keyword overrides may name any field of `DistilledConfig` (the model: e.g.
 `memory='single'`, `distill_weight=0`), `DistillRun` (data and teacher; `teacher_vision`/`teacher_text` change the preset's) or `TrainConfig`,
-but those `train` sets itself (`NOT_OPTIONS`: `embed_dim`, the vocabulary and its ids). Presets: `smoke` (CI), `cpu`
+but those `train` sets itself (`NOT_OPTIONS`: `embed_dim`, the vocabulary and its ids; `data`, since it trains on the Shapes scenes it renders). Presets: `smoke` (CI), `cpu`
 (the default: 64 px, a conv stem to a 4 × 4 grid, 2-D sin-cos start of the learned positions, lr 1e-3, a fixed 7,000 steps on one core) and `seed` (`full=True`: the seed's 224² config).
 
 - `DistilledConfig.for_teacher(teacher, tokenizer, **kw)`: the projection size is read from the teacher

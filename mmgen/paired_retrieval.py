@@ -27,7 +27,8 @@ and the photo on the right is {b}" by contrastive learning: a ViT image tower, a
   `ValueError` that says what was expected. A gallery's caption embeddings are kept between calls while the text
   tower's tensors keep their storage and version; after an in-place write through `param.data`, pass `cache=False`.
   `train(out_dir, ...)` is `mmgen train paired-retrieval`; its
-  overrides are any `RetrievalConfig`, `RetrievalData` or `TrainConfig` field (`mmgen.core.split_overrides`).
+  overrides are any `RetrievalConfig`, `RetrievalData` or `TrainConfig` field (`mmgen.core.split_overrides`) but
+  `warmup_frac` (`NOT_OPTIONS`: the recipe warms up for `warmup_epochs`).
 
 Docs: https://mmgen-dev.github.io/mmgen/paired_retrieval.html.md"""
 
