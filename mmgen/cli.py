@@ -7,7 +7,7 @@ dataset, with no download, and writes a checkpoint, a metrics JSON and a sample 
 `runs/NAME`. `--set` repeats; VALUE is read as a Python literal (`--set moe=True --set lr=1e-3`), else kept as a string
 (`--set parallel=fsdp`). `mmgen train NAME --help` lists the system's presets (`--set preset=NAME`), which one the command
 runs and what a run of each costs (the module's `PRESET_COSTS`), then every option of that system with the value the command uses (that of the preset
-it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default; where the system sets a `TrainConfig` field itself, its value, or `<derived>` and from what; where a later stage of the system trains at another value, that stage's) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
+it runs: the one `--set preset=NAME` names, else `--full`'s with `--full`, else the default; where the system sets a `TrainConfig` field itself, its value, or `<derived>` and from what; and the value each later stage of the system sets itself) and its meaning (read from the comments beside its train function's parameters and its config dataclasses' fields); an unknown key is
 refused with the nearest valid names, a value of the wrong type or out of range with what is allowed.
 
 A stopped run goes on: Ctrl-C (or SIGTERM, how SLURM, `docker stop` and job schedulers end a process) finishes the step in flight, saves it, prints one line (where it stopped, what it saved,

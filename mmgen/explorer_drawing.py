@@ -1,8 +1,8 @@
 """The explorers' drawing pieces: PNG bytes from PIL alone (`to_png`, `strip`, `paste`, `histogram`), and attention laid over an image's token grid (`token_grid`, `token_map`, `overlay`).
 
 A leaf under `mmgen.explorers` (notebook 15), which imports every name here and re-exports it
-(`from mmgen.explorers import to_png` works as before). It imports nothing of the systems: numpy, PIL, matplotlib's
-colormaps and `mmgen.data.to_uint8`. Images come in as mmgen's `(3, H, W)` tensors in `[-1, 1]` or `(H, W, 3)` uint8
+(`from mmgen.explorers import to_png` works as before). It imports nothing of the systems: torch, numpy, PIL,
+matplotlib's colormaps and `mmgen.data.to_uint8`. Images come in as mmgen's `(3, H, W)` tensors in `[-1, 1]` or `(H, W, 3)` uint8
 arrays and go out as uint8 arrays or PNG bytes for `ipywidgets.Image`.
 
 Docs: https://mmgen-dev.github.io/mmgen/explorer_drawing.html.md"""

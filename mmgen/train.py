@@ -132,7 +132,7 @@ _TRAIN_RULES = dict(  # what each TrainConfig field allows
 def param_groups(model:nn.Module, # the model whose trainable parameters are grouped
                  weight_decay:float, # decay for matrices; biases and norm weights get 0
                 ) -> list[dict]:
-    "Two AdamW parameter groups: matrices with `weight_decay`, 1-D parameters (biases, norms) without."
+    "Two optimiser parameter groups (AdamW or Adam, `make_optimizer`): matrices with `weight_decay`, 1-D parameters (biases, norms) without."
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         if p.requires_grad: (decay if p.ndim >= 2 else no_decay).append(p)
