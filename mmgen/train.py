@@ -807,26 +807,37 @@ def _norm_state(model:nn.Module) -> dict:
 def _put_back(kept:dict):
     for b, v in (p for ps in kept.values() for p in ps): b.copy_(v)
 
+def _generators(loss) -> list:
+    "The private `torch.Generator`s a `FullBatchLoss` draws from: attributes of the objects its parts are methods of (`CaptionLoss(generator=...)`'s coins), replayed with the global RNG."
+    owners = [loss, getattr(loss, 'loss', None), *(getattr(f, '__self__', None) for f in (loss.rows, loss.total))]
+    return list({id(g): g for o in owners for g in getattr(o, '__dict__', {}).values() if isinstance(g, torch.Generator)}.values())
+
+def _draws(gens:list) -> tuple: return rng_state(), [g.get_state() for g in gens]
+def _replay(st:tuple, gens:list):
+    set_rng_state(st[0])
+    for g, s in zip(gens, st[1]): g.set_state(s)
+
 @patch
 def full_batch_backward(self:_Run, batch, last:bool):
     "`FullBatchLoss` under accumulation: this micro-batch's rows without grad; at the step's last, each micro-batch's rows again with grad (its RNG replayed) among the others', and the backward of `total` over them all."
-    rng, kept = rng_state(), _norm_state(self.model)
+    gens = _generators(self.loss_fn)
+    rng, kept = _draws(gens), _norm_state(self.model)
     with torch.no_grad(), self.autocast(): self.cache.append((batch, rng, self.lcall(batch, self.state, False)))
     if self.row_norms is None:   # once per run (one host read): the BatchNorms that `rows` runs counted this pass; the others are `total`'s
         self.row_norms = {m for m, c in zip(kept, torch.stack([m.num_batches_tracked != v[-1][1] for m, v in kept.items()]).tolist() if kept else []) if c}
     _put_back(kept)   # a BatchNorm in `rows` counts each micro-batch once (in its pass with grad), as plain accumulation does
     self.state.batch += 1; self.bar.update(1)
     if not last: return
-    end, k = rng_state(), len(self.cache)
+    end, k = _draws(gens), len(self.cache)
     kept = {m: v for m, v in _norm_state(self.model).items() if m not in self.row_norms}
     for j, (b, rng, _) in enumerate(self.cache):
-        set_rng_state(rng)   # the dropout masks of its first pass
+        _replay(rng, gens)   # the dropout masks (and a loss's own coins) of its first pass
         if j: _put_back(kept)   # a BatchNorm in `total` sees the whole batch in every pass: it counts the step once (its last pass), as one pass over the batch does
         with self.grad_sync(j == k - 1):
             with self.autocast():
                 d = _as_dict(self.lcall(b, self.state, [None if i == j else c[2] for i, c in enumerate(self.cache)]))
             (self.scaler.scale(d['loss']) if self.scaler else d['loss']).backward()   # the whole batch's loss: its gradient through micro-batch j's rows
-    set_rng_state(end); self.cache = []
+    _replay(end, gens); self.cache = []
     self.keys, self.last_out, self.group = list(d), d, k
     self.acc = torch.stack([t.detach().float().reshape(()) for t in d.values()])
 
