@@ -211,7 +211,8 @@ def unreachable(host:str, # a download's host, e.g. 'download.pytorch.org'
     proxy = urllib.request.getproxies().get('https') if not urllib.request.proxy_bypass(host) else None
     if proxy:   # behind a proxy only the proxy is reachable; the download goes through it
         u = urllib.parse.urlsplit(proxy if '://' in proxy else f'http://{proxy}')
-        where, via = (u.hostname, u.port or (443 if u.scheme == 'https' else 80)), f" through the proxy {u.hostname}:{u.port or (443 if u.scheme == 'https' else 80)}"
+        where = (u.hostname, u.port or (443 if u.scheme == 'https' else 80))
+        via = f" through the proxy {where[0]}:{where[1]}"
     else: where, via = (host, 443), ''
     try: socket.create_connection(where, timeout=timeout).close()
     except OSError as e: return f"{host} cannot be reached{via} ({e.strerror or e})"
