@@ -154,6 +154,9 @@ def check_overrides(name:str, # the system's command-line name
         same = [o for g in SAME_OPTIONS if k in g for o in g if o != k and o in options]
         if k not in options and same:
             raise UserError(f"unknown option {k!r} for {name}; {name} calls it {' or '.join(same)} ({options[same[0]][2]})")
+        if k == 'data' and k not in options:   # the Python argument `train(out_dir, data=...)` of the systems that take your own splits
+            raise UserError(f"--set data=...: your own data is not a command-line option; from Python, give {name}'s train(out_dir, data={{'train': ..., 'valid': ..., 'test': ...}}) "
+                            "where it takes data (README, 'Bring your own data'); `mmgen train` trains on the generated data")
         if k not in options:
             near = difflib.get_close_matches(k, list(options), n=3, cutoff=0.5)
             raise UserError(f"unknown option {k!r} for {name}" + (f"; did you mean {' or '.join(near)}?" if near else '')
@@ -465,14 +468,21 @@ def metrics_summary(metrics:dict, # what a system's `train` returns (also in OUT
     return textwrap.wrap('  '.join(items), width, break_long_words=False, break_on_hyphens=False)
 
 def stop_notes(metrics:dict, # what a system's `train` returns
+               run:Path|None=None, # its folder: each stage's history.json says why that stage ended, where `metrics` does not
               ) -> list[str]:
-    "Why a run (or a stage of it, by dotted name) ended before its plan did, from its `stop_reason` figures: a time budget, early stopping, a callback; 'finished' and 'max_steps reached' are the plan's own end."
-    out = []
+    "Why a run (or a stage of it, by dotted name or folder) ended before its plan did, from its `stop_reason` figures: a time budget, early stopping, a callback; 'finished' and 'max_steps reached' are the plan's own end."
+    out, plan_end = [], ('', 'finished', 'max_steps reached')
     def walk(d, at):
         for k, v in d.items():
             if isinstance(v, dict): walk(v, (*at, k))
-            elif k == 'stop_reason' and isinstance(v, str) and v and v not in ('finished', 'max_steps reached'): out.append(f"{'.'.join(at) + ': ' if at else ''}{v}")
-    walk(metrics, ()); return out
+            elif k == 'stop_reason' and isinstance(v, str) and v not in plan_end: out.append(f"{'.'.join(at) + ': ' if at else ''}{v}")
+    walk(metrics, ())
+    for h in sorted(Path(run).rglob('history.json')) if run is not None else ():   # the stages' `fit` folders (vq-art's vq/ and prior/, shared-latent's, ...)
+        try: why = json.loads(h.read_text()).get('stop_reason', '')
+        except (OSError, ValueError, AttributeError): continue
+        if isinstance(why, str) and why not in plan_end and not any(n.endswith(why) for n in out):
+            out.append(f"{h.parent.relative_to(run).as_posix() + ': ' if h.parent != Path(run) else ''}{why}")
+    return out
 
 def _started_with(args, # parsed `mmgen train ... --resume` arguments
                   out:Path, # the run folder
@@ -490,7 +500,12 @@ def _started_with(args, # parsed `mmgen train ... --resume` arguments
 class _Terminated(KeyboardInterrupt):
     "SIGTERM outside a training step (making data, evaluating, between stages): `mmgen train` stops as Ctrl-C there stops it."
 
-def _on_sigterm(signum, frame): raise _Terminated()
+def _on_signal(signum, frame):
+    "Ctrl-C or SIGTERM outside a training step: stop now; should the exception be lost in a finaliser, the next `fit` stops after its first step (`request_stop`)."
+    import signal
+    from mmgen.train import request_stop
+    request_stop('SIGTERM' if signum == signal.SIGTERM else 'Ctrl-C')
+    raise _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 def renamed_options(spec:SystemSpec, # a registered system
                     overrides:dict, # --set KEY=VALUE pairs (a resumed run's recorded ones among them)
@@ -506,7 +521,7 @@ def renamed_options(spec:SystemSpec, # a registered system
 
 def _train(args, spec:SystemSpec) -> int:
     import signal, threading
-    from mmgen.train import fit_options, TrainingInterrupted, NonFiniteLossError, TrainingOutOfMemory
+    from mmgen.train import fit_options, stop_pending, TrainingInterrupted, NonFiniteLossError, TrainingOutOfMemory
     out = Path(args.out or f'runs/{args.system}')
     took = args.resume and _started_with(args, out)
     overrides = renamed_options(spec, dict(args.set), opts := system_options(spec))
@@ -517,8 +532,10 @@ def _train(args, spec:SystemSpec) -> int:
         import torch.distributed as dist; from mmgen.parallel import init_distributed
         init_distributed(); dist.barrier()
     if rank0 and took: print(f"mmgen: resuming with the options {out} was started with: {_go_on(args, out)}", file=sys.stderr)
+    if rank0 and args.resume and not any(out.rglob('latest_state.pt')): print(f"mmgen: --resume: nothing saved in {out} yet (no latest_state.pt): the run starts from its beginning", file=sys.stderr)
     t0, main_thread = time.time(), threading.current_thread() is threading.main_thread()
-    prev = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None   # `fit` takes SIGTERM over while it trains (finish the step, save) and gives it back
+    sigs = [s for s in (signal.SIGINT, signal.SIGTERM) if main_thread and signal.getsignal(s) is not signal.SIG_IGN]   # a background job's ignored Ctrl-C stays ignored
+    prev = {s: signal.signal(s, _on_signal) for s in sigs}   # `fit` takes them over while it trains (finish the step, save) and gives them back
     try:
         with fit_options(resume=args.resume, save_every=args.save_every, save_minutes=args.save_minutes):
             metrics = spec.load()(out_dir=out, epochs=args.epochs, full=args.full, **overrides)
@@ -536,16 +553,19 @@ def _train(args, spec:SystemSpec) -> int:
         return 143 if e.by == 'SIGTERM' else 130   # 128 + the signal, as a shell reports a process it ended
     except KeyboardInterrupt as e:
         by = 'SIGTERM' if isinstance(e, _Terminated) else 'Ctrl-C'
+        stop_pending(clear=True)
         states = sorted(out.rglob('latest_state.pt'), key=lambda p: p.stat().st_mtime)
         print(f"mmgen: stopped by {by} outside a training step; " + (f"the last saved state is {states[-1]}; go on with: {_go_on(args, out)}"
               if states else "no training state was saved yet"), file=sys.stderr)
         return 143 if by == 'SIGTERM' else 130
     finally:
-        if main_thread: signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
+        for s, h in prev.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
+        lost = stop_pending(clear=True)   # asked outside a step, its exception lost in a finaliser, and no `fit` came after to honour it
     print(f"mmgen: trained {args.system} in {time.time()-t0:.0f}s -> {out}")
+    if lost: print(f"mmgen: {lost} came outside a training step as the run was ending, and no step came after it to stop at: the run finished whole", file=sys.stderr)
     if metrics:   # under torchrun only rank 0 returns metrics
         for line in metrics_summary(metrics): print(line)
-        for why in stop_notes(metrics): print(f"ended before its plan: {why}")   # --epochs 50 under a preset's clock trains what the clock allows
+        for why in stop_notes(metrics, out): print(f"ended before its plan: {why}")   # --epochs 50 under a preset's clock trains what the clock allows
         print(f"every figure: {out / 'metrics.json'}")
         for line in next_steps(args.system, out): print(f"use it: {line}")
     return 0

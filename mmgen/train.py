@@ -63,12 +63,12 @@ _all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'Te
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
            'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'NonFiniteLossError',
-           'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'config_changes',
-           'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock', 'TrainState', 'Callback', 'EMA',
-           'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal',
-           'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info',
-           'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state',
-           'weights_diff', 'weights_metadata']
+           'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'request_stop',
+           'stop_pending', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock',
+           'TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger',
+           'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of',
+           'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state',
+           'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -552,7 +552,7 @@ def _interrupted(self:_Run) -> TrainingInterrupted:
     s = self.state
     saved = self.out/'latest_state.pt' if self.out is not None else None
     return TrainingInterrupted(f"stopped by {_stopped_by[0]} at epoch {s.epoch + 1}/{self.cfg.epochs}, step {s.step} of {s.total_steps}; "
-                               + (f"saved {saved}: fit(..., resume=True) goes on" if saved else "nothing saved (no out_dir)"),
+                               + (f"saved {saved}: fit(..., resume=True) goes on (a system's train(...) inside `with mmgen.train.fit_options(resume=True):`)" if saved else "nothing saved (no out_dir)"),
                                s.step, s.epoch, saved, self.hist, _stopped_by[0])
 
 @patch
@@ -614,6 +614,17 @@ _interrupt = threading.Event()   # set by the first Ctrl-C or SIGTERM during `fi
 _STOPS = {signal.SIGINT: 'Ctrl-C', signal.SIGTERM: 'SIGTERM'}   # SIGTERM: how SLURM, `docker stop` and job schedulers end a process
 _stopped_by = ['Ctrl-C']   # which of them came last
 
+def request_stop(by:str='Ctrl-C'): # what asked: 'Ctrl-C' or 'SIGTERM'
+    "A stop asked outside `fit` (the command line's signal handler, before it raises KeyboardInterrupt): should that exception be lost (Python ignores one raised inside a finaliser, e.g. a progress bar's `__del__`), the next `fit` into an out_dir stops after its first step, saved, as a Ctrl-C there would."
+    _stopped_by[0] = by; _interrupt.set()
+
+def stop_pending(clear:bool=False, # forget it too
+                ) -> str|None:
+    "What asked the stop `request_stop` recorded and no `fit` has honoured yet ('Ctrl-C' or 'SIGTERM'), else None."
+    by = _stopped_by[0] if _interrupt.is_set() else None
+    if clear: _interrupt.clear()
+    return by
+
 def _worker_init(init, i):
     "A loader worker ignores Ctrl-C and SIGTERM (a terminal or a scheduler signals the whole process group): `fit` finishes its step, saves, then ends it."
     for sig in _STOPS: signal.signal(sig, signal.SIG_IGN)
@@ -621,8 +632,8 @@ def _worker_init(init, i):
 
 @contextlib.contextmanager
 def _guard(run:_Run):
-    "While `fit` trains: into an out_dir in the main thread, the first Ctrl-C or SIGTERM sets `_interrupt` (a second one stops at once); out of memory comes back as `TrainingOutOfMemory`."
-    _interrupt.clear()
+    "While `fit` trains: into an out_dir in the main thread, the first Ctrl-C or SIGTERM sets `_interrupt` (a second one stops at once; one `request_stop` asked before is honoured at the first step); out of memory comes back as `TrainingOutOfMemory`."
+    if not run.out: _interrupt.clear()   # nothing to save into: a stop asked before is not this run's
     def handler(sig, frame):
         if _interrupt.is_set(): raise KeyboardInterrupt   # a second signal: no waiting
         _stopped_by[0] = _STOPS[sig]; _interrupt.set()
