@@ -29,7 +29,7 @@ Docs: https://mmgen-dev.github.io/mmgen/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #559f357b
 from __future__ import annotations
-import colorsys, functools, json, math, os, re, textwrap, time, uuid
+import colorsys, functools, json, math, os, re, socket, textwrap, time, uuid
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
@@ -718,6 +718,20 @@ class CachedDataset(Dataset):
         x = _unit(self.images[i])
         return dict(image=x, **self.items[i])
 
+def _tmp_tag() -> str:
+    "A suffix for one `cache_dataset` call's temporary files, naming its process and host: a later call can tell a dead writer's leftovers from a live one's."
+    return f'.{os.getpid()}@{socket.gethostname()}.{uuid.uuid4().hex[:12]}.tmp'
+
+def _remove_dead_tmps(path:Path):
+    "Remove the temporary files in `path` of `cache_dataset` calls whose process is gone (SIGKILL runs no cleanup); a live writer's stay, and another host's."
+    if os.name == 'nt' or not path.is_dir(): return   # on Windows os.kill(pid, 0) would end the process
+    for f in path.glob('*.tmp'):
+        m = re.fullmatch(r'.+\.(\d+)@(.+)\.[0-9a-f]{12}\.tmp', f.name)
+        if not m or m[2] != socket.gethostname(): continue
+        try: os.kill(int(m[1]), 0)   # signal 0: only asks whether the process is there
+        except ProcessLookupError: f.unlink(missing_ok=True)
+        except PermissionError: pass   # there, another user's
+
 def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [-1,1]
                   path:str|Path, # folder for images.npy, items.jsonl, meta.json
                   overwrite:bool=False, # rebuild even if a cache of the same dataset exists
@@ -727,6 +741,7 @@ def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [
     "Render `ds` once into `path` (or reuse a cache of the same dataset) and return a CachedDataset over it."
     if getattr(ds, 'augment', False): raise ValueError(f"cache_dataset: {ds!r} augments its items; a cache would freeze one epoch's draws (cache it with augment=False)")
     path = Path(path); source = repr(ds)
+    _remove_dead_tmps(path)
     if not overwrite and (path / 'meta.json').exists():
         meta = json.loads((path / 'meta.json').read_text())
         if meta.get('source') == source and meta.get('n') == len(ds): return CachedDataset(path)
@@ -735,17 +750,21 @@ def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [
     if progress:
         from tqdm.auto import tqdm; dl = tqdm(dl, total=len(ds), desc='caching')
     arr, lines = None, []
-    tag = f'.{uuid.uuid4().hex[:12]}.tmp'   # this call's own temporary files: two processes caching into one folder (the ranks of a torchrun) each write their own, then swap them in whole
-    tmp_img = path / f'images.npy{tag}'
-    for i, it in enumerate(dl):
-        u8 = to_uint8(it['image']).transpose(2, 0, 1)
-        if arr is None: arr = np.lib.format.open_memmap(tmp_img, mode='w+', dtype=np.uint8, shape=(len(ds), *u8.shape))
-        arr[i] = u8
-        lines.append(json.dumps({k: v for k, v in it.items() if k != 'image'}, default=lambda o: o.item() if hasattr(o, 'item') else str(o)))
-    arr.flush(); del arr
-    os.replace(tmp_img, path / 'images.npy')
-    (path / f'items.jsonl{tag}').write_text('\n'.join(lines)); os.replace(path / f'items.jsonl{tag}', path / 'items.jsonl')
-    (path / f'meta.json{tag}').write_text(json.dumps(dict(source=source, n=len(ds), seed=getattr(ds, 'seed', None)))); os.replace(path / f'meta.json{tag}', path / 'meta.json')
+    tag = _tmp_tag()   # this call's own temporary files: two processes caching into one folder (the ranks of a torchrun) each write their own, then swap them in whole
+    tmp = {name: path / f'{name}{tag}' for name in ('images.npy', 'items.jsonl', 'meta.json')}
+    try:
+        for i, it in enumerate(dl):
+            u8 = to_uint8(it['image']).transpose(2, 0, 1)
+            if arr is None: arr = np.lib.format.open_memmap(tmp['images.npy'], mode='w+', dtype=np.uint8, shape=(len(ds), *u8.shape))
+            arr[i] = u8
+            lines.append(json.dumps({k: v for k, v in it.items() if k != 'image'}, default=lambda o: o.item() if hasattr(o, 'item') else str(o)))
+        arr.flush(); arr = None
+        tmp['items.jsonl'].write_text('\n'.join(lines))
+        tmp['meta.json'].write_text(json.dumps(dict(source=source, n=len(ds), seed=getattr(ds, 'seed', None))))
+        for name, f in tmp.items(): os.replace(f, path / name)   # meta.json last: a cache is reused only once it is whole
+    finally:   # failed or interrupted (Ctrl-C): none of this call's temporary files stays (those renamed are gone already)
+        arr = None
+        for f in tmp.values(): f.unlink(missing_ok=True)
     return CachedDataset(path)
 
 # %% ../nbs/01_data.ipynb #3efe6fa2

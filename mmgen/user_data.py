@@ -21,7 +21,7 @@ Docs: https://mmgen-dev.github.io/mmgen/user_data.html.md"""
 
 # %% ../nbs/01a_user_data.ipynb #52f2e325
 from __future__ import annotations
-import csv, json, warnings
+import csv, io, json, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -34,26 +34,70 @@ __all__ = ['load_image', 'CaptionFolder', 'coco_captions', 'as_images', 'picture
 
 # %% ../nbs/01a_user_data.ipynb #099cfa49
 def _caption_list(cap, where:str) -> list[str]:
-    "The captions of one row: each of a list (several per image, as COCO's five), or the one caption; a ValueError naming the row for an empty list or one holding anything but text."
-    if not isinstance(cap, (list, tuple)): return [str(cap)]
-    if not cap or not all(isinstance(c, str) for c in cap): raise ValueError(f"{where}: a list of captions must hold one or more strings, got {cap!r:.120}")
-    return list(cap)
+    "The captions of one row: each of a list (several per image, as COCO's five), or the one caption; a ValueError naming the row and what came for anything but text (a number, null, a dict, an empty list)."
+    caps = list(cap) if isinstance(cap, (list, tuple)) else [cap]
+    if not caps or not all(isinstance(c, str) for c in caps):   # never str(cap): a number or a dict would train as the text '5' or "{'en': ...}"
+        raise ValueError(f"{where}: expected a caption, a string or a list of strings (as COCO's five), got {type(cap).__name__} {cap!r:.120}")
+    return caps
 
-def _read_captions(captions) -> list[tuple[str, str]]:
-    "(image, caption) rows from a CSV, JSONL or JSON-array path or an iterable of pairs; a row with a list of captions gives one row per caption."
-    if not isinstance(captions, (str, Path)): return [(str(a), c) for i, (a, b) in enumerate(captions) for c in _caption_list(b, f"captions: pair {i + 1}")]
-    p, suffix = Path(captions), Path(captions).suffix.lower()
-    if suffix in ('.jsonl', '.json'): t = p.read_text(encoding='utf-8-sig'); rows = json.loads(t) if suffix == '.json' and t.lstrip().startswith('[') else [json.loads(l) for l in t.splitlines() if l.strip()]   # a JSON array, or JSON lines
+_IMAGE_KEYS, _CAPTION_KEYS = ('image', 'file', 'filename', 'file_name', 'path'), ('caption', 'captions', 'text')
+_FORMS = ("a CSV with a header, JSON lines (.jsonl, one object a line) or a JSON array of objects (.json), each row with "
+          "an image (image/file/filename/file_name/path) and a caption (caption/captions/text)")
+
+def _utf8(p:Path) -> str:
+    "A captions file's text; a ValueError naming the file and the line of the first byte that is not UTF-8."
+    raw = p.read_bytes()
+    try: return raw.decode('utf-8-sig')   # utf-8-sig: Excel's 'CSV UTF-8' starts with a byte-order mark
+    except UnicodeDecodeError as e:
+        line = raw.count(b'\n', 0, e.start) + 1
+        raise ValueError(f"{p}: expected UTF-8 text, got byte 0x{raw[e.start]:02x} on line {line} (saved as Latin-1 or Windows-1252? "
+                         "save it as UTF-8: Excel's 'CSV UTF-8', or an editor's encoding menu)") from None
+
+def _file_rows(p:Path) -> list[tuple[str, object]]:
+    "(where, row) of a CSV, JSONL or JSON-array file, `where` naming the file and the row's line (its entry, in an array)."
+    t = _utf8(p)
+    if p.suffix.lower() not in ('.json', '.jsonl'):
+        reader = csv.DictReader(io.StringIO(t, newline=''))
+        return [(f"{p}, line {reader.line_num}", r) for r in reader]
+    if p.suffix.lower() == '.json':   # one JSON value (an array of rows, or one row), or JSON lines under a .json name
+        try: doc = json.loads(t)
+        except json.JSONDecodeError as e:
+            if e.msg != 'Extra data': raise ValueError(f"{p}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+            doc = None   # a first value, then more: JSON lines, read below
+        if isinstance(doc, list): return [(f"{p}, entry {i}", r) for i, r in enumerate(doc, 1)]
+        if isinstance(doc, dict) and {'images', 'annotations'} <= set(doc): raise ValueError(f"{p}: a COCO annotation file: read it with coco_captions(images_dir, {str(p)!r})")
+        if isinstance(doc, dict) and not any(str(k).strip().lower() in _IMAGE_KEYS for k in doc):
+            raise ValueError(f"{p}: a JSON object that is not a row (keys {list(doc)[:3]!r} ...); read are {_FORMS}. "
+                             f"A {{image: caption}} mapping is read as its pairs: CaptionFolder(root, json.load(open({str(p)!r})).items())")
+        if doc is not None: return [(str(p), doc)]
+    rows = []
+    for n, line in enumerate(t.split('\n'), 1):   # not splitlines: a caption may hold U+2028, which it splits at
+        if not line.strip(): continue
+        try: rows.append((f"{p}, line {n}", json.loads(line)))
+        except json.JSONDecodeError as e: raise ValueError(f"{p}, line {n}: not valid JSON: {e.msg} at column {e.colno} (JSON lines hold one object a line)") from None
+    return rows
+
+def _image_caption(where:str, r) -> tuple:
+    "The (image, caption value) of one file row, its keys read in any case; a ValueError naming the row if either is missing."
+    if not isinstance(r, dict): raise ValueError(f"{where}: expected a row with an image and a caption, got {r!r:.120}; read are {_FORMS}")
+    keys = {k.strip().lower(): v for k, v in r.items() if isinstance(k, str)}   # a header in any case ('Image,Caption'); csv keeps a row's extra fields under None
+    ik, ck = next((k for k in _IMAGE_KEYS if k in keys), None), next((k for k in _CAPTION_KEYS if k in keys), None)
+    if ik is None or ck is None: raise ValueError(f"{where}: each row needs an image (image/file/filename/file_name/path) and a caption (caption/captions/text), got {r!r:.120}")
+    return keys[ik], keys[ck]
+
+def _read_captions(captions) -> tuple[list[tuple[str, str]], list[str]]:
+    "(image, caption) rows from a CSV, JSONL or JSON-array path or an iterable of pairs (a list of captions gives one row per caption), and where each empty caption was: skipped, a missing label."
+    if not isinstance(captions, (str, Path)): rows = [(f"captions, pair {i}", a, b) for i, (a, b) in enumerate(captions, 1)]
     else:
-        with p.open(newline='', encoding='utf-8-sig') as f: rows = list(csv.DictReader(f))   # utf-8-sig: Excel's 'CSV UTF-8' starts with a byte-order mark
-    if not rows: raise ValueError(f"{p}: expected one row per (image, caption), got none")
-    out = []
-    for i, r in enumerate(rows):
-        img = next((r[k] for k in ('image', 'file', 'filename', 'file_name', 'path') if k in r), None)
-        cap = next((r[k] for k in ('caption', 'captions', 'text') if k in r), None)
-        if img is None or cap is None: raise ValueError(f"{p}: each row needs an image (column image/file/filename/file_name/path) and a caption (caption/captions/text); row {i + 1} is {r!r:.120}")
-        out += [(str(img), c) for c in _caption_list(cap, f"{p}: row {i + 1}")]
-    return out
+        p = Path(captions)
+        if not (found := _file_rows(p)): raise ValueError(f"{p}: expected one row per (image, caption), got none")
+        rows = [(where, *_image_caption(where, r)) for where, r in found]
+    out, empty = [], []
+    for where, img, cap in rows:
+        for c in _caption_list(cap, where):
+            if c.strip(): out.append((str(img), c))
+            else: empty.append(where)   # a blank cell: no caption to train on (a tokenizer refuses it), as a missing image has no picture
+    return out, empty
 
 def _over_background(a:np.ndarray) -> np.ndarray:
     "uint8 RGBA pixels (..., 4) -> RGB (..., 3): composited over the dark background of the scenes every system trains on."
@@ -93,15 +137,15 @@ def _cover(x, # a PIL image or a (..., C, h, w) tensor
     return TF.center_crop(TF.resize(x, to, interpolation=InterpolationMode(interpolation), antialias=True), [H, W])
 
 class CaptionFolder(Dataset):
-    "Images + captions from a CSV, JSONL or JSON-array file (or records); unreadable images skipped and counted with one warning."
+    "Images + captions from a CSV, JSONL or JSON-array file (or records); unreadable images and empty captions skipped and counted in one warning."
     def __init__(self, root:str|Path, # folder the image paths are relative to
                  captions, # CSV, JSONL or JSON-array (.json) path, or an iterable of (image path, caption or list of captions)
                  size:int|tuple[int,int]=64, # output side (or (height, width))
                  check:bool=True, # open every image now and drop unreadable ones (else only when met: that index then gives the next readable row, image and caption together, so `dataset_captions` no longer lines up)
                 ):
         self.root, self.size = Path(root), size
-        rows = _read_captions(captions)
-        self.n_skipped, bad = 0, []
+        rows, empty = _read_captions(captions)
+        self.n_skipped, self.n_empty, bad = 0, len(empty), []
         if check:
             ok = {}
             for img, _ in rows:
@@ -110,9 +154,10 @@ class CaptionFolder(Dataset):
                     except Exception as e: ok[img] = False; bad.append((img, e))
             self.n_skipped = len(bad)
             rows = [r for r in rows if ok[r[0]]]
-            if bad: warnings.warn(f"CaptionFolder: skipped {len(bad)} unreadable image(s) of {len(ok)} under {self.root} "
-                                  f"(first: {bad[0][0]}: {type(bad[0][1]).__name__}: {bad[0][1]})")
-        if not rows: raise ValueError(f"CaptionFolder: no readable images under {self.root}")
+        skipped = ([f"{len(bad)} unreadable image(s) of {len(ok)} under {self.root} (first: {bad[0][0]}: {type(bad[0][1]).__name__}: {bad[0][1]})"] if bad else []) \
+                + ([f"{len(empty)} empty caption(s) (first: {empty[0]})"] if empty else [])
+        if skipped: warnings.warn("CaptionFolder: skipped " + "; ".join(skipped))
+        if not rows: raise ValueError(f"CaptionFolder: no captioned images under {self.root}" + (f" (skipped {'; '.join(skipped)})" if skipped else ""))
         self.rows, self.bad = rows, [b for b, _ in bad]
 
     def __len__(self): return len(self.rows)
