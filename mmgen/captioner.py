@@ -587,9 +587,16 @@ class CaptionerResult(NamedTuple):
 
 _DATA_HINT = "each item a dict(image=(3, H, W) tensor in [-1, 1], caption=str), as `mmgen.data.CaptionFolder` and `coco_captions` give"
 
-def _check_data(data, image_size, owner):
-    "The user's splits: `image` + `caption` items, (3, H, W) pictures of one size in all three (`image_size` if given; H != W trains at its own size)."
-    return check_splits(data, ('image', 'caption'), image_size, owner, _DATA_HINT)
+def _check_data(data, image_size, owner, batch_size:int):
+    "The user's splits: `image` + `caption` items, (3, H, W) pictures of one size in all three (`image_size` if given; H != W trains at its own size), every caption a non-empty string, at least one training batch."
+    data = check_splits(data, ('image', 'caption'), image_size, owner, _DATA_HINT)
+    for k, split in data.items():   # each split's captions: a list for CaptionFolder, Shapes and Subsets of them, else every item read once
+        if (bad := next(((i, c) for i, c in enumerate(dataset_captions(split)) if not (isinstance(c, str) and c.strip())), None)) is not None:
+            raise ConfigError(f"{owner}[{k!r}][{bad[0]}]'s caption must be a non-empty string (the tokenizer reads its words), got {bad[1]!r}")
+    if len(data['train']) < batch_size:
+        raise ConfigError(f"{owner}['train'] must hold at least batch_size={batch_size} items: the training loader drops a partial batch, got {len(data['train'])}; "
+                          f"pass batch_size={len(data['train'])} or less, or more items")
+    return data
 
 def _warn_cut(captions:Sequence[str], tok:Tokenizer, max_len:int):
     "Warn once when training captions are longer than `max_len` tokens: the batches cut them, EOS kept, and the model learns to stop there."
@@ -609,7 +616,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     "Build data, tokenizer, loaders and model, then train with `mmgen.train.fit`."
     run, train_cfg = run or CaptionRun(), train_cfg or TrainConfig()
     mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
-    if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data')
+    if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data', run.batch_size)
     if mc.get('max_len', run.max_len) < run.max_len:   # `train` gives both one value; here the batches' captions would outgrow the model's positions mid-run
         raise ConfigError(f"run_captioner(): the model's max_len must be at least CaptionRun.max_len ({run.max_len}), the batches' token budget, got {mc['max_len']}")
     data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
@@ -747,7 +754,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
     mc = CaptionerConfig(**{**mk, **mo}); _check_weights(mc.arch, mc.weights)   # the model's fields (the vocabulary and its ids come later, from the tokenizer); its weights to be had
-    if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data')   # before a folder is made (`run_captioner` checks a direct call)
+    if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data', run.batch_size)   # before a folder is made (`run_captioner` checks a direct call)
     elif mo.get('image_size') not in (None, run.size): raise ConfigError(f"train(): image_size must be None or size ({run.size}) with generated scenes (the side they are drawn at: set size to train at another), got {mo['image_size']}")
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
