@@ -758,6 +758,8 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     elif mo.get('image_size') not in (None, run.size): raise ConfigError(f"train(): image_size must be None or size ({run.size}) with generated scenes (the side they are drawn at: set size to train at another), got {mo['image_size']}")
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
+    if (c := run.cache_dir) is not None and (there := next(p for p in (Path(c).absolute(), *Path(c).absolute().parents) if p.exists())).is_file():   # the scenes render into it once the folder is made
+        raise ConfigError(f"train(): cache_dir must be a folder (made if missing), got {c!r}, " + ("a file" if there == Path(c).absolute() else f"under the file {there}"))
     out.mkdir(parents=True, exist_ok=True)
     if not old_run and dist_info()[0] == 0:   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
         (out / 'caption_run.json').write_text(json.dumps(dict(asdict(run), seed=tcfg.seed, **({} if data is None else {'data_seed': None})), indent=1, default=str))   # data_seed None: no Shapes stream (the explorers say so)
