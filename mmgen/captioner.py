@@ -762,7 +762,9 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
     if (c := run.cache_dir) is not None and (there := next(p for p in (Path(c).absolute(), *Path(c).absolute().parents) if p.exists())).is_file():   # the scenes render into it once the folder is made
         raise ConfigError(f"train(): cache_dir must be a folder (made if missing), got {c!r}, " + ("a file" if there == Path(c).absolute() else f"under the file {there}"))
-    record = json.loads(json.dumps(dict(asdict(run), seed=tcfg.seed, **({} if data is None else {'data_seed': None})), default=str))   # data_seed None: no Shapes stream (the explorers say so)
+    record = json.loads(json.dumps(dict(asdict(run), seed=tcfg.seed) if data is None else   # with data=, what it trains on in place of the Shapes fields, which drew nothing
+                                   dict({k: v for k, v in asdict(run).items() if k not in SCENE_OPTIONS}, seed=tcfg.seed, data_seed=None,   # data_seed None: no Shapes stream (the explorers say so)
+                                        splits={k: len(v) for k, v in data.items()}, image_hw=list(data['train'][0]['image'].shape[-2:])), default=str))
     if held and not old_run:   # a resume goes on with the data and settings its record names; refused here, the folder is left as it was
         saved = json.loads((out / 'caption_run.json').read_text())
         if changes := [f"{k}: {saved[k]!r} -> {v!r}" for k, v in record.items() if k not in RUN_FREE and k in saved and saved[k] != v]:
