@@ -53,11 +53,11 @@ from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'NOT_OPTIONS', 'SCENE_OPTIONS', 'RENAMED', 'resnet_archs', 'resnet_backbone',
-           'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'gold_probability', 'ScheduledSampling',
-           'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references', 'score_captions', 'CaptionRun',
-           'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult', 'run_captioner', 'caption_grid',
-           'tf_table', 'load_captioner', 'train', 'run_summary']
+__all__ = ['PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'NOT_OPTIONS', 'SCENE_OPTIONS', 'RUN_FREE', 'RENAMED', 'resnet_archs',
+           'resnet_backbone', 'VisionEncoder', 'CaptionerConfig', 'CaptionerOutput', 'Captioner', 'gold_probability',
+           'ScheduledSampling', 'mix_model_tokens', 'CaptionLoss', 'ActivationStats', 'shapes_references',
+           'score_captions', 'CaptionRun', 'evaluate_captions', 'MoEBiasUpdate', 'cpu_has_bf16', 'CaptionerResult',
+           'run_captioner', 'caption_grid', 'tf_table', 'load_captioner', 'train', 'run_summary']
 
 # %% ../nbs/14_captioner.ipynb #74cca2c5
 def resnet_archs() -> list[str]:
@@ -587,9 +587,16 @@ class CaptionerResult(NamedTuple):
 
 _DATA_HINT = "each item a dict(image=(3, H, W) tensor in [-1, 1], caption=str), as `mmgen.data.CaptionFolder` and `coco_captions` give"
 
-def _check_data(data, image_size, owner):
-    "The user's splits: `image` + `caption` items, (3, H, W) pictures of one size in all three (`image_size` if given; H != W trains at its own size)."
-    return check_splits(data, ('image', 'caption'), image_size, owner, _DATA_HINT)
+def _check_data(data, image_size, owner, batch_size:int):
+    "The user's splits: `image` + `caption` items, (3, H, W) pictures of one size in all three (`image_size` if given; H != W trains at its own size), every caption a non-empty string, at least one training batch."
+    data = check_splits(data, ('image', 'caption'), image_size, owner, _DATA_HINT)
+    for k, split in data.items():   # each split's captions: a list for CaptionFolder, Shapes and Subsets of them, else every item read once
+        if (bad := next(((i, c) for i, c in enumerate(dataset_captions(split)) if not (isinstance(c, str) and c.strip())), None)) is not None:
+            raise ConfigError(f"{owner}[{k!r}][{bad[0]}]'s caption must be a non-empty string (the tokenizer reads its words), got {bad[1]!r}")
+    if len(data['train']) < batch_size:
+        raise ConfigError(f"{owner}['train'] must hold at least batch_size={batch_size} items: the training loader drops a partial batch, got {len(data['train'])}; "
+                          f"pass batch_size={len(data['train'])} or less, or more items")
+    return data
 
 def _warn_cut(captions:Sequence[str], tok:Tokenizer, max_len:int):
     "Warn once when training captions are longer than `max_len` tokens: the batches cut them, EOS kept, and the model learns to stop there."
@@ -609,7 +616,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     "Build data, tokenizer, loaders and model, then train with `mmgen.train.fit`."
     run, train_cfg = run or CaptionRun(), train_cfg or TrainConfig()
     mc = asdict(model_cfg) if isinstance(model_cfg, CaptionerConfig) else dict(model_cfg or {})
-    if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data')
+    if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data', run.batch_size)
     if mc.get('max_len', run.max_len) < run.max_len:   # `train` gives both one value; here the batches' captions would outgrow the model's positions mid-run
         raise ConfigError(f"run_captioner(): the model's max_len must be at least CaptionRun.max_len ({run.max_len}), the batches' token budget, got {mc['max_len']}")
     data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
@@ -716,6 +723,7 @@ RUN_WRITES = (('.',), ('captioner_config.json', 'caption_run.json', 'tokenizer.j
                        'shapes_cache/*'))   # the folder it `fit`s in, the other files a run writes (shapes_cache: the full preset's; `mmgen train --overwrite` deletes no other)
 NOT_OPTIONS = {k: 'set from the tokenizer (`CaptionerConfig.for_tokenizer`)' for k in ('vocab_size', 'pad_id', 'bos_id', 'eos_id')}   # fields `train` sets itself: refused with this why
 SCENE_OPTIONS = ('size', 'min_objects', 'max_objects', 'templates', 'order', 'n_train', 'n_valid', 'n_test', 'data_seed', 'cache_dir')   # CaptionRun fields that draw the generated scenes: refused beside `data=`
+RUN_FREE = ('num_workers', 'cache_dir', 'eval_every_epoch', 'n_samples', 'cpu_threads')   # CaptionRun fields that say how a run is carried out, not what it trains on: a resume may change them
 RENAMED = dict(schedule='scheduled_sampling')   # an option's old name -> its name now, read where only the new option takes the value (a saved run's `--set schedule=None`)
 
 # %% ../nbs/14_captioner.ipynb #cd198b8d
@@ -740,20 +748,31 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     if 'max_len' in mo: ro['max_len'] = mo.pop('max_len')   # one budget, the batches' and the model's (`run_captioner` gives the model run.max_len)
     # resuming a run started before `data_seed` (a saved state, no caption_run.json): its `seed` was the Shapes seed (training seed 0),
     # so it goes on with those scenes. A fresh run into that folder starts over (as `fit` without resume does) with its own seeds.
-    old_run = resuming() and (out / 'latest_state.pt').exists() and not (out / 'caption_run.json').exists()
+    held = resuming() and (out / 'latest_state.pt').exists()   # `fit` goes on from the folder's saved state
+    old_run = held and not (out / 'caption_run.json').exists()
     if old_run and 'seed' in to and 'data_seed' not in ro: ro['data_seed'] = to.pop('seed')
     if preset == 'full' and 'cache_dir' not in ro and data is None: ro['cache_dir'] = str(out / 'shapes_cache')
     # every option is checked here, before any scene is rendered or any model built: a bad one is a ConfigError naming it
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
     mc = CaptionerConfig(**{**mk, **mo}); _check_weights(mc.arch, mc.weights)   # the model's fields (the vocabulary and its ids come later, from the tokenizer); its weights to be had
-    if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data')   # before a folder is made (`run_captioner` checks a direct call)
+    if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data', run.batch_size)   # before a folder is made (`run_captioner` checks a direct call)
     elif mo.get('image_size') not in (None, run.size): raise ConfigError(f"train(): image_size must be None or size ({run.size}) with generated scenes (the side they are drawn at: set size to train at another), got {mo['image_size']}")
     if data is None and run.n_train < run.batch_size:
         raise ConfigError(f"CaptionRun.n_train must be at least batch_size ({run.batch_size}): the training loader drops a partial batch, got {run.n_train}")
+    if (c := run.cache_dir) is not None and (there := next(p for p in (Path(c).absolute(), *Path(c).absolute().parents) if p.exists())).is_file():   # the scenes render into it once the folder is made
+        raise ConfigError(f"train(): cache_dir must be a folder (made if missing), got {c!r}, " + ("a file" if there == Path(c).absolute() else f"under the file {there}"))
+    record = json.loads(json.dumps(dict(asdict(run), seed=tcfg.seed) if data is None else   # with data=, what it trains on in place of the Shapes fields, which drew nothing
+                                   dict({k: v for k, v in asdict(run).items() if k not in SCENE_OPTIONS}, seed=tcfg.seed, data_seed=None,   # data_seed None: no Shapes stream (the explorers say so)
+                                        splits={k: len(v) for k, v in data.items()}, image_hw=list(data['train'][0]['image'].shape[-2:])), default=str))
+    if held and not old_run:   # a resume goes on with the data and settings its record names; refused here, the folder is left as it was
+        saved = json.loads((out / 'caption_run.json').read_text())
+        if changes := [f"{k}: {saved[k]!r} -> {v!r}" for k, v in record.items() if k not in RUN_FREE and k in saved and saved[k] != v]:
+            raise ConfigError(f"train(): cannot resume {out}: it was trained with other data or settings ({'; '.join(changes)}); " + (
+                "it trained on splits of its own (`train(data=...)`): resume it from Python with the same data and options, inside `mmgen.train.fit_options(resume=True)`"
+                if saved.get('data_seed', 0) is None and data is None else f"resume with the saved ones (see {out / 'caption_run.json'}) or start over in another folder"))
     out.mkdir(parents=True, exist_ok=True)
-    if not old_run and dist_info()[0] == 0:   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
-        (out / 'caption_run.json').write_text(json.dumps(dict(asdict(run), seed=tcfg.seed, **({} if data is None else {'data_seed': None})), indent=1, default=str))   # data_seed None: no Shapes stream (the explorers say so)
+    if not held and dist_info()[0] == 0: (out / 'caption_run.json').write_text(json.dumps(record, indent=1))   # the run's data and seed, written before it trains (the mark of a run with `data_seed`)
     with torch_threads(cpu_threads(run.cpu_threads)):   # e.g. one thread where other jobs keep the cores busy
         res = run_captioner({**mk, **mo}, run, tcfg, data=data, callbacks=callbacks, watch_every=watch_every)
         if dist_info()[0] != 0: return {}   # under torchrun, rank 0 scores and writes

@@ -567,27 +567,40 @@ def interpolate(z_a:torch.Tensor, # (D,) or (B,D) start latent(s)
     return torch.where(flat, (1 - t) * a + t * b, u * ((1 - t) * na + t * nb)).to(dt)
 
 # %% ../nbs/09_evaluation.ipynb #c4b1e7c2
+def _past_end(ds) -> str|None:
+    "Where a `Subset` (or a Subset of one ...) names an item past its dataset's end: 'index i of a dataset of n items'; None where every index lies within."
+    while isinstance(ds, torch.utils.data.Subset):
+        n = len(ds.dataset)
+        if (bad := next((int(i) for i in ds.indices if not -n <= int(i) < n), None)) is not None: return f"index {bad} of a dataset of {n} items"
+        ds = ds.dataset
+    return None
+
 def check_splits(data, # the caller's splits: {'train': ..., 'valid': ..., 'test': ...} datasets of dict items
-                 fields:Sequence[str]=('image', 'caption'), # what every item must hold (each split's first item is read)
+                 fields:Sequence[str]=('image', 'caption'), # what every item must hold (each split's first and last items are read)
                  img_size:int|tuple[int, int]|None=None, # the (H, W) of its (3, H, W) images, or the side of square ones (None: any, one for all three splits)
                  owner:str='data', # how the message names it, e.g. "train(): data"
                  hint:str='', # added to a missing-field message: where such data goes instead
                 ) -> dict:
-    "`data`'s train / valid / test splits; a `ConfigError` naming what was expected and what came unless each is non-empty, holds `fields` and (3, H, W) images of one size (`img_size` if given)."
+    "`data`'s train / valid / test splits; a `ConfigError` naming what was expected and what came unless each is non-empty, names no item past its dataset's end (a `Subset`), holds `fields` and (3, H, W) images of one size (`img_size` if given)."
     if not isinstance(data, dict) or not all(isinstance(data.get(k), Sized) and len(data[k]) for k in ('train', 'valid', 'test')):
         raise ConfigError(f"{owner} must be a dict of non-empty 'train', 'valid' and 'test' datasets (as `mmgen.data.shapes_splits` returns), got {type(data).__name__}"
                           + (f" with {', '.join(f'{k}: {len(v) if isinstance(v, Sized) else type(v).__name__}' for k, v in data.items())}" if isinstance(data, dict) else ''))
     want, sizes = (img_size, img_size) if isinstance(img_size, int) else None if img_size is None else tuple(img_size), {}
     for k in ('train', 'valid', 'test'):
-        it = data[k][0]
-        if not isinstance(it, dict) or not set(fields) <= set(it):
-            raise ConfigError(f"{owner}['{k}'] items must hold {', '.join(fields)}, got {sorted(it) if isinstance(it, dict) else type(it).__name__}" + (f"; {hint}" if hint else ''))
-        if 'image' not in fields: continue
-        shape = tuple(getattr(it['image'], 'shape', ()))
-        if len(shape) != 3 or shape[0] != 3:
-            raise ConfigError(f"{owner}['{k}'] images must be (3, H, W) arrays, got {shape if shape else type(it['image']).__name__}")
-        if want is not None and shape[1:] != want: raise ConfigError(f"{owner}['{k}'] images must be (3, {want[0]}, {want[1]}), got {shape}")
-        sizes[k] = shape[1:]
+        if past := _past_end(data[k]):   # read at once, it may wrap round (`CaptionFolder` does) or fail only when `dataset_captions` lists it
+            raise ConfigError(f"{owner}['{k}'] is a Subset naming {past}: a Subset's indices must lie within its dataset, e.g. Subset(ds, range(n)) with n <= len(ds)")
+        for i in dict.fromkeys((0, len(data[k]) - 1)):   # the first item and the last: a dataset whose length overstates its items fails at its last
+            try: it = data[k][i]
+            except IndexError as e: raise ConfigError(f"{owner}['{k}'] holds {len(data[k])} items, but item {i} cannot be read (IndexError: {e})") from None
+            if not isinstance(it, dict) or not set(fields) <= set(it):
+                raise ConfigError(f"{owner}['{k}'] items must hold {', '.join(fields)}, got {sorted(it) if isinstance(it, dict) else type(it).__name__}" + (f"; {hint}" if hint else ''))
+            if 'image' not in fields: continue
+            shape = tuple(getattr(it['image'], 'shape', ()))
+            if len(shape) != 3 or shape[0] != 3:
+                raise ConfigError(f"{owner}['{k}'] images must be (3, H, W) arrays, got {shape if shape else type(it['image']).__name__}")
+            if want is not None and shape[1:] != want: raise ConfigError(f"{owner}['{k}'] images must be (3, {want[0]}, {want[1]}), got {shape}")
+            if sizes.get(k, shape[1:]) != shape[1:]: raise ConfigError(f"{owner}['{k}'] images must share one size (H, W), got {sizes[k][0]}×{sizes[k][1]} at item 0 and {shape[1]}×{shape[2]} at item {i}")
+            sizes[k] = shape[1:]
     if len(set(sizes.values())) > 1:   # each split read at its own size would train on one and score another
         raise ConfigError(f"{owner} splits must share one image size (H, W), got " + ', '.join(f"'{k}': {h}×{w}" for k, (h, w) in sizes.items()))
     return {k: data[k] for k in ('train', 'valid', 'test')}
