@@ -399,9 +399,9 @@ class AttentionExplorer(_Explorer):
         model, tok = cap.load_captioner(p)
         preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu') if (p / 'metrics.json').exists() else 'cpu'
         run = json.loads((p / 'caption_run.json').read_text()) if (p / 'caption_run.json').exists() else cap.PRESETS[preset][1]   # the scenes it trained on
+        seed = recorded_data_seed(p, 'caption_run.json')   # first: a run on your own data (no Shapes fields, maybe no square side) is refused by its why
         am = captioner_attention(model, tok, model.cfg.image_size or run['size'])   # the side it was trained at (`--set size=48` included)
-        self.use(am, f'the captioner in {p} ({am.img_size} px, {n_params(model)/1e6:.1f}M parameters)', run,
-                 data_seed=recorded_data_seed(p, 'caption_run.json'))
+        self.use(am, f'the captioner in {p} ({am.img_size} px, {n_params(model)/1e6:.1f}M parameters)', run, data_seed=seed)
 
     def use(self, am:AttentionModel, # the model to explore
             note:str, # what it is, for the status line

@@ -167,7 +167,8 @@ class CaptionFolder(Dataset):
         return f"CaptionFolder({str(self.root)!r}, n={len(self)}, size={self.size}, skipped={self.n_skipped}, rows={rows})"
 
     def __getitem__(self, i:int) -> dict:
-        for k in range(len(self.rows)):
+        if not -len(self.rows) <= i < len(self.rows): raise IndexError(f"CaptionFolder index {i} out of range: it holds {len(self.rows)} captioned images")   # `for item in folder` ends; a Subset past the end is no silent wrap
+        for k in range(len(self.rows)):   # an unreadable image: the next readable one stands in
             img, cap = self.rows[(i + k) % len(self.rows)]
             if img in self.bad: continue
             try: im = load_image(self.root / img, self.size)
