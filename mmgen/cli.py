@@ -526,7 +526,7 @@ def _train(args, spec:SystemSpec) -> int:
     took = args.resume and _started_with(args, out)
     overrides = renamed_options(spec, dict(args.set), opts := system_options(spec))
     check_overrides(args.system, overrides, opts)
-    rank0, fresh = int(os.environ.get('RANK', 0)) == 0, not out.exists()
+    rank0, fresh, had_record = int(os.environ.get('RANK', 0)) == 0, not out.exists(), (out / RUN_FILE).exists()
     if rank0: prepare_out(out, args)   # under torchrun rank 0 checks and records the folder
     if int(os.environ.get('WORLD_SIZE', 1)) > 1:   # the other ranks write into it only once rank 0 has checked it (and, with --overwrite, emptied it)
         import torch.distributed as dist; from mmgen.parallel import init_distributed
@@ -541,6 +541,7 @@ def _train(args, spec:SystemSpec) -> int:
             metrics = spec.load()(out_dir=out, epochs=args.epochs, full=args.full, **overrides)
     except UserError:   # an option the system refused before anything ran: a folder made for it goes again
         if rank0 and fresh and [f.name for f in out.iterdir()] == [RUN_FILE]: shutil.rmtree(out)
+        elif rank0 and not had_record: (out / RUN_FILE).unlink(missing_ok=True)   # a run trained from Python (no record) is left as it was
         raise
     except (NonFiniteLossError, TrainingOutOfMemory) as e:   # the message names the step, what was kept and what to try
         print(f"mmgen: {e}", file=sys.stderr)
