@@ -761,7 +761,8 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     vk.update(vo); pk.update(po)
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
     check_config(dict(rk, epochs=epochs, seed=seed, data_seed=data_seed, **tc), _RUN_RULES, 'train(): ')   # every value refused here, by name, before a picture is rendered
-    if data is not None and (not isinstance(data, dict) or not {'train', 'test'} <= set(data)): raise ConfigError(f"data must be a dict with 'train' and 'test' datasets, got {data!r}")
+    if data is not None and (not isinstance(data, dict) or not {'train', 'test'} <= set(data)): raise ConfigError(f"train(): data must be a dict with 'train' and 'test' datasets, got {data!r}")
+    if data is not None and (extra := sorted(set(data) - {'train', 'test'})): warnings.warn(f"train(): data's {', '.join(map(repr, extra))} split{'s' * (len(extra) > 1)} not read: vq-art trains on 'train' (the VQ-VAE, then the prior) and scores 'test'")
     if data is not None: refuse_beside_data('train', dict(n_train=n_train, n_test=n_test, n_prior=n_prior, data_seed=data_seed or None),   # never a silent no-op
                                             'n_train, n_test and n_prior size the AbstractArt pictures train renders, data_seed draws them', data)
     if epochs is not None and prior_steps is not None: raise ConfigError(f"train(): pass epochs or prior_steps, not both: epochs={epochs} sets the prior's steps (epochs × its pictures // batch_size) in place of prior_steps={prior_steps}")
