@@ -546,7 +546,7 @@ def evaluate_captions(model:Captioner, # trained captioner
                       **kw, # passed to `Captioner.generate`
                      ) -> tuple[dict, list[str]]:
     "Scores (see `score_captions`) of the model's captions on `dl`, and the captions."
-    preds, refs, attrs, dev = [], [], [], next(model.parameters()).device
+    preds, refs, attrs, paths, dev = [], [], [], [], next(model.parameters()).device
     if kw.get('seed') is not None: kw = dict(seen={}) | kw   # `seed=`: a picture's copies counted across batches, so any batch size draws alike
     for bi, b in enumerate(dl):
         if max_batches is not None and bi >= max_batches: break
@@ -555,6 +555,11 @@ def evaluate_captions(model:Captioner, # trained captioner
         its = [{k: b[k][i] for k in ('caption', 'attrs', 'template') if k in b} for i in range(n)]
         refs += [_references(it) for it in its]
         if 'attrs' in b: attrs += b['attrs']
+        paths += b.get('path', [])
+    if not attrs and len(paths) == len(preds) and len(set(paths)) < len(paths):   # your pictures with several captions each (COCO's five): one row per
+        rows = {}                                                                  # picture, its first caption scored against all of them, as COCO's evaluation
+        for i, q in enumerate(paths): rows.setdefault(q, (i, []))[1].extend(refs[i])
+        return score_captions([preds[i] for i, _ in rows.values()], [list(dict.fromkeys(r)) for _, r in rows.values()]), preds
     return score_captions(preds, refs, attrs if attrs else None), preds
 
 class _EvalFn:
