@@ -580,13 +580,14 @@ def check_splits(data, # the caller's splits: {'train': ..., 'valid': ..., 'test
                  img_size:int|tuple[int, int]|None=None, # the (H, W) of its (3, H, W) images, or the side of square ones (None: any, one for all three splits)
                  owner:str='data', # how the message names it, e.g. "train(): data"
                  hint:str='', # added to a missing-field message: where such data goes instead
+                 names:Sequence[str]=('train', 'valid', 'test'), # the splits it must hold
                 ) -> dict:
-    "`data`'s train / valid / test splits; a `ConfigError` naming what was expected and what came unless each is non-empty, names no item past its dataset's end (a `Subset`), holds `fields` and (3, H, W) images of one size (`img_size` if given)."
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), Sized) and len(data[k]) for k in ('train', 'valid', 'test')):
-        raise ConfigError(f"{owner} must be a dict of non-empty 'train', 'valid' and 'test' datasets (as `mmgen.data.shapes_splits` returns), got {type(data).__name__}"
+    "`data`'s splits (`names`: train / valid / test); a `ConfigError` naming what was expected and what came unless each is non-empty, names no item past its dataset's end (a `Subset`), holds `fields` and (3, H, W) images of one size (`img_size` if given)."
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), Sized) and len(data[k]) for k in names):
+        raise ConfigError(f"{owner} must be a dict of non-empty {' and '.join(filter(None, (', '.join(map(repr, names[:-1])), repr(names[-1]))))} datasets (as `mmgen.data.shapes_splits` returns), got {type(data).__name__}"
                           + (f" with {', '.join(f'{k}: {len(v) if isinstance(v, Sized) else type(v).__name__}' for k, v in data.items())}" if isinstance(data, dict) else ''))
     want, sizes = (img_size, img_size) if isinstance(img_size, int) else None if img_size is None else tuple(img_size), {}
-    for k in ('train', 'valid', 'test'):
+    for k in names:
         if past := _past_end(data[k]):   # read at once, it may wrap round (`CaptionFolder` does) or fail only when `dataset_captions` lists it
             raise ConfigError(f"{owner}['{k}'] is a Subset naming {past}: a Subset's indices must lie within its dataset, e.g. Subset(ds, range(n)) with n <= len(ds)")
         for i in dict.fromkeys((0, len(data[k]) - 1)):   # the first item and the last: a dataset whose length overstates its items fails at its last
@@ -603,4 +604,4 @@ def check_splits(data, # the caller's splits: {'train': ..., 'valid': ..., 'test
             sizes[k] = shape[1:]
     if len(set(sizes.values())) > 1:   # each split read at its own size would train on one and score another
         raise ConfigError(f"{owner} splits must share one image size (H, W), got " + ', '.join(f"'{k}': {h}×{w}" for k, (h, w) in sizes.items()))
-    return {k: data[k] for k in ('train', 'valid', 'test')}
+    return {k: data[k] for k in names}

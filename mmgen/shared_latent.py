@@ -543,15 +543,7 @@ def fit_shared_latent(cfg:SharedLatentConfig, # model and optimiser settings
                       **train_kw, # other `TrainConfig` fields, over the ones above (grad_accum: exact, `shared_latent_objective`; checkpoint_activations: the text transformers' blocks)
                      ) -> tuple:
     "Train a tokenizer and a `SharedLatentModel`; returns (model, tokenizer, History); the tokenizer keeps the training captions' `words`."
-    for k in ('train', 'valid'):   # the README's own-data path: what the first step would stumble on (a bare KeyError, a loss of two shapes), said first
-        ds = splits.get(k) if isinstance(splits, dict) else None
-        if not (hasattr(ds, '__len__') and len(ds)):
-            raise ConfigError(f"fit_shared_latent(): splits must be a dict of non-empty 'train' and 'valid' datasets of image / caption items, got "
-                              + (f"keys {sorted(splits)}" if isinstance(splits, dict) else type(splits).__name__) + (f" ({k!r}: {len(ds)} items)" if hasattr(ds, '__len__') else ''))
-        it = ds[0]; shape = tuple(getattr(it.get('image'), 'shape', ())) if isinstance(it, dict) else ()
-        if not (isinstance(it, dict) and 'caption' in it and shape == (3, cfg.img_size, cfg.img_size)):
-            raise ConfigError(f"fit_shared_latent(): splits[{k!r}] items must hold a caption and a (3, {cfg.img_size}, {cfg.img_size}) image (cfg.img_size), got "
-                              + (f"{sorted(it)} with an image of shape {shape}" if isinstance(it, dict) else type(it).__name__))
+    check_splits(splits, ('image', 'caption'), cfg.img_size, 'fit_shared_latent(): splits', names=('train', 'valid'))   # the README's own-data path: what the first step would stumble on (a bare KeyError, a loss of two shapes), said first
     tok = BPETokenizer.train(caps := dataset_captions(splits['train']), vocab_size=cfg.vocab_size); tok.words = caption_words(caps)   # the words caption → image accepts (`images_from_captions`)
     if tok.vocab_size > cfg.vocab_size: raise ValueError(f"tokenizer has {tok.vocab_size} tokens, the model's table {cfg.vocab_size}")
     speed, dev = speed or SpeedOptions(), default_device(device)
