@@ -813,9 +813,11 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed, data_seed=ds)), indent=1))
     write_json(out / 'metrics.json', m)
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(2, 8, figsize=(10, 3))
+    rows = max(1, math.ceil(min(16, len(imgs)) / 8))   # 16 held-out prompts at most, 8 a row: no empty row under fewer
+    fig, axs = plt.subplots(rows, 8, figsize=(10, 2.2 * rows), squeeze=False, layout='constrained')   # room for a 5-adjective title
+    for a in axs.flat: a.axis('off')
     for a, im, c in zip(axs.flat, imgs[:16], cap_ho[:16]):
-        a.imshow(((im.permute(1, 2, 0) + 1) / 2).numpy()); a.set_title(c.replace(' ', '\n'), fontsize=5); a.axis('off')
+        a.imshow(((im.permute(1, 2, 0) + 1) / 2).numpy()); a.set_title(c.replace(' ', '\n'), fontsize=5)
     fig.savefig(out / 'samples.png', dpi=100); plt.close(fig)
     return m
 
