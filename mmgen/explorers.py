@@ -24,7 +24,9 @@ shows a message, never a traceback. Each widget carries the CSS class `mmgen-<it
   and its latent decoded is the thumbnail); a slider over t ∈ [0, 1] shows the image and the caption decoded at that point of the path
   (`mmgen.evaluation.interpolate`, linear or spherical, decoded by `shared_latent.decode_latents`) and a strip of the whole path.
 - Held-out scenes (`held_out_scenes`) are Shapes of the run's own data seed (as its folder records it) from index
-  `HELD_OUT_START` on, which no split or fresh-scene stage reaches: never one of its training scenes.
+  `HELD_OUT_START` on, which no split or fresh-scene stage reaches: never one of its training scenes. A run on your own
+  pictures (`train(data=...)`) has no such stream: give `latent_explorer` and `attention_explorer` your pictures as
+  `scenes=` (a dataset of 'image'/'caption' items, such as the test split you held out: `OwnScenes`).
 - `attention_explorer(folder)` → `AttentionExplorer`: pick a held-out scene, an encoder layer and head, and a query
   token → that head's self-attention over the visual tokens drawn over the image; and the decoder's cross-attention
   from each generated word to the image, one word per slider step.
@@ -67,6 +69,7 @@ from .tokenizers import WordTokenizer, clip_text_features
 from .train import TrainConfig
 from .checkpoints import require_files, read_config
 from .evaluation import n_params, interpolate
+from .user_data import as_images
 from .explorer_drawing import to_png, strip, histogram, paste, token_grid, token_map, overlay   # the drawing pieces (15a), re-exported here
 _all_ = ['to_png', 'strip', 'histogram', 'paste', 'token_grid', 'token_map', 'overlay']   # in `__all__` as before the move
 from . import shared_latent as sl
@@ -78,12 +81,12 @@ from .paired_retrieval import load_retrieval   # seed 003's loader, re-exported 
 from . import distilled as di
 
 # %% auto #0
-__all__ = ['HELD_OUT_START', 'held_out_scenes', 'recorded_data_seed', 'caption_latent', 'smoke_shared_latent', 'LatentExplorer',
-           'latent_explorer', 'record_attention', 'AttentionModel', 'captioner_attention', 'attention_maps',
-           'smoke_captioner', 'AttentionExplorer', 'attention_explorer', 'smoke_vq_art', 'ArtExplorer', 'art_explorer',
-           'smoke_retrieval', 'RetrievalExplorer', 'retrieval_explorer', 'load_distilled_run', 'smoke_distilled',
-           'distilled_attention', 'DistilledExplorer', 'distilled_explorer', 'to_png', 'strip', 'histogram', 'paste',
-           'token_grid', 'token_map', 'overlay']
+__all__ = ['HELD_OUT_START', 'held_out_scenes', 'recorded_data_seed', 'OwnScenes', 'caption_latent', 'smoke_shared_latent',
+           'LatentExplorer', 'latent_explorer', 'record_attention', 'AttentionModel', 'captioner_attention',
+           'attention_maps', 'smoke_captioner', 'AttentionExplorer', 'attention_explorer', 'smoke_vq_art',
+           'ArtExplorer', 'art_explorer', 'smoke_retrieval', 'RetrievalExplorer', 'retrieval_explorer',
+           'load_distilled_run', 'smoke_distilled', 'distilled_attention', 'DistilledExplorer', 'distilled_explorer',
+           'to_png', 'strip', 'histogram', 'paste', 'token_grid', 'token_map', 'overlay']
 
 # %% ../nbs/15_explorers.ipynb #a1c3e50c
 HELD_OUT_START = 10**8  # first Shapes index the explorers show: past every split and fresh-scene stage the systems train on
@@ -104,8 +107,36 @@ def recorded_data_seed(folder:str|Path, # a run's output folder
     rec = json.loads(f.read_text()) if f.exists() else {}
     if 'data_seed' in rec and rec['data_seed'] is None:   # what `train(data=...)` records for scenes that are no Shapes stream
         raise ValueError(f"{f} records data_seed=None: that run trained on scenes of its own (`train(data=...)`), not on a Shapes stream, so it has no "
-                         f"held-out Shapes scenes to show; explore its model with `.use(model, ..., data_seed=S)` on the Shapes stream of your choice")
+                         f"held-out Shapes scenes to show; give the explorer your pictures: `scenes=` your held-out split (e.g. `latent_explorer(folder, scenes=data['test'])`)")
     return int(rec.get('data_seed', 0))
+
+class OwnScenes:
+    "Your own captioned pictures as an explorer shows them (a run trained with `data=`): the first `n` distinct pictures of `data`, at the model's side, each with its caption."
+    def __init__(self, data, # a dataset of dict items with 'image' and a string 'caption' (`CaptionFolder`, a `Subset` of one, a list of dicts)
+                 n:int, # pictures to show, at most
+                 size:int|tuple[int,int], # the model's side (or (H, W)): other sizes are resized and centre-cropped (`as_images`)
+                 name:str='scenes', # what the caller calls `data`, in error messages
+                ):
+        try: N = len(data)
+        except TypeError: raise TypeError(f"{name}: expected a dataset of dicts with 'image' and 'caption' (e.g. a CaptionFolder or its split), got {type(data).__name__}") from None
+        self.items, self.size, seen = [], size, set()
+        for i in range(N):
+            if len(self.items) == n: break
+            it = data[i]
+            if not isinstance(it, dict) or 'image' not in it or not isinstance(it.get('caption'), str):
+                got = f"a dict with keys {sorted(it)}" + (f" and a {type(it['caption']).__name__} caption" if 'caption' in it else '') if isinstance(it, dict) else type(it).__name__
+                raise ValueError(f"{name}[{i}]: expected a dict with 'image' and a string 'caption' (what CaptionFolder gives), got {got}")
+            if (key := it.get('path')) is not None:   # one picture with several captions (COCO's five): shown once, with its first
+                if key in seen: continue
+                seen.add(key)
+            self.items.append(dict(it, image=as_images(it['image'], size, f'{name}[{i}]')[0]))
+        if not self.items: raise ValueError(f"{name}: no picture to show (an empty dataset)")
+    def __len__(self): return len(self.items)
+    def __getitem__(self, i:int) -> dict: return self.items[i]
+    def captions(self) -> list[str]: return [it['caption'] for it in self.items]
+    def __repr__(self): return f"OwnScenes(n={len(self)}, size={self.size})"
+
+def _side(s:int|tuple) -> str: return f'{s} px' if isinstance(s, int) else f'{s[0]}×{s[1]} px'   # a model's picture size, for a note
 
 @torch.no_grad()
 def caption_latent(model:sl.SharedLatentModel, # seed 000's model
@@ -145,6 +176,7 @@ class _Explorer(W.VBox):
         self.load_button = W.Button(description='load', layout=W.Layout(width='80px'))
         self.load_button.on_click(lambda _: self.load(self.folder.value))
         self.model, self._muted = None, False
+        self.own = None   # your own captioned pictures (`scenes=`), shown in place of held-out Shapes for every model loaded
         super().__init__()
         self.add_class(f'mmgen-{type(self).__name__.lower()}')   # a CSS hook for pages and browser tests: .mmgen-artexplorer ...
 
@@ -205,26 +237,30 @@ class LatentExplorer(_Explorer):
         self.on([self.t], self.show)
 
     def _smoke(self):
-        model, tok, note = smoke_shared_latent()
+        model, tok, note = smoke_shared_latent()   # on your pictures (`own`) too, if given: a smoke model has seen only Shapes
         self.use(model, tok, note + ' — load a trained folder for real results')
 
     def _load(self, folder):
         p = require_files(folder, ('best.safetensors', 'config.json', 'tokenizer.json'), 'mmgen train shared-latent --out DIR')
         model, tok = sl.load_shared_latent(p)
-        self.use(model, tok, f'the model in {p} ({model.cfg.img_size} px, {n_params(model)/1e6:.1f}M parameters)', recorded_data_seed(p, 'metrics.json'))
+        note = f'the model in {p} ({model.cfg.img_size} px, {n_params(model)/1e6:.1f}M parameters)'
+        if self.own is not None: self.use(model, tok, note, scenes=self.own)   # your pictures: whatever the run trained on
+        else: self.use(model, tok, note, recorded_data_seed(p, 'metrics.json'))
 
     def use(self, model, tok, note:str,
             data_seed:int=0, # the run's data seed: the held-out scenes are of its stream
+            scenes=None, # your own captioned pictures (a dataset of 'image'/'caption' dicts: `OwnScenes` shows its first `n_scenes`) in place of held-out Shapes
            ):
         "Explore `model` (a `SharedLatentModel` in memory) with its tokenizer; `note` says what it is."
-        self.model, self.tok = model.eval(), tok
-        self.scenes = held_out_scenes(self.n_scenes, model.cfg.img_size, data_seed)
+        own = scenes if scenes is not None else self.own   # checked before anything changes: bad pictures leave the widget as it was
+        self.scenes = OwnScenes(own, self.n_scenes, model.cfg.img_size) if own is not None else held_out_scenes(self.n_scenes, model.cfg.img_size, data_seed)
+        self.own, self.model, self.tok = own, model.eval(), tok
         opts = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions())]
         self._muted = True   # new options would each fire a refresh
         try:
             for d, v in ((self.a_scene, 0), (self.b_scene, min(1, self.n_scenes - 1))): d.options, d.value = opts, v
         finally: self._muted = False
-        self.say(note)
+        self.say(note + (f' · shown on {len(self.scenes)} of your pictures' if own is not None else ''))
         self.refresh()
 
     @torch.no_grad()
@@ -266,10 +302,12 @@ class LatentExplorer(_Explorer):
         return paste([paste([self.a_view.value, self.view.value, self.b_view.value]), self.strip_view.value], across=False)
 
 def latent_explorer(folder:str|Path|None=None, # a `mmgen train shared-latent` output folder; None: train a smoke model
+                    scenes=None, # your own captioned pictures to walk between (e.g. the test split a `train(data=...)` run held out); None: held-out Shapes
                     **kw, # `LatentExplorer` options: steps, n_scenes, width
                    ) -> LatentExplorer:
     "The latent-interpolation widget over seed 000's model in `folder` (or a smoke model, saying so)."
-    return LatentExplorer(**kw).load(folder, strict=True)
+    ex = LatentExplorer(**kw); ex.own = scenes
+    return ex.load(folder, strict=True)
 
 # %% ../nbs/15_explorers.ipynb #b2c3e508
 @contextlib.contextmanager
@@ -298,7 +336,7 @@ class AttentionModel:
     name: str                                      # shown in the widget
     encode: Callable[[torch.Tensor], torch.Tensor]  # images (B,3,H,W) in [-1, 1] -> visual tokens (B,S,D), running `blocks`
     blocks: Sequence[EncoderBlock]                 # the self-attention blocks over the visual tokens, first to last
-    img_size: int = 64                             # side of the images it reads
+    img_size: int|tuple[int,int] = 64              # side of the images it reads (or (H, W): a captioner trained on your non-square pictures)
     n_prefix: int = 0                              # tokens before the patch grid (1 for a CLS token)
     caption: Callable[[torch.Tensor], torch.Tensor]|None = None  # decoder memory (1,S',D') -> token ids (1,L): BOS, ..., EOS, pad
     decoder: TextDecoder|None = None               # the decoder that cross-attends to the memory
@@ -308,7 +346,7 @@ class AttentionModel:
 
 def captioner_attention(model:cap.Captioner, # a seed-004 captioner
                         tok, # its tokenizer
-                        img_size:int|None=None, # side of the images it was trained on; None: the model's `cfg.image_size` (64 if unrecorded)
+                        img_size:int|tuple[int,int]|None=None, # side (or (H, W)) of the images it was trained on; None: the model's `cfg.image_size` (64 if unrecorded)
                        ) -> AttentionModel:
     "The captioner as an `AttentionModel`: ResNet tokens + encoder blocks, greedy captions, its RoPE decoder's cross-attention."
     c = model.cfg
@@ -397,6 +435,10 @@ class AttentionExplorer(_Explorer):
     def _load(self, folder):
         p = require_files(folder, ('best.safetensors', 'captioner_config.json', 'tokenizer.json'), 'mmgen train captioner --out DIR')
         model, tok = cap.load_captioner(p)
+        if self.own is not None:   # your pictures: at the side the run trained at (a run on your own data records it, square or not)
+            rec = json.loads((p / 'caption_run.json').read_text()) if (p / 'caption_run.json').exists() else {}
+            am = captioner_attention(model, tok, model.cfg.image_size or (tuple(rec['image_hw']) if 'image_hw' in rec else rec.get('size')))
+            self.use(am, f'the captioner in {p} ({_side(am.img_size)}, {n_params(model)/1e6:.1f}M parameters)', scenes=self.own); return
         preset = json.loads((p / 'metrics.json').read_text()).get('preset', 'cpu') if (p / 'metrics.json').exists() else 'cpu'
         run = json.loads((p / 'caption_run.json').read_text()) if (p / 'caption_run.json').exists() else cap.PRESETS[preset][1]   # the scenes it trained on
         seed = recorded_data_seed(p, 'caption_run.json')   # first: a run on your own data (no Shapes fields, maybe no square side) is refused by its why
@@ -406,19 +448,21 @@ class AttentionExplorer(_Explorer):
     def use(self, am:AttentionModel, # the model to explore
             note:str, # what it is, for the status line
             preset:str|dict|None=None, # a captioner preset, or a run's recorded CaptionRun fields, whose kind of scene to show (at am.img_size); None: 1–3 objects
-            scenes:Shapes|None=None, # show these scenes instead (another system's held-out scenes)
+            scenes=None, # show these instead: Shapes scenes (another system's held-out ones), or your own captioned pictures (a dataset of 'image'/'caption' dicts, `OwnScenes`)
             data_seed:int=0, # the run's data seed: the held-out scenes are of its stream
            ):
-        "Explore `am` on held-out scenes."
-        self.model = am
-        self.scenes = scenes if scenes is not None else _captioner_scenes(preset, self.n_scenes, data_seed, am.img_size) if preset else held_out_scenes(self.n_scenes, am.img_size, data_seed)
+        "Explore `am` on held-out scenes (or the pictures given)."
+        own = self.own if scenes is None else None if isinstance(scenes, Shapes) else scenes   # checked before anything changes
+        self.scenes = (scenes if isinstance(scenes, Shapes) else OwnScenes(own, self.n_scenes, am.img_size) if own is not None
+                       else _captioner_scenes(preset, self.n_scenes, data_seed, am.img_size) if preset else held_out_scenes(self.n_scenes, am.img_size, data_seed))
+        self.model, self.own = am, own
         self._muted = True
         try:
             self.scene.options, self.scene.value = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions()[:self.n_scenes])], 0
             self.layer.value, self.dec_layer.value = len(am.blocks) - 1, (len(am.decoder.blocks) - 1 if am.decoder is not None else 0)
             self.cross_panel.layout.display = None if am.decoder is not None else 'none'
         finally: self._muted = False
-        self.say(note)
+        self.say(note + (f' · shown on {len(self.scenes)} of your pictures' if own is not None else ''))
         self.analyse()
 
     def analyse(self):
@@ -456,10 +500,11 @@ class AttentionExplorer(_Explorer):
 
 def attention_explorer(folder:str|Path|None=None, # a `mmgen train captioner` output folder; None: train a smoke captioner
                        model:AttentionModel|None=None, # explore this model instead (e.g. a ViT; see `AttentionModel`)
+                       scenes=None, # your own captioned pictures (e.g. the test split a `train(data=...)` run held out); None: held-out Shapes
                        **kw, # `AttentionExplorer` options: n_scenes, width
                       ) -> AttentionExplorer:
     "The attention-map widget over the captioner in `folder`, over `model`, or over a smoke captioner (saying so)."
-    ex = AttentionExplorer(**kw)
+    ex = AttentionExplorer(**kw); ex.own = scenes
     if model is None: return ex.load(folder, strict=True)
     with ex.guard(): ex.use(model, model.name)
     return ex
