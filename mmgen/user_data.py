@@ -41,7 +41,7 @@ def _caption_list(cap, where:str) -> list[str]:
     return caps
 
 _IMAGE_KEYS, _CAPTION_KEYS = ('image', 'file', 'filename', 'file_name', 'path'), ('caption', 'captions', 'text')
-_FORMS = ("a CSV with a header, JSON lines (.jsonl, one object a line) or a JSON array of objects (.json), each row with "
+_FORMS = ("a CSV with a header (fields separated by ',', ';' or tabs), JSON lines (.jsonl, one object a line) or a JSON array of objects (.json), each row with "
           "an image (image/file/filename/file_name/path) and a caption (caption/captions/text)")
 
 def _utf8(p:Path) -> str:
@@ -57,7 +57,8 @@ def _file_rows(p:Path) -> list[tuple[str, object]]:
     "(where, row) of a CSV, JSONL or JSON-array file, `where` naming the file and the row's line (its entry, in an array)."
     t = _utf8(p)
     if p.suffix.lower() not in ('.json', '.jsonl'):
-        reader = csv.DictReader(io.StringIO(t, newline=''))
+        head = t.split('\n', 1)[0]   # the header's separator: ',' or, as Excel writes where the decimal mark is a comma, ';'; a tab in a .tsv
+        reader = csv.DictReader(io.StringIO(t, newline=''), delimiter=next((d for d in (',', ';', '\t') if d in head), ','))
         return [(f"{p}, line {reader.line_num}", r) for r in reader]
     if p.suffix.lower() == '.json':   # one JSON value (an array of rows, or one row), or JSON lines under a .json name
         try: doc = json.loads(t)
