@@ -41,7 +41,7 @@ Docs: https://mmgen-dev.github.io/mmgen/train.html.md"""
 
 # %% ../nbs/03_train.ipynb #b7a04970
 from __future__ import annotations
-import contextlib, functools, json, math, os, signal, threading, time, warnings
+import contextlib, fnmatch, functools, json, math, os, signal, threading, time, warnings
 from dataclasses import dataclass, replace, asdict, is_dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -61,14 +61,15 @@ from .checkpoints import _full, _atomic, _first_line, _num, _readable, _unwrap
 _all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
-__all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'param_groups', 'make_optimizer', 'lr_factor', 'warmup_steps',
-           'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'NonFiniteLossError',
-           'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'request_stop',
-           'stop_pending', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock',
-           'TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger',
-           'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of',
-           'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state',
-           'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
+__all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'no_decay_patterns', 'param_groups', 'make_optimizer', 'lr_factor',
+           'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader',
+           'NonFiniteLossError', 'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming',
+           'train_device', 'request_stop', 'stop_pending', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss',
+           'frozen', 'fake_clock', 'TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model',
+           'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least',
+           'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History',
+           'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff',
+           'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -129,13 +130,18 @@ _TRAIN_RULES = dict(  # what each TrainConfig field allows
     wandb_stage=((lambda v: v is None or (isinstance(v, str) and v and '/' not in v)), "None or a name without '/'"))
 
 # %% ../nbs/03_train.ipynb #eb518b0f
+def no_decay_patterns(model:nn.Module, # a model whose modules may list parameters to keep out of weight decay
+                     ) -> list[str]:
+    "The names (fnmatch patterns) that the model or any module in it lists in its `no_weight_decay()`, timm's convention (a ViT's `pos_embed`, `cls_token`), each prefixed with that module's path."
+    return [f'{path}.{n}' if path else n for path, m in model.named_modules() if callable(getattr(m, 'no_weight_decay', None)) for n in m.no_weight_decay()]
+
 def param_groups(model:nn.Module, # the model whose trainable parameters are grouped
                  weight_decay:float, # decay for matrices; biases and norm weights get 0
                 ) -> list[dict]:
-    "Two optimiser parameter groups (AdamW or Adam, `make_optimizer`): matrices with `weight_decay`, 1-D parameters (biases, norms) without."
-    decay, no_decay = [], []
+    "Two optimiser parameter groups (AdamW or Adam, `make_optimizer`): matrices with `weight_decay`; 1-D parameters (biases, norms), `.bias` and what a module lists in `no_weight_decay()` without (timm's `param_groups_weight_decay`)."
+    decay, no_decay, skip = [], [], no_decay_patterns(model)
     for n, p in model.named_parameters():
-        if p.requires_grad: (decay if p.ndim >= 2 else no_decay).append(p)
+        if p.requires_grad: (no_decay if p.ndim <= 1 or n.endswith('.bias') or any(fnmatch.fnmatch(n, s) for s in skip) else decay).append(p)
     return [dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)]
 
 def make_optimizer(model:nn.Module, # model to optimise
