@@ -26,7 +26,8 @@ shows a message, never a traceback. Each widget carries the CSS class `mmgen-<it
 - Held-out scenes (`held_out_scenes`) are Shapes of the run's own data seed (as its folder records it) from index
   `HELD_OUT_START` on, which no split or fresh-scene stage reaches: never one of its training scenes. A run on your own
   pictures (`train(data=...)`) has no such stream: give `latent_explorer` and `attention_explorer` your pictures as
-  `scenes=` (a dataset of 'image'/'caption' items, such as the test split you held out: `OwnScenes`).
+  `scenes=` (a dataset of 'image'/'caption' items, such as the test split you held out: `OwnScenes`), and `art_explorer`
+  as `real=` (the pictures whose code use its histogram shows beside the draws').
 - `attention_explorer(folder)` → `AttentionExplorer`: pick a held-out scene, an encoder layer and head, and a query
   token → that head's self-attention over the visual tokens drawn over the image; and the decoder's cross-attention
   from each generated word to the image, one word per slider step.
@@ -554,21 +555,29 @@ class ArtExplorer(_Explorer):
 
     def _load(self, folder):
         gen = load_vq_art(folder)
+        if json.loads((Path(folder) / 'config.json').read_text()).get('run', {}).get('data_seed', 0) is None and self.own is None:   # what `train(data=...)` records
+            raise ValueError(f"{folder} trained on pictures of its own (`train(data=...)`), not on AbstractArt: give the explorer your held-out pictures as "
+                             f"`real=` (e.g. `art_explorer(folder, real=data['test'])`), the reference the draws' code use is shown beside")
         self.use(gen, f'the VQ-VAE + prior in {folder} ({gen.vqvae.cfg.size} px, {n_params(gen) / 1e6:.1f}M parameters)')
 
     def use(self, gen:va.ArtGenerator, # the text → picture generator
             note:str, # what it is, for the status line
+            real=None, # your own captioned pictures (a dataset of 'image'/'caption' items: a run trained with `data=`), the reference in place of AbstractArt
            ):
-        "Draw with `gen`; the reference histogram is its VQ-VAE's code use on held-out AbstractArt."
-        self.model = gen
-        x, _ = va.art_tensors(self.n_real, gen.vqvae.cfg.size, start=HELD_OUT_START)
+        "Draw with `gen`; the reference histogram is its VQ-VAE's code use on held-out AbstractArt (or on the first `n_real` of your pictures)."
+        own = real if real is not None else self.own   # checked before anything changes
+        if own is not None: shown = OwnScenes(own, self.n_real, gen.vqvae.cfg.size, 'real'); x = torch.stack([it['image'] for it in shown])
+        else: x, _ = va.art_tensors(self.n_real, gen.vqvae.cfg.size, start=HELD_OUT_START)
         self.real_codes = va.encode_all(gen.vqvae, x)[0]
+        self.model, self.own = gen, own
+        self.real_name = 'of your pictures' if own is not None else 'held-out real pictures'
         self._muted = True
         try:
-            if not self.prompt():
+            if own is not None and not self.prompt(): self.text.value = shown.captions()[0]   # your adjectives: the toggles are AbstractArt's
+            elif not self.prompt():
                 for ax, w in (('temperature', 'warm'), ('saturation', 'vivid'), ('texture', 'grainy')): self.toggles[ax].value = w
         finally: self._muted = False
-        self.say(note)
+        self.say(note + (f' · code use beside {len(x)} of your pictures' if own is not None else ''))
         self.draw()
 
     def prompt(self) -> str:
@@ -609,18 +618,20 @@ class ArtExplorer(_Explorer):
         self.info.value = (f'<b>{html.escape(checked)}</b> · seed {self.seed.value}, temperature {self.temperature.value:.1f}<br>'
                            f'<small>read back from the {len(self.images)} draws: {html.escape(read)}<br>'
                            f'codebook use — <span style="color:#285ac8">the {n} draws</span>: {u:.0%} of {K} codes, perplexity {ppl:.0f}; '
-                           f'{n} held-out real pictures: {nu:.0%}, perplexity {nppl:.0f}; '
-                           f'<span style="color:#888">all {len(self.real_codes)} real pictures</span>: {ru:.0%}, perplexity {rppl:.0f}</small>')
+                           f'{n} {self.real_name}: {nu:.0%}, perplexity {nppl:.0f}; '
+                           f'<span style="color:#888">all {len(self.real_codes)} {self.real_name}</span>: {ru:.0%}, perplexity {rppl:.0f}</small>')
 
     def snapshot(self) -> bytes:
         "PNG of the draws (above) and the two histograms (below)."
         return paste([self.view.value, self.hist.value], across=False)
 
 def art_explorer(folder:str|Path|None=None, # a `mmgen train vq-art` output folder; None: train a smoke model
+                 real=None, # your own captioned pictures (e.g. the test split a `train(data=...)` run held out), the code-use reference; None: held-out AbstractArt
                  **kw, # `ArtExplorer` options: n_draws, width, n_real
                 ) -> ArtExplorer:
     "The adjectives → art widget over seed 002's generator in `folder` (or a smoke model, saying so)."
-    return ArtExplorer(**kw).load(folder, strict=True)
+    ex = ArtExplorer(**kw); ex.own = real
+    return ex.load(folder, strict=True)
 
 # %% ../nbs/15_explorers.ipynb #c3d4e512
 def smoke_retrieval(seconds:float=smoke(4, 20), # training budget (`TrainConfig.max_seconds`)
