@@ -707,6 +707,9 @@ def _check_captions(caps:dict, # split -> the captions of your own `data=`
         if not 1 <= n <= MAX_ADJECTIVES: raise ConfigError(f"{at} has {n} words: the prior takes captions of 1-{MAX_ADJECTIVES} adjectives (e.g. 'warm vivid calm'), not sentences")
         if (t := (len(tok.split(c)) if split == 'train' else n) + 2) > max_text: raise ConfigError(f"{at} is {t} tokens with BOS and EOS, over max_text={max_text}: it would be cut; pass max_text={t}" + (', or drop its punctuation' if t > n + 2 else ''))
         if split == 'test' and not set(prompt_words(c)) & set(tok.stoi): raise ConfigError(f"{at} holds no word of the training captions: as a prompt it names no adjective the prior knows")
+    if unseen := sorted({w for c in caps['test'] for w in prompt_words(c)} - set(tok.stoi)):   # said once here; the draws below leave them out quietly
+        warnings.warn(f"train(): data['test'] captions hold {len(unseen)} word{'s' * (len(unseen) > 1)} no training caption holds ({', '.join(map(repr, unseen[:8]))}"
+                      f"{' ...' if len(unseen) > 8 else ''}): the prior never learnt {'them' if len(unseen) > 1 else 'it'}, so those prompts are drawn and scored without {'them' if len(unseen) > 1 else 'it'}")
 
 def train_prior(cfg:PriorConfig, # prior configuration (masked=False: the seed's direct head)
                 tokens:Tensor, pad_mask:Tensor, # (N, L) prompts of the training pictures
@@ -804,7 +807,9 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     steps = epochs * (len(ids) // rk['batch_size']) if epochs else rk['prior_steps']
     prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], seed=seed, max_seconds=rk['prior_seconds'], **tc, out_dir=str(out / 'prior'))
     gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
-    imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
+    with warnings.catch_warnings():   # a test caption's unseen words: said once, by _check_captions
+        warnings.filterwarnings('ignore', message=r"prompt .*: unknown word")
+        imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
     ds = data_seed if data is None else None   # your own datasets (data=) are drawn by no seed of ours
     m = dict(preset=preset, seed=seed, data_seed=ds, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
              prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'], vq_steps_run=len(hv.steps), prior_steps_run=len(hp.steps))
