@@ -177,7 +177,7 @@ class _Explorer(W.VBox):
         self.load_button = W.Button(description='load', layout=W.Layout(width='80px'))
         self.load_button.on_click(lambda _: self.load(self.folder.value))
         self.model, self._muted = None, False
-        self.own = None   # your own captioned pictures (`scenes=`), shown in place of held-out Shapes for every model loaded
+        self.own = None   # your own captioned pictures (`scenes=`, `real=`), used in place of generated ones for every model loaded
         super().__init__()
         self.add_class(f'mmgen-{type(self).__name__.lower()}')   # a CSS hook for pages and browser tests: .mmgen-artexplorer ...
 
@@ -238,7 +238,7 @@ class LatentExplorer(_Explorer):
         self.on([self.t], self.show)
 
     def _smoke(self):
-        model, tok, note = smoke_shared_latent()   # on your pictures (`own`) too, if given: a smoke model has seen only Shapes
+        model, tok, note = smoke_shared_latent()
         self.use(model, tok, note + ' — load a trained folder for real results')
 
     def _load(self, folder):
@@ -259,7 +259,7 @@ class LatentExplorer(_Explorer):
         opts = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions())]
         self._muted = True   # new options would each fire a refresh
         try:
-            for d, v in ((self.a_scene, 0), (self.b_scene, min(1, self.n_scenes - 1))): d.options, d.value = opts, v
+            for d, v in ((self.a_scene, 0), (self.b_scene, min(1, len(opts) - 1))): d.options, d.value = opts, v   # one picture of yours: both ends on it
         finally: self._muted = False
         self.say(note + (f' · shown on {len(self.scenes)} of your pictures' if own is not None else ''))
         self.refresh()
