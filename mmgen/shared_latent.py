@@ -414,7 +414,7 @@ PRIOR_TRAIN = dict(lr=1e-3, weight_decay=0., optimizer='adamw', schedule='cosine
 def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
               tok, # its tokenizer
               splits:dict, # 'train' and 'valid' datasets with image / caption
-              steps:int=12000, # optimiser steps (3,000 left the CPU run's prior undertrained: 'The prior, fitted longer' in the notebook)
+              steps:int=12000, # optimiser steps (3,000 left an earlier CPU run's prior undertrained: § The prior in the notebook)
               width:int=1024, depth:int=4, p_uncond:float=0.1, # `LatentPrior` sizes
               batch_size:int=256, lr:float=PRIOR_TRAIN['lr'], # optimiser
               out_dir:str|Path|None=None, # checkpoints and history (None: nothing written)
