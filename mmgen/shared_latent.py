@@ -640,7 +640,10 @@ def goal_claims(m:dict, # metrics that `train` returns (and writes to metrics.js
                 machine:str|None=None, # where the run was made (default: m['device'])
                ) -> list[Claim]:
     "Each goal as a `Claim` (kind 'min', in %) beside the run's figure, for `mmgen.evaluation.ledger`; verdicts 'met' / 'not met'; a goal the run has no figure for is 'not measured here'."
-    why = lambda k: f"tie ceiling {m[k + '_ceiling']:.1%}: an image cannot tell its caption from another exactly true one" if k + '_ceiling' in m else ''
+    def why(k):
+        if k + '_ceiling' in m: return f"tie ceiling {m[k + '_ceiling']:.1%}: an image cannot tell its caption from another exactly true one"
+        if k == 'caption_exact' and 'caption_objects' in m: return f"objects named right in {m['caption_objects']:.1%}: exact also asks for the relation a caption states"
+        return ''
     return [Claim(k, 100 * g, 100 * m[k] if k in m else None, '%', 'min', machine or m.get('device', ''), why(k), role='goal') for k, g in goals.items()]
 
 
