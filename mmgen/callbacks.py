@@ -47,6 +47,8 @@ class Callback:
     "Base class: override any of the hooks; each receives the `TrainState`."
     def before_fit(self, state): pass
     def after_step(self, state): pass
+    def before_validate(self, state): pass   # at an epoch's end, before validation (only with valid batches)
+    def after_validate(self, state): pass    # after validation and `best` (an `EMA` puts the raw weights back here)
     def after_epoch(self, state): pass
     def after_fit(self, state): pass
 
@@ -140,11 +142,12 @@ def _ema_fn(decay:float):
     return avg
 
 class EMA(Callback):
-    "Exponential moving average of `model`'s weights, updated after every step; at the end of `fit` the model holds the average."
+    "Exponential moving average of `model`'s weights, updated after every step; validation and `best` read it (unless `validate=False`); at the end of `fit` the model holds it."
     def __init__(self, model:nn.Module, # the model given to `fit` (single process, DDP or FSDP2)
                  decay:float=0.999, # weight of the running average at each step
+                 validate:bool=True, # `fit`'s valid losses, early stopping and `best.safetensors` read the average (timm's train.py picks its best by the EMA's metrics); False: the raw weights
                 ):
-        self.model, self.decay, self.avg = model, decay, None
+        self.model, self.decay, self.validate, self.avg, self.raw = model, decay, validate, None, None
     def before_fit(self, state):
         from torch.optim.swa_utils import AveragedModel
         fn = _ema_fn(self.decay)
@@ -153,8 +156,18 @@ class EMA(Callback):
     def after_step(self, state): self.avg.update_parameters(self.model)
     def state_dict(self): return self.avg.state_dict()           # saved with `latest`: a resumed run keeps averaging
     def load_state_dict(self, sd): self.avg.load_state_dict(sd)
+    def average(self) -> dict:
+        "The average, as the model's state dict holds its tensors (shards stay shards)."
+        return self.avg.avg if isinstance(self.avg, _ShardedAverage) else self.avg.module.state_dict()
     @torch.no_grad()
-    def after_fit(self, state):
-        avg = self.avg.avg if isinstance(self.avg, _ShardedAverage) else self.avg.module.state_dict()
-        for p, q in zip(self.model.state_dict().values(), avg.values()): p.copy_(q)
+    def _put(self, sd:dict):
+        for p, q in zip(self.model.state_dict().values(), sd.values()): p.copy_(q)
+    @torch.no_grad()
+    def before_validate(self, state):   # the raw weights kept aside (one copy of the model), the average put in
+        if not self.validate or self.avg is None: return
+        self.raw = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self._put(self.average())
+    def after_validate(self, state):    # training goes on from the raw weights
+        if self.raw is not None: self._put(self.raw); self.raw = None
+    def after_fit(self, state): self._put(self.average())
 

@@ -528,14 +528,18 @@ def end_epoch(self:_Run):
     rows = [r for r in hist.steps if r['epoch'] == s.epoch]
     comps = [k for k in (rows[0] if rows else {}) if k not in ('step', 'epoch', 'lr', 'grad_norm')]
     row = {f'train_{k}': sum(r[k] for r in rows) / len(rows) for k in comps}
-    if self.valid_dl is not None: row.update(_evaluate(self.model, self.loss_fn, self.valid_dl, self.eval_fn, s, self.amp, self.world))
-    row = hist.log_epoch(epoch=s.epoch, step=s.step, **row, lr=s.lr, seconds=time.time() - self.t_epoch, **({'partial': True} if partial else {}))
-    monitor = row.get('valid_loss', row.get('train_loss', math.nan))
-    improved = monitor < s.best_value - cfg.min_delta
-    if improved:
-        s.best_value, s.bad_epochs, hist.best = monitor, 0, dict(row)
-        if self.out is not None: save_weights(self.model, self.out/'best.safetensors', dict(step=s.step, epoch=s.epoch, monitor=monitor))
-    else: s.bad_epochs += 1
+    if self.valid_dl is not None: self.call('before_validate')   # an `EMA` puts its average in: the valid losses and `best` are of it
+    try:
+        if self.valid_dl is not None: row.update(_evaluate(self.model, self.loss_fn, self.valid_dl, self.eval_fn, s, self.amp, self.world))
+        row = hist.log_epoch(epoch=s.epoch, step=s.step, **row, lr=s.lr, seconds=time.time() - self.t_epoch, **({'partial': True} if partial else {}))
+        monitor = row.get('valid_loss', row.get('train_loss', math.nan))
+        improved = monitor < s.best_value - cfg.min_delta
+        if improved:
+            s.best_value, s.bad_epochs, hist.best = monitor, 0, dict(row)
+            if self.out is not None: save_weights(self.model, self.out/'best.safetensors', dict(step=s.step, epoch=s.epoch, monitor=monitor))
+        else: s.bad_epochs += 1
+    finally:
+        if self.valid_dl is not None: self.call('after_validate')   # the raw weights back, whatever happened, before `latest` is written or training goes on
     if self.rank == 0 and cfg.verbose: print(f"epoch {s.epoch + 1}/{cfg.epochs}  step {s.step}  {_fmt(row)}  {row['seconds']:.1f}s" + ('  *' if improved else ''))
     if not partial: s.epoch, s.batch = s.epoch + 1, 0
     self.call('after_epoch')   # time budget, early stopping, `latest`, then the caller's callbacks
@@ -777,7 +781,7 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
         valid_dl:Iterable|None=None, # validation batches: valid_* losses, early stopping and `best`
         cfg:TrainConfig|None=None, # the run's configuration
         eval_fn:Callable|None=None, # eval_fn(model, valid_dl, state) -> {name: float} epoch metrics
-        callbacks:Iterable=(), # objects with before_fit / after_step / after_epoch / after_fit(state)
+        callbacks:Iterable=(), # objects with before_fit / after_step / before_validate / after_validate / after_epoch / after_fit(state)
         resume:bool|None=None, # continue from cfg.out_dir/latest_state.pt if it exists (None: as `fit_options` says, else no)
        ) -> History:
     "Train `model` on `train_dl`; returns the History (Python floats only)."
