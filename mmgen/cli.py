@@ -390,11 +390,14 @@ def clashing_files(out:Path, # a folder that holds no run (no RUN_FILE, no saved
     "The files under `out` named as a run of `system` names its own (a `config.json`, a `metrics.json` ...), as sorted paths relative to `out`: what a fresh run there would write over."
     return _sort_files(out, system)[0]
 
-def _record(args) -> dict: return dict(system=args.system, full=args.full, epochs=args.epochs, set=dict(args.set))
+def _record(args) -> dict:
+    "What started the run: system and options, a relative `cache_dir` as the folder it named from where the command ran (so a --resume or --overwrite from another folder reads the same one)."
+    where = lambda k, v: str(Path(v).expanduser().resolve()) if k == 'cache_dir' and isinstance(v, str) and v else v
+    return dict(system=args.system, full=args.full, epochs=args.epochs, set={k: where(k, v) for k, v in args.set})
 
 def _go_on(args, out:Path) -> str:
     "The command that resumes this run, with the options and save cadence it was started with."
-    sets = [f"--set {shlex.quote(f'{k}={v!r}' if isinstance(v, str) and not v.isidentifier() else f'{k}={v}')}" for k, v in args.set]
+    sets = [f"--set {shlex.quote(f'{k}={v!r}' if isinstance(v, str) and not v.isidentifier() else f'{k}={v}')}" for k, v in _record(args)['set'].items()]   # a relative cache_dir as the folder it named
     return ' '.join(['mmgen train', args.system, '--out', shlex.quote(str(out))] + ['--full'] * args.full
                     + ([f'--epochs {args.epochs}'] if args.epochs else []) + sets
                     + [f'--{k.replace("_", "-")} {v:g}' for k in ('save_every', 'save_minutes') if (v := getattr(args, k, None)) is not None] + ['--resume'])
