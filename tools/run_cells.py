@@ -6,7 +6,8 @@
 What `nbdev-test --flags cuda --save` does for a whole notebook, for a few cells: on a short GPU lease it skips the
 notebook's CPU-sized cells (minutes), and a slow cell can be re-executed against a run folder that a slow pass saved
 before. The namespace is the notebook's `default_exp` module (`from mmgen.X import *`, private names too, so it
-must be in sync: run `nbdev-export` first) plus what `--set` assigns; the cells run in the order given, in one
+must be in sync: run `nbdev-export` first; a notebook that exports nothing, like a lab record, gets no module: name its
+import cells first) plus what `--set` assigns; the cells run in the order given, in one
 kernel (execnb's CaptureShell, as nbdev-test uses). A cell that raises stops the run and nothing is written back,
 unless `--each`: then the outputs of every cell that finished are written back as it finishes (a long chain loses
 nothing on a crash).
@@ -29,10 +30,9 @@ byid = {c.get('id'): c for c in nb['cells']}
 ids, back = a.cells.split(','), (a.back or a.cells).split(',')
 if missing := [i for i in ids + back if i not in byid]: sys.exit(f"no cell with id {missing} in {path}")
 mod = next((m.group(1) for c in nb['cells'] if (m := re.search(r'^#\|\s*default_exp\s+(\S+)', ''.join(c['source']), re.M))), None)
-if mod is None: sys.exit(f"{path} has no `#| default_exp` cell: nothing to import the definitions from")
-pre = [f"import importlib as _il; _m = _il.import_module('mmgen.{mod}')",
-       "globals().update({k: v for k, v in vars(_m).items() if not k.startswith('__')})",
-       "from pathlib import Path"] + a.set
+pre = ([f"import importlib as _il; _m = _il.import_module('mmgen.{mod}')",
+        "globals().update({k: v for k, v in vars(_m).items() if not k.startswith('__')})"] if mod else []   # a notebook that exports nothing (a lab record): name its import cells first
+       ) + ["from pathlib import Path"] + a.set
 cells = [dict(cell_type='code', id='_pre_', metadata={}, source='\n'.join(pre), outputs=[], execution_count=None)]
 cells += [dict(copy.deepcopy(byid[i]), source=''.join(byid[i]['source']), outputs=[]) for i in ids]
 run = dict2obj(dict(cells=cells))
