@@ -160,7 +160,7 @@ def smoke_shared_latent(seconds:float=smoke(4, 20), # training budget (`TrainCon
     "(model, tokenizer, note): a smoke-sized shared-latent model (`smoke_config`, 32 px) trained for about `seconds` on Shapes."
     if 'shared_latent' not in _SMOKE:
         set_seed(0); t0 = time.time()
-        splits = shapes_splits(512, 32, 8, size=32, max_objects=3, order='reading')
+        splits = shapes_splits(512, 32, 8, size=32, max_objects=3, **sl.RECIPE_SCENES)   # captioned as `train`'s scenes are
         model, tok, h = _quietly(sl.fit_shared_latent, sl.smoke_config(epochs=40), splits, progress=False, max_seconds=seconds)
         _SMOKE['shared_latent'] = (model.eval(), tok, f"a smoke model (32 px, {n_params(model)/1e6:.1f}M parameters) "
                                    f"trained just now for {len(h.steps)} steps, {time.time() - t0:.0f} s")

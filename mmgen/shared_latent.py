@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from .core import set_seed, default_device, gpu_name, config_dict, register_system, pick_preset, split_overrides, refuse_beside_data, ConfigError, row_generators, row_noise, FromOption, Derived
 from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
-                        show_batch, BACKGROUND_UNIT)
+                        show_batch, BACKGROUND_UNIT, RELATION_TEMPLATES)
 from .user_data import as_images, picture_keys
 from .tokenizers import BPETokenizer, caption_words, check_captions
 from .attention import TextEncoder, TextDecoder
@@ -52,14 +52,14 @@ _all_ = ['recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']   #
 
 # %% auto #0
 __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_objective', 'PRIOR_TRAIN', 'DECODER_TRAIN',
-           'SMOKE_SIZES', 'GOALS', 'CPU_SIZES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS', 'RUN_WRITES', 'SETS_ITSELF',
-           'STAGES', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder', 'TextLatentEncoder', 'CaptionDecoder',
-           'SharedLatentOutput', 'KnownTokens', 'SharedLatentModel', 'shared_latent_loss', 'shared_latent_rows',
-           'shared_latent_total', 'LatentPrior', 'prior_loss', 'text_features', 'prior_pairs', 'fit_prior',
-           'load_prior', 'prior_latents', 'encode_all', 'decode_latents', 'score_generations', 'evaluate',
-           'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results', 'goal_claims', 'cpu_config',
-           'load_shared_latent', 'fresh_scenes', 'train', 'image_latents', 'caption_images', 'images_from_captions',
-           'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
+           'SMOKE_SIZES', 'GOALS', 'CPU_SIZES', 'RECIPE_SCENES', 'BUDGET_SHARES', 'PRESETS', 'PRESET_COSTS',
+           'RUN_WRITES', 'SETS_ITSELF', 'STAGES', 'SharedLatentConfig', 'ImageEncoder', 'ImageDecoder',
+           'TextLatentEncoder', 'CaptionDecoder', 'SharedLatentOutput', 'KnownTokens', 'SharedLatentModel',
+           'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'LatentPrior', 'prior_loss',
+           'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all', 'decode_latents',
+           'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results',
+           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+           'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
 @dataclass
@@ -671,12 +671,14 @@ def load_shared_latent(out_dir:str|Path, # folder written by `train`
     if (out / 'words.json').exists(): tok.words = json.loads((out / 'words.json').read_text())   # a folder from before has none
     return load_trained(SharedLatentModel(read_config(SharedLatentConfig, out / 'config.json', saved), pad_id=tok.pad_id, n_tokens=tok.vocab_size), out / w, device), tok
 
+RECIPE_SCENES = dict(order='reading', templates=RELATION_TEMPLATES)   # how `train`'s Shapes scenes are captioned: objects in reading order, and 2+ objects always with their relation (the six templates' coin: the lab record's 'The template coin')
+
 def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
                  img_size:int, max_objects:int=3,
                  start:int=10**7, # first Shapes index: past every split `shapes_splits` makes here (they start at 0)
                 ) -> Shapes:
     "Shapes rendered on the fly from index `start` on: scenes no split holds, none read twice by a stage of `n` samples."
-    return Shapes(n, size=img_size, seed=0, start=start, max_objects=max_objects, order='reading')
+    return Shapes(n, size=img_size, seed=0, start=start, max_objects=max_objects, **RECIPE_SCENES)
 
 BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1)   # how `train(budget_s=...)` shares its time out (in proportion, among the stages that run)
 PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage steps, the ruler's (scenes, epochs), the probe's (train, test) scenes; cfg: the model config's sizes
@@ -760,7 +762,7 @@ def train(out_dir:str|Path, # output folder
     speed = replace(speed, shift=min(speed.shift, safe_shift(cfg.img_size)))   # no object leaves the picture
     out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
-    splits = own or shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, order='reading', cache_dir=out / 'cache',
+    splits = own or shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, cache_dir=out / 'cache', **RECIPE_SCENES,
                                   num_workers=speed.workers(dev))
     data_seed, decoder_fresh = getattr(splits['train'], 'seed', None), decoder_fresh and not own   # the scenes' Shapes seed (a cache records its source's): 0 unless `data` came with another
     decoder_steps = P['decoder_steps'] if decoder_steps is None else decoder_steps
