@@ -254,7 +254,7 @@ class LatentExplorer(_Explorer):
            ):
         "Explore `model` (a `SharedLatentModel` in memory) with its tokenizer; `note` says what it is."
         own = scenes if scenes is not None else self.own   # checked before anything changes: bad pictures leave the widget as it was
-        self.scenes = OwnScenes(own, self.n_scenes, model.cfg.img_size) if own is not None else held_out_scenes(self.n_scenes, model.cfg.img_size, data_seed)
+        self.scenes = OwnScenes(own, self.n_scenes, model.cfg.img_size) if own is not None else held_out_scenes(self.n_scenes, model.cfg.img_size, data_seed, **sl.RECIPE_SCENES)   # captioned as `train`'s scenes are
         self.own, self.model, self.tok = own, model.eval(), tok
         opts = [(f'{i}: {c}', i) for i, c in enumerate(self.scenes.captions())]
         self._muted = True   # new options would each fire a refresh
