@@ -43,7 +43,7 @@ from .decoding import decode
 from .evaluation import (n_params, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               check_splits)
-from .train import fit, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, check_config, int_at_least, num_at_least, num_between, one_of
+from .train import fit, resuming, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained, write_json
 from .speed import SpeedOptions, speed_flags, safe_shift, caption_batches, stage_budgets
 from .losses import recon_loss, token_ce_sums, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
@@ -762,6 +762,11 @@ def train(out_dir:str|Path, # output folder
     speed = replace(speed, shift=min(speed.shift, safe_shift(cfg.img_size)))   # no object leaves the picture
     out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
+    if resuming() and not own and (was := out / 'cache' / f'train_{cfg.img_size}' / 'meta.json').exists():   # resumed on other scenes, a run would retrain its tokenizer on other captions
+        now = repr(shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, **RECIPE_SCENES)['train'])   # nothing rendered
+        if (then := json.loads(was.read_text()).get('source')) != now:
+            raise ConfigError(f"{out} holds a run on other Shapes scenes than train draws now: {then}, not {now} (other caption templates: a run from before "
+                              "RECIPE_SCENES); resume it with the mmgen version that started it, or start over in another folder")
     splits = own or shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, cache_dir=out / 'cache', **RECIPE_SCENES,
                                   num_workers=speed.workers(dev))
     data_seed, decoder_fresh = getattr(splits['train'], 'seed', None), decoder_fresh and not own   # the scenes' Shapes seed (a cache records its source's): 0 unless `data` came with another
