@@ -58,7 +58,7 @@ __all__ = ['SEED_VARIANTS', 'PRIOR_GUIDANCE', 'MMGEN_VARIANTS', 'shared_latent_o
            'shared_latent_loss', 'shared_latent_rows', 'shared_latent_total', 'LatentPrior', 'prior_loss',
            'text_features', 'prior_pairs', 'fit_prior', 'load_prior', 'prior_latents', 'encode_all', 'decode_latents',
            'score_generations', 'evaluate', 'fit_shared_latent', 'finetune_decoder', 'smoke_config', 'show_results',
-           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'train', 'image_latents',
+           'goal_claims', 'cpu_config', 'load_shared_latent', 'fresh_scenes', 'scenes_differ', 'train', 'image_latents',
            'caption_images', 'images_from_captions', 'recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']
 
 # %% ../nbs/10_shared_latent.ipynb #128a5384
@@ -680,6 +680,15 @@ def fresh_scenes(n:int, # scenes: one per sample of the stage that reads them
     "Shapes rendered on the fly from index `start` on: scenes no split holds, none read twice by a stage of `n` samples."
     return Shapes(n, size=img_size, seed=0, start=start, max_objects=max_objects, **RECIPE_SCENES)
 
+def scenes_differ(out:str|Path, # a run folder of `train`
+                  n_train:int, n_eval:int, img_size:int, max_objects:int=3, # what the run was called with
+                 ) -> str|None:
+    "What differs between run folder `out`'s cached Shapes training scenes and those `train` draws now (`RECIPE_SCENES`); None where they agree or none are cached."
+    if not (was := Path(out) / 'cache' / f'train_{img_size}' / 'meta.json').exists(): return None
+    now = repr(shapes_splits(n_train, n_eval // 2, n_eval, size=img_size, max_objects=max_objects, **RECIPE_SCENES)['train'])   # nothing rendered
+    if (then := json.loads(was.read_text()).get('source')) == now: return None
+    return f"{out} holds a run on other Shapes scenes than train draws now: {then}, not {now} (other caption templates: a run from before RECIPE_SCENES)"
+
 BUDGET_SHARES = dict(joint=0.4, decoder=0.25, prior=0.1)   # how `train(budget_s=...)` shares its time out (in proportion, among the stages that run)
 PRESETS = {  # name -> what `train` runs: image side, epochs, scenes, stage steps, the ruler's (scenes, epochs), the probe's (train, test) scenes; cfg: the model config's sizes
     'smoke': dict(cfg=SMOKE_SIZES, img_size=32, epochs=2, n_train=384, n_eval=64, decoder_steps=20, prior_steps=100, ruler=(384, 2), probe=(600, 200), prior=dict(width=256)),   # prior: fit_prior's sizes (0.6M parameters; width 1024's 8.8M made a 200 MB smoke run folder)
@@ -762,11 +771,8 @@ def train(out_dir:str|Path, # output folder
     speed = replace(speed, shift=min(speed.shift, safe_shift(cfg.img_size)))   # no object leaves the picture
     out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
-    if resuming() and not own and (was := out / 'cache' / f'train_{cfg.img_size}' / 'meta.json').exists():   # resumed on other scenes, a run would retrain its tokenizer on other captions
-        now = repr(shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, **RECIPE_SCENES)['train'])   # nothing rendered
-        if (then := json.loads(was.read_text()).get('source')) != now:
-            raise ConfigError(f"{out} holds a run on other Shapes scenes than train draws now: {then}, not {now} (other caption templates: a run from before "
-                              "RECIPE_SCENES); resume it with the mmgen version that started it, or start over in another folder")
+    if resuming() and not own and (why := scenes_differ(out, n_train, n_eval, cfg.img_size, max_objects)):   # resumed on other scenes, a run would retrain its tokenizer on other captions
+        raise ConfigError(f"{why}; resume it with the mmgen version that started it, or start over in another folder")
     splits = own or shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, cache_dir=out / 'cache', **RECIPE_SCENES,
                                   num_workers=speed.workers(dev))
     data_seed, decoder_fresh = getattr(splits['train'], 'seed', None), decoder_fresh and not own   # the scenes' Shapes seed (a cache records its source's): 0 unless `data` came with another
