@@ -773,6 +773,8 @@ def train(out_dir:str|Path, # output folder
     set_seed(seed)
     if resuming() and not own and (why := scenes_differ(out, n_train, n_eval, cfg.img_size, max_objects)):   # resumed on other scenes, a run would retrain its tokenizer on other captions
         raise ConfigError(f"{why}; resume it with the mmgen version that started it, or start over in another folder")
+    resumed = ("resumed (fit_options(resume=True) or --resume): train_seconds, decoder_seconds, prior_seconds and total_seconds time this process alone; "
+               "the joint stage's epochs keep their own times in history.json") if resuming() and (out / 'latest_state.pt').exists() else None
     splits = own or shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, cache_dir=out / 'cache', **RECIPE_SCENES,
                                   num_workers=speed.workers(dev))
     data_seed, decoder_fresh = getattr(splits['train'], 'seed', None), decoder_fresh and not own   # the scenes' Shapes seed (a cache records its source's): 0 unless `data` came with another
@@ -803,7 +805,7 @@ def train(out_dir:str|Path, # output folder
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *(probe_scenes or P['probe']))
     metrics = dict(system='shared-latent', design='literal' if (full and literal) else 'default', preset=preset, seed=seed, data_seed=data_seed, batch_size=cfg.batch_size, img_size=cfg.img_size,
                    params=n_params(model), n_train=n_train, epochs=len(hist.epochs), steps=len(hist.steps), budget_s=budget_s, device=gpu_name(), train_seconds=t_train,
-                   decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior,
+                   decoder_steps=decoder_steps, decoder_fresh=decoder_fresh, decoder_seconds=t_dec, prior_steps=prior_steps, prior_seconds=t_prior, resumed=resumed,
                    classifier=classifier_accuracy(clf, test),
                    classifier_blurred=classifier_accuracy(clf, dict(test, image=blur_images(test['image'], 1.))), **metrics, **{f'probe_{k}': v for k, v in probe.items()},
                    **{f'final_{k}': v for k, v in hist.epochs[-1].items() if k.startswith(('train_', 'valid_'))},
