@@ -49,7 +49,7 @@ from .decoding import decode
 from .losses import SigLIPLoss, token_ce_sums
 from .evaluation import n_params, check_splits
 from .train import fit, FullBatchLoss, TrainConfig, History, Callback, make_loader, load_weights, dist_info, resuming, train_device, check_config, int_at_least, num_at_least, one_of, num_between
-from .checkpoints import require_files, read_config, load_trained, write_json
+from .checkpoints import require_files, read_config, load_trained, write_json, resume_note
 from .speed import SpeedOptions, cpu_threads, torch_threads
 
 # %% auto #0
@@ -806,7 +806,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         dev = next(model.parameters()).device
         metrics = dict(system='captioner', preset=preset, seed=tcfg.seed, data_seed=None if data is not None else run.data_seed, device=gpu_name() if dev.type == 'cuda' or not torch.cuda.is_available() else 'CPU',
                        params=n_params(model), moe=model.cfg.moe, epochs=len(h.epochs), steps=len(h.steps),
-                       train_seconds=round(train_seconds, 1), fit_seconds=round(res.seconds, 1),
+                       train_seconds=round(train_seconds, 1), fit_seconds=round(h.seconds, 1),   # fit's clock: a resumed run's every process
                        images_per_s=round(n_imgs / max(train_seconds, 1e-9), 1),
                        tokens_per_s=round(n_imgs * real_tokens / max(train_seconds, 1e-9), 1),
                        first_loss=first, last_train_loss=h.epochs[-1]['train_loss'], valid_loss=h.epochs[-1].get('valid_loss'),
@@ -814,7 +814,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
                        **{f'test_{k}': v for k, v in scores.items()}, amp=res.train_cfg.amp, threads=torch.get_num_threads(),
                        load_average=round(os.getloadavg()[0], 1) if hasattr(os, 'getloadavg') else None,
                        samples=[dict(pred=p, truth=it['caption'], correct=_is_correct(p, it)) for p, it in zip(preds, items[:8])],
-                       stop_reason=h.stop_reason,
+                       stop_reason=h.stop_reason, resumed=resume_note(training=h),
                        files=dict(checkpoint=str(out / 'best.safetensors'), metrics=str(out / 'metrics.json'), samples=str(samples_png) if run.n_samples else None))
         write_json(out / 'metrics.json', metrics)
         if tcfg.verbose: print(run_summary(metrics, out))

@@ -24,7 +24,7 @@ from .core import UserError, ConfigError
 # %% auto #0
 __all__ = ['dist_info', 'model_state', 'save_weights', 'CheckpointError', 'weights_diff', 'upgrade_keys', 'upgrade_on_load',
            'load_weights', 'weights_metadata', 'upgrade_optimizer_state', 'rng_state', 'set_rng_state', 'History',
-           'write_json', 'require_files', 'read_config', 'load_trained']
+           'resume_note', 'write_json', 'require_files', 'read_config', 'load_trained']
 
 # %% ../nbs/02a_checkpoints.ipynb #d306a3a6
 def dist_info() -> tuple[int, int]:
@@ -204,6 +204,8 @@ class History:
     epochs: list = field(default_factory=list)  # per epoch: epoch, step, train_*, valid_*, metrics, seconds
     best: dict|None = None                      # the epoch row whose weights are in best.safetensors
     stop_reason: str = ''                       # why training ended
+    seconds: float|None = None                  # the run's training clock at its end: every process's kept work (a resumed run's clock goes on from its save)
+    resumes: list = field(default_factory=list) # where a process went on from a saved state and trained on: step, epoch, the clock then
 
     def log_step(self, **kw): self.steps.append({k: _num(v) for k, v in kw.items()})
     def log_epoch(self, **kw): self.epochs.append({k: _num(v) for k, v in kw.items()}); return self.epochs[-1]
@@ -213,9 +215,9 @@ class History:
         "Training loss of every optimiser step."
         return [r['loss'] for r in self.steps]
 
-    def to_dict(self) -> dict: return dict(steps=self.steps, epochs=self.epochs, best=self.best, stop_reason=self.stop_reason)
+    def to_dict(self) -> dict: return dict(steps=self.steps, epochs=self.epochs, best=self.best, stop_reason=self.stop_reason, seconds=self.seconds, resumes=self.resumes)
     @classmethod
-    def from_dict(cls, d:dict) -> History: return cls(list(d['steps']), list(d['epochs']), d.get('best'), d.get('stop_reason', ''))
+    def from_dict(cls, d:dict) -> History: return cls(list(d['steps']), list(d['epochs']), d.get('best'), d.get('stop_reason', ''), d.get('seconds'), list(d.get('resumes', ())))   # a history from before seconds/resumes has neither
 
     def to_json(self, path:str|Path|None=None) -> str:
         "The history as JSON text, also written (atomically) to `path` if given."
@@ -252,6 +254,12 @@ class History:
         if title: fig.suptitle(title)
         fig.tight_layout(); plt.close(fig)
         return fig
+
+# %% ../nbs/02a_checkpoints.ipynb #673c706d
+def resume_note(**stages:History|None) -> str|None:
+    "None when no process went on from a saved state in any stage (`name=history`); else where each resumed stage went on: what a system's metrics.json records as `resumed`."
+    at = [f"{name} at step{'s' * (len(h.resumes) > 1)} {', '.join(str(r['step']) for r in h.resumes)}" for name, h in stages.items() if h is not None and h.resumes]
+    return f"resumed: {'; '.join(at)} (a stage's history.json 'seconds' is its clock over every process's kept work)" if at else None
 
 # %% ../nbs/02a_checkpoints.ipynb #c4e0a0a2
 def _plain(o):

@@ -48,7 +48,7 @@ from .attention import PatchEmbed, ConvStem, EncoderBlock, TextDecoder, init_wei
 from .decoding import decode, strip_special
 from .losses import clip_loss, cosine_distill_loss, token_ce_sums
 from .train import TrainConfig, fit, FullBatchLoss, make_loader, load_weights, History, check_config, int_at_least, num_at_least, one_of, num_between
-from .checkpoints import require_files, upgrade_on_load, read_config, load_trained, write_json
+from .checkpoints import require_files, upgrade_on_load, read_config, load_trained, write_json, resume_note
 from .evaluation import retrieval_report
 from .speed import SpeedOptions
 
@@ -550,11 +550,11 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
         th = train_teacher(teacher, splits['train'], replace(tcfg, epochs=run.teacher_epochs, lr=run.teacher_lr, out_dir=str(out / 'teacher')),
                            run.teacher_batch, splits['valid'])
         teacher_loss = (th.steps[0]['loss'], th.epochs[-1]['train_loss'])
-    else: teacher_loss = None
+    else: teacher_loss, th = None, None
     teacher.eval().requires_grad_(False)
     (out / 'teacher.json').write_text(json.dumps(record, indent=1))
     (out / 'distill_run.json').write_text(json.dumps(asdict(run), indent=1))   # the data and teacher settings, overrides included
-    teacher_seconds = time.time() - t0
+    teacher_seconds = th.seconds if th else time.time() - t0   # trained here: its fit's clock (a resumed run's every process)
     # 2. its embeddings, once
     t0 = time.time()
     cache = {k: teacher_image_embeddings(teacher.to(default_device(tcfg.device)), splits[k]) for k in ('train', 'valid', 'test')}
@@ -588,6 +588,6 @@ def train(out_dir:str|Path, # where teacher, checkpoints, metrics.json go
                    last_caption=h.epochs[-1]['train_caption'], last_distill=h.epochs[-1]['train_distill'],
                    valid_curve=[(r['step'], r.get('valid_exact'), r.get('valid_attributes')) for r in h.epochs],
                    scored=dict(weights='best.safetensors', epoch=h.best['epoch'], step=h.best['step']) if best.exists() and h.best else dict(weights='final'),
-                   **{f'test_{k}': v for k, v in test.items()}, stop_reason=h.stop_reason)
+                   **{f'test_{k}': v for k, v in test.items()}, stop_reason=h.stop_reason, resumed=resume_note(teacher=th, student=h))
     write_json(out / 'metrics.json', metrics)
     return metrics

@@ -36,7 +36,7 @@ Docs: https://mmgen-dev.github.io/mmgen/paired_retrieval.html.md"""
 
 # %% ../nbs/13_paired_retrieval.ipynb #dc1229f1
 from __future__ import annotations
-import json, math, numbers, re, time, zlib
+import json, math, numbers, re, zlib
 from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Sequence
@@ -52,7 +52,7 @@ from .tokenizers import WordTokenizer, CLIPTokenizer, clip_text_features, check_
 from .attention import PatchEmbed, ConvStem, EncoderBlock, MLP, TextEncoder, init_weights
 from .losses import CLIPLoss
 from .train import fit, FullBatchLoss, TrainConfig, make_loader, load_weights, resuming, check_config, int_at_least, num_at_least, one_of, num_between
-from .checkpoints import require_files, read_config, load_trained, write_json
+from .checkpoints import require_files, read_config, load_trained, write_json, resume_note
 from .evaluation import retrieval_report
 
 # %% auto #0
@@ -664,13 +664,12 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     train_dl = make_loader(ds['train'], cfg.batch_size, seed=seed, drop_last=True)
     valid_dl = make_loader(ds['valid'], 256, shuffle=False)
     tc = cfg.train_config(len(train_dl), **{**dict(seed=seed, out_dir=None if out_dir is None else str(out_dir), progress=False), **train_kw})
-    t0 = time.perf_counter()
     hist = fit(model, RetrievalLoss(PairAugment(cfg.augment), cfg.hard_negatives, ds['train'].names, cfg.mask_repeats).objective(), train_dl, valid_dl, tc, resume=resume)
-    seconds = time.perf_counter() - t0
     if out_dir is not None and (Path(out_dir) / 'best.safetensors').exists(): load_weights(model, Path(out_dir) / 'best.safetensors')
     metrics = evaluate(model, ds['test'])
     ep = [r['seconds'] for r in hist.epochs if not r.get('partial')]
-    metrics.update(train_seconds=seconds, seconds_per_epoch=float(np.median(ep)) if ep else float('nan'), epochs_run=len(hist.epochs),
+    metrics.update(train_seconds=hist.seconds, resumed=resume_note(training=hist),   # fit's clock: a resumed run's every process
+                   seconds_per_epoch=float(np.median(ep)) if ep else float('nan'), epochs_run=len(hist.epochs),
                    final_train_loss=hist.epochs[-1]['train_loss'] if hist.epochs else float('nan'), temperature=model.loss.temperature)
     return RetrievalRun(model, hist, metrics, ds)
 

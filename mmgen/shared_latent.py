@@ -44,7 +44,7 @@ from .evaluation import (n_params, retrieval_report, psnr, tie_ceiling, caption_
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               check_splits)
 from .train import fit, resuming, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, check_config, int_at_least, num_at_least, num_between, one_of
-from .checkpoints import require_files, read_config, load_trained, write_json
+from .checkpoints import require_files, read_config, load_trained, write_json, resume_note
 from .speed import SpeedOptions, speed_flags, safe_shift, caption_batches, stage_budgets
 from .losses import recon_loss, token_ce_sums, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
 _all_ = ['recon_loss', 'caption_words', 'check_captions', 'BACKGROUND_UNIT']   # moved down to `mmgen.losses`, `mmgen.tokenizers` and `mmgen.data`; still importable from here
@@ -773,8 +773,7 @@ def train(out_dir:str|Path, # output folder
     set_seed(seed)
     if resuming() and not own and (why := scenes_differ(out, n_train, n_eval, cfg.img_size, max_objects)):   # resumed on other scenes, a run would retrain its tokenizer on other captions
         raise ConfigError(f"{why}; resume it with the mmgen version that started it, or start over in another folder")
-    resumed = ("resumed (fit_options(resume=True) or --resume): train_seconds, decoder_seconds, prior_seconds and total_seconds time this process alone; "
-               "the joint stage's epochs keep their own times in history.json") if resuming() and (out / 'latest_state.pt').exists() else None
+    went_on = resuming() and (out / 'latest_state.pt').exists()   # resumed (fit_options(resume=True) or --resume): its times below are this process's
     splits = own or shapes_splits(n_train, n_eval // 2, n_eval, size=cfg.img_size, max_objects=max_objects, cache_dir=out / 'cache', **RECIPE_SCENES,
                                   num_workers=speed.workers(dev))
     data_seed, decoder_fresh = getattr(splits['train'], 'seed', None), decoder_fresh and not own   # the scenes' Shapes seed (a cache records its source's): 0 unless `data` came with another
@@ -800,6 +799,8 @@ def train(out_dir:str|Path, # output folder
                                  tensorboard=tensorboard, wandb=wandb, **P.get('prior', {}), **later('prior')) if prior_steps else (None, None)
         prior_steps = len(phist.steps) if phist else 0
     t_prior = time.time() - t0 - t_train - t_dec
+    resumed = (f"{resume_note(joint=hist, decoder=dhist if decoder_steps else None, prior=phist) or 'resumed after its stages ended'}; "
+               "train_seconds, decoder_seconds, prior_seconds and total_seconds time this process alone") if went_on else None
     clf = train_attribute_classifier(stack_items(splits['train'], min(len(splits['train']), P['ruler'][0])), epochs=P['ruler'][1], device=dev)
     metrics, outs = evaluate(model, tok, test := stack_items(splits['test']), clf, prior=prior)
     model.eval(); probe = latent_probe(lambda x: model.encode_image(x.to(dev)), cfg.img_size, *(probe_scenes or P['probe']))

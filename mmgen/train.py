@@ -375,7 +375,7 @@ class _Run:
         self.hist = History()
         self.state = TrainState(n_epochs=cfg.epochs, total_steps=self.cap, device=self.device, rank=self.rank, world_size=self.world,
                                 history=self.hist, cfg=cfg)
-        self.pending = self.epoch_rng = self.acc = self.bar = None   # RNG to restore on resume; RNG at the epoch's start; summed losses
+        self.pending = self.epoch_rng = self.acc = self.bar = self.resumed_at = None   # RNG to restore on resume; RNG at the epoch's start; summed losses; (step, epoch) resumed at
         self.n_seen = self.n_first = 0   # samples in this step's micro-batches so far; its first micro-batch's
         self.cache, self.row_norms = [], None   # a `FullBatchLoss` step's micro-batches so far: (batch, RNG before its rows, its rows without grad); the BatchNorms its `rows` run
         self.sigint = self.save_due = False                           # Ctrl-C seen; a timed save is due (agreed by all ranks)
@@ -572,6 +572,9 @@ def finish(self:_Run) -> History:
     self.hist.stop_reason = s.stop_reason or (f'max_seconds ({self.cfg.max_seconds:g}) reached: {s.total_steps} of {self.cap} steps'
                                               if s.total_steps < self.cap and s.step >= s.total_steps
                                               else 'max_steps reached' if s.step >= s.total_steps and s.epoch < self.cfg.epochs else 'finished')
+    worked = self.resumed_at != (s.step, s.epoch)   # a fresh run, or a resumed one that trained on (a step, or an epoch's end)
+    if not worked: self.hist.resumes.pop()   # resumed at its end: nothing done, no resume to record
+    self.hist.seconds = round(_clock() - self.t_start if worked else s.seconds, 3)   # the run's clock: every process's kept work
     if self.out is not None and self.rank == 0: self.hist.to_json(self.out/'history.json')
     self.call('after_fit')
     return self.hist
@@ -720,6 +723,7 @@ def save(self:_Run):
     "latest.safetensors + latest_state.pt, atomically, stamped with the step (collective when distributed)."
     s = self.state
     s.seconds, self.last_save = _clock() - self.t_start, _clock()
+    self.hist.seconds = round(s.seconds, 3)   # a stopped run's history.json says how long it had trained
     if self.out is None: return
     from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict   # here, not at import: ~1 s (see `mmgen.checkpoints._full`)
     osd = get_optimizer_state_dict(_unwrap(self.model), self.opt, options=_full())
@@ -762,6 +766,8 @@ def restore(self:_Run):
     if self.hist.steps: s.lr = self.hist.steps[-1]['lr']   # the last step's, which an epoch's row records
     s.seconds = st.get('seconds', 0.)
     self.t_start, self.last_save = _clock() - s.seconds, _clock()   # a resumed run continues the saved run's clock
+    self.resumed_at = s.step, s.epoch
+    self.hist.resumes.append(dict(step=s.step, epoch=s.epoch, seconds=round(s.seconds, 3)))   # in every later save: where this process went on, the clock then
     if self.cfg.max_seconds is not None and st.get('plan'): self.plan[:] = st['plan']; s.total_steps = self.plan[0]
     self.cb_states = st.get('callbacks', {})
     pick = lambda l: l[self.rank] if len(l) == self.world else l[0]   # same world size: this rank's RNG, else rank 0's

@@ -31,7 +31,7 @@ from .attention import EncoderBlock, init_weights
 from .decoding import top_p_filter, SAMPLE_RULES
 from .evaluation import psnr, read_art_axes
 from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of, resuming
-from .checkpoints import require_files, read_config, write_json
+from .checkpoints import require_files, read_config, write_json, resume_note
 
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
@@ -812,7 +812,8 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
         imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
     ds = data_seed if data is None else None   # your own datasets (data=) are drawn by no seed of ours
     m = dict(preset=preset, seed=seed, data_seed=ds, vq=stats, attribute_control_held_out=attribute_control(imgs, cap_ho) if data is None else None,
-             prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'], vq_steps_run=len(hv.steps), prior_steps_run=len(hp.steps))
+             prior_train_loss=hp.losses[-1], vq_train_rec=hv.steps[-1]['rec'], vq_steps_run=len(hv.steps), prior_steps_run=len(hp.steps),
+             vq_seconds_run=hv.seconds, prior_seconds_run=hp.seconds, resumed=resume_note(vqvae=hv, prior=hp))   # each stage's fit clock (a resumed run's every process)
     save_weights(vq, out / 'vqvae.safetensors', dict(kind='vqvae')); save_weights(prior, out / 'prior.safetensors', dict(kind='prior'))
     tok.save(out / 'tokenizer.json')
     (out / 'config.json').write_text(json.dumps(dict(vq=asdict(vcfg), prior=asdict(pcfg), run=dict(rk, seed=seed, data_seed=ds)), indent=1))

@@ -2,7 +2,7 @@
 step for step the uninterrupted run; refusals (a folder holding a run, other options on resume, a corrupt state file,
 bad input) are one line, without a traceback. Each case runs the real command in a subprocess.
 """
-import json, os, random, shlex, signal, subprocess, sys, time
+import json, os, random, re, shlex, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 
@@ -157,6 +157,9 @@ def test_captioner_stopped_and_resumed(tmp_path):
         rc, err = captioner(out, '--resume')
         assert rc == 0, (sig, k, err[-2000:])
         assert cap_history(out) == ref, (sig, k)
+        note = json.loads((out / 'metrics.json').read_text())['resumed']   # where it went on: at or after step k (saved every step), before the end
+        assert note and (m := re.match(r'resumed: training at step (\d+) ', note)) and k <= int(m[1]) < 8, (sig, k, note)
+    assert json.loads((tmp_path / 'ref' / 'metrics.json').read_text())['resumed'] is None
 
 
 # a shared-latent run at the notebook's tiny size (nbs/16_cli.ipynb), saving every step

@@ -59,8 +59,10 @@ def test_stopped_and_resumed(name, tmp_path):
     rc, res, err = in_one_process(module, [dict(argv=train(run, '--resume'))])
     assert rc == 0 and res[0]['rc'] == 0, (name, k1, k2, rc, res, err)
     (h_ref, w_ref), (h, w) = outputs(ref), outputs(run)
-    if name == 'shared-latent':   # its metrics say when their times are the resuming process's alone
-        assert json.loads((ref / 'metrics.json').read_text())['resumed'] is None and 'this process alone' in json.loads((run / 'metrics.json').read_text())['resumed']
+    note, went_on = json.loads((run / 'metrics.json').read_text())['resumed'], [r for f in run.rglob('history.json') for r in json.loads(f.read_text())['resumes']]
+    assert json.loads((ref / 'metrics.json').read_text())['resumed'] is None and not [f for f in ref.rglob('history.json') if json.loads(f.read_text())['resumes']], name
+    assert (note is not None and note.startswith('resumed: ')) == bool(went_on), (name, k1, k2, note, went_on)   # metrics say so when a stage went on from a save
+    if name == 'shared-latent': assert 'this process alone' in note, note   # and, for this one, that its times are the resuming process's
     assert sum(len(json.loads(f.read_text())['steps']) for f in ref.rglob('history.json')) == steps, h_ref   # every stage saved its history
     assert h.keys() == h_ref.keys() and w.keys() == w_ref.keys(), (name, sorted(h), sorted(h_ref), sorted(w), sorted(w_ref))
     for f in h_ref: torch.testing.assert_close(torch.tensor(h[f], dtype=torch.float64), torch.tensor(h_ref[f], dtype=torch.float64), rtol=1e-4, atol=1e-6, equal_nan=True, msg=lambda m: f'{name} {f} (k1={k1}, k2={k2}): {m}')
