@@ -797,6 +797,9 @@ def fit(model:nn.Module, # the model; trained in place (sharded in place under F
     if resume and not cfg.out_dir: raise ValueError("resume=True needs cfg.out_dir (where latest_state.pt lives)")
     run = _Run(model, loss_fn, train_dl, valid_dl, cfg, eval_fn, callbacks)
     if resume: run.restore()
+    elif run.out is not None and run.rank == 0 and (run.out/'latest_state.pt').exists():   # a Python call into a run's folder (`mmgen train` refuses one without --resume or --overwrite)
+        warnings.warn(f"fit: {run.out} holds a run's saved state (latest_state.pt): this run starts over and writes over it; fit(..., resume=True) goes on "
+                      "from it instead (a system's train(...) inside `with mmgen.train.fit_options(resume=True):`)", stacklevel=2)
     if run.rank == 0 and cfg.verbose: print(f"fit on {precision_line(run.used)} (amp={cfg.amp!r})")
     if run.out is not None and run.rank == 0:   # what was asked, and what it resolved to
         _atomic(run.out/'train_config.json', lambda p: p.write_text(json.dumps(dict(asdict(cfg), resolved=run.used), indent=1, default=str)))
