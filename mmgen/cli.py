@@ -570,6 +570,7 @@ def _train(args, spec:SystemSpec) -> int:
     if metrics:   # under torchrun only rank 0 returns metrics
         for line in metrics_summary(metrics): print(line)
         for why in stop_notes(metrics, out): print(f"ended before its plan: {why}")   # --epochs 50 under a preset's clock trains what the clock allows
+        if isinstance(metrics.get('resumed'), str): print(metrics['resumed'])   # where it went on (the time above is this process's)
         print(f"every figure: {out / 'metrics.json'}")
         for line in next_steps(args.system, out): print(f"use it: {line}")
     return 0

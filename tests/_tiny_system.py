@@ -10,7 +10,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
 from mmgen.core import register_system
-from mmgen.train import TrainConfig, Callback, fit
+from mmgen.train import TrainConfig, Callback, fit, resume_note
 
 class Noisy(Dataset):
     def __init__(self, n=64):
@@ -49,4 +49,4 @@ def train(out_dir, # where the two stages write a/ and b/
         h = fit(model, _loss, DataLoader(Noisy(), batch_size=8, shuffle=True), None, c, callbacks=cbs)
         hist.append(h); done += len(h.steps)
         if stage == 'a' and (between := os.environ.get('TINY_SIGNAL_BETWEEN')): os.kill(os.getpid(), getattr(signal, between))   # outside any step
-    return dict(losses=[l for h in hist for l in h.losses], lrs=[r['lr'] for h in hist for r in h.steps])
+    return dict(losses=[l for h in hist for l in h.losses], lrs=[r['lr'] for h in hist for r in h.steps], resumed=resume_note(a=hist[0], b=hist[1]))

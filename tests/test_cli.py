@@ -59,6 +59,10 @@ def test_ctrl_c_then_resume(reference, tmp_path):
     r = mmgen(*cmd[1:])
     assert r.returncode == 0, (k, r.stderr)
     assert history(tmp_path) == reference, f'interrupted at step {k}'
+    went_on = json.loads((tmp_path / stage / 'history.json').read_text())['resumes']   # [] where the stopped stage had nothing left but to end
+    assert [l.split(' (')[0] for l in r.stdout.splitlines() if l.startswith('resumed: ')] == [f"resumed: {stage} at step {w['step']}" for w in went_on], (k, went_on, r.stdout)
+    local = saved - (STEPS // 2 if stage == 'b' else 0)
+    assert [w['step'] for w in went_on] == [local] or (local == STEPS // 2 and not went_on), (k, saved, went_on)   # it went on where Ctrl-C saved (none: the stage was over)
 
 def test_sigterm_then_resume(reference, tmp_path):
     "SIGTERM (as SLURM and `docker stop` send) at a random step: as Ctrl-C, the step in flight saved, one line, status 143; --resume equals the reference."
