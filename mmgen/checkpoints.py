@@ -230,7 +230,8 @@ class History:
     def __repr__(self):
         last = self.epochs[-1] if self.epochs else {}
         vals = ', '.join(f'{k}={v:.4g}' for k, v in last.items() if k.startswith(('train_', 'valid_')))
-        return f"History({len(self.steps)} steps, {len(self.epochs)} epochs; last epoch: {vals}; {self.stop_reason})"
+        went_on = f"; resumed at step{'s' * (len(self.resumes) > 1)} {', '.join(str(r['step']) for r in self.resumes)}" if self.resumes else ''
+        return f"History({len(self.steps)} steps, {len(self.epochs)} epochs; last epoch: {vals}; {self.stop_reason}{went_on})"
 
     def plot(self, smooth:float=0.9, # EMA factor for the smoothed step loss
              title:str|None=None, # figure title
@@ -247,6 +248,7 @@ class History:
             pts = [(r['step'], r[key]) for r in self.epochs if key in r]
             if pts: ax.plot(*zip(*pts), 'o-', color=c, label=f'{key.split("_")[0]} (epoch)')
         if self.best and 'step' in self.best: ax.axvline(self.best['step'], color='gray', ls=':', label='best')
+        for i, r in enumerate(self.resumes): ax.axvline(r['step'], color='C4', ls='--', lw=0.8, label='resumed' if i == 0 else None)   # where a process went on
         if l and min(l) > 0: ax.set_yscale('log')
         ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.legend(fontsize=8); ax.grid(alpha=0.3)
         ax2.plot(s, [r['lr'] for r in self.steps], color='C3'); ax2.set_xlabel('step'); ax2.set_title('learning rate', fontsize=9)
