@@ -227,10 +227,15 @@ class History:
     @classmethod
     def from_json(cls, path:str|Path) -> History: return cls.from_dict(json.loads(Path(path).read_text()))
 
+    @property
+    def resume_steps(self) -> str:
+        "Where processes went on: 'step 4', 'steps 2, 9' ('' for a run never resumed)."
+        return f"step{'s' * (len(self.resumes) > 1)} {', '.join(str(r['step']) for r in self.resumes)}" if self.resumes else ''
+
     def __repr__(self):
         last = self.epochs[-1] if self.epochs else {}
         vals = ', '.join(f'{k}={v:.4g}' for k, v in last.items() if k.startswith(('train_', 'valid_')))
-        went_on = f"; resumed at step{'s' * (len(self.resumes) > 1)} {', '.join(str(r['step']) for r in self.resumes)}" if self.resumes else ''
+        went_on = f"; resumed at {self.resume_steps}" if self.resumes else ''
         return f"History({len(self.steps)} steps, {len(self.epochs)} epochs; last epoch: {vals}; {self.stop_reason}{went_on})"
 
     def plot(self, smooth:float=0.9, # EMA factor for the smoothed step loss
@@ -260,7 +265,7 @@ class History:
 # %% ../nbs/02a_checkpoints.ipynb #673c706d
 def resume_note(**stages:History|None) -> str|None:
     "None when no process went on from a saved state in any stage (`name=history`); else where each resumed stage went on: what a system's metrics.json records as `resumed`."
-    at = [f"{name} at step{'s' * (len(h.resumes) > 1)} {', '.join(str(r['step']) for r in h.resumes)}" for name, h in stages.items() if h is not None and h.resumes]
+    at = [f"{name} at {h.resume_steps}" for name, h in stages.items() if h is not None and h.resumes]
     return f"resumed: {'; '.join(at)} (a stage's history.json 'seconds' is its clock over every process's kept work)" if at else None
 
 # %% ../nbs/02a_checkpoints.ipynb #c4e0a0a2
