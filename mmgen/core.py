@@ -24,7 +24,7 @@ Docs: https://mmgen-dev.github.io/mmgen/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2d572a27
 from __future__ import annotations
-import math, numbers, os, random, importlib, dataclasses, difflib, hashlib, shutil, tempfile
+import math, numbers, os, random, re, importlib, dataclasses, difflib, hashlib, shutil, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TYPE_CHECKING
@@ -34,11 +34,12 @@ if TYPE_CHECKING: import torch   # for the annotations only (postponed: `from __
 
 # %% auto #0
 __all__ = ['IN_TEST', 'SYSTEMS', 'set_seed', 'copy_index', 'row_generators', 'row_noise', 'default_device', 'amp_dtype',
-           'amp_name', 'gpu_name', 'UserError', 'ConfigError', 'writable_dir', 'cuda_arch_refusal', 'compile_refusal',
-           'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom', 'unreachable',
-           'clear_scratch', 'sweep_scratch', 'scratch_dir', 'requires', 'int_at_least', 'num_at_least', 'num_between',
-           'one_of', 'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict', 'split_overrides',
-           'SystemSpec', 'register_system', 'Derived', 'FromOption', 'pick_preset', 'refuse_beside_data']
+           'amp_name', 'cpu_model', 'gpu_name', 'UserError', 'ConfigError', 'writable_dir', 'cuda_arch_refusal',
+           'compile_refusal', 'check_compile', 'check_cuda_arch', 'run_precision', 'precision_line', 'is_oom',
+           'unreachable', 'clear_scratch', 'sweep_scratch', 'scratch_dir', 'requires', 'int_at_least', 'num_at_least',
+           'num_between', 'one_of', 'finite', 'check_config', 'check_token_ids', 'smoke', 'config_dict',
+           'split_overrides', 'SystemSpec', 'register_system', 'Derived', 'FromOption', 'pick_preset',
+           'refuse_beside_data']
 
 # %% ../nbs/00_core.ipynb #6940bf82
 IN_TEST = os.environ.get('IN_TEST', '').strip().lower() not in ('', '0', 'false', 'no')  # set by `nbdev-test` (IN_TEST=1): configs shrink to smoke size
@@ -110,12 +111,24 @@ def amp_name(device:torch.device|str) -> str:
     import torch
     return {torch.bfloat16: 'bf16', torch.float16: 'fp16', None: 'fp32'}[amp_dtype(device)]
 
+def cpu_model(cpuinfo:str|None=None, # the text of /proc/cpuinfo (None: read it, where the system has it)
+             ) -> str|None:
+    "The CPU's model name as Linux reports it, trademarks and clock left out ('Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz' → 'Intel Xeon Gold 6230'); None where it is not reported."
+    if cpuinfo is None:
+        try: cpuinfo = Path('/proc/cpuinfo').read_text()
+        except OSError: return None
+    m = re.search(r'^model name\s*:\s*(.+)$', cpuinfo, re.M)
+    if not m: return None
+    name = re.sub(r'\((R|TM|tm|r)\)|\s+@\s*[\d.]+\s*GHz|\bCPU\b|\bProcessor\b', ' ', m.group(1))
+    return ' '.join(name.split()) or None
+
 def gpu_name() -> str:
-    "A human name for the accelerator in use (or the CPU), for results tables."
+    "A human name for the accelerator in use (or the CPU: its model where the system reports it), for results tables."
     import torch
     if torch.cuda.is_available(): return torch.cuda.get_device_name()
     import platform
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    model = cpu_model()
+    return f"CPU ({model + ', ' if model else ''}{platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 # %% ../nbs/00_core.ipynb #c0e1a7b2
 class UserError(Exception):
