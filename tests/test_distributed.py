@@ -36,14 +36,21 @@ def _torchrun() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, '-m', 'torch.distributed.run']
 
 
+def _first_error(text:str, n:int=3000) -> str:
+    "The first error a rank printed (a Python traceback, a C++ abort), which the launcher's own report after it pushes out of a tail."
+    starts = [i for i in (text.find(m) for m in ('Traceback (most recent call last)', 'terminate called', 'Fatal Python error')) if i >= 0]
+    return text[max(0, min(starts) - 300):min(starts) + n] if starts else '(none found)'
+
+
 def _run_2proc(args:list[str], timeout:int, ok:bool=True, **env) -> subprocess.CompletedProcess:
-    "`torchrun --nproc_per_node 2 ARGS` on 127.0.0.1 (gloo); with `ok`, fails the test with both ranks' output tails unless it succeeds."
+    "`torchrun --nproc_per_node 2 ARGS` on 127.0.0.1 (gloo); with `ok`, fails the test with the first error a rank printed and both output tails unless it succeeds."
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', **env)
     for attempt in range(2):  # a second try only if the free port was taken in between
         cmd = _torchrun() + ['--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(_free_port())] + args
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if r.returncode == 0 or 'address already in use' not in (r.stdout + r.stderr).lower(): break
-    assert r.returncode == 0 or not ok, f"torchrun failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    assert r.returncode == 0 or not ok, (f"torchrun failed ({r.returncode}); the first error a rank printed:\n{_first_error(r.stderr)}\n"
+                                         f"--- stdout tail:\n{r.stdout[-4000:]}\n--- stderr tail:\n{r.stderr[-4000:]}")
     return r
 
 
