@@ -39,12 +39,12 @@ from PIL import Image, ImageDraw
 
 # %% auto #0
 __all__ = ['SHAPES', 'COLORS', 'SIZES', 'RELATIONS', 'BACKGROUND', 'BACKGROUND_UNIT', 'TEMPLATES', 'RELATION_TEMPLATES',
-           'ART_AXES', 'ART_VOCAB', 'PAIR_CAPTION', 'SHAPE_CLASSES', 'to_tensor', 'to_uint8', 'to_pil', 'relation',
-           'relation_holds', 'parse_caption', 'draw_shape', 'Shapes', 'check_scenes', 'index_splits', 'shapes_splits',
-           'score_caption', 'score_image', 'drawable_text', 'show_batch', 'images_per_second', 'AbstractArt',
-           'art_stats', 'recover_adjectives', 'PairedImages', 'digit_pool', 'PairedDigits', 'PairedCIFAR100',
-           'shape_pool', 'PairedShapes', 'caption_collate', 'CachedDataset', 'cache_dataset', 'dataset_captions',
-           'load_image', 'CaptionFolder', 'coco_captions', 'as_images']
+           'MISS_KINDS', 'ART_AXES', 'ART_VOCAB', 'PAIR_CAPTION', 'SHAPE_CLASSES', 'to_tensor', 'to_uint8', 'to_pil',
+           'relation', 'relation_holds', 'parse_caption', 'draw_shape', 'Shapes', 'check_scenes', 'index_splits',
+           'shapes_splits', 'score_caption', 'score_image', 'caption_misses', 'drawable_text', 'show_batch',
+           'images_per_second', 'AbstractArt', 'art_stats', 'recover_adjectives', 'PairedImages', 'digit_pool',
+           'PairedDigits', 'PairedCIFAR100', 'shape_pool', 'PairedShapes', 'caption_collate', 'CachedDataset',
+           'cache_dataset', 'dataset_captions', 'load_image', 'CaptionFolder', 'coco_captions', 'as_images']
 
 # %% ../nbs/01_data.ipynb #7e8a67c1
 def _unit(a:np.ndarray) -> torch.Tensor:
@@ -303,6 +303,44 @@ def score_image(image:torch.Tensor, # generated image (3,H,W) in [-1,1]
     pal = np.array(list(COLORS.values()) + [BACKGROUND]); names = list(COLORS) + ['background']
     hits = [names[np.abs(pal - img[min(int(o['y'] * H), H-1), min(int(o['x'] * W), W-1)]).sum(-1).argmin()] == o['color'] for o in attrs]
     return float(np.mean(hits))
+
+# %% ../nbs/01_data.ipynb #ce339819
+MISS_KINDS = ('count', 'shape', 'color', 'size', 'relation')   # what a non-exact caption can get wrong (`caption_misses`)
+
+def caption_misses(captions:Sequence[str], # model captions, one per scene
+                   attrs:Sequence[list[dict]], # each scene's ground truth
+                   references:Sequence[str|None]|None=None, # each scene's own caption (as `score_caption`'s `reference`)
+                  ) -> dict:
+    "What the non-exact captions get wrong: per kind (`MISS_KINDS`) the captions with such a miss, the (field, truth, said) confusions, relation accuracy apart from naming, and the share of objects misnamed per true size."
+    from scipy.optimize import linear_sum_assignment   # scikit-learn's dependency; here, not at import
+    from collections import Counter
+    if isinstance(captions, str) or len(captions) != len(attrs) or (references is not None and len(references) != len(captions)):
+        raise ValueError(f"caption_misses expected one caption{', reference' if references is not None else ''} and ground truth per scene, got "
+                         f"{'a str' if isinstance(captions, str) else len(captions)} captions for {len(attrs)} scenes" + (f" and {len(references)} references" if references is not None else ''))
+    kinds, combos, confusions, n_exact, n_rel, rel_ok = Counter(), Counter(), Counter(), 0, 0, 0
+    by_size = {s: [0, 0] for s in SIZES}   # true size -> [objects paired with a named one, of them misnamed] over every caption
+    for cap, truth, ref in zip(captions, attrs, references or [None] * len(captions)):
+        pred = parse_caption(cap, strict=False) if isinstance(cap, str) else list(cap or [])
+        exact = score_caption(pred, truth, ref)['exact']; n_exact += exact
+        agree = np.array([[sum(p[k] == o[k] for k in _KEYS) for o in truth] for p in pred]).reshape(len(pred), len(truth))
+        rows, cols = linear_sum_assignment(agree, maximize=True)   # each predicted object -> the true object it agrees with most
+        match = dict(zip(rows.tolist(), cols.tolist()))
+        said = [(k, truth[j][k], pred[i][k]) for i, j in match.items() for k in _KEYS if pred[i][k] != truth[j][k]]   # (field, truth, said)
+        wrong = {k for k, _, _ in said}
+        for i, j in match.items(): by_size[truth[j]['size']][0] += 1; by_size[truth[j]['size']][1] += any(pred[i][k] != truth[j][k] for k in _KEYS)
+        for i in range(len(pred) - 1):
+            if 'rel' in pred[i] and i in match and i + 1 in match:
+                ok = relation_holds(truth[match[i]], truth[match[i + 1]], pred[i]['rel']); n_rel += 1; rel_ok += ok
+                if not ok: wrong.add('relation')
+        if len(pred) != len(truth): wrong.add('count')
+        if not exact:
+            confusions.update(said)
+            got = [k for k in MISS_KINDS if k in wrong] or ['relation']   # nothing misnamed or false: a relation the reference states was left out
+            kinds.update(got); combos[' + '.join(got)] += 1
+    n = len(captions)
+    return dict(n=n, exact=n_exact / max(n, 1), misses=n - n_exact, kinds={k: kinds[k] for k in MISS_KINDS}, combos=dict(combos.most_common()),
+                confusions=confusions.most_common(), relations=rel_ok / n_rel if n_rel else float('nan'),
+                misnamed_by_size={s: (w / n if n else float('nan')) for s, (n, w) in by_size.items()})
 
 # %% ../nbs/01_data.ipynb #cc274cc3
 @functools.lru_cache(maxsize=8)
