@@ -317,7 +317,7 @@ def caption_misses(captions:Sequence[str], # model captions, one per scene
     if isinstance(captions, str) or len(captions) != len(attrs) or (references is not None and len(references) != len(captions)):
         raise ValueError(f"caption_misses expected one caption{', reference' if references is not None else ''} and ground truth per scene, got "
                          f"{'a str' if isinstance(captions, str) else len(captions)} captions for {len(attrs)} scenes" + (f" and {len(references)} references" if references is not None else ''))
-    kinds, combos, confusions, n_exact, n_rel, rel_ok = Counter(), Counter(), Counter(), 0, 0, 0
+    kinds, confusions, n_exact, n_rel, rel_ok = Counter(), Counter(), 0, 0, 0
     by_size = {s: [0, 0] for s in SIZES}   # true size -> [objects paired with a named one, of them misnamed] over every caption
     for cap, truth, ref in zip(captions, attrs, references or [None] * len(captions)):
         pred = parse_caption(cap, strict=False) if isinstance(cap, str) else list(cap or [])
@@ -336,9 +336,9 @@ def caption_misses(captions:Sequence[str], # model captions, one per scene
         if not exact:
             confusions.update(said)
             got = [k for k in MISS_KINDS if k in wrong] or ['relation']   # nothing misnamed or false: a relation the reference states was left out
-            kinds.update(got); combos[' + '.join(got)] += 1
+            kinds.update(got)
     n = len(captions)
-    return dict(n=n, exact=n_exact / max(n, 1), misses=n - n_exact, kinds={k: kinds[k] for k in MISS_KINDS}, combos=dict(combos.most_common()),
+    return dict(n=n, exact=n_exact / max(n, 1), misses=n - n_exact, kinds={k: kinds[k] for k in MISS_KINDS},
                 confusions=confusions.most_common(), relations=rel_ok / n_rel if n_rel else float('nan'),
                 misnamed_by_size={s: (w / n if n else float('nan')) for s, (n, w) in by_size.items()})
 

@@ -34,7 +34,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
 from .core import set_seed, default_device, gpu_name, config_dict, register_system, pick_preset, split_overrides, refuse_beside_data, ConfigError, row_generators, row_noise, FromOption, Derived
-from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption,
+from .data import (Shapes, shapes_splits, dataset_captions, caption_collate, parse_caption, score_caption, caption_misses,
                         show_batch, BACKGROUND_UNIT, RELATION_TEMPLATES)
 from .user_data import as_images, picture_keys
 from .tokenizers import BPETokenizer, caption_words, check_captions
@@ -512,6 +512,7 @@ def evaluate(model:SharedLatentModel, # trained model
              caption_exact=float(np.mean([s['exact'] for s in caps])),
              caption_objects=float(np.mean([s['recall'] for s in caps])),
              caption_string_exact=float(np.mean([c == r for c, r in zip(from_img['captions'], data['caption'])])),
+             caption_misses=caption_misses(from_img['captions'], data['attrs'], data['caption']),   # what the wrong captions get wrong
              **retrieval_report(sim, ks=(1, 5)),
              **{f'{k}_content': v for k, v in retrieval_report(sim, rel, ks=(1, 5)).items()},
              **{f'{k}_R@1_ceiling': v for k, v in tie_ceiling(rel).items()},
