@@ -340,7 +340,7 @@ def caption_misses(captions:Sequence[str], # model captions, one per scene
     n = len(captions)
     return dict(n=n, exact=n_exact / max(n, 1), misses=n - n_exact, kinds={k: kinds[k] for k in MISS_KINDS},
                 confusions=confusions.most_common(), relations=rel_ok / n_rel if n_rel else float('nan'),
-                misnamed_by_size={s: (w / n if n else float('nan')) for s, (n, w) in by_size.items()})
+                misnamed_by_size={s: (w / k if k else float('nan')) for s, (k, w) in by_size.items()})
 
 # %% ../nbs/01_data.ipynb #cc274cc3
 @functools.lru_cache(maxsize=8)
