@@ -14,7 +14,7 @@ Docs: https://mmgen-dev.github.io/mmgen/vq_art.html.md"""
 
 # %% ../nbs/12_vq_art.ipynb #9000b7b6
 from __future__ import annotations
-import math, warnings, json
+import inspect, math, warnings, json
 from dataclasses import dataclass, replace, asdict
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -36,8 +36,8 @@ from .checkpoints import require_files, read_config, write_json, resume_note
 # %% auto #0
 __all__ = ['HELD_OUT_PAIRS', 'READABLE', 'ART_CACHE_MB', 'QUANTIZERS', 'SAMPLING_RULES', 'AXIS_OF', 'MAX_ADJECTIVES', 'PRESETS',
            'PRESET_COSTS', 'SETS_ITSELF', 'STAGES', 'NOT_OPTIONS', 'RUN_WRITES', 'is_held_out', 'art_tensors',
-           'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'LibQuantizer', 'VQConfig', 'Res', 'VQVAE',
-           'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
+           'QuantOut', 'kmeans', 'VectorQuantizer', 'FSQuantizer', 'lib_dead_code', 'LibQuantizer', 'VQConfig', 'Res',
+           'VQVAE', 'highpass', 'texture_loss', 'vq_loss', 'fit_steps', 'train_vqvae', 'encode_all', 'code_usage',
            'axis_agreement', 'adjective_agreement', 'codebook_stats', 'PriorConfig', 'CodePrior', 'null_prompt',
            'prior_loss', 'check_sampling', 'sample_codes', 'attribute_control', 'diversity', 'prompt_words',
            'check_prompt', 'ArtGenerator', 'prompt_batch', 'train_prior', 'train', 'load_vq_art']
@@ -223,17 +223,24 @@ class FSQuantizer(nn.Module):
         return self.proj_out(c / (self.levels // 2) - 1).permute(0, 3, 1, 2)
 
 # %% ../nbs/12_vq_art.ipynb #8d220709
+def lib_dead_code(vqp) -> dict:
+    "`VectorQuantize`'s dead-code restart as its version recommends: below 2 EMA hits per step up to 1.32, below 0.1 of the mean cluster size from 1.34."
+    if 'dead_code_threshold_ratio' in inspect.signature(vqp.VectorQuantize).parameters:   # 1.34 turns an old threshold t into the share t / K (2 / 512: nearly never), with a warning
+        return dict(dead_code_threshold_ratio=0.1)
+    return dict(threshold_ema_dead_code=2)
+
 class LibQuantizer(nn.Module):
     "vector-quantize-pytorch's `VectorQuantize` or `FSQ` behind the `QuantOut` interface (imported lazily)."
     def __init__(self, kind:str='vq', # 'vq' (VectorQuantize) or 'fsq' (FSQ)
                  dim:int=64, # latent width
                  n_codes:int=512, # codebook size ('vq'); 'fsq' uses `levels`
                  levels:Sequence[int]=(8, 8, 8), # FSQ levels
-                 **kw, # more VectorQuantize options (kmeans_init=True, threshold_ema_dead_code=2, ...)
+                 dead_code:bool=False, # 'vq': restart dead codes by the installed library's own recommended rule (`lib_dead_code`)
+                 **kw, # more VectorQuantize options (kmeans_init=True, decay=0.99, ...)
                 ):
         super().__init__()
         vqp = requires('vector_quantize_pytorch', 'vq', f"LibQuantizer({kind!r}) (the quantizer 'lib VectorQuantize' / 'lib FSQ')")
-        if kind == 'vq': self.q, self.n_codes = vqp.VectorQuantize(dim, n_codes, commitment_weight=0.25, **kw), n_codes
+        if kind == 'vq': self.q, self.n_codes = vqp.VectorQuantize(dim, n_codes, commitment_weight=0.25, **(lib_dead_code(vqp) if dead_code else {}), **kw), n_codes
         elif kind == 'fsq': self.q, self.n_codes = vqp.FSQ(list(levels), dim=dim), int(np.prod(levels))
         else: raise ValueError(f"LibQuantizer kind must be 'vq' or 'fsq', got {kind!r}")
         self.kind = kind
@@ -279,7 +286,7 @@ QUANTIZERS = {  # table row -> quantiser factory (dim, n_codes, beta)
     'ema+kmeans+restart': lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99, kmeans_init=True, restart=True),
     'all (ours)':        lambda d, k, b: VectorQuantizer(k, d, b, ema=0.99, kmeans_init=True, restart=True, code_dim=8, cosine=True),
     'fsq':               lambda d, k, b: FSQuantizer(_FSQ_LEVELS, d),
-    'lib VectorQuantize': lambda d, k, b: LibQuantizer('vq', d, k, kmeans_init=True, threshold_ema_dead_code=2, decay=0.99),
+    'lib VectorQuantize': lambda d, k, b: LibQuantizer('vq', d, k, kmeans_init=True, dead_code=True, decay=0.99),
     'lib FSQ':           lambda d, k, b: LibQuantizer('fsq', d, levels=_FSQ_LEVELS),
 }
 _VQ_RULES = dict(  # what each VQConfig field allows (`check_config`, as `TrainConfig`'s): refused when the config is made, before any picture is rendered
