@@ -312,7 +312,7 @@ def caption_misses(captions:Sequence[str], # model captions, one per scene
                    references:Sequence[str|None]|None=None, # each scene's own caption (as `score_caption`'s `reference`)
                   ) -> dict:
     "What the non-exact captions get wrong: per kind (`MISS_KINDS`) the captions with such a miss, the (field, truth, said) confusions, relation accuracy apart from naming, and the share of objects misnamed per true size."
-    from scipy.optimize import linear_sum_assignment   # scikit-learn's dependency; here, not at import
+    from scipy.optimize import linear_sum_assignment   # here, not at import
     from collections import Counter
     if isinstance(captions, str) or len(captions) != len(attrs) or (references is not None and len(references) != len(captions)):
         raise ValueError(f"caption_misses expected one caption{', reference' if references is not None else ''} and ground truth per scene, got "
