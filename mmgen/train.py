@@ -339,14 +339,23 @@ def _empty_loader(dl) -> str:
     why = f"the training set has {n} examples and batch_size={bs}" + (" with drop_last=True (a partial batch is dropped)" if getattr(dl, 'drop_last', False) else '')
     return f"no training batch: {why}; lower batch_size or give more training examples"
 
+class _ScaleGrad(torch.autograd.Function):
+    "The identity forward; backward, the gradient times `k`."
+    @staticmethod
+    def forward(ctx, x, k): ctx.k = k; return x.view_as(x)
+    @staticmethod
+    def backward(ctx, g): return g * ctx.k, None
+
 class _LossCall(nn.Module):
     "The loss as a module's forward. Under DDP `fit` wraps this, not the model: a loss that calls the model's own methods (`encode_image`) or reads its attributes gets the model itself, inside one DDP forward."
     def __init__(self, model, loss_fn): super().__init__(); self.model, self.loss_fn = model, loss_fn
     def forward(self, batch, state, others=None):
-        "`loss_fn(model, batch, state)`. A `FullBatchLoss` step: `others=False` gives this micro-batch's rows; a list (the cached rows of every micro-batch, None in this one's place) gives `total` over all of them, through this one's rows."
+        "`loss_fn(model, batch, state)`. A `FullBatchLoss` step: `others=False` gives this micro-batch's rows; a list (the cached rows of every micro-batch, None in this one's place) gives `total` over all of them, through this one's rows, whose gradient is scaled by the k micro-batches (the caller back-propagates total / k)."
         if others is None: return self.loss_fn(self.model, batch, state)
         rows = self.loss_fn.rows(self.model, batch, state)
         if others is False: return rows
+        k = len(others)
+        rows = {n: _ScaleGrad.apply(t, k) if t.requires_grad else t for n, t in rows.items()}
         return self.loss_fn.total(self.model, {n: torch.cat([rows[n] if c is None else c[n] for c in others]) for n in rows})
 
 class _Run:
@@ -866,7 +875,8 @@ def full_batch_backward(self:_Run, batch, last:bool):
         with self.grad_sync(j == k - 1):
             with self.autocast():
                 d = _as_dict(self.lcall(b, self.state, [None if i == j else c[2] for i, c in enumerate(self.cache)]))
-            (self.scaler.scale(d['loss']) if self.scaler else d['loss']).backward()   # the whole batch's loss: its gradient through micro-batch j's rows
+            loss = d['loss'] / k   # each of the k passes: a k-th of what `total` itself holds (a learnable temperature, SigLIP's bias), and all of what flows through micro-batch j's rows (scaled by k in `_LossCall`)
+            (self.scaler.scale(loss) if self.scaler else loss).backward()   # so the k passes add up to the whole batch's gradient, each parameter's once
     _replay(end, gens); self.cache = []
     self.keys, self.last_out, self.group = list(d), d, k
     self.acc = torch.stack([t.detach().float().reshape(()) for t in d.values()])
