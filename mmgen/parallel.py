@@ -17,7 +17,7 @@ import torch.distributed as dist
 from .checkpoints import dist_info
 
 # %% auto #0
-__all__ = ['init_distributed', 'shard_model', 'all_mean', 'avg_sums', 'fsdp_grads', 'clip_grads']
+__all__ = ['init_distributed', 'shard_model', 'all_mean', 'avg_sums', 'fsdp_grads', 'grad_norm', 'clip_grads']
 
 # %% ../nbs/02c_parallel.ipynb #c2a00007
 def init_distributed() -> tuple[int, int]:
@@ -78,16 +78,24 @@ def fsdp_grads(params:list, # the trainable parameters after FSDP2's backward: D
     for p, g, v, has in zip(whole, gs, flat.split([g.numel() for g in gs] + [len(gs)]), flat[-len(gs):].tolist()):
         if has: p.grad = (v / world).view_as(p).to(g.dtype)
 
+def grad_norm(params:list, # trainable parameters, sharded (DTensor) or whole or both
+              device, # where the norm is returned
+             ) -> torch.Tensor:
+    "The total gradient norm over FSDP2's sharded (DTensor) and whole parameters together, unclipped (0 without gradients); collective under FSDP2: call it on every rank."
+    from torch.nn.utils import get_total_norm
+    kinds = [[p.grad for p in params if p.grad is not None and hasattr(p, 'full_tensor') == s] for s in (True, False)]
+    norms = [(n.full_tensor() if hasattr(n := get_total_norm(k), 'full_tensor') else n).float().to(device) for k in kinds if k]
+    return torch.stack(norms).norm() if norms else torch.zeros((), device=device)
+
 def clip_grads(params:list, # trainable parameters, sharded (DTensor) or whole or both
                max_norm:float, # the most the total gradient norm may be
                device, # where the norm is returned
               ) -> torch.Tensor:
     "`clip_grad_norm_` over FSDP2's sharded (DTensor) and whole parameters together, which torch's refuses to mix; returns the total norm."
-    from torch.nn.utils import get_total_norm, clip_grads_with_norm_
+    from torch.nn.utils import clip_grads_with_norm_
     kinds = [[p for p in params if hasattr(p, 'full_tensor') == s] for s in (True, False)]
     if not all(kinds): return torch.nn.utils.clip_grad_norm_(params, max_norm)
-    norms = [get_total_norm([p.grad for p in k if p.grad is not None]) for k in kinds]
-    total = torch.stack([(n.full_tensor() if hasattr(n, 'full_tensor') else n).float().to(device) for n in norms]).norm()
+    total = grad_norm(params, device)
     for k in kinds: clip_grads_with_norm_(k, max_norm, total)
     return total
 

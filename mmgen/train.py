@@ -56,7 +56,7 @@ from .core import set_seed, default_device, amp_dtype, config_dict, ConfigError,
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
 from .callbacks import TrainState, Callback, TensorBoardLogger, WandbLogger, wandb_run, EMA   # 02b: what fit calls back
-from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads   # 02c: how it spreads over ranks
+from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads, grad_norm   # 02c: how it spreads over ranks
 from .checkpoints import _full, _atomic, _first_line, _num, _readable, _unwrap
 _all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
@@ -470,7 +470,8 @@ def step(self:_Run):
     self.n_seen = self.n_first = 0
     if self.parallel == 'fsdp': fsdp_grads(self.params, self.world)   # every gradient the ranks' mean: DDP's all-reduce for the whole parameters
     if self.scaler: self.scaler.unscale_(self.opt)
-    gn = clip_grads(self.params, cfg.grad_clip, self.device) if cfg.grad_clip else torch.zeros((), device=self.device)
+    if cfg.grad_clip: gn = clip_grads(self.params, cfg.grad_clip, self.device)
+    else: gn = grad_norm(self.params, self.device) if self.scaler is None else torch.zeros((), device=self.device)   # unclipped, a NaN gradient is still stopped (fp16's scaler skips such steps itself)
     if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()
     flags = [float(_interrupt.is_set()), float(self._time_to_save())]
     acc, n = self.acc, len(self.keys)
@@ -479,7 +480,7 @@ def step(self:_Run):
     self.acc, logged, gnorm = None, dict(zip(self.keys, vals[:n])), vals[-1]
     if self.world > 1: flags = vals[n:n + 2]
     self.sigint, self.save_due = flags[0] > 0, flags[1] > 0
-    if not math.isfinite(logged['loss']) or (cfg.grad_clip and not math.isfinite(gnorm) and self.scaler is None):
+    if not math.isfinite(logged['loss']) or (not math.isfinite(gnorm) and self.scaler is None):
         self._non_finite(logged, gnorm)
     s.lr = self.opt.param_groups[0]['lr']   # the lr this step uses (a re-plan sets it between scheduler steps)
     if self.scaler: self.scaler.step(self.opt); self.scaler.update()
