@@ -29,7 +29,7 @@ Docs: https://mmgen-dev.github.io/mmgen/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #559f357b
 from __future__ import annotations
-import colorsys, functools, json, math, os, re, socket, textwrap, time, uuid
+import colorsys, functools, hashlib, json, math, os, re, socket, textwrap, time, uuid
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
@@ -576,8 +576,15 @@ class PairedImages(Dataset):
         if len(self.classes) < 2: raise ValueError("need images of at least two classes")
 
     def __len__(self): return self.n
-    def __repr__(self): return (f"{type(self).__name__}(n={self.n}, pool={len(self.images)}, seed={self.seed}, start={self.start}, "
-                                f"p_same={self.p_same}, augment={self.augment}, hflip_halves={self.hflip_halves})")
+    def __repr__(self): return (f"{type(self).__name__}(n={self.n}, pool={len(self.images)}:{self.pool_digest()}, seed={self.seed}, start={self.start}, "
+                                f"p_same={self.p_same}, augment={self.augment}, hflip_halves={self.hflip_halves}, fill={self.fill})")
+    def pool_digest(self) -> str:
+        "A digest of the pool (images, labels, names): two pools of one size differ in `repr`, which `cache_dataset` keys a cache on."
+        if getattr(self, '_digest', None) is None:
+            h = hashlib.sha1(np.ascontiguousarray(self.images).tobytes())
+            h.update(np.ascontiguousarray(self.labels).tobytes()); h.update('\n'.join(self.names).encode())
+            self._digest = h.hexdigest()[:12]
+        return self._digest
     def set_epoch(self, epoch:int):
         "Draw different augmentations for this epoch."
         self.epoch = epoch
@@ -799,6 +806,7 @@ def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [
         arr.flush(); arr = None
         tmp['items.jsonl'].write_text('\n'.join(lines))
         tmp['meta.json'].write_text(json.dumps(dict(source=source, n=len(ds), seed=getattr(ds, 'seed', None))))
+        (path / 'meta.json').unlink(missing_ok=True)   # the old cache's first: a swap cut short leaves no meta.json naming a dataset the files are not
         for name, f in tmp.items(): os.replace(f, path / name)   # meta.json last: a cache is reused only once it is whole
     finally:   # failed or interrupted (Ctrl-C): none of this call's temporary files stays (those renamed are gone already)
         arr = None
