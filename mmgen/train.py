@@ -740,18 +740,24 @@ def save(self:_Run):
     rngs = [None] * s.world_size   # per rank: (RNG now, RNG at the start of this epoch)
     if s.world_size > 1: dist.all_gather_object(rngs, (rng_state(), self.epoch_rng))
     else: rngs = [(rng_state(), self.epoch_rng)]
-    save_weights(self.model, self.out/'latest.safetensors', dict(step=s.step, epoch=s.epoch, batch=s.batch))
     cbs = {i: cb.state_dict() for i, cb in enumerate(self.cbs) if hasattr(cb, 'state_dict')}   # on every rank: an EMA of a sharded model gathers its shards
-    if s.rank == 0:
-        cfg = json.loads(json.dumps(asdict(s.cfg), default=str))
-        st = dict(format=1, step=s.step, epoch=s.epoch, batch=s.batch, optimizer=osd, scheduler=self.sched.state_dict(),
-                  scaler=self.scaler.state_dict() if self.scaler else None, rng=[r[0] for r in rngs], epoch_rng=[r[1] for r in rngs],
-                  history=self.hist.to_dict(), best_value=s.best_value, bad_epochs=s.bad_epochs, world_size=s.world_size, config=cfg,
-                  model_config=_model_config(self.model),
-                  seconds=s.seconds, plan=list(self.plan) if s.cfg.max_seconds is not None else None,
-                  callbacks=cbs)
-        _atomic(self.out/'latest_state.pt', lambda p: torch.save(st, p))
-        self.hist.to_json(self.out/'history.json')
+    staged = self.out/f'.latest_state.pt.next{os.getpid()}' if s.rank == 0 else None
+    try:
+        if staged is not None:   # the state first, under another name: the pair on disk stays the previous save's until both files are whole
+            cfg = json.loads(json.dumps(asdict(s.cfg), default=str))
+            st = dict(format=1, step=s.step, epoch=s.epoch, batch=s.batch, optimizer=osd, scheduler=self.sched.state_dict(),
+                      scaler=self.scaler.state_dict() if self.scaler else None, rng=[r[0] for r in rngs], epoch_rng=[r[1] for r in rngs],
+                      history=self.hist.to_dict(), best_value=s.best_value, bad_epochs=s.bad_epochs, world_size=s.world_size, config=cfg,
+                      model_config=_model_config(self.model),
+                      seconds=s.seconds, plan=list(self.plan) if s.cfg.max_seconds is not None else None,
+                      callbacks=cbs)
+            torch.save(st, staged)
+        save_weights(self.model, self.out/'latest.safetensors', dict(step=s.step, epoch=s.epoch, batch=s.batch))
+        if staged is not None:   # then two renames back to back: a kill can part the pair only between them
+            _atomic(self.out/'latest_state.pt', lambda p: os.replace(staged, p))
+            self.hist.to_json(self.out/'history.json')
+    finally:
+        if staged is not None: staged.unlink(missing_ok=True)
     if s.world_size > 1: dist.barrier()
 
 @patch
