@@ -181,7 +181,8 @@ def rng_state() -> dict:
     npst = np.random.get_state()
     return dict(python=random.getstate(), torch=torch.get_rng_state(),
                 numpy=[npst[0], torch.from_numpy(npst[1].astype(np.int64)), int(npst[2]), int(npst[3]), float(npst[4])],
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                mps=torch.mps.get_rng_state() if torch.backends.mps.is_available() else None)   # dropout on an Apple GPU draws from its own generator
 
 def set_rng_state(s:dict):
     "Restore the RNG states captured by `rng_state`."
@@ -190,6 +191,7 @@ def set_rng_state(s:dict):
     torch.set_rng_state(s['torch'])
     n = s['numpy']; np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
+    if s.get('mps') is not None and torch.backends.mps.is_available(): torch.mps.set_rng_state(s['mps'])   # absent from states saved before it was kept
 
 # %% ../nbs/02a_checkpoints.ipynb #9f26ad0f
 def _num(v):
