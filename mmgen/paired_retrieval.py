@@ -663,7 +663,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     model = PairRetriever(cfg, ds['train'].names)
     train_dl = make_loader(ds['train'], cfg.batch_size, seed=seed, drop_last=True)
     valid_dl = make_loader(ds['valid'], 256, shuffle=False)
-    tc = cfg.train_config(len(train_dl), **{**dict(seed=seed, out_dir=None if out_dir is None else str(out_dir), progress=False), **train_kw})
+    tc = cfg.train_config(math.ceil(len(train_dl) / train_kw.get('grad_accum', 1)), **{**dict(seed=seed, out_dir=None if out_dir is None else str(out_dir), progress=False), **train_kw})
     hist = fit(model, RetrievalLoss(PairAugment(cfg.augment), cfg.hard_negatives, ds['train'].names, cfg.mask_repeats).objective(), train_dl, valid_dl, tc, resume=resume)
     if out_dir is not None and (Path(out_dir) / 'best.safetensors').exists(): load_weights(model, Path(out_dir) / 'best.safetensors')
     metrics = evaluate(model, ds['test'])

@@ -43,7 +43,7 @@ from .decoding import decode
 from .evaluation import (n_params, retrieval_report, psnr, tie_ceiling, caption_relevance, latent_probe, Claim, AttributeClassifier,
                               object_scores, with_relations, stack_items, train_attribute_classifier, classifier_accuracy, blur_images,
                               check_splits)
-from .train import fit, resuming, TrainConfig, FullBatchLoss, History, wandb_run, frozen, load_weights, save_weights, check_config, int_at_least, num_at_least, num_between, one_of
+from .train import fit, resuming, TrainConfig, FullBatchLoss, epochs_for, History, wandb_run, frozen, load_weights, save_weights, check_config, int_at_least, num_at_least, num_between, one_of
 from .checkpoints import require_files, read_config, load_trained, write_json, resume_note
 from .speed import SpeedOptions, speed_flags, safe_shift, caption_batches, stage_budgets
 from .losses import recon_loss, token_ce_sums, clip_loss, flow_path, time_features, euler_flow, drop_condition, guided, feature_loss
@@ -431,7 +431,7 @@ def fit_prior(model:SharedLatentModel, # trained autoencoder (frozen here)
     prior.mu.copy_(z.mean(0)); prior.sd.copy_(z.std(0) + 1e-4)
     bs = min(batch_size, len(train_pairs)); per = max(len(train_pairs) // bs, min(250, steps // 10), 1)   # an epoch of >= 250 steps: a validation and a `latest` (140 MB) each, not every 15 steps
     train_dl = DataLoader(train_pairs, batch_size=bs, sampler=RandomSampler(train_pairs, num_samples=per * bs), drop_last=True)   # reshuffled each pass
-    tcfg = replace(TrainConfig(epochs=math.ceil(steps / per), max_steps=steps, **{**PRIOR_TRAIN, 'lr': lr}, device=device, progress=progress, max_seconds=max_seconds, seed=seed,
+    tcfg = replace(TrainConfig(epochs=epochs_for(steps, per, train_kw.get('grad_accum', 1)), max_steps=steps, **{**PRIOR_TRAIN, 'lr': lr}, device=device, progress=progress, max_seconds=max_seconds, seed=seed,
                        tensorboard=tensorboard, wandb=wandb, out_dir=None if out_dir is None else str(out_dir)), **train_kw)   # its own checkpoints: `mmgen train --resume` goes on inside this stage
     hist = fit(prior, prior_loss, train_dl, DataLoader(valid_pairs, batch_size=512), tcfg)
     if out_dir is not None:   # `fit` wrote its checkpoints and history.json there
@@ -601,7 +601,7 @@ def finetune_decoder(model:SharedLatentModel, # trained model; its image encoder
     train_dl = DataLoader(splits['train'], batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
                           num_workers=num_workers, persistent_workers=num_workers > 0)
     valid_dl = DataLoader(splits['valid'], batch_size=64, collate_fn=collate)
-    tcfg = replace(TrainConfig(epochs=math.ceil(steps / len(train_dl)), max_steps=steps, **{**DECODER_TRAIN, 'lr': lr}, optimizer='adam',
+    tcfg = replace(TrainConfig(epochs=epochs_for(steps, len(train_dl), train_kw.get('grad_accum', 1)), max_steps=steps, **{**DECODER_TRAIN, 'lr': lr}, optimizer='adam',
                        grad_clip=cfg.grad_clip, amp=amp, device=device, progress=progress, log_every=log_every, max_seconds=max_seconds, compile=speed.compile, seed=seed,
                        out_dir=None if out_dir is None else str(out_dir), tensorboard=tensorboard, wandb=wandb), **train_kw)
     with frozen(enc), speed_flags(speed): return fit(model.image_decoder, loss_fn, train_dl, valid_dl, tcfg)
@@ -790,7 +790,7 @@ def train(out_dir:str|Path, # output folder
         t_train = time.time() - t0
         if decoder_steps:
             dbs = P.get('decoder_batch', 32)
-            dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs, cfg.img_size, max_objects)) if decoder_fresh else splits
+            dsplits = dict(splits, train=fresh_scenes(decoder_steps * dbs * tkw.get('grad_accum', 1), cfg.img_size, max_objects)) if decoder_fresh else splits
             dhist = finetune_decoder(model, dsplits, decoder_steps, batch_size=dbs, device=str(dev), progress=progress, max_seconds=secs('decoder'),
                                      out_dir=out / 'decoder', speed=speed, seed=seed, amp=amp, log_every=log_every, tensorboard=tensorboard, wandb=wandb, **later('decoder'))
             decoder_steps = len(dhist.steps)   # fewer than asked when the budget ended the stage

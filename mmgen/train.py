@@ -62,7 +62,7 @@ _all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'Te
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'no_decay_patterns', 'param_groups', 'make_optimizer', 'lr_factor',
-           'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader',
+           'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'epochs_for',
            'NonFiniteLossError', 'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming',
            'train_device', 'request_stop', 'stop_pending', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss',
            'frozen', 'fake_clock', 'TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model',
@@ -245,6 +245,13 @@ def make_loader(ds:Dataset, # map-style dataset
     rank, world = dist_info()
     sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
     return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **kwargs)
+
+def epochs_for(steps:int, # optimiser steps wanted
+               batches:int, # batches in one pass over the loader
+               grad_accum:int=1, # batches per optimiser step (`TrainConfig.grad_accum`)
+              ) -> int:
+    "Passes over a loader of `batches` batches that make at least `steps` optimiser steps, `grad_accum` batches to a step (an epoch's last step may take fewer)."
+    return math.ceil(steps / math.ceil(max(batches, 1) / grad_accum))
 
 def _set_epoch(dl, seed:int, epoch:int):
     "Make `dl`'s order for `epoch` a function of (seed, epoch)."

@@ -30,7 +30,7 @@ from .tokenizers import WordTokenizer, Tokenizer
 from .attention import EncoderBlock, init_weights
 from .decoding import top_p_filter, SAMPLE_RULES
 from .evaluation import psnr, read_art_axes
-from .train import fit, TrainConfig, make_loader, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of, resuming
+from .train import fit, TrainConfig, make_loader, epochs_for, History, load_weights, check_config, int_at_least, num_at_least, num_between, one_of, resuming
 from .checkpoints import require_files, read_config, write_json, resume_note
 
 # %% auto #0
@@ -365,8 +365,7 @@ def fit_steps(model:nn.Module, # model to train in place
     every batch (g times a step; k-means init sees the first batch alone), nor MaskGIT, whose loss averages each batch's masked positions."""
     dl = make_loader(TensorDataset(*tensors), batch_size, drop_last=True)
     tc = TrainConfig(**{**dict(max_steps=steps, lr=lr, warmup_steps=min(warmup, steps // 10), progress=False, verbose=False, seed=seed), **kw})
-    per_epoch = math.ceil(max(len(dl), 1) / tc.grad_accum)   # optimiser steps in one pass over the data
-    return fit(model, loss_fn, dl, cfg=replace(tc, epochs=kw.get('epochs', math.ceil(steps / per_epoch))))
+    return fit(model, loss_fn, dl, cfg=replace(tc, epochs=kw.get('epochs', epochs_for(steps, len(dl), tc.grad_accum))))
 
 def train_vqvae(cfg:VQConfig, # model configuration (its `quantizer` names the row)
                 x_train:Tensor, # (N,3,H,W) training pictures in [-1,1]
