@@ -107,7 +107,7 @@ def jitter(x:torch.Tensor, # (B, 3, H, W) in [0, 1]
 
 def rotate(x:torch.Tensor, # (B, C, H, W)
            degrees:torch.Tensor, # (B,) counter-clockwise angles, as torchvision's rotate
-           fill:float=0., # value outside the image
+           fill:float|Sequence[float]=0., # value outside the image: one, or one per channel
           ) -> torch.Tensor:
     "Rotate each image about its centre (bilinear, no expansion), one angle per image."
     B, C, H, W = x.shape
@@ -119,7 +119,7 @@ def rotate(x:torch.Tensor, # (B, C, H, W)
     grid = F.affine_grid(theta, (B, C, H, W), align_corners=False)
     ones = torch.ones(B, 1, H, W, dtype=x.dtype, device=x.device)
     out = F.grid_sample(torch.cat([x, ones], 1), grid, mode='bilinear', padding_mode='zeros', align_corners=False)
-    return out[:, :C] + (1 - out[:, C:]) * fill
+    return out[:, :C] + (1 - out[:, C:]) * torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
 
 # %% ../nbs/13_paired_retrieval.ipynb #7594975f
 class PairAugment:
@@ -128,11 +128,18 @@ class PairAugment:
                  jitter:float=0.2, # ColorJitter brightness, contrast and saturation: factors in [1 - j, 1 + j]
                  degrees:float=10., # rotation angles in [-degrees, degrees]
                  p_flip:float=0.5, # horizontal flip probability
+                 fill:float|Sequence[float]=0., # what a rotation uncovers, in [0, 1]: the pictures' background (one value, or RGB)
                 ):
         if mode not in ('pair', 'halves', 'none'): raise ValueError(f"augment must be 'pair', 'halves' or 'none', got {mode!r}")
-        self.mode, self.jitter, self.degrees, self.p_flip = mode, jitter, degrees, p_flip
+        self.mode, self.jitter, self.degrees, self.p_flip, self.fill = mode, jitter, degrees, p_flip, fill
 
-    def __repr__(self): return f"PairAugment(mode={self.mode!r}, jitter={self.jitter}, degrees={self.degrees}, p_flip={self.p_flip})"
+    @classmethod
+    def for_data(cls, mode:str, ds) -> PairAugment:
+        "The augmentation a pair set allows: its halves mirrored only where a mirrored half is still its class (`hflip_halves`: shapes yes, digits no), rotations filled with its background."
+        fill = np.broadcast_to(np.asarray(getattr(ds, 'fill', 0), dtype=np.float32) / 255, (3,)).tolist()
+        return cls(mode, p_flip=0.5 if mode == 'pair' or getattr(ds, 'hflip_halves', True) else 0., fill=fill)
+
+    def __repr__(self): return f"PairAugment(mode={self.mode!r}, jitter={self.jitter}, degrees={self.degrees}, p_flip={self.p_flip}, fill={self.fill})"
 
     def images(self, x:torch.Tensor) -> torch.Tensor:
         "Augment every image of (B, 3, H, W) in [-1, 1] with its own random draws."
@@ -141,7 +148,7 @@ class PairAugment:
         x = torch.where((torch.rand(B, device=dev) < self.p_flip).view(-1, 1, 1, 1), x.flip(-1), x)
         j = self.jitter
         x = jitter(((x + 1) / 2).clamp(0, 1), u(1 - j, 1 + j), u(1 - j, 1 + j), u(1 - j, 1 + j))
-        return rotate(x, u(-self.degrees, self.degrees)) * 2 - 1
+        return rotate(x, u(-self.degrees, self.degrees), self.fill) * 2 - 1
 
     def __call__(self, x:torch.Tensor, # (B, 3, H, 2W) stacked pairs in [-1, 1]
                 ) -> torch.Tensor:
@@ -664,7 +671,7 @@ def run_retrieval(cfg:RetrievalConfig, # model + recipe
     train_dl = make_loader(ds['train'], cfg.batch_size, seed=seed, drop_last=True)
     valid_dl = make_loader(ds['valid'], 256, shuffle=False)
     tc = cfg.train_config(math.ceil(len(train_dl) / train_kw.get('grad_accum', 1)), **{**dict(seed=seed, out_dir=None if out_dir is None else str(out_dir), progress=False), **train_kw})
-    hist = fit(model, RetrievalLoss(PairAugment(cfg.augment), cfg.hard_negatives, ds['train'].names, cfg.mask_repeats).objective(), train_dl, valid_dl, tc, resume=resume)
+    hist = fit(model, RetrievalLoss(PairAugment.for_data(cfg.augment, ds['train']), cfg.hard_negatives, ds['train'].names, cfg.mask_repeats).objective(), train_dl, valid_dl, tc, resume=resume)
     if out_dir is not None and (Path(out_dir) / 'best.safetensors').exists(): load_weights(model, Path(out_dir) / 'best.safetensors')
     metrics = evaluate(model, ds['test'])
     ep = [r['seconds'] for r in hist.epochs if not r.get('partial')]
