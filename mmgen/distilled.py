@@ -310,9 +310,13 @@ class DistilledCaptioner(nn.Module):
         c = self.cfg; L = c.max_len if max_len is None else max_len
         if isinstance(L, bool) or not isinstance(L, int) or not 2 <= L <= c.max_len:   # the learned position table ends at cfg.max_len
             raise ValueError(f"max_len={max_len!r}: this distilled captioner writes captions of 2 to {c.max_len} tokens (BOS and EOS included; None: {c.max_len})")
-        _, mem = self.encode(images)
-        if seed is not None: generator = row_generators(seed, picture_keys(images), images.device)
-        return decode(self.decoder, mem, c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
+        was = self.training
+        try:   # in eval mode, as the captioner decodes: no dropout, and the conv stem's BatchNorm on its running statistics (which stay as they are)
+            self.eval()
+            _, mem = self.encode(images)
+            if seed is not None: generator = row_generators(seed, picture_keys(images), images.device)
+            return decode(self.decoder, mem, c.bos_id, c.eos_id, L, method, pad_id=c.pad_id, beam_size=beam_size, top_p=top_p, temperature=temperature, generator=generator)
+        finally: self.train(was)
 
     def caption(self, images, # pictures in any form `mmgen.data.as_images` reads: PIL, uint8 arrays, (3,H,W) / (B,3,H,W) tensors, lists
                 tokenizer:Tokenizer, # the model's tokenizer
@@ -384,30 +388,33 @@ def evaluate(model:DistilledCaptioner, # trained model
              method:str='greedy', # decoding method
             ) -> dict:
     "Held-out scores: caption exact match (data's parser), attribute and relation accuracy, teacher-forced token accuracy, mean cos(student, teacher), zero-shot R@1 student vs teacher."
-    model.eval(); dev = next(model.parameters()).device
-    dl = DataLoader(WithTeacher(ds, teacher_img), batch_size, collate_fn=caption_collate(tokenizer, model.cfg.max_len))
-    preds, embs, caps, scores, hits, n_tok = [], [], [], [], 0, 0
-    for b in dl:
-        img, tok, pad = b['image'].to(dev), b['tokens'].to(dev), b['pad_mask'].to(dev)
-        p = model.caption(img, tokenizer, method=method)
-        o = model(img, tok[:, :-1], pad[:, :-1])                     # teacher forcing: is each next token the argmax?
-        real = ~pad[:, 1:]; hits += int(((o.logits.argmax(-1) == tok[:, 1:]) & real).sum()); n_tok += int(real.sum())
-        preds += p; embs.append(o.embedding.float().cpu()); caps += b['caption']
-        if 'attrs' in b: scores += [score_caption(c, a, r) for c, a, r in zip(p, b['attrs'], b['caption'])]   # a relation the reference states is asked for
-    emb = torch.cat(embs)
-    out = dict(n=len(ds), cosine=float(F.cosine_similarity(emb, teacher_img.float(), dim=-1).mean()), token_accuracy=hits / n_tok,
-               string_exact=float(sum(p.strip() == c.strip() for p, c in zip(preds, caps)) / len(caps)))
-    if scores:
-        rels = [s['relations'] for s in scores if not math.isnan(s['relations'])]   # true relation between two right objects (NaN: no relation named)
-        out.update(exact=float(sum(s['exact'] for s in scores) / len(scores)), attributes=float(sum(s['attributes'] for s in scores) / len(scores)),
-                   relations=float(sum(rels) / len(rels)) if rels else float('nan'))
-    if teacher_txt is not None:
-        rel = torch.tensor([[a == b for b in caps] for a in caps])   # a repeated caption is a right answer too
-        for who, e in (('student', emb), ('teacher', teacher_img.float())):
-            r = retrieval_report(e @ teacher_txt.float().T, rel, ks=(1, 5))
-            out[f'{who}_i2t_R@1'], out[f'{who}_t2i_R@1'] = r['i2t_R@1'], r['t2i_R@1']
-    out['samples'] = [dict(pred=p, truth=c) for p, c in zip(preds[:8], caps[:8])]
-    return out
+    was, dev = model.training, next(model.parameters()).device
+    model.eval()
+    try:   # the model's mode is put back afterwards (a training loop's evaluation)
+        dl = DataLoader(WithTeacher(ds, teacher_img), batch_size, collate_fn=caption_collate(tokenizer, model.cfg.max_len))
+        preds, embs, caps, scores, hits, n_tok = [], [], [], [], 0, 0
+        for b in dl:
+            img, tok, pad = b['image'].to(dev), b['tokens'].to(dev), b['pad_mask'].to(dev)
+            p = model.caption(img, tokenizer, method=method)
+            o = model(img, tok[:, :-1], pad[:, :-1])                     # teacher forcing: is each next token the argmax?
+            real = ~pad[:, 1:]; hits += int(((o.logits.argmax(-1) == tok[:, 1:]) & real).sum()); n_tok += int(real.sum())
+            preds += p; embs.append(o.embedding.float().cpu()); caps += b['caption']
+            if 'attrs' in b: scores += [score_caption(c, a, r) for c, a, r in zip(p, b['attrs'], b['caption'])]   # a relation the reference states is asked for
+        emb = torch.cat(embs)
+        out = dict(n=len(ds), cosine=float(F.cosine_similarity(emb, teacher_img.float(), dim=-1).mean()), token_accuracy=hits / n_tok,
+                   string_exact=float(sum(p.strip() == c.strip() for p, c in zip(preds, caps)) / len(caps)))
+        if scores:
+            rels = [s['relations'] for s in scores if not math.isnan(s['relations'])]   # true relation between two right objects (NaN: no relation named)
+            out.update(exact=float(sum(s['exact'] for s in scores) / len(scores)), attributes=float(sum(s['attributes'] for s in scores) / len(scores)),
+                       relations=float(sum(rels) / len(rels)) if rels else float('nan'))
+        if teacher_txt is not None:
+            rel = torch.tensor([[a == b for b in caps] for a in caps])   # a repeated caption is a right answer too
+            for who, e in (('student', emb), ('teacher', teacher_img.float())):
+                r = retrieval_report(e @ teacher_txt.float().T, rel, ks=(1, 5))
+                out[f'{who}_i2t_R@1'], out[f'{who}_t2i_R@1'] = r['i2t_R@1'], r['t2i_R@1']
+        out['samples'] = [dict(pred=p, truth=c) for p, c in zip(preds[:8], caps[:8])]
+        return out
+    finally: model.train(was)
 
 # %% ../nbs/11_distilled.ipynb #7856a312
 @dataclass
@@ -492,12 +499,13 @@ def load_distilled(out_dir:str|Path, weights:str='best.safetensors', device:str|
 def load_teacher(out_dir:str|Path, # a `train` output folder
                  device:str|None=None, # where to put it
                 ) -> nn.Module:
-    "The frozen teacher of a `train` output folder: rebuilt from its open_clip config + `teacher/best.safetensors`, or its pretrained tag."
+    "The frozen teacher of a `train` output folder: rebuilt from its open_clip config + `teacher/latest.safetensors` (the weights the student was distilled from), or its pretrained tag."
     out = require_files(out_dir, ('teacher.json',), 'mmgen train distilled --out DIR')
     rec = json.loads((out / 'teacher.json').read_text())
     if 'given' in rec: raise ValueError(f"{out}: the teacher (a {rec['given']}) was passed to `train`, not built there: load it as you built it")
     if 'pretrained' in rec: teacher = create_clip(rec['name'], rec['pretrained'], 'teacher_pretrained')   # checked first; OpenAI's weights get QuickGELU
-    else: teacher = load_weights(build_teacher(rec['config']), require_files(out / 'teacher', ('best.safetensors',), 'mmgen train distilled --out DIR') / 'best.safetensors')
+    else:   # `train_teacher` ends on its last epoch's weights, which embed the cache the student learns from; its best epoch (by validation loss) may be another
+        teacher = load_weights(build_teacher(rec['config']), require_files(out / 'teacher', ('latest.safetensors',), 'mmgen train distilled --out DIR') / 'latest.safetensors')
     return teacher.eval().requires_grad_(False).to(device or 'cpu')
 
 # %% ../nbs/11_distilled.ipynb #d3c1a211
