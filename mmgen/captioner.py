@@ -365,20 +365,21 @@ class CaptionLoss:
         return self.schedule.rate(state.step, max(state.total_steps, 1))
 
     def inputs(self, model:Captioner, batch:dict, state=None) -> tuple:
-        "(decoder inputs, their padding, targets, their padding, rate, replaced): pass 1 of scheduled sampling, without gradients."
+        "(decoder inputs, their padding, targets, their padding, rate, replaced, visual tokens or None): pass 1 of scheduled sampling, without gradients."
         core = getattr(model, 'module', model)   # under DDP, `model` is the wrapper: only its forward syncs gradients
         tokens, pad = batch['tokens'], batch['pad_mask']
         inp, tgt, imask, tmask = tokens[:, :-1], tokens[:, 1:], pad[:, :-1], pad[:, 1:]
-        rate, replaced = self.rate(core, state), None
-        if rate > 0:   # pass 1: no gradients, the model's own predictions
-            with torch.no_grad(): logits1 = core(batch['image'], inp, imask).logits
+        rate, replaced, memory = self.rate(core, state), None, None
+        if rate > 0:   # pass 1: the model's own predictions, without gradients, from the visual tokens pass 2 trains through: the encoder runs once, its BatchNorm counts the batch once
+            memory = core.encode_image(batch['image'])
+            with torch.no_grad(): logits1 = core(None, inp, imask, memory=memory.detach()).logits
             inp, replaced = mix_model_tokens(inp, logits1, ~tmask, rate, self.schedule.sample, self.generator)
-        return inp, imask, tgt, tmask, rate, replaced
+        return inp, imask, tgt, tmask, rate, replaced, memory
 
     def __call__(self, model:Captioner, batch:dict, state=None) -> dict:
-        inp, imask, tgt, tmask, rate, replaced = self.inputs(model, batch, state)
+        inp, imask, tgt, tmask, rate, replaced, memory = self.inputs(model, batch, state)
         text = dict(text_tokens=batch['tokens'], text_padding_mask=batch['pad_mask']) if self.siglip_weight else {}
-        out = model(batch['image'], inp, imask, **text)                # pass 2: trained
+        out = model(batch['image'], inp, imask, memory=memory, **text)   # pass 2: trained
         caption = _ce(out.logits, tgt, tmask)
         siglip = out.siglip if self.siglip_weight else caption.new_zeros(())
         aux = out.aux_loss.float() if torch.is_tensor(out.aux_loss) else caption.new_tensor(float(out.aux_loss))
@@ -392,9 +393,9 @@ class CaptionLoss:
 
     def rows(self, model:Captioner, batch:dict, state=None) -> dict:
         "The loss caption by caption (`FullBatchLoss`'s rows): summed cross-entropy and real targets, SigLIP features, the MoE loss, right and replaced tokens."
-        inp, imask, tgt, tmask, rate, replaced = self.inputs(model, batch, state)
+        inp, imask, tgt, tmask, rate, replaced, memory = self.inputs(model, batch, state)
         text = dict(text_tokens=batch['tokens'], text_padding_mask=batch['pad_mask'], siglip_features=True) if self.siglip_weight else {}
-        out, real = model(batch['image'], inp, imask, **text), ~tmask
+        out, real = model(batch['image'], inp, imask, memory=memory, **text), ~tmask
         ce, _ = token_ce_sums(out.logits, tgt.masked_fill(tmask, -100))
         aux = out.aux_loss.float() if torch.is_tensor(out.aux_loss) else ce.new_tensor(float(out.aux_loss))   # a mean over captions: kept per caption
         r = dict(caption=ce, n=real.sum(1), moe_aux=aux.expand(len(ce)), right=((out.logits.argmax(-1) == tgt) & real).sum(1), elig=real[:, 1:].sum(1),
@@ -613,6 +614,11 @@ def _warn_cut(captions:Sequence[str], tok:Tokenizer, max_len:int):
         warnings.warn(f"max_len={max_len}: {n} of {len(lengths)} training captions are longer (the longest {max(lengths)} tokens, BOS and EOS included); "
                       f"they are cut to {max_len}, EOS kept, so the model learns to end captions there. max_len={max(lengths)} keeps them whole.", stacklevel=3)
 
+def _check_siglip(run:CaptionRun, text_layers:int, owner:str):
+    "Refuse, before a scene is rendered (not at the first step), a SigLIP loss without a text tower."
+    if run.siglip_weight and text_layers == 0:
+        raise ConfigError(f"{owner}: text_layers=0 builds no text tower, and the SigLIP loss (siglip_weight > 0) needs one: set text_layers >= 1, or siglip_weight=0")
+
 def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fields (vocab and ids come from the tokenizer)
                   run:CaptionRun|None=None, # data and objective
                   train_cfg:TrainConfig|None=None, # the loop
@@ -627,6 +633,7 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     if data is not None: data = _check_data(data, mc.get('image_size'), 'run_captioner(): data', run.batch_size)
     if mc.get('max_len', run.max_len) < run.max_len:   # `train` gives both one value; here the batches' captions would outgrow the model's positions mid-run
         raise ConfigError(f"run_captioner(): the model's max_len must be at least CaptionRun.max_len ({run.max_len}), the batches' token budget, got {mc['max_len']}")
+    _check_siglip(run, mc.get('text_layers', CaptionerConfig.text_layers), 'run_captioner()')
     data = data or shapes_splits(run.n_train, run.n_valid, run.n_test, size=run.size, seed=run.data_seed, min_objects=run.min_objects,
                                  max_objects=run.max_objects, templates=run.templates, order=run.order,
                                  cache_dir=run.cache_dir, num_workers=run.num_workers)
@@ -639,6 +646,9 @@ def run_captioner(model_cfg:dict|CaptionerConfig|None=None, # CaptionerConfig fi
     mc.setdefault('max_len', run.max_len)
     set_seed(train_cfg.seed)
     model = Captioner(CaptionerConfig.for_tokenizer(tok, **mc))
+    if not run.siglip_weight:   # no SigLIP term: the text tower and both heads take no part in the loss, so they stay as built (DDP refuses parameters that get no gradient)
+        for m in (model.text_encoder, model.img_proj, model.txt_proj, model.siglip):
+            if m is not None: m.requires_grad_(False)
     if run.channels_last: model = model.to(memory_format=torch.channels_last)
     if run.cpu_bf16 and train_cfg.amp == 'auto' and train_device(train_cfg).type == 'cpu' and cpu_has_bf16():
         train_cfg = replace(train_cfg, amp='bf16')
@@ -764,6 +774,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
     run = CaptionRun(**{**rk, **ro})
     tcfg = TrainConfig(**{**tk, **to, 'out_dir': str(out), **({'epochs': epochs} if epochs is not None else {})})
     mc = CaptionerConfig(**{**mk, **mo}); _check_weights(mc.arch, mc.weights)   # the model's fields (the vocabulary and its ids come later, from the tokenizer); its weights to be had
+    _check_siglip(run, mc.text_layers, 'train()')
     if data is not None: data = _check_data(data, mo.get('image_size'), 'train(): data', run.batch_size)   # before a folder is made (`run_captioner` checks a direct call)
     elif mo.get('image_size') not in (None, run.size): raise ConfigError(f"train(): image_size must be None or size ({run.size}) with generated scenes (the side they are drawn at: set size to train at another), got {mo['image_size']}")
     if data is None and run.n_train < run.batch_size:
