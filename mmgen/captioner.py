@@ -110,9 +110,10 @@ class VisionEncoder(nn.Module):
                  stem_stride:int=4, # see `resnet_backbone`
                  max_grid:int=32, # largest feature-map side the position tables cover
                  dropout:float=0., # dropout in the attention blocks
+                 fetch:bool=True, # False: the architecture only, `weights` not fetched (a checkpoint's weights are loaded next); the pictures are normalised as `weights` asks either way
                 ):
         super().__init__()
-        self.backbone, C = resnet_backbone(arch, weights, stages, stem_stride)
+        self.backbone, C = resnet_backbone(arch, weights if fetch else None, stages, stem_stride)
         self.proj = nn.Conv2d(C, d_model, kernel_size=1)
         self.row_pos = nn.Parameter(torch.zeros(max_grid, d_model))  # added to every token of row i
         self.col_pos = nn.Parameter(torch.zeros(max_grid, d_model))  # added to every token of column j
@@ -208,10 +209,12 @@ class CaptionerOutput(NamedTuple):
 
 class Captioner(nn.Module):
     "Seed 004's captioner: ResNet visual tokens + self-attention, a RoPE decoder with cross-attention (optional MoE FFN), SigLIP heads."
-    def __init__(self, cfg:CaptionerConfig):
+    def __init__(self, cfg:CaptionerConfig,
+                 fetch:bool=True, # False: build cfg.weights' architecture without fetching them (a saved run's weights are loaded next: offline, no download)
+                ):
         super().__init__()
         self.cfg = cfg
-        self.encoder = VisionEncoder(cfg.d_model, cfg.enc_layers, cfg.n_heads, cfg.d_ff, cfg.arch, cfg.weights, cfg.stages, cfg.stem_stride, dropout=cfg.dropout)
+        self.encoder = VisionEncoder(cfg.d_model, cfg.enc_layers, cfg.n_heads, cfg.d_ff, cfg.arch, cfg.weights, cfg.stages, cfg.stem_stride, dropout=cfg.dropout, fetch=fetch)
         self.decoder = TextDecoder(cfg.vocab_size, cfg.d_model, cfg.dec_layers, cfg.n_heads, cfg.d_ff, cfg.max_len, cfg.dropout,
                                    pos='rope', ffn_factory=self._ffn, tie_weights=cfg.tie_weights, pad_id=cfg.pad_id)
         self.text_encoder = TextEncoder(cfg.vocab_size, cfg.d_model, cfg.text_layers, cfg.n_heads, cfg.d_ff, cfg.max_len,
@@ -733,7 +736,7 @@ def load_captioner(out_dir:str|Path, # a folder written by `train`
         if rec.exists() and met.exists():
             preset = json.loads(met.read_text()).get('preset')
             c['image_size'] = json.loads(rec.read_text()).get('set', {}).get('size', PRESETS.get(preset, (None, {}))[1].get('size'))
-    model = load_trained(Captioner(read_config(CaptionerConfig, out / 'captioner_config.json', c)), out / weights, device)
+    model = load_trained(Captioner(read_config(CaptionerConfig, out / 'captioner_config.json', c), fetch=False), out / weights, device)   # its ImageNet start is in the checkpoint
     return model, Tokenizer.load(out / 'tokenizer.json')
 
 # %% ../nbs/14_captioner.ipynb #d3c1a241
@@ -800,7 +803,7 @@ def train(out_dir:str|Path, # where checkpoints, caption_run.json, metrics.json 
         if any(isinstance(p, DTensor) for p in model.parameters()):  # FSDP2 left it sharded: score a plain copy of the best
             best = out / 'best.safetensors'
             dev = next(model.parameters()).device
-            model = load_weights(Captioner(model.cfg), best if best.exists() else out / 'latest.safetensors').to(dev).eval()
+            model = load_weights(Captioner(model.cfg, fetch=False), best if best.exists() else out / 'latest.safetensors').to(dev).eval()
         if res.activations is not None:
             (out / 'activations.json').write_text(json.dumps(res.activations.stats))
             res.activations.plot(title='activation statistics during training').savefig(out / 'activations.png', dpi=80)
