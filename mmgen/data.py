@@ -806,7 +806,10 @@ def cache_dataset(ds, # any dataset whose items have a uint8-valued 'image' in [
         arr.flush(); arr = None
         tmp['items.jsonl'].write_text('\n'.join(lines))
         tmp['meta.json'].write_text(json.dumps(dict(source=source, n=len(ds), seed=getattr(ds, 'seed', None))))
-        (path / 'meta.json').unlink(missing_ok=True)   # the old cache's first: a swap cut short leaves no meta.json naming a dataset the files are not
+        try: was = json.loads((path / 'meta.json').read_text())
+        except (OSError, ValueError): was = None   # no cache there (or one cut short): nothing to mislabel
+        if was is not None and (was.get('source'), was.get('n')) != (source, len(ds)):   # another dataset's cache: its meta.json goes first, so a swap cut short
+            (path / 'meta.json').unlink(missing_ok=True)                                 # leaves none naming files it is not (the same dataset's, from another rank, stays)
         for name, f in tmp.items(): os.replace(f, path / name)   # meta.json last: a cache is reused only once it is whole
     finally:   # failed or interrupted (Ctrl-C): none of this call's temporary files stays (those renamed are gone already)
         arr = None
