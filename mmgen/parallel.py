@@ -1,7 +1,8 @@
 """How `fit` runs under `torchrun`: joining the process group, FSDP2's sharding of a model's blocks, and the gradient arithmetic that makes sharded and whole parameters step as one process would.
 
 A floor below `03_train`, as `02a_checkpoints` and `02b_callbacks` are: `fit` imports it, and `from mmgen.train import
-shard_model, init_distributed` keeps working. [`03_train`](03_train.ipynb) says when to pick DDP or FSDP2;
+shard_model, init_distributed, make_loader` keeps working. Its last section is the batches `fit` draws: `make_loader`, whose
+order survives a restart and is dealt out across ranks, and `epochs_for`. [`03_train`](03_train.ipynb) says when to pick DDP or FSDP2;
 `tests/test_distributed.py` checks both against one process under `torchrun`.
 
 Docs: https://mmgen-dev.github.io/mmgen/parallel.html.md"""
@@ -10,14 +11,16 @@ Docs: https://mmgen-dev.github.io/mmgen/parallel.html.md"""
 
 # %% ../nbs/02c_parallel.ipynb #c2a00004
 from __future__ import annotations
-import functools, os, warnings
+import functools, math, os, warnings
 import torch
 import torch.nn as nn
 import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 from .checkpoints import dist_info
 
 # %% auto #0
-__all__ = ['init_distributed', 'shard_model', 'all_mean', 'avg_sums', 'fsdp_grads', 'grad_norm', 'clip_grads']
+__all__ = ['init_distributed', 'shard_model', 'all_mean', 'avg_sums', 'fsdp_grads', 'grad_norm', 'clip_grads', 'make_loader',
+           'epochs_for']
 
 # %% ../nbs/02c_parallel.ipynb #c2a00007
 def init_distributed() -> tuple[int, int]:
@@ -99,3 +102,31 @@ def clip_grads(params:list, # trainable parameters, sharded (DTensor) or whole o
     for k in kinds: clip_grads_with_norm_(k, max_norm, total)
     return total
 
+
+# %% ../nbs/02c_parallel.ipynb #8ae45130
+def make_loader(ds:Dataset, # map-style dataset
+                batch_size:int, # samples per batch per process
+                shuffle:bool=True, # a fresh permutation each epoch, seeded by seed + epoch
+                seed:int=0, # shuffling seed
+                drop_last:bool=False, # drop the last incomplete batch (and uneven tail across ranks)
+                **kwargs, # passed to DataLoader (collate_fn, num_workers, pin_memory ...)
+               ) -> DataLoader:
+    "A DataLoader whose order depends only on (seed, epoch), sharded across ranks under torchrun."
+    # as DistributedSampler does, a dataset not divisible by the world size is padded with repeats (unless drop_last)
+    rank, world = dist_info()
+    sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **kwargs)
+
+def epochs_for(steps:int, # optimiser steps wanted
+               batches:int, # batches in one pass over the loader
+               grad_accum:int=1, # batches per optimiser step (`TrainConfig.grad_accum`)
+              ) -> int:
+    "Passes over a loader of `batches` batches that make at least `steps` optimiser steps, `grad_accum` batches to a step (an epoch's last step may take fewer)."
+    return math.ceil(steps / math.ceil(max(batches, 1) / grad_accum))
+
+def _set_epoch(dl, seed:int, epoch:int):
+    "Make `dl`'s order for `epoch` a function of (seed, epoch)."
+    s = getattr(dl, 'sampler', None)
+    for obj in (s, getattr(getattr(dl, 'batch_sampler', None), 'sampler', None)):
+        if hasattr(obj, 'set_epoch'): return obj.set_epoch(epoch)
+    if isinstance(s, RandomSampler): s.generator = torch.Generator().manual_seed(seed * 100_003 + epoch)

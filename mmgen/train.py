@@ -56,20 +56,19 @@ from .core import set_seed, default_device, amp_dtype, config_dict, ConfigError,
 from .core import int_at_least, num_at_least, num_between, one_of, check_config   # the option rules, re-exported: `from mmgen.train import one_of` as before
 from .checkpoints import *
 from .callbacks import TrainState, Callback, TensorBoardLogger, WandbLogger, wandb_run, EMA   # 02b: what fit calls back
-from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads, grad_norm   # 02c: how it spreads over ranks
+from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads, grad_norm, make_loader, epochs_for, _set_epoch   # 02c: how it spreads over ranks, and its batches
 from .checkpoints import _full, _atomic, _first_line, _num, _readable, _unwrap
 _all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'no_decay_patterns', 'param_groups', 'make_optimizer', 'lr_factor',
-           'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'make_loader', 'epochs_for',
-           'NonFiniteLossError', 'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming',
-           'train_device', 'request_stop', 'stop_pending', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss',
-           'frozen', 'fake_clock', 'TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model',
-           'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least',
-           'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History',
-           'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff',
-           'weights_metadata']
+           'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'NonFiniteLossError',
+           'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'request_stop',
+           'stop_pending', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock',
+           'TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger',
+           'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of',
+           'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state',
+           'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
@@ -231,34 +230,6 @@ def checkpoint_blocks(model:nn.Module, # model whose blocks get activation check
             return _f(*args, **kw)
         b.forward, b._mmgen_ckpt = _fwd, True
     return len(blocks)
-
-# %% ../nbs/03_train.ipynb #8ae45130
-def make_loader(ds:Dataset, # map-style dataset
-                batch_size:int, # samples per batch per process
-                shuffle:bool=True, # a fresh permutation each epoch, seeded by seed + epoch
-                seed:int=0, # shuffling seed
-                drop_last:bool=False, # drop the last incomplete batch (and uneven tail across ranks)
-                **kwargs, # passed to DataLoader (collate_fn, num_workers, pin_memory ...)
-               ) -> DataLoader:
-    "A DataLoader whose order depends only on (seed, epoch), sharded across ranks under torchrun."
-    # as DistributedSampler does, a dataset not divisible by the world size is padded with repeats (unless drop_last)
-    rank, world = dist_info()
-    sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **kwargs)
-
-def epochs_for(steps:int, # optimiser steps wanted
-               batches:int, # batches in one pass over the loader
-               grad_accum:int=1, # batches per optimiser step (`TrainConfig.grad_accum`)
-              ) -> int:
-    "Passes over a loader of `batches` batches that make at least `steps` optimiser steps, `grad_accum` batches to a step (an epoch's last step may take fewer)."
-    return math.ceil(steps / math.ceil(max(batches, 1) / grad_accum))
-
-def _set_epoch(dl, seed:int, epoch:int):
-    "Make `dl`'s order for `epoch` a function of (seed, epoch)."
-    s = getattr(dl, 'sampler', None)
-    for obj in (s, getattr(getattr(dl, 'batch_sampler', None), 'sampler', None)):
-        if hasattr(obj, 'set_epoch'): return obj.set_epoch(epoch)
-    if isinstance(s, RandomSampler): s.generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 # %% ../nbs/03_train.ipynb #db0c5454
 class NonFiniteLossError(FloatingPointError):
