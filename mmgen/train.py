@@ -732,7 +732,7 @@ def save(self:_Run):
             torch.save(st, staged)
         save_weights(self.model, self.out/'latest.safetensors', dict(step=s.step, epoch=s.epoch, batch=s.batch))
         if staged is not None:   # then two renames back to back: a kill can part the pair only between them
-            _atomic(self.out/'latest_state.pt', lambda p: os.replace(staged, p))
+            os.replace(staged, self.out/'latest_state.pt')
             self.hist.to_json(self.out/'history.json')
     finally:
         if staged is not None: staged.unlink(missing_ok=True)
