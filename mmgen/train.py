@@ -48,7 +48,7 @@ from typing import Callable, Iterable, Mapping
 import torch
 import torch.nn as nn
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DistributedSampler
 from torch.utils.checkpoint import checkpoint
 from fastcore.basics import patch
 from tqdm.auto import tqdm
@@ -58,17 +58,18 @@ from .checkpoints import *
 from .callbacks import TrainState, Callback, TensorBoardLogger, WandbLogger, wandb_run, EMA   # 02b: what fit calls back
 from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads, grad_norm, make_loader, epochs_for, _set_epoch   # 02c: how it spreads over ranks, and its batches
 from .checkpoints import _full, _atomic, _first_line, _num, _readable, _unwrap
-_all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
+_all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'make_loader', 'epochs_for', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'TrainConfig', 'no_decay_patterns', 'param_groups', 'make_optimizer', 'lr_factor',
            'warmup_steps', 'make_scheduler', 'replan', 'resolve_amp', 'checkpoint_blocks', 'NonFiniteLossError',
            'TrainingInterrupted', 'TrainingOutOfMemory', 'fit_options', 'resuming', 'train_device', 'request_stop',
            'stop_pending', 'config_changes', 'model_changes', 'fit', 'FullBatchLoss', 'frozen', 'fake_clock',
-           'TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'TensorBoardLogger', 'WandbLogger',
-           'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of',
-           'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state',
-           'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']
+           'TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'make_loader', 'epochs_for',
+           'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least',
+           'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History',
+           'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff',
+           'weights_metadata']
 
 # %% ../nbs/03_train.ipynb #8c17c517
 def to_device(batch, # a tensor, or a dict / list / tuple (possibly nested) holding tensors
