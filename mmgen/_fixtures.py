@@ -143,12 +143,13 @@ PARITY_CFG = dict(epochs=2, lr=1e-2, weight_decay=0.1, warmup_steps=2, grad_clip
 def parity_task(batch_size:int, # per-process batch (global batch = batch_size * world_size)
                 seed:int=0, # data and shuffling seed
                 init_seed:int=0, # model initialisation seed
+                n_train:int=64, # training samples (60 leaves each epoch a short last batch)
                ):
-    "(model, train_dl, valid_dl, loss_fn) of the scale-out check: 64 train / 16 valid samples of a random teacher."
+    "(model, train_dl, valid_dl, loss_fn) of the scale-out check: `n_train` train / 16 valid samples of a random teacher."
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(80, 8, generator=g); y = torch.tanh(x @ torch.randn(8, 3, generator=g))
     torch.manual_seed(init_seed); model = ParityNet()
-    return (model, make_loader(TensorDataset(x[:64], y[:64]), batch_size, seed=seed),
+    return (model, make_loader(TensorDataset(x[:n_train], y[:n_train]), batch_size, seed=seed),
             make_loader(TensorDataset(x[64:], y[64:]), batch_size, shuffle=False), _parity_loss)
 
 class StopAt(Callback):
@@ -226,6 +227,9 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
         for k in (1, 2):
             model, tdl, vdl, _ = parity_task(local_batch // k)
             fit(model, coupled_loss, tdl, vdl, TrainConfig(**PARITY_CFG, parallel=mode, grad_accum=k, out_dir=str(out/f'{mode}_accum{k}')))
+    for mode in ('ddp', 'fsdp'):   # 60 samples: each epoch's last step accumulates a full micro-batch and a short one, weighed by their samples on every rank
+        model, tdl, vdl, lf = parity_task(local_batch, n_train=60)
+        fit(model, lf, tdl, vdl, TrainConfig(**PARITY_CFG, parallel=mode, grad_accum=2, out_dir=str(out/f'{mode}_tail')))
     model, tdl, vdl, _ = parity_task(local_batch // 2)   # the same, accumulated, with torch.compile over DDP (the model and its loss, `_LossCall`)
     fit(model, coupled_loss, tdl, vdl, TrainConfig(**PARITY_CFG, parallel='ddp', grad_accum=2, compile=True, out_dir=str(out/'ddp_compiled_accum2')))
     parts_run(local_batch, out/'fsdp_parts', 'fsdp')

@@ -46,11 +46,19 @@ def _unwrap(model:nn.Module) -> nn.Module:
 
 _UMASK = os.umask(0o022); os.umask(_UMASK)   # the process's umask (read by setting it, then put back)
 
+def _fsync(path:Path):
+    "Flush `path` to the disk: a file's bytes, or a folder's entries (a rename in it). Where a folder cannot be opened (Windows), nothing."
+    try: fd = os.open(path, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass   # a file system that cannot (some network mounts)
+    finally: os.close(fd)
+
 def _atomic(path:Path, write:Callable[[Path], None]):
-    "Write `path` through a temporary file and an atomic rename, readable as `open` would make it (safetensors writes its files 0600)."
+    "Write `path` through a temporary file and an atomic rename, readable as `open` would make it (safetensors writes its files 0600); the file is on the disk before the rename, the rename after it returns (a power cut leaves the old file or the new one)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try: write(tmp); os.chmod(tmp, 0o666 & ~_UMASK); os.replace(tmp, path)
+    try: write(tmp); os.chmod(tmp, 0o666 & ~_UMASK); _fsync(tmp); os.replace(tmp, path); _fsync(path.parent)
     finally:
         if tmp.exists(): tmp.unlink()
 

@@ -57,7 +57,7 @@ from .core import int_at_least, num_at_least, num_between, one_of, check_config 
 from .checkpoints import *
 from .callbacks import TrainState, Callback, TensorBoardLogger, WandbLogger, wandb_run, EMA   # 02b: what fit calls back
 from .parallel import init_distributed, shard_model, all_mean, fsdp_grads, clip_grads, grad_norm, make_loader, epochs_for, _set_epoch   # 02c: how it spreads over ranks, and its batches
-from .checkpoints import _full, _atomic, _first_line, _num, _readable, _unwrap
+from .checkpoints import _full, _atomic, _fsync, _first_line, _num, _readable, _unwrap
 _all_ = ['TrainState', 'Callback', 'EMA', 'init_distributed', 'shard_model', 'make_loader', 'epochs_for', 'TensorBoardLogger', 'WandbLogger', 'wandb_run', 'compile_refusal', 'check_compile', 'int_at_least', 'num_at_least', 'num_between', 'one_of', 'check_config', 'dist_info', 'CheckpointError', 'History', 'load_weights', 'model_state', 'rng_state', 'save_weights', 'set_rng_state', 'weights_diff', 'weights_metadata']   # re-exported: `from mmgen.train import load_weights, History` as before
 
 # %% auto #0
@@ -365,6 +365,7 @@ class _Run:
                                 history=self.hist, cfg=cfg)
         self.pending = self.epoch_rng = self.acc = self.bar = self.resumed_at = None   # RNG to restore on resume; RNG at the epoch's start; summed losses; (step, epoch) resumed at
         self.n_seen = self.n_first = 0   # samples in this step's micro-batches so far; its first micro-batch's
+        self.tail = False   # is this step an epoch's last (its micro-batches may be short)?
         self.cache, self.row_norms = [], None   # a `FullBatchLoss` step's micro-batches so far: (batch, RNG before its rows, its rows without grad); the BatchNorms its `rows` run
         self.sigint = self.save_due = False                           # Ctrl-C seen; a timed save is due (agreed by all ranks)
         self.t_start = self.last_save = _clock()
@@ -412,6 +413,7 @@ def batches(self:_Run):
                     disable=not cfg.progress or self.rank != 0, dynamic_ncols=True)
     for bi in range(skip, self.n_batches):
         group = min(cfg.grad_accum, self.n_batches - (bi // cfg.grad_accum) * cfg.grad_accum)
+        self.tail = bi // cfg.grad_accum == (self.n_batches - 1) // cfg.grad_accum   # the epoch's last step: where a loader's short batch is
         yield to_device(next(it), self.device), group, (bi + 1) % cfg.grad_accum == 0 or bi + 1 == self.n_batches
 
 @patch
@@ -427,7 +429,7 @@ def backward(self:_Run, batch, group:int, last:bool):
     if group > 1 and getattr(self.loss_fn, 'full_batch', False): return self.full_batch_backward(batch, last)
     with self.grad_sync(last):
         with self.autocast(): d = _as_dict(self.lcall(batch, self.state))
-        n = _batch_size(batch) if self.world == 1 else 0   # a short micro-batch (an epoch's last) counts by its samples
+        n = _batch_size(batch) if self.world == 1 or self.tail else 0   # a short micro-batch (an epoch's last) counts by its samples
         self.n_first, self.n_seen = self.n_first or n, self.n_seen + n
         w = 1 if n == self.n_first else n / self.n_first
         loss = d['loss'] / group if w == 1 else d['loss'] * w / group
@@ -441,8 +443,12 @@ def backward(self:_Run, batch, group:int, last:bool):
 def step(self:_Run):
     "One optimiser step: unscale, clip, one host sync (losses, gradient norm, Ctrl-C and timed-save flags of all ranks), the non-finite stop, update, schedule, log."
     s, cfg = self.state, self.cfg
-    if self.n_seen != self.n_first * self.group:   # sizes n_i: each micro-batch weighs n_i / sum(n), as one batch of them all
-        f = self.n_first * self.group / self.n_seen
+    n_first, n_seen = self.n_first, self.n_seen
+    if self.world > 1 and self.tail:   # the ranks' gradients are already averaged: scale them all alike, by all ranks' samples (a sync an epoch)
+        t = torch.tensor([n_first, n_seen], dtype=torch.float64, device=self.device if self.device.type == 'cuda' else 'cpu')
+        dist.all_reduce(t); n_first, n_seen = t.tolist()
+    if n_seen != n_first * self.group:   # sizes n_i: each micro-batch weighs n_i / sum(n), as one batch of them all
+        f = n_first * self.group / n_seen
         for p in self.params:
             if p.grad is not None: p.grad.mul_(f)
         self.acc = self.acc * f
@@ -730,10 +736,10 @@ def save(self:_Run):
                       model_config=_model_config(self.model),
                       seconds=s.seconds, plan=list(self.plan) if s.cfg.max_seconds is not None else None,
                       callbacks=cbs)
-            torch.save(st, staged)
+            torch.save(st, staged); _fsync(staged)
         save_weights(self.model, self.out/'latest.safetensors', dict(step=s.step, epoch=s.epoch, batch=s.batch))
         if staged is not None:   # then two renames back to back: a kill can part the pair only between them
-            os.replace(staged, self.out/'latest_state.pt')
+            os.replace(staged, self.out/'latest_state.pt'); _fsync(self.out)
             self.hist.to_json(self.out/'history.json')
     finally:
         if staged is not None: staged.unlink(missing_ok=True)

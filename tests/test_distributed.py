@@ -6,7 +6,9 @@ with batch 8 (same global batch, same sample order) within 1e-5, step by step an
 checkpoints must load into a plain single-process model. With DDP and with FSDP2, a loss that couples the batch
 (`FullBatchLoss`) trained with each rank's batch as 2 accumulated micro-batches must equal the run without
 accumulation (a single-process control shows plain accumulation of it differs); so must the accumulated DDP run
-under `compile=True` (`torch.compile` over DDP of the model and its loss). A last run, under `max_seconds` with a fake clock that runs
+under `compile=True` (`torch.compile` over DDP of the model and its loss). With 60 samples, each epoch's last step accumulates
+a micro-batch of 4 and a short one of 2 on each rank: DDP and FSDP2 must weigh them by their samples, as one process at
+batch 8 does. A last run, under `max_seconds` with a fake clock that runs
 at a different rate on each rank, must end every rank at the slowest rank's plan. `PartsNet` trained under FSDP2 as
 shared-latent, distilled and paired-retrieval train theirs (a loss that reaches the model through a method, a 0-d trainable
 scale, a frozen teacher, then a second `fit` of a part of the sharded model) must equal one process within 1e-5 too.
@@ -153,6 +155,19 @@ def test_full_batch_loss_accumulates_exactly(dist_runs, mode):
     _close(b.losses, a.losses, f'{mode} accumulated per-step train loss')
     wa, wb = (load_weights(ParityNet(), dist_runs/r/'latest.safetensors') for r in runs)
     for (k, p), q in zip(wa.named_parameters(), wb.parameters()): _close(q.detach(), p.detach(), f'{mode} accumulated {k}')
+
+
+@pytest.mark.parametrize('mode', ['ddp', 'fsdp'])
+def test_short_last_micro_batch_weighs_by_its_samples(dist_runs, mode):
+    "60 samples, 2 ranks of batch 4, grad_accum 2: each epoch's last step accumulates a micro-batch of 4 and one of 2 on each rank; it must equal one process at batch 8 (its last step 8 + 4), step for step and in its weights."
+    torch.set_num_threads(1)
+    model, tdl, vdl, lf = parity_task(8, n_train=60)
+    ref = fit(model, lf, tdl, vdl, TrainConfig(**PARITY_CFG, grad_accum=2))
+    h = History.from_json(dist_runs/f'{mode}_tail'/'history.json')
+    assert len(h.losses) == len(ref.losses) == 8
+    _close(h.losses, ref.losses, f'{mode} per-step train loss')
+    got = load_weights(ParityNet(), dist_runs/f'{mode}_tail'/'latest.safetensors')
+    for (k, p), q in zip(got.named_parameters(), model.parameters()): _close(p.detach(), q.detach(), f'{mode} short-tail {k}')
 
 
 def test_plain_accumulation_of_a_coupled_loss_differs():
