@@ -628,7 +628,7 @@ PRESETS = {  # name -> (RetrievalConfig fields over the enhanced defaults, Retri
 }
 PRESET_COSTS = {  # what one `mmgen train paired-retrieval --set preset=NAME` costs (`mmgen train paired-retrieval --help` lists it)
     'smoke': '10 s on one CPU thread (2 shared x86_64 cores), training and held-out scores',
-    'cpu': '8.7 CPU-minutes on one thread (2,250 steps; 15 min of wall clock on 2 shared x86_64 cores)',
+    'cpu': '6.4-7 CPU-minutes on one thread of a 2-core AMD EPYC (2,250 steps; 8.7 CPU-minutes and 15 min of wall clock on an earlier, busier x86_64 machine)',
     'full': "meant for a GPU (the seed's enhanced model, 50,000 pairs per epoch); not yet timed",
 }
 
