@@ -22,15 +22,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributed as dist
-from torch.utils.data import TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 from .core import set_seed, smoke, register_system
 from .train import (TrainConfig, History, Callback, fit, FullBatchLoss, frozen, save_weights, make_loader, load_weights, dist_info, init_distributed, fake_clock,
                          train_device, EMA)
 
 # %% auto #0
 __all__ = ['coupled_loss', 'PARITY_CFG', 'demo_picture', 'FourierMLP', 'render', 'train_demo', 'ParityNet', 'parity_task',
-           'StopAt', 'budget_run', 'PartsNet', 'parts_run', 'dist_check', 'main', 'drawn_by', 'same_splits', 'max_diff',
-           'step_grads', 'grad_gaps', 'FakeWandbRun', 'fake_wandb', 'workers_by_cores', 'seeded_captions_check']
+           'uneven_task', 'StopAt', 'budget_run', 'PartsNet', 'parts_run', 'dist_check', 'main', 'drawn_by',
+           'same_splits', 'max_diff', 'step_grads', 'grad_gaps', 'FakeWandbRun', 'fake_wandb', 'workers_by_cores',
+           'seeded_captions_check']
 
 # %% ../nbs/03a_train_checks.ipynb #4838e005
 def demo_picture(size:int=32) -> torch.Tensor:
@@ -152,6 +153,23 @@ def parity_task(batch_size:int, # per-process batch (global batch = batch_size *
     return (model, make_loader(TensorDataset(x[:n_train], y[:n_train]), batch_size, seed=seed),
             make_loader(TensorDataset(x[64:], y[64:]), batch_size, shuffle=False), _parity_loss)
 
+def uneven_task(rank:int|None, # this rank's share; None: one process stepping on every rank's batches at once
+                sizes:tuple=(27, 25), # samples of rank 0, rank 1 (as many batches each; their last batches differ: 3 and 1)
+                batch_size:int=4, # per-rank batch
+               ):
+    "(model, train_dl, loss_fn) of the parity task split unevenly: rank r trains, unshuffled, on its own slice of `sizes[r]` samples, so an epoch's last batch differs across ranks (a custom loader's tail, which `DistributedSampler` evens out)."
+    n_b = [math.ceil(s / batch_size) for s in sizes]
+    if len(set(n_b)) != 1: raise ValueError(f"uneven_task: every rank needs as many batches, got {n_b} from sizes {sizes} at batch {batch_size}")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(80, 8, generator=g); y = torch.tanh(x @ torch.randn(8, 3, generator=g))   # parity_task's samples
+    starts = [sum(sizes[:r]) for r in range(len(sizes))]
+    torch.manual_seed(0); model = ParityNet()
+    if rank is not None:
+        sl = slice(starts[rank], starts[rank] + sizes[rank])
+        return model, DataLoader(TensorDataset(x[sl], y[sl]), batch_size=batch_size, shuffle=False), _parity_loss
+    steps = [[j for r, s in enumerate(sizes) for j in range(starts[r] + i * batch_size, starts[r] + min((i + 1) * batch_size, s))] for i in range(n_b[0])]
+    return model, DataLoader(TensorDataset(x[:sum(sizes)], y[:sum(sizes)]), batch_sampler=steps), _parity_loss
+
 class StopAt(Callback):
     "Ask `fit` to stop (saving `latest`) once `step` optimiser steps are done."
     def __init__(self, step:int): self.at = step
@@ -230,6 +248,9 @@ def dist_check(out_dir:str|Path, # one sub-folder per run is written here
     for mode in ('ddp', 'fsdp'):   # 60 samples: each epoch's last step accumulates a full micro-batch and a short one, weighed by their samples on every rank
         model, tdl, vdl, lf = parity_task(local_batch, n_train=60)
         fit(model, lf, tdl, vdl, TrainConfig(**PARITY_CFG, parallel=mode, grad_accum=2, out_dir=str(out/f'{mode}_tail')))
+        if world == 2:   # a loader whose ranks end an epoch on unequal batches (3 and 1 samples): still one process over both
+            model, tdl, lf = uneven_task(rank)
+            fit(model, lf, tdl, None, TrainConfig(**PARITY_CFG, parallel=mode, grad_accum=2, out_dir=str(out/f'{mode}_uneven')))
     model, tdl, vdl, _ = parity_task(local_batch // 2)   # the same, accumulated, with torch.compile over DDP (the model and its loss, `_LossCall`)
     fit(model, coupled_loss, tdl, vdl, TrainConfig(**PARITY_CFG, parallel='ddp', grad_accum=2, compile=True, out_dir=str(out/'ddp_compiled_accum2')))
     parts_run(local_batch, out/'fsdp_parts', 'fsdp')

@@ -364,7 +364,8 @@ class _Run:
         self.state = TrainState(n_epochs=cfg.epochs, total_steps=self.cap, device=self.device, rank=self.rank, world_size=self.world,
                                 history=self.hist, cfg=cfg)
         self.pending = self.epoch_rng = self.acc = self.bar = self.resumed_at = None   # RNG to restore on resume; RNG at the epoch's start; summed losses; (step, epoch) resumed at
-        self.n_seen = self.n_first = 0   # samples in this step's micro-batches so far; its first micro-batch's
+        self.n_seen = self.n_first = 0   # samples in this step's micro-batches so far; its first micro-batch's (under DDP/FSDP2: `ref_n`)
+        self.ref_n = getattr(train_dl, 'batch_size', None) if self.world > 1 else None   # the loader's batch size, the same on every rank: a tail's micro-batches weigh n / ref_n on each
         self.tail = False   # is this step an epoch's last (its micro-batches may be short)?
         self.cache, self.row_norms = [], None   # a `FullBatchLoss` step's micro-batches so far: (batch, RNG before its rows, its rows without grad); the BatchNorms its `rows` run
         self.sigint = self.save_due = False                           # Ctrl-C seen; a timed save is due (agreed by all ranks)
@@ -430,7 +431,7 @@ def backward(self:_Run, batch, group:int, last:bool):
     with self.grad_sync(last):
         with self.autocast(): d = _as_dict(self.lcall(batch, self.state))
         n = _batch_size(batch) if self.world == 1 or self.tail else 0   # a short micro-batch (an epoch's last) counts by its samples
-        self.n_first, self.n_seen = self.n_first or n, self.n_seen + n
+        self.n_first, self.n_seen = self.n_first or (n and (self.ref_n or n)), self.n_seen + n   # ranks whose tails start unequal still weigh alike
         w = 1 if n == self.n_first else n / self.n_first
         loss = d['loss'] / group if w == 1 else d['loss'] * w / group
         (self.scaler.scale(loss) if self.scaler else loss).backward()
@@ -444,7 +445,7 @@ def step(self:_Run):
     "One optimiser step: unscale, clip, one host sync (losses, gradient norm, Ctrl-C and timed-save flags of all ranks), the non-finite stop, update, schedule, log."
     s, cfg = self.state, self.cfg
     n_first, n_seen = self.n_first, self.n_seen
-    if self.world > 1 and self.tail:   # the ranks' gradients are already averaged: scale them all alike, by all ranks' samples (a sync an epoch)
+    if self.world > 1 and self.tail:   # the ranks' gradients are already averaged: scale them all alike, by all ranks' samples (a sync an epoch): exact when every rank weighed against one ref_n
         t = torch.tensor([n_first, n_seen], dtype=torch.float64, device=self.device if self.device.type == 'cuda' else 'cpu')
         dist.all_reduce(t); n_first, n_seen = t.tolist()
     if n_seen != n_first * self.group:   # sizes n_i: each micro-batch weighs n_i / sum(n), as one batch of them all

@@ -8,7 +8,7 @@ checkpoints must load into a plain single-process model. With DDP and with FSDP2
 accumulation (a single-process control shows plain accumulation of it differs); so must the accumulated DDP run
 under `compile=True` (`torch.compile` over DDP of the model and its loss). With 60 samples, each epoch's last step accumulates
 a micro-batch of 4 and a short one of 2 on each rank: DDP and FSDP2 must weigh them by their samples, as one process at
-batch 8 does. A last run, under `max_seconds` with a fake clock that runs
+batch 8 does; so must they when a custom loader ends the ranks' epochs on unequal batches (3 samples and 1). A last run, under `max_seconds` with a fake clock that runs
 at a different rate on each rank, must end every rank at the slowest rank's plan. `PartsNet` trained under FSDP2 as
 shared-latent, distilled and paired-retrieval train theirs (a loss that reaches the model through a method, a 0-d trainable
 scale, a frozen teacher, then a second `fit` of a part of the sharded model) must equal one process within 1e-5 too.
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest, torch
 
 from mmgen.train import EMA, History, TrainConfig, fit, load_weights
-from mmgen._fixtures import PARITY_CFG, ParityNet, budget_run, parity_task, coupled_loss, parts_run
+from mmgen._fixtures import PARITY_CFG, ParityNet, budget_run, parity_task, uneven_task, coupled_loss, parts_run
 
 TOL = 1e-5
 RUNS = ['ddp', 'fsdp', 'ddp_resume', 'fsdp_resume']
@@ -168,6 +168,19 @@ def test_short_last_micro_batch_weighs_by_its_samples(dist_runs, mode):
     _close(h.losses, ref.losses, f'{mode} per-step train loss')
     got = load_weights(ParityNet(), dist_runs/f'{mode}_tail'/'latest.safetensors')
     for (k, p), q in zip(got.named_parameters(), model.parameters()): _close(p.detach(), q.detach(), f'{mode} short-tail {k}')
+
+
+@pytest.mark.parametrize('mode', ['ddp', 'fsdp'])
+def test_ranks_with_unequal_last_batches_weigh_by_samples(dist_runs, mode):
+    "Rank 0 trains on 27 samples, rank 1 on 25 (its own unshuffled slice, batch 4, grad_accum 2): each epoch's last step is one batch of 3 on rank 0 and of 1 on rank 1. It must equal one process whose batches join the ranks' (its last step 3 + 1), step for step and in its weights."
+    torch.set_num_threads(1)
+    model, tdl, lf = uneven_task(None)
+    ref = fit(model, lf, tdl, None, TrainConfig(**PARITY_CFG, grad_accum=2))
+    h = History.from_json(dist_runs/f'{mode}_uneven'/'history.json')
+    assert len(h.losses) == len(ref.losses) == 8
+    _close(h.losses, ref.losses, f'{mode} per-step train loss')
+    got = load_weights(ParityNet(), dist_runs/f'{mode}_uneven'/'latest.safetensors')
+    for (k, p), q in zip(got.named_parameters(), model.parameters()): _close(p.detach(), q.detach(), f'{mode} uneven-tail {k}')
 
 
 def test_plain_accumulation_of_a_coupled_loss_differs():
