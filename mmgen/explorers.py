@@ -524,7 +524,7 @@ def smoke_vq_art(seconds:float=smoke(4, 20), # training budget, split between th
         pcfg = va.PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
         ids, pm = va.prompt_batch(tok, caps, pcfg.max_text)
         prior, hp = va.train_prior(pcfg, ids, pm, va.encode_all(vq, x)[0].flatten(1), 1000, rk['batch_size'], **budget)
-        gen = va.ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])   # sampling as the preset's `train` does
+        gen = va.ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'], word_guidance=rk.get('word_guidance', 0.))   # sampling as the preset's `train` does
         _SMOKE['vq_art'] = (gen, f"a smoke VQ-VAE + prior ({vk['size']} px, {n_params(gen) / 1e6:.1f}M parameters) trained just now "
                                  f"for {len(hv.steps)} + {len(hp.steps)} steps, {time.time() - t0:.0f} s")
     return _SMOKE['vq_art']

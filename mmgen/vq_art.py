@@ -637,11 +637,29 @@ class ArtGenerator(nn.Module):
                  top_p:float|None=0.9, # nucleus mass
                  guidance:float=0.0, # classifier-free guidance weight
                  vocab:Sequence[str]|None=None, # the known words (None: a WordTokenizer's words, else ART_VOCAB)
+                 word_guidance:float=0.0, # a second guidance term, against the prompt less its `guided_words` (0: none)
+                 guided_words:Sequence[str]=ART_AXES['texture'], # the words `word_guidance` amplifies, where a prompt holds them
                 ):
         super().__init__()
         self.tokenizer, self.prior, self.vqvae = tokenizer, prior.eval(), vqvae.eval()
         self.vocab = list(vocab) if vocab is not None else (tokenizer.itos[4:] if isinstance(tokenizer, WordTokenizer) else ART_VOCAB)
         self.opts = check_sampling(dict(steps=steps, temperature=temperature, top_p=top_p, guidance=guidance), 'ArtGenerator(): ')
+        self.guided_words = tuple(guided_words)
+        self.word_guidance = self._check_word_guidance(word_guidance, 'ArtGenerator(): ')
+
+    def _check_word_guidance(self, w, owner:str) -> float:
+        "`w` if it is a usable `word_guidance` (a finite weight >= 0; above 0, guided words the tokenizer knows), else a `ConfigError` that names it."
+        check_config(dict(word_guidance=w), dict(word_guidance=finite(num_at_least(0))), owner)
+        stoi = getattr(self.tokenizer, 'stoi', None)
+        if w and (stoi is None or (unknown := [x for x in self.guided_words if x not in stoi]) or not self.guided_words):
+            why = (f"a word tokenizer (with .stoi), got {type(self.tokenizer).__name__}" if stoi is None else
+                   f"guided_words the tokenizer knows, got unknown {unknown}" if self.guided_words else "at least one guided word")
+            raise ConfigError(f"{owner}word_guidance={w} needs {why}")
+        return w
+
+    def guided_mask(self, ids:Tensor) -> Tensor:
+        "(B, T) True where `ids` holds one of `guided_words`."
+        return torch.isin(ids, torch.tensor([self.tokenizer.stoi[w] for w in self.guided_words], device=ids.device))
 
     def tokens(self, prompts:Sequence[str]) -> tuple[Tensor, Tensor]:
         "Checked prompts → (ids, pad_mask) on the model's device."
@@ -653,15 +671,20 @@ class ArtGenerator(nn.Module):
     def forward(self, prompts:str|Sequence[str], # one prompt or a list (one batch)
                 n:int=1, # pictures per prompt
                 seed:int|None=None, # picture j of a prompt comes from (seed, the prompt, j) alone, whatever else the batch holds (`sample_codes`' seed); None: fresh randomness
-                **opts, # override steps / temperature / top_p / guidance / choice_temperature / mode
+                **opts, # override steps / temperature / top_p / guidance / choice_temperature / mode / word_guidance
                ) -> Tensor:
         "Pictures (len(prompts)*n, 3, H, W) in [-1, 1], the n draws of each prompt together."
         if isinstance(prompts, str): prompts = [prompts]
         if not isinstance(prompts, (list, tuple)) or not prompts: raise TypeError(f"prompts must be a str or a non-empty list of str, got {prompts!r}")
+        wg = self._check_word_guidance(opts.pop('word_guidance'), 'ArtGenerator: ') if 'word_guidance' in opts else self.word_guidance
         o = check_sampling({**self.opts, **opts})   # checked here, before they reach the sampler (no round, a negative temperature, NaN guidance)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n must be an integer >= 1, got {n!r}")
         ids, pm = self.tokens(prompts)
         ids, pm = ids.repeat_interleave(n, 0), pm.repeat_interleave(n, 0)
+        if wg:   # composed: the guidance term(s) asked for (`guidance`: against BOS alone by default) + one against the prompt less its guided words
+            g, ref = o.get('guidance', 0.), o.pop('reference', None)
+            gs, refs = (list(g), list(ref or [None] * len(g))) if isinstance(g, (list, tuple)) else ([g], [ref])
+            o.update(guidance=gs + [wg], reference=refs + [(ids, pm | self.guided_mask(ids))])
         codes = sample_codes(self.prior, ids, pm, seed=seed, **o)
         side = self.prior.cfg.grid
         return self.vqvae.decode(codes.reshape(-1, side, side)).clamp(-1, 1)
@@ -670,24 +693,24 @@ class ArtGenerator(nn.Module):
 PRESETS = {  # name -> (VQConfig fields, PriorConfig fields, run fields; n_prior: AbstractArt pictures whose codes train the prior, None = the VQ-VAE's)
     # smoke: the recipe's quantiser (cpu, gpu), which a base install trains; full: the library's VectorQuantize (pip install 'mmgen[vq]')
     'smoke': (dict(size=32, channels=16, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=64, n_layers=2, n_heads=4, d_ff=256, dropout=0.),
-              dict(n_train=384, n_test=64, vq_steps=20, vq_lr=1e-3, prior_steps=30, batch_size=32, rounds=2, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
+              dict(n_train=384, n_test=64, vq_steps=20, vq_lr=1e-3, prior_steps=30, batch_size=32, rounds=2, guidance=0., word_guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
     'cpu':   (dict(size=32, channels=32, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=128, n_layers=2, n_heads=4, d_ff=512),
-              dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=2, guidance=0., n_prior=6000, vq_seconds=None, prior_seconds=None)),
+              dict(n_train=1500, n_test=256, vq_steps=4000, vq_lr=3e-3, prior_steps=1000, batch_size=32, rounds=1, guidance=2., word_guidance=2., n_prior=6000, vq_seconds=None, prior_seconds=None)),   # drawn as section "Composed guidance, on fresh prompts" chose
     'full':  (dict(size=64, channels=128, down=3, quantizer='lib VectorQuantize', texture=1.), dict(d_model=256, n_layers=3, n_heads=8, d_ff=1024),
-              dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
-    # the recipe (the `cpu` preset's quantiser, texture losses and 2 rounds) at 64 px inside one GPU lease: the steps follow the clock
+              dict(n_train=50_000, n_test=1000, vq_steps=20_000, vq_lr=1e-3, prior_steps=30_000, batch_size=128, rounds=4, guidance=0., word_guidance=0., n_prior=None, vq_seconds=None, prior_seconds=None)),
+    # the recipe (the `cpu` preset's quantiser, texture losses and drawing) at 64 px inside one GPU lease: the steps follow the clock; its drawing not yet measured at 64 px
     'gpu':   (dict(size=64, channels=64, down=3, quantizer='ema+kmeans+restart', texture=1., texture_log=.05), dict(d_model=256, n_layers=4, n_heads=8, d_ff=1024),
-              dict(n_train=20_000, n_test=512, vq_steps=100_000, vq_lr=2e-3, prior_steps=100_000, batch_size=128, rounds=2, guidance=0., n_prior=None, vq_seconds=150, prior_seconds=100)),
+              dict(n_train=20_000, n_test=512, vq_steps=100_000, vq_lr=2e-3, prior_steps=100_000, batch_size=128, rounds=1, guidance=2., word_guidance=2., n_prior=None, vq_seconds=150, prior_seconds=100)),
 }
 PRESET_COSTS = {  # what one `mmgen train vq-art --set preset=NAME` costs (`mmgen train vq-art --help` lists it)
     'smoke': '11 s on one CPU thread (2 shared x86_64 cores), both stages and the held-out scores',
-    'cpu': '8–12 min on one CPU thread (x86_64, 2 cores shared with other jobs): 7.9, 9.8 (load 2–4) and 12.1 min (load 4–6) in three runs; 4,000 VQ-VAE + 1,000 prior steps',
+    'cpu': '4.1–4.2 min on one CPU thread of a 2-core AMD EPYC at load ~1 (7.9–12.1 min on an earlier x86_64 machine shared with other jobs); 4,000 VQ-VAE + 1,000 prior steps',
     'full': 'meant for a GPU (64 px, 20,000 + 30,000 steps); not yet timed',
     'gpu': 'one GPU lease: 20,000 renders at 64 px (~65 s of CPU), then 150 s of VQ-VAE and 100 s of prior training (the steps follow the clock); not yet run on a GPU',
 }
 
 _RUN_RULES = dict(n_train=int_at_least(1), n_test=int_at_least(1), vq_steps=int_at_least(1), prior_steps=int_at_least(1), batch_size=int_at_least(1), vq_lr=num_at_least(0, strict=True),
-                  vq_seconds=num_at_least(0, strict=True, none=True), prior_seconds=num_at_least(0, strict=True, none=True), rounds=int_at_least(1), guidance=num_at_least(0),
+                  vq_seconds=num_at_least(0, strict=True, none=True), prior_seconds=num_at_least(0, strict=True, none=True), rounds=int_at_least(1), guidance=num_at_least(0), word_guidance=num_at_least(0),
                   n_prior=int_at_least(1, none=True), epochs=int_at_least(1, none=True), seed=int_at_least(0), data_seed=int_at_least(0), progress=one_of(True, False),
                   amp=one_of('auto', 'bf16', 'fp16', 'off'), compile=one_of(True, False), verbose=one_of(True, False),
                   save_every=int_at_least(0), save_minutes=num_at_least(0))   # what `train`'s own options allow (the last five as `TrainConfig`'s)
@@ -749,6 +772,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
           prior_seconds:float|None=None, # prior time budget (default: the preset's; None in all but `gpu`)
           rounds:int|None=None, # MaskGIT rounds when drawing pictures, here and in `load_vq_art` (default: the preset's)
           guidance:float|None=None, # classifier-free guidance weight w when drawing: logits + w·(logits − logits of BOS alone), 0 = none (default: the preset's)
+          word_guidance:float|None=None, # a second guidance weight when drawing, against the prompt less its texture words (`ArtGenerator`'s guided_words), 0 = none (default: the preset's)
           device:str|None=None, # where to train (None: CUDA, else MPS, else CPU)
           progress:bool=True, # a progress bar for each stage (VQ-VAE, then prior)
           amp:str='auto', # mixed precision of both stages: 'auto' (bf16 / fp16 / off from the device) | 'bf16' | 'fp16' | 'off'
@@ -765,7 +789,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     preset = pick_preset(PRESETS, preset, full)
     vk, pk, rk = (dict(d) for d in PRESETS[preset])
     rk.update({k: v for k, v in dict(n_train=n_train, n_test=n_test, n_prior=n_prior, vq_steps=vq_steps, prior_steps=prior_steps, batch_size=batch_size,
-                                     vq_lr=vq_lr, vq_seconds=vq_seconds, prior_seconds=prior_seconds, rounds=rounds, guidance=guidance).items() if v is not None})
+                                     vq_lr=vq_lr, vq_seconds=vq_seconds, prior_seconds=prior_seconds, rounds=rounds, guidance=guidance, word_guidance=word_guidance).items() if v is not None})
     vo, po, fo = split_overrides(kw, VQConfig, PriorConfig, TrainConfig, own=NOT_OPTIONS)   # a field `train` sets itself is refused, with its why
     vk.update(vo); pk.update(po)
     tc = dict(device=device, progress=progress, amp=amp, compile=compile, verbose=verbose, save_every=save_every, save_minutes=save_minutes)   # `fit` options of both stages
@@ -812,7 +836,7 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     ids, pm = prompt_batch(tok, cap_pr, pcfg.max_text)
     steps = epochs * (len(ids) // rk['batch_size']) if epochs else rk['prior_steps']
     prior, hp = train_prior(pcfg, ids, pm, codes, steps, rk['batch_size'], seed=seed, max_seconds=rk['prior_seconds'], **tc, out_dir=str(out / 'prior'))
-    gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'])
+    gen = ArtGenerator(tok, prior, vq, steps=rk['rounds'], guidance=rk['guidance'], word_guidance=rk['word_guidance'])
     with warnings.catch_warnings():   # a test caption's unseen words: said once, by _check_captions
         warnings.filterwarnings('ignore', message=r"prompt .*: unknown word")
         imgs = torch.cat([gen(cap_ho[i:i + 64], seed=i) for i in range(0, len(cap_ho), 64)]).cpu()
@@ -837,10 +861,11 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
 def load_vq_art(out_dir:str|Path, # a folder written by `train` (`mmgen train vq-art --out DIR`)
                 device:str|None=None, # where to put it
                ) -> ArtGenerator:
-    "The text → picture generator (VQ-VAE, prior, tokenizer) of a `train` output folder, sampling as `train` sampled (rounds, guidance)."
+    "The text → picture generator (VQ-VAE, prior, tokenizer) of a `train` output folder, sampling as `train` sampled (rounds, guidance, word_guidance)."
     p = require_files(out_dir, ('vqvae.safetensors', 'prior.safetensors', 'tokenizer.json', 'config.json'), 'mmgen train vq-art --out DIR')
     c = json.loads((p / 'config.json').read_text())
     vq = load_weights(VQVAE(read_config(VQConfig, p / 'config.json', c['vq'])), p / 'vqvae.safetensors')
     prior = load_weights(CodePrior(read_config(PriorConfig, p / 'config.json', c['prior'])), p / 'prior.safetensors')
     run = c.get('run', {})
-    return ArtGenerator(Tokenizer.load(p / 'tokenizer.json'), prior, vq, steps=run.get('rounds', 2), guidance=run.get('guidance', 0.)).eval().to(device or 'cpu')
+    return ArtGenerator(Tokenizer.load(p / 'tokenizer.json'), prior, vq, steps=run.get('rounds', 2), guidance=run.get('guidance', 0.),
+                        word_guidance=run.get('word_guidance', 0.)).eval().to(device or 'cpu')
