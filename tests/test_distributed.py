@@ -157,17 +157,21 @@ def test_full_batch_loss_accumulates_exactly(dist_runs, mode):
     for (k, p), q in zip(wa.named_parameters(), wb.parameters()): _close(q.detach(), p.detach(), f'{mode} accumulated {k}')
 
 
+def _same_as_one_process(run:Path, model, ref:History, what:str):
+    "A distributed run's folder against one process's `fit` (its History and the model it trained): 8 steps, per-step losses and final weights within TOL."
+    h = History.from_json(run/'history.json')
+    assert len(h.losses) == len(ref.losses) == 8
+    _close(h.losses, ref.losses, f'{what} per-step train loss')
+    got = load_weights(ParityNet(), run/'latest.safetensors')
+    for (k, p), q in zip(got.named_parameters(), model.parameters()): _close(p.detach(), q.detach(), f'{what} {k}')
+
+
 @pytest.mark.parametrize('mode', ['ddp', 'fsdp'])
 def test_short_last_micro_batch_weighs_by_its_samples(dist_runs, mode):
     "60 samples, 2 ranks of batch 4, grad_accum 2: each epoch's last step accumulates a micro-batch of 4 and one of 2 on each rank; it must equal one process at batch 8 (its last step 8 + 4), step for step and in its weights."
     torch.set_num_threads(1)
     model, tdl, vdl, lf = parity_task(8, n_train=60)
-    ref = fit(model, lf, tdl, vdl, TrainConfig(**PARITY_CFG, grad_accum=2))
-    h = History.from_json(dist_runs/f'{mode}_tail'/'history.json')
-    assert len(h.losses) == len(ref.losses) == 8
-    _close(h.losses, ref.losses, f'{mode} per-step train loss')
-    got = load_weights(ParityNet(), dist_runs/f'{mode}_tail'/'latest.safetensors')
-    for (k, p), q in zip(got.named_parameters(), model.parameters()): _close(p.detach(), q.detach(), f'{mode} short-tail {k}')
+    _same_as_one_process(dist_runs/f'{mode}_tail', model, fit(model, lf, tdl, vdl, TrainConfig(**PARITY_CFG, grad_accum=2)), f'{mode} short-tail')
 
 
 @pytest.mark.parametrize('mode', ['ddp', 'fsdp'])
@@ -175,12 +179,7 @@ def test_ranks_with_unequal_last_batches_weigh_by_samples(dist_runs, mode):
     "Rank 0 trains on 27 samples, rank 1 on 25 (its own unshuffled slice, batch 4, grad_accum 2): each epoch's last step is one batch of 3 on rank 0 and of 1 on rank 1. It must equal one process whose batches join the ranks' (its last step 3 + 1), step for step and in its weights."
     torch.set_num_threads(1)
     model, tdl, lf = uneven_task(None)
-    ref = fit(model, lf, tdl, None, TrainConfig(**PARITY_CFG, grad_accum=2))
-    h = History.from_json(dist_runs/f'{mode}_uneven'/'history.json')
-    assert len(h.losses) == len(ref.losses) == 8
-    _close(h.losses, ref.losses, f'{mode} per-step train loss')
-    got = load_weights(ParityNet(), dist_runs/f'{mode}_uneven'/'latest.safetensors')
-    for (k, p), q in zip(got.named_parameters(), model.parameters()): _close(p.detach(), q.detach(), f'{mode} uneven-tail {k}')
+    _same_as_one_process(dist_runs/f'{mode}_uneven', model, fit(model, lf, tdl, None, TrainConfig(**PARITY_CFG, grad_accum=2)), f'{mode} uneven-tail')
 
 
 def test_plain_accumulation_of_a_coupled_loss_differs():
