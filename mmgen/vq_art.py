@@ -832,6 +832,9 @@ def train(out_dir:str|Path, # where weights, metrics.json and samples.png go
     stats = codebook_stats(vq, x_te)
     codes = encode_all(vq, x_pr)[0].flatten(1)
     tok = WordTokenizer.from_texts(cap_pr)
+    if rk['word_guidance'] and (missing := [w for w in ART_AXES['texture'] if w not in tok.stoi]):   # your own captions (data=) may never name a texture
+        warnings.warn(f"train(): word_guidance={rk['word_guidance']} amplifies the texture words, and the training captions never use {missing}: drawing without it (word_guidance=0, as config.json records)")
+        rk['word_guidance'] = 0.
     pcfg = PriorConfig(vocab_size=tok.vocab_size, n_codes=vq.quantizer.n_codes, grid=vq.grid, **pk)
     ids, pm = prompt_batch(tok, cap_pr, pcfg.max_text)
     steps = epochs * (len(ids) // rk['batch_size']) if epochs else rk['prior_steps']
