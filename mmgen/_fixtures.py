@@ -141,14 +141,19 @@ coupled_loss = FullBatchLoss(_coupled_rows, _coupled_total)   # exact under grad
 
 PARITY_CFG = dict(epochs=2, lr=1e-2, weight_decay=0.1, warmup_steps=2, grad_clip=0.5, progress=False, verbose=False)  # shared by all parity runs
 
+def _parity_xy(seed:int=0) -> tuple[torch.Tensor, torch.Tensor]:
+    "80 inputs (8 features) and the targets (3) a random tanh teacher gives them: the parity tasks' samples."
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(80, 8, generator=g)
+    return x, torch.tanh(x @ torch.randn(8, 3, generator=g))
+
 def parity_task(batch_size:int, # per-process batch (global batch = batch_size * world_size)
                 seed:int=0, # data and shuffling seed
                 init_seed:int=0, # model initialisation seed
                 n_train:int=64, # training samples (60 leaves each epoch a short last batch)
                ):
     "(model, train_dl, valid_dl, loss_fn) of the scale-out check: `n_train` train / 16 valid samples of a random teacher."
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(80, 8, generator=g); y = torch.tanh(x @ torch.randn(8, 3, generator=g))
+    x, y = _parity_xy(seed)
     torch.manual_seed(init_seed); model = ParityNet()
     return (model, make_loader(TensorDataset(x[:n_train], y[:n_train]), batch_size, seed=seed),
             make_loader(TensorDataset(x[64:], y[64:]), batch_size, shuffle=False), _parity_loss)
@@ -160,8 +165,7 @@ def uneven_task(rank:int|None, # this rank's share; None: one process stepping o
     "(model, train_dl, loss_fn) of the parity task split unevenly: rank r trains, unshuffled, on its own slice of `sizes[r]` samples, so an epoch's last batch differs across ranks (a custom loader's tail, which `DistributedSampler` evens out)."
     n_b = [math.ceil(s / batch_size) for s in sizes]
     if len(set(n_b)) != 1: raise ValueError(f"uneven_task: every rank needs as many batches, got {n_b} from sizes {sizes} at batch {batch_size}")
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(80, 8, generator=g); y = torch.tanh(x @ torch.randn(8, 3, generator=g))   # parity_task's samples
+    x, y = _parity_xy()   # parity_task's samples
     starts = [sum(sizes[:r]) for r in range(len(sizes))]
     torch.manual_seed(0); model = ParityNet()
     if rank is not None:
