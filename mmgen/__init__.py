@@ -5,7 +5,7 @@ Modules:
 - `mmgen.attention`: Multi-head attention on `F.scaled_dot_product_attention` with masks done right, a KV cache, pre-norm encoder and decoder blocks, FFNs, ViT patches, and the text encoder/decoder every seed system uses.
 - `mmgen.callbacks`: What `fit` calls after each step and epoch: the `TrainState` it shows, the `Callback` base, the TensorBoard and W&B loggers, and the weights' moving average (`EMA`).
 - `mmgen.captioner`: ResNet visual tokens, a RoPE text decoder with cross-attention and optional DeepSeek MoE, SigLIP alignment and scheduled teacher forcing — with every bug the seed's author listed pinned by a test.
-- `mmgen.captioner_report`: What `14_captioner` measures a captioner with, and `train` never calls: the masks' checks (`check_causal`, `check_padding`), a timed training step (`train_step`), a memory probe (`MemoryProbe`), a run's curves (`plot_run`) and score tables (`score_rows`, `compare_decoding`).
+- `mmgen.captioner_report`: What `14_captioner` measures a captioner with, and `train` never calls: the masks' checks (`check_causal`, `check_padding`), a timed training step (`train_step`), a memory probe (`MemoryProbe`), a run's curves (`plot_run`) and score tables (`score_rows`, `compare_decoding`, `misses_rows`).
 - `mmgen.checkpoints`: Atomic safetensors weights that name what differs, RNG state, and the `History` of a run: the files `mmgen.train.fit` writes and reads.
 - `mmgen.cli`: `mmgen list`, `mmgen train SYSTEM` (resumable, with one-line errors), `mmgen caption RUN IMAGE`, `mmgen draw RUN PROMPT` and `mmgen retrieve RUN IMAGE`.
 - `mmgen.core`: Seeds, devices, the `IN_TEST` switch and the registry of trainable systems.

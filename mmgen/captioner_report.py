@@ -1,4 +1,4 @@
-"""What `14_captioner` measures a captioner with, and `train` never calls: the masks' checks (`check_causal`, `check_padding`), a timed training step (`train_step`), a memory probe (`MemoryProbe`), a run's curves (`plot_run`) and score tables (`score_rows`, `compare_decoding`).
+"""What `14_captioner` measures a captioner with, and `train` never calls: the masks' checks (`check_causal`, `check_padding`), a timed training step (`train_step`), a memory probe (`MemoryProbe`), a run's curves (`plot_run`) and score tables (`score_rows`, `compare_decoding`, `misses_rows`).
 
 They live beside `mmgen.captioner`, not in it: the module keeps to the model, its loss and its training (a module
 stays under 900 lines), and this one imports it, never the reverse. `14_captioner` uses each of them on its issues
@@ -16,12 +16,13 @@ from typing import Callable, Sequence
 import torch
 from .captioner import Captioner, CaptionLoss, evaluate_captions
 from .tokenizers import Tokenizer
+from .data import MISS_KINDS, SIZES
 from .evaluation import live_tensors
 from .train import Callback, History
 
 # %% auto #0
 __all__ = ['SCORE_KEYS', 'check_causal', 'check_padding', 'train_step', 'MemoryProbe', 'plot_run', 'score_rows',
-           'compare_decoding']
+           'compare_decoding', 'misses_rows']
 
 # %% ../nbs/14a_captioner_report.ipynb #1a4c0008
 def check_causal(model:Captioner, images:torch.Tensor, tokens:torch.Tensor, t:int, generator=None) -> float:
@@ -128,3 +129,15 @@ def compare_decoding(model:Captioner, tok:Tokenizer, dl, seed:int=0, **kw) -> di
         t0 = time.time(); s, _ = evaluate_captions(model, dl, tok, method=m, **extra, **kw)
         out[name] = dict(s, seconds=round(time.time() - t0, 1))
     return out
+
+# %% ../nbs/14a_captioner_report.ipynb #517cb200
+def misses_rows(runs:dict[str, dict], # name -> a `caption_misses` record (`train`'s `test_misses`), optionally with 'score_relations'
+               ) -> tuple[list[tuple], list[str]]:
+    "Rows and header for `md_table(rows, header, fmt=str)`: what each run's wrong captions got wrong; a `score_relations` column where every record has one."
+    pct = lambda v: f'{100 * v:.1f} %'
+    sr = all('score_relations' in m for m in runs.values())
+    rows = [(n, pct(m['exact']), f"{m['misses']} / {m['n']}", *(m['kinds'][k] for k in MISS_KINDS), pct(m['relations']), *([pct(m['score_relations'])] if sr else []),
+             ' / '.join(f"{100 * m['misnamed_by_size'][s]:.1f}" for s in SIZES), ', '.join(f"{t} → {s} ({c})" for (_, t, s), c in m['confusions'][:3]) or '–')
+            for n, m in runs.items()]
+    return rows, ['run', 'exact', 'wrong', *(f'{k} misses' for k in MISS_KINDS), 'relations true (paired)', *(["`relations` (score_caption's)"] if sr else []),
+                  'objects misnamed, % (' + ' / '.join(SIZES) + ')', 'commonest confusions (truth → said)']
